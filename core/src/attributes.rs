@@ -1,0 +1,313 @@
+//! User attributes: the standard (OIDC) set, `custom:` attributes, and the validation every
+//! value passes at the boundary.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+
+/// Attributes as name → value. Values are strings, as in Cognito.
+pub type Attributes = BTreeMap<String, String>;
+
+/// The standard attributes (OIDC standard claims, as Cognito's schema).
+pub const STANDARD: &[&str] = &[
+    "address",
+    "birthdate",
+    "email",
+    "email_verified",
+    "family_name",
+    "gender",
+    "given_name",
+    "locale",
+    "middle_name",
+    "name",
+    "nickname",
+    "phone_number",
+    "phone_number_verified",
+    "picture",
+    "preferred_username",
+    "profile",
+    "sub",
+    "updated_at",
+    "website",
+    "zoneinfo",
+];
+
+/// Longest attribute value in bytes (Cognito: 2048).
+pub const MAX_VALUE_LEN: usize = 2048;
+/// Longest username in characters (Cognito: 128).
+pub const MAX_USERNAME_LEN: usize = 128;
+/// Longest password in bytes (Cognito: 256); longer inputs are refused before hashing.
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+/// Type of a custom attribute.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttributeType {
+    /// Any string.
+    #[default]
+    String,
+    /// A decimal integer.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// An RFC 3339 date-time or a date (`YYYY-MM-DD`).
+    Datetime,
+}
+
+/// Whether `name` is a standard attribute.
+pub fn is_standard(name: &str) -> bool {
+    STANDARD.contains(&name)
+}
+
+/// A simple, strict email check: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub(crate) fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && domain.len() <= 253
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && value.chars().all(|c| !c.is_whitespace() && !c.is_control())
+}
+
+/// E.164: `+`, then 8–15 digits, the first not zero.
+pub(crate) fn is_e164(value: &str) -> bool {
+    let Some(digits) = value.strip_prefix('+') else {
+        return false;
+    };
+    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+/// Validates a username's shape (not its uniqueness).
+pub(crate) fn check_username(username: &str) -> Result<()> {
+    let chars = username.chars().count();
+    if chars == 0 {
+        return Err(Error::invalid("username must not be empty"));
+    }
+    if chars > MAX_USERNAME_LEN {
+        return Err(Error::invalid(format!("username must be at most {MAX_USERNAME_LEN} characters")));
+    }
+    if username.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid("username must not contain spaces or control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a password's length before any work is done on it.
+pub(crate) fn check_password_input(password: &str) -> Result<()> {
+    if password.is_empty() {
+        return Err(Error::invalid("password must not be empty"));
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::invalid(format!("password must be at most {MAX_PASSWORD_LEN} bytes")));
+    }
+    Ok(())
+}
+
+/// The key a login name is looked up by: lower-cased unless the pool is case-sensitive.
+pub(crate) fn login_key(settings: &Settings, name: &str) -> String {
+    if settings.raw.sign_in.case_sensitive { name.to_owned() } else { name.to_lowercase() }
+}
+
+/// The key an alias (email, phone, preferred_username) is looked up by. Emails and preferred
+/// usernames follow the pool's case rule; phone numbers are exact.
+pub(crate) fn alias_key(settings: &Settings, attribute: &str, value: &str) -> String {
+    match attribute {
+        "phone_number" => format!("phone_number:{value}"),
+        _ => format!("{attribute}:{}", login_key(settings, value)),
+    }
+}
+
+/// Why attributes are being written: the rules differ slightly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteKind {
+    /// `sign_up`: write-once customs may be set; verification flags may not.
+    SignUp,
+    /// `admin_create_user`: anything writable, including verification flags.
+    AdminCreate,
+    /// A user updating their own attributes through a client.
+    UserUpdate,
+    /// An administrator updating attributes: verification flags allowed.
+    AdminUpdate,
+}
+
+impl WriteKind {
+    fn by_admin(self) -> bool {
+        matches!(self, Self::AdminCreate | Self::AdminUpdate)
+    }
+
+    fn creates(self) -> bool {
+        matches!(self, Self::SignUp | Self::AdminCreate)
+    }
+}
+
+/// Validates attribute names and values to be written.
+pub(crate) fn check_writes(
+    settings: &Settings,
+    client_write: Option<&std::collections::BTreeSet<String>>,
+    attrs: &Attributes,
+    kind: WriteKind,
+) -> Result<()> {
+    if attrs.len() > 100 {
+        return Err(Error::invalid("too many attributes in one request"));
+    }
+    for (name, value) in attrs {
+        if name.is_empty() || name.len() > 32 {
+            return Err(Error::invalid("attribute names must be 1-32 characters"));
+        }
+        if value.len() > MAX_VALUE_LEN {
+            return Err(Error::invalid(format!("{name}: value must be at most {MAX_VALUE_LEN} bytes")));
+        }
+        if value.chars().any(|c| c == '\0') {
+            return Err(Error::invalid(format!("{name}: value must not contain NUL")));
+        }
+        if name == "sub" {
+            return Err(Error::invalid("sub cannot be written"));
+        }
+        let is_flag = name == "email_verified" || name == "phone_number_verified";
+        if is_flag {
+            if !kind.by_admin() {
+                return Err(Error::invalid(format!("{name} can only be set by an administrator")));
+            }
+            if value != "true" && value != "false" {
+                return Err(Error::invalid(format!("{name} must be `true` or `false`")));
+            }
+        }
+        if let Some(spec) = settings.custom.get(name) {
+            if !spec.mutable && !kind.creates() {
+                return Err(Error::invalid(format!("{name} is write-once and cannot be changed")));
+            }
+            check_custom_value(name, value, spec)?;
+        } else if !is_standard(name) {
+            return Err(Error::invalid(format!("{name} is not an attribute of this pool")));
+        }
+        if let (Some(allowed), false) = (client_write, kind.by_admin()) {
+            if !allowed.contains(name) {
+                return Err(Error::new(
+                    crate::ErrorCode::NotAuthorized,
+                    format!("A client attempted to write unauthorized attribute {name}"),
+                ));
+            }
+        }
+        match name.as_str() {
+            "email" if !is_email(value) => return Err(Error::invalid("Invalid email address format.")),
+            "phone_number" if !is_e164(value) => {
+                return Err(Error::invalid("Invalid phone number format: use E.164, e.g. +14325551212."));
+            }
+            "preferred_username" if check_username(value).is_err() => {
+                return Err(Error::invalid("preferred_username must be 1-128 characters without spaces"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_custom_value(name: &str, value: &str, spec: &crate::config::CustomAttributeSpec) -> Result<()> {
+    match spec.kind {
+        AttributeType::String => {
+            let len = i64::try_from(value.chars().count()).unwrap_or(i64::MAX);
+            let max = spec.max.unwrap_or(2048);
+            if len < spec.min.unwrap_or(0) || len > max {
+                return Err(Error::invalid(format!(
+                    "{name}: length must be between {} and {max}",
+                    spec.min.unwrap_or(0)
+                )));
+            }
+        }
+        AttributeType::Number => {
+            let Ok(number) = value.parse::<i64>() else {
+                return Err(Error::invalid(format!("{name} must be a whole number")));
+            };
+            if spec.min.is_some_and(|m| number < m) || spec.max.is_some_and(|m| number > m) {
+                return Err(Error::invalid(format!("{name} is out of range")));
+            }
+        }
+        AttributeType::Boolean => {
+            if value != "true" && value != "false" {
+                return Err(Error::invalid(format!("{name} must be `true` or `false`")));
+            }
+        }
+        AttributeType::Datetime => {
+            if !is_datetime(value) {
+                return Err(Error::invalid(format!("{name} must be a date (YYYY-MM-DD) or an RFC 3339 date-time")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_datetime(value: &str) -> bool {
+    let b = value.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let date_ok = b.len() >= 10 && digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10);
+    if !date_ok {
+        return false;
+    }
+    if b.len() == 10 {
+        return true;
+    }
+    b.len() >= 20
+        && (b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && value[19..].chars().all(|c| c.is_ascii_digit() || "+-:.Zz".contains(c))
+}
+
+/// Masks a destination for code delivery details: `a***@e***` or `+*******1212`.
+pub(crate) fn mask(destination: &str) -> String {
+    if let Some((local, domain)) = destination.split_once('@') {
+        let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+        format!("{}***@{}***", first(local), first(domain))
+    } else {
+        let n = destination.chars().count();
+        let keep = 4.min(n);
+        let visible: String = destination.chars().skip(n - keep).collect();
+        let prefix = if destination.starts_with('+') { "+" } else { "" };
+        format!("{prefix}{}{visible}", "*".repeat(n - keep - prefix.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_phones() {
+        assert!(is_email("alice@example.com"));
+        for bad in ["alice", "@example.com", "alice@example", "a b@example.com", "a@@b.com", "a@b..com"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        assert!(is_e164("+14325551212"));
+        for bad in ["14325551212", "+0123456789", "+1", "+1234567890123456", "+1-432-555"] {
+            assert!(!is_e164(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn masking_hides_most_of_the_destination() {
+        assert_eq!(mask("alice@example.com"), "a***@e***");
+        assert_eq!(mask("+14325551212"), "+*******1212");
+    }
+
+    #[test]
+    fn datetimes() {
+        assert!(is_datetime("2024-02-29"));
+        assert!(is_datetime("2024-02-29T10:00:00Z"));
+        assert!(is_datetime("2024-02-29T10:00:00.123+02:00"));
+        assert!(!is_datetime("yesterday"));
+        assert!(!is_datetime("2024-02-29T10"));
+    }
+}

@@ -1,0 +1,904 @@
+//! Pool configuration: what a host writes (TOML, JSON or the builder), and the validated,
+//! ready-to-use [`Settings`] the engine runs on.
+//!
+//! Defaults follow Cognito except where OWASP ASVS 5 or NIST 800-63B forbid or tighten a
+//! Cognito default; `docs/divergences.md` lists each such choice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::attributes::{self, AttributeType};
+use crate::error::{Error, ErrorCode, Result};
+
+/// Everything that defines a pool. Parse it with [`PoolConfig::from_toml`] or
+/// [`PoolConfig::from_json`], or start from [`PoolConfig::builder`]. Unknown keys are errors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Pool id, used in every store key and in the token issuer (`[A-Za-z0-9_-]`, ≤ 55).
+    pub pool_id: String,
+    /// Human name: the TOTP issuer and the name shown in messages.
+    pub name: String,
+    /// Token issuer (`iss`); defaults to `https://userpool.local/{pool_id}`.
+    pub issuer: Option<String>,
+    /// How users sign in.
+    pub sign_in: SignInConfig,
+    /// Password rules.
+    pub password_policy: PasswordPolicy,
+    /// Argon2id parameters and how many hashes may run at once.
+    pub password_hashing: PasswordHashing,
+    /// Self-registration and the attributes it requires and verifies.
+    pub sign_up: SignUpConfig,
+    /// `custom:` attributes.
+    pub custom_attributes: Vec<CustomAttribute>,
+    /// How a user recovers a forgotten password.
+    pub account_recovery: AccountRecovery,
+    /// Lifetimes and attempt caps of one-time codes.
+    pub codes: CodeConfig,
+    /// Progressive lockout after failed passwords.
+    pub lockout: LockoutConfig,
+    /// Multi-factor authentication.
+    pub mfa: MfaConfig,
+    /// Attributes whose new value waits for verification before it replaces the old one.
+    pub attribute_update: AttributeUpdate,
+    /// Token signing.
+    pub tokens: TokenConfig,
+    /// Message templates.
+    pub messages: MessageTemplates,
+    /// App clients; the first is the default client.
+    pub clients: Vec<ClientConfig>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            pool_id: "local_default".into(),
+            name: "userpool".into(),
+            issuer: None,
+            sign_in: SignInConfig::default(),
+            password_policy: PasswordPolicy::default(),
+            password_hashing: PasswordHashing::default(),
+            sign_up: SignUpConfig::default(),
+            custom_attributes: Vec::new(),
+            account_recovery: AccountRecovery::default(),
+            codes: CodeConfig::default(),
+            lockout: LockoutConfig::default(),
+            mfa: MfaConfig::default(),
+            attribute_update: AttributeUpdate::default(),
+            tokens: TokenConfig::default(),
+            messages: MessageTemplates::default(),
+            clients: vec![ClientConfig::default()],
+        }
+    }
+}
+
+/// Sign-in identifiers and case sensitivity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignInConfig {
+    /// Attributes used *as* the username (`email`, `phone_number`); the internal username is
+    /// then the user's `sub`. Exclusive with `alias_attributes`.
+    pub username_attributes: Vec<String>,
+    /// Verified attributes that also sign in (`email`, `phone_number`, `preferred_username`).
+    pub alias_attributes: Vec<String>,
+    /// Whether `Alice` and `alice` are different users. Off by default (Cognito's console
+    /// default; its API default is on, the top complaint of its users).
+    pub case_sensitive: bool,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        Self { username_attributes: Vec::new(), alias_attributes: Vec::new(), case_sensitive: false }
+    }
+}
+
+/// Password rules. Composition rules are off by default (ASVS 6.2.5, NIST 800-63B).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordPolicy {
+    /// Minimum length in characters (6–99 as in Cognito; default 8).
+    pub minimum_length: u32,
+    /// Require an upper-case letter.
+    pub require_uppercase: bool,
+    /// Require a lower-case letter.
+    pub require_lowercase: bool,
+    /// Require a digit.
+    pub require_numbers: bool,
+    /// Require one of Cognito's special characters.
+    pub require_symbols: bool,
+    /// Reject the most common passwords (built-in list).
+    pub reject_common: bool,
+    /// Days a temporary password from `admin_create_user` stays usable (0–365, default 7).
+    pub temporary_password_validity_days: u32,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            minimum_length: 8,
+            require_uppercase: false,
+            require_lowercase: false,
+            require_numbers: false,
+            require_symbols: false,
+            reject_common: true,
+            temporary_password_validity_days: 7,
+        }
+    }
+}
+
+/// Argon2id parameters. Defaults are OWASP's minimum (19 MiB, t=2, p=1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordHashing {
+    /// Memory cost in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+    /// How many hashes may run at once (each holds `memory_kib`); 0 means one per CPU.
+    pub max_concurrent: u32,
+    /// Accept parameters below OWASP's minimum. Only for tests, never in production.
+    pub dangerous_allow_weak: bool,
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 0, dangerous_allow_weak: false }
+    }
+}
+
+/// Self-registration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignUpConfig {
+    /// Whether `sign_up` is allowed (otherwise only `admin_create_user`).
+    pub enabled: bool,
+    /// Attributes verified by a code at sign-up (`email`, `phone_number`).
+    pub auto_verified_attributes: Vec<String>,
+    /// Standard attributes every user must have.
+    pub required_attributes: Vec<String>,
+}
+
+impl Default for SignUpConfig {
+    fn default() -> Self {
+        Self { enabled: true, auto_verified_attributes: vec!["email".into()], required_attributes: Vec::new() }
+    }
+}
+
+/// A `custom:` attribute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomAttribute {
+    /// Name, with or without the `custom:` prefix (≤ 20 characters after it).
+    pub name: String,
+    /// Value type.
+    #[serde(rename = "type", default)]
+    pub kind: AttributeType,
+    /// Whether it may change after the user is created (otherwise write-once).
+    #[serde(default = "yes")]
+    pub mutable: bool,
+    /// Minimum string length (or minimum value for numbers).
+    #[serde(default)]
+    pub min: Option<i64>,
+    /// Maximum string length (or maximum value for numbers); strings default to 2048.
+    #[serde(default)]
+    pub max: Option<i64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Recovery channels, in priority order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountRecovery {
+    /// `verified_email`, `verified_phone_number`, or `admin_only` alone.
+    pub mechanisms: Vec<String>,
+}
+
+impl Default for AccountRecovery {
+    fn default() -> Self {
+        Self { mechanisms: vec!["verified_email".into(), "verified_phone_number".into()] }
+    }
+}
+
+/// One-time codes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CodeConfig {
+    /// Digits per code (6–10).
+    pub length: u32,
+    /// Sign-up confirmation code lifetime (default 24 h).
+    pub sign_up_validity_secs: u64,
+    /// Attribute verification code lifetime (default 24 h).
+    pub attribute_validity_secs: u64,
+    /// Forgot-password code lifetime (default 1 h).
+    pub reset_validity_secs: u64,
+    /// MFA code by SMS or email lifetime (default 3 min).
+    pub mfa_validity_secs: u64,
+    /// Wrong answers after which a code is invalidated (default 5).
+    pub max_attempts: u32,
+}
+
+impl Default for CodeConfig {
+    fn default() -> Self {
+        Self {
+            length: 6,
+            sign_up_validity_secs: 24 * 3600,
+            attribute_validity_secs: 24 * 3600,
+            reset_validity_secs: 3600,
+            mfa_validity_secs: 180,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// Cognito's progressive lockout: after `free_attempts` failures, 1 s doubling per failure up
+/// to `max_lockout_secs`; the count resets after `reset_after_secs` without a failure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Failures allowed before the first lockout (default 5).
+    pub free_attempts: u32,
+    /// Longest lockout (default 900 s).
+    pub max_lockout_secs: u64,
+    /// Quiet time after which the failure count resets (default 900 s).
+    pub reset_after_secs: u64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self { free_attempts: 5, max_lockout_secs: 900, reset_after_secs: 900 }
+    }
+}
+
+/// Pool MFA mode.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaMode {
+    /// No second factor.
+    #[default]
+    Off,
+    /// Users may enable a second factor.
+    Optional,
+    /// Every user must pass a second factor.
+    Required,
+}
+
+/// Multi-factor authentication.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaConfig {
+    /// `off`, `optional` or `required`.
+    pub mode: MfaMode,
+    /// Allowed methods: `totp`, `sms`, `email`.
+    pub methods: Vec<String>,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        Self { mode: MfaMode::Off, methods: vec!["totp".into()] }
+    }
+}
+
+/// Verify-before-update (Cognito's `AttributesRequireVerificationBeforeUpdate`), on by
+/// default so a mistyped email never locks a user out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttributeUpdate {
+    /// Subset of `email`, `phone_number`.
+    pub require_verification_before_update: Vec<String>,
+}
+
+impl Default for AttributeUpdate {
+    fn default() -> Self {
+        Self { require_verification_before_update: vec!["email".into(), "phone_number".into()] }
+    }
+}
+
+/// JWT signing algorithm.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    /// RSA 2048 PKCS#1 v1.5 with SHA-256 (Cognito parity, cheapest to verify).
+    #[default]
+    RS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// Ed25519, written `EdDSA` in the header.
+    EdDSA,
+}
+
+impl SigningAlgorithm {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+}
+
+/// Token signing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenConfig {
+    /// `RS256` (default), `ES256` or `EdDSA`.
+    pub algorithm: SigningAlgorithm,
+}
+
+/// Message templates; `{####}` is the code, `{username}` the username.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessageTemplates {
+    /// Sign-up, resend and attribute verification.
+    pub verification: String,
+    /// Email subject of the verification message.
+    pub verification_subject: String,
+    /// Forgot password.
+    pub reset: String,
+    /// Invitation from `admin_create_user`.
+    pub invitation: String,
+    /// MFA code by SMS or email.
+    pub mfa: String,
+}
+
+impl Default for MessageTemplates {
+    fn default() -> Self {
+        Self {
+            verification: "Your verification code is {####}.".into(),
+            verification_subject: "Your verification code".into(),
+            reset: "Your password reset code is {####}.".into(),
+            invitation: "Your username is {username} and temporary password is {####}.".into(),
+            mfa: "Your authentication code is {####}.".into(),
+        }
+    }
+}
+
+/// An app client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Client id (`aud` of ID tokens, `client_id` of access tokens).
+    pub id: String,
+    /// Optional secret; when set, calls must prove it with Cognito's `SECRET_HASH`.
+    pub secret: Option<String>,
+    /// Attributes this client may read (empty: all).
+    pub read_attributes: Vec<String>,
+    /// Attributes this client may write (empty: all writable ones).
+    pub write_attributes: Vec<String>,
+    /// Access token lifetime (5 min – 1 day, default 1 h).
+    pub access_token_validity_secs: u64,
+    /// ID token lifetime (5 min – 1 day, default 1 h).
+    pub id_token_validity_secs: u64,
+    /// Refresh token lifetime (1 h – 10 years, default 30 days).
+    pub refresh_token_validity_secs: u64,
+    /// Rotate the refresh token on every use (default on).
+    pub refresh_rotation: bool,
+    /// Seconds a rotated-out token may still be retried (0–60, default 10).
+    pub refresh_grace_secs: u64,
+    /// Hide whether a user exists (default on).
+    pub prevent_user_existence_errors: bool,
+    /// Lifetime of a sign-in challenge session (3–15 min, default 3).
+    pub auth_session_validity_secs: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            id: "default".into(),
+            secret: None,
+            read_attributes: Vec::new(),
+            write_attributes: Vec::new(),
+            access_token_validity_secs: 3600,
+            id_token_validity_secs: 3600,
+            refresh_token_validity_secs: 30 * 24 * 3600,
+            refresh_rotation: true,
+            refresh_grace_secs: 10,
+            prevent_user_existence_errors: true,
+            auth_session_validity_secs: 180,
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Parses TOML; unknown keys and bad values are errors naming the key.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let config: Self = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses JSON (what bindings produce from a dict or object); same rules as TOML.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let config: Self = serde_json::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML text.
+    pub fn to_toml(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Starts a builder from the defaults.
+    pub fn builder() -> PoolConfigBuilder {
+        PoolConfigBuilder { config: Self::default() }
+    }
+
+    /// Checks every rule; the error names the first bad key.
+    pub fn validate(&self) -> Result<()> {
+        Settings::new(self.clone()).map(drop)
+    }
+}
+
+/// Chainable construction of a [`PoolConfig`], validated by [`PoolConfigBuilder::build`].
+#[derive(Clone, Debug)]
+pub struct PoolConfigBuilder {
+    config: PoolConfig,
+}
+
+impl PoolConfigBuilder {
+    /// Sets the pool id.
+    pub fn pool_id(mut self, id: impl Into<String>) -> Self {
+        self.config.pool_id = id.into();
+        self
+    }
+
+    /// Sets the human name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.config.name = name.into();
+        self
+    }
+
+    /// Sets the attributes used as the username.
+    pub fn username_attributes(mut self, attrs: &[&str]) -> Self {
+        self.config.sign_in.username_attributes = attrs.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Sets the alias attributes.
+    pub fn alias_attributes(mut self, attrs: &[&str]) -> Self {
+        self.config.sign_in.alias_attributes = attrs.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Sets the password policy.
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.config.password_policy = policy;
+        self
+    }
+
+    /// Sets the Argon2id parameters.
+    pub fn password_hashing(mut self, hashing: PasswordHashing) -> Self {
+        self.config.password_hashing = hashing;
+        self
+    }
+
+    /// Sets the MFA mode and methods.
+    pub fn mfa(mut self, mode: MfaMode, methods: &[&str]) -> Self {
+        self.config.mfa = MfaConfig { mode, methods: methods.iter().map(|s| (*s).to_owned()).collect() };
+        self
+    }
+
+    /// Adds a custom attribute.
+    pub fn custom_attribute(mut self, attribute: CustomAttribute) -> Self {
+        self.config.custom_attributes.push(attribute);
+        self
+    }
+
+    /// Replaces the app clients.
+    pub fn clients(mut self, clients: Vec<ClientConfig>) -> Self {
+        self.config.clients = clients;
+        self
+    }
+
+    /// Applies any other change.
+    pub fn with(mut self, change: impl FnOnce(&mut PoolConfig)) -> Self {
+        change(&mut self.config);
+        self
+    }
+
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<PoolConfig> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+}
+
+fn config_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::InvalidUserPoolConfiguration, message.into())
+}
+
+fn bad_key(key: &str, why: impl std::fmt::Display) -> Error {
+    config_error(format!("{key}: {why}"))
+}
+
+/// How a user's username is formed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UsernameMode {
+    /// A free username (plus optional aliases).
+    Username,
+    /// Email and/or phone number *is* the username; the stored username is the `sub`.
+    Attributes { email: bool, phone: bool },
+}
+
+/// A validated custom attribute.
+#[derive(Clone, Debug)]
+pub(crate) struct CustomAttributeSpec {
+    pub(crate) kind: AttributeType,
+    pub(crate) mutable: bool,
+    pub(crate) min: Option<i64>,
+    pub(crate) max: Option<i64>,
+}
+
+/// A recovery channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecoveryChannel {
+    Email,
+    Phone,
+}
+
+/// A validated app client with lifetimes in milliseconds.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientSettings {
+    pub(crate) id: String,
+    pub(crate) secret: Option<String>,
+    pub(crate) read: Option<BTreeSet<String>>,
+    pub(crate) write: Option<BTreeSet<String>>,
+    pub(crate) access_ttl_ms: i64,
+    pub(crate) id_ttl_ms: i64,
+    pub(crate) refresh_ttl_ms: i64,
+    pub(crate) refresh_rotation: bool,
+    pub(crate) refresh_grace_ms: i64,
+    pub(crate) prevent_user_existence_errors: bool,
+    pub(crate) session_ttl_ms: i64,
+}
+
+/// The validated, ready-to-use form of a [`PoolConfig`].
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) raw: PoolConfig,
+    pub(crate) issuer: String,
+    pub(crate) username_mode: UsernameMode,
+    pub(crate) aliases: BTreeSet<String>,
+    pub(crate) auto_verified: BTreeSet<String>,
+    pub(crate) required: BTreeSet<String>,
+    pub(crate) custom: BTreeMap<String, CustomAttributeSpec>,
+    pub(crate) recovery: Vec<RecoveryChannel>,
+    pub(crate) verify_before_update: BTreeSet<String>,
+    pub(crate) clients: Vec<ClientSettings>,
+    pub(crate) temp_password_ttl_ms: i64,
+}
+
+const SECS: i64 = 1000;
+
+fn ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<()> {
+    if value < min || value > max {
+        return Err(bad_key(key, format!("must be between {min} and {max}, got {value}")));
+    }
+    Ok(())
+}
+
+fn subset(key: &str, values: &[String], allowed: &[&str]) -> Result<BTreeSet<String>> {
+    let mut set = BTreeSet::new();
+    for value in values {
+        if !allowed.contains(&value.as_str()) {
+            return Err(bad_key(key, format!("`{value}` is not one of {allowed:?}")));
+        }
+        if !set.insert(value.clone()) {
+            return Err(bad_key(key, format!("`{value}` is listed twice")));
+        }
+    }
+    Ok(set)
+}
+
+impl Settings {
+    pub(crate) fn new(raw: PoolConfig) -> Result<Self> {
+        let id_ok = !raw.pool_id.is_empty()
+            && raw.pool_id.len() <= 55
+            && raw.pool_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !id_ok {
+            return Err(bad_key("pool_id", "must be 1-55 characters of A-Z, a-z, 0-9, `_` or `-`"));
+        }
+        if raw.name.trim().is_empty() || raw.name.len() > 128 || raw.name.contains(':') {
+            return Err(bad_key("name", "must be 1-128 characters without `:`"));
+        }
+        let issuer = raw.issuer.clone().unwrap_or_else(|| format!("https://userpool.local/{}", raw.pool_id));
+        if issuer.is_empty() {
+            return Err(bad_key("issuer", "must not be empty"));
+        }
+
+        let username_attrs =
+            subset("sign_in.username_attributes", &raw.sign_in.username_attributes, &["email", "phone_number"])?;
+        let aliases = subset(
+            "sign_in.alias_attributes",
+            &raw.sign_in.alias_attributes,
+            &["email", "phone_number", "preferred_username"],
+        )?;
+        if !username_attrs.is_empty() && !aliases.is_empty() {
+            return Err(bad_key("sign_in.alias_attributes", "cannot be combined with sign_in.username_attributes"));
+        }
+        let username_mode = if username_attrs.is_empty() {
+            UsernameMode::Username
+        } else {
+            UsernameMode::Attributes {
+                email: username_attrs.contains("email"),
+                phone: username_attrs.contains("phone_number"),
+            }
+        };
+
+        let policy = &raw.password_policy;
+        check_range("password_policy.minimum_length", policy.minimum_length.into(), 6, 99)?;
+        check_range(
+            "password_policy.temporary_password_validity_days",
+            policy.temporary_password_validity_days.into(),
+            0,
+            365,
+        )?;
+
+        let hashing = &raw.password_hashing;
+        check_range("password_hashing.parallelism", hashing.parallelism.into(), 1, 16)?;
+        check_range("password_hashing.iterations", hashing.iterations.into(), 1, 64)?;
+        check_range("password_hashing.memory_kib", hashing.memory_kib.into(), 8 * 16, 4 << 20)?;
+        if !hashing.dangerous_allow_weak && (hashing.memory_kib < 19_456 || hashing.iterations < 2) {
+            return Err(bad_key(
+                "password_hashing",
+                "below OWASP's minimum (memory_kib >= 19456, iterations >= 2); \
+                 set dangerous_allow_weak = true only in tests",
+            ));
+        }
+        if u64::from(hashing.memory_kib) < 8 * u64::from(hashing.parallelism) {
+            return Err(bad_key("password_hashing.memory_kib", "must be at least 8 × parallelism"));
+        }
+
+        let auto_verified = subset(
+            "sign_up.auto_verified_attributes",
+            &raw.sign_up.auto_verified_attributes,
+            &["email", "phone_number"],
+        )?;
+        let mut required = BTreeSet::new();
+        for name in &raw.sign_up.required_attributes {
+            if !attributes::is_standard(name) || name == "sub" || name.ends_with("_verified") {
+                return Err(bad_key(
+                    "sign_up.required_attributes",
+                    format!("`{name}` is not a standard attribute that can be required"),
+                ));
+            }
+            required.insert(name.clone());
+        }
+        if required.contains("preferred_username") && aliases.contains("preferred_username") {
+            return Err(bad_key(
+                "sign_up.required_attributes",
+                "preferred_username cannot be both required and an alias",
+            ));
+        }
+
+        let mut custom = BTreeMap::new();
+        for (i, attr) in raw.custom_attributes.iter().enumerate() {
+            let key = format!("custom_attributes[{i}]");
+            let bare = attr.name.strip_prefix("custom:").unwrap_or(&attr.name);
+            let ok = !bare.is_empty()
+                && bare.len() <= 20
+                && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                return Err(bad_key(
+                    &format!("{key}.name"),
+                    "must be 1-20 characters of A-Z, a-z, 0-9, `_` or `-` after `custom:`",
+                ));
+            }
+            if let (Some(min), Some(max)) = (attr.min, attr.max) {
+                if min > max {
+                    return Err(bad_key(&key, "min must not exceed max"));
+                }
+            }
+            if attr.kind == AttributeType::String
+                && (attr.min.is_some_and(|m| m < 0) || attr.max.is_some_and(|m| !(0..=2048).contains(&m)))
+            {
+                return Err(bad_key(&key, "string lengths must be within 0-2048"));
+            }
+            let spec = CustomAttributeSpec { kind: attr.kind, mutable: attr.mutable, min: attr.min, max: attr.max };
+            if custom.insert(format!("custom:{bare}"), spec).is_some() {
+                return Err(bad_key(&format!("{key}.name"), format!("`custom:{bare}` is defined twice")));
+            }
+        }
+        if custom.len() > 50 {
+            return Err(bad_key("custom_attributes", "at most 50 custom attributes"));
+        }
+
+        let mechanisms = subset(
+            "account_recovery.mechanisms",
+            &raw.account_recovery.mechanisms,
+            &["verified_email", "verified_phone_number", "admin_only"],
+        )?;
+        if mechanisms.contains("admin_only") && mechanisms.len() > 1 {
+            return Err(bad_key("account_recovery.mechanisms", "admin_only must stand alone"));
+        }
+        let recovery = raw
+            .account_recovery
+            .mechanisms
+            .iter()
+            .filter_map(|m| match m.as_str() {
+                "verified_email" => Some(RecoveryChannel::Email),
+                "verified_phone_number" => Some(RecoveryChannel::Phone),
+                _ => None,
+            })
+            .collect();
+
+        let codes = &raw.codes;
+        check_range("codes.length", codes.length.into(), 6, 10)?;
+        check_range("codes.sign_up_validity_secs", codes.sign_up_validity_secs, 60, 7 * 24 * 3600)?;
+        check_range("codes.attribute_validity_secs", codes.attribute_validity_secs, 60, 7 * 24 * 3600)?;
+        check_range("codes.reset_validity_secs", codes.reset_validity_secs, 60, 24 * 3600)?;
+        check_range("codes.mfa_validity_secs", codes.mfa_validity_secs, 30, 900)?;
+        check_range("codes.max_attempts", codes.max_attempts.into(), 1, 100)?;
+
+        let lockout = &raw.lockout;
+        check_range("lockout.free_attempts", lockout.free_attempts.into(), 1, 100)?;
+        check_range("lockout.max_lockout_secs", lockout.max_lockout_secs, 1, 24 * 3600)?;
+        check_range("lockout.reset_after_secs", lockout.reset_after_secs, 1, 24 * 3600)?;
+
+        let methods = subset("mfa.methods", &raw.mfa.methods, &["totp", "sms", "email"])?;
+        if raw.mfa.mode != MfaMode::Off && methods.is_empty() {
+            return Err(bad_key("mfa.methods", "at least one method when MFA is on"));
+        }
+
+        let verify_before_update = subset(
+            "attribute_update.require_verification_before_update",
+            &raw.attribute_update.require_verification_before_update,
+            &["email", "phone_number"],
+        )?;
+
+        for (name, template) in [
+            ("messages.verification", &raw.messages.verification),
+            ("messages.reset", &raw.messages.reset),
+            ("messages.invitation", &raw.messages.invitation),
+            ("messages.mfa", &raw.messages.mfa),
+        ] {
+            if !template.contains("{####}") {
+                return Err(bad_key(name, "must contain the code placeholder {####}"));
+            }
+        }
+
+        if raw.clients.is_empty() {
+            return Err(bad_key("clients", "at least one app client"));
+        }
+        let mut clients: Vec<ClientSettings> = Vec::new();
+        for (i, client) in raw.clients.iter().enumerate() {
+            let key = |field: &str| format!("clients[{i}].{field}");
+            let id_ok =
+                !client.id.is_empty() && client.id.len() <= 128 && client.id.chars().all(|c| c.is_ascii_graphic());
+            if !id_ok {
+                return Err(bad_key(&key("id"), "must be 1-128 printable ASCII characters"));
+            }
+            if clients.iter().any(|c| c.id == client.id) {
+                return Err(bad_key(&key("id"), format!("`{}` is used twice", client.id)));
+            }
+            if client.secret.as_ref().is_some_and(|s| s.len() < 16) {
+                return Err(bad_key(&key("secret"), "must be at least 16 characters"));
+            }
+            check_range(&key("access_token_validity_secs"), client.access_token_validity_secs, 300, 86_400)?;
+            check_range(&key("id_token_validity_secs"), client.id_token_validity_secs, 300, 86_400)?;
+            check_range(
+                &key("refresh_token_validity_secs"),
+                client.refresh_token_validity_secs,
+                3600,
+                10 * 365 * 86_400,
+            )?;
+            check_range(&key("refresh_grace_secs"), client.refresh_grace_secs, 0, 60)?;
+            check_range(&key("auth_session_validity_secs"), client.auth_session_validity_secs, 180, 900)?;
+            let attr_list = |field: &str, list: &[String]| -> Result<Option<BTreeSet<String>>> {
+                if list.is_empty() {
+                    return Ok(None);
+                }
+                let mut set = BTreeSet::new();
+                for name in list {
+                    if !attributes::is_standard(name) && !custom.contains_key(name) {
+                        return Err(bad_key(&key(field), format!("`{name}` is not an attribute of this pool")));
+                    }
+                    set.insert(name.clone());
+                }
+                Ok(Some(set))
+            };
+            clients.push(ClientSettings {
+                id: client.id.clone(),
+                secret: client.secret.clone(),
+                read: attr_list("read_attributes", &client.read_attributes)?,
+                write: attr_list("write_attributes", &client.write_attributes)?,
+                access_ttl_ms: ms(client.access_token_validity_secs),
+                id_ttl_ms: ms(client.id_token_validity_secs),
+                refresh_ttl_ms: ms(client.refresh_token_validity_secs),
+                refresh_rotation: client.refresh_rotation,
+                refresh_grace_ms: ms(client.refresh_grace_secs),
+                prevent_user_existence_errors: client.prevent_user_existence_errors,
+                session_ttl_ms: ms(client.auth_session_validity_secs),
+            });
+        }
+
+        let temp_password_ttl_ms = i64::from(policy.temporary_password_validity_days) * 86_400 * SECS;
+        Ok(Self {
+            raw,
+            issuer,
+            username_mode,
+            aliases,
+            auto_verified,
+            required,
+            custom,
+            recovery,
+            verify_before_update,
+            clients,
+            temp_password_ttl_ms,
+        })
+    }
+
+    pub(crate) fn client(&self, id: &str) -> Option<&ClientSettings> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+
+    pub(crate) fn pool_id(&self) -> &str {
+        &self.raw.pool_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_follow_cognito_where_allowed() {
+        let config = PoolConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.codes.sign_up_validity_secs, 86_400);
+        assert_eq!(config.codes.reset_validity_secs, 3600);
+        assert_eq!(config.clients[0].access_token_validity_secs, 3600);
+        assert_eq!(config.clients[0].refresh_token_validity_secs, 30 * 86_400);
+        assert!(config.clients[0].prevent_user_existence_errors);
+        assert!(!config.password_policy.require_symbols, "ASVS 6.2.5 forbids composition rules");
+    }
+
+    #[test]
+    fn toml_round_trips() {
+        let config = PoolConfig::builder().pool_id("eu_test").mfa(MfaMode::Optional, &["totp"]).build().unwrap();
+        assert_eq!(PoolConfig::from_toml(&config.to_toml()).unwrap(), config);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = PoolConfig::from_toml("[password_policy]\nminimum_lenght = 10\n").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidUserPoolConfiguration);
+        assert!(err.message().contains("minimum_lenght"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            ("[password_policy]\nminimum_length = 3", "password_policy.minimum_length"),
+            ("pool_id = 'a b'", "pool_id"),
+            ("[password_hashing]\nmemory_kib = 1024", "password_hashing"),
+            ("[sign_in]\nusername_attributes = ['email']\nalias_attributes = ['email']", "sign_in.alias_attributes"),
+            ("[[clients]]\nid = 'a'\nrefresh_grace_secs = 120", "clients[0].refresh_grace_secs"),
+            ("[mfa]\nmethods = ['carrier-pigeon']", "mfa.methods"),
+            ("[[custom_attributes]]\nname = 'custom:this-name-is-far-too-long'", "custom_attributes[0].name"),
+            ("[messages]\nreset = 'no code here'", "messages.reset"),
+        ] {
+            let err = PoolConfig::from_toml(text).unwrap_err();
+            assert!(err.message().starts_with(key), "{text:?} gave {err}");
+        }
+    }
+
+    #[test]
+    fn weak_hashing_needs_the_dangerous_flag() {
+        let text = "[password_hashing]\nmemory_kib = 256\niterations = 1\ndangerous_allow_weak = true";
+        PoolConfig::from_toml(text).unwrap();
+    }
+}

@@ -1,0 +1,359 @@
+//! The pure state machine. No clock reads, no storage, no delivery, no hashing: time, the
+//! pool's settings and randomness come in through [`Ctx`]; the new state and the effects to
+//! carry out come back in a [`Step`]. The [`UserPool`](crate::UserPool) driver loads state,
+//! calls [`transition`], commits the result atomically and carries out the effects.
+//!
+//! `README.md` beside this file draws the states; `transition` is the whole table.
+
+mod session;
+pub mod state;
+pub(crate) mod user;
+
+use rand_core::RngCore;
+use zeroize::Zeroizing;
+
+pub(crate) use self::session::{SessionInput, session_transition};
+use self::state::{AuditEvent, EventKind, Family, PendingCode, UserRecord};
+use crate::attributes::Attributes;
+use crate::config::{ClientSettings, Settings};
+use crate::crypto::codes::CodeHasher;
+use crate::delivery::{Channel, Message, Purpose};
+use crate::error::Result;
+
+/// Everything a transition may read besides the state: time, settings, randomness.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: i64,
+    pub(crate) settings: &'a Settings,
+    pub(crate) client: &'a ClientSettings,
+    pub(crate) rng: &'a mut dyn RngCore,
+    pub(crate) codes: &'a CodeHasher,
+}
+
+/// What a user transition is asked to do. Passwords arrive already hashed by the driver
+/// (hashing is slow CPU work and never happens inside a transition or a store lock).
+#[derive(Clone, Debug)]
+pub(crate) enum Input {
+    // ── sign-up ──────────────────────────────────────────────────────────────
+    SignUp {
+        username: String,
+        password_hash: String,
+        attributes: Attributes,
+    },
+    ConfirmSignUp {
+        code: Zeroizing<String>,
+    },
+    ResendSignUpCode,
+    // ── sign-in ──────────────────────────────────────────────────────────────
+    /// Counts an attempt before the password is checked, so parallel guesses cannot
+    /// outrun the lockout schedule.
+    StartPasswordAttempt,
+    /// The driver's verdict on the password; `hash_checked` is the hash it verified against.
+    FinishPasswordAttempt {
+        matched: bool,
+        hash_checked: String,
+        rehash: Option<String>,
+    },
+    /// Answers a NEW_PASSWORD_REQUIRED challenge.
+    AnswerNewPassword {
+        session: Zeroizing<String>,
+        password_hash: String,
+        attributes: Attributes,
+    },
+    // ── recovery and passwords ───────────────────────────────────────────────
+    ForgotPassword,
+    ConfirmForgotPassword {
+        code: Zeroizing<String>,
+        password_hash: String,
+    },
+    ChangePassword {
+        password_hash: String,
+    },
+    // ── attributes and account ───────────────────────────────────────────────
+    UpdateAttributes {
+        attributes: Attributes,
+        by_admin: bool,
+    },
+    SendAttributeCode {
+        attribute: String,
+    },
+    VerifyAttribute {
+        attribute: String,
+        code: Zeroizing<String>,
+    },
+    DeleteAttributes {
+        names: Vec<String>,
+        by_admin: bool,
+    },
+    Delete,
+    GlobalSignOut,
+    // ── administration ───────────────────────────────────────────────────────
+    AdminCreate {
+        username: String,
+        attributes: Attributes,
+        temporary_password: Zeroizing<String>,
+        password_hash: String,
+        send_invitation: bool,
+    },
+    AdminConfirm,
+    AdminDisable,
+    AdminEnable,
+    AdminResetPassword,
+    AdminSetPassword {
+        password_hash: String,
+        permanent: bool,
+    },
+}
+
+/// How the user record changes.
+#[derive(Debug)]
+pub(crate) enum Change {
+    Keep,
+    Create(UserRecord),
+    Put(UserRecord),
+    Delete,
+}
+
+/// A session about to begin: its family and the refresh token's plaintext (shown once).
+#[derive(Debug)]
+pub(crate) struct NewSession {
+    pub(crate) family: Family,
+    pub(crate) refresh_token: Zeroizing<String>,
+}
+
+/// Side effects the driver carries out.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// Sent before the commit; a failed delivery aborts the whole step.
+    Deliver(Message),
+    /// Written in the same commit as the state.
+    Audit(AuditEvent),
+    /// Revoke every session family of the user, in the same commit.
+    RevokeSessions,
+}
+
+/// Where a code was sent, with the destination masked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeDelivery {
+    /// Email or SMS.
+    pub channel: Channel,
+    /// The destination, masked (`a***@e***`).
+    pub destination: String,
+    /// The attribute delivered to (`email`, `phone_number`).
+    pub attribute: String,
+}
+
+/// Where a sign-in stands after the password (Amplify v6's `signInStep`).
+#[derive(Debug)]
+pub(crate) enum SignInNext {
+    Tokens(NewSession),
+    ConfirmSignUp,
+    ResetPassword,
+    NewPasswordRequired { session: Zeroizing<String>, missing: Vec<String> },
+}
+
+/// A per-attribute outcome of an attribute update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttributeUpdate {
+    /// The attribute.
+    pub attribute: String,
+    /// Whether it waits for a code (`CONFIRM_ATTRIBUTE_WITH_CODE`) or is done (`DONE`).
+    pub needs_code: bool,
+    /// Where the code went.
+    pub delivery: Option<CodeDelivery>,
+}
+
+/// What a transition answers.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Done,
+    SignedUp { sub: String, confirmed: bool, delivery: Option<CodeDelivery> },
+    Delivery(Option<CodeDelivery>),
+    CheckPassword { hash: String },
+    SignIn(SignInNext),
+    Attributes(Vec<AttributeUpdate>),
+}
+
+/// The result of a transition: the state change and effects happen even when the reply is an
+/// error (a wrong code still counts as an attempt).
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub(crate) change: Change,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) reply: Result<Reply>,
+}
+
+impl Step {
+    fn reply(reply: Reply) -> Self {
+        Self { change: Change::Keep, effects: Vec::new(), reply: Ok(reply) }
+    }
+
+    fn fail(error: crate::Error) -> Self {
+        Self { change: Change::Keep, effects: Vec::new(), reply: Err(error) }
+    }
+
+    fn put(user: UserRecord, reply: Result<Reply>) -> Self {
+        Self { change: Change::Put(user), effects: Vec::new(), reply }
+    }
+
+    fn with(mut self, effect: Effect) -> Self {
+        self.effects.push(effect);
+        self
+    }
+}
+
+/// The transition table: one arm per (state, input).
+pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx<'_>) -> Step {
+    use Input as I;
+    match (state, input) {
+        // ── no user yet ──────────────────────────────────────────────────────
+        (None, I::SignUp { username, password_hash, attributes }) => {
+            user::sign_up(username, password_hash, attributes, ctx)
+        }
+        (None, I::AdminCreate { username, attributes, temporary_password, password_hash, send_invitation }) => {
+            user::admin_create(username, attributes, &temporary_password, password_hash, send_invitation, ctx)
+        }
+        (None, _) => Step::fail(crate::Error::user_not_found()),
+        (Some(_), I::SignUp { .. } | I::AdminCreate { .. }) => {
+            Step::fail(crate::Error::new(crate::ErrorCode::UsernameExists, "User already exists"))
+        }
+
+        // ── sign-up confirmation ─────────────────────────────────────────────
+        (Some(u), I::ConfirmSignUp { code }) => user::confirm_sign_up(u, &code, ctx),
+        (Some(u), I::ResendSignUpCode) => user::resend_sign_up_code(u, ctx),
+        (Some(u), I::AdminConfirm) => user::admin_confirm(u, ctx),
+
+        // ── sign-in ──────────────────────────────────────────────────────────
+        (Some(u), I::StartPasswordAttempt) => user::start_password_attempt(u, ctx),
+        (Some(u), I::FinishPasswordAttempt { matched, hash_checked, rehash }) => {
+            user::finish_password_attempt(u, matched, &hash_checked, rehash, ctx)
+        }
+        (Some(u), I::AnswerNewPassword { session, password_hash, attributes }) => {
+            user::answer_new_password(u, &session, password_hash, attributes, ctx)
+        }
+
+        // ── recovery and passwords ───────────────────────────────────────────
+        (Some(u), I::ForgotPassword) => user::forgot_password(u, ctx),
+        (Some(u), I::ConfirmForgotPassword { code, password_hash }) => {
+            user::confirm_forgot_password(u, &code, password_hash, ctx)
+        }
+        (Some(u), I::ChangePassword { password_hash }) => user::set_password(u, password_hash, true, ctx),
+        (Some(u), I::AdminSetPassword { password_hash, permanent }) => {
+            user::set_password(u, password_hash, permanent, ctx)
+        }
+        (Some(u), I::AdminResetPassword) => user::admin_reset_password(u, ctx),
+
+        // ── attributes and account ───────────────────────────────────────────
+        (Some(u), I::UpdateAttributes { attributes, by_admin }) => {
+            user::update_attributes(u, attributes, by_admin, ctx)
+        }
+        (Some(u), I::SendAttributeCode { attribute }) => user::send_attribute_code(u, &attribute, ctx),
+        (Some(u), I::VerifyAttribute { attribute, code }) => user::verify_attribute(u, &attribute, &code, ctx),
+        (Some(u), I::DeleteAttributes { names, by_admin }) => user::delete_attributes(u, &names, by_admin, ctx),
+        (Some(_), I::Delete) => Step { change: Change::Delete, effects: Vec::new(), reply: Ok(Reply::Done) },
+        (Some(u), I::GlobalSignOut) => Step::reply(Reply::Done)
+            .with(Effect::RevokeSessions)
+            .with(Effect::Audit(event(u, EventKind::GlobalSignOut, true, "", ctx))),
+        (Some(u), I::AdminDisable) => user::set_enabled(u, false, ctx),
+        (Some(u), I::AdminEnable) => user::set_enabled(u, true, ctx),
+    }
+}
+
+pub(crate) fn event(user: &UserRecord, kind: EventKind, success: bool, detail: &str, ctx: &Ctx<'_>) -> AuditEvent {
+    AuditEvent { sub: user.sub.clone(), kind, success, at_ms: ctx.now, detail: detail.to_owned() }
+}
+
+/// Issues a code: the pending record (tag only) and the plaintext for the message.
+pub(crate) fn issue_code(
+    ctx: &mut Ctx<'_>,
+    purpose: Purpose,
+    sub: &str,
+    attribute: &str,
+    ttl_secs: u64,
+) -> (PendingCode, Zeroizing<String>) {
+    let code = crate::crypto::codes::numeric_code(ctx.rng, ctx.settings.raw.codes.length);
+    let ttl = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let pending = PendingCode {
+        tag: ctx.codes.tag(purpose.as_str(), sub, &code),
+        issued_ms: ctx.now,
+        expires_ms: ctx.now.saturating_add(ttl),
+        attempts: 0,
+        attribute: attribute.to_owned(),
+    };
+    (pending, code)
+}
+
+/// Builds the message for a code sent to `user`'s `attribute` (or to `destination`).
+pub(crate) fn message(
+    ctx: &Ctx<'_>,
+    user: &UserRecord,
+    attribute: &str,
+    destination: &str,
+    purpose: Purpose,
+    code: &str,
+) -> (Message, CodeDelivery) {
+    let templates = &ctx.settings.raw.messages;
+    let template = match purpose {
+        Purpose::SignUp | Purpose::VerifyAttribute => &templates.verification,
+        Purpose::ForgotPassword => &templates.reset,
+        Purpose::Invitation => &templates.invitation,
+        Purpose::Mfa => &templates.mfa,
+    };
+    let channel = if attribute == "phone_number" { Channel::Sms } else { Channel::Email };
+    let shown_name = display_username(ctx.settings, user);
+    let subject = if channel == Channel::Email { templates.verification_subject.clone() } else { String::new() };
+    let text = crate::delivery::render(template, code, &shown_name);
+    let message = Message {
+        channel,
+        destination: destination.to_owned(),
+        purpose,
+        username: shown_name,
+        code: Zeroizing::new(code.to_owned()),
+        subject,
+        text: Zeroizing::new(text),
+    };
+    let delivery =
+        CodeDelivery { channel, destination: crate::attributes::mask(destination), attribute: attribute.to_owned() };
+    (message, delivery)
+}
+
+/// The name a person signs in with: the username, or the email/phone when those are the
+/// username.
+pub(crate) fn display_username(settings: &Settings, user: &UserRecord) -> String {
+    match settings.username_mode {
+        crate::config::UsernameMode::Username => user.username.clone(),
+        crate::config::UsernameMode::Attributes { .. } => user
+            .attributes
+            .get("email")
+            .or_else(|| user.attributes.get("phone_number"))
+            .cloned()
+            .unwrap_or_else(|| user.username.clone()),
+    }
+}
+
+/// Redeems a pending code: consumes it when right; counts, then invalidates, when wrong.
+pub(crate) fn redeem(
+    pending: &mut Option<PendingCode>,
+    ctx: &Ctx<'_>,
+    purpose: Purpose,
+    sub: &str,
+    code: &str,
+) -> Result<PendingCode> {
+    let Some(current) = pending.as_mut() else {
+        return Err(crate::Error::expired_code());
+    };
+    if ctx.now >= current.expires_ms {
+        *pending = None;
+        return Err(crate::Error::expired_code());
+    }
+    if ctx.codes.matches(purpose.as_str(), sub, code, &current.tag) {
+        let used = current.clone();
+        *pending = None;
+        return Ok(used);
+    }
+    current.attempts += 1;
+    if current.attempts >= ctx.settings.raw.codes.max_attempts {
+        *pending = None;
+        return Err(crate::Error::too_many_failed_attempts());
+    }
+    Err(crate::Error::code_mismatch())
+}

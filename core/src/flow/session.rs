@@ -1,0 +1,96 @@
+//! Transitions of a session's refresh-token family: rotation with a grace window, reuse
+//! detection that revokes the whole family (RFC 9700 §4.14), and revocation.
+
+use zeroize::Zeroizing;
+
+use super::Ctx;
+use super::state::{AuditEvent, EventKind, Family};
+use crate::crypto::codes;
+use crate::error::{Error, ErrorCode, Result};
+
+/// What a family is asked to do.
+#[derive(Debug)]
+pub(crate) enum SessionInput<'a> {
+    /// A refresh token whose SHA-256 is `presented_hash` was presented.
+    Refresh { presented_hash: &'a str },
+    /// Sign-out: end this session.
+    Revoke,
+}
+
+/// The family's next state, the new refresh token (when rotated), and the answer.
+#[derive(Debug)]
+pub(crate) struct SessionStep {
+    pub(crate) family: Option<Family>,
+    pub(crate) new_token: Option<Zeroizing<String>>,
+    pub(crate) audit: Option<AuditEvent>,
+    pub(crate) reply: Result<()>,
+}
+
+fn revoked() -> Error {
+    Error::not_authorized("Refresh Token has been revoked")
+}
+
+pub(crate) fn session_transition(family: &Family, input: SessionInput<'_>, ctx: &mut Ctx<'_>) -> SessionStep {
+    let keep = |reply| SessionStep { family: None, new_token: None, audit: None, reply };
+    match input {
+        SessionInput::Revoke => {
+            if family.revoked {
+                return keep(Ok(()));
+            }
+            let mut next = family.clone();
+            next.revoked = true;
+            let audit = AuditEvent {
+                sub: family.sub.clone(),
+                kind: EventKind::SignOut,
+                success: true,
+                at_ms: ctx.now,
+                detail: String::new(),
+            };
+            SessionStep { family: Some(next), new_token: None, audit: Some(audit), reply: Ok(()) }
+        }
+        SessionInput::Refresh { presented_hash } => {
+            if family.revoked {
+                return keep(Err(revoked()));
+            }
+            if ctx.now >= family.expires_ms {
+                return keep(Err(Error::not_authorized("Refresh Token has expired")));
+            }
+            if family.client_id != ctx.client.id {
+                return keep(Err(Error::not_authorized("Invalid Refresh Token")));
+            }
+            let current = presented_hash == family.current_hash;
+            let in_grace = family.previous_hash.as_deref() == Some(presented_hash)
+                && family.rotated_ms.is_some_and(|at| ctx.now.saturating_sub(at) <= ctx.client.refresh_grace_ms);
+            if !current && !in_grace {
+                // A token of this family that was rotated out: someone replayed it. The
+                // server cannot tell thief from owner, so the whole session ends.
+                let mut next = family.clone();
+                next.revoked = true;
+                let audit = AuditEvent {
+                    sub: family.sub.clone(),
+                    kind: EventKind::RefreshTokenReuse,
+                    success: false,
+                    at_ms: ctx.now,
+                    detail: format!("generation {}", family.generation),
+                };
+                let error =
+                    Error::new(ErrorCode::RefreshTokenReuse, "Refresh token has been reused; the session is revoked.");
+                return SessionStep { family: Some(next), new_token: None, audit: Some(audit), reply: Err(error) };
+            }
+            if !ctx.client.refresh_rotation {
+                return keep(Ok(()));
+            }
+            let token = codes::refresh_token(ctx.rng);
+            let mut next = family.clone();
+            if current {
+                next.previous_hash = Some(family.current_hash.clone());
+                next.rotated_ms = Some(ctx.now);
+            }
+            // A retry within the grace window replaces the token that was lost in transit;
+            // the grace window itself does not restart.
+            next.current_hash = codes::refresh_token_hash(&token);
+            next.generation += 1;
+            SessionStep { family: Some(next), new_token: Some(token), audit: None, reply: Ok(()) }
+        }
+    }
+}

@@ -1,0 +1,713 @@
+//! Transitions of a user's record: sign-up, confirmation, password attempts and lockout,
+//! recovery, attributes, administration.
+
+use zeroize::Zeroizing;
+
+use super::state::{Challenge, ChallengeKind, EventKind, Family, Lockout, RECORD_VERSION, UserRecord, UserStatus};
+use super::{
+    AttributeUpdate, Change, CodeDelivery, Ctx, Effect, NewSession, Reply, SignInNext, Step, event, issue_code,
+    message, redeem,
+};
+use crate::attributes::{self, Attributes, WriteKind};
+use crate::config::{ClientSettings, RecoveryChannel, Settings, UsernameMode};
+use crate::crypto::{self, codes};
+use crate::delivery::{Channel, Purpose};
+use crate::error::{Error, ErrorCode, Result};
+
+// ── validation at the boundary (pure, run by the driver before any hashing) ──────────────
+
+/// Checks a sign-up or admin-create request and returns the username to store and the full
+/// attributes (with the email/phone taken from the username when those are the username).
+pub(crate) fn check_new_user(
+    settings: &Settings,
+    client: &ClientSettings,
+    username: &str,
+    mut attrs: Attributes,
+    by_admin: bool,
+) -> Result<(String, Attributes)> {
+    attributes::check_username(username)?;
+    let kind = if by_admin { WriteKind::AdminCreate } else { WriteKind::SignUp };
+    attributes::check_writes(settings, client.write.as_ref(), &attrs, kind)?;
+    let stored = match settings.username_mode {
+        UsernameMode::Attributes { email, phone } => {
+            let attribute = if email && attributes::is_email(username) {
+                "email"
+            } else if phone && attributes::is_e164(username) {
+                "phone_number"
+            } else {
+                let wanted = match (email, phone) {
+                    (true, true) => "an email address or an E.164 phone number",
+                    (true, false) => "an email address",
+                    _ => "an E.164 phone number",
+                };
+                return Err(Error::invalid(format!("Username should be {wanted}.")));
+            };
+            if attrs.get(attribute).is_some_and(|v| v != username) {
+                return Err(Error::invalid(format!("{attribute} must match the username")));
+            }
+            attrs.insert(attribute.to_owned(), username.to_owned());
+            // The stored username is the sub, chosen in the transition.
+            String::new()
+        }
+        UsernameMode::Username => {
+            if settings.aliases.contains("email") && attributes::is_email(username) {
+                return Err(Error::invalid(
+                    "Username cannot be of email format, since user pool is configured for email alias.",
+                ));
+            }
+            if settings.aliases.contains("phone_number") && attributes::is_e164(username) {
+                return Err(Error::invalid(
+                    "Username cannot be of phone number format, since user pool is configured for phone_number alias.",
+                ));
+            }
+            username.to_owned()
+        }
+    };
+    if !by_admin {
+        let missing: Vec<&str> =
+            settings.required.iter().filter(|r| !attrs.contains_key(*r)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            return Err(Error::invalid(format!(
+                "Attributes did not conform to the schema: {} required",
+                missing.join(", ")
+            )));
+        }
+    }
+    Ok((stored, attrs))
+}
+
+/// The unique lookup keys of a user: its username and its login aliases.
+pub(crate) fn index_keys(settings: &Settings, user: &UserRecord) -> Vec<String> {
+    let mut keys = vec![format!("u:{}", attributes::login_key(settings, &user.username))];
+    match settings.username_mode {
+        UsernameMode::Attributes { email, phone } => {
+            for (on, attr) in [(email, "email"), (phone, "phone_number")] {
+                if let (true, Some(value)) = (on, user.attributes.get(attr)) {
+                    keys.push(format!("a:{}", attributes::alias_key(settings, attr, value)));
+                }
+            }
+        }
+        UsernameMode::Username => {
+            for attr in &settings.aliases {
+                let counts = attr == "preferred_username" || user.is_verified(attr);
+                if let (true, Some(value)) = (counts, user.attributes.get(attr)) {
+                    keys.push(format!("a:{}", attributes::alias_key(settings, attr, value)));
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// The keys a sign-in name may be found under, most specific first.
+pub(crate) fn lookup_keys(settings: &Settings, name: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let alias = |attr: &str| format!("a:{}", attributes::alias_key(settings, attr, name));
+    match settings.username_mode {
+        UsernameMode::Attributes { email, phone } => {
+            if email && attributes::is_email(name) {
+                keys.push(alias("email"));
+            }
+            if phone && attributes::is_e164(name) {
+                keys.push(alias("phone_number"));
+            }
+            keys.push(format!("u:{}", attributes::login_key(settings, name)));
+        }
+        UsernameMode::Username => {
+            keys.push(format!("u:{}", attributes::login_key(settings, name)));
+            if settings.aliases.contains("email") && attributes::is_email(name) {
+                keys.push(alias("email"));
+            }
+            if settings.aliases.contains("phone_number") && attributes::is_e164(name) {
+                keys.push(alias("phone_number"));
+            }
+            if settings.aliases.contains("preferred_username") {
+                keys.push(alias("preferred_username"));
+            }
+        }
+    }
+    keys
+}
+
+/// A plausible delivery for a user who does not exist (or cannot receive a code), stable per
+/// name, so the answer reveals nothing (user-existence protection).
+pub(crate) fn simulated_delivery(ctx: &Ctx<'_>, name: &str) -> CodeDelivery {
+    let tag = ctx.codes.tag("simulated-delivery", "", &name.to_lowercase());
+    let letter = |i: usize| char::from(b'a' + tag.as_bytes().get(i).copied().unwrap_or(0) % 26);
+    CodeDelivery {
+        channel: Channel::Email,
+        destination: format!("{}***@{}***", letter(0), letter(1)),
+        attribute: "email".into(),
+    }
+}
+
+// ── sign-up ─────────────────────────────────────────────────────────────────────────────
+
+fn new_user(
+    username: String,
+    password_hash: String,
+    attributes: Attributes,
+    status: UserStatus,
+    ctx: &mut Ctx<'_>,
+) -> UserRecord {
+    let sub = crypto::uuid_v4(ctx.rng);
+    let username = if username.is_empty() { sub.clone() } else { username };
+    UserRecord {
+        record_version: RECORD_VERSION,
+        sub,
+        username,
+        status,
+        enabled: true,
+        attributes,
+        password_hash,
+        password_changed_ms: ctx.now,
+        temporary_password_expires_ms: None,
+        created_ms: ctx.now,
+        updated_ms: ctx.now,
+        lockout: Lockout::default(),
+        sign_up_code: None,
+        reset_code: None,
+        attribute_codes: Default::default(),
+        groups: Default::default(),
+        challenge: None,
+    }
+}
+
+pub(super) fn sign_up(username: String, password_hash: String, attributes: Attributes, ctx: &mut Ctx<'_>) -> Step {
+    let mut user = new_user(username, password_hash, attributes, UserStatus::Unconfirmed, ctx);
+    let target = ["email", "phone_number"]
+        .into_iter()
+        .find(|a| ctx.settings.auto_verified.contains(*a) && user.attributes.contains_key(*a));
+    let Some(attribute) = target else {
+        // Nothing to verify: the account is usable at once.
+        user.status = UserStatus::Confirmed;
+        let audit = event(&user, EventKind::SignUp, true, "", ctx);
+        let reply = Reply::SignedUp { sub: user.sub.clone(), confirmed: true, delivery: None };
+        return Step { change: Change::Create(user), effects: vec![Effect::Audit(audit)], reply: Ok(reply) };
+    };
+    let ttl = ctx.settings.raw.codes.sign_up_validity_secs;
+    let (pending, code) = issue_code(ctx, Purpose::SignUp, &user.sub.clone(), attribute, ttl);
+    user.sign_up_code = Some(pending);
+    let destination = user.attributes[attribute].clone();
+    let (msg, delivery) = message(ctx, &user, attribute, &destination, Purpose::SignUp, &code);
+    let audit = event(&user, EventKind::SignUp, true, "", ctx);
+    let reply = Reply::SignedUp { sub: user.sub.clone(), confirmed: false, delivery: Some(delivery) };
+    Step { change: Change::Create(user), effects: vec![Effect::Deliver(msg), Effect::Audit(audit)], reply: Ok(reply) }
+}
+
+pub(super) fn confirm_sign_up(u: &UserRecord, code: &str, ctx: &mut Ctx<'_>) -> Step {
+    if u.status != UserStatus::Unconfirmed {
+        return Step::fail(Error::not_authorized(format!(
+            "User cannot be confirmed. Current status is {}",
+            u.status.as_str()
+        )));
+    }
+    let mut next = u.clone();
+    match redeem(&mut next.sign_up_code, ctx, Purpose::SignUp, &u.sub, code) {
+        Err(e) => Step::put(next, Err(e)),
+        Ok(used) => {
+            next.attributes.insert(format!("{}_verified", used.attribute), "true".into());
+            next.status = UserStatus::Confirmed;
+            next.updated_ms = ctx.now;
+            let audit = event(&next, EventKind::ConfirmSignUp, true, "", ctx);
+            Step::put(next, Ok(Reply::Done)).with(Effect::Audit(audit))
+        }
+    }
+}
+
+pub(super) fn resend_sign_up_code(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    if u.status != UserStatus::Unconfirmed {
+        return Step::fail(Error::invalid("User is already confirmed."));
+    }
+    let previous = u.sign_up_code.as_ref().map(|c| c.attribute.as_str());
+    let target = previous
+        .filter(|a| u.attributes.contains_key(*a))
+        .map(str::to_owned)
+        .or_else(|| ["email", "phone_number"].into_iter().find(|a| u.attributes.contains_key(*a)).map(str::to_owned));
+    let Some(attribute) = target else {
+        return Step::fail(Error::invalid("The user has no email address or phone number to send a code to."));
+    };
+    let mut next = u.clone();
+    let ttl = ctx.settings.raw.codes.sign_up_validity_secs;
+    let (pending, code) = issue_code(ctx, Purpose::SignUp, &u.sub, &attribute, ttl);
+    next.sign_up_code = Some(pending);
+    let destination = next.attributes[&attribute].clone();
+    let (msg, delivery) = message(ctx, &next, &attribute, &destination, Purpose::SignUp, &code);
+    Step::put(next, Ok(Reply::Delivery(Some(delivery)))).with(Effect::Deliver(msg))
+}
+
+pub(super) fn admin_confirm(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    if u.status != UserStatus::Unconfirmed {
+        return Step::fail(Error::not_authorized(format!(
+            "User cannot be confirmed. Current status is {}",
+            u.status.as_str()
+        )));
+    }
+    let mut next = u.clone();
+    next.status = UserStatus::Confirmed;
+    next.sign_up_code = None;
+    next.updated_ms = ctx.now;
+    let audit = event(&next, EventKind::ConfirmSignUp, true, "admin", ctx);
+    Step::put(next, Ok(Reply::Done)).with(Effect::Audit(audit))
+}
+
+pub(super) fn admin_create(
+    username: String,
+    attributes: Attributes,
+    temporary_password: &str,
+    password_hash: String,
+    send_invitation: bool,
+    ctx: &mut Ctx<'_>,
+) -> Step {
+    let mut user = new_user(username, password_hash, attributes, UserStatus::ForceChangePassword, ctx);
+    user.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
+    let mut step = Step { change: Change::Keep, effects: Vec::new(), reply: Ok(Reply::Delivery(None)) };
+    if send_invitation {
+        if let Some(attribute) = ["email", "phone_number"].into_iter().find(|a| user.attributes.contains_key(*a)) {
+            let destination = user.attributes[attribute].clone();
+            let (msg, delivery) = message(ctx, &user, attribute, &destination, Purpose::Invitation, temporary_password);
+            step.effects.push(Effect::Deliver(msg));
+            step.reply = Ok(Reply::Delivery(Some(delivery)));
+        }
+    }
+    step.change = Change::Create(user);
+    step
+}
+
+// ── sign-in ─────────────────────────────────────────────────────────────────────────────
+
+/// Seconds of lockout after `failures` consecutive failures: 1 s after the `free`-th,
+/// doubling, capped.
+pub(crate) fn lockout_secs(failures: u32, free: u32, max: u64) -> u64 {
+    if failures < free {
+        return 0;
+    }
+    let doublings = failures - free;
+    if doublings >= 63 { max } else { (1u64 << doublings).min(max) }
+}
+
+pub(super) fn start_password_attempt(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    if ctx.now < u.lockout.locked_until_ms {
+        return Step::fail(Error::not_authorized("Password attempts exceeded"));
+    }
+    let config = &ctx.settings.raw.lockout;
+    let mut next = u.clone();
+    let lock = &mut next.lockout;
+    let quiet = i64::try_from(config.reset_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    if lock.failures > 0 && ctx.now.saturating_sub(lock.last_failure_ms) >= quiet {
+        lock.failures = 0;
+    }
+    // Counted as a failure until the driver reports a match.
+    lock.failures += 1;
+    lock.last_failure_ms = ctx.now;
+    let secs = lockout_secs(lock.failures, config.free_attempts, config.max_lockout_secs);
+    lock.locked_until_ms =
+        if secs == 0 { 0 } else { ctx.now.saturating_add(i64::try_from(secs * 1000).unwrap_or(i64::MAX)) };
+    let hash = next.password_hash.clone();
+    Step::put(next, Ok(Reply::CheckPassword { hash }))
+}
+
+fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {
+    let refresh_token = codes::refresh_token(ctx.rng);
+    let family = Family {
+        record_version: RECORD_VERSION,
+        id: crypto::uuid_v4(ctx.rng),
+        sub: u.sub.clone(),
+        client_id: ctx.client.id.clone(),
+        auth_time_ms: ctx.now,
+        created_ms: ctx.now,
+        expires_ms: ctx.now.saturating_add(ctx.client.refresh_ttl_ms),
+        revoked: false,
+        generation: 0,
+        current_hash: codes::refresh_token_hash(&refresh_token),
+        previous_hash: None,
+        rotated_ms: None,
+    };
+    NewSession { family, refresh_token }
+}
+
+/// A new challenge session: the secret goes to the caller, its hash into the record.
+fn start_challenge(next: &mut UserRecord, kind: ChallengeKind, ctx: &mut Ctx<'_>) -> Zeroizing<String> {
+    let secret = crypto::b64url(&crypto::random_bytes::<32>(ctx.rng));
+    next.challenge = Some(Challenge {
+        session_hash: crypto::sha256_hex(secret.as_bytes()),
+        kind,
+        client_id: ctx.client.id.clone(),
+        created_ms: ctx.now,
+        expires_ms: ctx.now.saturating_add(ctx.client.session_ttl_ms),
+        attempts: 0,
+    });
+    Zeroizing::new(format!("{}.{secret}", crypto::b64url(next.sub.as_bytes())))
+}
+
+/// The `sub` a challenge session belongs to.
+pub(crate) fn session_sub(session: &str) -> Option<String> {
+    let (sub, _) = session.split_once('.')?;
+    String::from_utf8(crypto::b64url_decode(sub)?).ok()
+}
+
+fn check_challenge<'a>(u: &'a UserRecord, session: &str, ctx: &Ctx<'_>) -> Result<&'a Challenge> {
+    let invalid = || Error::not_authorized("Invalid session for the user, session is expired.");
+    let secret = session.split_once('.').map(|(_, s)| s).ok_or_else(invalid)?;
+    let challenge = u.challenge.as_ref().ok_or_else(invalid)?;
+    let presented = crypto::sha256_hex(secret.as_bytes());
+    let same = crypto::constant_time_eq(presented.as_bytes(), challenge.session_hash.as_bytes());
+    if !same || ctx.now >= challenge.expires_ms || challenge.client_id != ctx.client.id {
+        return Err(invalid());
+    }
+    Ok(challenge)
+}
+
+pub(super) fn finish_password_attempt(
+    u: &UserRecord,
+    matched: bool,
+    hash_checked: &str,
+    rehash: Option<String>,
+    ctx: &mut Ctx<'_>,
+) -> Step {
+    if !matched || u.password_hash != hash_checked {
+        let mut step = Step::fail(Error::bad_credentials()).with(Effect::Audit(event(
+            u,
+            EventKind::SignIn,
+            false,
+            "wrong password",
+            ctx,
+        )));
+        if u.lockout.locked_until_ms > ctx.now {
+            step = step.with(Effect::Audit(event(u, EventKind::Lockout, true, "", ctx)));
+        }
+        return step;
+    }
+    let mut next = u.clone();
+    next.lockout = Lockout::default();
+    if let Some(hash) = rehash {
+        next.password_hash = hash;
+    }
+    if !next.enabled {
+        return Step::put(next, Err(Error::not_authorized("User is disabled.")));
+    }
+    match next.status {
+        UserStatus::Unconfirmed => Step::put(next, Ok(Reply::SignIn(SignInNext::ConfirmSignUp))),
+        UserStatus::ResetRequired => Step::put(next, Ok(Reply::SignIn(SignInNext::ResetPassword))),
+        UserStatus::ForceChangePassword => {
+            if next.temporary_password_expires_ms.is_some_and(|t| ctx.now >= t) {
+                return Step::put(
+                    next,
+                    Err(Error::not_authorized("Temporary password has expired and must be reset by an administrator.")),
+                );
+            }
+            let missing: Vec<String> =
+                ctx.settings.required.iter().filter(|r| !next.attributes.contains_key(*r)).cloned().collect();
+            let session =
+                start_challenge(&mut next, ChallengeKind::NewPasswordRequired { missing: missing.clone() }, ctx);
+            Step::put(next, Ok(Reply::SignIn(SignInNext::NewPasswordRequired { session, missing })))
+        }
+        UserStatus::Confirmed => {
+            next.challenge = None;
+            let session = new_session(&next, ctx);
+            let audit = event(&next, EventKind::SignIn, true, "", ctx);
+            Step::put(next, Ok(Reply::SignIn(SignInNext::Tokens(session)))).with(Effect::Audit(audit))
+        }
+    }
+}
+
+pub(super) fn answer_new_password(
+    u: &UserRecord,
+    session: &str,
+    password_hash: String,
+    attributes: Attributes,
+    ctx: &mut Ctx<'_>,
+) -> Step {
+    let challenge = match check_challenge(u, session, ctx) {
+        Ok(c) => c,
+        Err(e) => return Step::fail(e),
+    };
+    let ChallengeKind::NewPasswordRequired { missing } = &challenge.kind;
+    if u.status != UserStatus::ForceChangePassword {
+        return Step::fail(Error::not_authorized("Invalid session for the user, session is expired."));
+    }
+    let still_missing: Vec<&str> =
+        missing.iter().filter(|m| !attributes.contains_key(*m)).map(String::as_str).collect();
+    if !still_missing.is_empty() {
+        return Step::fail(Error::invalid(format!("Missing required attributes: {}", still_missing.join(", "))));
+    }
+    let mut next = u.clone();
+    next.attributes.extend(attributes);
+    next.password_hash = password_hash;
+    next.password_changed_ms = ctx.now;
+    next.temporary_password_expires_ms = None;
+    next.status = UserStatus::Confirmed;
+    next.challenge = None;
+    next.updated_ms = ctx.now;
+    let session = new_session(&next, ctx);
+    let audits = [
+        event(&next, EventKind::PasswordChange, true, "new password required", ctx),
+        event(&next, EventKind::SignIn, true, "", ctx),
+    ];
+    let mut step = Step::put(next, Ok(Reply::SignIn(SignInNext::Tokens(session))));
+    step.effects.extend(audits.into_iter().map(Effect::Audit));
+    step
+}
+
+// ── recovery and passwords ──────────────────────────────────────────────────────────────
+
+pub(super) fn forgot_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    let protect = ctx.client.prevent_user_existence_errors;
+    if ctx.settings.recovery.is_empty() {
+        return Step::fail(Error::not_authorized("Contact administrator to reset password."));
+    }
+    if !u.enabled {
+        return if protect {
+            Step::reply(Reply::Delivery(Some(simulated_delivery(ctx, &u.username))))
+        } else {
+            Step::fail(Error::not_authorized("User is disabled."))
+        };
+    }
+    let channel = ctx.settings.recovery.iter().find_map(|c| {
+        let attr = match c {
+            RecoveryChannel::Email => "email",
+            RecoveryChannel::Phone => "phone_number",
+        };
+        u.is_verified(attr).then_some(attr)
+    });
+    let Some(attribute) = channel else {
+        return if protect {
+            Step::reply(Reply::Delivery(Some(simulated_delivery(ctx, &u.username))))
+        } else {
+            Step::fail(Error::invalid(
+                "Cannot reset password for the user as there is no registered/verified email or phone_number",
+            ))
+        };
+    };
+    let mut next = u.clone();
+    let ttl = ctx.settings.raw.codes.reset_validity_secs;
+    let (pending, code) = issue_code(ctx, Purpose::ForgotPassword, &u.sub, attribute, ttl);
+    next.reset_code = Some(pending);
+    let destination = next.attributes[attribute].clone();
+    let (msg, delivery) = message(ctx, &next, attribute, &destination, Purpose::ForgotPassword, &code);
+    let audit = event(&next, EventKind::ForgotPassword, true, "", ctx);
+    Step::put(next, Ok(Reply::Delivery(Some(delivery)))).with(Effect::Deliver(msg)).with(Effect::Audit(audit))
+}
+
+pub(super) fn confirm_forgot_password(u: &UserRecord, code: &str, password_hash: String, ctx: &mut Ctx<'_>) -> Step {
+    if !u.enabled {
+        return Step::fail(if ctx.client.prevent_user_existence_errors {
+            Error::code_mismatch()
+        } else {
+            Error::not_authorized("User is disabled.")
+        });
+    }
+    let mut next = u.clone();
+    if let Err(e) = redeem(&mut next.reset_code, ctx, Purpose::ForgotPassword, &u.sub, code) {
+        return Step::put(next, Err(e));
+    }
+    next.password_hash = password_hash;
+    next.password_changed_ms = ctx.now;
+    next.temporary_password_expires_ms = None;
+    if matches!(next.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
+        next.status = UserStatus::Confirmed;
+    }
+    next.lockout = Lockout::default();
+    next.challenge = None;
+    next.updated_ms = ctx.now;
+    let audit = event(&next, EventKind::PasswordChange, true, "forgot password", ctx);
+    // A reset suggests the old password may be known to someone else: end every session.
+    Step::put(next, Ok(Reply::Done)).with(Effect::RevokeSessions).with(Effect::Audit(audit))
+}
+
+pub(super) fn set_password(u: &UserRecord, password_hash: String, permanent: bool, ctx: &mut Ctx<'_>) -> Step {
+    let mut next = u.clone();
+    next.password_hash = password_hash;
+    next.password_changed_ms = ctx.now;
+    next.lockout = Lockout::default();
+    next.challenge = None;
+    next.updated_ms = ctx.now;
+    if permanent {
+        next.status = UserStatus::Confirmed;
+        next.temporary_password_expires_ms = None;
+        next.sign_up_code = None;
+    } else {
+        next.status = UserStatus::ForceChangePassword;
+        next.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
+    }
+    let audit = event(&next, EventKind::PasswordChange, true, "", ctx);
+    Step::put(next, Ok(Reply::Done)).with(Effect::Audit(audit))
+}
+
+pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    if u.status == UserStatus::Unconfirmed {
+        return Step::fail(Error::not_authorized("User password cannot be reset in the current state."));
+    }
+    let mut next = u.clone();
+    next.status = UserStatus::ResetRequired;
+    next.updated_ms = ctx.now;
+    let mut step_effects = vec![Effect::RevokeSessions];
+    let channel = ctx.settings.recovery.iter().find_map(|c| {
+        let attr = match c {
+            RecoveryChannel::Email => "email",
+            RecoveryChannel::Phone => "phone_number",
+        };
+        u.is_verified(attr).then_some(attr)
+    });
+    let mut delivery = None;
+    if let Some(attribute) = channel {
+        let ttl = ctx.settings.raw.codes.reset_validity_secs;
+        let (pending, code) = issue_code(ctx, Purpose::ForgotPassword, &u.sub, attribute, ttl);
+        next.reset_code = Some(pending);
+        let destination = next.attributes[attribute].clone();
+        let (msg, shown) = message(ctx, &next, attribute, &destination, Purpose::ForgotPassword, &code);
+        step_effects.insert(0, Effect::Deliver(msg));
+        delivery = Some(shown);
+    }
+    Step { change: Change::Put(next), effects: step_effects, reply: Ok(Reply::Delivery(delivery)) }
+}
+
+// ── attributes and account ──────────────────────────────────────────────────────────────
+
+pub(super) fn update_attributes(u: &UserRecord, attrs: Attributes, by_admin: bool, ctx: &mut Ctx<'_>) -> Step {
+    let mut next = u.clone();
+    let mut updates = Vec::new();
+    let mut effects = Vec::new();
+    for (name, value) in &attrs {
+        if name.ends_with("_verified") {
+            continue;
+        }
+        let is_channel = name == "email" || name == "phone_number";
+        let changed = next.attributes.get(name) != Some(value);
+        if !is_channel || !changed {
+            next.attributes.insert(name.clone(), value.clone());
+            updates.push(AttributeUpdate { attribute: name.clone(), needs_code: false, delivery: None });
+            continue;
+        }
+        let verified_flag = format!("{name}_verified");
+        let hold = !by_admin && ctx.settings.verify_before_update.contains(name) && next.attributes.contains_key(name);
+        if hold {
+            // The current value stays until the new one is verified.
+            let ttl = ctx.settings.raw.codes.attribute_validity_secs;
+            let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &u.sub, name, ttl);
+            let (msg, delivery) = message(ctx, &next, name, value, Purpose::VerifyAttribute, &code);
+            next.attribute_codes
+                .insert(name.clone(), super::state::PendingAttribute { value: Some(value.clone()), code: pending });
+            effects.push(Effect::Deliver(msg));
+            updates.push(AttributeUpdate { attribute: name.clone(), needs_code: true, delivery: Some(delivery) });
+            continue;
+        }
+        next.attributes.insert(name.clone(), value.clone());
+        let flag = attrs.get(&verified_flag).cloned().filter(|_| by_admin).unwrap_or_else(|| "false".into());
+        next.attributes.insert(verified_flag, flag.clone());
+        next.attribute_codes.remove(name);
+        if !by_admin && flag != "true" && ctx.settings.auto_verified.contains(name) {
+            let ttl = ctx.settings.raw.codes.attribute_validity_secs;
+            let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &u.sub, name, ttl);
+            let (msg, delivery) = message(ctx, &next, name, value, Purpose::VerifyAttribute, &code);
+            next.attribute_codes.insert(name.clone(), super::state::PendingAttribute { value: None, code: pending });
+            effects.push(Effect::Deliver(msg));
+            updates.push(AttributeUpdate { attribute: name.clone(), needs_code: true, delivery: Some(delivery) });
+        } else {
+            updates.push(AttributeUpdate { attribute: name.clone(), needs_code: false, delivery: None });
+        }
+    }
+    if by_admin {
+        // Administrators may set verification flags directly.
+        for (name, value) in attrs.iter().filter(|(n, _)| n.ends_with("_verified")) {
+            next.attributes.insert(name.clone(), value.clone());
+        }
+    }
+    next.updated_ms = ctx.now;
+    Step { change: Change::Put(next), effects, reply: Ok(Reply::Attributes(updates)) }
+}
+
+pub(super) fn send_attribute_code(u: &UserRecord, attribute: &str, ctx: &mut Ctx<'_>) -> Step {
+    if attribute != "email" && attribute != "phone_number" {
+        return Step::fail(Error::invalid("Only email and phone_number can be verified."));
+    }
+    let pending_value = u.attribute_codes.get(attribute).and_then(|p| p.value.clone());
+    let Some(destination) = pending_value.clone().or_else(|| u.attributes.get(attribute).cloned()) else {
+        return Step::fail(Error::invalid(format!("The user has no {attribute} to verify.")));
+    };
+    let mut next = u.clone();
+    let ttl = ctx.settings.raw.codes.attribute_validity_secs;
+    let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &u.sub, attribute, ttl);
+    let (msg, delivery) = message(ctx, &next, attribute, &destination, Purpose::VerifyAttribute, &code);
+    next.attribute_codes
+        .insert(attribute.to_owned(), super::state::PendingAttribute { value: pending_value, code: pending });
+    Step::put(next, Ok(Reply::Delivery(Some(delivery)))).with(Effect::Deliver(msg))
+}
+
+pub(super) fn verify_attribute(u: &UserRecord, attribute: &str, code: &str, ctx: &mut Ctx<'_>) -> Step {
+    let mut next = u.clone();
+    let Some(pending) = next.attribute_codes.remove(attribute) else {
+        return Step::fail(Error::expired_code());
+    };
+    let mut slot = Some(pending.code);
+    match redeem(&mut slot, ctx, Purpose::VerifyAttribute, &u.sub, code) {
+        Err(e) => {
+            if let Some(code) = slot {
+                next.attribute_codes
+                    .insert(attribute.to_owned(), super::state::PendingAttribute { value: pending.value, code });
+            }
+            Step::put(next, Err(e))
+        }
+        Ok(_) => {
+            if let Some(value) = pending.value {
+                next.attributes.insert(attribute.to_owned(), value);
+            }
+            next.attributes.insert(format!("{attribute}_verified"), "true".into());
+            next.updated_ms = ctx.now;
+            Step::put(next, Ok(Reply::Done))
+        }
+    }
+}
+
+pub(super) fn delete_attributes(u: &UserRecord, names: &[String], by_admin: bool, ctx: &mut Ctx<'_>) -> Step {
+    let mut next = u.clone();
+    for name in names {
+        let login = matches!(ctx.settings.username_mode, UsernameMode::Attributes { .. })
+            && (name == "email" || name == "phone_number");
+        if ctx.settings.required.contains(name) || name == "sub" || login {
+            return Step::fail(Error::invalid(format!("{name} is required and cannot be deleted")));
+        }
+        if !attributes::is_standard(name) && !ctx.settings.custom.contains_key(name) {
+            return Step::fail(Error::invalid(format!("{name} is not an attribute of this pool")));
+        }
+        if !by_admin && ctx.settings.custom.get(name).is_some_and(|c| !c.mutable) {
+            return Step::fail(Error::invalid(format!("{name} is write-once and cannot be changed")));
+        }
+        next.attributes.remove(name);
+        next.attributes.remove(&format!("{name}_verified"));
+        next.attribute_codes.remove(name);
+    }
+    next.updated_ms = ctx.now;
+    Step::put(next, Ok(Reply::Done))
+}
+
+pub(super) fn set_enabled(u: &UserRecord, enabled: bool, ctx: &mut Ctx<'_>) -> Step {
+    let mut next = u.clone();
+    next.enabled = enabled;
+    next.updated_ms = ctx.now;
+    let kind = if enabled { EventKind::Enabled } else { EventKind::Disabled };
+    let audit = event(&next, kind, true, "", ctx);
+    let step = Step::put(next, Ok(Reply::Done)).with(Effect::Audit(audit));
+    if enabled { step } else { step.with(Effect::RevokeSessions) }
+}
+
+/// The error for a taken unique key, as Cognito names it.
+pub(crate) fn taken_error(settings: &Settings, key: &str) -> Error {
+    if key.starts_with("u:") || matches!(settings.username_mode, UsernameMode::Attributes { .. }) {
+        Error::new(ErrorCode::UsernameExists, "An account with the given username already exists.")
+    } else {
+        Error::new(ErrorCode::AliasExists, "An account with the given email or phone number already exists.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lockout_secs;
+
+    #[test]
+    fn lockout_follows_cognito_schedule() {
+        let secs: Vec<u64> = (1..=16).map(|f| lockout_secs(f, 5, 900)).collect();
+        assert_eq!(secs, vec![0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
+        assert_eq!(lockout_secs(u32::MAX, 5, 900), 900);
+    }
+}

@@ -1,0 +1,1110 @@
+//! [`UserPool`], the driver: it validates input, hashes passwords outside any lock, loads
+//! state from the [`Store`], runs the pure [`flow`](crate::flow) transition, delivers
+//! messages, commits the new state atomically (rerunning on a concurrent change), and issues
+//! tokens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::attributes::{self, Attributes, WriteKind};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ClientSettings, PoolConfig, Settings};
+use crate::crypto::codes::{self, CodeHasher};
+use crate::crypto::password::{self, Hasher};
+use crate::crypto::seal::Sealer;
+use crate::crypto::{self, jwt};
+use crate::delivery::{Delivery, DeliveryError, Message};
+use crate::error::{Error, ErrorCode, Result};
+use crate::filter::Filter;
+use crate::flow::state::{AuditEvent, Family, UserRecord};
+use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInNext, user};
+use crate::keyring::{KeyRing, KeyUse};
+use crate::results::{AttributeUpdate, CodeDelivery};
+use crate::results::{Claims, CreatedUser, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, User, UserList};
+use crate::store::{MemoryStore, Store, StoreError, Versioned, Write};
+
+/// How many times a transition is rerun after a concurrent change before giving up.
+const MAX_RERUNS: usize = 16;
+/// Verified token signatures remembered (expiry and revocation are still checked per call).
+const VERIFY_CACHE_SIZE: usize = 10_000;
+const CODE_KEY_SECRET: &str = "code_key";
+
+/// A delivery that refuses: the default until the host gives one, so codes never leak into
+/// a log by accident.
+struct NoDelivery;
+
+impl Delivery for NoDelivery {
+    fn deliver(&self, _message: &Message) -> std::result::Result<(), DeliveryError> {
+        Err(DeliveryError("no delivery configured: open the pool with a Delivery".into()))
+    }
+}
+
+/// How the caller proves it is a client that has a secret.
+#[derive(Clone, Default)]
+enum ClientProof {
+    #[default]
+    None,
+    /// The client secret itself (an in-process caller holds it anyway).
+    Secret(Zeroizing<String>),
+    /// Cognito's `SECRET_HASH`, checked against the username of each call.
+    SecretHash(Zeroizing<String>),
+}
+
+struct Shared {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    delivery: Arc<dyn Delivery>,
+    clock: Arc<dyn Clock>,
+    hasher: Hasher,
+    codes: CodeHasher,
+    sealer: Sealer,
+    keys: RwLock<Arc<KeyRing>>,
+    verified: Mutex<HashMap<String, Claims>>,
+    /// Longest ID/access token lifetime: how long a retired key keeps verifying.
+    key_grace_ms: i64,
+}
+
+/// An open user pool. Cheap to clone (clones share everything); safe to use from many
+/// threads at once.
+#[derive(Clone)]
+pub struct UserPool {
+    shared: Arc<Shared>,
+    client: usize,
+    proof: ClientProof,
+}
+
+impl std::fmt::Debug for UserPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPool")
+            .field("pool_id", &self.shared.settings.pool_id())
+            .field("client", &self.client().id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens a [`UserPool`] with a store, delivery, clock and encryption key of the host's choice.
+#[must_use]
+pub struct UserPoolBuilder {
+    config: PoolConfig,
+    store: Option<Arc<dyn Store>>,
+    delivery: Option<Arc<dyn Delivery>>,
+    clock: Option<Arc<dyn Clock>>,
+    encryption_key: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl UserPoolBuilder {
+    /// Where the pool lives (default: a new in-memory store).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// How codes are sent (default: refuse, so nothing leaks by accident).
+    pub fn delivery(mut self, delivery: Arc<dyn Delivery>) -> Self {
+        self.delivery = Some(delivery);
+        self
+    }
+
+    /// The time source (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// A 32-byte key that seals signing keys and the code key at rest (AES-256-GCM).
+    pub fn encryption_key(mut self, key: &[u8]) -> Self {
+        self.encryption_key = Some(Zeroizing::new(key.to_vec()));
+        self
+    }
+
+    /// Validates the configuration, loads or creates the pool's keys, and opens it.
+    pub fn open(self) -> Result<UserPool> {
+        let settings = Settings::new(self.config)?;
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let sealer = Sealer::new(self.encryption_key.as_deref().map(Vec::as_slice))?;
+        let hasher = Hasher::new(&settings.raw.password_hashing)?;
+        let pool = settings.pool_id().to_owned();
+        let now = clock.now_ms();
+        let keys = KeyRing::load_or_create(store.as_ref(), &pool, settings.raw.tokens.algorithm, now, &sealer)?;
+        let code_key = load_or_create_secret(store.as_ref(), &pool, CODE_KEY_SECRET, &sealer)?;
+        let key_grace_ms = settings.clients.iter().map(|c| c.access_ttl_ms.max(c.id_ttl_ms)).max().unwrap_or(0);
+        let shared = Shared {
+            codes: CodeHasher::new(&code_key),
+            settings,
+            store,
+            delivery: self.delivery.unwrap_or_else(|| Arc::new(NoDelivery)),
+            clock,
+            hasher,
+            sealer,
+            keys: RwLock::new(Arc::new(keys)),
+            verified: Mutex::new(HashMap::new()),
+            key_grace_ms,
+        };
+        Ok(UserPool { shared: Arc::new(shared), client: 0, proof: ClientProof::None })
+    }
+}
+
+fn backend(e: StoreError) -> Error {
+    Error::internal(format!("store: {e}"))
+}
+
+fn load_or_create_secret(store: &dyn Store, pool: &str, name: &str, sealer: &Sealer) -> Result<Zeroizing<Vec<u8>>> {
+    let label = format!("secret:{pool}:{name}");
+    for _ in 0..5 {
+        if let Some(stored) = store.secret(pool, name).map_err(backend)? {
+            return sealer.open(&label, &stored.value);
+        }
+        let fresh = crypto::random_bytes::<32>(&mut crypto::os_rng());
+        let value = sealer.seal(&label, &fresh)?;
+        match store.commit(pool, vec![Write::PutSecret { name: name.into(), value, expect: None }]) {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(e) => return Err(backend(e)),
+        }
+    }
+    Err(Error::internal("could not create a pool secret"))
+}
+
+/// Cognito's `SECRET_HASH`: base64(HMAC-SHA256(client_secret, username + client_id)).
+pub fn secret_hash(client_secret: &str, username: &str, client_id: &str) -> String {
+    use base64::Engine as _;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, client_secret.as_bytes());
+    let tag = ring::hmac::sign(&key, format!("{username}{client_id}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+}
+
+/// Who a user operation targets.
+enum Target<'a> {
+    /// A user that must not exist yet.
+    New,
+    /// A user by `sub`.
+    Sub(&'a str),
+}
+
+/// What a committed transition left behind.
+struct Outcome {
+    reply: Reply,
+    user: Option<UserRecord>,
+}
+
+impl UserPool {
+    /// Starts opening a pool with `config`.
+    pub fn builder(config: PoolConfig) -> UserPoolBuilder {
+        UserPoolBuilder { config, store: None, delivery: None, clock: None, encryption_key: None }
+    }
+
+    /// Opens a pool on `store` with `delivery` and the system clock.
+    pub fn open(store: Arc<dyn Store>, config: PoolConfig, delivery: Arc<dyn Delivery>) -> Result<Self> {
+        Self::builder(config).store(store).delivery(delivery).open()
+    }
+
+    /// The same pool, acting as another app client. A client with a secret needs it (or
+    /// use [`UserPool::with_client_secret_hash`]).
+    pub fn with_client(&self, client_id: &str, client_secret: Option<&str>) -> Result<Self> {
+        let index = self.client_index(client_id)?;
+        let proof = client_secret.map_or(ClientProof::None, |s| ClientProof::Secret(Zeroizing::new(s.to_owned())));
+        let pool = Self { shared: Arc::clone(&self.shared), client: index, proof };
+        if let (Some(expected), ClientProof::Secret(given)) = (&pool.client().secret, &pool.proof) {
+            if !crypto::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+                return Err(Error::not_authorized(format!("Unable to verify secret for client {client_id}")));
+            }
+        }
+        Ok(pool)
+    }
+
+    /// The same pool, acting as a client with a secret, proven per call by Cognito's
+    /// `SECRET_HASH` (see [`secret_hash`]) for the username each call names.
+    pub fn with_client_secret_hash(&self, client_id: &str, secret_hash: &str) -> Result<Self> {
+        let index = self.client_index(client_id)?;
+        Ok(Self {
+            shared: Arc::clone(&self.shared),
+            client: index,
+            proof: ClientProof::SecretHash(Zeroizing::new(secret_hash.to_owned())),
+        })
+    }
+
+    fn client_index(&self, client_id: &str) -> Result<usize> {
+        self.shared.settings.clients.iter().position(|c| c.id == client_id).ok_or_else(|| {
+            Error::new(ErrorCode::ResourceNotFound, format!("User pool client {client_id} does not exist."))
+        })
+    }
+
+    fn client(&self) -> &ClientSettings {
+        &self.shared.settings.clients[self.client]
+    }
+
+    /// The pool id.
+    pub fn pool_id(&self) -> &str {
+        self.shared.settings.pool_id()
+    }
+
+    /// The configuration the pool was opened with.
+    pub fn config(&self) -> &PoolConfig {
+        &self.shared.settings.raw
+    }
+
+    /// The token issuer (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.shared.settings.issuer
+    }
+
+    fn now(&self) -> i64 {
+        self.shared.clock.now_ms()
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.shared.store.as_ref()
+    }
+
+    /// Checks the client's secret for a call naming `username`.
+    fn check_client(&self, username: &str) -> Result<()> {
+        let client = self.client();
+        let Some(secret) = &client.secret else {
+            return Ok(());
+        };
+        match &self.proof {
+            ClientProof::Secret(_) => Ok(()),
+            ClientProof::SecretHash(given) => {
+                let expected = secret_hash(secret, username, &client.id);
+                if crypto::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+                    Ok(())
+                } else {
+                    Err(Error::not_authorized(format!("Unable to verify secret hash for client {}", client.id)))
+                }
+            }
+            ClientProof::None => Err(Error::not_authorized(format!(
+                "Client {} is configured with secret but SECRET_HASH was not received",
+                client.id
+            ))),
+        }
+    }
+
+    // ── state loading and the transition driver ─────────────────────────────────────────
+
+    /// Finds a user by a sign-in name (username, email/phone username, verified alias) or
+    /// by `sub`.
+    fn find(&self, name: &str) -> Result<Option<Versioned<UserRecord>>> {
+        let pool = self.pool_id();
+        for key in user::lookup_keys(&self.shared.settings, name) {
+            if let Some(found) = self.store().user_by_key(pool, &key).map_err(backend)? {
+                return Ok(Some(found));
+            }
+        }
+        self.store().user(pool, name).map_err(backend)
+    }
+
+    fn load(&self, target: &Target<'_>) -> Result<Option<Versioned<UserRecord>>> {
+        match target {
+            Target::New => Ok(None),
+            Target::Sub(sub) => self.store().user(self.pool_id(), sub).map_err(backend),
+        }
+    }
+
+    /// Runs one user transition to completion: load, transition, deliver, commit; reruns on
+    /// a concurrent change.
+    fn drive(&self, target: Target<'_>, input: &Input) -> Result<Outcome> {
+        let settings = &self.shared.settings;
+        for _ in 0..MAX_RERUNS {
+            let loaded = self.load(&target)?;
+            if matches!(target, Target::Sub(_)) && loaded.is_none() {
+                return Err(Error::user_not_found());
+            }
+            let mut rng = crypto::os_rng();
+            let mut ctx =
+                Ctx { now: self.now(), settings, client: self.client(), rng: &mut rng, codes: &self.shared.codes };
+            let step = flow::transition(loaded.as_ref().map(|v| &v.value), input.clone(), &mut ctx);
+            let mut writes = Vec::new();
+            let expect = loaded.as_ref().map(|v| v.version);
+            let user = match step.change {
+                Change::Keep => loaded.as_ref().map(|v| v.value.clone()),
+                Change::Create(u) => {
+                    writes.push(Write::PutUser { keys: user::index_keys(settings, &u), user: u.clone(), expect: None });
+                    Some(u)
+                }
+                Change::Put(u) => {
+                    writes.push(Write::PutUser { keys: user::index_keys(settings, &u), user: u.clone(), expect });
+                    Some(u)
+                }
+                Change::Delete => {
+                    if let Some(v) = &loaded {
+                        writes.push(Write::DeleteUser { sub: v.value.sub.clone(), expect: v.version });
+                    }
+                    None
+                }
+            };
+            let mut messages = Vec::new();
+            for effect in step.effects {
+                match effect {
+                    Effect::Deliver(message) => messages.push(message),
+                    Effect::Audit(event) => writes.push(Write::AppendEvent(event)),
+                    Effect::RevokeSessions => {
+                        if let Some(u) = &user {
+                            writes.extend(self.revoke_writes(&u.sub)?);
+                        }
+                    }
+                }
+            }
+            if let Ok(Reply::SignIn(SignInNext::Tokens(session))) = &step.reply {
+                writes.push(Write::PutFamily {
+                    family: session.family.clone(),
+                    new_hashes: vec![session.family.current_hash.clone()],
+                    expect: None,
+                });
+            }
+            // Messages go out before the commit: a failed delivery leaves nothing behind.
+            for message in &messages {
+                self.shared.delivery.deliver(message).map_err(|e| {
+                    tracing::warn!(purpose = message.purpose.as_str(), reason = %e, "code delivery failed");
+                    Error::new(ErrorCode::CodeDeliveryFailure, format!("Unable to deliver the code: {e}"))
+                })?;
+            }
+            if !writes.is_empty() {
+                match self.store().commit(self.pool_id(), writes) {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict) => continue,
+                    Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key)),
+                    Err(e) => return Err(backend(e)),
+                }
+            }
+            return step.reply.map(|reply| Outcome { reply, user });
+        }
+        Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent changes to this user; retry."))
+    }
+
+    fn revoke_writes(&self, sub: &str) -> Result<Vec<Write>> {
+        let families = self.store().families_of(self.pool_id(), sub).map_err(backend)?;
+        Ok(families
+            .into_iter()
+            .filter(|f| !f.value.revoked)
+            .map(|f| {
+                let mut family = f.value;
+                family.revoked = true;
+                Write::PutFamily { family, new_hashes: Vec::new(), expect: Some(f.version) }
+            })
+            .collect())
+    }
+
+    fn hash_new_password(&self, password: &str, username: &str) -> Result<String> {
+        attributes::check_password_input(password)?;
+        password::check_policy(&self.shared.settings.raw.password_policy, password, username)?;
+        self.shared.hasher.hash(password)
+    }
+
+    fn protects(&self) -> bool {
+        self.client().prevent_user_existence_errors
+    }
+
+    // ── sign-up ─────────────────────────────────────────────────────────────────────────
+
+    /// Registers a user. The confirmation code goes out through the pool's delivery.
+    pub fn sign_up(&self, username: &str, password: &str, attributes: Attributes) -> Result<SignUpResult> {
+        let settings = &self.shared.settings;
+        self.check_client(username)?;
+        if !settings.raw.sign_up.enabled {
+            return Err(Error::not_authorized("SignUp is not permitted for this user pool"));
+        }
+        let (stored, attributes) = user::check_new_user(settings, self.client(), username, attributes, false)?;
+        attributes::check_password_input(password)?;
+        let password_hash = self.hash_new_password(password, username)?;
+        let outcome = self.drive(Target::New, &Input::SignUp { username: stored, password_hash, attributes })?;
+        let Reply::SignedUp { sub, confirmed, delivery } = outcome.reply else {
+            return Err(Error::internal("unexpected reply to sign-up"));
+        };
+        Ok(SignUpResult {
+            user_sub: sub,
+            confirmed,
+            next_step: if confirmed { SignUpStep::Done } else { SignUpStep::ConfirmSignUp },
+            code_delivery: delivery,
+        })
+    }
+
+    /// Confirms a new account with the code it was sent.
+    pub fn confirm_sign_up(&self, username: &str, code: &str) -> Result<()> {
+        check_code_input(code)?;
+        self.check_client(username)?;
+        let Some(found) = self.find(username)? else {
+            return Err(if self.protects() { Error::code_mismatch() } else { Error::user_not_found() });
+        };
+        self.drive(Target::Sub(&found.value.sub), &Input::ConfirmSignUp { code: Zeroizing::new(code.to_owned()) })?;
+        Ok(())
+    }
+
+    /// Sends a new confirmation code (the old one stops working).
+    pub fn resend_sign_up_code(&self, username: &str) -> Result<CodeDelivery> {
+        attributes::check_username(username)?;
+        self.check_client(username)?;
+        let Some(found) = self.find(username)? else {
+            return if self.protects() { Ok(self.simulated(username)) } else { Err(Error::user_not_found()) };
+        };
+        match self.drive(Target::Sub(&found.value.sub), &Input::ResendSignUpCode)?.reply {
+            Reply::Delivery(Some(d)) => Ok(d),
+            _ => Err(Error::internal("unexpected reply to resend")),
+        }
+    }
+
+    fn simulated(&self, name: &str) -> CodeDelivery {
+        let mut rng = crypto::os_rng();
+        let ctx = Ctx {
+            now: 0,
+            settings: &self.shared.settings,
+            client: self.client(),
+            rng: &mut rng,
+            codes: &self.shared.codes,
+        };
+        user::simulated_delivery(&ctx, name)
+    }
+
+    // ── sign-in ─────────────────────────────────────────────────────────────────────────
+
+    /// Signs in with a password (Cognito's USER_PASSWORD_AUTH). The result is either tokens
+    /// (`DONE`) or the next step to take.
+    pub fn sign_in(&self, username: &str, password: &str) -> Result<SignInResult> {
+        attributes::check_username(username).map_err(|_| Error::bad_credentials())?;
+        attributes::check_password_input(password)?;
+        self.check_client(username)?;
+        let Some(found) = self.find(username)? else {
+            // Same work and same answer as a wrong password.
+            self.shared.hasher.verify_dummy(password);
+            return Err(if self.protects() { Error::bad_credentials() } else { Error::user_not_found() });
+        };
+        let sub = found.value.sub;
+        let hash = match self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt)?.reply {
+            Reply::CheckPassword { hash } => hash,
+            _ => return Err(Error::internal("unexpected reply to a password attempt")),
+        };
+        let matched = self.shared.hasher.verify(password, &hash);
+        let rehash = if matched && self.shared.hasher.needs_rehash(&hash) {
+            Some(self.shared.hasher.hash(password)?)
+        } else {
+            None
+        };
+        let outcome =
+            self.drive(Target::Sub(&sub), &Input::FinishPasswordAttempt { matched, hash_checked: hash, rehash })?;
+        self.sign_in_result(outcome)
+    }
+
+    /// Answers a sign-in challenge with its `session`. For
+    /// `CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED` the answer is the new password, and
+    /// `attributes` carries the missing required attributes.
+    pub fn confirm_sign_in(&self, session: &str, answer: &str, attributes: Attributes) -> Result<SignInResult> {
+        if session.is_empty() || session.len() > 2048 {
+            return Err(Error::invalid("session must be 1-2048 characters"));
+        }
+        let invalid = || Error::not_authorized("Invalid session for the user, session is expired.");
+        let sub = user::session_sub(session).ok_or_else(invalid)?;
+        let Some(found) = self.store().user(self.pool_id(), &sub).map_err(backend)? else {
+            return Err(invalid());
+        };
+        attributes::check_writes(&self.shared.settings, self.client().write.as_ref(), &attributes, WriteKind::SignUp)?;
+        let display = flow::display_username(&self.shared.settings, &found.value);
+        let password_hash = self.hash_new_password(answer, &display)?;
+        let input = Input::AnswerNewPassword { session: Zeroizing::new(session.to_owned()), password_hash, attributes };
+        let outcome = self.drive(Target::Sub(&sub), &input)?;
+        self.sign_in_result(outcome)
+    }
+
+    fn sign_in_result(&self, outcome: Outcome) -> Result<SignInResult> {
+        let Reply::SignIn(next) = outcome.reply else {
+            return Err(Error::internal("unexpected reply to sign-in"));
+        };
+        let empty =
+            |step| SignInResult { next_step: step, tokens: None, session: None, missing_attributes: Vec::new() };
+        Ok(match next {
+            SignInNext::Tokens(session) => {
+                let user = outcome.user.ok_or_else(|| Error::internal("signed in without a user"))?;
+                let tokens = self.issue_tokens(&user, &session.family, Some(session.refresh_token))?;
+                SignInResult { tokens: Some(tokens), ..empty(SignInStep::Done) }
+            }
+            SignInNext::ConfirmSignUp => empty(SignInStep::ConfirmSignUp),
+            SignInNext::ResetPassword => empty(SignInStep::ResetPassword),
+            SignInNext::NewPasswordRequired { session, missing } => SignInResult {
+                session: Some(session.to_string()),
+                missing_attributes: missing,
+                ..empty(SignInStep::ConfirmSignInWithNewPasswordRequired)
+            },
+        })
+    }
+
+    // ── tokens and sessions ─────────────────────────────────────────────────────────────
+
+    fn key_ring(&self) -> Arc<KeyRing> {
+        Arc::clone(&self.shared.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn issue_tokens(
+        &self,
+        user: &UserRecord,
+        family: &Family,
+        refresh_token: Option<Zeroizing<String>>,
+    ) -> Result<Tokens> {
+        let settings = &self.shared.settings;
+        let client =
+            settings.client(&family.client_id).ok_or_else(|| Error::internal("session of an unknown client"))?;
+        let now = self.now();
+        let iat = now.div_euclid(1000);
+        let auth_time = family.auth_time_ms.div_euclid(1000);
+        let mut rng = crypto::os_rng();
+        let username = user.username.clone();
+        let mut id = serde_json::Map::new();
+        id.insert("sub".into(), json!(user.sub));
+        for (name, value) in &user.attributes {
+            if client.read.as_ref().is_some_and(|r| !r.contains(name)) {
+                continue;
+            }
+            let value = if name.ends_with("_verified") { json!(value == "true") } else { json!(value) };
+            id.insert(name.clone(), value);
+        }
+        if !user.groups.is_empty() {
+            id.insert("cognito:groups".into(), json!(user.groups));
+        }
+        id.extend([
+            ("aud".into(), json!(client.id)),
+            ("token_use".into(), json!("id")),
+            ("auth_time".into(), json!(auth_time)),
+            ("iss".into(), json!(settings.issuer)),
+            ("cognito:username".into(), json!(username)),
+            ("exp".into(), json!(iat + client.id_ttl_ms / 1000)),
+            ("iat".into(), json!(iat)),
+            ("jti".into(), json!(crypto::uuid_v4(&mut rng))),
+            ("origin_jti".into(), json!(family.id)),
+        ]);
+        let mut access = serde_json::Map::new();
+        access.insert("sub".into(), json!(user.sub));
+        if !user.groups.is_empty() {
+            access.insert("cognito:groups".into(), json!(user.groups));
+        }
+        access.extend([
+            ("token_use".into(), json!("access")),
+            ("scope".into(), json!("aws.cognito.signin.user.admin")),
+            ("auth_time".into(), json!(auth_time)),
+            ("iss".into(), json!(settings.issuer)),
+            ("exp".into(), json!(iat + client.access_ttl_ms / 1000)),
+            ("iat".into(), json!(iat)),
+            ("jti".into(), json!(crypto::uuid_v4(&mut rng))),
+            ("origin_jti".into(), json!(family.id)),
+            ("client_id".into(), json!(client.id)),
+            ("username".into(), json!(username)),
+        ]);
+        let ring = self.key_ring();
+        let id_key = ring.signer(KeyUse::Id)?;
+        let access_key = ring.signer(KeyUse::Access)?;
+        Ok(Tokens {
+            id_token: jwt::sign(&id_key.private, &id_key.kid, id_key.alg, &Value::Object(id))?,
+            access_token: jwt::sign(&access_key.private, &access_key.kid, access_key.alg, &Value::Object(access))?,
+            refresh_token: refresh_token.map(|t| t.to_string()).unwrap_or_default(),
+            expires_in: u64::try_from(client.access_ttl_ms / 1000).unwrap_or(0),
+            token_type: "Bearer",
+        })
+    }
+
+    /// New ID and access tokens for a refresh token. With rotation on (the default) the
+    /// refresh token is replaced; presenting a replaced one after the grace window revokes
+    /// the whole session (`RefreshTokenReuseException`).
+    pub fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
+        if refresh_token.is_empty() || refresh_token.len() > 512 {
+            return Err(Error::invalid("refresh token must be 1-512 characters"));
+        }
+        let invalid = || Error::not_authorized("Invalid Refresh Token");
+        let hash = codes::refresh_token_hash(refresh_token);
+        for _ in 0..MAX_RERUNS {
+            let Some(found) = self.store().family_by_hash(self.pool_id(), &hash).map_err(backend)? else {
+                return Err(invalid());
+            };
+            let mut rng = crypto::os_rng();
+            let mut ctx = Ctx {
+                now: self.now(),
+                settings: &self.shared.settings,
+                client: self.client(),
+                rng: &mut rng,
+                codes: &self.shared.codes,
+            };
+            let step =
+                flow::session_transition(&found.value, SessionInput::Refresh { presented_hash: &hash }, &mut ctx);
+            let mut writes = Vec::new();
+            let family = step.family.clone().unwrap_or_else(|| found.value.clone());
+            if let Some(next) = step.family {
+                let new_hashes = if step.new_token.is_some() { vec![next.current_hash.clone()] } else { Vec::new() };
+                writes.push(Write::PutFamily { family: next, new_hashes, expect: Some(found.version) });
+            }
+            writes.extend(step.audit.map(Write::AppendEvent));
+            if step.reply.is_ok() {
+                // The user must still exist, be enabled and be confirmed.
+                let user = self.store().user(self.pool_id(), &family.sub).map_err(backend)?;
+                let user =
+                    user.filter(|u| u.value.enabled).ok_or_else(|| Error::not_authorized("User is disabled."))?;
+                if !writes.is_empty() {
+                    match self.store().commit(self.pool_id(), writes) {
+                        Ok(()) => {}
+                        Err(StoreError::Conflict) => continue,
+                        Err(e) => return Err(backend(e)),
+                    }
+                }
+                let token = step.new_token.unwrap_or_else(|| Zeroizing::new(refresh_token.to_owned()));
+                return self.issue_tokens(&user.value, &family, Some(token));
+            }
+            if !writes.is_empty() {
+                match self.store().commit(self.pool_id(), writes) {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(backend(e)),
+                }
+            }
+            return Err(step.reply.err().unwrap_or_else(invalid));
+        }
+        Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent refreshes; retry."))
+    }
+
+    /// Ends the session a refresh token belongs to; its access and ID tokens stop verifying.
+    pub fn sign_out(&self, refresh_token: &str) -> Result<()> {
+        if refresh_token.is_empty() || refresh_token.len() > 512 {
+            return Err(Error::invalid("refresh token must be 1-512 characters"));
+        }
+        let hash = codes::refresh_token_hash(refresh_token);
+        for _ in 0..MAX_RERUNS {
+            let Some(found) = self.store().family_by_hash(self.pool_id(), &hash).map_err(backend)? else {
+                return Err(Error::not_authorized("Invalid Refresh Token"));
+            };
+            let mut rng = crypto::os_rng();
+            let mut ctx = Ctx {
+                now: self.now(),
+                settings: &self.shared.settings,
+                client: self.client(),
+                rng: &mut rng,
+                codes: &self.shared.codes,
+            };
+            let step = flow::session_transition(&found.value, SessionInput::Revoke, &mut ctx);
+            let mut writes: Vec<Write> = step.audit.into_iter().map(Write::AppendEvent).collect();
+            if let Some(family) = step.family {
+                writes.push(Write::PutFamily { family, new_hashes: Vec::new(), expect: Some(found.version) });
+            }
+            if writes.is_empty() {
+                return Ok(());
+            }
+            match self.store().commit(self.pool_id(), writes) {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent changes; retry."))
+    }
+
+    /// Ends every session of the user the access token belongs to.
+    pub fn global_sign_out(&self, access_token: &str) -> Result<()> {
+        let (_, found) = self.user_from_access_token(access_token)?;
+        self.drive(Target::Sub(&found.value.sub), &Input::GlobalSignOut)?;
+        Ok(())
+    }
+
+    /// The public keys, as a JWKS JSON document (serve it at `/.well-known/jwks.json`).
+    pub fn jwks(&self) -> String {
+        self.key_ring().jwks(self.now(), self.shared.key_grace_ms).to_string()
+    }
+
+    /// Replaces the signing keys; tokens signed by the old keys verify until they expire.
+    pub fn rotate_signing_keys(&self) -> Result<()> {
+        let current = self.key_ring();
+        let rotated = current.rotate(
+            self.store(),
+            self.pool_id(),
+            self.shared.settings.raw.tokens.algorithm,
+            self.now(),
+            &self.shared.sealer,
+        )?;
+        *self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rotated);
+        Ok(())
+    }
+
+    fn verify(&self, token: &str, key_use: KeyUse) -> Result<Claims> {
+        let cache_key = crypto::sha256_hex(token.as_bytes());
+        let cached = self.shared.verified.lock().ok().and_then(|c| c.get(&cache_key).cloned());
+        let now = self.now();
+        let (claims, kid) = match cached {
+            Some(claims) => {
+                let kid = claims.get("\u{0}kid").and_then(Value::as_str).unwrap_or_default().to_owned();
+                (claims, kid)
+            }
+            None => {
+                let parsed = jwt::parse(token)?;
+                let mut ring = self.key_ring();
+                if ring.verifier(&parsed.kid, now, self.shared.key_grace_ms).is_none() {
+                    // Another process may have rotated the keys.
+                    if let Some(fresh) = KeyRing::load(self.store(), self.pool_id(), &self.shared.sealer)? {
+                        ring = Arc::new(fresh);
+                        *self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Arc::clone(&ring);
+                    }
+                }
+                let key = ring.verifier(&parsed.kid, now, self.shared.key_grace_ms).ok_or_else(Error::invalid_token)?;
+                if key.key_use != key_use {
+                    return Err(Error::invalid_token());
+                }
+                jwt::check_signature(&parsed, &key.public, key.alg)?;
+                let mut claims = parsed.claims;
+                // Remember which key signed, so its retirement is checked on every call.
+                claims.insert("\u{0}kid".into(), json!(parsed.kid));
+                if let Ok(mut cache) = self.shared.verified.lock() {
+                    if cache.len() >= VERIFY_CACHE_SIZE {
+                        cache.clear();
+                    }
+                    cache.insert(cache_key, claims.clone());
+                }
+                (claims, parsed.kid)
+            }
+        };
+        // Everything below runs on every call, cached or not.
+        if self.key_ring().verifier(&kid, now, self.shared.key_grace_ms).is_none() {
+            return Err(Error::invalid_token());
+        }
+        let mut claims = claims;
+        claims.remove("\u{0}kid");
+        let secs = now.div_euclid(1000);
+        let int = |name: &str| claims.get(name).and_then(Value::as_i64);
+        let string = |name: &str| claims.get(name).and_then(Value::as_str);
+        let wanted_use = if key_use == KeyUse::Access { "access" } else { "id" };
+        if string("token_use") != Some(wanted_use) || string("iss") != Some(self.issuer()) {
+            return Err(Error::invalid_token());
+        }
+        match int("exp") {
+            Some(exp) if secs < exp => {}
+            _ => return Err(Error::not_authorized("Token has expired")),
+        }
+        if int("nbf").is_some_and(|nbf| secs < nbf) || int("iat").is_none_or(|iat| iat > secs + 60) {
+            return Err(Error::invalid_token());
+        }
+        let family_id = string("origin_jti").ok_or_else(Error::invalid_token)?;
+        let sub = string("sub").ok_or_else(Error::invalid_token)?;
+        let family = self.store().family(self.pool_id(), family_id).map_err(backend)?;
+        match family {
+            Some(f) if !f.value.revoked && f.value.sub == sub => Ok(claims),
+            _ => Err(Error::revoked_access_token()),
+        }
+    }
+
+    /// Verifies an access token: signature (algorithm pinned to the key), issuer, use,
+    /// expiry, client, and that its session was not revoked. Returns its claims.
+    pub fn verify_access_token(&self, token: &str) -> Result<Claims> {
+        let claims = self.verify(token, KeyUse::Access)?;
+        let client = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
+        if self.shared.settings.client(client).is_none() {
+            return Err(Error::invalid_token());
+        }
+        Ok(claims)
+    }
+
+    /// Verifies an ID token for `client_id` (this pool view's client when `None`).
+    pub fn verify_id_token(&self, token: &str, client_id: Option<&str>) -> Result<Claims> {
+        let claims = self.verify(token, KeyUse::Id)?;
+        let expected = client_id.unwrap_or(&self.client().id);
+        if claims.get("aud").and_then(Value::as_str) != Some(expected) {
+            return Err(Error::invalid_token());
+        }
+        Ok(claims)
+    }
+
+    fn user_from_access_token(&self, access_token: &str) -> Result<(Claims, Versioned<UserRecord>)> {
+        let claims = self.verify_access_token(access_token)?;
+        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+        let found = self
+            .store()
+            .user(self.pool_id(), sub)
+            .map_err(backend)?
+            .ok_or_else(|| Error::not_authorized("User does not exist."))?;
+        if !found.value.enabled {
+            return Err(Error::not_authorized("User is disabled."));
+        }
+        Ok((claims, found))
+    }
+
+    // ── the signed-in user ──────────────────────────────────────────────────────────────
+
+    fn view(&self, user: &UserRecord, client: Option<&ClientSettings>) -> User {
+        let mut attributes: Attributes = user
+            .attributes
+            .iter()
+            .filter(|(name, _)| client.and_then(|c| c.read.as_ref()).is_none_or(|r| r.contains(*name)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        attributes.insert("sub".into(), user.sub.clone());
+        User {
+            username: user.username.clone(),
+            sub: user.sub.clone(),
+            status: user.status,
+            enabled: user.enabled,
+            attributes,
+            created_ms: user.created_ms,
+            updated_ms: user.updated_ms,
+        }
+    }
+
+    /// The user an access token belongs to.
+    pub fn get_user(&self, access_token: &str) -> Result<User> {
+        let (_, found) = self.user_from_access_token(access_token)?;
+        Ok(self.view(&found.value, Some(self.client())))
+    }
+
+    /// Changes the signed-in user's password after checking the old one (lockout applies).
+    pub fn change_password(&self, access_token: &str, old_password: &str, new_password: &str) -> Result<()> {
+        let (_, found) = self.user_from_access_token(access_token)?;
+        attributes::check_password_input(old_password)?;
+        let sub = found.value.sub.clone();
+        let hash = match self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt)?.reply {
+            Reply::CheckPassword { hash } => hash,
+            _ => return Err(Error::internal("unexpected reply to a password attempt")),
+        };
+        let matched = self.shared.hasher.verify(old_password, &hash);
+        if !matched {
+            let _ = self
+                .drive(Target::Sub(&sub), &Input::FinishPasswordAttempt { matched, hash_checked: hash, rehash: None });
+            return Err(Error::bad_credentials());
+        }
+        let display = flow::display_username(&self.shared.settings, &found.value);
+        let password_hash = match self.hash_new_password(new_password, &display) {
+            Ok(h) => h,
+            Err(e) => {
+                // The old password was right: clear the attempt counted for it.
+                let _ =
+                    self.drive(Target::Sub(&sub), &Input::AdminSetPassword { password_hash: hash, permanent: true });
+                return Err(e);
+            }
+        };
+        self.drive(Target::Sub(&sub), &Input::ChangePassword { password_hash })?;
+        Ok(())
+    }
+
+    /// Updates the signed-in user's attributes. An email or phone number in
+    /// `attribute_update.require_verification_before_update` keeps its old value until the
+    /// code sent to the new one is verified.
+    pub fn update_user_attributes(&self, access_token: &str, attributes: Attributes) -> Result<Vec<AttributeUpdate>> {
+        let (_, found) = self.user_from_access_token(access_token)?;
+        attributes::check_writes(
+            &self.shared.settings,
+            self.client().write.as_ref(),
+            &attributes,
+            WriteKind::UserUpdate,
+        )?;
+        match self.drive(Target::Sub(&found.value.sub), &Input::UpdateAttributes { attributes, by_admin: false })?.reply
+        {
+            Reply::Attributes(updates) => Ok(updates),
+            _ => Err(Error::internal("unexpected reply to an attribute update")),
+        }
+    }
+
+    /// Sends a verification code for `email` or `phone_number` (Amplify's
+    /// `sendUserAttributeVerificationCode`).
+    pub fn get_user_attribute_verification_code(&self, access_token: &str, attribute: &str) -> Result<CodeDelivery> {
+        let (_, found) = self.user_from_access_token(access_token)?;
+        match self
+            .drive(Target::Sub(&found.value.sub), &Input::SendAttributeCode { attribute: attribute.to_owned() })?
+            .reply
+        {
+            Reply::Delivery(Some(d)) => Ok(d),
+            _ => Err(Error::internal("unexpected reply to a verification request")),
+        }
+    }
+
+    /// Verifies an attribute with its code; a pending new value replaces the old one.
+    pub fn verify_user_attribute(&self, access_token: &str, attribute: &str, code: &str) -> Result<()> {
+        check_code_input(code)?;
+        let (_, found) = self.user_from_access_token(access_token)?;
+        let input = Input::VerifyAttribute { attribute: attribute.to_owned(), code: Zeroizing::new(code.to_owned()) };
+        self.drive(Target::Sub(&found.value.sub), &input)?;
+        Ok(())
+    }
+
+    /// Deletes attributes of the signed-in user.
+    pub fn delete_user_attributes(&self, access_token: &str, names: &[String]) -> Result<()> {
+        let (_, found) = self.user_from_access_token(access_token)?;
+        self.drive(Target::Sub(&found.value.sub), &Input::DeleteAttributes { names: names.to_vec(), by_admin: false })?;
+        Ok(())
+    }
+
+    /// Deletes the signed-in user and every session.
+    pub fn delete_user(&self, access_token: &str) -> Result<()> {
+        let (_, found) = self.user_from_access_token(access_token)?;
+        self.drive(Target::Sub(&found.value.sub), &Input::Delete)?;
+        Ok(())
+    }
+
+    // ── recovery ────────────────────────────────────────────────────────────────────────
+
+    /// Sends a password-reset code to the user's first verified recovery channel.
+    pub fn forgot_password(&self, username: &str) -> Result<CodeDelivery> {
+        attributes::check_username(username)?;
+        self.check_client(username)?;
+        let Some(found) = self.find(username)? else {
+            return if self.protects() { Ok(self.simulated(username)) } else { Err(Error::user_not_found()) };
+        };
+        match self.drive(Target::Sub(&found.value.sub), &Input::ForgotPassword)?.reply {
+            Reply::Delivery(Some(d)) => Ok(d),
+            _ => Err(Error::internal("unexpected reply to forgot-password")),
+        }
+    }
+
+    /// Sets a new password with the reset code. Every session of the user ends.
+    pub fn confirm_forgot_password(&self, username: &str, code: &str, new_password: &str) -> Result<()> {
+        check_code_input(code)?;
+        self.check_client(username)?;
+        attributes::check_username(username)?;
+        let found = self.find(username)?;
+        let display = found
+            .as_ref()
+            .map_or_else(|| username.to_owned(), |f| flow::display_username(&self.shared.settings, &f.value));
+        // Hashing first keeps an unknown user as slow as a real one.
+        let password_hash = self.hash_new_password(new_password, &display)?;
+        let Some(found) = found else {
+            return Err(if self.protects() { Error::code_mismatch() } else { Error::user_not_found() });
+        };
+        let input = Input::ConfirmForgotPassword { code: Zeroizing::new(code.to_owned()), password_hash };
+        self.drive(Target::Sub(&found.value.sub), &input)?;
+        Ok(())
+    }
+
+    // ── administration ──────────────────────────────────────────────────────────────────
+
+    fn admin_find(&self, username: &str) -> Result<Versioned<UserRecord>> {
+        if username.is_empty() || username.len() > 512 {
+            return Err(Error::invalid("username must be 1-128 characters"));
+        }
+        self.find(username)?.ok_or_else(Error::user_not_found)
+    }
+
+    fn admin_drive(&self, username: &str, input: &Input) -> Result<Outcome> {
+        let found = self.admin_find(username)?;
+        self.drive(Target::Sub(&found.value.sub), input)
+    }
+
+    /// Creates a user with a temporary password (generated when `None`), in
+    /// FORCE_CHANGE_PASSWORD; the invitation goes to the email or phone unless suppressed.
+    pub fn admin_create_user(
+        &self,
+        username: &str,
+        attributes: Attributes,
+        temporary_password: Option<&str>,
+        send_invitation: bool,
+    ) -> Result<CreatedUser> {
+        let settings = &self.shared.settings;
+        let (stored, attributes) = user::check_new_user(settings, self.client(), username, attributes, true)?;
+        let temporary = match temporary_password {
+            Some(p) => {
+                attributes::check_password_input(p)?;
+                password::check_policy(&settings.raw.password_policy, p, username)?;
+                Zeroizing::new(p.to_owned())
+            }
+            None => codes::temporary_password(&mut crypto::os_rng()),
+        };
+        let password_hash = self.shared.hasher.hash(&temporary)?;
+        let input = Input::AdminCreate {
+            username: stored,
+            attributes,
+            temporary_password: temporary,
+            password_hash,
+            send_invitation,
+        };
+        let outcome = self.drive(Target::New, &input)?;
+        let user = outcome.user.ok_or_else(|| Error::internal("created no user"))?;
+        let code_delivery = match outcome.reply {
+            Reply::Delivery(d) => d,
+            _ => None,
+        };
+        Ok(CreatedUser { user: self.view(&user, None), code_delivery })
+    }
+
+    /// A user by username, alias or `sub`.
+    pub fn admin_get_user(&self, username: &str) -> Result<User> {
+        Ok(self.view(&self.admin_find(username)?.value, None))
+    }
+
+    /// Deletes a user and every session.
+    pub fn admin_delete_user(&self, username: &str) -> Result<()> {
+        self.admin_drive(username, &Input::Delete).map(drop)
+    }
+
+    /// Disables a user and revokes every session.
+    pub fn admin_disable_user(&self, username: &str) -> Result<()> {
+        self.admin_drive(username, &Input::AdminDisable).map(drop)
+    }
+
+    /// Re-enables a user.
+    pub fn admin_enable_user(&self, username: &str) -> Result<()> {
+        self.admin_drive(username, &Input::AdminEnable).map(drop)
+    }
+
+    /// Confirms a user without a code.
+    pub fn admin_confirm_sign_up(&self, username: &str) -> Result<()> {
+        self.admin_drive(username, &Input::AdminConfirm).map(drop)
+    }
+
+    /// Puts the user in RESET_REQUIRED, ends their sessions and sends a reset code to a
+    /// verified recovery channel if there is one.
+    pub fn admin_reset_user_password(&self, username: &str) -> Result<Option<CodeDelivery>> {
+        match self.admin_drive(username, &Input::AdminResetPassword)?.reply {
+            Reply::Delivery(d) => Ok(d),
+            _ => Err(Error::internal("unexpected reply to an admin reset")),
+        }
+    }
+
+    /// Sets a user's password: permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD).
+    pub fn admin_set_user_password(&self, username: &str, password: &str, permanent: bool) -> Result<()> {
+        let found = self.admin_find(username)?;
+        let display = flow::display_username(&self.shared.settings, &found.value);
+        let password_hash = self.hash_new_password(password, &display)?;
+        self.drive(Target::Sub(&found.value.sub), &Input::AdminSetPassword { password_hash, permanent }).map(drop)
+    }
+
+    /// Updates attributes as an administrator (verification flags may be set; changes are
+    /// immediate).
+    pub fn admin_update_user_attributes(&self, username: &str, attributes: Attributes) -> Result<()> {
+        attributes::check_writes(&self.shared.settings, None, &attributes, WriteKind::AdminUpdate)?;
+        self.admin_drive(username, &Input::UpdateAttributes { attributes, by_admin: true }).map(drop)
+    }
+
+    /// Deletes attributes as an administrator.
+    pub fn admin_delete_user_attributes(&self, username: &str, names: &[String]) -> Result<()> {
+        self.admin_drive(username, &Input::DeleteAttributes { names: names.to_vec(), by_admin: true }).map(drop)
+    }
+
+    /// Ends every session of a user.
+    pub fn admin_user_global_sign_out(&self, username: &str) -> Result<()> {
+        self.admin_drive(username, &Input::GlobalSignOut).map(drop)
+    }
+
+    /// Lists users, optionally filtered (`email ^= "ali"`, `cognito:user_status =
+    /// "CONFIRMED"`), at most `limit` (1–60, default 60) per page.
+    pub fn list_users(
+        &self,
+        filter: Option<&str>,
+        limit: Option<u32>,
+        pagination_token: Option<&str>,
+    ) -> Result<UserList> {
+        let filter = Filter::parse(filter.unwrap_or(""))?;
+        let limit = limit.unwrap_or(60);
+        if !(1..=60).contains(&limit) {
+            return Err(Error::invalid("limit must be between 1 and 60"));
+        }
+        if pagination_token.is_some_and(|t| t.len() > 256) {
+            return Err(Error::invalid("invalid pagination token"));
+        }
+        let settings = &self.shared.settings;
+        let keep = |u: &UserRecord| filter.as_ref().is_none_or(|f| f.matches(settings, u));
+        let page = self.store().users(self.pool_id(), pagination_token, limit as usize, &keep).map_err(backend)?;
+        Ok(UserList { users: page.users.iter().map(|u| self.view(u, None)).collect(), pagination_token: page.next })
+    }
+
+    /// A user's most recent authentication events, newest first.
+    pub fn admin_list_user_auth_events(&self, username: &str, limit: Option<u32>) -> Result<Vec<AuditEvent>> {
+        let found = self.admin_find(username)?;
+        let limit = limit.unwrap_or(60).clamp(1, 1000) as usize;
+        self.store().events(self.pool_id(), &found.value.sub, limit).map_err(backend)
+    }
+}
+
+fn check_code_input(code: &str) -> Result<()> {
+    if code.is_empty() || code.len() > 64 || code.chars().any(char::is_whitespace) {
+        return Err(Error::invalid("code must be 1-64 characters without spaces"));
+    }
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! The suite every [`Store`] must pass. Run it from a store's tests with
+//! [`store_conformance_tests!`](crate::store_conformance_tests), giving an expression that
+//! makes a fresh, empty store:
+//!
+//! ```ignore
+//! userpool::store_conformance_tests!(my_crate::MyStore::open_temp());
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{Store, StoreError, Write};
+use crate::flow::state::{AuditEvent, EventKind, Family, Lockout, RECORD_VERSION, UserRecord, UserStatus};
+
+/// A user record for tests.
+pub fn sample_user(sub: &str, username: &str) -> UserRecord {
+    UserRecord {
+        record_version: RECORD_VERSION,
+        sub: sub.to_owned(),
+        username: username.to_owned(),
+        status: UserStatus::Confirmed,
+        enabled: true,
+        attributes: BTreeMap::from([("email".to_owned(), format!("{username}@example.com"))]),
+        password_hash: "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned(),
+        password_changed_ms: 1,
+        temporary_password_expires_ms: None,
+        created_ms: 1,
+        updated_ms: 1,
+        lockout: Lockout::default(),
+        sign_up_code: None,
+        reset_code: None,
+        attribute_codes: BTreeMap::new(),
+        groups: BTreeSet::new(),
+        challenge: None,
+    }
+}
+
+/// A family record for tests.
+pub fn sample_family(id: &str, sub: &str, hash: &str) -> Family {
+    Family {
+        record_version: RECORD_VERSION,
+        id: id.to_owned(),
+        sub: sub.to_owned(),
+        client_id: "default".to_owned(),
+        auth_time_ms: 1,
+        created_ms: 1,
+        expires_ms: i64::MAX,
+        revoked: false,
+        generation: 0,
+        current_hash: hash.to_owned(),
+        previous_hash: None,
+        rotated_ms: None,
+    }
+}
+
+fn put(user: UserRecord, keys: &[&str], expect: Option<u64>) -> Write {
+    Write::PutUser { user, keys: keys.iter().map(|s| (*s).to_owned()).collect(), expect }
+}
+
+/// Users are created once, found by sub and by key, and replaced only at the version read.
+pub fn users_are_versioned(store: &dyn Store) {
+    let alice = sample_user("sub-a", "alice");
+    store.commit("p1", vec![put(alice.clone(), &["u:alice"], None)]).unwrap();
+    assert_eq!(store.commit("p1", vec![put(alice.clone(), &["u:alice"], None)]), Err(StoreError::Conflict));
+    let got = store.user("p1", "sub-a").unwrap().unwrap();
+    assert_eq!(got.value, alice);
+    assert_eq!(store.user_by_key("p1", "u:alice").unwrap().unwrap().value.sub, "sub-a");
+    let mut changed = alice.clone();
+    changed.enabled = false;
+    store.commit("p1", vec![put(changed.clone(), &["u:alice"], Some(got.version))]).unwrap();
+    assert_eq!(
+        store.commit("p1", vec![put(alice, &["u:alice"], Some(got.version))]),
+        Err(StoreError::Conflict),
+        "a stale version must not overwrite a newer record"
+    );
+    assert!(!store.user("p1", "sub-a").unwrap().unwrap().value.enabled);
+}
+
+/// A unique key belongs to one user; releasing it frees it; a failed commit changes nothing.
+pub fn keys_are_unique_and_commits_atomic(store: &dyn Store) {
+    store.commit("p1", vec![put(sample_user("sub-a", "alice"), &["u:alice", "a:email:x"], None)]).unwrap();
+    let bob = sample_user("sub-b", "bob");
+    let err = store
+        .commit("p1", vec![Write::AppendEvent(event("sub-b")), put(bob.clone(), &["u:bob", "a:email:x"], None)])
+        .unwrap_err();
+    assert_eq!(err, StoreError::Taken("a:email:x".into()));
+    assert!(store.user("p1", "sub-b").unwrap().is_none(), "nothing of a failed commit is applied");
+    assert!(store.events("p1", "sub-b", 10).unwrap().is_empty(), "nothing of a failed commit is applied");
+    // Alice drops the alias; Bob can take it.
+    let alice = store.user("p1", "sub-a").unwrap().unwrap();
+    store.commit("p1", vec![put(alice.value, &["u:alice"], Some(alice.version))]).unwrap();
+    assert!(store.user_by_key("p1", "a:email:x").unwrap().is_none());
+    store.commit("p1", vec![put(bob, &["u:bob", "a:email:x"], None)]).unwrap();
+    assert_eq!(store.user_by_key("p1", "a:email:x").unwrap().unwrap().value.sub, "sub-b");
+}
+
+/// Pools never see each other's records.
+pub fn pools_are_isolated(store: &dyn Store) {
+    store.commit("p1", vec![put(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    store.commit("p2", vec![put(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    assert!(store.user("p3", "sub-a").unwrap().is_none());
+    assert!(store.user_by_key("p3", "u:alice").unwrap().is_none());
+    let p1 = store.user("p1", "sub-a").unwrap().unwrap();
+    let mut changed = p1.value.clone();
+    changed.username = "changed".into();
+    store.commit("p1", vec![put(changed, &["u:alice"], Some(p1.version))]).unwrap();
+    assert_eq!(store.user("p2", "sub-a").unwrap().unwrap().value.username, "alice");
+    assert_eq!(store.users("p2", None, 10, &|_| true).unwrap().users.len(), 1);
+}
+
+/// Listing pages through users in `sub` order and applies the filter.
+pub fn users_page_in_order(store: &dyn Store) {
+    for i in 0..25 {
+        let sub = format!("sub-{i:02}");
+        store.commit("p1", vec![put(sample_user(&sub, &format!("user{i:02}")), &[], None)]).unwrap();
+    }
+    store.commit("other", vec![put(sample_user("sub-zz", "zz"), &[], None)]).unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.users("p1", after.as_deref(), 10, &|_| true).unwrap();
+        seen.extend(page.users.iter().map(|u| u.sub.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..25).map(|i| format!("sub-{i:02}")).collect();
+    assert_eq!(seen, expected);
+    let odd = store.users("p1", None, 60, &|u| u.username.ends_with('1')).unwrap();
+    assert_eq!(odd.users.len(), 3);
+    assert!(odd.next.is_none());
+}
+
+/// Families are found by id, by any hash ever issued in them, and by user; deleting the user
+/// deletes them.
+pub fn families_follow_their_user(store: &dyn Store) {
+    store.commit("p1", vec![put(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    let fam = sample_family("fam-1", "sub-a", "h1");
+    store
+        .commit("p1", vec![Write::PutFamily { family: fam.clone(), new_hashes: vec!["h1".into()], expect: None }])
+        .unwrap();
+    let mut rotated = fam.clone();
+    rotated.current_hash = "h2".into();
+    rotated.previous_hash = Some("h1".into());
+    store
+        .commit(
+            "p1",
+            vec![Write::PutFamily { family: rotated.clone(), new_hashes: vec!["h2".into()], expect: Some(1) }],
+        )
+        .unwrap();
+    assert_eq!(
+        store.commit("p1", vec![Write::PutFamily { family: rotated, new_hashes: vec!["h3".into()], expect: Some(1) }]),
+        Err(StoreError::Conflict),
+        "two rotations of one version cannot both win"
+    );
+    assert!(store.family_by_hash("p1", "h3").unwrap().is_none());
+    for hash in ["h1", "h2"] {
+        assert_eq!(store.family_by_hash("p1", hash).unwrap().unwrap().value.id, "fam-1");
+    }
+    assert_eq!(store.families_of("p1", "sub-a").unwrap().len(), 1);
+    assert_eq!(store.family("p1", "fam-1").unwrap().unwrap().version, 2);
+    store.commit("p1", vec![Write::AppendEvent(event("sub-a"))]).unwrap();
+    let version = store.user("p1", "sub-a").unwrap().unwrap().version;
+    store.commit("p1", vec![Write::DeleteUser { sub: "sub-a".into(), expect: version }]).unwrap();
+    assert!(store.user("p1", "sub-a").unwrap().is_none());
+    assert!(store.user_by_key("p1", "u:alice").unwrap().is_none());
+    assert!(store.family("p1", "fam-1").unwrap().is_none());
+    assert!(store.family_by_hash("p1", "h1").unwrap().is_none());
+    assert!(store.families_of("p1", "sub-a").unwrap().is_empty());
+}
+
+fn event(sub: &str) -> AuditEvent {
+    AuditEvent { sub: sub.into(), kind: EventKind::SignIn, success: true, at_ms: 5, detail: String::new() }
+}
+
+/// Events come back newest first; secrets are versioned.
+pub fn events_and_secrets(store: &dyn Store) {
+    for i in 0..5 {
+        let mut e = event("sub-a");
+        e.at_ms = i;
+        store.commit("p1", vec![Write::AppendEvent(e)]).unwrap();
+    }
+    let events = store.events("p1", "sub-a", 3).unwrap();
+    assert_eq!(events.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![4, 3, 2]);
+    assert!(store.secret("p1", "keys").unwrap().is_none());
+    store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![1, 2], expect: None }]).unwrap();
+    assert_eq!(
+        store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![3], expect: None }]),
+        Err(StoreError::Conflict)
+    );
+    let secret = store.secret("p1", "keys").unwrap().unwrap();
+    assert_eq!(secret.value, vec![1, 2]);
+}
+
+/// Many threads committing against one version: exactly one wins each round.
+pub fn concurrent_commits_have_one_winner(store: Arc<dyn Store>) {
+    store.commit("p1", vec![put(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    for _round in 0..20 {
+        let version = store.user("p1", "sub-a").unwrap().unwrap().version;
+        let wins = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                let wins = Arc::clone(&wins);
+                std::thread::spawn(move || {
+                    let mut user = sample_user("sub-a", "alice");
+                    user.updated_ms = i;
+                    if store.commit("p1", vec![put(user, &["u:alice"], Some(version))]).is_ok() {
+                        wins.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(wins.load(Ordering::SeqCst), 1);
+    }
+}
+
+/// Generates one `#[test]` per conformance check for a store made by `$make`.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        #[test]
+        fn conformance_users_are_versioned() {
+            $crate::store::conformance::users_are_versioned(&$make);
+        }
+        #[test]
+        fn conformance_keys_are_unique_and_commits_atomic() {
+            $crate::store::conformance::keys_are_unique_and_commits_atomic(&$make);
+        }
+        #[test]
+        fn conformance_pools_are_isolated() {
+            $crate::store::conformance::pools_are_isolated(&$make);
+        }
+        #[test]
+        fn conformance_users_page_in_order() {
+            $crate::store::conformance::users_page_in_order(&$make);
+        }
+        #[test]
+        fn conformance_families_follow_their_user() {
+            $crate::store::conformance::families_follow_their_user(&$make);
+        }
+        #[test]
+        fn conformance_events_and_secrets() {
+            $crate::store::conformance::events_and_secrets(&$make);
+        }
+        #[test]
+        fn conformance_concurrent_commits_have_one_winner() {
+            $crate::store::conformance::concurrent_commits_have_one_winner(std::sync::Arc::new($make));
+        }
+    };
+}

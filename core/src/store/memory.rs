@@ -1,0 +1,225 @@
+//! The in-memory store: for tests and ephemeral pools. Everything sits behind one mutex, so
+//! a commit is trivially atomic.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{Store, StoreError, UserPage, Versioned, Write};
+use crate::flow::state::{AuditEvent, Family, UserRecord};
+
+type PoolKey = (String, String);
+
+#[derive(Default)]
+struct Data {
+    users: BTreeMap<PoolKey, Versioned<UserRecord>>,
+    user_keys: HashMap<PoolKey, String>,
+    keys_of: HashMap<PoolKey, Vec<String>>,
+    families: HashMap<PoolKey, Versioned<Family>>,
+    family_by_hash: HashMap<PoolKey, String>,
+    hashes_of: HashMap<PoolKey, Vec<String>>,
+    families_of: HashMap<PoolKey, BTreeSet<String>>,
+    events: HashMap<PoolKey, Vec<AuditEvent>>,
+    secrets: HashMap<PoolKey, Versioned<Vec<u8>>>,
+}
+
+/// Keeps every pool in process memory; gone when dropped.
+#[derive(Default)]
+pub struct MemoryStore {
+    data: Mutex<Data>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Data> {
+        // A panic while holding the lock cannot leave a half-applied commit: commits
+        // validate everything before changing anything.
+        self.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn k(pool: &str, id: &str) -> PoolKey {
+    (pool.to_owned(), id.to_owned())
+}
+
+fn check(current: Option<u64>, expect: Option<u64>) -> Result<(), StoreError> {
+    if current == expect { Ok(()) } else { Err(StoreError::Conflict) }
+}
+
+impl Data {
+    fn validate(&self, pool: &str, writes: &[Write]) -> Result<(), StoreError> {
+        // Keys claimed inside this commit, to catch two users of one commit claiming one key.
+        let mut claimed: HashMap<&str, &str> = HashMap::new();
+        for write in writes {
+            match write {
+                Write::PutUser { user, keys, expect } => {
+                    check(self.users.get(&k(pool, &user.sub)).map(|v| v.version), *expect)?;
+                    for key in keys {
+                        if let Some(owner) = self.user_keys.get(&k(pool, key)) {
+                            if owner != &user.sub {
+                                return Err(StoreError::Taken(key.clone()));
+                            }
+                        }
+                        if let Some(other) = claimed.insert(key, &user.sub) {
+                            if other != user.sub {
+                                return Err(StoreError::Taken(key.clone()));
+                            }
+                        }
+                    }
+                }
+                Write::DeleteUser { sub, expect } => {
+                    check(self.users.get(&k(pool, sub)).map(|v| v.version), Some(*expect))?;
+                }
+                Write::PutFamily { family, new_hashes, expect } => {
+                    check(self.families.get(&k(pool, &family.id)).map(|v| v.version), *expect)?;
+                    for hash in new_hashes {
+                        if self.family_by_hash.get(&k(pool, hash)).is_some_and(|f| f != &family.id) {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                }
+                Write::AppendEvent(_) => {}
+                Write::PutSecret { name, expect, .. } => {
+                    check(self.secrets.get(&k(pool, name)).map(|v| v.version), *expect)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, pool: &str, write: Write) {
+        match write {
+            Write::PutUser { user, keys, expect } => {
+                let id = k(pool, &user.sub);
+                for old in self.keys_of.remove(&id).unwrap_or_default() {
+                    self.user_keys.remove(&k(pool, &old));
+                }
+                for key in &keys {
+                    self.user_keys.insert(k(pool, key), user.sub.clone());
+                }
+                self.keys_of.insert(id.clone(), keys);
+                let version = expect.map_or(1, |v| v + 1);
+                self.users.insert(id, Versioned { version, value: user });
+            }
+            Write::DeleteUser { sub, .. } => {
+                let id = k(pool, &sub);
+                self.users.remove(&id);
+                for old in self.keys_of.remove(&id).unwrap_or_default() {
+                    self.user_keys.remove(&k(pool, &old));
+                }
+                for family in self.families_of.remove(&id).unwrap_or_default() {
+                    let fid = k(pool, &family);
+                    self.families.remove(&fid);
+                    for hash in self.hashes_of.remove(&fid).unwrap_or_default() {
+                        self.family_by_hash.remove(&k(pool, &hash));
+                    }
+                }
+                self.events.remove(&id);
+            }
+            Write::PutFamily { family, new_hashes, expect } => {
+                let fid = k(pool, &family.id);
+                for hash in new_hashes {
+                    self.family_by_hash.insert(k(pool, &hash), family.id.clone());
+                    self.hashes_of.entry(fid.clone()).or_default().push(hash);
+                }
+                self.families_of.entry(k(pool, &family.sub)).or_default().insert(family.id.clone());
+                let version = expect.map_or(1, |v| v + 1);
+                self.families.insert(fid, Versioned { version, value: family });
+            }
+            Write::AppendEvent(event) => {
+                self.events.entry(k(pool, &event.sub)).or_default().push(event);
+            }
+            Write::PutSecret { name, value, expect } => {
+                let version = expect.map_or(1, |v| v + 1);
+                self.secrets.insert(k(pool, &name), Versioned { version, value });
+            }
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+        Ok(self.lock().users.get(&k(pool, sub)).cloned())
+    }
+
+    fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+        let data = self.lock();
+        Ok(data.user_keys.get(&k(pool, key)).and_then(|sub| data.users.get(&k(pool, sub))).cloned())
+    }
+
+    fn users(
+        &self,
+        pool: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        let data = self.lock();
+        let start = k(pool, after.unwrap_or(""));
+        let mut page = UserPage::default();
+        let range = data
+            .users
+            .range(start..)
+            .take_while(|((p, _), _)| p == pool)
+            .filter(|((_, sub), _)| Some(sub.as_str()) != after);
+        for (_, user) in range {
+            if !keep(&user.value) {
+                continue;
+            }
+            if page.users.len() == limit {
+                page.next = page.users.last().map(|u| u.sub.clone());
+                break;
+            }
+            page.users.push(user.value.clone());
+        }
+        Ok(page)
+    }
+
+    fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
+        Ok(self.lock().families.get(&k(pool, id)).cloned())
+    }
+
+    fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
+        let data = self.lock();
+        Ok(data.family_by_hash.get(&k(pool, hash)).and_then(|id| data.families.get(&k(pool, id))).cloned())
+    }
+
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
+        let data = self.lock();
+        let ids = data.families_of.get(&k(pool, sub)).cloned().unwrap_or_default();
+        Ok(ids.iter().filter_map(|id| data.families.get(&k(pool, id)).cloned()).collect())
+    }
+
+    fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        let data = self.lock();
+        let events = data.events.get(&k(pool, sub)).map(Vec::as_slice).unwrap_or_default();
+        Ok(events.iter().rev().take(limit).cloned().collect())
+    }
+
+    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        Ok(self.lock().secrets.get(&k(pool, name)).cloned())
+    }
+
+    fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut data = self.lock();
+        data.validate(pool, &writes)?;
+        for write in writes {
+            data.apply(pool, write);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    crate::store_conformance_tests!(crate::store::MemoryStore::new());
+}
