@@ -48,6 +48,7 @@ pub mod flow;
 mod keyring;
 mod pool;
 pub mod results;
+pub mod scenario;
 pub mod store;
 
 pub use crate::attributes::Attributes;

@@ -354,6 +354,17 @@ impl UserPool {
                     expect: None,
                 });
             }
+            // A new user's keys are checked before anything is sent, so a taken username
+            // gets no message; the commit re-checks them atomically.
+            for write in &writes {
+                if let Write::PutUser { keys, expect: None, .. } = write {
+                    for key in keys {
+                        if self.store().user_by_key(self.pool_id(), key).map_err(backend)?.is_some() {
+                            return Err(user::taken_error(settings, key));
+                        }
+                    }
+                }
+            }
             // Messages go out before the commit: a failed delivery leaves nothing behind.
             for message in &messages {
                 self.shared.delivery.deliver(message).map_err(|e| {

@@ -155,8 +155,10 @@ pub(crate) fn check_policy(policy: &crate::config::PasswordPolicy, password: &st
         if common_passwords().contains(&lower) {
             return fail("Password is too common");
         }
-        if !username.is_empty() && lower == username.to_lowercase() {
-            return fail("Password must not be the username");
+        // ASVS 6.2.11: context-specific words; the username is the obvious one.
+        let name = username.to_lowercase();
+        if name.chars().count() >= 3 && lower.contains(&name) {
+            return fail("Password must not contain the username");
         }
     }
     Ok(())

@@ -1,0 +1,375 @@
+//! Language-neutral scenarios: a JSON script of operations, clock moves and expectations that
+//! the Rust suite and every binding's suite replay, so a behaviour is specified once.
+//!
+//! The format (see `fixtures/scenarios/README.md`):
+//!
+//! ```json
+//! { "name": "…", "config": { …PoolConfig as JSON… }, "start_ms": 1700000000000,
+//!   "steps": [
+//!     { "op": "sign_up", "args": { "username": "alice", "password": "…", "attributes": {…} },
+//!       "expect": { "next_step": "CONFIRM_SIGN_UP" } },
+//!     { "op": "confirm_sign_up", "args": { "username": "alice", "code": "${code:alice@example.com}" } },
+//!     { "op": "sign_in", "args": {…}, "save": "s1" },
+//!     { "op": "advance", "secs": 3600 },
+//!     { "op": "verify_access_token", "args": { "token": "${s1.tokens.access_token}" },
+//!       "expect_error": "NotAuthorizedException" } ] }
+//! ```
+//!
+//! A string argument `"${code:DEST}"` is the last code delivered to `DEST`; `"${NAME.path}"`
+//! is a field of a result saved with `"save": "NAME"`. `expect` maps dotted paths of the
+//! result (as [`result_json`] shapes it; `length` counts a list) to expected JSON values.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::delivery::{Delivery, DeliveryError, Message};
+use crate::{Attributes, ManualClock, PoolConfig, UserPool};
+
+/// A parsed scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// What the scenario shows.
+    pub name: String,
+    /// A longer description.
+    #[serde(default)]
+    pub description: String,
+    /// The pool configuration (JSON form of [`PoolConfig`]).
+    #[serde(default)]
+    pub config: Value,
+    /// The clock's start (unix ms).
+    #[serde(default = "default_start")]
+    pub start_ms: i64,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+fn default_start() -> i64 {
+    1_700_000_000_000
+}
+
+/// One step of a scenario.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// The operation: a `UserPool` method name, `advance` or `fail_delivery`.
+    pub op: String,
+    /// Named arguments.
+    #[serde(default)]
+    pub args: Map<String, Value>,
+    /// For `advance`: seconds to move the clock.
+    #[serde(default)]
+    pub secs: Option<i64>,
+    /// Expected fields of the result.
+    #[serde(default)]
+    pub expect: Map<String, Value>,
+    /// Expected error code (Cognito name).
+    #[serde(default)]
+    pub expect_error: Option<String>,
+    /// Save the result under this name.
+    #[serde(default)]
+    pub save: Option<String>,
+    /// Expected number of messages delivered by this step.
+    #[serde(default)]
+    pub expect_messages: Option<usize>,
+    /// A note for readers.
+    #[serde(default)]
+    pub note: String,
+}
+
+impl Scenario {
+    /// Parses a scenario file.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("scenario is not valid: {e}"))
+    }
+}
+
+/// A delivery for scenarios: records messages and can be told to fail.
+#[derive(Clone, Default)]
+struct ScriptDelivery {
+    messages: Arc<Mutex<Vec<Message>>>,
+    failing: Arc<Mutex<bool>>,
+}
+
+impl Delivery for ScriptDelivery {
+    fn deliver(&self, message: &Message) -> Result<(), DeliveryError> {
+        if *self.failing.lock().map_err(|_| DeliveryError("poisoned".into()))? {
+            return Err(DeliveryError("the scenario made delivery fail".into()));
+        }
+        self.messages.lock().map_err(|_| DeliveryError("poisoned".into()))?.push(message.clone());
+        Ok(())
+    }
+}
+
+/// Runs a scenario on a fresh in-memory pool; the error names the failing step.
+pub fn run(scenario: &Scenario) -> Result<(), String> {
+    let store: Arc<dyn crate::Store> = Arc::new(crate::MemoryStore::new());
+    run_on(scenario, store)
+}
+
+/// Runs a scenario on a fresh pool in `store`.
+pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), String> {
+    let config = if scenario.config.is_null() { Value::Object(Map::new()) } else { scenario.config.clone() };
+    let config = PoolConfig::from_json(&config.to_string()).map_err(|e| format!("config: {e}"))?;
+    let clock = ManualClock::new(scenario.start_ms);
+    let delivery = ScriptDelivery::default();
+    let pool = UserPool::builder(config)
+        .store(store)
+        .delivery(Arc::new(delivery.clone()))
+        .clock(Arc::new(clock.clone()))
+        .open()
+        .map_err(|e| format!("open: {e}"))?;
+    let mut saved: HashMap<String, Value> = HashMap::new();
+    for (i, step) in scenario.steps.iter().enumerate() {
+        let at = format!("step {} ({})", i + 1, step.op);
+        let before = delivery.messages.lock().map(|m| m.len()).unwrap_or(0);
+        let outcome = match step.op.as_str() {
+            "advance" => {
+                clock.advance_secs(step.secs.ok_or_else(|| format!("{at}: advance needs secs"))?);
+                Ok(Value::Null)
+            }
+            "fail_delivery" => {
+                let on = step.args.get("failing").and_then(Value::as_bool).unwrap_or(true);
+                *delivery.failing.lock().map_err(|_| "poisoned")? = on;
+                Ok(Value::Null)
+            }
+            op => {
+                let args = resolve_args(&step.args, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
+                call(&pool, op, &args).map_err(|e| format!("{at}: {e}"))?
+            }
+        };
+        let delivered = delivery.messages.lock().map(|m| m.len()).unwrap_or(0) - before;
+        if let Some(expected) = step.expect_messages {
+            if delivered != expected {
+                return Err(format!("{at}: expected {expected} messages, {delivered} were delivered"));
+            }
+        }
+        match (outcome, &step.expect_error) {
+            (Ok(value), None) => {
+                let expect = resolve_args(&step.expect, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
+                check_expectations(&value, &expect).map_err(|e| format!("{at}: {e}"))?;
+                if let Some(name) = &step.save {
+                    saved.insert(name.clone(), value);
+                }
+            }
+            (Ok(value), Some(code)) => return Err(format!("{at}: expected {code}, got success {value}")),
+            (Err(err), Some(code)) if err.code().as_str() == code => {}
+            (Err(err), _) => return Err(format!("{at}: unexpected error {err}")),
+        }
+    }
+    Ok(())
+}
+
+fn resolve_args(args: &Map<String, Value>, saved: &HashMap<String, Value>, delivery: &ScriptDelivery) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for (name, value) in args {
+        out.insert(name.clone(), resolve(value, saved, delivery)?);
+    }
+    Ok(out)
+}
+
+fn resolve(value: &Value, saved: &HashMap<String, Value>, delivery: &ScriptDelivery) -> Result<Value, String> {
+    match value {
+        Value::String(s) if s.starts_with("${") && s.ends_with('}') => {
+            let reference = &s[2..s.len() - 1];
+            if let Some(destination) = reference.strip_prefix("code:") {
+                let messages = delivery.messages.lock().map_err(|_| "poisoned")?;
+                let message = messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.destination == destination)
+                    .ok_or_else(|| format!("no code was delivered to {destination}"))?;
+                return Ok(json!(message.code.as_str()));
+            }
+            let (name, path) = reference.split_once('.').unwrap_or((reference, ""));
+            let base = saved.get(name).ok_or_else(|| format!("nothing saved as {name}"))?;
+            lookup(base, path).cloned().ok_or_else(|| format!("{reference} is not in the saved result"))
+        }
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                out.insert(k.clone(), resolve(v, saved, delivery)?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => items.iter().map(|v| resolve(v, saved, delivery)).collect::<Result<_, _>>().map(Value::Array),
+        other => Ok(other.clone()),
+    }
+}
+
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    if path.is_empty() {
+        return Some(value);
+    }
+    path.split('.').try_fold(value, |v, part| match v {
+        Value::Object(map) => map.get(part),
+        Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+fn check_expectations(value: &Value, expect: &Map<String, Value>) -> Result<(), String> {
+    for (path, expected) in expect {
+        let actual = match path.strip_suffix(".length").or_else(|| (path == "length").then_some("")) {
+            Some(list_path) => lookup(value, list_path).and_then(Value::as_array).map(|l| json!(l.len())),
+            None => lookup(value, path).cloned(),
+        };
+        let actual = actual.unwrap_or(Value::Null);
+        if &actual != expected {
+            return Err(format!("{path}: expected {expected}, got {actual}"));
+        }
+    }
+    Ok(())
+}
+
+fn arg_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+    args.get(name).and_then(Value::as_str).ok_or_else(|| format!("argument {name} (a string) is missing"))
+}
+
+fn opt_str<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    args.get(name).and_then(Value::as_str)
+}
+
+fn arg_attributes(args: &Map<String, Value>, name: &str) -> Result<Attributes, String> {
+    let Some(value) = args.get(name) else {
+        return Ok(Attributes::new());
+    };
+    serde_json::from_value(value.clone()).map_err(|e| format!("argument {name}: {e}"))
+}
+
+fn arg_names(args: &Map<String, Value>, name: &str) -> Result<Vec<String>, String> {
+    serde_json::from_value(args.get(name).cloned().unwrap_or(json!([]))).map_err(|e| format!("argument {name}: {e}"))
+}
+
+/// The canonical JSON shape of results, shared by every binding's runner.
+pub mod result_json {
+    use serde_json::{Value, json};
+
+    use crate::{AuditEvent, CodeDelivery, SignInResult, SignUpResult, Tokens, User};
+
+    /// Code delivery details.
+    pub fn delivery(d: &CodeDelivery) -> Value {
+        json!({"channel": d.channel.as_str(), "destination": d.destination, "attribute": d.attribute})
+    }
+
+    /// Tokens.
+    pub fn tokens(t: &Tokens) -> Value {
+        json!({"id_token": t.id_token, "access_token": t.access_token, "refresh_token": t.refresh_token,
+               "expires_in": t.expires_in, "token_type": t.token_type})
+    }
+
+    /// A sign-up result.
+    pub fn sign_up(r: &SignUpResult) -> Value {
+        json!({"user_sub": r.user_sub, "confirmed": r.confirmed, "next_step": r.next_step.as_str(),
+               "code_delivery": r.code_delivery.as_ref().map(delivery)})
+    }
+
+    /// A sign-in result.
+    pub fn sign_in(r: &SignInResult) -> Value {
+        json!({"next_step": r.next_step.as_str(), "tokens": r.tokens.as_ref().map(tokens),
+               "session": r.session, "missing_attributes": r.missing_attributes})
+    }
+
+    /// A user.
+    pub fn user(u: &User) -> Value {
+        json!({"username": u.username, "sub": u.sub, "status": u.status.as_str(), "enabled": u.enabled,
+               "attributes": u.attributes})
+    }
+
+    /// An audit event.
+    pub fn event(e: &AuditEvent) -> Value {
+        json!({"kind": e.kind.as_str(), "success": e.success, "detail": e.detail})
+    }
+}
+
+fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Value, crate::Error>, String> {
+    use result_json as rj;
+    let done = |r: crate::Result<()>| r.map(|()| Value::Null);
+    Ok(match op {
+        "sign_up" => pool.sign_up(arg_str(a, "username")?, arg_str(a, "password")?, arg_attributes(a, "attributes")?).map(|r| rj::sign_up(&r)),
+        "confirm_sign_up" => done(pool.confirm_sign_up(arg_str(a, "username")?, arg_str(a, "code")?)),
+        "resend_sign_up_code" => pool.resend_sign_up_code(arg_str(a, "username")?).map(|d| rj::delivery(&d)),
+        "sign_in" => pool.sign_in(arg_str(a, "username")?, arg_str(a, "password")?).map(|r| rj::sign_in(&r)),
+        "confirm_sign_in" => pool
+            .confirm_sign_in(arg_str(a, "session")?, arg_str(a, "answer")?, arg_attributes(a, "attributes")?)
+            .map(|r| rj::sign_in(&r)),
+        "refresh" => pool.refresh(arg_str(a, "refresh_token")?).map(|t| rj::tokens(&t)),
+        "sign_out" => done(pool.sign_out(arg_str(a, "refresh_token")?)),
+        "global_sign_out" => done(pool.global_sign_out(arg_str(a, "access_token")?)),
+        "verify_access_token" => pool.verify_access_token(arg_str(a, "token")?).map(Value::Object),
+        "verify_id_token" => pool.verify_id_token(arg_str(a, "token")?, opt_str(a, "client_id")).map(Value::Object),
+        "jwks" => Ok(serde_json::from_str(&pool.jwks()).unwrap_or(Value::Null)),
+        "get_user" => pool.get_user(arg_str(a, "access_token")?).map(|u| rj::user(&u)),
+        "change_password" => done(pool.change_password(
+            arg_str(a, "access_token")?,
+            arg_str(a, "old_password")?,
+            arg_str(a, "new_password")?,
+        )),
+        "update_user_attributes" => pool.update_user_attributes(arg_str(a, "access_token")?, arg_attributes(a, "attributes")?).map(|u| {
+            Value::Array(
+                u.iter()
+                    .map(|x| json!({"attribute": x.attribute, "needs_code": x.needs_code,
+                                    "code_delivery": x.delivery.as_ref().map(rj::delivery)}))
+                    .collect(),
+            )
+        }),
+        "get_user_attribute_verification_code" => pool
+            .get_user_attribute_verification_code(arg_str(a, "access_token")?, arg_str(a, "attribute")?)
+            .map(|d| rj::delivery(&d)),
+        "verify_user_attribute" => {
+            done(pool.verify_user_attribute(arg_str(a, "access_token")?, arg_str(a, "attribute")?, arg_str(a, "code")?))
+        }
+        "delete_user_attributes" => done(pool.delete_user_attributes(arg_str(a, "access_token")?, &arg_names(a, "names")?)),
+        "delete_user" => done(pool.delete_user(arg_str(a, "access_token")?)),
+        "forgot_password" => pool.forgot_password(arg_str(a, "username")?).map(|d| rj::delivery(&d)),
+        "confirm_forgot_password" => done(pool.confirm_forgot_password(
+            arg_str(a, "username")?,
+            arg_str(a, "code")?,
+            arg_str(a, "new_password")?,
+        )),
+        "admin_create_user" => pool
+            .admin_create_user(
+                arg_str(a, "username")?,
+                arg_attributes(a, "attributes")?,
+                opt_str(a, "temporary_password"),
+                a.get("send_invitation").and_then(Value::as_bool).unwrap_or(true),
+            )
+            .map(|c| json!({"user": rj::user(&c.user), "code_delivery": c.code_delivery.as_ref().map(rj::delivery)})),
+        "admin_get_user" => pool.admin_get_user(arg_str(a, "username")?).map(|u| rj::user(&u)),
+        "admin_delete_user" => done(pool.admin_delete_user(arg_str(a, "username")?)),
+        "admin_disable_user" => done(pool.admin_disable_user(arg_str(a, "username")?)),
+        "admin_enable_user" => done(pool.admin_enable_user(arg_str(a, "username")?)),
+        "admin_confirm_sign_up" => done(pool.admin_confirm_sign_up(arg_str(a, "username")?)),
+        "admin_reset_user_password" => {
+            pool.admin_reset_user_password(arg_str(a, "username")?).map(|d| d.as_ref().map_or(Value::Null, rj::delivery))
+        }
+        "admin_set_user_password" => done(pool.admin_set_user_password(
+            arg_str(a, "username")?,
+            arg_str(a, "password")?,
+            a.get("permanent").and_then(Value::as_bool).unwrap_or(false),
+        )),
+        "admin_update_user_attributes" => {
+            done(pool.admin_update_user_attributes(arg_str(a, "username")?, arg_attributes(a, "attributes")?))
+        }
+        "admin_delete_user_attributes" => {
+            done(pool.admin_delete_user_attributes(arg_str(a, "username")?, &arg_names(a, "names")?))
+        }
+        "admin_user_global_sign_out" => done(pool.admin_user_global_sign_out(arg_str(a, "username")?)),
+        "list_users" => {
+            let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            pool.list_users(opt_str(a, "filter"), limit, opt_str(a, "pagination_token")).map(|l| {
+                json!({"users": l.users.iter().map(rj::user).collect::<Vec<_>>(), "pagination_token": l.pagination_token})
+            })
+        }
+        "admin_list_user_auth_events" => {
+            let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            pool.admin_list_user_auth_events(arg_str(a, "username")?, limit)
+                .map(|events| Value::Array(events.iter().map(rj::event).collect()))
+        }
+        "rotate_signing_keys" => done(pool.rotate_signing_keys()),
+        other => return Err(format!("unknown operation {other}")),
+    })
+}

@@ -1,0 +1,30 @@
+//! Replays every `fixtures/scenarios/*.json` file on a fresh in-memory pool. The bindings
+//! replay the same files through their own APIs.
+
+use std::path::PathBuf;
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_scenario_passes() {
+    let files = scenario_files();
+    assert!(files.len() >= 20, "expected the full set of scenario files, found {}", files.len());
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let scenario = userpool::scenario::Scenario::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let Err(e) = userpool::scenario::run(&scenario) {
+            failures.push(format!("{}: {e}", path.file_name().unwrap().to_string_lossy()));
+        }
+    }
+    assert!(failures.is_empty(), "failing scenarios:\n{}", failures.join("\n"));
+}
