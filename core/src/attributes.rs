@@ -190,13 +190,13 @@ pub(crate) fn check_writes(
         } else if !is_standard(name) {
             return Err(Error::invalid(format!("{name} is not an attribute of this pool")));
         }
-        if let (Some(allowed), false) = (client_write, kind.by_admin()) {
-            if !allowed.contains(name) {
-                return Err(Error::new(
-                    crate::ErrorCode::NotAuthorized,
-                    format!("A client attempted to write unauthorized attribute {name}"),
-                ));
-            }
+        if let (Some(allowed), false) = (client_write, kind.by_admin())
+            && !allowed.contains(name)
+        {
+            return Err(Error::new(
+                crate::ErrorCode::NotAuthorized,
+                format!("A client attempted to write unauthorized attribute {name}"),
+            ));
         }
         match name.as_str() {
             "email" if !is_email(value) => return Err(Error::invalid("Invalid email address format.")),

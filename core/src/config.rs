@@ -76,6 +76,7 @@ impl Default for PoolConfig {
 /// Sign-in identifiers and case sensitivity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct SignInConfig {
     /// Attributes used *as* the username (`email`, `phone_number`); the internal username is
     /// then the user's `sub`. Exclusive with `alias_attributes`.
@@ -85,12 +86,6 @@ pub struct SignInConfig {
     /// Whether `Alice` and `alice` are different users. Off by default (Cognito's console
     /// default; its API default is on, the top complaint of its users).
     pub case_sensitive: bool,
-}
-
-impl Default for SignInConfig {
-    fn default() -> Self {
-        Self { username_attributes: Vec::new(), alias_attributes: Vec::new(), case_sensitive: false }
-    }
 }
 
 /// Password rules. Composition rules are off by default (ASVS 6.2.5, NIST 800-63B).
@@ -697,10 +692,10 @@ impl Settings {
                     "must be 1-20 characters of A-Z, a-z, 0-9, `_` or `-` after `custom:`",
                 ));
             }
-            if let (Some(min), Some(max)) = (attr.min, attr.max) {
-                if min > max {
-                    return Err(bad_key(&key, "min must not exceed max"));
-                }
+            if let (Some(min), Some(max)) = (attr.min, attr.max)
+                && min > max
+            {
+                return Err(bad_key(&key, "min must not exceed max"));
             }
             if attr.kind == AttributeType::String
                 && (attr.min.is_some_and(|m| m < 0) || attr.max.is_some_and(|m| !(0..=2048).contains(&m)))

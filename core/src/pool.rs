@@ -207,10 +207,10 @@ impl UserPool {
         let index = self.client_index(client_id)?;
         let proof = client_secret.map_or(ClientProof::None, |s| ClientProof::Secret(Zeroizing::new(s.to_owned())));
         let pool = Self { shared: Arc::clone(&self.shared), client: index, proof };
-        if let (Some(expected), ClientProof::Secret(given)) = (&pool.client().secret, &pool.proof) {
-            if !crypto::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
-                return Err(Error::not_authorized(format!("Unable to verify secret for client {client_id}")));
-            }
+        if let (Some(expected), ClientProof::Secret(given)) = (&pool.client().secret, &pool.proof)
+            && !crypto::constant_time_eq(expected.as_bytes(), given.as_bytes())
+        {
+            return Err(Error::not_authorized(format!("Unable to verify secret for client {client_id}")));
         }
         Ok(pool)
     }
@@ -482,10 +482,7 @@ impl UserPool {
             return Err(if self.protects() { Error::bad_credentials() } else { Error::user_not_found() });
         };
         let sub = found.value.sub;
-        let hash = match self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt)?.reply {
-            Reply::CheckPassword { hash } => hash,
-            _ => return Err(Error::internal("unexpected reply to a password attempt")),
-        };
+        let hash = self.start_password_attempt(&sub)?;
         let matched = self.shared.hasher.verify(password, &hash);
         let rehash = if matched && self.shared.hasher.needs_rehash(&hash) {
             Some(self.shared.hasher.hash(password)?)
@@ -515,6 +512,14 @@ impl UserPool {
         let input = Input::AnswerNewPassword { session: Zeroizing::new(session.to_owned()), password_hash, attributes };
         let outcome = self.drive(Target::Sub(&sub), &input)?;
         self.sign_in_result(outcome)
+    }
+
+    /// Counts a password attempt (lockout) and returns the hash to check against.
+    fn start_password_attempt(&self, sub: &str) -> Result<String> {
+        let Reply::CheckPassword { hash } = self.drive(Target::Sub(sub), &Input::StartPasswordAttempt)?.reply else {
+            return Err(Error::internal("unexpected reply to a password attempt"));
+        };
+        Ok(hash)
     }
 
     fn sign_in_result(&self, outcome: Outcome) -> Result<SignInResult> {
@@ -862,10 +867,7 @@ impl UserPool {
         let (_, found) = self.user_from_access_token(access_token)?;
         attributes::check_password_input(old_password)?;
         let sub = found.value.sub.clone();
-        let hash = match self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt)?.reply {
-            Reply::CheckPassword { hash } => hash,
-            _ => return Err(Error::internal("unexpected reply to a password attempt")),
-        };
+        let hash = self.start_password_attempt(&sub)?;
         let matched = self.shared.hasher.verify(old_password, &hash);
         if !matched {
             let _ = self

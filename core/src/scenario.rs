@@ -142,10 +142,10 @@ pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), S
             }
         };
         let delivered = delivery.messages.lock().map(|m| m.len()).unwrap_or(0) - before;
-        if let Some(expected) = step.expect_messages {
-            if delivered != expected {
-                return Err(format!("{at}: expected {expected} messages, {delivered} were delivered"));
-            }
+        if let Some(expected) = step.expect_messages
+            && delivered != expected
+        {
+            return Err(format!("{at}: expected {expected} messages, {delivered} were delivered"));
         }
         match (outcome, &step.expect_error) {
             (Ok(value), None) => {
@@ -163,7 +163,11 @@ pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), S
     Ok(())
 }
 
-fn resolve_args(args: &Map<String, Value>, saved: &HashMap<String, Value>, delivery: &ScriptDelivery) -> Result<Map<String, Value>, String> {
+fn resolve_args(
+    args: &Map<String, Value>,
+    saved: &HashMap<String, Value>,
+    delivery: &ScriptDelivery,
+) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     for (name, value) in args {
         out.insert(name.clone(), resolve(value, saved, delivery)?);
@@ -195,7 +199,9 @@ fn resolve(value: &Value, saved: &HashMap<String, Value>, delivery: &ScriptDeliv
             }
             Ok(Value::Object(out))
         }
-        Value::Array(items) => items.iter().map(|v| resolve(v, saved, delivery)).collect::<Result<_, _>>().map(Value::Array),
+        Value::Array(items) => {
+            items.iter().map(|v| resolve(v, saved, delivery)).collect::<Result<_, _>>().map(Value::Array)
+        }
         other => Ok(other.clone()),
     }
 }
@@ -289,7 +295,9 @@ fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Valu
     use result_json as rj;
     let done = |r: crate::Result<()>| r.map(|()| Value::Null);
     Ok(match op {
-        "sign_up" => pool.sign_up(arg_str(a, "username")?, arg_str(a, "password")?, arg_attributes(a, "attributes")?).map(|r| rj::sign_up(&r)),
+        "sign_up" => pool
+            .sign_up(arg_str(a, "username")?, arg_str(a, "password")?, arg_attributes(a, "attributes")?)
+            .map(|r| rj::sign_up(&r)),
         "confirm_sign_up" => done(pool.confirm_sign_up(arg_str(a, "username")?, arg_str(a, "code")?)),
         "resend_sign_up_code" => pool.resend_sign_up_code(arg_str(a, "username")?).map(|d| rj::delivery(&d)),
         "sign_in" => pool.sign_in(arg_str(a, "username")?, arg_str(a, "password")?).map(|r| rj::sign_in(&r)),
@@ -308,21 +316,27 @@ fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Valu
             arg_str(a, "old_password")?,
             arg_str(a, "new_password")?,
         )),
-        "update_user_attributes" => pool.update_user_attributes(arg_str(a, "access_token")?, arg_attributes(a, "attributes")?).map(|u| {
-            Value::Array(
-                u.iter()
-                    .map(|x| json!({"attribute": x.attribute, "needs_code": x.needs_code,
-                                    "code_delivery": x.delivery.as_ref().map(rj::delivery)}))
-                    .collect(),
-            )
-        }),
+        "update_user_attributes" => {
+            pool.update_user_attributes(arg_str(a, "access_token")?, arg_attributes(a, "attributes")?).map(|u| {
+                Value::Array(
+                    u.iter()
+                        .map(|x| {
+                            json!({"attribute": x.attribute, "needs_code": x.needs_code,
+                                    "code_delivery": x.delivery.as_ref().map(rj::delivery)})
+                        })
+                        .collect(),
+                )
+            })
+        }
         "get_user_attribute_verification_code" => pool
             .get_user_attribute_verification_code(arg_str(a, "access_token")?, arg_str(a, "attribute")?)
             .map(|d| rj::delivery(&d)),
         "verify_user_attribute" => {
             done(pool.verify_user_attribute(arg_str(a, "access_token")?, arg_str(a, "attribute")?, arg_str(a, "code")?))
         }
-        "delete_user_attributes" => done(pool.delete_user_attributes(arg_str(a, "access_token")?, &arg_names(a, "names")?)),
+        "delete_user_attributes" => {
+            done(pool.delete_user_attributes(arg_str(a, "access_token")?, &arg_names(a, "names")?))
+        }
         "delete_user" => done(pool.delete_user(arg_str(a, "access_token")?)),
         "forgot_password" => pool.forgot_password(arg_str(a, "username")?).map(|d| rj::delivery(&d)),
         "confirm_forgot_password" => done(pool.confirm_forgot_password(
@@ -343,9 +357,9 @@ fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Valu
         "admin_disable_user" => done(pool.admin_disable_user(arg_str(a, "username")?)),
         "admin_enable_user" => done(pool.admin_enable_user(arg_str(a, "username")?)),
         "admin_confirm_sign_up" => done(pool.admin_confirm_sign_up(arg_str(a, "username")?)),
-        "admin_reset_user_password" => {
-            pool.admin_reset_user_password(arg_str(a, "username")?).map(|d| d.as_ref().map_or(Value::Null, rj::delivery))
-        }
+        "admin_reset_user_password" => pool
+            .admin_reset_user_password(arg_str(a, "username")?)
+            .map(|d| d.as_ref().map_or(Value::Null, rj::delivery)),
         "admin_set_user_password" => done(pool.admin_set_user_password(
             arg_str(a, "username")?,
             arg_str(a, "password")?,

@@ -21,7 +21,8 @@ fn every_scenario_passes() {
     let mut failures = Vec::new();
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
-        let scenario = userpool::scenario::Scenario::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let scenario =
+            userpool::scenario::Scenario::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         if let Err(e) = userpool::scenario::run(&scenario) {
             failures.push(format!("{}: {e}", path.file_name().unwrap().to_string_lossy()));
         }

@@ -69,10 +69,10 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
     if alg.eq_ignore_ascii_case("none") || kid.is_empty() || kid.len() > 128 {
         return Err(invalid());
     }
-    if let Some(typ) = header.get("typ") {
-        if typ.as_str() != Some("JWT") {
-            return Err(invalid());
-        }
+    if let Some(typ) = header.get("typ")
+        && typ.as_str() != Some("JWT")
+    {
+        return Err(invalid());
     }
     let claims: Map<String, Value> =
         b64url_decode(c).and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(invalid)?;

@@ -262,13 +262,13 @@ pub(super) fn admin_create(
     let mut user = new_user(username, password_hash, attributes, UserStatus::ForceChangePassword, ctx);
     user.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
     let mut step = Step { change: Change::Keep, effects: Vec::new(), reply: Ok(Reply::Delivery(None)) };
-    if send_invitation {
-        if let Some(attribute) = ["email", "phone_number"].into_iter().find(|a| user.attributes.contains_key(*a)) {
-            let destination = user.attributes[attribute].clone();
-            let (msg, delivery) = message(ctx, &user, attribute, &destination, Purpose::Invitation, temporary_password);
-            step.effects.push(Effect::Deliver(msg));
-            step.reply = Ok(Reply::Delivery(Some(delivery)));
-        }
+    if send_invitation
+        && let Some(attribute) = ["email", "phone_number"].into_iter().find(|a| user.attributes.contains_key(*a))
+    {
+        let destination = user.attributes[attribute].clone();
+        let (msg, delivery) = message(ctx, &user, attribute, &destination, Purpose::Invitation, temporary_password);
+        step.effects.push(Effect::Deliver(msg));
+        step.reply = Ok(Reply::Delivery(Some(delivery)));
     }
     step.change = Change::Create(user);
     step

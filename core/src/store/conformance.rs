@@ -68,7 +68,7 @@ pub fn users_are_versioned(store: &dyn Store) {
     assert_eq!(store.user_by_key("p1", "u:alice").unwrap().unwrap().value.sub, "sub-a");
     let mut changed = alice.clone();
     changed.enabled = false;
-    store.commit("p1", vec![put(changed.clone(), &["u:alice"], Some(got.version))]).unwrap();
+    store.commit("p1", vec![put(changed, &["u:alice"], Some(got.version))]).unwrap();
     assert_eq!(
         store.commit("p1", vec![put(alice, &["u:alice"], Some(got.version))]),
         Err(StoreError::Conflict),
@@ -141,7 +141,7 @@ pub fn families_follow_their_user(store: &dyn Store) {
     store
         .commit("p1", vec![Write::PutFamily { family: fam.clone(), new_hashes: vec!["h1".into()], expect: None }])
         .unwrap();
-    let mut rotated = fam.clone();
+    let mut rotated = fam;
     rotated.current_hash = "h2".into();
     rotated.previous_hash = Some("h1".into());
     store

@@ -64,15 +64,15 @@ impl Data {
                 Write::PutUser { user, keys, expect } => {
                     check(self.users.get(&k(pool, &user.sub)).map(|v| v.version), *expect)?;
                     for key in keys {
-                        if let Some(owner) = self.user_keys.get(&k(pool, key)) {
-                            if owner != &user.sub {
-                                return Err(StoreError::Taken(key.clone()));
-                            }
+                        if let Some(owner) = self.user_keys.get(&k(pool, key))
+                            && owner != &user.sub
+                        {
+                            return Err(StoreError::Taken(key.clone()));
                         }
-                        if let Some(other) = claimed.insert(key, &user.sub) {
-                            if other != user.sub {
-                                return Err(StoreError::Taken(key.clone()));
-                            }
+                        if let Some(other) = claimed.insert(key, &user.sub)
+                            && other != user.sub
+                        {
+                            return Err(StoreError::Taken(key.clone()));
                         }
                     }
                 }

@@ -26,6 +26,10 @@ pub struct Versioned<T> {
 }
 
 /// One write of a transition; a commit applies all of its writes or none.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "writes live for one commit; boxing the record would only add an allocation"
+)]
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Write {
