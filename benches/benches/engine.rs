@@ -1,0 +1,3 @@
+//! Placeholder replaced by the benchmark suite.
+#![allow(missing_docs, reason = "criterion generates undocumented items")]
+fn main() {}
