@@ -60,7 +60,7 @@ pub(crate) fn session_transition(family: &Family, input: SessionInput<'_>, ctx: 
             }
             let current = presented_hash == family.current_hash;
             let in_grace = family.previous_hash.as_deref() == Some(presented_hash)
-                && family.rotated_ms.is_some_and(|at| ctx.now.saturating_sub(at) <= ctx.client.refresh_grace_ms);
+                && family.rotated_ms.is_some_and(|at| ctx.now.saturating_sub(at) < ctx.client.refresh_grace_ms);
             if !current && !in_grace {
                 // A token of this family that was rotated out: someone replayed it. The
                 // server cannot tell thief from owner, so the whole session ends.

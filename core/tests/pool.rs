@@ -1,0 +1,320 @@
+//! Driver-level tests: races between threads, token attacks, client secrets, multi-tenancy,
+//! secrets at rest and in `Debug` output.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use userpool::{
+    Attributes, ErrorCode, ManualClock, MemoryStore, PoolConfig, RecordingDelivery, SignInStep, Store, Tokens, UserPool,
+};
+
+const PW: &str = "correct horse battery staple";
+
+fn config(extra: &str) -> PoolConfig {
+    // Top-level keys must come before the first table.
+    PoolConfig::from_toml(&format!(
+        "{extra}\n[password_hashing]\nmemory_kib = 128\niterations = 1\ndangerous_allow_weak = true\n"
+    ))
+    .unwrap()
+}
+
+struct Fixture {
+    pool: UserPool,
+    delivery: RecordingDelivery,
+    clock: ManualClock,
+}
+
+fn fixture_on(store: Arc<dyn Store>, config: PoolConfig) -> Fixture {
+    let delivery = RecordingDelivery::new();
+    let clock = ManualClock::new(1_700_000_000_000);
+    let pool = UserPool::builder(config)
+        .store(store)
+        .delivery(Arc::new(delivery.clone()))
+        .clock(Arc::new(clock.clone()))
+        .open()
+        .unwrap();
+    Fixture { pool, delivery, clock }
+}
+
+fn fixture(extra: &str) -> Fixture {
+    fixture_on(Arc::new(MemoryStore::new()), config(&format!("pool_id = 'local_test'\n{extra}")))
+}
+
+fn email(name: &str) -> Attributes {
+    [("email".to_owned(), format!("{name}@example.com"))].into()
+}
+
+fn confirmed(f: &Fixture, name: &str) {
+    f.pool.sign_up(name, PW, email(name)).unwrap();
+    let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
+    f.pool.confirm_sign_up(name, &code).unwrap();
+}
+
+fn signed_in(f: &Fixture, name: &str) -> Tokens {
+    f.pool.sign_in(name, PW).unwrap().tokens.unwrap()
+}
+
+/// Runs `attempt` on `threads` threads released together; returns how many succeeded.
+fn race(threads: usize, attempt: impl Fn() -> bool + Send + Sync + 'static) -> usize {
+    let attempt = Arc::new(attempt);
+    let barrier = Arc::new(Barrier::new(threads));
+    let wins = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (attempt, barrier, wins) = (Arc::clone(&attempt), Arc::clone(&barrier), Arc::clone(&wins));
+            std::thread::spawn(move || {
+                barrier.wait();
+                if attempt() {
+                    wins.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    wins.load(Ordering::SeqCst)
+}
+
+#[test]
+fn one_confirmation_code_has_one_winner() {
+    let f = fixture("");
+    for round in 0..20 {
+        let name = format!("user{round}");
+        f.pool.sign_up(&name, PW, email(&name)).unwrap();
+        let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
+        let pool = f.pool.clone();
+        assert_eq!(race(16, move || pool.confirm_sign_up(&name, &code).is_ok()), 1, "round {round}");
+    }
+}
+
+#[test]
+fn one_reset_code_has_one_winner() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    for round in 0..20 {
+        f.pool.forgot_password("alice").unwrap();
+        let code = f.delivery.last_code_to("alice@example.com").unwrap();
+        let pool = f.pool.clone();
+        let won = race(16, move || pool.confirm_forgot_password("alice", &code, PW).is_ok());
+        assert_eq!(won, 1, "round {round}");
+    }
+}
+
+#[test]
+fn one_refresh_token_rotates_once() {
+    let f = fixture("[[clients]]\nid = 'app'\nrefresh_grace_secs = 0\n");
+    confirmed(&f, "alice");
+    let mut token = signed_in(&f, "alice").refresh_token;
+    for round in 0..20 {
+        let pool = f.pool.clone();
+        let presented = token.clone();
+        let winners = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&winners);
+        let won = race(16, move || match pool.refresh(&presented) {
+            Ok(t) => {
+                sink.lock().unwrap().push(t.refresh_token);
+                true
+            }
+            Err(_) => false,
+        });
+        assert_eq!(won, 1, "round {round}");
+        // The losers presented a rotated-out token: the family is now revoked.
+        let next = winners.lock().unwrap().pop().unwrap();
+        assert!(f.pool.refresh(&next).is_err(), "reuse detection revokes the family");
+        token = signed_in(&f, "alice").refresh_token;
+    }
+}
+
+#[test]
+fn parallel_guessing_cannot_outrun_the_lockout() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let pool = f.pool.clone();
+    let checked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&checked);
+    race(32, move || {
+        let err = pool.sign_in("alice", "wrong password here").unwrap_err();
+        if err.message() == "Incorrect username or password." {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+        false
+    });
+    // The clock does not move: five free attempts, then locked.
+    assert_eq!(checked.load(Ordering::SeqCst), 5);
+    let locked = f.pool.sign_in("alice", PW).unwrap_err();
+    assert_eq!(locked.message(), "Password attempts exceeded");
+    f.clock.advance_secs(1);
+    assert!(f.pool.sign_in("alice", PW).unwrap().is_signed_in());
+}
+
+fn forge(token: &str, header: &str, payload: Option<&str>) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let payload = payload.map_or_else(|| parts[1].to_owned(), |p| URL_SAFE_NO_PAD.encode(p));
+    format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header), payload, parts[2])
+}
+
+#[test]
+fn forged_and_misused_tokens_are_rejected() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let t = signed_in(&f, "alice");
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.access_token.split('.').next().unwrap()).unwrap()).unwrap();
+    let kid = header["kid"].as_str().unwrap();
+    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(t.access_token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let cases = [
+        ("alg none", forge(&t.access_token, &format!(r#"{{"alg":"none","kid":"{kid}"}}"#), None)),
+        ("HS256 header", forge(&t.access_token, &format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#), None)),
+        ("unknown kid", forge(&t.access_token, r#"{"alg":"RS256","kid":"nope"}"#, None)),
+        ("path kid", forge(&t.access_token, r#"{"alg":"RS256","kid":"../../etc/passwd"}"#, None)),
+        ("jku header", forge(&t.access_token, &format!(r#"{{"alg":"RS256","kid":"{kid}","jku":"https://x"}}"#), None)),
+        ("tampered payload", forge(&t.access_token, &header.to_string(), Some(&payload.replace("alice", "admin")))),
+        ("id token as access token", t.id_token.clone()),
+        ("truncated", t.access_token[..t.access_token.len() - 5].to_owned()),
+        ("oversized", "a".repeat(1 << 20)),
+        ("empty", String::new()),
+    ];
+    for (name, token) in cases {
+        let err = f.pool.verify_access_token(&token).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NotAuthorized, "{name}");
+    }
+    assert_eq!(f.pool.verify_id_token(&t.access_token, None).unwrap_err().code(), ErrorCode::NotAuthorized);
+    assert_eq!(f.pool.verify_id_token(&t.id_token, Some("other-client")).unwrap_err().code(), ErrorCode::NotAuthorized);
+    f.pool.verify_access_token(&t.access_token).unwrap();
+}
+
+#[test]
+fn pools_sharing_a_store_are_isolated() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let a = fixture_on(Arc::clone(&store), config("pool_id = 'tenant_a'"));
+    let b = fixture_on(Arc::clone(&store), config("pool_id = 'tenant_b'"));
+    confirmed(&a, "alice");
+    confirmed(&b, "alice");
+    let ta = signed_in(&a, "alice");
+    assert!(b.pool.verify_access_token(&ta.access_token).is_err(), "a token of another pool");
+    assert!(b.pool.refresh(&ta.refresh_token).is_err(), "a refresh token of another pool");
+    b.pool.admin_delete_user("alice").unwrap();
+    a.pool.verify_access_token(&ta.access_token).unwrap();
+    assert_eq!(a.pool.list_users(None, None, None).unwrap().users.len(), 1);
+}
+
+#[test]
+fn client_secrets_are_checked_as_secret_hash() {
+    let f = fixture(
+        "[[clients]]\nid = 'public'\n[[clients]]\nid = 'backend'\nsecret = 'a-very-long-client-secret'\n",
+    );
+    let backend = f.pool.with_client("backend", None).unwrap();
+    let err = backend.sign_up("alice", PW, email("alice")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotAuthorized);
+    assert!(f.pool.with_client("backend", Some("wrong secret")).is_err());
+    assert_eq!(f.pool.with_client("missing", None).unwrap_err().code(), ErrorCode::ResourceNotFound);
+    let good = userpool::secret_hash("a-very-long-client-secret", "alice", "backend");
+    let hashed = f.pool.with_client_secret_hash("backend", &good).unwrap();
+    hashed.sign_up("alice", PW, email("alice")).unwrap();
+    assert!(hashed.resend_sign_up_code("bob").is_err(), "the hash is bound to the username");
+    let with_secret = f.pool.with_client("backend", Some("a-very-long-client-secret")).unwrap();
+    let code = f.delivery.last_code_to("alice@example.com").unwrap();
+    with_secret.confirm_sign_up("alice", &code).unwrap();
+    let tokens = with_secret.sign_in("alice", PW).unwrap().tokens.unwrap();
+    let claims = f.pool.verify_access_token(&tokens.access_token).unwrap();
+    assert_eq!(claims["client_id"], "backend");
+    with_secret.verify_id_token(&tokens.id_token, None).unwrap();
+    assert!(f.pool.verify_id_token(&tokens.id_token, None).is_err(), "the default client is another audience");
+}
+
+#[test]
+fn the_encryption_key_seals_secrets_at_rest() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let key = [42u8; 32];
+    let open = |key: Option<&[u8]>| {
+        let mut builder = UserPool::builder(config("pool_id = 'sealed'")).store(Arc::clone(&store));
+        if let Some(key) = key {
+            builder = builder.encryption_key(key);
+        }
+        builder.open()
+    };
+    let pool = open(Some(&key)).unwrap();
+    let raw = store.secret("sealed", "signing_keys").unwrap().unwrap().value;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(!text.contains("MII"), "no PKCS#8 in the clear");
+    let code_key = store.secret("sealed", "code_key").unwrap().unwrap().value;
+    assert!(code_key.starts_with(b"upseal1:"));
+    drop(pool);
+    assert!(open(None).is_err(), "sealed secrets need the key");
+    assert!(open(Some(&[7u8; 32])).is_err(), "a wrong key is refused");
+    let jwks_before = open(Some(&key)).unwrap().jwks();
+    assert_eq!(open(Some(&key)).unwrap().jwks(), jwks_before, "the same keys come back");
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let f = fixture("");
+    f.pool.sign_up("alice", PW, email("alice")).unwrap();
+    let message = f.delivery.last().unwrap();
+    let code = message.code.to_string();
+    f.pool.confirm_sign_up("alice", &code).unwrap();
+    let result = f.pool.sign_in("alice", PW).unwrap();
+    let tokens = result.tokens.clone().unwrap();
+    let outputs = [
+        format!("{message:?}"),
+        format!("{result:?}"),
+        format!("{tokens:?}"),
+        format!("{:?}", f.pool),
+        format!("{:?}", f.pool.sign_in("alice", "wrong password here").unwrap_err()),
+    ];
+    for output in &outputs {
+        for secret in [PW, code.as_str(), &tokens.access_token, &tokens.refresh_token, &tokens.id_token] {
+            assert!(!output.contains(secret), "{output}");
+        }
+    }
+}
+
+#[test]
+fn failed_delivery_creates_nothing() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let pool = UserPool::builder(config("pool_id = 'failing'"))
+        .store(Arc::clone(&store))
+        .delivery(Arc::new(userpool::FailingDelivery))
+        .open()
+        .unwrap();
+    let err = pool.sign_up("alice", PW, email("alice")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::CodeDeliveryFailure);
+    assert!(store.users("failing", None, 10, &|_| true).unwrap().users.is_empty());
+    // Without a delivery at all, the default refuses rather than printing codes somewhere.
+    let silent = UserPool::builder(config("pool_id = 'silent'")).open().unwrap();
+    assert_eq!(silent.sign_up("alice", PW, email("alice")).unwrap_err().code(), ErrorCode::CodeDeliveryFailure);
+}
+
+#[test]
+fn passwords_are_rehashed_when_parameters_change() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let weak = fixture_on(Arc::clone(&store), config("pool_id = 'rehash'"));
+    confirmed(&weak, "alice");
+    let before = store.user_by_key("rehash", "u:alice").unwrap().unwrap().value.password_hash;
+    assert!(before.contains("m=128,t=1"));
+    let stronger = fixture_on(
+        Arc::clone(&store),
+        PoolConfig::from_toml("pool_id = 'rehash'\n[password_hashing]\nmemory_kib = 256\niterations = 2\ndangerous_allow_weak = true")
+            .unwrap(),
+    );
+    assert_eq!(stronger.pool.sign_in("alice", PW).unwrap().next_step, SignInStep::Done);
+    let after = store.user_by_key("rehash", "u:alice").unwrap().unwrap().value.password_hash;
+    assert!(after.contains("m=256,t=2"), "{after}");
+}
+
+#[test]
+fn every_algorithm_signs_and_verifies() {
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        let f = fixture(&format!("[tokens]\nalgorithm = '{alg}'"));
+        confirmed(&f, "alice");
+        let t = signed_in(&f, "alice");
+        f.pool.verify_access_token(&t.access_token).unwrap();
+        f.pool.verify_id_token(&t.id_token, None).unwrap();
+        let jwks: serde_json::Value = serde_json::from_str(&f.pool.jwks()).unwrap();
+        assert!(jwks["keys"].as_array().unwrap().iter().all(|k| k["alg"] == alg));
+        assert_ne!(jwks["keys"][0]["kid"], jwks["keys"][1]["kid"], "ID and access tokens use separate keys");
+    }
+}
