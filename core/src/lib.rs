@@ -65,3 +65,5 @@ pub use crate::results::{
     User, UserList,
 };
 pub use crate::store::{MemoryStore, Store};
+#[cfg(feature = "sqlite")]
+pub use crate::store::{SqliteOptions, SqliteStore};

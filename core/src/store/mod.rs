@@ -9,10 +9,14 @@
 
 pub mod conformance;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::fmt;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 

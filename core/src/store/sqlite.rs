@@ -1,0 +1,721 @@
+//! The SQLite store: the durable embedded default (cargo feature `sqlite`, on by default).
+//!
+//! One file holds any number of pools (the pool id is part of every key). Records are the
+//! serde JSON of the [`flow::state`](crate::flow::state) structs, so new fields need no
+//! migration; the columns next to them are only what lookups and ordering need.
+//!
+//! - **Durability.** WAL with `synchronous=FULL`: a commit that returned is on disk, even
+//!   across a power loss. With `NORMAL` a power loss may roll back the last commits — a
+//!   consumed code, a rotated refresh token, a failed-attempt counter — and reopen a replay.
+//! - **Concurrency.** One writer connection behind a mutex; every commit is one `BEGIN
+//!   IMMEDIATE` transaction that validates every expected version and unique key and then
+//!   applies every write, or rolls back. Other processes on the same file wait for the
+//!   write lock (`busy_timeout`). Reads run on a small pool of read-only connections, each
+//!   statement one consistent snapshot.
+//! - **Schema.** Migrations run on open, inside a write transaction, and are recorded in
+//!   `userpool_schema`; a file written by a newer library is refused. Every table is named
+//!   `userpool_*`, so the pools can live in the app's own database file.
+//!
+//! `docs/storage.md` describes the schema, the choices and the behaviour under faults.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Store, StoreError, UserPage, Versioned, Write};
+use crate::error::{Error, ErrorCode, Result};
+use crate::flow::state::{AuditEvent, Family, UserRecord};
+
+/// The schema version this library writes; files with a newer one are refused.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Every migration, in order: (version, what it does, SQL). Never edit a released one;
+/// append a new one.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "users, unique keys, session families, refresh-token hashes, events, secrets",
+    "
+    CREATE TABLE userpool_users (
+        id       INTEGER PRIMARY KEY,
+        pool     TEXT    NOT NULL,
+        sub      TEXT    NOT NULL,
+        version  INTEGER NOT NULL,
+        username TEXT    NOT NULL,
+        keys     TEXT    NOT NULL, -- JSON array of the unique keys the user holds
+        record   TEXT    NOT NULL, -- JSON of UserRecord
+        UNIQUE (pool, sub)
+    );
+    CREATE TABLE userpool_user_keys (
+        pool    TEXT    NOT NULL,
+        key     TEXT    NOT NULL,
+        user_id INTEGER NOT NULL, -- userpool_users.id
+        PRIMARY KEY (pool, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE userpool_families (
+        id      INTEGER PRIMARY KEY,
+        pool    TEXT    NOT NULL,
+        family  TEXT    NOT NULL,
+        sub     TEXT    NOT NULL,
+        version INTEGER NOT NULL,
+        record  TEXT    NOT NULL, -- JSON of Family
+        UNIQUE (pool, family)
+    );
+    CREATE INDEX userpool_families_by_sub ON userpool_families (pool, sub);
+    CREATE TABLE userpool_refresh_hashes (
+        pool      TEXT    NOT NULL,
+        hash      TEXT    NOT NULL,
+        family_id INTEGER NOT NULL, -- userpool_families.id
+        PRIMARY KEY (pool, hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX userpool_refresh_hashes_by_family ON userpool_refresh_hashes (family_id);
+    CREATE TABLE userpool_events (
+        seq    INTEGER PRIMARY KEY,
+        pool   TEXT NOT NULL,
+        sub    TEXT NOT NULL,
+        record TEXT NOT NULL -- JSON of AuditEvent
+    );
+    CREATE INDEX userpool_events_by_sub ON userpool_events (pool, sub, seq);
+    CREATE TABLE userpool_secrets (
+        pool    TEXT    NOT NULL,
+        name    TEXT    NOT NULL,
+        version INTEGER NOT NULL,
+        value   BLOB    NOT NULL,
+        PRIMARY KEY (pool, name)
+    ) WITHOUT ROWID;
+    ",
+)];
+
+/// Rows read per statement while listing users with a filter.
+const LIST_CHUNK: usize = 512;
+
+/// How a [`SqliteStore`] is opened; `SqliteOptions::default()` is what
+/// [`SqliteStore::open`] uses.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    busy_timeout: Duration,
+    idle_readers: usize,
+    max_size_bytes: Option<u64>,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { busy_timeout: Duration::from_secs(5), idle_readers: 8, max_size_bytes: None }
+    }
+}
+
+impl SqliteOptions {
+    /// How long any connection waits for a lock held by another connection or process
+    /// before failing (default 5 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// How many read connections are kept open between reads (default 8). More may be
+    /// open at once while many threads read; the extra ones are closed afterwards.
+    pub fn idle_readers(mut self, count: usize) -> Self {
+        self.idle_readers = count;
+        self
+    }
+
+    /// The largest the database file may grow to, in bytes (default: no limit but the
+    /// disk). A commit that would pass it fails as on a full disk, and changes nothing.
+    pub fn max_size_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.max_size_bytes = bytes;
+        self
+    }
+}
+
+/// The durable embedded store: pools in one SQLite file. Safe to share between threads;
+/// several processes may open the same file.
+pub struct SqliteStore {
+    path: PathBuf,
+    options: SqliteOptions,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the pool database at `path`, creating the file if it is missing, and brings
+    /// its schema up to date.
+    ///
+    /// Fails with `InvalidParameterException` when the path cannot hold a pool database
+    /// (a missing directory, a read-only file, a file that is not a SQLite database, one
+    /// written by a newer userpool) and with `InternalErrorException` when the database
+    /// cannot be used (locked past the timeout, I/O failure, full disk); the message names
+    /// the file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with options.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        check_path(&path)?;
+        let mut writer = open_connection(&path, &options, false).map_err(|e| open_error(&path, &options, &e))?;
+        let wal: String = writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| open_error(&path, &options, &e))?;
+        if !wal.eq_ignore_ascii_case("wal") {
+            return Err(Error::new(
+                ErrorCode::InvalidParameter,
+                format!("{}: cannot switch the database to WAL mode (it stays in {wal} mode)", path.display()),
+            ));
+        }
+        migrate(&mut writer, &path).map_err(|e| match e {
+            Migration::Sqlite(e) => open_error(&path, &options, &e),
+            Migration::Refused(error) => error,
+        })?;
+        if let Some(bytes) = options.max_size_bytes {
+            let page_size: i64 =
+                writer.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(|e| open_error(&path, &options, &e))?;
+            let pages = i64::try_from(bytes).unwrap_or(i64::MAX) / page_size.max(1);
+            writer
+                .query_row(&format!("PRAGMA max_page_count = {}", pages.max(1)), [], |_| Ok(()))
+                .map_err(|e| open_error(&path, &options, &e))?;
+        }
+        let reader = open_connection(&path, &options, true).map_err(|e| open_error(&path, &options, &e))?;
+        Ok(Self { path, options, writer: Mutex::new(writer), readers: Mutex::new(vec![reader]) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.read(|c| c.query_row("SELECT COALESCE(MAX(version), 0) FROM userpool_schema", [], |r| r.get(0)))
+            .map_err(|e| Error::internal(e.to_string()))
+    }
+
+    fn backend(&self, e: &rusqlite::Error) -> StoreError {
+        StoreError::Backend(describe(&self.path, &self.options, e))
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic inside a commit drops its transaction, which rolls it back: the
+        // connection is clean even when the mutex is poisoned.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_connection(&self.path, &self.options, true).map_err(|e| self.backend(&e))?,
+        };
+        let result = f(&conn);
+        let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < self.options.idle_readers.max(1) {
+            idle.push(conn);
+        }
+        drop(idle);
+        result.map_err(|e| self.backend(&e))
+    }
+}
+
+fn check_path(path: &Path) -> Result<()> {
+    let invalid = |why: String| Error::new(ErrorCode::InvalidParameter, format!("{}: {why}", path.display()));
+    if path.as_os_str().is_empty() {
+        return Err(Error::new(ErrorCode::InvalidParameter, "the pool database path is empty"));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(invalid(format!(
+            "cannot create the pool database: the directory {} does not exist",
+            parent.display()
+        )));
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(invalid("is a directory, not a pool database file".into())),
+        // Refused even where the process could override the mode (root): a pool writes on
+        // every sign-in, and whoever made the file read-only meant it.
+        Ok(meta) if meta.permissions().readonly() => {
+            Err(invalid("the file is read-only; a pool database must be writable".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqlite::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if !reader {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(options.busy_timeout)?;
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+            Some("the file or its directory is not writable".into()),
+        ));
+    }
+    // Durability first: see the module documentation and docs/storage.md.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.pragma_update(None, "cache_size", if reader { -16_384 } else { -65_536 })?;
+    if reader {
+        conn.pragma_update(None, "query_only", "ON")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+enum Migration {
+    Sqlite(rusqlite::Error),
+    Refused(Error),
+}
+
+impl From<rusqlite::Error> for Migration {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> std::result::Result<(), Migration> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS userpool_schema (
+            version     INTEGER PRIMARY KEY,
+            description TEXT    NOT NULL,
+            applied_ms  INTEGER NOT NULL
+        )",
+    )?;
+    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM userpool_schema", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(Migration::Refused(Error::new(
+            ErrorCode::InvalidParameter,
+            format!(
+                "{}: the pool database has schema version {current}, written by a newer userpool; this \
+                 version understands up to {SCHEMA_VERSION}. Upgrade userpool to open it.",
+                path.display()
+            ),
+        )));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    for (version, description, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO userpool_schema (version, description, applied_ms) VALUES (?1, ?2, ?3)",
+            params![version, description, now],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// What went wrong, for people: names the file, never a value.
+fn describe(path: &Path, options: &SqliteOptions, e: &rusqlite::Error) -> String {
+    let file = path.display();
+    match e.sqlite_error_code() {
+        Some(SqliteCode::NotADatabase) => format!("{file} is not a SQLite database (or is encrypted)"),
+        Some(SqliteCode::DatabaseCorrupt) => format!("{file}: the database file is corrupt"),
+        Some(SqliteCode::DatabaseBusy | SqliteCode::DatabaseLocked) => format!(
+            "{file} is locked by another connection or process (waited {} ms)",
+            options.busy_timeout.as_millis()
+        ),
+        Some(SqliteCode::ReadOnly) => format!("{file} is read-only (the file or its directory is not writable)"),
+        Some(SqliteCode::CannotOpen) => format!("cannot open {file}"),
+        Some(SqliteCode::DiskFull) => {
+            format!("{file}: the disk or the database's size limit is full; nothing of the failed write was kept")
+        }
+        Some(SqliteCode::SystemIoFailure) => format!("{file}: I/O error ({e})"),
+        _ => format!("{file}: {e}"),
+    }
+}
+
+fn open_error(path: &Path, options: &SqliteOptions, e: &rusqlite::Error) -> Error {
+    let code = match e.sqlite_error_code() {
+        Some(SqliteCode::NotADatabase | SqliteCode::ReadOnly | SqliteCode::CannotOpen) => ErrorCode::InvalidParameter,
+        _ => ErrorCode::InternalError,
+    };
+    Error::new(code, describe(path, options, e))
+}
+
+fn to_json<T: Serialize>(value: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    // The error names the position only: a record holds hashes and personal data.
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("a stored record could not be decoded ({:?} error at column {})", e.classify(), e.column()).into(),
+        )
+    })
+}
+
+fn version_to_sql(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+fn version_from_sql(version: i64) -> u64 {
+    u64::try_from(version).unwrap_or(0)
+}
+
+fn limit_to_sql(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn versioned<T: DeserializeOwned>(row: &rusqlite::Row<'_>) -> rusqlite::Result<Versioned<T>> {
+    let version: i64 = row.get(0)?;
+    let record: String = row.get(1)?;
+    Ok(Versioned { version: version_from_sql(version), value: from_json(&record)? })
+}
+
+fn check(current: Option<u64>, expect: Option<u64>) -> Result<(), StoreError> {
+    if current == expect { Ok(()) } else { Err(StoreError::Conflict) }
+}
+
+/// Why a commit stopped: an unmet expectation, or the database failed.
+enum CommitError {
+    Store(StoreError),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for CommitError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+impl From<StoreError> for CommitError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+type CommitResult<T> = std::result::Result<T, CommitError>;
+
+/// A user's row id and version.
+fn user_row(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Option<(i64, u64)>> {
+    tx.prepare_cached("SELECT id, version FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
+        .query_row(params![pool, sub], |r| Ok((r.get(0)?, version_from_sql(r.get(1)?))))
+        .optional()
+}
+
+fn family_row(tx: &Connection, pool: &str, family: &str) -> rusqlite::Result<Option<(i64, u64)>> {
+    tx.prepare_cached("SELECT id, version FROM userpool_families WHERE pool = ?1 AND family = ?2")?
+        .query_row(params![pool, family], |r| Ok((r.get(0)?, version_from_sql(r.get(1)?))))
+        .optional()
+}
+
+/// Checks every write against the state before the commit, exactly as `MemoryStore`
+/// does: the first unmet expectation, in write order, is the answer.
+fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
+    // Keys claimed inside this commit, to catch two users of one commit claiming one key.
+    let mut claimed: HashMap<&str, &str> = HashMap::new();
+    for write in writes {
+        match write {
+            Write::PutUser { user, keys, expect } => {
+                let current = user_row(tx, pool, &user.sub)?;
+                check(current.map(|(_, v)| v), *expect)?;
+                let mut owner_of =
+                    tx.prepare_cached("SELECT user_id FROM userpool_user_keys WHERE pool = ?1 AND key = ?2")?;
+                for key in keys {
+                    let owner: Option<i64> = owner_of.query_row(params![pool, key], |r| r.get(0)).optional()?;
+                    if let Some(owner) = owner
+                        && Some(owner) != current.map(|(id, _)| id)
+                    {
+                        return Err(StoreError::Taken(key.clone()).into());
+                    }
+                    if let Some(other) = claimed.insert(key, &user.sub)
+                        && other != user.sub
+                    {
+                        return Err(StoreError::Taken(key.clone()).into());
+                    }
+                }
+            }
+            Write::DeleteUser { sub, expect } => {
+                check(user_row(tx, pool, sub)?.map(|(_, v)| v), Some(*expect))?;
+            }
+            Write::PutFamily { family, new_hashes, expect } => {
+                let current = family_row(tx, pool, &family.id)?;
+                check(current.map(|(_, v)| v), *expect)?;
+                let mut owner_of =
+                    tx.prepare_cached("SELECT family_id FROM userpool_refresh_hashes WHERE pool = ?1 AND hash = ?2")?;
+                for hash in new_hashes {
+                    let owner: Option<i64> = owner_of.query_row(params![pool, hash], |r| r.get(0)).optional()?;
+                    if owner.is_some_and(|owner| Some(owner) != current.map(|(id, _)| id)) {
+                        return Err(StoreError::Conflict.into());
+                    }
+                }
+            }
+            Write::AppendEvent(_) => {}
+            Write::PutSecret { name, expect, .. } => {
+                let current: Option<i64> = tx
+                    .prepare_cached("SELECT version FROM userpool_secrets WHERE pool = ?1 AND name = ?2")?
+                    .query_row(params![pool, name], |r| r.get(0))
+                    .optional()?;
+                check(current.map(version_from_sql), *expect)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply(tx: &Connection, pool: &str, write: Write) -> rusqlite::Result<()> {
+    match write {
+        Write::PutUser { user, keys, expect } => {
+            let version = version_to_sql(expect.map_or(1, |v| v + 1));
+            let old_keys: Vec<String> = tx
+                .prepare_cached("SELECT keys FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
+                .query_row(params![pool, user.sub], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(|text| from_json(&text))
+                .transpose()?
+                .unwrap_or_default();
+            let id: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO userpool_users (pool, sub, version, username, keys, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (pool, sub) DO UPDATE SET version = excluded.version,
+                        username = excluded.username, keys = excluded.keys, record = excluded.record
+                     RETURNING id",
+                )?
+                .query_row(params![pool, user.sub, version, user.username, to_json(&keys)?, to_json(&user)?], |r| {
+                    r.get(0)
+                })?;
+            let mut release = tx.prepare_cached("DELETE FROM userpool_user_keys WHERE pool = ?1 AND key = ?2")?;
+            for old in old_keys.iter().filter(|k| !keys.contains(k)) {
+                release.execute(params![pool, old])?;
+            }
+            let mut claim = tx.prepare_cached(
+                "INSERT INTO userpool_user_keys (pool, key, user_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pool, key) DO UPDATE SET user_id = excluded.user_id",
+            )?;
+            for key in keys.iter().filter(|k| !old_keys.contains(k)) {
+                claim.execute(params![pool, key, id])?;
+            }
+        }
+        Write::DeleteUser { sub, .. } => {
+            let row: Option<(i64, String)> = tx
+                .prepare_cached("SELECT id, keys FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
+                .query_row(params![pool, sub], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((id, keys)) = row {
+                let keys: Vec<String> = from_json(&keys)?;
+                let mut release = tx.prepare_cached("DELETE FROM userpool_user_keys WHERE pool = ?1 AND key = ?2")?;
+                for key in &keys {
+                    release.execute(params![pool, key])?;
+                }
+                tx.prepare_cached("DELETE FROM userpool_users WHERE id = ?1")?.execute(params![id])?;
+            }
+            tx.prepare_cached(
+                "DELETE FROM userpool_refresh_hashes WHERE family_id IN
+                    (SELECT id FROM userpool_families WHERE pool = ?1 AND sub = ?2)",
+            )?
+            .execute(params![pool, sub])?;
+            tx.prepare_cached("DELETE FROM userpool_families WHERE pool = ?1 AND sub = ?2")?
+                .execute(params![pool, sub])?;
+            tx.prepare_cached("DELETE FROM userpool_events WHERE pool = ?1 AND sub = ?2")?
+                .execute(params![pool, sub])?;
+        }
+        Write::PutFamily { family, new_hashes, expect } => {
+            let version = version_to_sql(expect.map_or(1, |v| v + 1));
+            let id: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO userpool_families (pool, family, sub, version, record) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (pool, family) DO UPDATE SET sub = excluded.sub, version = excluded.version,
+                        record = excluded.record
+                     RETURNING id",
+                )?
+                .query_row(params![pool, family.id, family.sub, version, to_json(&family)?], |r| r.get(0))?;
+            let mut index = tx.prepare_cached(
+                "INSERT INTO userpool_refresh_hashes (pool, hash, family_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pool, hash) DO UPDATE SET family_id = excluded.family_id",
+            )?;
+            for hash in &new_hashes {
+                index.execute(params![pool, hash, id])?;
+            }
+        }
+        Write::AppendEvent(event) => {
+            tx.prepare_cached("INSERT INTO userpool_events (pool, sub, record) VALUES (?1, ?2, ?3)")?
+                .execute(params![pool, event.sub, to_json(&event)?])?;
+        }
+        Write::PutSecret { name, value, expect } => {
+            let version = version_to_sql(expect.map_or(1, |v| v + 1));
+            tx.prepare_cached(
+                "INSERT INTO userpool_secrets (pool, name, version, value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (pool, name) DO UPDATE SET version = excluded.version, value = excluded.value",
+            )?
+            .execute(params![pool, name, version, value])?;
+        }
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT version, record FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
+                .query_row(params![pool, sub], versioned)
+                .optional()
+        })
+    }
+
+    fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT u.version, u.record FROM userpool_user_keys k JOIN userpool_users u ON u.id = k.user_id
+                 WHERE k.pool = ?1 AND k.key = ?2",
+            )?
+            .query_row(params![pool, key], versioned)
+            .optional()
+        })
+    }
+
+    fn users(
+        &self,
+        pool: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        let mut page = UserPage::default();
+        // The first chunk fits a page of unfiltered users and the one after it.
+        let mut chunk = limit.saturating_add(1).min(LIST_CHUNK);
+        let mut cursor = after.map(str::to_owned);
+        let mut first = after.is_none();
+        loop {
+            let rows: Vec<(String, String)> = self.read(|c| {
+                let sql = if first {
+                    "SELECT sub, record FROM userpool_users WHERE pool = ?1 AND sub >= ?2 ORDER BY sub LIMIT ?3"
+                } else {
+                    "SELECT sub, record FROM userpool_users WHERE pool = ?1 AND sub > ?2 ORDER BY sub LIMIT ?3"
+                };
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt
+                    .query_map(params![pool, cursor.as_deref().unwrap_or(""), limit_to_sql(chunk)], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                rows.collect()
+            })?;
+            first = false;
+            let exhausted = rows.len() < chunk;
+            for (sub, record) in rows {
+                let user: UserRecord = from_json(&record).map_err(|e| self.backend(&e))?;
+                cursor = Some(sub);
+                if !keep(&user) {
+                    continue;
+                }
+                if page.users.len() == limit {
+                    page.next = page.users.last().map(|u| u.sub.clone());
+                    return Ok(page);
+                }
+                page.users.push(user);
+            }
+            if exhausted {
+                return Ok(page);
+            }
+            chunk = LIST_CHUNK;
+        }
+    }
+
+    fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT version, record FROM userpool_families WHERE pool = ?1 AND family = ?2")?
+                .query_row(params![pool, id], versioned)
+                .optional()
+        })
+    }
+
+    fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT f.version, f.record FROM userpool_refresh_hashes h
+                 JOIN userpool_families f ON f.id = h.family_id
+                 WHERE h.pool = ?1 AND h.hash = ?2",
+            )?
+            .query_row(params![pool, hash], versioned)
+            .optional()
+        })
+    }
+
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT version, record FROM userpool_families WHERE pool = ?1 AND sub = ?2 ORDER BY family",
+            )?;
+            let rows = stmt.query_map(params![pool, sub], versioned)?;
+            rows.collect()
+        })
+    }
+
+    fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT record FROM userpool_events WHERE pool = ?1 AND sub = ?2 ORDER BY seq DESC LIMIT ?3",
+            )?;
+            let rows =
+                stmt.query_map(params![pool, sub, limit_to_sql(limit)], |r| from_json(&r.get::<_, String>(0)?))?;
+            rows.collect()
+        })
+    }
+
+    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT version, value FROM userpool_secrets WHERE pool = ?1 AND name = ?2")?
+                .query_row(params![pool, name], |r| {
+                    Ok(Versioned { version: version_from_sql(r.get(0)?), value: r.get(1)? })
+                })
+                .optional()
+        })
+    }
+
+    fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let run = |conn: &mut Connection| -> CommitResult<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            validate(&tx, pool, &writes)?;
+            for write in writes {
+                apply(&tx, pool, write)?;
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        match run(&mut conn) {
+            Ok(()) => Ok(()),
+            Err(CommitError::Store(e)) => Err(e),
+            Err(CommitError::Sqlite(e)) => Err(self.backend(&e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_keeps_everything_and_records_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pool.sqlite3");
+        let store = SqliteStore::open(&path).unwrap();
+        let user = crate::store::conformance::sample_user("sub-a", "alice");
+        store
+            .commit("p1", vec![Write::PutUser { user: user.clone(), keys: vec!["u:alice".into()], expect: None }])
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let got = store.user_by_key("p1", "u:alice").unwrap().unwrap();
+        assert_eq!((got.version, got.value), (1, user));
+    }
+}

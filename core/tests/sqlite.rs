@@ -1,0 +1,478 @@
+//! `SqliteStore`: the conformance suite on a temp file, migrations, races between 32
+//! threads, and faults (bad paths, read-only and foreign files, a lock held by another
+//! process, a full disk).
+#![cfg(feature = "sqlite")]
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use userpool::flow::state::{AuditEvent, Family, UserRecord};
+use userpool::store::conformance::{sample_family, sample_user};
+use userpool::store::{StoreError, UserPage, Versioned, Write};
+use userpool::{
+    Attributes, ErrorCode, ManualClock, PoolConfig, RecordingDelivery, SqliteOptions, SqliteStore, Store, UserPool,
+};
+
+const PW: &str = "correct horse battery staple";
+/// Set in a child process of this test binary: hold a write lock on this file.
+const LOCK_HOLDER_ENV: &str = "USERPOOL_TEST_HOLD_LOCK_ON";
+
+/// A store on a file in a directory that is removed with it.
+struct TempStore {
+    store: SqliteStore,
+    _dir: TempDir,
+}
+
+impl TempStore {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
+        Self { store, _dir: dir }
+    }
+}
+
+impl Store for TempStore {
+    fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+        self.store.user(pool, sub)
+    }
+    fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+        self.store.user_by_key(pool, key)
+    }
+    fn users(
+        &self,
+        pool: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        self.store.users(pool, after, limit, keep)
+    }
+    fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
+        self.store.family(pool, id)
+    }
+    fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
+        self.store.family_by_hash(pool, hash)
+    }
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
+        self.store.families_of(pool, sub)
+    }
+    fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        self.store.events(pool, sub, limit)
+    }
+    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        self.store.secret(pool, name)
+    }
+    fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.store.commit(pool, writes)
+    }
+}
+
+userpool::store_conformance_tests!(TempStore::new());
+
+fn put_user(user: UserRecord, keys: &[&str], expect: Option<u64>) -> Write {
+    Write::PutUser { user, keys: keys.iter().map(|k| (*k).to_owned()).collect(), expect }
+}
+
+fn integrity(path: &Path) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
+}
+
+// ── schema ──────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn data_survives_reopening_and_the_schema_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.path(), path);
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.user_by_key("p1", "u:alice").unwrap().unwrap().version, 1);
+    let version = store.schema_version().unwrap();
+    assert!(version >= 1);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let recorded: i64 = conn.query_row("SELECT COUNT(*) FROM userpool_schema", [], |r| r.get(0)).unwrap();
+    assert_eq!(recorded, version, "every migration is recorded once");
+}
+
+#[test]
+fn a_database_from_a_newer_library_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO userpool_schema (version, description, applied_ms) VALUES (99, 'from the future', 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("schema version 99") && err.message().contains("newer"), "{err}");
+    assert!(err.message().contains(&path.display().to_string()), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let users: i64 = conn.query_row("SELECT COUNT(*) FROM userpool_users", [], |r| r.get(0)).unwrap();
+    assert_eq!(users, 1, "nothing was dropped or rewritten");
+}
+
+#[test]
+fn pools_can_share_the_apps_own_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('x');",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let name: String = conn.query_row("SELECT name FROM users", [], |r| r.get(0)).unwrap();
+    assert_eq!(name, "x", "the app's own tables are left alone");
+}
+
+// ── races ───────────────────────────────────────────────────────────────────────────────
+
+const THREADS: usize = 32;
+const ROUNDS: usize = 1000;
+
+/// 32 threads × 1000 rounds, all committing against the version they read in the round:
+/// even rounds redeem a "code" (a user write, as confirmation, reset and TOTP steps are),
+/// odd rounds rotate a refresh token (a family write indexing a new hash). Exactly one
+/// commit wins every round.
+#[test]
+fn thirty_two_threads_racing_on_one_version_have_one_winner_every_round() {
+    let store = Arc::new(TempStore::new());
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    let family = sample_family("fam-1", "sub-a", "hash-0");
+    store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec!["hash-0".into()], expect: None }]).unwrap();
+    let wins: Arc<Vec<AtomicUsize>> = Arc::new((0..ROUNDS).map(|_| AtomicUsize::new(0)).collect());
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (store, wins, barrier) = (Arc::clone(&store), Arc::clone(&wins), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    // Everyone reads the state of the round before anyone writes.
+                    let user = store.user("p1", "sub-a").unwrap().unwrap();
+                    let family = store.family("p1", "fam-1").unwrap().unwrap();
+                    barrier.wait();
+                    let write = if round % 2 == 0 {
+                        let mut next = user.value;
+                        next.updated_ms = i64::try_from(round * THREADS + t).unwrap();
+                        next.sign_up_code = None;
+                        put_user(next, &["u:alice"], Some(user.version))
+                    } else {
+                        let mut next = family.value;
+                        let hash = format!("hash-{round}-{t}");
+                        next.previous_hash = Some(std::mem::replace(&mut next.current_hash, hash.clone()));
+                        next.generation += 1;
+                        Write::PutFamily { family: next, new_hashes: vec![hash], expect: Some(family.version) }
+                    };
+                    match store.commit("p1", vec![write]) {
+                        Ok(()) => {
+                            wins[round].fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(StoreError::Conflict) => {}
+                        Err(e) => panic!("round {round}: {e}"),
+                    }
+                    barrier.wait();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for (round, won) in wins.iter().enumerate() {
+        assert_eq!(won.load(Ordering::SeqCst), 1, "round {round}");
+    }
+    let user = store.user("p1", "sub-a").unwrap().unwrap();
+    let family = store.family("p1", "fam-1").unwrap().unwrap();
+    assert_eq!(user.version, 1 + ROUNDS as u64 / 2);
+    assert_eq!(family.version, 1 + ROUNDS as u64 / 2);
+    assert_eq!(family.value.generation, ROUNDS as u32 / 2);
+    // Only the winners' hashes were indexed.
+    let indexed = (1..ROUNDS)
+        .step_by(2)
+        .flat_map(|round| (0..THREADS).map(move |t| format!("hash-{round}-{t}")))
+        .filter(|h| store.family_by_hash("p1", h).unwrap().is_some())
+        .count();
+    assert_eq!(indexed, ROUNDS / 2);
+    eprintln!("{THREADS} threads × {ROUNDS} rounds in {:?}", started.elapsed());
+}
+
+fn pool_config(extra: &str) -> PoolConfig {
+    PoolConfig::from_toml(&format!(
+        "pool_id = 'local_sqlite'\n{extra}\n[password_hashing]\nmemory_kib = 128\niterations = 1\n\
+         dangerous_allow_weak = true\n[tokens]\nalgorithm = 'ES256'\n"
+    ))
+    .unwrap()
+}
+
+struct Fixture {
+    pool: UserPool,
+    delivery: RecordingDelivery,
+    _store: Arc<TempStore>,
+}
+
+fn fixture(extra: &str) -> Fixture {
+    let store = Arc::new(TempStore::new());
+    let delivery = RecordingDelivery::new();
+    let pool = UserPool::builder(pool_config(extra))
+        .store(Arc::clone(&store) as Arc<dyn Store>)
+        .delivery(Arc::new(delivery.clone()))
+        .clock(Arc::new(ManualClock::new(1_700_000_000_000)))
+        .open()
+        .unwrap();
+    Fixture { pool, delivery, _store: store }
+}
+
+fn email(name: &str) -> Attributes {
+    [("email".to_owned(), format!("{name}@example.com"))].into()
+}
+
+/// Runs `attempt` on 32 threads released together; returns how many succeeded.
+fn race(attempt: impl Fn() -> bool + Send + Sync + 'static) -> usize {
+    let attempt = Arc::new(attempt);
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let wins = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (attempt, barrier, wins) = (Arc::clone(&attempt), Arc::clone(&barrier), Arc::clone(&wins));
+            std::thread::spawn(move || {
+                barrier.wait();
+                if attempt() {
+                    wins.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    wins.load(Ordering::SeqCst)
+}
+
+/// Full `UserPool` rounds on SQLite: 32 threads redeem one confirmation code.
+#[test]
+fn one_confirmation_code_has_one_winner_on_sqlite() {
+    let f = fixture("");
+    for round in 0..25 {
+        let name = format!("user{round}");
+        f.pool.sign_up(&name, PW, email(&name)).unwrap();
+        let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
+        let pool = f.pool.clone();
+        assert_eq!(race(move || pool.confirm_sign_up(&name, &code).is_ok()), 1, "round {round}");
+    }
+}
+
+/// 32 threads redeem one password-reset code.
+#[test]
+fn one_reset_code_has_one_winner_on_sqlite() {
+    let f = fixture("");
+    f.pool.sign_up("alice", PW, email("alice")).unwrap();
+    f.pool.confirm_sign_up("alice", &f.delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    for round in 0..25 {
+        f.pool.forgot_password("alice").unwrap();
+        let code = f.delivery.last_code_to("alice@example.com").unwrap();
+        let pool = f.pool.clone();
+        assert_eq!(race(move || pool.confirm_forgot_password("alice", &code, PW).is_ok()), 1, "round {round}");
+    }
+}
+
+/// 32 threads present one refresh token: one rotation wins; the others are replays of a
+/// rotated-out token, which revoke the session.
+#[test]
+fn one_refresh_token_rotates_once_on_sqlite() {
+    let f = fixture("[[clients]]\nid = 'app'\nrefresh_grace_secs = 0\n");
+    f.pool.sign_up("alice", PW, email("alice")).unwrap();
+    f.pool.confirm_sign_up("alice", &f.delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    for round in 0..25 {
+        let token = f.pool.sign_in("alice", PW).unwrap().tokens.unwrap().refresh_token;
+        let pool = f.pool.clone();
+        let winners = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&winners);
+        let won = race(move || match pool.refresh(&token) {
+            Ok(t) => {
+                sink.lock().unwrap().push(t.refresh_token);
+                true
+            }
+            Err(_) => false,
+        });
+        assert_eq!(won, 1, "round {round}");
+        let next = winners.lock().unwrap().pop().unwrap();
+        assert!(f.pool.refresh(&next).is_err(), "round {round}: the replays revoked the session");
+    }
+}
+
+// ── faults ──────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn a_path_in_a_missing_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("pool.sqlite3");
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains(&path.display().to_string()), "{err}");
+    assert!(err.message().contains("does not exist"), "{err}");
+    assert!(!path.parent().unwrap().exists(), "nothing was created");
+}
+
+#[test]
+fn a_directory_or_an_empty_path_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = SqliteStore::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("is a directory"), "{err}");
+    assert_eq!(SqliteStore::open("").unwrap_err().code(), ErrorCode::InvalidParameter);
+}
+
+#[test]
+fn a_read_only_file_is_a_clear_error_and_stays_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    drop(store);
+    let before = std::fs::read(&path).unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&path, perms).unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains(&path.display().to_string()) && err.message().contains("read-only"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_clear_error_and_stays_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    let text = "these are my notes, not a database\n".repeat(200);
+    std::fs::write(&path, &text).unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains(&path.display().to_string()), "{err}");
+    assert!(err.message().contains("not a SQLite database"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
+/// Not a test: the child process `a_lock_held_by_another_process_…` starts. It takes the
+/// write lock on the file named by `LOCK_HOLDER_ENV`, says so, and holds it until its stdin
+/// closes.
+#[test]
+#[ignore = "run as a child process by a_lock_held_by_another_process_times_out_clearly"]
+fn lock_holder_child() {
+    let Ok(path) = std::env::var(LOCK_HOLDER_ENV) else {
+        return;
+    };
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS app_lock_test (x); INSERT INTO app_lock_test VALUES (1);",
+    )
+    .unwrap();
+    // libtest has printed "test lock_holder_child ... " without a newline.
+    println!("\nlocked");
+    std::io::stdout().flush().unwrap();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    conn.execute_batch("ROLLBACK").unwrap();
+}
+
+fn hold_lock(path: &Path) -> std::process::Child {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "lock_holder_child", "--nocapture", "--test-threads=1"])
+        .env(LOCK_HOLDER_ENV, path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.is_ok_and(|l| l.trim() == "locked")), "the child took the lock");
+    child
+}
+
+#[test]
+fn a_lock_held_by_another_process_times_out_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let options = SqliteOptions::default().busy_timeout(Duration::from_millis(300));
+    let store = SqliteStore::open_with(&path, options.clone()).unwrap();
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    let mut child = hold_lock(&path);
+    // A commit waits for the timeout, then fails cleanly; reads go on (WAL).
+    let started = Instant::now();
+    let err = store.commit("p1", vec![put_user(sample_user("sub-b", "bob"), &["u:bob"], None)]).unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(250), "it waited for the lock");
+    let StoreError::Backend(message) = err else { panic!("{err:?}") };
+    assert!(message.contains(&path.display().to_string()) && message.contains("locked"), "{message}");
+    assert!(store.user("p1", "sub-a").unwrap().is_some(), "readers are not blocked by a writer");
+    // Opening waits for the migration lock the same way.
+    let err = SqliteStore::open_with(&path, options).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InternalError);
+    assert!(err.message().contains(&path.display().to_string()) && err.message().contains("locked"), "{err}");
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    // Once the lock is gone, the same store works again.
+    store.commit("p1", vec![put_user(sample_user("sub-b", "bob"), &["u:bob"], None)]).unwrap();
+    assert!(store.user_by_key("p1", "u:bob").unwrap().is_some());
+    drop(store);
+    assert_eq!(integrity(&path), "ok");
+}
+
+/// A full disk, simulated with the store's size cap (SQLite reports both as
+/// `SQLITE_FULL`): the failing commit changes nothing, the file stays sound, and the store
+/// works again once there is room.
+#[test]
+fn a_full_disk_fails_the_commit_atomically_and_corrupts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path: PathBuf = dir.path().join("pool.sqlite3");
+    let capped = SqliteOptions::default().max_size_bytes(Some(256 * 1024));
+    let store = SqliteStore::open_with(&path, capped).unwrap();
+    let mut stored = 0;
+    let message = loop {
+        let batch: Vec<Write> = (0..20)
+            .map(|i| {
+                let n = stored + i;
+                let mut user = sample_user(&format!("sub-{n:06}"), &format!("user{n}"));
+                user.attributes.insert("address".into(), "x".repeat(1000));
+                let key = format!("u:user{n}");
+                put_user(user, &[key.as_str()], None)
+            })
+            .collect();
+        match store.commit("p1", batch) {
+            Ok(()) => stored += 20,
+            Err(StoreError::Backend(message)) => break message,
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(stored < 100_000, "the cap never hit");
+    };
+    assert!(stored > 0);
+    assert!(message.contains(&path.display().to_string()) && message.contains("full"), "{message}");
+    let listed = store.users("p1", None, usize::MAX, &|_| true).unwrap().users.len();
+    assert_eq!(listed, stored, "the failed batch left nothing behind");
+    assert!(store.user("p1", &format!("sub-{stored:06}")).unwrap().is_none());
+    drop(store);
+    assert_eq!(integrity(&path), "ok");
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("sub-late", "late"), &["u:late"], None)]).unwrap();
+    assert_eq!(store.users("p1", None, usize::MAX, &|_| true).unwrap().users.len(), stored + 1);
+}
