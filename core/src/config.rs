@@ -570,6 +570,7 @@ pub(crate) struct Settings {
     pub(crate) verify_before_update: BTreeSet<String>,
     pub(crate) clients: Vec<ClientSettings>,
     pub(crate) temp_password_ttl_ms: i64,
+    pub(crate) mfa_methods: BTreeSet<crate::flow::state::MfaMethod>,
 }
 
 const SECS: i64 = 1000;
@@ -744,6 +745,7 @@ impl Settings {
         check_range("lockout.reset_after_secs", lockout.reset_after_secs, 1, 24 * 3600)?;
 
         let methods = subset("mfa.methods", &raw.mfa.methods, &["totp", "sms", "email"])?;
+        let mfa_methods = methods.iter().filter_map(|m| crate::flow::state::MfaMethod::parse(m)).collect();
         if raw.mfa.mode != MfaMode::Off && methods.is_empty() {
             return Err(bad_key("mfa.methods", "at least one method when MFA is on"));
         }
@@ -833,6 +835,7 @@ impl Settings {
             verify_before_update,
             clients,
             temp_password_ttl_ms,
+            mfa_methods,
         })
     }
 

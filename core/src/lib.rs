@@ -58,11 +58,13 @@ pub use crate::delivery::{
     Channel, ConsoleDelivery, Delivery, DeliveryError, FailingDelivery, Message, Purpose, RecordingDelivery,
 };
 pub use crate::error::{Error, ErrorCode, Result};
-pub use crate::flow::state::{AuditEvent, EventKind, UserStatus};
+pub use crate::flow::MfaPreference;
+pub use crate::flow::state::{AuditEvent, EventKind, MfaMethod, UserStatus};
+pub use crate::pool::ImportUser;
 pub use crate::pool::{UserPool, UserPoolBuilder, secret_hash};
 pub use crate::results::{
-    AttributeUpdate, Claims, CodeDelivery, CreatedUser, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens,
-    User, UserList,
+    AttributeUpdate, Claims, CodeDelivery, CreatedUser, Group, SignInResult, SignInStep, SignUpResult, SignUpStep,
+    Tokens, TotpSetup, User, UserList,
 };
 pub use crate::store::{MemoryStore, Store};
 #[cfg(feature = "sqlite")]

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::attributes::Attributes;
-use crate::flow::state::UserStatus;
+use crate::flow::state::{MfaMethod, UserStatus};
 
 pub use crate::flow::{AttributeUpdate, CodeDelivery};
 
@@ -56,6 +56,16 @@ pub enum SignInStep {
     ResetPassword,
     /// Choose a new password (and give missing required attributes) via `confirm_sign_in`.
     ConfirmSignInWithNewPasswordRequired,
+    /// Enter the code from the authenticator app.
+    ConfirmSignInWithTotpCode,
+    /// Enter the code sent by SMS.
+    ConfirmSignInWithSmsCode,
+    /// Enter the code sent by email.
+    ConfirmSignInWithEmailCode,
+    /// Choose one of `allowed_mfa_types` (answer `TOTP`, `SMS` or `EMAIL`).
+    ContinueSignInWithMfaSelection,
+    /// MFA is required: add the authenticator in `totp_setup`, then answer with its code.
+    ContinueSignInWithTotpSetup,
 }
 
 impl SignInStep {
@@ -66,6 +76,11 @@ impl SignInStep {
             Self::ConfirmSignUp => "CONFIRM_SIGN_UP",
             Self::ResetPassword => "RESET_PASSWORD",
             Self::ConfirmSignInWithNewPasswordRequired => "CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED",
+            Self::ConfirmSignInWithTotpCode => "CONFIRM_SIGN_IN_WITH_TOTP_CODE",
+            Self::ConfirmSignInWithSmsCode => "CONFIRM_SIGN_IN_WITH_SMS_CODE",
+            Self::ConfirmSignInWithEmailCode => "CONFIRM_SIGN_IN_WITH_EMAIL_CODE",
+            Self::ContinueSignInWithMfaSelection => "CONTINUE_SIGN_IN_WITH_MFA_SELECTION",
+            Self::ContinueSignInWithTotpSetup => "CONTINUE_SIGN_IN_WITH_TOTP_SETUP",
         }
     }
 }
@@ -91,6 +106,21 @@ impl fmt::Debug for Tokens {
     }
 }
 
+/// A new authenticator to add: show `uri` as a QR code, or `secret` for typing in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpSetup {
+    /// The shared secret, base32 (what authenticator apps accept).
+    pub secret: String,
+    /// `otpauth://totp/{pool name}:{username}?secret=…&issuer={pool name}`.
+    pub uri: String,
+}
+
+impl fmt::Debug for TotpSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TotpSetup { <redacted> }")
+    }
+}
+
 /// The outcome of `sign_in` and `confirm_sign_in`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SignInResult {
@@ -102,6 +132,12 @@ pub struct SignInResult {
     pub session: Option<String>,
     /// Required attributes to give with the new password.
     pub missing_attributes: Vec<String>,
+    /// Where an SMS or email code went.
+    pub code_delivery: Option<CodeDelivery>,
+    /// The methods to choose from (`TOTP`, `SMS`, `EMAIL`).
+    pub allowed_mfa_types: Vec<MfaMethod>,
+    /// The authenticator to add (`CONTINUE_SIGN_IN_WITH_TOTP_SETUP`).
+    pub totp_setup: Option<TotpSetup>,
 }
 
 impl SignInResult {
@@ -118,6 +154,9 @@ impl fmt::Debug for SignInResult {
             .field("tokens", &self.tokens)
             .field("session", &self.session.as_ref().map(|_| "<redacted>"))
             .field("missing_attributes", &self.missing_attributes)
+            .field("code_delivery", &self.code_delivery)
+            .field("allowed_mfa_types", &self.allowed_mfa_types)
+            .field("totp_setup", &self.totp_setup)
             .finish()
     }
 }
@@ -139,6 +178,12 @@ pub struct User {
     pub created_ms: i64,
     /// Last change (unix ms).
     pub updated_ms: i64,
+    /// Second factors enabled for sign-in.
+    pub mfa_enabled: Vec<MfaMethod>,
+    /// The preferred second factor.
+    pub preferred_mfa: Option<MfaMethod>,
+    /// Groups, ordered by precedence then name.
+    pub groups: Vec<String>,
 }
 
 /// A page of `list_users`.
@@ -148,6 +193,21 @@ pub struct UserList {
     pub users: Vec<User>,
     /// Pass to the next call to get the next page.
     pub pagination_token: Option<String>,
+}
+
+/// A group of users.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Group {
+    /// Its name (what the `cognito:groups` claim carries).
+    pub name: String,
+    /// A description.
+    pub description: Option<String>,
+    /// Lower comes first in `cognito:groups`.
+    pub precedence: Option<u32>,
+    /// Creation time (unix ms).
+    pub created_ms: i64,
+    /// Last change (unix ms).
+    pub updated_ms: i64,
 }
 
 /// The outcome of `admin_create_user`.

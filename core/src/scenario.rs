@@ -26,6 +26,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::delivery::{Delivery, DeliveryError, Message};
+use crate::flow::MfaPreference;
 use crate::{Attributes, ManualClock, PoolConfig, UserPool};
 
 /// A parsed scenario file.
@@ -130,6 +131,15 @@ pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), S
             "advance" => {
                 clock.advance_secs(step.secs.ok_or_else(|| format!("{at}: advance needs secs"))?);
                 Ok(Value::Null)
+            }
+            "totp" => {
+                // The authenticator app: RFC 6238 computed here, independently of the engine.
+                let args = resolve_args(&step.args, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
+                let secret = arg_str(&args, "secret").map_err(|e| format!("{at}: {e}"))?;
+                let offset = args.get("offset_secs").and_then(Value::as_i64).unwrap_or(0);
+                use crate::Clock as _;
+                let code = totp_code(secret, clock.now_ms() / 1000 + offset).map_err(|e| format!("{at}: {e}"))?;
+                Ok(json!({ "code": code }))
             }
             "fail_delivery" => {
                 let on = step.args.get("failing").and_then(Value::as_bool).unwrap_or(true);
@@ -254,7 +264,7 @@ fn arg_names(args: &Map<String, Value>, name: &str) -> Result<Vec<String>, Strin
 pub mod result_json {
     use serde_json::{Value, json};
 
-    use crate::{AuditEvent, CodeDelivery, SignInResult, SignUpResult, Tokens, User};
+    use crate::{AuditEvent, CodeDelivery, Group, SignInResult, SignUpResult, Tokens, TotpSetup, User};
 
     /// Code delivery details.
     pub fn delivery(d: &CodeDelivery) -> Value {
@@ -276,19 +286,87 @@ pub mod result_json {
     /// A sign-in result.
     pub fn sign_in(r: &SignInResult) -> Value {
         json!({"next_step": r.next_step.as_str(), "tokens": r.tokens.as_ref().map(tokens),
-               "session": r.session, "missing_attributes": r.missing_attributes})
+               "session": r.session, "missing_attributes": r.missing_attributes,
+               "code_delivery": r.code_delivery.as_ref().map(delivery),
+               "allowed_mfa_types": r.allowed_mfa_types.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+               "totp_setup": r.totp_setup.as_ref().map(totp_setup)})
+    }
+
+    /// A new authenticator's secret and URI.
+    pub fn totp_setup(t: &TotpSetup) -> Value {
+        json!({"secret": t.secret, "uri": t.uri})
     }
 
     /// A user.
     pub fn user(u: &User) -> Value {
         json!({"username": u.username, "sub": u.sub, "status": u.status.as_str(), "enabled": u.enabled,
-               "attributes": u.attributes})
+               "attributes": u.attributes, "mfa_enabled": u.mfa_enabled.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+               "preferred_mfa": u.preferred_mfa.map(|m| m.as_str()), "groups": u.groups})
+    }
+
+    /// A group.
+    pub fn group(g: &Group) -> Value {
+        json!({"name": g.name, "description": g.description, "precedence": g.precedence})
     }
 
     /// An audit event.
     pub fn event(e: &AuditEvent) -> Value {
         json!({"kind": e.kind.as_str(), "success": e.success, "detail": e.detail})
     }
+}
+
+/// The TOTP, SMS and email choices of a preference call.
+type Preferences = (Option<MfaPreference>, Option<MfaPreference>, Option<MfaPreference>);
+
+fn preferences(a: &Map<String, Value>) -> Result<Preferences, String> {
+    let one = |name: &str| -> Result<Option<MfaPreference>, String> {
+        match opt_str(a, name) {
+            None => Ok(None),
+            Some(text) => {
+                MfaPreference::parse(text).map(Some).ok_or_else(|| format!("{name}: not a preference: {text}"))
+            }
+        }
+    };
+    Ok((one("totp")?, one("sms")?, one("email")?))
+}
+
+/// RFC 6238 (SHA-1, 6 digits, 30 s) from a base32 secret, written here from the RFC with
+/// ring's HMAC so that scenarios check the engine against an independent generator.
+pub fn totp_code(base32_secret: &str, unix_secs: i64) -> Result<String, String> {
+    let secret = base32_decode(base32_secret).ok_or("the secret is not base32")?;
+    let counter = u64::try_from(unix_secs.div_euclid(30)).map_err(|_| "time before 1970")?;
+    Ok(hotp(&secret, counter, 6))
+}
+
+/// RFC 4226 HOTP with HMAC-SHA-1.
+pub fn hotp(secret: &[u8], counter: u64, digits: u32) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
+    let mac = ring::hmac::sign(&key, &counter.to_be_bytes());
+    let mac = mac.as_ref();
+    let offset = usize::from(mac[mac.len() - 1] & 0x0f);
+    let binary = u32::from_be_bytes([mac[offset] & 0x7f, mac[offset + 1], mac[offset + 2], mac[offset + 3]]);
+    format!("{:0width$}", binary % 10u32.pow(digits), width = digits as usize)
+}
+
+/// RFC 4648 base32 (upper or lower case, padding optional).
+pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
+    let mut bits: u64 = 0;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.trim_end_matches('=').chars() {
+        let value = match c.to_ascii_uppercase() {
+            c @ 'A'..='Z' => c as u64 - 'A' as u64,
+            c @ '2'..='7' => c as u64 - '2' as u64 + 26,
+            _ => return None,
+        };
+        bits = (bits << 5) | value;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push(((bits >> count) & 0xff) as u8);
+        }
+    }
+    Some(out)
 }
 
 fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Value, crate::Error>, String> {
@@ -384,6 +462,48 @@ fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Valu
                 .map(|events| Value::Array(events.iter().map(rj::event).collect()))
         }
         "rotate_signing_keys" => done(pool.rotate_signing_keys()),
+        "associate_software_token" => match (opt_str(a, "access_token"), opt_str(a, "session")) {
+            (Some(token), None) => pool.associate_software_token(token),
+            (None, Some(session)) => pool.associate_software_token_with_session(session),
+            _ => return Err("associate_software_token takes access_token or session".into()),
+        }
+        .map(|t| rj::totp_setup(&t)),
+        "verify_software_token" => done(pool.verify_software_token(
+            arg_str(a, "access_token")?,
+            arg_str(a, "code")?,
+            opt_str(a, "friendly_name"),
+        )),
+        "set_mfa_preference" => {
+            let (totp, sms, email) = preferences(a)?;
+            done(pool.set_mfa_preference(arg_str(a, "access_token")?, totp, sms, email))
+        }
+        "admin_set_user_mfa_preference" => {
+            let (totp, sms, email) = preferences(a)?;
+            done(pool.admin_set_user_mfa_preference(arg_str(a, "username")?, totp, sms, email))
+        }
+        "create_group" => pool
+            .create_group(
+                arg_str(a, "name")?,
+                opt_str(a, "description"),
+                a.get("precedence").and_then(Value::as_u64).map(|p| u32::try_from(p).unwrap_or(u32::MAX)),
+            )
+            .map(|g| rj::group(&g)),
+        "get_group" => pool.get_group(arg_str(a, "name")?).map(|g| rj::group(&g)),
+        "list_groups" => pool.list_groups().map(|gs| Value::Array(gs.iter().map(rj::group).collect())),
+        "delete_group" => done(pool.delete_group(arg_str(a, "name")?)),
+        "admin_add_user_to_group" => done(pool.admin_add_user_to_group(arg_str(a, "username")?, arg_str(a, "group")?)),
+        "admin_remove_user_from_group" => {
+            done(pool.admin_remove_user_from_group(arg_str(a, "username")?, arg_str(a, "group")?))
+        }
+        "admin_list_groups_for_user" => pool
+            .admin_list_groups_for_user(arg_str(a, "username")?)
+            .map(|gs| Value::Array(gs.iter().map(rj::group).collect())),
+        "list_users_in_group" => {
+            let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            pool.list_users_in_group(arg_str(a, "group")?, limit, opt_str(a, "pagination_token")).map(|l| {
+                json!({"users": l.users.iter().map(rj::user).collect::<Vec<_>>(), "pagination_token": l.pagination_token})
+            })
+        }
         other => return Err(format!("unknown operation {other}")),
     })
 }

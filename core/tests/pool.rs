@@ -164,7 +164,8 @@ fn forged_and_misused_tokens_are_rejected() {
     let header: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.access_token.split('.').next().unwrap()).unwrap()).unwrap();
     let kid = header["kid"].as_str().unwrap();
-    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(t.access_token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let payload =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(t.access_token.split('.').nth(1).unwrap()).unwrap()).unwrap();
     let cases = [
         ("alg none", forge(&t.access_token, &format!(r#"{{"alg":"none","kid":"{kid}"}}"#), None)),
         ("HS256 header", forge(&t.access_token, &format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#), None)),
@@ -203,9 +204,7 @@ fn pools_sharing_a_store_are_isolated() {
 
 #[test]
 fn client_secrets_are_checked_as_secret_hash() {
-    let f = fixture(
-        "[[clients]]\nid = 'public'\n[[clients]]\nid = 'backend'\nsecret = 'a-very-long-client-secret'\n",
-    );
+    let f = fixture("[[clients]]\nid = 'public'\n[[clients]]\nid = 'backend'\nsecret = 'a-very-long-client-secret'\n");
     let backend = f.pool.with_client("backend", None).unwrap();
     let err = backend.sign_up("alice", PW, email("alice")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotAuthorized);
@@ -297,8 +296,10 @@ fn passwords_are_rehashed_when_parameters_change() {
     assert!(before.contains("m=128,t=1"));
     let stronger = fixture_on(
         Arc::clone(&store),
-        PoolConfig::from_toml("pool_id = 'rehash'\n[password_hashing]\nmemory_kib = 256\niterations = 2\ndangerous_allow_weak = true")
-            .unwrap(),
+        PoolConfig::from_toml(
+            "pool_id = 'rehash'\n[password_hashing]\nmemory_kib = 256\niterations = 2\ndangerous_allow_weak = true",
+        )
+        .unwrap(),
     );
     assert_eq!(stronger.pool.sign_in("alice", PW).unwrap().next_step, SignInStep::Done);
     let after = store.user_by_key("rehash", "u:alice").unwrap().unwrap().value.password_hash;

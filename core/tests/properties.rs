@@ -123,11 +123,11 @@ impl World {
             }
             Op::Confirm { user, right } => {
                 let code = if right { self.delivery.last_code_to(&email(user)) } else { Some("000000".into()) };
-                if let Some(code) = code {
-                    if self.pool.confirm_sign_up(USERS[user], &code).is_ok() {
-                        prop_assert!(right, "a wrong code confirmed an account");
-                        prop_assert!(self.pool.confirm_sign_up(USERS[user], &code).is_err(), "a code was accepted twice");
-                    }
+                if let Some(code) = code
+                    && self.pool.confirm_sign_up(USERS[user], &code).is_ok()
+                {
+                    prop_assert!(right, "a wrong code confirmed an account");
+                    prop_assert!(self.pool.confirm_sign_up(USERS[user], &code).is_err(), "a code was accepted twice");
                 }
             }
             Op::Resend { user } => {
@@ -153,10 +153,10 @@ impl World {
             Op::Refresh { token } => {
                 let Some(refresh) = self.token(token) else { return Ok(()) };
                 let outcome = self.pool.refresh(&refresh);
-                if let Some(&at) = self.rotated_at.get(&refresh) {
-                    if self.now_secs() - at > GRACE_SECS {
-                        prop_assert!(outcome.is_err(), "a rotated-out refresh token was accepted after the grace window");
-                    }
+                if let Some(&at) = self.rotated_at.get(&refresh)
+                    && self.now_secs() - at > GRACE_SECS
+                {
+                    prop_assert!(outcome.is_err(), "a rotated-out refresh token was accepted after the grace window");
                 }
                 if let Ok(tokens) = outcome {
                     prop_assert!(self.pool.verify_access_token(&tokens.access_token).is_ok());
@@ -172,17 +172,20 @@ impl World {
                 }
             }
             Op::SignOut { token } => {
-                if let Some(refresh) = self.token(token) {
-                    if self.pool.sign_out(&refresh).is_ok() {
-                        prop_assert!(self.pool.refresh(&refresh).is_err(), "refresh after sign-out");
-                    }
+                if let Some(refresh) = self.token(token)
+                    && self.pool.sign_out(&refresh).is_ok()
+                {
+                    prop_assert!(self.pool.refresh(&refresh).is_err(), "refresh after sign-out");
                 }
             }
             Op::GlobalSignOut { token } => {
                 if !self.access.is_empty() {
                     let access = self.access[token % self.access.len()].clone();
                     if self.pool.global_sign_out(&access).is_ok() {
-                        prop_assert!(self.pool.verify_access_token(&access).is_err(), "access token valid after global sign-out");
+                        prop_assert!(
+                            self.pool.verify_access_token(&access).is_err(),
+                            "access token valid after global sign-out"
+                        );
                     }
                 }
             }
@@ -191,13 +194,13 @@ impl World {
             }
             Op::ConfirmForgot { user, right, password } => {
                 let code = if right { self.delivery.last_code_to(&email(user)) } else { Some("000000".into()) };
-                if let Some(code) = code {
-                    if self.pool.confirm_forgot_password(USERS[user], &code, PASSWORDS[password]).is_ok() {
-                        prop_assert!(right, "a wrong reset code was accepted");
-                        self.password.insert(user, password);
-                        let again = self.pool.confirm_forgot_password(USERS[user], &code, PASSWORDS[password]);
-                        prop_assert!(again.is_err(), "a reset code was accepted twice");
-                    }
+                if let Some(code) = code
+                    && self.pool.confirm_forgot_password(USERS[user], &code, PASSWORDS[password]).is_ok()
+                {
+                    prop_assert!(right, "a wrong reset code was accepted");
+                    self.password.insert(user, password);
+                    let again = self.pool.confirm_forgot_password(USERS[user], &code, PASSWORDS[password]);
+                    prop_assert!(again.is_err(), "a reset code was accepted twice");
                 }
             }
             Op::Disable { user } => {

@@ -31,9 +31,9 @@ pub(crate) fn generate(alg: SigningAlgorithm) -> Result<Zeroizing<Vec<u8>>> {
     let fail = |what: &str| Error::internal(format!("{what} key generation failed"));
     match alg {
         SigningAlgorithm::RS256 => {
-            use rsa::Generate as _;
             use rsa::pkcs8::EncodePrivateKey as _;
-            let key = rsa::PrivateKey::try_generate().map_err(|_| fail("RSA"))?;
+            // 2048 bits, as Cognito: RS256 verification stays cheap for every API request.
+            let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).map_err(|_| fail("RSA"))?;
             let der = key.to_pkcs8_der().map_err(|_| fail("RSA"))?;
             Ok(Zeroizing::new(der.as_bytes().to_vec()))
         }

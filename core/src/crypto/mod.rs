@@ -7,6 +7,7 @@ pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod password;
 pub(crate) mod seal;
+pub(crate) mod totp;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -5,6 +5,7 @@
 //!
 //! `README.md` beside this file draws the states; `transition` is the whole table.
 
+pub(crate) mod mfa;
 mod session;
 pub mod state;
 pub(crate) mod user;
@@ -12,8 +13,9 @@ pub(crate) mod user;
 use rand_core::RngCore;
 use zeroize::Zeroizing;
 
-pub(crate) use self::session::{SessionInput, session_transition};
-use self::state::{AuditEvent, EventKind, Family, PendingCode, UserRecord};
+pub use self::mfa::MfaPreference;
+pub(crate) use self::session::{SessionInput, SessionStep, session_transition};
+use self::state::{AuditEvent, EventKind, Family, MfaMethod, PendingCode, UserRecord};
 use crate::attributes::Attributes;
 use crate::config::{ClientSettings, Settings};
 use crate::crypto::codes::CodeHasher;
@@ -48,16 +50,65 @@ pub(crate) enum Input {
     /// outrun the lockout schedule.
     StartPasswordAttempt,
     /// The driver's verdict on the password; `hash_checked` is the hash it verified against.
+    /// `setup_secret` (sealed) is used if the user must set up an authenticator now.
     FinishPasswordAttempt {
         matched: bool,
         hash_checked: String,
         rehash: Option<String>,
+        setup_secret: String,
     },
     /// Answers a NEW_PASSWORD_REQUIRED challenge.
     AnswerNewPassword {
         session: Zeroizing<String>,
         password_hash: String,
         attributes: Attributes,
+        setup_secret: String,
+    },
+    // ── second factor ────────────────────────────────────────────────────────
+    /// Answers an SMS or email code challenge.
+    AnswerMfaCode {
+        session: Zeroizing<String>,
+        code: Zeroizing<String>,
+    },
+    /// Answers a TOTP challenge: the step the driver found the code to match (if any) for the
+    /// secret it checked against.
+    AnswerTotp {
+        session: Zeroizing<String>,
+        step: Option<u64>,
+        secret_checked: String,
+    },
+    /// Answers the TOTP-setup challenge with the first code of the new authenticator.
+    AnswerTotpSetup {
+        session: Zeroizing<String>,
+        step: Option<u64>,
+        secret_checked: String,
+        friendly_name: String,
+    },
+    /// Chooses a method in CONTINUE_SIGN_IN_WITH_MFA_SELECTION.
+    AnswerSelection {
+        session: Zeroizing<String>,
+        method: MfaMethod,
+    },
+    /// `associate_software_token` with the setup session: a new secret for the challenge.
+    ReplaceSetupSecret {
+        session: Zeroizing<String>,
+        secret: String,
+    },
+    /// `associate_software_token` with an access token.
+    AssociateTotp {
+        secret: String,
+    },
+    /// `verify_software_token`: the step the code matched for the pending secret.
+    VerifyTotp {
+        step: Option<u64>,
+        secret_checked: String,
+        friendly_name: String,
+    },
+    /// `set_mfa_preference` / `admin_set_user_mfa_preference`.
+    SetMfaPreference {
+        totp: Option<MfaPreference>,
+        sms: Option<MfaPreference>,
+        email: Option<MfaPreference>,
     },
     // ── recovery and passwords ───────────────────────────────────────────────
     ForgotPassword,
@@ -65,8 +116,10 @@ pub(crate) enum Input {
         code: Zeroizing<String>,
         password_hash: String,
     },
+    /// Replaces the password whose hash the driver verified the old password against.
     ChangePassword {
         password_hash: String,
+        old_hash: String,
     },
     // ── attributes and account ───────────────────────────────────────────────
     UpdateAttributes {
@@ -101,6 +154,12 @@ pub(crate) enum Input {
     AdminSetPassword {
         password_hash: String,
         permanent: bool,
+    },
+    AddToGroup {
+        group: String,
+    },
+    RemoveFromGroup {
+        group: String,
     },
 }
 
@@ -142,13 +201,18 @@ pub struct CodeDelivery {
     pub attribute: String,
 }
 
-/// Where a sign-in stands after the password (Amplify v6's `signInStep`).
+/// Where a sign-in stands after a step (Amplify v6's `signInStep`).
 #[derive(Debug)]
 pub(crate) enum SignInNext {
     Tokens(NewSession),
     ConfirmSignUp,
     ResetPassword,
     NewPasswordRequired { session: Zeroizing<String>, missing: Vec<String> },
+    TotpCode { session: Zeroizing<String> },
+    SmsCode { session: Zeroizing<String>, delivery: CodeDelivery },
+    EmailCode { session: Zeroizing<String>, delivery: CodeDelivery },
+    SelectMfa { session: Zeroizing<String>, options: Vec<MfaMethod> },
+    TotpSetup { session: Zeroizing<String> },
 }
 
 /// A per-attribute outcome of an attribute update.
@@ -224,19 +288,41 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
 
         // ── sign-in ──────────────────────────────────────────────────────────
         (Some(u), I::StartPasswordAttempt) => user::start_password_attempt(u, ctx),
-        (Some(u), I::FinishPasswordAttempt { matched, hash_checked, rehash }) => {
-            user::finish_password_attempt(u, matched, &hash_checked, rehash, ctx)
+        (Some(u), I::FinishPasswordAttempt { matched, hash_checked, rehash, setup_secret }) => {
+            user::finish_password_attempt(u, matched, &hash_checked, rehash, &setup_secret, ctx)
         }
-        (Some(u), I::AnswerNewPassword { session, password_hash, attributes }) => {
-            user::answer_new_password(u, &session, password_hash, attributes, ctx)
+        (Some(u), I::AnswerNewPassword { session, password_hash, attributes, setup_secret }) => {
+            user::answer_new_password(u, &session, password_hash, attributes, &setup_secret, ctx)
         }
+
+        // ── second factor ────────────────────────────────────────────────────
+        (Some(u), I::AnswerMfaCode { session, code }) => mfa::answer_code(u, &session, &code, ctx),
+        (Some(u), I::AnswerTotp { session, step, secret_checked }) => {
+            mfa::answer_totp(u, &session, step, &secret_checked, ctx)
+        }
+        (Some(u), I::AnswerTotpSetup { session, step, secret_checked, friendly_name }) => {
+            mfa::answer_totp_setup(u, &session, step, &secret_checked, &friendly_name, ctx)
+        }
+        (Some(u), I::AnswerSelection { session, method }) => mfa::answer_selection(u, &session, method, ctx),
+        (Some(u), I::ReplaceSetupSecret { session, secret }) => mfa::replace_setup_secret(u, &session, secret, ctx),
+        (Some(u), I::AssociateTotp { secret }) => mfa::associate(u, secret, ctx),
+        (Some(u), I::VerifyTotp { step, secret_checked, friendly_name }) => {
+            mfa::verify_totp(u, step, &secret_checked, &friendly_name, ctx)
+        }
+        (Some(u), I::SetMfaPreference { totp, sms, email }) => mfa::set_preference(u, totp, sms, email, ctx),
 
         // ── recovery and passwords ───────────────────────────────────────────
         (Some(u), I::ForgotPassword) => user::forgot_password(u, ctx),
         (Some(u), I::ConfirmForgotPassword { code, password_hash }) => {
             user::confirm_forgot_password(u, &code, password_hash, ctx)
         }
-        (Some(u), I::ChangePassword { password_hash }) => user::set_password(u, password_hash, true, ctx),
+        (Some(u), I::ChangePassword { password_hash, old_hash }) => {
+            if u.password_hash != old_hash {
+                // The password changed between the check and now (a reset, say).
+                return Step::fail(crate::Error::bad_credentials());
+            }
+            user::set_password(u, password_hash, true, ctx)
+        }
         (Some(u), I::AdminSetPassword { password_hash, permanent }) => {
             user::set_password(u, password_hash, permanent, ctx)
         }
@@ -254,6 +340,8 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
             .with(Effect::RevokeSessions)
             .with(Effect::Audit(event(u, EventKind::GlobalSignOut, true, "", ctx))),
         (Some(u), I::AdminDisable) => user::set_enabled(u, false, ctx),
+        (Some(u), I::AddToGroup { group }) => user::set_membership(u, group, true, ctx),
+        (Some(u), I::RemoveFromGroup { group }) => user::set_membership(u, group, false, ctx),
         (Some(u), I::AdminEnable) => user::set_enabled(u, true, ctx),
     }
 }

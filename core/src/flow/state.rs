@@ -127,6 +127,131 @@ pub struct UserRecord {
     /// The sign-in challenge in progress, if any (one at a time per user).
     #[serde(default)]
     pub challenge: Option<Challenge>,
+    /// Second factors.
+    #[serde(default)]
+    pub mfa: MfaSettings,
+}
+
+/// A second factor.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum MfaMethod {
+    /// Authenticator app (RFC 6238).
+    Totp,
+    /// A code by SMS.
+    Sms,
+    /// A code by email.
+    Email,
+}
+
+impl MfaMethod {
+    /// Amplify's name: `TOTP`, `SMS`, `EMAIL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "TOTP",
+            Self::Sms => "SMS",
+            Self::Email => "EMAIL",
+        }
+    }
+
+    /// Cognito's name: `SOFTWARE_TOKEN_MFA`, `SMS_MFA`, `EMAIL_OTP`.
+    pub fn cognito_name(self) -> &'static str {
+        match self {
+            Self::Totp => "SOFTWARE_TOKEN_MFA",
+            Self::Sms => "SMS_MFA",
+            Self::Email => "EMAIL_OTP",
+        }
+    }
+
+    /// Parses Amplify's or Cognito's name (case-insensitive), or the config name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_uppercase().as_str() {
+            "TOTP" | "SOFTWARE_TOKEN_MFA" => Some(Self::Totp),
+            "SMS" | "SMS_MFA" | "SMS_OTP" => Some(Self::Sms),
+            "EMAIL" | "EMAIL_OTP" | "EMAIL_MFA" => Some(Self::Email),
+            _ => None,
+        }
+    }
+
+    /// The attribute a code method delivers to.
+    pub(crate) fn attribute(self) -> &'static str {
+        match self {
+            Self::Sms => "phone_number",
+            Self::Email | Self::Totp => "email",
+        }
+    }
+}
+
+/// An authenticator app bound to the account. The secret is sealed when the host gives an
+/// encryption key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpDevice {
+    /// The secret (sealed, base64url).
+    pub secret: String,
+    /// A name the user gave it.
+    pub friendly_name: String,
+    /// The last step accepted; only later steps are accepted (RFC 6238 §5.2).
+    pub last_step: u64,
+    /// When it was verified (unix ms).
+    pub created_ms: i64,
+}
+
+impl fmt::Debug for TotpDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TotpDevice")
+            .field("friendly_name", &self.friendly_name)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A TOTP secret handed out by `associate_software_token`, waiting for its first code.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTotp {
+    /// The secret (sealed, base64url).
+    pub secret: String,
+    /// Wrong codes so far; the secret is dropped after the code attempt cap.
+    pub attempts: u32,
+}
+
+impl fmt::Debug for PendingTotp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingTotp").field("attempts", &self.attempts).finish_non_exhaustive()
+    }
+}
+
+/// A user's second factors and preference.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaSettings {
+    /// The verified authenticator app, if any.
+    pub totp: Option<TotpDevice>,
+    /// Whether TOTP is used at sign-in.
+    pub totp_enabled: bool,
+    /// A secret waiting for `verify_software_token`.
+    pub pending_totp: Option<PendingTotp>,
+    /// Whether SMS codes are used at sign-in.
+    pub sms_enabled: bool,
+    /// Whether email codes are used at sign-in.
+    pub email_enabled: bool,
+    /// The method used when several are enabled.
+    pub preferred: Option<MfaMethod>,
+}
+
+impl MfaSettings {
+    /// The methods enabled for sign-in, in a stable order.
+    pub fn enabled(&self) -> Vec<MfaMethod> {
+        let mut methods = Vec::new();
+        if self.totp_enabled && self.totp.is_some() {
+            methods.push(MfaMethod::Totp);
+        }
+        if self.sms_enabled {
+            methods.push(MfaMethod::Sms);
+        }
+        if self.email_enabled {
+            methods.push(MfaMethod::Email);
+        }
+        methods
+    }
 }
 
 /// What a sign-in challenge waits for.
@@ -138,6 +263,37 @@ pub enum ChallengeKind {
         /// Required attributes the user has not set yet.
         missing: Vec<String>,
     },
+    /// A choice between several enabled second factors.
+    SelectMfa {
+        /// The methods to choose from.
+        options: Vec<MfaMethod>,
+    },
+    /// A second-factor code: from the authenticator app, or sent by SMS or email.
+    Mfa {
+        /// The method.
+        method: MfaMethod,
+        /// The code sent (SMS, email); `None` for TOTP.
+        code: Option<PendingCode>,
+    },
+    /// MFA is required and nothing is set up: the user adds an authenticator app.
+    TotpSetup {
+        /// The new secret (sealed, base64url).
+        secret: String,
+    },
+}
+
+impl ChallengeKind {
+    /// A short name for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NewPasswordRequired { .. } => "NEW_PASSWORD_REQUIRED",
+            Self::SelectMfa { .. } => "SELECT_MFA_TYPE",
+            Self::Mfa { method: MfaMethod::Totp, .. } => "SOFTWARE_TOKEN_MFA",
+            Self::Mfa { method: MfaMethod::Sms, .. } => "SMS_MFA",
+            Self::Mfa { method: MfaMethod::Email, .. } => "EMAIL_OTP",
+            Self::TotpSetup { .. } => "MFA_SETUP",
+        }
+    }
 }
 
 /// A sign-in waiting for an answer through `confirm_sign_in`. The opaque session string the

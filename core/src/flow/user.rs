@@ -1,12 +1,10 @@
 //! Transitions of a user's record: sign-up, confirmation, password attempts and lockout,
 //! recovery, attributes, administration.
 
-use zeroize::Zeroizing;
-
-use super::state::{Challenge, ChallengeKind, EventKind, Family, Lockout, RECORD_VERSION, UserRecord, UserStatus};
+use super::state::{ChallengeKind, EventKind, Family, Lockout, MfaMethod, RECORD_VERSION, UserRecord, UserStatus};
 use super::{
     AttributeUpdate, Change, CodeDelivery, Ctx, Effect, NewSession, Reply, SignInNext, Step, event, issue_code,
-    message, redeem,
+    message, mfa, redeem,
 };
 use crate::attributes::{self, Attributes, WriteKind};
 use crate::config::{ClientSettings, RecoveryChannel, Settings, UsernameMode};
@@ -170,6 +168,7 @@ fn new_user(
         attribute_codes: Default::default(),
         groups: Default::default(),
         challenge: None,
+        mfa: Default::default(),
     }
 }
 
@@ -307,7 +306,7 @@ pub(super) fn start_password_attempt(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step 
     Step::put(next, Ok(Reply::CheckPassword { hash }))
 }
 
-fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {
+pub(crate) fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {
     let refresh_token = codes::refresh_token(ctx.rng);
     let family = Family {
         record_version: RECORD_VERSION,
@@ -326,43 +325,12 @@ fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {
     NewSession { family, refresh_token }
 }
 
-/// A new challenge session: the secret goes to the caller, its hash into the record.
-fn start_challenge(next: &mut UserRecord, kind: ChallengeKind, ctx: &mut Ctx<'_>) -> Zeroizing<String> {
-    let secret = crypto::b64url(&crypto::random_bytes::<32>(ctx.rng));
-    next.challenge = Some(Challenge {
-        session_hash: crypto::sha256_hex(secret.as_bytes()),
-        kind,
-        client_id: ctx.client.id.clone(),
-        created_ms: ctx.now,
-        expires_ms: ctx.now.saturating_add(ctx.client.session_ttl_ms),
-        attempts: 0,
-    });
-    Zeroizing::new(format!("{}.{secret}", crypto::b64url(next.sub.as_bytes())))
-}
-
-/// The `sub` a challenge session belongs to.
-pub(crate) fn session_sub(session: &str) -> Option<String> {
-    let (sub, _) = session.split_once('.')?;
-    String::from_utf8(crypto::b64url_decode(sub)?).ok()
-}
-
-fn check_challenge<'a>(u: &'a UserRecord, session: &str, ctx: &Ctx<'_>) -> Result<&'a Challenge> {
-    let invalid = || Error::not_authorized("Invalid session for the user, session is expired.");
-    let secret = session.split_once('.').map(|(_, s)| s).ok_or_else(invalid)?;
-    let challenge = u.challenge.as_ref().ok_or_else(invalid)?;
-    let presented = crypto::sha256_hex(secret.as_bytes());
-    let same = crypto::constant_time_eq(presented.as_bytes(), challenge.session_hash.as_bytes());
-    if !same || ctx.now >= challenge.expires_ms || challenge.client_id != ctx.client.id {
-        return Err(invalid());
-    }
-    Ok(challenge)
-}
-
 pub(super) fn finish_password_attempt(
     u: &UserRecord,
     matched: bool,
     hash_checked: &str,
     rehash: Option<String>,
+    setup_secret: &str,
     ctx: &mut Ctx<'_>,
 ) -> Step {
     if !matched || u.password_hash != hash_checked {
@@ -399,14 +367,22 @@ pub(super) fn finish_password_attempt(
             let missing: Vec<String> =
                 ctx.settings.required.iter().filter(|r| !next.attributes.contains_key(*r)).cloned().collect();
             let session =
-                start_challenge(&mut next, ChallengeKind::NewPasswordRequired { missing: missing.clone() }, ctx);
+                mfa::start_challenge(&mut next, ChallengeKind::NewPasswordRequired { missing: missing.clone() }, ctx);
             Step::put(next, Ok(Reply::SignIn(SignInNext::NewPasswordRequired { session, missing })))
         }
-        UserStatus::Confirmed => {
-            next.challenge = None;
-            let session = new_session(&next, ctx);
-            let audit = event(&next, EventKind::SignIn, true, "", ctx);
-            Step::put(next, Ok(Reply::SignIn(SignInNext::Tokens(session)))).with(Effect::Audit(audit))
+        UserStatus::Confirmed => after_first_factor(next, setup_secret, ctx),
+    }
+}
+
+/// The first factor passed: a second-factor challenge if one is needed, tokens otherwise.
+fn after_first_factor(mut next: UserRecord, setup_secret: &str, ctx: &mut Ctx<'_>) -> Step {
+    match mfa::second_factor(&mut next, setup_secret, ctx) {
+        Err(e) => Step::put(next, Err(e)),
+        Ok(None) => mfa::signed_in(next, "", ctx),
+        Ok(Some((step, effects))) => {
+            let mut step = Step::put(next, Ok(Reply::SignIn(step)));
+            step.effects.extend(effects);
+            step
         }
     }
 }
@@ -416,13 +392,16 @@ pub(super) fn answer_new_password(
     session: &str,
     password_hash: String,
     attributes: Attributes,
+    setup_secret: &str,
     ctx: &mut Ctx<'_>,
 ) -> Step {
-    let challenge = match check_challenge(u, session, ctx) {
+    let challenge = match mfa::check_challenge(u, session, ctx) {
         Ok(c) => c,
         Err(e) => return Step::fail(e),
     };
-    let ChallengeKind::NewPasswordRequired { missing } = &challenge.kind;
+    let ChallengeKind::NewPasswordRequired { missing } = &challenge.kind else {
+        return Step::fail(Error::not_authorized("Invalid session for the user, session is expired."));
+    };
     if u.status != UserStatus::ForceChangePassword {
         return Step::fail(Error::not_authorized("Invalid session for the user, session is expired."));
     }
@@ -439,17 +418,28 @@ pub(super) fn answer_new_password(
     next.status = UserStatus::Confirmed;
     next.challenge = None;
     next.updated_ms = ctx.now;
-    let session = new_session(&next, ctx);
-    let audits = [
-        event(&next, EventKind::PasswordChange, true, "new password required", ctx),
-        event(&next, EventKind::SignIn, true, "", ctx),
-    ];
-    let mut step = Step::put(next, Ok(Reply::SignIn(SignInNext::Tokens(session))));
-    step.effects.extend(audits.into_iter().map(Effect::Audit));
-    step
+    let audit = event(&next, EventKind::PasswordChange, true, "new password required", ctx);
+    after_first_factor(next, setup_secret, ctx).with(Effect::Audit(audit))
 }
 
 // ── recovery and passwords ──────────────────────────────────────────────────────────────
+
+/// The first verified recovery channel in the pool's order. A channel that is the user's
+/// only second factor is skipped: recovering through it would make it both factors.
+fn recovery_channel(u: &UserRecord, ctx: &Ctx<'_>) -> Option<&'static str> {
+    let mfa = u.mfa.enabled();
+    let only_factor = |attr: &str| {
+        mfa.len() == 1
+            && ((mfa[0] == MfaMethod::Sms && attr == "phone_number") || (mfa[0] == MfaMethod::Email && attr == "email"))
+    };
+    ctx.settings.recovery.iter().find_map(|c| {
+        let attr = match c {
+            RecoveryChannel::Email => "email",
+            RecoveryChannel::Phone => "phone_number",
+        };
+        (u.is_verified(attr) && !only_factor(attr)).then_some(attr)
+    })
+}
 
 pub(super) fn forgot_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
     let protect = ctx.client.prevent_user_existence_errors;
@@ -463,14 +453,7 @@ pub(super) fn forgot_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
             Step::fail(Error::not_authorized("User is disabled."))
         };
     }
-    let channel = ctx.settings.recovery.iter().find_map(|c| {
-        let attr = match c {
-            RecoveryChannel::Email => "email",
-            RecoveryChannel::Phone => "phone_number",
-        };
-        u.is_verified(attr).then_some(attr)
-    });
-    let Some(attribute) = channel else {
+    let Some(attribute) = recovery_channel(u, ctx) else {
         return if protect {
             Step::reply(Reply::Delivery(Some(simulated_delivery(ctx, &u.username))))
         } else {
@@ -542,15 +525,8 @@ pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
     next.status = UserStatus::ResetRequired;
     next.updated_ms = ctx.now;
     let mut step_effects = vec![Effect::RevokeSessions];
-    let channel = ctx.settings.recovery.iter().find_map(|c| {
-        let attr = match c {
-            RecoveryChannel::Email => "email",
-            RecoveryChannel::Phone => "phone_number",
-        };
-        u.is_verified(attr).then_some(attr)
-    });
     let mut delivery = None;
-    if let Some(attribute) = channel {
+    if let Some(attribute) = recovery_channel(u, ctx) {
         let ttl = ctx.settings.raw.codes.reset_validity_secs;
         let (pending, code) = issue_code(ctx, Purpose::ForgotPassword, &u.sub, attribute, ttl);
         next.reset_code = Some(pending);
@@ -689,6 +665,16 @@ pub(super) fn set_enabled(u: &UserRecord, enabled: bool, ctx: &mut Ctx<'_>) -> S
     let audit = event(&next, kind, true, "", ctx);
     let step = Step::put(next, Ok(Reply::Done)).with(Effect::Audit(audit));
     if enabled { step } else { step.with(Effect::RevokeSessions) }
+}
+
+pub(super) fn set_membership(u: &UserRecord, group: String, member: bool, ctx: &mut Ctx<'_>) -> Step {
+    let mut next = u.clone();
+    let changed = if member { next.groups.insert(group) } else { next.groups.remove(&group) };
+    if !changed {
+        return Step::reply(Reply::Done);
+    }
+    next.updated_ms = ctx.now;
+    Step::put(next, Ok(Reply::Done))
 }
 
 /// The error for a taken unique key, as Cognito names it.

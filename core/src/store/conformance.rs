@@ -33,6 +33,7 @@ pub fn sample_user(sub: &str, username: &str) -> UserRecord {
         attribute_codes: BTreeMap::new(),
         groups: BTreeSet::new(),
         challenge: None,
+        mfa: Default::default(),
     }
 }
 

@@ -20,11 +20,20 @@ use crate::delivery::{Delivery, DeliveryError, Message};
 use crate::error::{Error, ErrorCode, Result};
 use crate::filter::Filter;
 use crate::flow::state::{AuditEvent, Family, UserRecord};
-use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInNext, user};
+use crate::flow::state::{ChallengeKind, MfaMethod, UserStatus};
+use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInNext, mfa, user};
 use crate::keyring::{KeyRing, KeyUse};
 use crate::results::{AttributeUpdate, CodeDelivery};
 use crate::results::{Claims, CreatedUser, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, User, UserList};
 use crate::store::{MemoryStore, Store, StoreError, Versioned, Write};
+
+mod groups;
+mod import;
+
+pub use self::import::ImportUser;
+mod mfa_driver;
+
+use self::mfa_driver::NewTotpSecret;
 
 /// How many times a transition is rerun after a concurrent change before giving up.
 const MAX_RERUNS: usize = 16;
@@ -259,6 +268,11 @@ impl UserPool {
         self.shared.store.as_ref()
     }
 
+    /// The context a transition runs in: now, the settings, this view's client.
+    fn ctx<'a>(&'a self, rng: &'a mut dyn rand_core::RngCore) -> Ctx<'a> {
+        Ctx { now: self.now(), settings: &self.shared.settings, client: self.client(), rng, codes: &self.shared.codes }
+    }
+
     /// Checks the client's secret for a call naming `username`.
     fn check_client(&self, username: &str) -> Result<()> {
         let client = self.client();
@@ -313,8 +327,7 @@ impl UserPool {
                 return Err(Error::user_not_found());
             }
             let mut rng = crypto::os_rng();
-            let mut ctx =
-                Ctx { now: self.now(), settings, client: self.client(), rng: &mut rng, codes: &self.shared.codes };
+            let mut ctx = self.ctx(&mut rng);
             let step = flow::transition(loaded.as_ref().map(|v| &v.value), input.clone(), &mut ctx);
             let mut writes = Vec::new();
             let expect = loaded.as_ref().map(|v| v.version);
@@ -458,14 +471,7 @@ impl UserPool {
 
     fn simulated(&self, name: &str) -> CodeDelivery {
         let mut rng = crypto::os_rng();
-        let ctx = Ctx {
-            now: 0,
-            settings: &self.shared.settings,
-            client: self.client(),
-            rng: &mut rng,
-            codes: &self.shared.codes,
-        };
-        user::simulated_delivery(&ctx, name)
+        user::simulated_delivery(&self.ctx(&mut rng), name)
     }
 
     // ── sign-in ─────────────────────────────────────────────────────────────────────────
@@ -481,6 +487,7 @@ impl UserPool {
             self.shared.hasher.verify_dummy(password);
             return Err(if self.protects() { Error::bad_credentials() } else { Error::user_not_found() });
         };
+        let account = flow::display_username(&self.shared.settings, &found.value);
         let sub = found.value.sub;
         let hash = self.start_password_attempt(&sub)?;
         let matched = self.shared.hasher.verify(password, &hash);
@@ -489,29 +496,75 @@ impl UserPool {
         } else {
             None
         };
-        let outcome =
-            self.drive(Target::Sub(&sub), &Input::FinishPasswordAttempt { matched, hash_checked: hash, rehash })?;
-        self.sign_in_result(outcome)
+        let setup = self.new_totp_secret(&sub)?;
+        let input =
+            Input::FinishPasswordAttempt { matched, hash_checked: hash, rehash, setup_secret: setup.sealed.clone() };
+        let outcome = self.drive(Target::Sub(&sub), &input)?;
+        self.sign_in_result(outcome, &setup, &account)
     }
 
-    /// Answers a sign-in challenge with its `session`. For
-    /// `CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED` the answer is the new password, and
-    /// `attributes` carries the missing required attributes.
+    /// Answers the sign-in challenge of `session` (a loop until `DONE`):
+    ///
+    /// - `CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED`: the new password; `attributes` carries
+    ///   the missing required attributes;
+    /// - `CONFIRM_SIGN_IN_WITH_TOTP_CODE` / `…_SMS_CODE` / `…_EMAIL_CODE`: the code;
+    /// - `CONTINUE_SIGN_IN_WITH_MFA_SELECTION`: `TOTP`, `SMS` or `EMAIL`;
+    /// - `CONTINUE_SIGN_IN_WITH_TOTP_SETUP`: the first code of the new authenticator.
+    ///
+    /// A wrong code keeps the session until the attempt cap; an expired, used or unknown
+    /// session is `NotAuthorizedException` ("Invalid session").
     pub fn confirm_sign_in(&self, session: &str, answer: &str, attributes: Attributes) -> Result<SignInResult> {
         if session.is_empty() || session.len() > 2048 {
             return Err(Error::invalid("session must be 1-2048 characters"));
         }
+        if answer.is_empty() || answer.len() > attributes::MAX_PASSWORD_LEN {
+            return Err(Error::invalid("answer must be 1-256 bytes"));
+        }
         let invalid = || Error::not_authorized("Invalid session for the user, session is expired.");
-        let sub = user::session_sub(session).ok_or_else(invalid)?;
+        let sub = mfa::session_sub(session).ok_or_else(invalid)?;
         let Some(found) = self.store().user(self.pool_id(), &sub).map_err(backend)? else {
             return Err(invalid());
         };
-        attributes::check_writes(&self.shared.settings, self.client().write.as_ref(), &attributes, WriteKind::SignUp)?;
-        let display = flow::display_username(&self.shared.settings, &found.value);
-        let password_hash = self.hash_new_password(answer, &display)?;
-        let input = Input::AnswerNewPassword { session: Zeroizing::new(session.to_owned()), password_hash, attributes };
+        let user = &found.value;
+        // The session is checked before any work (hashing, TOTP) is spent on the answer.
+        let kind = {
+            let mut rng = crypto::os_rng();
+            let ctx = self.ctx(&mut rng);
+            mfa::check_challenge(user, session, &ctx)?.kind.clone()
+        };
+        let account = flow::display_username(&self.shared.settings, user);
+        let session = Zeroizing::new(session.to_owned());
+        let setup = self.new_totp_secret(&sub)?;
+        let input = match kind {
+            ChallengeKind::NewPasswordRequired { .. } => {
+                attributes::check_writes(
+                    &self.shared.settings,
+                    self.client().write.as_ref(),
+                    &attributes,
+                    WriteKind::SignUp,
+                )?;
+                let password_hash = self.hash_new_password(answer, &account)?;
+                Input::AnswerNewPassword { session, password_hash, attributes, setup_secret: setup.sealed.clone() }
+            }
+            ChallengeKind::Mfa { method: MfaMethod::Totp, .. } => {
+                let device = user.mfa.totp.as_ref().ok_or_else(invalid)?;
+                let step = self.totp_step(&sub, &device.secret, answer)?;
+                Input::AnswerTotp { session, step, secret_checked: device.secret.clone() }
+            }
+            ChallengeKind::Mfa { .. } => Input::AnswerMfaCode { session, code: Zeroizing::new(answer.to_owned()) },
+            ChallengeKind::SelectMfa { .. } => {
+                let method = MfaMethod::parse(answer)
+                    .ok_or_else(|| Error::invalid("answer with one of the allowed MFA types: TOTP, SMS or EMAIL"))?;
+                Input::AnswerSelection { session, method }
+            }
+            ChallengeKind::TotpSetup { secret } => {
+                let step = self.totp_step(&sub, &secret, answer)?;
+                let friendly_name = "authenticator".to_owned();
+                Input::AnswerTotpSetup { session, step, secret_checked: secret, friendly_name }
+            }
+        };
         let outcome = self.drive(Target::Sub(&sub), &input)?;
-        self.sign_in_result(outcome)
+        self.sign_in_result(outcome, &setup, &account)
     }
 
     /// Counts a password attempt (lockout) and returns the hash to check against.
@@ -522,12 +575,21 @@ impl UserPool {
         Ok(hash)
     }
 
-    fn sign_in_result(&self, outcome: Outcome) -> Result<SignInResult> {
+    fn sign_in_result(&self, outcome: Outcome, setup: &NewTotpSecret, account: &str) -> Result<SignInResult> {
         let Reply::SignIn(next) = outcome.reply else {
             return Err(Error::internal("unexpected reply to sign-in"));
         };
-        let empty =
-            |step| SignInResult { next_step: step, tokens: None, session: None, missing_attributes: Vec::new() };
+        let empty = |step| SignInResult {
+            next_step: step,
+            tokens: None,
+            session: None,
+            missing_attributes: Vec::new(),
+            code_delivery: None,
+            allowed_mfa_types: Vec::new(),
+            totp_setup: None,
+        };
+        let with_session =
+            |step, session: Zeroizing<String>| SignInResult { session: Some(session.to_string()), ..empty(step) };
         Ok(match next {
             SignInNext::Tokens(session) => {
                 let user = outcome.user.ok_or_else(|| Error::internal("signed in without a user"))?;
@@ -537,9 +599,25 @@ impl UserPool {
             SignInNext::ConfirmSignUp => empty(SignInStep::ConfirmSignUp),
             SignInNext::ResetPassword => empty(SignInStep::ResetPassword),
             SignInNext::NewPasswordRequired { session, missing } => SignInResult {
-                session: Some(session.to_string()),
                 missing_attributes: missing,
-                ..empty(SignInStep::ConfirmSignInWithNewPasswordRequired)
+                ..with_session(SignInStep::ConfirmSignInWithNewPasswordRequired, session)
+            },
+            SignInNext::TotpCode { session } => with_session(SignInStep::ConfirmSignInWithTotpCode, session),
+            SignInNext::SmsCode { session, delivery } => SignInResult {
+                code_delivery: Some(delivery),
+                ..with_session(SignInStep::ConfirmSignInWithSmsCode, session)
+            },
+            SignInNext::EmailCode { session, delivery } => SignInResult {
+                code_delivery: Some(delivery),
+                ..with_session(SignInStep::ConfirmSignInWithEmailCode, session)
+            },
+            SignInNext::SelectMfa { session, options } => SignInResult {
+                allowed_mfa_types: options,
+                ..with_session(SignInStep::ContinueSignInWithMfaSelection, session)
+            },
+            SignInNext::TotpSetup { session } => SignInResult {
+                totp_setup: Some(self.totp_setup(&setup.plain, account)?),
+                ..with_session(SignInStep::ContinueSignInWithTotpSetup, session)
             },
         })
     }
@@ -573,8 +651,9 @@ impl UserPool {
             let value = if name.ends_with("_verified") { json!(value == "true") } else { json!(value) };
             id.insert(name.clone(), value);
         }
-        if !user.groups.is_empty() {
-            id.insert("cognito:groups".into(), json!(user.groups));
+        let groups = self.ordered_groups(user)?;
+        if !groups.is_empty() {
+            id.insert("cognito:groups".into(), json!(groups));
         }
         id.extend([
             ("aud".into(), json!(client.id)),
@@ -589,8 +668,8 @@ impl UserPool {
         ]);
         let mut access = serde_json::Map::new();
         access.insert("sub".into(), json!(user.sub));
-        if !user.groups.is_empty() {
-            access.insert("cognito:groups".into(), json!(user.groups));
+        if !groups.is_empty() {
+            access.insert("cognito:groups".into(), json!(groups));
         }
         access.extend([
             ("token_use".into(), json!("access")),
@@ -620,92 +699,74 @@ impl UserPool {
     /// refresh token is replaced; presenting a replaced one after the grace window revokes
     /// the whole session (`RefreshTokenReuseException`).
     pub fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
-        if refresh_token.is_empty() || refresh_token.len() > 512 {
-            return Err(Error::invalid("refresh token must be 1-512 characters"));
-        }
-        let invalid = || Error::not_authorized("Invalid Refresh Token");
-        let hash = codes::refresh_token_hash(refresh_token);
+        let hash = refresh_token_hash(refresh_token)?;
         for _ in 0..MAX_RERUNS {
-            let Some(found) = self.store().family_by_hash(self.pool_id(), &hash).map_err(backend)? else {
-                return Err(invalid());
-            };
+            let (found, user) = self.family_and_user(&hash)?;
+            if user.status != UserStatus::Confirmed {
+                return Err(Error::not_authorized("User is not confirmed."));
+            }
             let mut rng = crypto::os_rng();
-            let mut ctx = Ctx {
-                now: self.now(),
-                settings: &self.shared.settings,
-                client: self.client(),
-                rng: &mut rng,
-                codes: &self.shared.codes,
-            };
+            let mut ctx = self.ctx(&mut rng);
             let step =
                 flow::session_transition(&found.value, SessionInput::Refresh { presented_hash: &hash }, &mut ctx);
-            let mut writes = Vec::new();
             let family = step.family.clone().unwrap_or_else(|| found.value.clone());
-            if let Some(next) = step.family {
-                let new_hashes = if step.new_token.is_some() { vec![next.current_hash.clone()] } else { Vec::new() };
-                writes.push(Write::PutFamily { family: next, new_hashes, expect: Some(found.version) });
+            if !self.commit_family(&found, &step)? {
+                continue;
             }
-            writes.extend(step.audit.map(Write::AppendEvent));
-            if step.reply.is_ok() {
-                // The user must still exist, be enabled and be confirmed.
-                let user = self.store().user(self.pool_id(), &family.sub).map_err(backend)?;
-                let user =
-                    user.filter(|u| u.value.enabled).ok_or_else(|| Error::not_authorized("User is disabled."))?;
-                if !writes.is_empty() {
-                    match self.store().commit(self.pool_id(), writes) {
-                        Ok(()) => {}
-                        Err(StoreError::Conflict) => continue,
-                        Err(e) => return Err(backend(e)),
-                    }
-                }
-                let token = step.new_token.unwrap_or_else(|| Zeroizing::new(refresh_token.to_owned()));
-                return self.issue_tokens(&user.value, &family, Some(token));
-            }
-            if !writes.is_empty() {
-                match self.store().commit(self.pool_id(), writes) {
-                    Ok(()) => {}
-                    Err(StoreError::Conflict) => continue,
-                    Err(e) => return Err(backend(e)),
-                }
-            }
-            return Err(step.reply.err().unwrap_or_else(invalid));
+            step.reply?;
+            let token = step.new_token.unwrap_or_else(|| Zeroizing::new(refresh_token.to_owned()));
+            return self.issue_tokens(&user, &family, Some(token));
         }
         Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent refreshes; retry."))
     }
 
-    /// Ends the session a refresh token belongs to; its access and ID tokens stop verifying.
+    /// Ends the session a refresh token belongs to (Cognito's RevokeToken); its access and ID
+    /// tokens stop verifying.
     pub fn sign_out(&self, refresh_token: &str) -> Result<()> {
-        if refresh_token.is_empty() || refresh_token.len() > 512 {
-            return Err(Error::invalid("refresh token must be 1-512 characters"));
-        }
-        let hash = codes::refresh_token_hash(refresh_token);
+        let hash = refresh_token_hash(refresh_token)?;
         for _ in 0..MAX_RERUNS {
-            let Some(found) = self.store().family_by_hash(self.pool_id(), &hash).map_err(backend)? else {
-                return Err(Error::not_authorized("Invalid Refresh Token"));
-            };
+            let (found, _) = self.family_and_user(&hash)?;
             let mut rng = crypto::os_rng();
-            let mut ctx = Ctx {
-                now: self.now(),
-                settings: &self.shared.settings,
-                client: self.client(),
-                rng: &mut rng,
-                codes: &self.shared.codes,
-            };
+            let mut ctx = self.ctx(&mut rng);
             let step = flow::session_transition(&found.value, SessionInput::Revoke, &mut ctx);
-            let mut writes: Vec<Write> = step.audit.into_iter().map(Write::AppendEvent).collect();
-            if let Some(family) = step.family {
-                writes.push(Write::PutFamily { family, new_hashes: Vec::new(), expect: Some(found.version) });
-            }
-            if writes.is_empty() {
-                return Ok(());
-            }
-            match self.store().commit(self.pool_id(), writes) {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(backend(e)),
+            if self.commit_family(&found, &step)? {
+                return step.reply;
             }
         }
         Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent changes; retry."))
+    }
+
+    /// The family a refresh token belongs to and its user, checked against this client: the
+    /// token must have been issued to it, and a client with a secret must prove it.
+    fn family_and_user(&self, hash: &str) -> Result<(Versioned<Family>, UserRecord)> {
+        let invalid = || Error::not_authorized("Invalid Refresh Token");
+        let found = self.store().family_by_hash(self.pool_id(), hash).map_err(backend)?.ok_or_else(invalid)?;
+        if found.value.client_id != self.client().id {
+            return Err(invalid());
+        }
+        let user = self.store().user(self.pool_id(), &found.value.sub).map_err(backend)?.ok_or_else(invalid)?.value;
+        self.check_client(&flow::display_username(&self.shared.settings, &user))?;
+        if !user.enabled {
+            return Err(Error::not_authorized("User is disabled."));
+        }
+        Ok((found, user))
+    }
+
+    /// Commits a family step; `false` when the family changed concurrently (rerun).
+    fn commit_family(&self, found: &Versioned<Family>, step: &flow::SessionStep) -> Result<bool> {
+        let mut writes: Vec<Write> = step.audit.iter().cloned().map(Write::AppendEvent).collect();
+        if let Some(next) = &step.family {
+            let new_hashes = if step.new_token.is_some() { vec![next.current_hash.clone()] } else { Vec::new() };
+            writes.push(Write::PutFamily { family: next.clone(), new_hashes, expect: Some(found.version) });
+        }
+        if writes.is_empty() {
+            return Ok(true);
+        }
+        match self.store().commit(self.pool_id(), writes) {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(backend(e)),
+        }
     }
 
     /// Ends every session of the user the access token belongs to.
@@ -837,7 +898,7 @@ impl UserPool {
 
     // ── the signed-in user ──────────────────────────────────────────────────────────────
 
-    fn view(&self, user: &UserRecord, client: Option<&ClientSettings>) -> User {
+    fn view(&self, user: &UserRecord, client: Option<&ClientSettings>) -> Result<User> {
         let mut attributes: Attributes = user
             .attributes
             .iter()
@@ -845,7 +906,7 @@ impl UserPool {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         attributes.insert("sub".into(), user.sub.clone());
-        User {
+        Ok(User {
             username: user.username.clone(),
             sub: user.sub.clone(),
             status: user.status,
@@ -853,38 +914,36 @@ impl UserPool {
             attributes,
             created_ms: user.created_ms,
             updated_ms: user.updated_ms,
-        }
+            mfa_enabled: user.mfa.enabled(),
+            preferred_mfa: user.mfa.preferred,
+            groups: self.ordered_groups(user)?,
+        })
     }
 
     /// The user an access token belongs to.
     pub fn get_user(&self, access_token: &str) -> Result<User> {
         let (_, found) = self.user_from_access_token(access_token)?;
-        Ok(self.view(&found.value, Some(self.client())))
+        self.view(&found.value, Some(self.client()))
     }
 
     /// Changes the signed-in user's password after checking the old one (lockout applies).
     pub fn change_password(&self, access_token: &str, old_password: &str, new_password: &str) -> Result<()> {
         let (_, found) = self.user_from_access_token(access_token)?;
         attributes::check_password_input(old_password)?;
-        let sub = found.value.sub.clone();
-        let hash = self.start_password_attempt(&sub)?;
-        let matched = self.shared.hasher.verify(old_password, &hash);
-        if !matched {
-            let _ = self
-                .drive(Target::Sub(&sub), &Input::FinishPasswordAttempt { matched, hash_checked: hash, rehash: None });
-            return Err(Error::bad_credentials());
-        }
+        attributes::check_password_input(new_password)?;
         let display = flow::display_username(&self.shared.settings, &found.value);
-        let password_hash = match self.hash_new_password(new_password, &display) {
-            Ok(h) => h,
-            Err(e) => {
-                // The old password was right: clear the attempt counted for it.
-                let _ =
-                    self.drive(Target::Sub(&sub), &Input::AdminSetPassword { password_hash: hash, permanent: true });
-                return Err(e);
-            }
-        };
-        self.drive(Target::Sub(&sub), &Input::ChangePassword { password_hash })?;
+        // The new password is checked before the old one costs an attempt.
+        password::check_policy(&self.shared.settings.raw.password_policy, new_password, &display)?;
+        let sub = found.value.sub;
+        let old_hash = self.start_password_attempt(&sub)?;
+        if !self.shared.hasher.verify(old_password, &old_hash) {
+            let setup_secret = String::new();
+            let input =
+                Input::FinishPasswordAttempt { matched: false, hash_checked: old_hash, rehash: None, setup_secret };
+            return self.drive(Target::Sub(&sub), &input).map(drop);
+        }
+        let password_hash = self.shared.hasher.hash(new_password)?;
+        self.drive(Target::Sub(&sub), &Input::ChangePassword { password_hash, old_hash })?;
         Ok(())
     }
 
@@ -1023,12 +1082,12 @@ impl UserPool {
             Reply::Delivery(d) => d,
             _ => None,
         };
-        Ok(CreatedUser { user: self.view(&user, None), code_delivery })
+        Ok(CreatedUser { user: self.view(&user, None)?, code_delivery })
     }
 
     /// A user by username, alias or `sub`.
     pub fn admin_get_user(&self, username: &str) -> Result<User> {
-        Ok(self.view(&self.admin_find(username)?.value, None))
+        self.view(&self.admin_find(username)?.value, None)
     }
 
     /// Deletes a user and every session.
@@ -1104,7 +1163,8 @@ impl UserPool {
         let settings = &self.shared.settings;
         let keep = |u: &UserRecord| filter.as_ref().is_none_or(|f| f.matches(settings, u));
         let page = self.store().users(self.pool_id(), pagination_token, limit as usize, &keep).map_err(backend)?;
-        Ok(UserList { users: page.users.iter().map(|u| self.view(u, None)).collect(), pagination_token: page.next })
+        let users = page.users.iter().map(|u| self.view(u, None)).collect::<Result<_>>()?;
+        Ok(UserList { users, pagination_token: page.next })
     }
 
     /// A user's most recent authentication events, newest first.
@@ -1113,6 +1173,14 @@ impl UserPool {
         let limit = limit.unwrap_or(60).clamp(1, 1000) as usize;
         self.store().events(self.pool_id(), &found.value.sub, limit).map_err(backend)
     }
+}
+
+/// Validates a presented refresh token and returns the hash it is stored under.
+fn refresh_token_hash(token: &str) -> Result<String> {
+    if token.is_empty() || token.len() > 512 {
+        return Err(Error::invalid("refresh token must be 1-512 characters"));
+    }
+    Ok(codes::refresh_token_hash(token))
 }
 
 fn check_code_input(code: &str) -> Result<()> {

@@ -1,0 +1,387 @@
+//! The "MFA pending" part of the machine: which second factor a sign-in needs, its
+//! challenges (TOTP code, SMS or email code, method selection, TOTP setup), and the user's
+//! own MFA settings (authenticator association, preferences).
+
+use zeroize::Zeroizing;
+
+use super::state::{Challenge, ChallengeKind, EventKind, MfaMethod, PendingTotp, TotpDevice, UserRecord};
+use super::{Ctx, Effect, Reply, SignInNext, Step, event, issue_code, message};
+use crate::config::MfaMode;
+use crate::crypto;
+use crate::delivery::Purpose;
+use crate::error::{Error, ErrorCode, Result};
+
+/// How a user sets one method in `set_mfa_preference` (Amplify's `updateMFAPreference`).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MfaPreference {
+    /// Use this method at sign-in.
+    Enabled,
+    /// Do not use this method.
+    Disabled,
+    /// Use this method, and prefer it when several are enabled.
+    Preferred,
+    /// Use this method, but do not prefer it.
+    NotPreferred,
+}
+
+impl MfaPreference {
+    /// Parses `ENABLED`, `DISABLED`, `PREFERRED`, `NOT_PREFERRED` (case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_uppercase().as_str() {
+            "ENABLED" => Some(Self::Enabled),
+            "DISABLED" => Some(Self::Disabled),
+            "PREFERRED" => Some(Self::Preferred),
+            "NOT_PREFERRED" => Some(Self::NotPreferred),
+            _ => None,
+        }
+    }
+}
+
+fn invalid_session() -> Error {
+    Error::not_authorized("Invalid session for the user, session is expired.")
+}
+
+/// A new challenge session: the secret goes to the caller, its hash into the record.
+pub(crate) fn start_challenge(next: &mut UserRecord, kind: ChallengeKind, ctx: &mut Ctx<'_>) -> Zeroizing<String> {
+    let secret = crypto::b64url(&crypto::random_bytes::<32>(ctx.rng));
+    next.challenge = Some(Challenge {
+        session_hash: crypto::sha256_hex(secret.as_bytes()),
+        kind,
+        client_id: ctx.client.id.clone(),
+        created_ms: ctx.now,
+        expires_ms: ctx.now.saturating_add(ctx.client.session_ttl_ms),
+        attempts: 0,
+    });
+    Zeroizing::new(format!("{}.{secret}", crypto::b64url(next.sub.as_bytes())))
+}
+
+/// The `sub` a challenge session belongs to.
+pub(crate) fn session_sub(session: &str) -> Option<String> {
+    let (sub, _) = session.split_once('.')?;
+    String::from_utf8(crypto::b64url_decode(sub)?).ok()
+}
+
+/// The live challenge `session` points at, or "Invalid session" (unknown, replaced, used,
+/// expired, or started on another client).
+pub(crate) fn check_challenge<'a>(u: &'a UserRecord, session: &str, ctx: &Ctx<'_>) -> Result<&'a Challenge> {
+    let secret = session.split_once('.').map(|(_, s)| s).ok_or_else(invalid_session)?;
+    let challenge = u.challenge.as_ref().ok_or_else(invalid_session)?;
+    let presented = crypto::sha256_hex(secret.as_bytes());
+    let same = crypto::constant_time_eq(presented.as_bytes(), challenge.session_hash.as_bytes());
+    if !same || ctx.now >= challenge.expires_ms || challenge.client_id != ctx.client.id || !u.enabled {
+        return Err(invalid_session());
+    }
+    Ok(challenge)
+}
+
+/// The methods this user can be challenged with now: enabled, allowed by the pool, and with
+/// a verified destination for codes.
+fn usable(u: &UserRecord, ctx: &Ctx<'_>) -> Vec<MfaMethod> {
+    u.mfa
+        .enabled()
+        .into_iter()
+        .filter(|m| ctx.settings.mfa_methods.contains(m))
+        .filter(|m| *m == MfaMethod::Totp || u.is_verified(m.attribute()))
+        .collect()
+}
+
+/// After the first factor: the second-factor step, or `None` when tokens may be issued.
+/// `setup_secret` (sealed) is used only if the user must set up an authenticator now.
+pub(crate) fn second_factor(
+    next: &mut UserRecord,
+    setup_secret: &str,
+    ctx: &mut Ctx<'_>,
+) -> Result<Option<(SignInNext, Vec<Effect>)>> {
+    let mode = ctx.settings.raw.mfa.mode;
+    if mode == MfaMode::Off {
+        return Ok(None);
+    }
+    let mut methods = usable(next, ctx);
+    if methods.is_empty() {
+        if mode == MfaMode::Optional {
+            return Ok(None);
+        }
+        let allowed = &ctx.settings.mfa_methods;
+        if allowed.contains(&MfaMethod::Totp) {
+            let session = start_challenge(next, ChallengeKind::TotpSetup { secret: setup_secret.to_owned() }, ctx);
+            return Ok(Some((SignInNext::TotpSetup { session }, Vec::new())));
+        }
+        // Required, no authenticator allowed: a verified phone or email is used as is.
+        methods = [MfaMethod::Sms, MfaMethod::Email]
+            .into_iter()
+            .filter(|m| allowed.contains(m) && next.is_verified(m.attribute()))
+            .take(1)
+            .collect();
+        if methods.is_empty() {
+            return Err(Error::new(
+                ErrorCode::MfaMethodNotFound,
+                "MFA is required but the user has no verified phone number or email to receive a code.",
+            ));
+        }
+    }
+    let method = match next.mfa.preferred {
+        Some(preferred) if methods.contains(&preferred) => preferred,
+        _ if methods.len() == 1 => methods[0],
+        _ => {
+            let session = start_challenge(next, ChallengeKind::SelectMfa { options: methods.clone() }, ctx);
+            return Ok(Some((SignInNext::SelectMfa { session, options: methods }, Vec::new())));
+        }
+    };
+    Ok(Some(start_method(next, method, ctx)))
+}
+
+/// Starts the challenge of one method: a TOTP prompt, or a code sent by SMS or email.
+fn start_method(next: &mut UserRecord, method: MfaMethod, ctx: &mut Ctx<'_>) -> (SignInNext, Vec<Effect>) {
+    if method == MfaMethod::Totp {
+        let session = start_challenge(next, ChallengeKind::Mfa { method, code: None }, ctx);
+        return (SignInNext::TotpCode { session }, Vec::new());
+    }
+    let attribute = method.attribute();
+    let ttl = ctx.settings.raw.codes.mfa_validity_secs;
+    let (pending, code) = issue_code(ctx, Purpose::Mfa, &next.sub.clone(), attribute, ttl);
+    let destination = next.attributes.get(attribute).cloned().unwrap_or_default();
+    let (msg, delivery) = message(ctx, next, attribute, &destination, Purpose::Mfa, &code);
+    let session = start_challenge(next, ChallengeKind::Mfa { method, code: Some(pending) }, ctx);
+    let step = if method == MfaMethod::Sms {
+        SignInNext::SmsCode { session, delivery }
+    } else {
+        SignInNext::EmailCode { session, delivery }
+    };
+    (step, vec![Effect::Deliver(msg)])
+}
+
+/// Counts a wrong answer; the session dies at the cap.
+fn wrong_answer(u: &UserRecord, ctx: &Ctx<'_>) -> Step {
+    let mut next = u.clone();
+    let mut dead = false;
+    if let Some(challenge) = next.challenge.as_mut() {
+        challenge.attempts += 1;
+        dead = challenge.attempts >= ctx.settings.raw.codes.max_attempts;
+    }
+    let audit = event(u, EventKind::SignIn, false, "wrong second factor", ctx);
+    if dead {
+        next.challenge = None;
+        return Step::put(next, Err(Error::too_many_failed_attempts())).with(Effect::Audit(audit));
+    }
+    Step::put(next, Err(Error::code_mismatch())).with(Effect::Audit(audit))
+}
+
+/// The end of a successful sign-in: challenge cleared, a new session family.
+pub(crate) fn signed_in(mut next: UserRecord, detail: &str, ctx: &mut Ctx<'_>) -> Step {
+    next.challenge = None;
+    let session = super::user::new_session(&next, ctx);
+    let audit = event(&next, EventKind::SignIn, true, detail, ctx);
+    Step::put(next, Ok(Reply::SignIn(SignInNext::Tokens(session)))).with(Effect::Audit(audit))
+}
+
+pub(super) fn answer_code(u: &UserRecord, session: &str, code: &str, ctx: &mut Ctx<'_>) -> Step {
+    let challenge = match check_challenge(u, session, ctx) {
+        Ok(c) => c.clone(),
+        Err(e) => return Step::fail(e),
+    };
+    let ChallengeKind::Mfa { method, code: Some(pending) } = challenge.kind else {
+        return Step::fail(invalid_session());
+    };
+    if ctx.now >= pending.expires_ms {
+        let mut next = u.clone();
+        next.challenge = None;
+        return Step::put(next, Err(Error::expired_code()));
+    }
+    if !ctx.codes.matches(Purpose::Mfa.as_str(), &u.sub, code, &pending.tag) {
+        return wrong_answer(u, ctx);
+    }
+    signed_in(u.clone(), method.cognito_name(), ctx)
+}
+
+pub(super) fn answer_totp(
+    u: &UserRecord,
+    session: &str,
+    step: Option<u64>,
+    secret_checked: &str,
+    ctx: &mut Ctx<'_>,
+) -> Step {
+    let challenge = match check_challenge(u, session, ctx) {
+        Ok(c) => c,
+        Err(e) => return Step::fail(e),
+    };
+    let (ChallengeKind::Mfa { method: MfaMethod::Totp, .. }, Some(device)) = (&challenge.kind, &u.mfa.totp) else {
+        return Step::fail(invalid_session());
+    };
+    match step {
+        // A code of a step at or before the last accepted one is a replay (RFC 6238 §5.2).
+        Some(step) if device.secret == secret_checked && step > device.last_step => {
+            let mut next = u.clone();
+            if let Some(device) = next.mfa.totp.as_mut() {
+                device.last_step = step;
+            }
+            signed_in(next, "SOFTWARE_TOKEN_MFA", ctx)
+        }
+        _ => wrong_answer(u, ctx),
+    }
+}
+
+pub(super) fn answer_totp_setup(
+    u: &UserRecord,
+    session: &str,
+    step: Option<u64>,
+    secret_checked: &str,
+    friendly_name: &str,
+    ctx: &mut Ctx<'_>,
+) -> Step {
+    let challenge = match check_challenge(u, session, ctx) {
+        Ok(c) => c,
+        Err(e) => return Step::fail(e),
+    };
+    let ChallengeKind::TotpSetup { secret } = &challenge.kind else {
+        return Step::fail(invalid_session());
+    };
+    match step {
+        Some(step) if secret == secret_checked => {
+            let mut next = u.clone();
+            next.mfa.totp = Some(TotpDevice {
+                secret: secret.clone(),
+                friendly_name: friendly_name.to_owned(),
+                last_step: step,
+                created_ms: ctx.now,
+            });
+            next.mfa.totp_enabled = true;
+            next.mfa.pending_totp = None;
+            next.mfa.preferred.get_or_insert(MfaMethod::Totp);
+            signed_in(next, "MFA_SETUP", ctx)
+        }
+        _ => wrong_answer(u, ctx),
+    }
+}
+
+pub(super) fn answer_selection(u: &UserRecord, session: &str, method: MfaMethod, ctx: &mut Ctx<'_>) -> Step {
+    let challenge = match check_challenge(u, session, ctx) {
+        Ok(c) => c,
+        Err(e) => return Step::fail(e),
+    };
+    let ChallengeKind::SelectMfa { options } = &challenge.kind else {
+        return Step::fail(invalid_session());
+    };
+    if !options.contains(&method) {
+        return Step::fail(Error::invalid(format!("{} is not one of the offered MFA methods", method.as_str())));
+    }
+    let mut next = u.clone();
+    let (step, effects) = start_method(&mut next, method, ctx);
+    let mut step = Step::put(next, Ok(Reply::SignIn(step)));
+    step.effects.extend(effects);
+    step
+}
+
+pub(super) fn replace_setup_secret(u: &UserRecord, session: &str, secret: String, ctx: &mut Ctx<'_>) -> Step {
+    let challenge = match check_challenge(u, session, ctx) {
+        Ok(c) => c,
+        Err(e) => return Step::fail(e),
+    };
+    if !matches!(challenge.kind, ChallengeKind::TotpSetup { .. }) {
+        return Step::fail(invalid_session());
+    }
+    let mut next = u.clone();
+    if let Some(c) = next.challenge.as_mut() {
+        c.kind = ChallengeKind::TotpSetup { secret };
+    }
+    Step::put(next, Ok(Reply::Done))
+}
+
+pub(super) fn associate(u: &UserRecord, secret: String, ctx: &mut Ctx<'_>) -> Step {
+    if !ctx.settings.mfa_methods.contains(&MfaMethod::Totp) || ctx.settings.raw.mfa.mode == MfaMode::Off {
+        return Step::fail(Error::new(ErrorCode::InvalidParameter, "TOTP MFA is not enabled for this user pool."));
+    }
+    let mut next = u.clone();
+    next.mfa.pending_totp = Some(PendingTotp { secret, attempts: 0 });
+    next.updated_ms = ctx.now;
+    Step::put(next, Ok(Reply::Done))
+}
+
+pub(super) fn verify_totp(
+    u: &UserRecord,
+    step: Option<u64>,
+    secret_checked: &str,
+    friendly_name: &str,
+    ctx: &mut Ctx<'_>,
+) -> Step {
+    let Some(pending) = &u.mfa.pending_totp else {
+        return Step::fail(Error::new(
+            ErrorCode::SoftwareTokenMfaNotFound,
+            "No software token is being associated; call associate_software_token first.",
+        ));
+    };
+    let mut next = u.clone();
+    match step {
+        Some(step) if pending.secret == secret_checked => {
+            next.mfa.totp = Some(TotpDevice {
+                secret: pending.secret.clone(),
+                friendly_name: friendly_name.to_owned(),
+                last_step: step,
+                created_ms: ctx.now,
+            });
+            next.mfa.pending_totp = None;
+            next.mfa.totp_enabled = true;
+            next.updated_ms = ctx.now;
+            Step::put(next, Ok(Reply::Done))
+        }
+        _ => {
+            let attempts = pending.attempts + 1;
+            next.mfa.pending_totp = (attempts < ctx.settings.raw.codes.max_attempts)
+                .then(|| PendingTotp { secret: pending.secret.clone(), attempts });
+            Step::put(next, Err(Error::new(ErrorCode::EnableSoftwareTokenMfa, "Code mismatch")))
+        }
+    }
+}
+
+pub(super) fn set_preference(
+    u: &UserRecord,
+    totp: Option<MfaPreference>,
+    sms: Option<MfaPreference>,
+    email: Option<MfaPreference>,
+    ctx: &mut Ctx<'_>,
+) -> Step {
+    let mut next = u.clone();
+    for (method, choice) in [(MfaMethod::Totp, totp), (MfaMethod::Sms, sms), (MfaMethod::Email, email)] {
+        let Some(choice) = choice else { continue };
+        let on = choice != MfaPreference::Disabled;
+        if on {
+            if ctx.settings.raw.mfa.mode == MfaMode::Off || !ctx.settings.mfa_methods.contains(&method) {
+                return Step::fail(Error::invalid(format!(
+                    "{} MFA is not enabled for this user pool.",
+                    method.as_str()
+                )));
+            }
+            let ready = match method {
+                MfaMethod::Totp => next.mfa.totp.is_some(),
+                MfaMethod::Sms | MfaMethod::Email => next.is_verified(method.attribute()),
+            };
+            if !ready {
+                return Step::fail(match method {
+                    MfaMethod::Totp => Error::new(
+                        ErrorCode::SoftwareTokenMfaNotFound,
+                        "Software token MFA has not been set up; associate and verify an authenticator first.",
+                    ),
+                    _ => Error::invalid(format!(
+                        "User does not have a verified {} to turn on {} MFA.",
+                        method.attribute(),
+                        method.as_str()
+                    )),
+                });
+            }
+        }
+        match method {
+            MfaMethod::Totp => next.mfa.totp_enabled = on,
+            MfaMethod::Sms => next.mfa.sms_enabled = on,
+            MfaMethod::Email => next.mfa.email_enabled = on,
+        }
+        match choice {
+            MfaPreference::Preferred => next.mfa.preferred = Some(method),
+            MfaPreference::Disabled | MfaPreference::NotPreferred if next.mfa.preferred == Some(method) => {
+                next.mfa.preferred = None;
+            }
+            _ => {}
+        }
+    }
+    next.updated_ms = ctx.now;
+    Step::put(next, Ok(Reply::Done))
+}

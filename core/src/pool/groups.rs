@@ -1,0 +1,182 @@
+//! Groups: named sets of users whose names go into the `cognito:groups` claim, ordered by
+//! precedence. Group definitions are one small pool-level record (a pool has at most 10,000
+//! groups, as Cognito); memberships live on each user's record, so adding a user to a group
+//! is one atomic user transition.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Outcome, UserPool, backend};
+use crate::error::{Error, ErrorCode, Result};
+use crate::flow::Input;
+use crate::flow::state::UserRecord;
+use crate::results::{Group, UserList};
+use crate::store::{StoreError, Write};
+
+const GROUPS_RECORD: &str = "groups";
+const MAX_GROUPS: usize = 10_000;
+const MAX_GROUPS_PER_USER: usize = 100;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(super) struct Groups {
+    pub(super) groups: BTreeMap<String, Group>,
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok =
+        !name.is_empty() && name.chars().count() <= 128 && name.chars().all(|c| !c.is_control() && !c.is_whitespace());
+    if ok { Ok(()) } else { Err(Error::invalid("group name must be 1-128 characters without spaces")) }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::new(ErrorCode::ResourceNotFound, format!("Group {name} not found."))
+}
+
+impl UserPool {
+    pub(super) fn groups(&self) -> Result<(Groups, Option<u64>)> {
+        match self.store().secret(self.pool_id(), GROUPS_RECORD).map_err(backend)? {
+            None => Ok((Groups::default(), None)),
+            Some(v) => {
+                let groups =
+                    serde_json::from_slice(&v.value).map_err(|_| Error::internal("stored groups are corrupt"))?;
+                Ok((groups, Some(v.version)))
+            }
+        }
+    }
+
+    /// Rewrites the group definitions with `change`, rerunning on a concurrent change.
+    fn change_groups<T>(&self, change: impl Fn(&mut Groups) -> Result<T>) -> Result<T> {
+        for _ in 0..super::MAX_RERUNS {
+            let (mut groups, version) = self.groups()?;
+            let out = change(&mut groups)?;
+            let value = serde_json::to_vec(&groups).map_err(|e| Error::internal(e.to_string()))?;
+            match self
+                .store()
+                .commit(self.pool_id(), vec![Write::PutSecret { name: GROUPS_RECORD.into(), value, expect: version }])
+            {
+                Ok(()) => return Ok(out),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent group changes; retry."))
+    }
+
+    /// The user's groups as the `cognito:groups` claim orders them: by precedence (lowest
+    /// first; none last), then name.
+    pub(super) fn ordered_groups(&self, user: &UserRecord) -> Result<Vec<String>> {
+        if user.groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (groups, _) = self.groups()?;
+        let mut names: Vec<(u32, &String)> = user
+            .groups
+            .iter()
+            .map(|name| (groups.groups.get(name).and_then(|g| g.precedence).unwrap_or(u32::MAX), name))
+            .collect();
+        names.sort();
+        Ok(names.into_iter().map(|(_, n)| n.clone()).collect())
+    }
+
+    /// Creates a group.
+    pub fn create_group(&self, name: &str, description: Option<&str>, precedence: Option<u32>) -> Result<Group> {
+        check_name(name)?;
+        if description.is_some_and(|d| d.len() > 2048) {
+            return Err(Error::invalid("description must be at most 2048 bytes"));
+        }
+        let now = self.now();
+        self.change_groups(|groups| {
+            if groups.groups.contains_key(name) {
+                return Err(Error::new(
+                    ErrorCode::GroupExists,
+                    format!("A group with the name {name} already exists."),
+                ));
+            }
+            if groups.groups.len() >= MAX_GROUPS {
+                return Err(Error::new(ErrorCode::LimitExceeded, "A pool has at most 10,000 groups."));
+            }
+            let group = Group {
+                name: name.to_owned(),
+                description: description.map(str::to_owned),
+                precedence,
+                created_ms: now,
+                updated_ms: now,
+            };
+            groups.groups.insert(name.to_owned(), group.clone());
+            Ok(group)
+        })
+    }
+
+    /// A group by name.
+    pub fn get_group(&self, name: &str) -> Result<Group> {
+        self.groups()?.0.groups.remove(name).ok_or_else(|| not_found(name))
+    }
+
+    /// Every group, by name.
+    pub fn list_groups(&self) -> Result<Vec<Group>> {
+        Ok(self.groups()?.0.groups.into_values().collect())
+    }
+
+    /// Deletes a group and removes every user from it.
+    pub fn delete_group(&self, name: &str) -> Result<()> {
+        self.change_groups(|groups| groups.groups.remove(name).map(drop).ok_or_else(|| not_found(name)))?;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store()
+                .users(self.pool_id(), after.as_deref(), 500, &|u| u.groups.contains(name))
+                .map_err(backend)?;
+            for user in &page.users {
+                self.drive(super::Target::Sub(&user.sub), &Input::RemoveFromGroup { group: name.to_owned() })?;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Adds a user to a group.
+    pub fn admin_add_user_to_group(&self, username: &str, group: &str) -> Result<()> {
+        self.get_group(group)?;
+        let found = self.admin_find(username)?;
+        if found.value.groups.len() >= MAX_GROUPS_PER_USER && !found.value.groups.contains(group) {
+            return Err(Error::new(ErrorCode::LimitExceeded, "A user belongs to at most 100 groups."));
+        }
+        self.drive(super::Target::Sub(&found.value.sub), &Input::AddToGroup { group: group.to_owned() }).map(drop)
+    }
+
+    /// Removes a user from a group.
+    pub fn admin_remove_user_from_group(&self, username: &str, group: &str) -> Result<()> {
+        self.get_group(group)?;
+        self.admin_drive(username, &Input::RemoveFromGroup { group: group.to_owned() }).map(|_: Outcome| ())
+    }
+
+    /// The groups a user belongs to, by precedence.
+    pub fn admin_list_groups_for_user(&self, username: &str) -> Result<Vec<Group>> {
+        let found = self.admin_find(username)?;
+        let (groups, _) = self.groups()?;
+        Ok(self.ordered_groups(&found.value)?.into_iter().filter_map(|n| groups.groups.get(&n).cloned()).collect())
+    }
+
+    /// The users of a group, paged like `list_users`.
+    pub fn list_users_in_group(
+        &self,
+        group: &str,
+        limit: Option<u32>,
+        pagination_token: Option<&str>,
+    ) -> Result<UserList> {
+        self.get_group(group)?;
+        let limit = limit.unwrap_or(60);
+        if !(1..=60).contains(&limit) {
+            return Err(Error::invalid("limit must be between 1 and 60"));
+        }
+        let page = self
+            .store()
+            .users(self.pool_id(), pagination_token, limit as usize, &|u| u.groups.contains(group))
+            .map_err(backend)?;
+        let users = page.users.iter().map(|u| self.view(u, None)).collect::<Result<_>>()?;
+        Ok(UserList { users, pagination_token: page.next })
+    }
+}
