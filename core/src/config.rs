@@ -356,7 +356,7 @@ impl Default for MessageTemplates {
 }
 
 /// An app client.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     /// Client id (`aud` of ID tokens, `client_id` of access tokens).
@@ -398,6 +398,17 @@ impl Default for ClientConfig {
             prevent_user_existence_errors: true,
             auth_session_validity_secs: 180,
         }
+    }
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("refresh_rotation", &self.refresh_rotation)
+            .field("prevent_user_existence_errors", &self.prevent_user_existence_errors)
+            .finish_non_exhaustive()
     }
 }
 
@@ -541,7 +552,7 @@ pub(crate) enum RecoveryChannel {
 }
 
 /// A validated app client with lifetimes in milliseconds.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct ClientSettings {
     pub(crate) id: String,
     pub(crate) secret: Option<String>,
@@ -554,6 +565,12 @@ pub(crate) struct ClientSettings {
     pub(crate) refresh_grace_ms: i64,
     pub(crate) prevent_user_existence_errors: bool,
     pub(crate) session_ttl_ms: i64,
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSettings").field("id", &self.id).finish_non_exhaustive()
+    }
 }
 
 /// The validated, ready-to-use form of a [`PoolConfig`].

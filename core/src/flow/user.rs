@@ -48,6 +48,10 @@ pub(crate) fn check_new_user(
             String::new()
         }
         UsernameMode::Username => {
+            if looks_like_uuid(username) {
+                // A user's sub is a UUID and administrators may look users up by sub.
+                return Err(Error::invalid("Username cannot be in UUID format."));
+            }
             if settings.aliases.contains("email") && attributes::is_email(username) {
                 return Err(Error::invalid(
                     "Username cannot be of email format, since user pool is configured for email alias.",
@@ -72,6 +76,14 @@ pub(crate) fn check_new_user(
         }
     }
     Ok((stored, attrs))
+}
+
+fn looks_like_uuid(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 36
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { *c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
 /// The unique lookup keys of a user: its username and its login aliases.

@@ -40,6 +40,10 @@ const MAX_RERUNS: usize = 16;
 /// Verified token signatures remembered (expiry and revocation are still checked per call).
 const VERIFY_CACHE_SIZE: usize = 10_000;
 const CODE_KEY_SECRET: &str = "code_key";
+/// How long the signing keys are used before being re-read from the store.
+const KEY_REFRESH_MS: i64 = 60_000;
+/// How often a token with an unknown `kid` may make the pool re-read the keys.
+const UNKNOWN_KID_RELOAD_MS: i64 = 5_000;
 
 /// A delivery that refuses: the default until the host gives one, so codes never leak into
 /// a log by accident.
@@ -71,6 +75,8 @@ struct Shared {
     codes: CodeHasher,
     sealer: Sealer,
     keys: RwLock<Arc<KeyRing>>,
+    /// When the key ring was last read from the store (unix ms).
+    keys_loaded_ms: std::sync::atomic::AtomicI64,
     verified: Mutex<HashMap<String, Claims>>,
     /// Longest ID/access token lifetime: how long a retired key keeps verifying.
     key_grace_ms: i64,
@@ -150,6 +156,7 @@ impl UserPoolBuilder {
             hasher,
             sealer,
             keys: RwLock::new(Arc::new(keys)),
+            keys_loaded_ms: std::sync::atomic::AtomicI64::new(now),
             verified: Mutex::new(HashMap::new()),
             key_grace_ms,
         };
@@ -625,7 +632,27 @@ impl UserPool {
     // ── tokens and sessions ─────────────────────────────────────────────────────────────
 
     fn key_ring(&self) -> Arc<KeyRing> {
+        // Another process may rotate the keys: re-read them once a minute.
+        if let Err(e) = self.reload_keys(KEY_REFRESH_MS) {
+            tracing::warn!(error = %e, "could not re-read the signing keys");
+        }
         Arc::clone(&self.shared.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Re-reads the key ring if it was read more than `max_age_ms` ago.
+    fn reload_keys(&self, max_age_ms: i64) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let now = self.now();
+        let loaded = self.shared.keys_loaded_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(loaded) < max_age_ms
+            || self.shared.keys_loaded_ms.compare_exchange(loaded, now, Ordering::SeqCst, Ordering::Relaxed).is_err()
+        {
+            return Ok(());
+        }
+        if let Some(fresh) = KeyRing::load(self.store(), self.pool_id(), &self.shared.sealer)? {
+            *self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
+        }
+        Ok(())
     }
 
     fn issue_tokens(
@@ -808,12 +835,10 @@ impl UserPool {
                 let parsed = jwt::parse(token)?;
                 let mut ring = self.key_ring();
                 if ring.verifier(&parsed.kid, now, self.shared.key_grace_ms).is_none() {
-                    // Another process may have rotated the keys.
-                    if let Some(fresh) = KeyRing::load(self.store(), self.pool_id(), &self.shared.sealer)? {
-                        ring = Arc::new(fresh);
-                        *self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Arc::clone(&ring);
-                    }
+                    // A key rotated in by another process; unknown kids re-read the store at
+                    // most every few seconds, so forged kids cannot make every call a reload.
+                    self.reload_keys(UNKNOWN_KID_RELOAD_MS)?;
+                    ring = Arc::clone(&self.shared.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner));
                 }
                 let key = ring.verifier(&parsed.kid, now, self.shared.key_grace_ms).ok_or_else(Error::invalid_token)?;
                 if key.key_use != key_use {
@@ -990,6 +1015,11 @@ impl UserPool {
     /// Deletes attributes of the signed-in user.
     pub fn delete_user_attributes(&self, access_token: &str, names: &[String]) -> Result<()> {
         let (_, found) = self.user_from_access_token(access_token)?;
+        if let Some(allowed) = &self.client().write
+            && let Some(name) = names.iter().find(|n| !allowed.contains(*n))
+        {
+            return Err(Error::not_authorized(format!("A client attempted to write unauthorized attribute {name}")));
+        }
         self.drive(Target::Sub(&found.value.sub), &Input::DeleteAttributes { names: names.to_vec(), by_admin: false })?;
         Ok(())
     }
@@ -1008,6 +1038,10 @@ impl UserPool {
         attributes::check_username(username)?;
         self.check_client(username)?;
         let Some(found) = self.find(username)? else {
+            if self.shared.settings.recovery.is_empty() {
+                // What a real user gets too: nothing to simulate.
+                return Err(Error::not_authorized("Contact administrator to reset password."));
+            }
             return if self.protects() { Ok(self.simulated(username)) } else { Err(Error::user_not_found()) };
         };
         match self.drive(Target::Sub(&found.value.sub), &Input::ForgotPassword)?.reply {

@@ -34,7 +34,7 @@ pub struct Versioned<T> {
     clippy::large_enum_variant,
     reason = "writes live for one commit; boxing the record would only add an allocation"
 )]
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Write {
     /// Creates (`expect: None`) or replaces (`expect: Some(version)`) a user, together with
@@ -76,6 +76,18 @@ pub enum Write {
         /// The version read, or `None` to create.
         expect: Option<u64>,
     },
+}
+
+impl fmt::Debug for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PutUser { user, expect, .. } => write!(f, "PutUser({user:?}, expect {expect:?})"),
+            Self::DeleteUser { sub, expect } => write!(f, "DeleteUser({sub}, expect {expect})"),
+            Self::PutFamily { family, expect, .. } => write!(f, "PutFamily({family:?}, expect {expect:?})"),
+            Self::AppendEvent(event) => write!(f, "AppendEvent({event:?})"),
+            Self::PutSecret { name, expect, .. } => write!(f, "PutSecret({name}, <redacted>, expect {expect:?})"),
+        }
+    }
 }
 
 /// Why a store operation failed.
