@@ -1,1 +1,1211 @@
-//! The python binding of userpool (under construction).
+//! `userpool._native`: the Python extension module of userpool.
+//!
+//! Every method is a one-line forward to [`userpool::UserPool`]: it converts the Python
+//! arguments into Rust values, releases the GIL while the engine hashes, signs or touches the
+//! store, and converts the result (or the Cognito-named error) back. No flow logic,
+//! validation or defaults live here: bad input reaches the engine, which answers
+//! `InvalidParameterException` like it does for every other host.
+//!
+//! Host callbacks (delivery, clock) re-attach to the interpreter when the engine calls them.
+//! An exception raised by the delivery callback is kept for the duration of the call on the
+//! calling thread and chained as the `__cause__` of the `CodeDeliveryFailureError` the engine
+//! answers with.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyType};
+use serde_json::Value;
+use userpool as up;
+
+const MODULE: &str = "userpool._native";
+
+thread_local! {
+    /// The exception the delivery callback raised during the current call on this thread.
+    static DELIVERY_ERROR: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+// ── errors ──────────────────────────────────────────────────────────────────────────────
+
+/// `AuthError` and one subclass per [`up::ErrorCode`], made once at import.
+struct ErrorTypes {
+    base: Py<PyType>,
+    by_code: Vec<(up::ErrorCode, Py<PyType>)>,
+}
+
+static ERROR_TYPES: PyOnceLock<ErrorTypes> = PyOnceLock::new();
+
+/// The Python class name of a code: the Cognito name minus `Exception`, plus `Error`.
+fn error_class_name(code: up::ErrorCode) -> String {
+    let name = code.as_str();
+    format!("{}Error", name.strip_suffix("Exception").unwrap_or(name))
+}
+
+fn error_types(py: Python<'_>) -> PyResult<&ErrorTypes> {
+    ERROR_TYPES.get_or_try_init(py, || {
+        let new_type = |name: &str, doc: &str, base: &Bound<'_, PyType>, code: &str| -> PyResult<Py<PyType>> {
+            let dict = PyDict::new(py);
+            dict.set_item("code", code)?;
+            dict.set_item("message", "")?;
+            let qualified = CString::new(format!("userpool.{name}"))?;
+            let doc = CString::new(doc)?;
+            // pyo3 0.30.1's `new_type` drops the dict it is given before the FFI call, so the
+            // dict must stay alive here (`dict` holds a reference until the class exists).
+            PyErr::new_type(py, &qualified, Some(&doc), Some(base), Some(dict.clone().into_any().unbind()))
+        };
+        let exception = py.get_type::<pyo3::exceptions::PyException>();
+        let base = new_type(
+            "AuthError",
+            "Base of every userpool error. `code` is the Cognito exception name, `message` a text for people.",
+            &exception,
+            "",
+        )?;
+        let mut subclasses = Vec::with_capacity(up::ErrorCode::ALL.len());
+        for &code in up::ErrorCode::ALL {
+            let doc = format!("Raised when the engine answers `{}`.", code.as_str());
+            subclasses.push((code, new_type(&error_class_name(code), &doc, base.bind(py), code.as_str())?));
+        }
+        Ok(ErrorTypes { base, by_code: subclasses })
+    })
+}
+
+/// Converts an engine error into its Python class, chaining the delivery callback's
+/// exception when the engine reports a failed delivery.
+fn to_py_err(py: Python<'_>, error: &up::Error) -> PyErr {
+    let delivery_error = DELIVERY_ERROR.with(|slot| slot.borrow_mut().take());
+    let types = match error_types(py) {
+        Ok(types) => types,
+        Err(e) => return e,
+    };
+    let class = types.by_code.iter().find(|(code, _)| *code == error.code()).map_or(&types.base, |(_, class)| class);
+    let err = PyErr::from_type(class.bind(py).clone(), (error.message().to_owned(),));
+    let value = err.value(py);
+    if let Err(e) =
+        value.setattr("code", error.code().as_str()).and_then(|()| value.setattr("message", error.message()))
+    {
+        return e;
+    }
+    if error.code() == up::ErrorCode::CodeDeliveryFailure {
+        err.set_cause(py, delivery_error);
+    }
+    err
+}
+
+/// Runs engine work with the GIL released and converts its error.
+fn run<T: Send>(py: Python<'_>, work: impl FnOnce() -> up::Result<T> + Send) -> PyResult<T> {
+    DELIVERY_ERROR.with(|slot| slot.borrow_mut().take());
+    let result = py.detach(work);
+    result.map_err(|e| to_py_err(py, &e))
+}
+
+// ── host callbacks ──────────────────────────────────────────────────────────────────────
+
+/// The host's delivery callable, called with a [`Message`] for every code the engine sends.
+struct PyDelivery {
+    callback: Py<PyAny>,
+}
+
+impl up::Delivery for PyDelivery {
+    fn deliver(&self, message: &up::Message) -> Result<(), up::DeliveryError> {
+        Python::attach(|py| {
+            let outcome = Bound::new(py, Message::from(message)).and_then(|m| self.callback.call1(py, (m,)));
+            match outcome {
+                Ok(_) => Ok(()),
+                Err(err) => {
+                    // The exception's text may carry what the host put in it (addresses,
+                    // codes): the engine's message only names its type.
+                    let kind = err.get_type(py).name().map_or_else(|_| "an exception".to_owned(), |n| n.to_string());
+                    DELIVERY_ERROR.with(|slot| *slot.borrow_mut() = Some(err));
+                    Err(up::DeliveryError(format!("the delivery callback raised {kind}")))
+                }
+            }
+        })
+    }
+}
+
+/// The host's clock callable (unix milliseconds). An exception or a non-integer answer is
+/// reported through `sys.unraisablehook` and the last good reading is used, since the engine
+/// cannot stop halfway through a call.
+struct PyClock {
+    callback: Py<PyAny>,
+    last: AtomicI64,
+}
+
+impl PyClock {
+    fn read(&self, py: Python<'_>) -> PyResult<i64> {
+        self.callback.call0(py)?.extract::<i64>(py)
+    }
+}
+
+impl up::Clock for PyClock {
+    fn now_ms(&self) -> i64 {
+        Python::attach(|py| match self.read(py) {
+            Ok(ms) => {
+                self.last.store(ms, Ordering::SeqCst);
+                ms
+            }
+            Err(err) => {
+                err.write_unraisable(py, Some(self.callback.bind(py)));
+                self.last.load(Ordering::SeqCst)
+            }
+        })
+    }
+}
+
+// ── string enums ────────────────────────────────────────────────────────────────────────
+
+static SIGN_UP_STEP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static SIGN_IN_STEP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static USER_STATUS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+const SIGN_UP_STEPS: &[&str] = &["CONFIRM_SIGN_UP", "DONE"];
+const SIGN_IN_STEPS: &[&str] = &[
+    "DONE",
+    "CONFIRM_SIGN_UP",
+    "RESET_PASSWORD",
+    "CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED",
+    "CONFIRM_SIGN_IN_WITH_TOTP_CODE",
+    "CONFIRM_SIGN_IN_WITH_SMS_CODE",
+    "CONFIRM_SIGN_IN_WITH_EMAIL_CODE",
+    "CONTINUE_SIGN_IN_WITH_MFA_SELECTION",
+    "CONTINUE_SIGN_IN_WITH_TOTP_SETUP",
+];
+const USER_STATUSES: &[&str] = &["UNCONFIRMED", "CONFIRMED", "FORCE_CHANGE_PASSWORD", "RESET_REQUIRED"];
+
+/// Makes `class NAME(str, enum.Enum)` whose members are the engine's names.
+fn make_enum(py: Python<'_>, name: &str, doc: &str, members: &[&str]) -> PyResult<Py<PyAny>> {
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("type", py.get_type::<PyString>())?;
+    kwargs.set_item("module", MODULE)?;
+    let members: Vec<(&str, &str)> = members.iter().map(|m| (*m, *m)).collect();
+    let class = py.import("enum")?.getattr("Enum")?.call((name, members), Some(&kwargs))?;
+    class.setattr("__doc__", doc)?;
+    Ok(class.unbind())
+}
+
+fn enum_value<'py>(py: Python<'py>, class: &PyOnceLock<Py<PyAny>>, value: &str) -> PyResult<Bound<'py, PyAny>> {
+    let class = class.get(py).ok_or_else(|| PyTypeError::new_err("userpool._native is not initialised"))?;
+    class.bind(py).call1((value,))
+}
+
+// ── conversions ─────────────────────────────────────────────────────────────────────────
+
+fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            PyList::new(py, items.iter().map(|v| json_to_py(py, v)).collect::<PyResult<Vec<_>>>()?)?.into_any()
+        }
+        Value::Object(map) => claims_to_py(py, map)?.into_any(),
+    })
+}
+
+fn claims_to_py<'py>(py: Python<'py>, claims: &serde_json::Map<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (k, v) in claims {
+        dict.set_item(k, json_to_py(py, v)?)?;
+    }
+    Ok(dict)
+}
+
+/// An optional non-negative integer argument; out of range is a `ValueError`, not an
+/// `OverflowError`.
+fn opt_u32(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<u32>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_none() => Ok(None),
+        Some(v) => {
+            let wide: i128 = v.extract()?;
+            u32::try_from(wide)
+                .map(Some)
+                .map_err(|_| PyValueError::new_err(format!("{name} must be between 0 and {}", u32::MAX)))
+        }
+    }
+}
+
+fn check_callable(value: Option<Py<PyAny>>, py: Python<'_>, name: &str) -> PyResult<Option<Py<PyAny>>> {
+    match value {
+        Some(v) if v.is_none(py) => Ok(None),
+        Some(v) if !v.bind(py).is_callable() => Err(PyTypeError::new_err(format!("{name} must be callable"))),
+        other => Ok(other),
+    }
+}
+
+/// A configuration as the host gave it.
+enum ConfigText {
+    Toml(String),
+    Json(String),
+}
+
+/// `config` as the engine parses it: TOML text, or a dict turned into JSON.
+fn parse_config(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Option<ConfigText>> {
+    match config {
+        None => Ok(None),
+        Some(c) if c.is_none() => Ok(None),
+        Some(c) if c.is_instance_of::<PyString>() => Ok(Some(ConfigText::Toml(c.extract::<String>()?))),
+        Some(c) if c.is_instance_of::<PyDict>() => {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("allow_nan", false)?;
+            let text = py.import("json")?.getattr("dumps")?.call((c,), Some(&kwargs))?;
+            Ok(Some(ConfigText::Json(text.extract::<String>()?)))
+        }
+        Some(_) => Err(PyTypeError::new_err("config must be TOML text (str) or a dict")),
+    }
+}
+
+type Attributes = BTreeMap<String, String>;
+
+// ── results ─────────────────────────────────────────────────────────────────────────────
+
+/// A message the engine asks the host to deliver.
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct Message {
+    channel: String,
+    destination: String,
+    purpose: String,
+    username: String,
+    code: String,
+    subject: String,
+    text: String,
+}
+
+impl From<&up::Message> for Message {
+    fn from(m: &up::Message) -> Self {
+        Self {
+            channel: m.channel.as_str().to_owned(),
+            destination: m.destination.clone(),
+            purpose: m.purpose.as_str().to_owned(),
+            username: m.username.clone(),
+            code: m.code.to_string(),
+            subject: m.subject.clone(),
+            text: m.text.to_string(),
+        }
+    }
+}
+
+#[pymethods]
+impl Message {
+    fn __repr__(&self) -> String {
+        format!(
+            "Message(channel={:?}, destination={:?}, purpose={:?}, username={:?}, code=<redacted>)",
+            self.channel, self.destination, self.purpose, self.username
+        )
+    }
+}
+
+/// Where a code was sent (masked destination).
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct CodeDelivery {
+    channel: String,
+    destination: String,
+    attribute: String,
+}
+
+impl From<up::CodeDelivery> for CodeDelivery {
+    fn from(d: up::CodeDelivery) -> Self {
+        Self { channel: d.channel.as_str().to_owned(), destination: d.destination, attribute: d.attribute }
+    }
+}
+
+#[pymethods]
+impl CodeDelivery {
+    fn __repr__(&self) -> String {
+        format!(
+            "CodeDelivery(channel={:?}, destination={:?}, attribute={:?})",
+            self.channel, self.destination, self.attribute
+        )
+    }
+}
+
+/// The outcome of `sign_up`.
+#[pyclass(frozen, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct SignUpResult {
+    #[pyo3(get)]
+    user_sub: String,
+    #[pyo3(get)]
+    confirmed: bool,
+    step: &'static str,
+    #[pyo3(get)]
+    code_delivery: Option<CodeDelivery>,
+}
+
+#[pymethods]
+impl SignUpResult {
+    #[getter]
+    fn next_step<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        enum_value(py, &SIGN_UP_STEP, self.step)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SignUpResult(user_sub={:?}, confirmed={}, next_step={:?}, code_delivery={})",
+            self.user_sub,
+            if self.confirmed { "True" } else { "False" },
+            self.step,
+            self.code_delivery.as_ref().map_or_else(|| "None".to_owned(), CodeDelivery::__repr__)
+        )
+    }
+}
+
+/// ID, access and refresh tokens.
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct Tokens {
+    id_token: String,
+    access_token: String,
+    refresh_token: String,
+    expires_in: u64,
+    token_type: String,
+}
+
+impl From<up::Tokens> for Tokens {
+    fn from(t: up::Tokens) -> Self {
+        Self {
+            id_token: t.id_token,
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            expires_in: t.expires_in,
+            token_type: t.token_type.to_owned(),
+        }
+    }
+}
+
+#[pymethods]
+impl Tokens {
+    fn __repr__(&self) -> String {
+        format!("Tokens(expires_in={}, token_type={:?}, ...)", self.expires_in, self.token_type)
+    }
+}
+
+/// The outcome of `sign_in` and `confirm_sign_in`.
+#[pyclass(frozen, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct SignInResult {
+    step: &'static str,
+    #[pyo3(get)]
+    tokens: Option<Tokens>,
+    #[pyo3(get)]
+    session: Option<String>,
+    #[pyo3(get)]
+    missing_attributes: Vec<String>,
+    #[pyo3(get)]
+    code_delivery: Option<CodeDelivery>,
+    #[pyo3(get)]
+    allowed_mfa_types: Vec<String>,
+    #[pyo3(get)]
+    totp_setup: Option<TotpSetup>,
+}
+
+impl From<up::SignInResult> for SignInResult {
+    fn from(r: up::SignInResult) -> Self {
+        Self {
+            step: r.next_step.as_str(),
+            tokens: r.tokens.map(Tokens::from),
+            session: r.session,
+            missing_attributes: r.missing_attributes,
+            code_delivery: r.code_delivery.map(CodeDelivery::from),
+            allowed_mfa_types: r.allowed_mfa_types.iter().map(|m| m.as_str().to_owned()).collect(),
+            totp_setup: r.totp_setup.map(TotpSetup::from),
+        }
+    }
+}
+
+/// A new authenticator: the base32 `secret` and the `otpauth://` `uri` (hidden from `repr`).
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct TotpSetup {
+    secret: String,
+    uri: String,
+}
+
+impl From<up::TotpSetup> for TotpSetup {
+    fn from(t: up::TotpSetup) -> Self {
+        Self { secret: t.secret, uri: t.uri }
+    }
+}
+
+#[pymethods]
+impl TotpSetup {
+    fn __repr__(&self) -> String {
+        "TotpSetup(<redacted>)".to_owned()
+    }
+}
+
+/// A group of users.
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct Group {
+    name: String,
+    description: Option<String>,
+    precedence: Option<u32>,
+    created_ms: i64,
+    updated_ms: i64,
+}
+
+impl From<up::Group> for Group {
+    fn from(g: up::Group) -> Self {
+        Self {
+            name: g.name,
+            description: g.description,
+            precedence: g.precedence,
+            created_ms: g.created_ms,
+            updated_ms: g.updated_ms,
+        }
+    }
+}
+
+#[pymethods]
+impl Group {
+    fn __repr__(&self) -> String {
+        format!("Group(name={:?}, description={:?}, precedence={:?})", self.name, self.description, self.precedence)
+    }
+}
+
+/// One user for `admin_import_users` (a row of Cognito's user-import CSV).
+#[pyclass(frozen, get_all, eq, from_py_object, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct ImportUser {
+    username: String,
+    attributes: Attributes,
+    password_hash: Option<String>,
+}
+
+#[pymethods]
+impl ImportUser {
+    #[new]
+    #[pyo3(signature = (username, attributes=None, password_hash=None))]
+    fn new(username: String, attributes: Option<Attributes>, password_hash: Option<String>) -> Self {
+        Self { username, attributes: attributes.unwrap_or_default(), password_hash }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ImportUser(username={:?}, password_hash={})",
+            self.username,
+            if self.password_hash.is_some() { "<redacted>" } else { "None" }
+        )
+    }
+}
+
+/// A `set_mfa_preference` argument: `ENABLED`, `DISABLED`, `PREFERRED`, `NOT_PREFERRED`.
+fn mfa_preference(value: Option<String>, name: &str) -> PyResult<Option<up::MfaPreference>> {
+    value
+        .map(|text| {
+            up::MfaPreference::parse(&text).ok_or_else(|| {
+                PyValueError::new_err(format!("{name} must be ENABLED, DISABLED, PREFERRED or NOT_PREFERRED"))
+            })
+        })
+        .transpose()
+}
+
+#[pymethods]
+impl SignInResult {
+    #[getter]
+    fn next_step<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        enum_value(py, &SIGN_IN_STEP, self.step)
+    }
+
+    #[getter]
+    fn is_signed_in(&self) -> bool {
+        self.step == up::SignInStep::Done.as_str()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SignInResult(next_step={:?}, tokens={}, session={}, missing_attributes={:?}, code_delivery={}, \
+             allowed_mfa_types={:?}, totp_setup={})",
+            self.step,
+            if self.tokens.is_some() { "Tokens(...)" } else { "None" },
+            if self.session.is_some() { "<redacted>" } else { "None" },
+            self.missing_attributes,
+            self.code_delivery.as_ref().map_or_else(|| "None".to_owned(), CodeDelivery::__repr__),
+            self.allowed_mfa_types,
+            if self.totp_setup.is_some() { "TotpSetup(<redacted>)" } else { "None" },
+        )
+    }
+}
+
+/// A user as `get_user`, `admin_get_user` and `list_users` report it.
+#[pyclass(frozen, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct User {
+    #[pyo3(get)]
+    username: String,
+    #[pyo3(get)]
+    sub: String,
+    user_status: &'static str,
+    #[pyo3(get)]
+    enabled: bool,
+    #[pyo3(get)]
+    attributes: Attributes,
+    #[pyo3(get)]
+    created_ms: i64,
+    #[pyo3(get)]
+    updated_ms: i64,
+    #[pyo3(get)]
+    mfa_enabled: Vec<String>,
+    #[pyo3(get)]
+    preferred_mfa: Option<String>,
+    #[pyo3(get)]
+    groups: Vec<String>,
+}
+
+impl From<up::User> for User {
+    fn from(u: up::User) -> Self {
+        Self {
+            username: u.username,
+            sub: u.sub,
+            user_status: u.status.as_str(),
+            enabled: u.enabled,
+            attributes: u.attributes,
+            created_ms: u.created_ms,
+            updated_ms: u.updated_ms,
+            mfa_enabled: u.mfa_enabled.iter().map(|m| m.as_str().to_owned()).collect(),
+            preferred_mfa: u.preferred_mfa.map(|m| m.as_str().to_owned()),
+            groups: u.groups,
+        }
+    }
+}
+
+#[pymethods]
+impl User {
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        enum_value(py, &USER_STATUS, self.user_status)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "User(username={:?}, sub={:?}, status={:?}, enabled={})",
+            self.username,
+            self.sub,
+            self.user_status,
+            if self.enabled { "True" } else { "False" }
+        )
+    }
+}
+
+/// A page of `list_users`.
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct UserList {
+    users: Vec<User>,
+    pagination_token: Option<String>,
+}
+
+#[pymethods]
+impl UserList {
+    fn __repr__(&self) -> String {
+        format!("UserList(users=[{} users], pagination_token={:?})", self.users.len(), self.pagination_token)
+    }
+}
+
+/// The outcome of `admin_create_user`.
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct CreatedUser {
+    user: User,
+    code_delivery: Option<CodeDelivery>,
+}
+
+#[pymethods]
+impl CreatedUser {
+    fn __repr__(&self) -> String {
+        format!(
+            "CreatedUser(user={}, code_delivery={})",
+            self.user.__repr__(),
+            self.code_delivery.as_ref().map_or_else(|| "None".to_owned(), CodeDelivery::__repr__)
+        )
+    }
+}
+
+/// A per-attribute outcome of `update_user_attributes`.
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct AttributeUpdate {
+    attribute: String,
+    needs_code: bool,
+    code_delivery: Option<CodeDelivery>,
+}
+
+#[pymethods]
+impl AttributeUpdate {
+    fn __repr__(&self) -> String {
+        format!(
+            "AttributeUpdate(attribute={:?}, needs_code={}, code_delivery={})",
+            self.attribute,
+            if self.needs_code { "True" } else { "False" },
+            self.code_delivery.as_ref().map_or_else(|| "None".to_owned(), CodeDelivery::__repr__)
+        )
+    }
+}
+
+/// An authentication event from `admin_list_user_auth_events`.
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct AuthEvent {
+    sub: String,
+    kind: String,
+    success: bool,
+    at_ms: i64,
+    detail: String,
+}
+
+#[pymethods]
+impl AuthEvent {
+    fn __repr__(&self) -> String {
+        format!(
+            "AuthEvent(kind={:?}, success={}, at_ms={}, detail={:?})",
+            self.kind,
+            if self.success { "True" } else { "False" },
+            self.at_ms,
+            self.detail
+        )
+    }
+}
+
+fn sign_up_result(r: up::SignUpResult) -> SignUpResult {
+    SignUpResult {
+        user_sub: r.user_sub,
+        confirmed: r.confirmed,
+        step: r.next_step.as_str(),
+        code_delivery: r.code_delivery.map(CodeDelivery::from),
+    }
+}
+
+// ── the pool ────────────────────────────────────────────────────────────────────────────
+
+/// An open user pool; safe to share between threads.
+#[pyclass(frozen, module = "userpool._native")]
+struct UserPool {
+    inner: up::UserPool,
+}
+
+#[pymethods]
+impl UserPool {
+    #[staticmethod]
+    #[pyo3(signature = (path=None, config=None, delivery=None, clock=None, encryption_key=None))]
+    fn open(
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        config: Option<&Bound<'_, PyAny>>,
+        delivery: Option<Py<PyAny>>,
+        clock: Option<Py<PyAny>>,
+        encryption_key: Option<Bound<'_, PyBytes>>,
+    ) -> PyResult<Self> {
+        let config = parse_config(py, config)?;
+        let delivery = check_callable(delivery, py, "delivery")?;
+        let clock = match check_callable(clock, py, "clock")? {
+            Some(callback) => {
+                let clock = PyClock { callback, last: AtomicI64::new(0) };
+                let now = clock.read(py)?;
+                clock.last.store(now, Ordering::SeqCst);
+                Some(Arc::new(clock))
+            }
+            None => None,
+        };
+        let key = encryption_key.map(|k| k.as_bytes().to_vec());
+        let inner = run(py, move || {
+            let config = match config {
+                Some(ConfigText::Json(text)) => up::PoolConfig::from_json(&text)?,
+                Some(ConfigText::Toml(text)) => up::PoolConfig::from_toml(&text)?,
+                None => up::PoolConfig::default(),
+            };
+            let mut builder = up::UserPool::builder(config).store(open_store(path)?);
+            if let Some(callback) = delivery {
+                builder = builder.delivery(Arc::new(PyDelivery { callback }));
+            }
+            if let Some(clock) = clock {
+                builder = builder.clock(clock);
+            }
+            if let Some(key) = &key {
+                builder = builder.encryption_key(key);
+            }
+            builder.open()
+        })?;
+        Ok(Self { inner })
+    }
+
+    #[pyo3(signature = (client_id, client_secret=None))]
+    fn with_client(&self, py: Python<'_>, client_id: String, client_secret: Option<String>) -> PyResult<Self> {
+        let inner = run(py, || self.inner.with_client(&client_id, client_secret.as_deref()))?;
+        Ok(Self { inner })
+    }
+
+    fn with_client_secret_hash(&self, py: Python<'_>, client_id: String, secret_hash: String) -> PyResult<Self> {
+        let inner = run(py, || self.inner.with_client_secret_hash(&client_id, &secret_hash))?;
+        Ok(Self { inner })
+    }
+
+    #[getter]
+    fn pool_id(&self) -> &str {
+        self.inner.pool_id()
+    }
+
+    #[getter]
+    fn issuer(&self) -> &str {
+        self.inner.issuer()
+    }
+
+    fn config(&self) -> String {
+        self.inner.config().to_toml()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("UserPool(pool_id={:?})", self.inner.pool_id())
+    }
+
+    // sign-up
+
+    #[pyo3(signature = (username, password, attributes=None))]
+    fn sign_up(
+        &self,
+        py: Python<'_>,
+        username: String,
+        password: String,
+        attributes: Option<Attributes>,
+    ) -> PyResult<SignUpResult> {
+        run(py, || self.inner.sign_up(&username, &password, attributes.unwrap_or_default())).map(sign_up_result)
+    }
+
+    fn confirm_sign_up(&self, py: Python<'_>, username: String, code: String) -> PyResult<()> {
+        run(py, || self.inner.confirm_sign_up(&username, &code))
+    }
+
+    fn resend_sign_up_code(&self, py: Python<'_>, username: String) -> PyResult<CodeDelivery> {
+        run(py, || self.inner.resend_sign_up_code(&username)).map(CodeDelivery::from)
+    }
+
+    // sign-in
+
+    fn sign_in(&self, py: Python<'_>, username: String, password: String) -> PyResult<SignInResult> {
+        run(py, || self.inner.sign_in(&username, &password)).map(SignInResult::from)
+    }
+
+    #[pyo3(signature = (session, answer, attributes=None))]
+    fn confirm_sign_in(
+        &self,
+        py: Python<'_>,
+        session: String,
+        answer: String,
+        attributes: Option<Attributes>,
+    ) -> PyResult<SignInResult> {
+        run(py, || self.inner.confirm_sign_in(&session, &answer, attributes.unwrap_or_default()))
+            .map(SignInResult::from)
+    }
+
+    // tokens and sessions
+
+    fn refresh(&self, py: Python<'_>, refresh_token: String) -> PyResult<Tokens> {
+        run(py, || self.inner.refresh(&refresh_token)).map(Tokens::from)
+    }
+
+    fn sign_out(&self, py: Python<'_>, refresh_token: String) -> PyResult<()> {
+        run(py, || self.inner.sign_out(&refresh_token))
+    }
+
+    fn global_sign_out(&self, py: Python<'_>, access_token: String) -> PyResult<()> {
+        run(py, || self.inner.global_sign_out(&access_token))
+    }
+
+    fn jwks(&self, py: Python<'_>) -> PyResult<String> {
+        run(py, || Ok(self.inner.jwks()))
+    }
+
+    fn rotate_signing_keys(&self, py: Python<'_>) -> PyResult<()> {
+        run(py, || self.inner.rotate_signing_keys())
+    }
+
+    fn verify_access_token<'py>(&self, py: Python<'py>, token: String) -> PyResult<Bound<'py, PyDict>> {
+        let claims = run(py, || self.inner.verify_access_token(&token))?;
+        claims_to_py(py, &claims)
+    }
+
+    #[pyo3(signature = (token, client_id=None))]
+    fn verify_id_token<'py>(
+        &self,
+        py: Python<'py>,
+        token: String,
+        client_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let claims = run(py, || self.inner.verify_id_token(&token, client_id.as_deref()))?;
+        claims_to_py(py, &claims)
+    }
+
+    // MFA
+
+    fn associate_software_token(&self, py: Python<'_>, access_token: String) -> PyResult<TotpSetup> {
+        run(py, || self.inner.associate_software_token(&access_token)).map(TotpSetup::from)
+    }
+
+    fn associate_software_token_with_session(&self, py: Python<'_>, session: String) -> PyResult<TotpSetup> {
+        run(py, || self.inner.associate_software_token_with_session(&session)).map(TotpSetup::from)
+    }
+
+    #[pyo3(signature = (access_token, code, friendly_name=None))]
+    fn verify_software_token(
+        &self,
+        py: Python<'_>,
+        access_token: String,
+        code: String,
+        friendly_name: Option<String>,
+    ) -> PyResult<()> {
+        run(py, || self.inner.verify_software_token(&access_token, &code, friendly_name.as_deref()))
+    }
+
+    #[pyo3(signature = (access_token, totp=None, sms=None, email=None))]
+    fn set_mfa_preference(
+        &self,
+        py: Python<'_>,
+        access_token: String,
+        totp: Option<String>,
+        sms: Option<String>,
+        email: Option<String>,
+    ) -> PyResult<()> {
+        let (totp, sms, email) =
+            (mfa_preference(totp, "totp")?, mfa_preference(sms, "sms")?, mfa_preference(email, "email")?);
+        run(py, || self.inner.set_mfa_preference(&access_token, totp, sms, email))
+    }
+
+    #[pyo3(signature = (username, totp=None, sms=None, email=None))]
+    fn admin_set_user_mfa_preference(
+        &self,
+        py: Python<'_>,
+        username: String,
+        totp: Option<String>,
+        sms: Option<String>,
+        email: Option<String>,
+    ) -> PyResult<()> {
+        let (totp, sms, email) =
+            (mfa_preference(totp, "totp")?, mfa_preference(sms, "sms")?, mfa_preference(email, "email")?);
+        run(py, || self.inner.admin_set_user_mfa_preference(&username, totp, sms, email))
+    }
+
+    // groups
+
+    #[pyo3(signature = (name, description=None, precedence=None))]
+    fn create_group(
+        &self,
+        py: Python<'_>,
+        name: String,
+        description: Option<String>,
+        precedence: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Group> {
+        let precedence = opt_u32(precedence, "precedence")?;
+        run(py, || self.inner.create_group(&name, description.as_deref(), precedence)).map(Group::from)
+    }
+
+    fn get_group(&self, py: Python<'_>, name: String) -> PyResult<Group> {
+        run(py, || self.inner.get_group(&name)).map(Group::from)
+    }
+
+    fn list_groups(&self, py: Python<'_>) -> PyResult<Vec<Group>> {
+        run(py, || self.inner.list_groups()).map(|groups| groups.into_iter().map(Group::from).collect())
+    }
+
+    fn delete_group(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        run(py, || self.inner.delete_group(&name))
+    }
+
+    fn admin_add_user_to_group(&self, py: Python<'_>, username: String, group: String) -> PyResult<()> {
+        run(py, || self.inner.admin_add_user_to_group(&username, &group))
+    }
+
+    fn admin_remove_user_from_group(&self, py: Python<'_>, username: String, group: String) -> PyResult<()> {
+        run(py, || self.inner.admin_remove_user_from_group(&username, &group))
+    }
+
+    fn admin_list_groups_for_user(&self, py: Python<'_>, username: String) -> PyResult<Vec<Group>> {
+        run(py, || self.inner.admin_list_groups_for_user(&username))
+            .map(|groups| groups.into_iter().map(Group::from).collect())
+    }
+
+    #[pyo3(signature = (group, limit=None, pagination_token=None))]
+    fn list_users_in_group(
+        &self,
+        py: Python<'_>,
+        group: String,
+        limit: Option<&Bound<'_, PyAny>>,
+        pagination_token: Option<String>,
+    ) -> PyResult<UserList> {
+        let limit = opt_u32(limit, "limit")?;
+        let list = run(py, || self.inner.list_users_in_group(&group, limit, pagination_token.as_deref()))?;
+        Ok(UserList {
+            users: list.users.into_iter().map(User::from).collect(),
+            pagination_token: list.pagination_token,
+        })
+    }
+
+    /// Per user, its new `sub` (str) or the `AuthError` (not raised) saying why it was skipped.
+    fn admin_import_users<'py>(&self, py: Python<'py>, users: Vec<ImportUser>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let users = users
+            .into_iter()
+            .map(|u| up::ImportUser { username: u.username, attributes: u.attributes, password_hash: u.password_hash })
+            .collect();
+        let outcomes = run(py, || self.inner.admin_import_users(users))?;
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Ok(sub) => Ok(PyString::new(py, &sub).into_any()),
+                Err(e) => Ok(to_py_err(py, &e).value(py).clone().into_any()),
+            })
+            .collect()
+    }
+
+    // the signed-in user
+
+    fn get_user(&self, py: Python<'_>, access_token: String) -> PyResult<User> {
+        run(py, || self.inner.get_user(&access_token)).map(User::from)
+    }
+
+    fn change_password(
+        &self,
+        py: Python<'_>,
+        access_token: String,
+        old_password: String,
+        new_password: String,
+    ) -> PyResult<()> {
+        run(py, || self.inner.change_password(&access_token, &old_password, &new_password))
+    }
+
+    fn update_user_attributes(
+        &self,
+        py: Python<'_>,
+        access_token: String,
+        attributes: Attributes,
+    ) -> PyResult<Vec<AttributeUpdate>> {
+        let updates = run(py, || self.inner.update_user_attributes(&access_token, attributes))?;
+        Ok(updates
+            .into_iter()
+            .map(|u| AttributeUpdate {
+                attribute: u.attribute,
+                needs_code: u.needs_code,
+                code_delivery: u.delivery.map(CodeDelivery::from),
+            })
+            .collect())
+    }
+
+    fn get_user_attribute_verification_code(
+        &self,
+        py: Python<'_>,
+        access_token: String,
+        attribute: String,
+    ) -> PyResult<CodeDelivery> {
+        run(py, || self.inner.get_user_attribute_verification_code(&access_token, &attribute)).map(CodeDelivery::from)
+    }
+
+    fn verify_user_attribute(
+        &self,
+        py: Python<'_>,
+        access_token: String,
+        attribute: String,
+        code: String,
+    ) -> PyResult<()> {
+        run(py, || self.inner.verify_user_attribute(&access_token, &attribute, &code))
+    }
+
+    fn delete_user_attributes(&self, py: Python<'_>, access_token: String, names: Vec<String>) -> PyResult<()> {
+        run(py, || self.inner.delete_user_attributes(&access_token, &names))
+    }
+
+    fn delete_user(&self, py: Python<'_>, access_token: String) -> PyResult<()> {
+        run(py, || self.inner.delete_user(&access_token))
+    }
+
+    // recovery
+
+    fn forgot_password(&self, py: Python<'_>, username: String) -> PyResult<CodeDelivery> {
+        run(py, || self.inner.forgot_password(&username)).map(CodeDelivery::from)
+    }
+
+    fn confirm_forgot_password(
+        &self,
+        py: Python<'_>,
+        username: String,
+        code: String,
+        new_password: String,
+    ) -> PyResult<()> {
+        run(py, || self.inner.confirm_forgot_password(&username, &code, &new_password))
+    }
+
+    // administration
+
+    #[pyo3(signature = (username, attributes=None, temporary_password=None, *, send_invitation))]
+    fn admin_create_user(
+        &self,
+        py: Python<'_>,
+        username: String,
+        attributes: Option<Attributes>,
+        temporary_password: Option<String>,
+        send_invitation: bool,
+    ) -> PyResult<CreatedUser> {
+        let created = run(py, || {
+            self.inner.admin_create_user(
+                &username,
+                attributes.unwrap_or_default(),
+                temporary_password.as_deref(),
+                send_invitation,
+            )
+        })?;
+        Ok(CreatedUser { user: created.user.into(), code_delivery: created.code_delivery.map(CodeDelivery::from) })
+    }
+
+    fn admin_get_user(&self, py: Python<'_>, username: String) -> PyResult<User> {
+        run(py, || self.inner.admin_get_user(&username)).map(User::from)
+    }
+
+    fn admin_delete_user(&self, py: Python<'_>, username: String) -> PyResult<()> {
+        run(py, || self.inner.admin_delete_user(&username))
+    }
+
+    fn admin_disable_user(&self, py: Python<'_>, username: String) -> PyResult<()> {
+        run(py, || self.inner.admin_disable_user(&username))
+    }
+
+    fn admin_enable_user(&self, py: Python<'_>, username: String) -> PyResult<()> {
+        run(py, || self.inner.admin_enable_user(&username))
+    }
+
+    fn admin_confirm_sign_up(&self, py: Python<'_>, username: String) -> PyResult<()> {
+        run(py, || self.inner.admin_confirm_sign_up(&username))
+    }
+
+    fn admin_reset_user_password(&self, py: Python<'_>, username: String) -> PyResult<Option<CodeDelivery>> {
+        run(py, || self.inner.admin_reset_user_password(&username)).map(|d| d.map(CodeDelivery::from))
+    }
+
+    fn admin_set_user_password(
+        &self,
+        py: Python<'_>,
+        username: String,
+        password: String,
+        permanent: bool,
+    ) -> PyResult<()> {
+        run(py, || self.inner.admin_set_user_password(&username, &password, permanent))
+    }
+
+    fn admin_update_user_attributes(&self, py: Python<'_>, username: String, attributes: Attributes) -> PyResult<()> {
+        run(py, || self.inner.admin_update_user_attributes(&username, attributes))
+    }
+
+    fn admin_delete_user_attributes(&self, py: Python<'_>, username: String, names: Vec<String>) -> PyResult<()> {
+        run(py, || self.inner.admin_delete_user_attributes(&username, &names))
+    }
+
+    fn admin_user_global_sign_out(&self, py: Python<'_>, username: String) -> PyResult<()> {
+        run(py, || self.inner.admin_user_global_sign_out(&username))
+    }
+
+    #[pyo3(signature = (filter=None, limit=None, pagination_token=None))]
+    fn list_users(
+        &self,
+        py: Python<'_>,
+        filter: Option<String>,
+        limit: Option<&Bound<'_, PyAny>>,
+        pagination_token: Option<String>,
+    ) -> PyResult<UserList> {
+        let limit = opt_u32(limit, "limit")?;
+        let list = run(py, || self.inner.list_users(filter.as_deref(), limit, pagination_token.as_deref()))?;
+        Ok(UserList {
+            users: list.users.into_iter().map(User::from).collect(),
+            pagination_token: list.pagination_token,
+        })
+    }
+
+    #[pyo3(signature = (username, limit=None))]
+    fn admin_list_user_auth_events(
+        &self,
+        py: Python<'_>,
+        username: String,
+        limit: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<AuthEvent>> {
+        let limit = opt_u32(limit, "limit")?;
+        let events = run(py, || self.inner.admin_list_user_auth_events(&username, limit))?;
+        Ok(events
+            .into_iter()
+            .map(|e| AuthEvent {
+                sub: e.sub,
+                kind: e.kind.as_str().to_owned(),
+                success: e.success,
+                at_ms: e.at_ms,
+                detail: e.detail,
+            })
+            .collect())
+    }
+}
+
+/// The store for `path`: in memory when `None`.
+fn open_store(path: Option<PathBuf>) -> up::Result<Arc<dyn up::Store>> {
+    Ok(match path {
+        None => Arc::new(up::MemoryStore::new()),
+        Some(path) => Arc::new(up::SqliteStore::open(path)?),
+    })
+}
+
+/// Cognito's `SECRET_HASH`: base64(HMAC-SHA256(client_secret, username + client_id)).
+#[pyfunction]
+fn secret_hash(client_secret: String, username: String, client_id: String) -> String {
+    up::secret_hash(&client_secret, &username, &client_id)
+}
+
+/// The module `userpool._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<UserPool>()?;
+    m.add_class::<Message>()?;
+    m.add_class::<CodeDelivery>()?;
+    m.add_class::<SignUpResult>()?;
+    m.add_class::<SignInResult>()?;
+    m.add_class::<Tokens>()?;
+    m.add_class::<User>()?;
+    m.add_class::<UserList>()?;
+    m.add_class::<CreatedUser>()?;
+    m.add_class::<AttributeUpdate>()?;
+    m.add_class::<AuthEvent>()?;
+    m.add_class::<TotpSetup>()?;
+    m.add_class::<Group>()?;
+    m.add_class::<ImportUser>()?;
+    m.add_function(wrap_pyfunction!(secret_hash, m)?)?;
+    type EnumSpec<'a> = (&'a PyOnceLock<Py<PyAny>>, &'a str, &'a str, &'a [&'a str]);
+    let enums: [EnumSpec<'_>; 3] = [
+        (&SIGN_UP_STEP, "SignUpStep", "The next step after sign_up (Amplify's signUpStep).", SIGN_UP_STEPS),
+        (&SIGN_IN_STEP, "SignInStep", "The next step of a sign-in (Amplify's signInStep).", SIGN_IN_STEPS),
+        (&USER_STATUS, "UserStatus", "A user's account status (Cognito's UserStatusType).", USER_STATUSES),
+    ];
+    for (cell, name, doc, members) in enums {
+        let class = cell.get_or_try_init(py, || make_enum(py, name, doc, members))?;
+        m.add(name, class.bind(py))?;
+    }
+    let types = error_types(py)?;
+    m.add("AuthError", types.base.bind(py))?;
+    let mut codes = Vec::with_capacity(types.by_code.len());
+    for (code, class) in &types.by_code {
+        m.add(error_class_name(*code), class.bind(py))?;
+        codes.push(code.as_str());
+    }
+    m.add("ERROR_CODES", codes)?;
+    Ok(())
+}

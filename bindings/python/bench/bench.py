@@ -1,0 +1,84 @@
+"""Benchmark (not a test): the Python binding against PyJWT and against Rust.
+
+1. ``verify_access_token`` through the binding vs PyJWT verifying the same token (RS256,
+   issuer checked, key from ``pool.jwks()``). The engine remembers tokens whose signature it
+   has checked (expiry and revocation are still checked per call), so both the repeated-token
+   figure and a fresh-token figure are printed.
+2. A password sign-in (default OWASP argon2id parameters) through the binding vs the same
+   sign-in in Rust (bench/sign_in.rs, run by bench/run.sh, which passes its figure in).
+
+Usage: bench/run.sh (builds the Rust side, then runs this with its figure).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Callable
+
+import jwt
+
+import userpool
+
+PASSWORD = "correct horse battery staple"
+
+
+def per_call_us(fn: Callable[[], object], n: int) -> float:
+    fn()
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) * 1e6 / n
+
+
+def main() -> None:
+    rust_sign_in_us = float(sys.argv[1]) if len(sys.argv) > 1 else float("nan")
+    sign_ins = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    messages: list[userpool.Message] = []
+    pool = userpool.UserPool.open(delivery=messages.append)
+    pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    pool.confirm_sign_up("alice", messages[-1].code)
+    tokens = pool.sign_in("alice", PASSWORD).tokens
+    assert tokens is not None
+    token = tokens.access_token
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = next(k for k in jwt.PyJWKSet.from_json(pool.jwks()).keys if k.key_id == kid)
+    issuer = pool.issuer
+
+    def pyjwt() -> object:
+        return jwt.decode(token, key, algorithms=["RS256"], issuer=issuer)
+
+    assert pyjwt() == pool.verify_access_token(token)
+    binding_us = per_call_us(lambda: pool.verify_access_token(token), 20_000)
+    pyjwt_us = per_call_us(pyjwt, 2_000)
+
+    # Fresh tokens (each verified once, so the signature is really checked): refresh issues
+    # a new access token without hashing a password.
+    refresh = tokens.refresh_token
+    fresh = []
+    for _ in range(300):
+        t = pool.refresh(refresh)
+        refresh = t.refresh_token
+        fresh.append(t.access_token)
+    start = time.perf_counter()
+    for t in fresh:
+        pool.verify_access_token(t)
+    fresh_us = (time.perf_counter() - start) * 1e6 / len(fresh)
+
+    sign_in_us = per_call_us(lambda: pool.sign_in("alice", PASSWORD), sign_ins)
+    print(json.dumps({
+        "verify_access_token_binding_us": round(binding_us, 2),
+        "verify_access_token_binding_fresh_token_us": round(fresh_us, 2),
+        "pyjwt_decode_rs256_us": round(pyjwt_us, 2),
+        "binding_vs_pyjwt_speedup": round(pyjwt_us / binding_us, 1),
+        "binding_fresh_vs_pyjwt_speedup": round(pyjwt_us / fresh_us, 2),
+        "sign_in_binding_us": round(sign_in_us, 1),
+        "sign_in_rust_us": rust_sign_in_us,
+        "sign_in_binding_over_rust": round(sign_in_us / rust_sign_in_us, 3),
+        "sign_ins_timed": sign_ins,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

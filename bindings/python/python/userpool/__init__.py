@@ -1,0 +1,108 @@
+"""userpool: an embeddable user pool (Cognito User Pools and Amplify Auth behaviour) as a library.
+
+>>> import userpool
+>>> pool = userpool.UserPool.open(config=..., delivery=send_email)  # doctest: +SKIP
+
+Everything here is the compiled engine (:mod:`userpool._native`), re-exported; the asyncio
+flavour is :class:`userpool.aio.UserPool`. Errors are :class:`AuthError` subclasses, one per
+Cognito exception name (``except userpool.CodeMismatchError`` or
+``e.code == "CodeMismatchException"``).
+"""
+
+from userpool._native import (
+    ERROR_CODES as ERROR_CODES,
+    AttributeUpdate as AttributeUpdate,
+    AuthError as AuthError,
+    AuthEvent as AuthEvent,
+    CodeDelivery as CodeDelivery,
+    CreatedUser as CreatedUser,
+    Group as Group,
+    ImportUser as ImportUser,
+    Message as Message,
+    SignInResult as SignInResult,
+    SignInStep as SignInStep,
+    SignUpResult as SignUpResult,
+    SignUpStep as SignUpStep,
+    Tokens as Tokens,
+    TotpSetup as TotpSetup,
+    User as User,
+    UserList as UserList,
+    UserPool as UserPool,
+    UserStatus as UserStatus,
+    __version__ as __version__,
+    secret_hash as secret_hash,
+)
+from userpool._native import (  # one subclass of AuthError per ErrorCode of the engine
+    AliasExistsError as AliasExistsError,
+    CodeDeliveryFailureError as CodeDeliveryFailureError,
+    CodeMismatchError as CodeMismatchError,
+    EnableSoftwareTokenMFAError as EnableSoftwareTokenMFAError,
+    ExpiredCodeError as ExpiredCodeError,
+    GroupExistsError as GroupExistsError,
+    InternalErrorError as InternalErrorError,
+    InvalidParameterError as InvalidParameterError,
+    InvalidPasswordError as InvalidPasswordError,
+    InvalidUserPoolConfigurationError as InvalidUserPoolConfigurationError,
+    LimitExceededError as LimitExceededError,
+    MFAMethodNotFoundError as MFAMethodNotFoundError,
+    NotAuthorizedError as NotAuthorizedError,
+    OperationNotEnabledError as OperationNotEnabledError,
+    PasswordResetRequiredError as PasswordResetRequiredError,
+    RefreshTokenReuseError as RefreshTokenReuseError,
+    ResourceNotFoundError as ResourceNotFoundError,
+    SoftwareTokenMFANotFoundError as SoftwareTokenMFANotFoundError,
+    TooManyFailedAttemptsError as TooManyFailedAttemptsError,
+    TooManyRequestsError as TooManyRequestsError,
+    UserNotConfirmedError as UserNotConfirmedError,
+    UserNotFoundError as UserNotFoundError,
+    UsernameExistsError as UsernameExistsError,
+)
+
+from userpool import aio as aio  # noqa: E402  (the asyncio flavour: userpool.aio.UserPool)
+
+__all__ = [
+    "aio",
+    "ERROR_CODES",
+    "AttributeUpdate",
+    "AuthError",
+    "AuthEvent",
+    "CodeDelivery",
+    "CreatedUser",
+    "Group",
+    "ImportUser",
+    "Message",
+    "SignInResult",
+    "SignInStep",
+    "SignUpResult",
+    "SignUpStep",
+    "Tokens",
+    "TotpSetup",
+    "User",
+    "UserList",
+    "UserPool",
+    "UserStatus",
+    "secret_hash",
+    "AliasExistsError",
+    "CodeDeliveryFailureError",
+    "CodeMismatchError",
+    "EnableSoftwareTokenMFAError",
+    "ExpiredCodeError",
+    "GroupExistsError",
+    "InternalErrorError",
+    "InvalidParameterError",
+    "InvalidPasswordError",
+    "InvalidUserPoolConfigurationError",
+    "LimitExceededError",
+    "MFAMethodNotFoundError",
+    "NotAuthorizedError",
+    "OperationNotEnabledError",
+    "PasswordResetRequiredError",
+    "RefreshTokenReuseError",
+    "ResourceNotFoundError",
+    "SoftwareTokenMFANotFoundError",
+    "TooManyFailedAttemptsError",
+    "TooManyRequestsError",
+    "UserNotConfirmedError",
+    "UserNotFoundError",
+    "UsernameExistsError",
+]

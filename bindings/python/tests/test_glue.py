@@ -1,0 +1,480 @@
+"""The binding's own glue: type conversions, errors and their classes, host callbacks,
+bad input, the GIL, and the asyncio flavour."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import inspect
+import re
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import userpool
+import userpool.aio
+
+from .conftest import PASSWORD, REPO, Host, fast_config, signed_in
+
+# ── conversions ─────────────────────────────────────────────────────────────────────────
+
+
+def test_sign_up_result_is_typed_and_frozen(pool: userpool.UserPool, host: Host) -> None:
+    result = pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    assert isinstance(result, userpool.SignUpResult)
+    assert result.next_step is userpool.SignUpStep.CONFIRM_SIGN_UP
+    assert result.next_step == "CONFIRM_SIGN_UP" and isinstance(result.next_step, str)
+    assert result.confirmed is False
+    assert re.fullmatch(r"[0-9a-f-]{36}", result.user_sub)
+    assert result.code_delivery == result.code_delivery  # eq on the value
+    delivery = result.code_delivery
+    assert delivery is not None
+    assert (delivery.channel, delivery.attribute) == ("EMAIL", "email")
+    assert delivery.destination != "alice@example.com" and "***" in delivery.destination
+    with pytest.raises(AttributeError):
+        result.confirmed = True  # type: ignore[misc]
+
+
+def test_tokens_claims_and_user(pool: userpool.UserPool, host: Host) -> None:
+    tokens = signed_in(pool, host)
+    assert isinstance(tokens.expires_in, int) and tokens.expires_in == 3600
+    assert tokens.token_type == "Bearer"
+    assert tokens.access_token not in repr(tokens) and tokens.refresh_token not in repr(tokens)
+    claims = pool.verify_access_token(tokens.access_token)
+    assert claims["username"] == "alice" and claims["token_use"] == "access"
+    assert isinstance(claims["exp"], int) and claims["exp"] - claims["iat"] == 3600
+    id_claims = pool.verify_id_token(tokens.id_token)
+    assert id_claims["email"] == "alice@example.com"
+    assert id_claims["email_verified"] is True
+    user = pool.get_user(tokens.access_token)
+    assert user.status is userpool.UserStatus.CONFIRMED and user.enabled is True
+    assert user.attributes["email"] == "alice@example.com" and user.attributes["sub"] == user.sub
+    assert isinstance(user.created_ms, int)
+    assert user == pool.admin_get_user("alice")
+
+
+def test_repr_hides_secrets(pool: userpool.UserPool, host: Host) -> None:
+    pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    message = host.messages[-1]
+    assert message.code in message.text
+    assert message.code not in repr(message)
+    assert (message.channel, message.purpose, message.username) == ("EMAIL", "sign_up", "alice")
+    pool.admin_create_user("bob", {"email": "bob@example.com"}, "Temporary pass 1", send_invitation=False)
+    result = pool.sign_in("bob", "Temporary pass 1")
+    assert result.session and result.session not in repr(result)
+
+
+def test_admin_and_listing_results(pool: userpool.UserPool, host: Host) -> None:
+    created = pool.admin_create_user("bob", {"email": "bob@example.com"}, "Temporary pass 1", send_invitation=True)
+    assert created.user.status is userpool.UserStatus.FORCE_CHANGE_PASSWORD
+    assert created.code_delivery is not None and host.messages[-1].purpose == "invitation"
+    challenge = pool.sign_in("bob", "Temporary pass 1")
+    assert challenge.next_step is userpool.SignInStep.CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED
+    assert challenge.session and not challenge.is_signed_in
+    done = pool.confirm_sign_in(challenge.session, PASSWORD)
+    assert done.is_signed_in and done.tokens is not None
+    listed = pool.list_users(filter='username = "bob"', limit=10)
+    assert [u.username for u in listed.users] == ["bob"] and listed.pagination_token is None
+    events = pool.admin_list_user_auth_events("bob")
+    assert events and all(isinstance(e, userpool.AuthEvent) for e in events)
+    assert any(e.kind == "SignIn" and e.success for e in events)
+    assert [e.at_ms for e in events] == sorted((e.at_ms for e in events), reverse=True)
+
+
+def test_with_client_and_secret_hash(host: Host) -> None:
+    clients = [{"id": "web"}, {"id": "server", "secret": "s3cret-s3cret-s3cret"}]
+    pool = userpool.UserPool.open(config=fast_config(clients=clients), delivery=host.deliver, clock=host.clock)
+    server = pool.with_client("server", "s3cret-s3cret-s3cret")
+    server.sign_up("carol", PASSWORD, {"email": "carol@example.com"})
+    with pytest.raises(userpool.NotAuthorizedError):
+        pool.with_client("server").confirm_sign_up("carol", host.last_code_to("carol@example.com"))
+    with pytest.raises(userpool.NotAuthorizedError):
+        pool.with_client("server", "wrong")
+    with pytest.raises(userpool.ResourceNotFoundError):
+        pool.with_client("nope")
+    hashed = pool.with_client_secret_hash("server", userpool.secret_hash("s3cret-s3cret-s3cret", "carol", "server"))
+    hashed.confirm_sign_up("carol", host.last_code_to("carol@example.com"))
+    tokens = hashed.sign_in("carol", PASSWORD).tokens
+    assert tokens is not None
+    assert pool.verify_id_token(tokens.id_token, "server")["aud"] == "server"
+    with pytest.raises(userpool.NotAuthorizedError):
+        pool.verify_id_token(tokens.id_token)  # the default client is "web"
+    assert pool.with_client("server", "s3cret-s3cret-s3cret").pool_id == "local_pytest"
+
+
+def test_config_as_toml_text_and_dict(host: Host) -> None:
+    toml = '\n'.join([
+        'pool_id = "local_toml"',
+        "[password_hashing]",
+        "memory_kib = 256",
+        "iterations = 1",
+        "dangerous_allow_weak = true",
+    ])
+    pool = userpool.UserPool.open(config=toml, delivery=host.deliver)
+    assert pool.pool_id == "local_toml" and pool.issuer.endswith("/local_toml")
+    assert 'pool_id = "local_toml"' in pool.config()
+    assert userpool.UserPool.open(config=fast_config(pool_id="local_dict")).pool_id == "local_dict"
+    assert userpool.UserPool.open().pool_id == "local_default"
+
+
+# ── errors ──────────────────────────────────────────────────────────────────────────────
+
+
+def core_error_codes() -> list[str]:
+    """The Cognito names of `ErrorCode::ALL`, read from core/src/error.rs."""
+    source = (REPO / "core" / "src" / "error.rs").read_text()
+    block = source[source.index("pub const fn as_str") : source.index("pub fn from_name")]
+    return re.findall(r'=> "(\w+)"', block)
+
+
+def test_one_error_class_per_core_error_code() -> None:
+    codes = core_error_codes()
+    assert len(codes) >= 20
+    assert sorted(userpool.ERROR_CODES) == sorted(codes)
+    for code in codes:
+        name = code[: -len("Exception")] + "Error"
+        cls = getattr(userpool, name)
+        assert issubclass(cls, userpool.AuthError) and issubclass(cls, Exception)
+        assert cls.code == code and cls.__module__ == "userpool" and cls.__doc__
+        assert name in userpool.__all__
+    stub = ast.parse((REPO / "bindings/python/python/userpool/_native.pyi").read_text())
+    stubbed = {n.name for n in stub.body if isinstance(n, ast.ClassDef) and any(
+        isinstance(b, ast.Name) and b.id == "AuthError" for b in n.bases)}
+    assert stubbed == {c[: -len("Exception")] + "Error" for c in codes}
+
+
+def test_errors_carry_code_and_message(pool: userpool.UserPool, host: Host) -> None:
+    pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    with pytest.raises(userpool.UsernameExistsError) as caught:
+        pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    assert caught.value.code == "UsernameExistsException"
+    assert caught.value.message and str(caught.value) == caught.value.message
+    with pytest.raises(userpool.AuthError) as wrong:
+        pool.confirm_sign_up("alice", "000000")
+    assert isinstance(wrong.value, userpool.CodeMismatchError)
+    assert wrong.value.code == "CodeMismatchException"
+    assert "000000" not in str(wrong.value)
+
+
+# ── delivery callback ───────────────────────────────────────────────────────────────────
+
+
+def test_delivery_exception_is_chained_and_nothing_changes(pool: userpool.UserPool, host: Host) -> None:
+    boom = ConnectionError("smtp is down for alice@example.com")
+    host.failure = boom
+    with pytest.raises(userpool.CodeDeliveryFailureError) as caught:
+        pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    assert caught.value.__cause__ is boom
+    assert caught.value.code == "CodeDeliveryFailureException"
+    assert "alice@example.com" not in caught.value.message  # only the exception's type is named
+    with pytest.raises(userpool.UserNotFoundError):
+        pool.admin_get_user("alice")
+    assert pool.list_users().users == []
+    host.failure = None
+    assert pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"}).user_sub
+    code = host.last_code_to("alice@example.com")
+    pool.confirm_sign_up("alice", code)
+    host.failure = ValueError("queue full")
+    with pytest.raises(userpool.CodeDeliveryFailureError) as again:
+        pool.forgot_password("alice")
+    assert isinstance(again.value.__cause__, ValueError)
+    host.failure = None
+    with pytest.raises(userpool.ExpiredCodeError):  # no reset code was left behind
+        pool.confirm_forgot_password("alice", code, "a whole new passphrase")
+
+
+def test_a_later_error_does_not_inherit_an_old_delivery_exception(pool: userpool.UserPool, host: Host) -> None:
+    host.failure = RuntimeError("down")
+    with pytest.raises(userpool.CodeDeliveryFailureError):
+        pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    with pytest.raises(userpool.UserNotFoundError) as caught:
+        pool.admin_get_user("alice")
+    assert caught.value.__cause__ is None
+
+
+def test_no_delivery_refuses_to_send() -> None:
+    pool = userpool.UserPool.open(config=fast_config())
+    with pytest.raises(userpool.CodeDeliveryFailureError) as caught:
+        pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    assert caught.value.__cause__ is None
+
+
+def test_clock_callable_moves_time(pool: userpool.UserPool, host: Host) -> None:
+    tokens = signed_in(pool, host)
+    pool.verify_access_token(tokens.access_token)
+    host.advance(3601)
+    with pytest.raises(userpool.NotAuthorizedError):
+        pool.verify_access_token(tokens.access_token)
+
+
+def test_a_failing_clock_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch, host: Host) -> None:
+    state = {"fail": False}
+
+    def clock() -> int:
+        if state["fail"]:
+            raise OSError("clock unplugged")
+        return host.now_ms
+
+    pool = userpool.UserPool.open(config=fast_config(), delivery=host.deliver, clock=clock)
+    reported: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    state["fail"] = True
+    pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    assert reported and isinstance(reported[0].exc_value, OSError)
+
+
+# ── bad input ───────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda p: p.sign_up(None, PASSWORD), TypeError),
+        (lambda p: p.sign_up(42, PASSWORD), TypeError),
+        (lambda p: p.sign_up("alice", b"bytes password"), TypeError),
+        (lambda p: p.sign_up("alice", PASSWORD, {1: "x"}), TypeError),
+        (lambda p: p.sign_up("alice", PASSWORD, {"email": 5}), TypeError),
+        (lambda p: p.sign_up("alice", PASSWORD, ["email"]), TypeError),
+        (lambda p: p.sign_up("al\ud800ice", PASSWORD), ValueError),
+        (lambda p: p.sign_up("alice", PASSWORD, {"email": "a\udfff@example.com"}), ValueError),
+        (lambda p: p.sign_up("a" * 10_000_000, PASSWORD), userpool.InvalidParameterError),
+        (lambda p: p.sign_up("alice", "p" * 10_000_000), userpool.InvalidParameterError),
+        (lambda p: p.sign_in("alice", "p" * 10_000_000), userpool.InvalidParameterError),
+        (lambda p: p.verify_access_token("x" * 10_000_000), userpool.NotAuthorizedError),
+        (lambda p: p.confirm_sign_up("alice", "1" * 1_000_000), userpool.InvalidParameterError),
+        (lambda p: p.list_users(limit=-1), ValueError),
+        (lambda p: p.list_users(limit=2**80), ValueError),
+        (lambda p: p.list_users(limit="5"), TypeError),
+        (lambda p: p.list_users(limit=0), userpool.InvalidParameterError),
+        (lambda p: p.admin_delete_user_attributes("alice", "email"), TypeError),
+        (lambda p: p.admin_create_user("bob", send_invitation="yes"), TypeError),
+        (lambda p: p.admin_create_user("bob"), TypeError),
+        (lambda p: p.refresh(None), TypeError),
+    ],
+)
+def test_bad_input_is_a_python_error_never_a_crash(
+    pool: userpool.UserPool, call: Any, error: type[BaseException]
+) -> None:
+    with pytest.raises(error):
+        call(pool)
+    assert pool.list_users().users == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"config": 5}, TypeError),
+        ({"config": ["pool_id"]}, TypeError),
+        ({"config": "pool_id = "}, userpool.InvalidUserPoolConfigurationError),
+        ({"config": {"no_such_key": 1}}, userpool.InvalidUserPoolConfigurationError),
+        ({"config": {"pool_id": float("nan")}}, ValueError),
+        ({"config": {"pool_id": object()}}, TypeError),
+        ({"config": {"pool_id": "bad id!"}}, userpool.InvalidUserPoolConfigurationError),
+        ({"delivery": "not callable"}, TypeError),
+        ({"clock": 17}, TypeError),
+        ({"clock": lambda: "noon"}, TypeError),
+        ({"clock": lambda: 1.5}, TypeError),
+        ({"encryption_key": "a str"}, TypeError),
+        ({"encryption_key": b"short"}, userpool.AuthError),
+    ],
+)
+def test_bad_open_arguments(kwargs: dict[str, Any], error: type[BaseException]) -> None:
+    with pytest.raises(error):
+        userpool.UserPool.open(**kwargs)
+
+
+# ── the GIL ─────────────────────────────────────────────────────────────────────────────
+
+
+def test_the_gil_is_released_while_the_engine_hashes(host: Host) -> None:
+    """A ticker thread makes progress while a sign-in hashes on another thread.
+
+    With a switch interval far longer than the test, the ticker only runs when this thread
+    lets go of the GIL; it reads the counter before the call and again from the delivery
+    callback, which the engine calls after hashing within the same call. No timing is
+    asserted: only that the ticker ran inside the call.
+    """
+    # Real (OWASP-strength) hashing makes the hash long enough to be seen.
+    pool = userpool.UserPool.open(config={"pool_id": "local_gil"}, delivery=lambda m: seen.append(count[0]))
+    count = [0]
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.is_set():
+            count[0] += 1
+            time.sleep(0)  # lets this thread give the GIL back at once
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    ticker = threading.Thread(target=tick)
+    try:
+        ticker.start()
+        progressed = False
+        for i in range(10):
+            before = count[0]
+            pool.sign_up(f"user{i}", PASSWORD, {"email": f"user{i}@example.com"})
+            if seen[-1] > before:
+                progressed = True
+                break
+    finally:
+        stop.set()
+        sys.setswitchinterval(old)
+        ticker.join()
+    assert progressed, "the ticker never ran during a sign-up: the GIL was held"
+
+
+def test_two_threads_sign_in_at_once(pool: userpool.UserPool, host: Host) -> None:
+    signed_in(pool, host, "alice")
+    signed_in(pool, host, "bob")
+    results: dict[str, str] = {}
+
+    def sign_in(name: str) -> None:
+        for _ in range(5):
+            tokens = pool.sign_in(name, PASSWORD).tokens
+            assert tokens is not None
+            results[name] = pool.verify_access_token(tokens.access_token)["username"]
+
+    threads = [threading.Thread(target=sign_in, args=(n,)) for n in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {"alice": "alice", "bob": "bob"}
+
+
+# ── asyncio ─────────────────────────────────────────────────────────────────────────────
+
+
+def test_aio_offers_every_method_as_a_coroutine() -> None:
+    sync_methods = {
+        name for name, member in inspect.getmembers(userpool.UserPool)
+        if not name.startswith("_") and callable(member)
+    }
+    plain = {"open", "with_client", "with_client_secret_hash", "config"}
+    for name in sync_methods - plain:
+        assert inspect.iscoroutinefunction(getattr(userpool.aio.UserPool, name)), name
+        sync_sig = inspect.signature(getattr(userpool.UserPool, name))
+        aio_sig = inspect.signature(getattr(userpool.aio.UserPool, name))
+        assert list(sync_sig.parameters)[1:] == list(aio_sig.parameters)[1:], name
+    assert inspect.iscoroutinefunction(userpool.aio.UserPool.open)
+
+
+def test_aio_journey_keeps_the_event_loop_free(host: Host) -> None:
+    async def main() -> None:
+        pool = await userpool.aio.UserPool.open(config=fast_config(), delivery=host.deliver, clock=host.clock)
+        ticks = 0
+        done = False
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.ensure_future(ticker())
+        await pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+        await pool.confirm_sign_up("alice", host.last_code_to("alice@example.com"))
+        result = await pool.sign_in("alice", PASSWORD)
+        done = True
+        await task
+        assert ticks > 0
+        assert result.tokens is not None
+        claims = await pool.verify_access_token(result.tokens.access_token)
+        assert claims["username"] == "alice"
+        created = await pool.admin_create_user("bob", send_invitation=False)
+        assert created.user.username == "bob"
+        host.failure = RuntimeError("down")
+        with pytest.raises(userpool.CodeDeliveryFailureError) as caught:
+            await pool.forgot_password("alice")
+        assert isinstance(caught.value.__cause__, RuntimeError)
+        assert pool.with_client("default").pool_id == pool.sync.pool_id
+
+    asyncio.run(main())
+
+
+# ── what core added with MFA, groups, import and the SQLite store ──────────────────────
+
+
+def test_every_sign_in_step_of_core_is_in_the_enum() -> None:
+    source = (REPO / "core" / "src" / "results.rs").read_text()
+    block = source[source.index("impl SignInStep") :]
+    block = block[: block.index("\n}\n")]
+    names = re.findall(r'=> "(\w+)"', block)
+    assert len(names) >= 9
+    assert sorted(names) == sorted(step.value for step in userpool.SignInStep)
+
+
+def test_mfa_preference_values_are_checked(pool: userpool.UserPool, host: Host) -> None:
+    tokens = signed_in(pool, host)
+    with pytest.raises(ValueError):
+        pool.set_mfa_preference(tokens.access_token, totp="sometimes")
+    with pytest.raises(userpool.AuthError):  # no authenticator yet: the engine refuses
+        pool.set_mfa_preference(tokens.access_token, totp="ENABLED")
+
+
+def test_groups_reach_the_tokens(pool: userpool.UserPool, host: Host) -> None:
+    signed_in(pool, host)
+    group = pool.create_group("admins", "people who administer", 1)
+    assert (group.name, group.description, group.precedence) == ("admins", "people who administer", 1)
+    with pytest.raises(userpool.GroupExistsError):
+        pool.create_group("admins")
+    with pytest.raises(ValueError):
+        pool.create_group("negative", None, -1)
+    pool.admin_add_user_to_group("alice", "admins")
+    assert [g.name for g in pool.admin_list_groups_for_user("alice")] == ["admins"]
+    assert [u.username for u in pool.list_users_in_group("admins").users] == ["alice"]
+    tokens = pool.sign_in("alice", PASSWORD).tokens
+    assert tokens is not None
+    assert pool.verify_access_token(tokens.access_token)["cognito:groups"] == ["admins"]
+    assert pool.get_user(tokens.access_token).groups == ["admins"]
+    pool.delete_group("admins")
+    assert pool.list_groups() == []
+    with pytest.raises(userpool.ResourceNotFoundError):
+        pool.get_group("admins")
+
+
+def test_import_returns_a_sub_or_an_error_per_user(pool: userpool.UserPool, host: Host) -> None:
+    signed_in(pool, host)
+    outcomes = pool.admin_import_users([
+        userpool.ImportUser("bob", {"email": "bob@example.com", "email_verified": "true"}),
+        userpool.ImportUser("alice"),
+        userpool.ImportUser(""),
+    ])
+    assert isinstance(outcomes[0], str) and outcomes[0] == pool.admin_get_user("bob").sub
+    assert isinstance(outcomes[1], userpool.UsernameExistsError) and outcomes[1].code == "UsernameExistsException"
+    assert isinstance(outcomes[2], userpool.InvalidParameterError)
+    assert pool.admin_get_user("bob").status is userpool.UserStatus.RESET_REQUIRED
+    assert host.messages[-1].username == "alice"  # import sends nothing
+    with pytest.raises(TypeError):
+        pool.admin_import_users([{"username": "carol"}])  # type: ignore[list-item]
+
+
+def test_a_path_opens_a_sqlite_pool_that_survives_reopening(tmp_path: Any, host: Host) -> None:
+    path = tmp_path / "users.db"
+    first = userpool.UserPool.open(path=path, config=fast_config(), delivery=host.deliver, clock=host.clock)
+    tokens = signed_in(first, host)
+    assert path.exists()
+    second = userpool.UserPool.open(path=str(path), config=fast_config(), delivery=host.deliver, clock=host.clock)
+    assert second.admin_get_user("alice").status is userpool.UserStatus.CONFIRMED
+    assert second.verify_access_token(tokens.access_token)["username"] == "alice"
+    second.global_sign_out(tokens.access_token)
+    with pytest.raises(userpool.NotAuthorizedError):
+        first.verify_access_token(tokens.access_token)
+    with pytest.raises(userpool.InvalidParameterError):
+        userpool.UserPool.open(path=tmp_path / "missing-dir" / "users.db", config=fast_config())
+    with pytest.raises(TypeError):
+        userpool.UserPool.open(path=42)  # type: ignore[arg-type]
+
+
+def test_delivery_failure_on_sqlite_leaves_nothing(tmp_path: Any, host: Host) -> None:
+    pool = userpool.UserPool.open(path=tmp_path / "u.db", config=fast_config(), delivery=host.deliver)
+    host.failure = OSError("smtp down")
+    with pytest.raises(userpool.CodeDeliveryFailureError) as caught:
+        pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    assert caught.value.__cause__ is host.failure
+    with pytest.raises(userpool.UserNotFoundError):
+        pool.admin_get_user("alice")
