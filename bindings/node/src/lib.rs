@@ -1,1 +1,934 @@
-//! The node binding of userpool (under construction).
+//! The Node.js binding of userpool: the npm package `userpool`.
+//!
+//! A thin layer over the `userpool` crate. Every method converts its JavaScript arguments,
+//! forwards to the same-named [`userpool::UserPool`] method on a worker thread (see
+//! [`runtime`]) and settles a Promise with the result in camelCase, or rejects it with an
+//! `Error` whose `code` is the Cognito exception name (see [`errors`]). The host's `delivery`
+//! and `clock` functions become core's `Delivery` and `Clock` (see [`host`]). No flow logic,
+//! validation or defaults live here: an omitted option is core's default.
+
+mod convert;
+mod errors;
+mod host;
+pub mod results;
+mod runtime;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use napi::ValueType;
+use napi::bindgen_prelude::{
+    Env, Function, FunctionRef, JsObjectValue, JsValue, Object, ToNapiValue, Uint8Array, Unknown,
+};
+use napi_derive::napi;
+use serde_json::{Map, Value};
+use userpool::{ErrorCode, PoolConfig};
+
+use crate::convert::{
+    attributes, boolean, known_keys, mfa_preferences, object, optional_object, optional_string, optional_u32, property,
+    string, strings,
+};
+use crate::errors::{Failure, Rejection};
+use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
+use crate::results::{
+    AttributeUpdate, AuthEvent, CodeDelivery, CreatedUser, Group, SignInResult, SignUpResult, Tokens, TotpSetup, User,
+    UserList,
+};
+
+/// How a Promise made by [`settle`] is settled on the JavaScript thread.
+type Resolver<T> = Box<dyn FnOnce(Env) -> napi::Result<T> + Send>;
+
+/// Returns a Promise for `work`, which runs on a worker thread. A conversion failure
+/// (`Err`) rejects it without running anything.
+fn settle<'env, T, W>(env: &'env Env, work: Result<W, Failure>) -> napi::Result<Object<'env>>
+where
+    T: ToNapiValue + Send + 'static,
+    W: FnOnce() -> Result<T, Failure> + Send + 'static,
+{
+    let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
+    match work {
+        Err(failure) => deferred.resolve(Box::new(move |env| Err(errors::to_js(&env, failure, None)))),
+        Ok(work) => runtime::spawn(Box::new(move || {
+            host::begin_operation();
+            let outcome = catch_unwind(AssertUnwindSafe(work)).unwrap_or(Err(Failure::Panic));
+            let host = host::end_operation();
+            let outcome: Result<T, Rejection> = match (outcome, host.clock) {
+                (_, Some(clock)) => Err((clock, None)),
+                (Ok(value), None) => Ok(value),
+                (Err(failure), None) => Err((failure, host.delivery)),
+            };
+            deferred
+                .resolve(Box::new(move |env| outcome.map_err(|(failure, cause)| errors::to_js(&env, failure, cause))));
+        })),
+    }
+    Ok(promise)
+}
+
+/// Where a pool's configuration comes from.
+enum ConfigSource {
+    /// Core's defaults.
+    Default,
+    /// TOML text.
+    Toml(String),
+    /// A plain object, as JSON text (made by `JSON.stringify`).
+    Json(String),
+}
+
+/// `UserPool.open`'s options, read on the JavaScript thread.
+struct OpenOptions {
+    path: Option<String>,
+    config: ConfigSource,
+    delivery: Option<JsDelivery>,
+    clock: Option<(JsClock, FunctionRef<(), f64>)>,
+    encryption_key: Option<Vec<u8>>,
+}
+
+const OPEN_OPTIONS: &[&str] = &["path", "config", "delivery", "clock", "encryptionKey"];
+
+fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions, Failure> {
+    let mut open =
+        OpenOptions { path: None, config: ConfigSource::Default, delivery: None, clock: None, encryption_key: None };
+    let Some(options) = optional_object(options, "options")? else {
+        return Ok(open);
+    };
+    known_keys(&options, "options", OPEN_OPTIONS)?;
+    open.path = optional_string(Some(&property(&options, "path")?), "options.path")?;
+    let config = property(&options, "config")?;
+    open.config = match config.get_type()? {
+        ValueType::Undefined | ValueType::Null => ConfigSource::Default,
+        ValueType::String => ConfigSource::Toml(string(&config, "options.config")?),
+        _ => {
+            let config = object(&config, "options.config")?;
+            let json: Object<'_> = env.get_global()?.get_named_property("JSON")?;
+            let stringify: Function<'_, Object<'_>, String> = json.get_named_property("stringify")?;
+            ConfigSource::Json(stringify.call(config)?)
+        }
+    };
+    let delivery = property(&options, "delivery")?;
+    open.delivery = match delivery.get_type()? {
+        ValueType::Undefined | ValueType::Null => None,
+        ValueType::Function => {
+            let function: Function<'_, results::Message, host::DeliveryReturn> =
+                options.get_named_property("delivery")?;
+            let function: DeliveryFn =
+                function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
+            Some(JsDelivery::new(function))
+        }
+        _ => return Err(errors::type_error("options.delivery", "a function", convert::type_name(&delivery))),
+    };
+    let clock = property(&options, "clock")?;
+    open.clock = match clock.get_type()? {
+        ValueType::Undefined | ValueType::Null => None,
+        ValueType::Function => {
+            let function: Function<'_, (), f64> = options.get_named_property("clock")?;
+            let threadsafe: ClockFn =
+                function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
+            Some((JsClock::new(threadsafe), function.create_ref()?))
+        }
+        _ => return Err(errors::type_error("options.clock", "a function", convert::type_name(&clock))),
+    };
+    let key = property(&options, "encryptionKey")?;
+    open.encryption_key = match key.get_type()? {
+        ValueType::Undefined | ValueType::Null => None,
+        _ if key.is_typedarray()? => {
+            let key: Uint8Array = options.get_named_property("encryptionKey")?;
+            Some(key.to_vec())
+        }
+        _ => {
+            return Err(errors::type_error(
+                "options.encryptionKey",
+                "a Uint8Array or Buffer",
+                convert::type_name(&key),
+            ));
+        }
+    };
+    Ok(open)
+}
+
+/// An open user pool: Cognito User Pools and Amplify Auth, in this process.
+///
+/// Open one with `UserPool.open({ path, config, delivery, clock })`. Every operation returns a
+/// Promise and runs off the event loop; a rejection is an `Error` whose `code` (and `name`) is
+/// the Cognito exception name, e.g. `UsernameExistsException`.
+#[napi]
+pub struct UserPool {
+    inner: userpool::UserPool,
+    /// The host's clock, for the synchronous methods (which run on the JavaScript thread).
+    clock: Option<Arc<FunctionRef<(), f64>>>,
+}
+
+impl UserPool {
+    /// Runs `op` on a worker thread with the converted `args`; returns its Promise.
+    fn run<'env, A, T>(
+        &self,
+        env: &'env Env,
+        args: Result<A, Failure>,
+        op: impl FnOnce(&userpool::UserPool, A) -> userpool::Result<T> + Send + 'static,
+    ) -> napi::Result<Object<'env>>
+    where
+        A: Send + 'static,
+        T: ToNapiValue + Send + 'static,
+    {
+        let pool = self.inner.clone();
+        settle(env, args.map(|args| move || op(&pool, args).map_err(Failure::Pool)))
+    }
+
+    /// Runs `op` here, on the JavaScript thread, with the host's clock read first.
+    fn sync<R>(&self, env: &Env, op: impl FnOnce(&userpool::UserPool) -> Result<R, Failure>) -> napi::Result<R> {
+        let outcome = match &self.clock {
+            None => op(&self.inner),
+            Some(clock) => clock
+                .borrow_back(env)
+                .and_then(|clock| clock.call(()))
+                .map_err(|error| Failure::Clock {
+                    message: "the clock function threw or did not return a number".into(),
+                    cause: Some(error),
+                })
+                .and_then(host::checked_ms)
+                .and_then(|now| host::with_js_thread_now(now, || op(&self.inner))),
+        };
+        outcome.map_err(|failure| errors::to_js(env, failure, None))
+    }
+
+    fn view(&self, inner: userpool::UserPool) -> Self {
+        Self { inner, clock: self.clock.clone() }
+    }
+}
+
+#[napi]
+impl UserPool {
+    /// Opens a pool.
+    ///
+    /// - `path`: a SQLite file, created if missing; in memory when left out.
+    /// - `config`: TOML text or a plain object (the same keys); core's defaults when left out.
+    /// - `delivery`: receives every message carrying a code; may return a Promise. When it
+    ///   throws or rejects, the operation rejects with `CodeDeliveryFailureException` (the
+    ///   function's error as `cause`) and nothing changes. Without it, codes cannot be sent.
+    /// - `clock`: returns the time in unix milliseconds (tests move time with it).
+    /// - `encryptionKey`: 32 bytes that seal the signing keys at rest.
+    #[napi(ts_args_type = "options?: OpenOptions", ts_return_type = "Promise<UserPool>")]
+    pub fn open<'env>(env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
+        let work = open_options(env, options.as_ref()).map(|options| {
+            move || {
+                let config = match options.config {
+                    ConfigSource::Default => PoolConfig::default(),
+                    ConfigSource::Toml(text) => PoolConfig::from_toml(&text)?,
+                    ConfigSource::Json(text) => PoolConfig::from_json(&text)?,
+                };
+                let mut builder = userpool::UserPool::builder(config);
+                if let Some(path) = options.path {
+                    builder = builder.store(Arc::new(userpool::SqliteStore::open(path)?));
+                }
+                if let Some(delivery) = options.delivery {
+                    builder = builder.delivery(Arc::new(delivery));
+                }
+                let mut clock_ref = None;
+                if let Some((clock, function)) = options.clock {
+                    builder = builder.clock(Arc::new(clock));
+                    clock_ref = Some(Arc::new(function));
+                }
+                if let Some(key) = options.encryption_key {
+                    builder = builder.encryption_key(&key);
+                }
+                Ok(UserPool { inner: builder.open()?, clock: clock_ref })
+            }
+        });
+        settle(env, work)
+    }
+
+    /// The same pool, acting as another app client (`config.clients`). A client with a secret
+    /// needs it here, or use `withClientSecretHash`.
+    #[napi(ts_args_type = "clientId: string, clientSecret?: string | null")]
+    pub fn with_client(
+        &self,
+        env: &Env,
+        client_id: Unknown<'_>,
+        client_secret: Option<Unknown<'_>>,
+    ) -> napi::Result<UserPool> {
+        let view = (|| {
+            let client_id = string(&client_id, "clientId")?;
+            let secret = optional_string(client_secret.as_ref(), "clientSecret")?;
+            Ok(self.inner.with_client(&client_id, secret.as_deref())?)
+        })();
+        view.map(|inner| self.view(inner)).map_err(|failure| errors::to_js(env, failure, None))
+    }
+
+    /// The same pool, acting as a client with a secret, proven per call by Cognito's
+    /// `SECRET_HASH` for the username each call names (see `secretHash`).
+    #[napi(ts_args_type = "clientId: string, secretHash: string")]
+    pub fn with_client_secret_hash(
+        &self,
+        env: &Env,
+        client_id: Unknown<'_>,
+        secret_hash: Unknown<'_>,
+    ) -> napi::Result<UserPool> {
+        let view = (|| {
+            let client_id = string(&client_id, "clientId")?;
+            let secret_hash = string(&secret_hash, "secretHash")?;
+            Ok(self.inner.with_client_secret_hash(&client_id, &secret_hash)?)
+        })();
+        view.map(|inner| self.view(inner)).map_err(|failure| errors::to_js(env, failure, None))
+    }
+
+    /// The pool id.
+    #[napi(getter)]
+    pub fn pool_id(&self) -> String {
+        self.inner.pool_id().to_owned()
+    }
+
+    /// The token issuer (`iss`).
+    #[napi(getter)]
+    pub fn issuer(&self) -> String {
+        self.inner.issuer().to_owned()
+    }
+
+    // ── sign-up ─────────────────────────────────────────────────────────────────────────
+
+    /// Registers a user; the confirmation code goes out through `delivery`.
+    #[napi(
+        ts_args_type = "username: string, password: string, attributes?: Record<string, string>",
+        ts_return_type = "Promise<SignUpResult>"
+    )]
+    pub fn sign_up<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        password: Unknown<'_>,
+        attributes: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            Ok((
+                string(&username, "username")?,
+                string(&password, "password")?,
+                self::attributes(attributes.as_ref(), "attributes")?,
+            ))
+        })();
+        self.run(env, args, |pool, (username, password, attributes)| {
+            pool.sign_up(&username, &password, attributes).map(SignUpResult::from)
+        })
+    }
+
+    /// Confirms a new account with the code it was sent.
+    #[napi(ts_args_type = "username: string, code: string", ts_return_type = "Promise<void>")]
+    pub fn confirm_sign_up<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        code: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&username, "username")?, string(&code, "code")?)))();
+        self.run(env, args, |pool, (username, code)| pool.confirm_sign_up(&username, &code))
+    }
+
+    /// Sends a new confirmation code (the old one stops working).
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery>")]
+    pub fn resend_sign_up_code<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| pool.resend_sign_up_code(&username).map(CodeDelivery::from))
+    }
+
+    // ── sign-in ─────────────────────────────────────────────────────────────────────────
+
+    /// Signs in with a password. Resolves with tokens (`nextStep: 'DONE'`) or the next step.
+    #[napi(ts_args_type = "username: string, password: string", ts_return_type = "Promise<SignInResult>")]
+    pub fn sign_in<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        password: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&username, "username")?, string(&password, "password")?)))();
+        self.run(env, args, |pool, (username, password)| pool.sign_in(&username, &password).map(SignInResult::from))
+    }
+
+    /// Answers a sign-in challenge with its `session`. For
+    /// `CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED` the answer is the new password and
+    /// `attributes` carries the missing required attributes.
+    #[napi(
+        ts_args_type = "session: string, answer: string, attributes?: Record<string, string>",
+        ts_return_type = "Promise<SignInResult>"
+    )]
+    pub fn confirm_sign_in<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'_>,
+        answer: Unknown<'_>,
+        attributes: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            Ok((
+                string(&session, "session")?,
+                string(&answer, "answer")?,
+                self::attributes(attributes.as_ref(), "attributes")?,
+            ))
+        })();
+        self.run(env, args, |pool, (session, answer, attributes)| {
+            pool.confirm_sign_in(&session, &answer, attributes).map(SignInResult::from)
+        })
+    }
+
+    /// New ID and access tokens for a refresh token (which rotates, by default).
+    #[napi(ts_args_type = "refreshToken: string", ts_return_type = "Promise<Tokens>")]
+    pub fn refresh<'env>(&self, env: &'env Env, refresh_token: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&refresh_token, "refreshToken");
+        self.run(env, args, |pool, token| pool.refresh(&token).map(Tokens::from))
+    }
+
+    /// Ends the session a refresh token belongs to.
+    #[napi(ts_args_type = "refreshToken: string", ts_return_type = "Promise<void>")]
+    pub fn sign_out<'env>(&self, env: &'env Env, refresh_token: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&refresh_token, "refreshToken");
+        self.run(env, args, |pool, token| pool.sign_out(&token))
+    }
+
+    /// Ends every session of the user the access token belongs to.
+    #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<void>")]
+    pub fn global_sign_out<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&access_token, "accessToken");
+        self.run(env, args, |pool, token| pool.global_sign_out(&token))
+    }
+
+    // ── tokens and keys ─────────────────────────────────────────────────────────────────
+
+    /// The public signing keys as a JWKS (serve it at `/.well-known/jwks.json`, or give it to
+    /// `jose`'s `createLocalJWKSet`).
+    #[napi(ts_return_type = "Jwks")]
+    pub fn jwks(&self, env: &Env) -> napi::Result<Value> {
+        let text = self.sync(env, |pool| Ok(pool.jwks()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| napi::Error::from_reason(format!("core returned a JWKS that is not JSON: {e}")))
+    }
+
+    /// Replaces the signing keys; tokens signed by the old ones verify until they expire.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn rotate_signing_keys<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
+        self.run(env, Ok(()), |pool, ()| pool.rotate_signing_keys())
+    }
+
+    /// Verifies an access token (signature, issuer, use, expiry, client, revocation) and
+    /// resolves with its claims.
+    #[napi(ts_args_type = "token: string", ts_return_type = "Promise<Claims>")]
+    pub fn verify_access_token<'env>(&self, env: &'env Env, token: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&token, "token");
+        self.run(env, args, |pool, token| pool.verify_access_token(&token))
+    }
+
+    /// `verifyAccessToken` on the calling thread: fast (a verified token's signature is
+    /// remembered) and synchronous, for request middleware. Throws instead of rejecting.
+    #[napi(ts_args_type = "token: string", ts_return_type = "Claims")]
+    pub fn verify_access_token_sync(&self, env: &Env, token: Unknown<'_>) -> napi::Result<Map<String, Value>> {
+        self.sync(env, |pool| Ok(pool.verify_access_token(&string(&token, "token")?)?))
+    }
+
+    /// Verifies an ID token for `clientId` (this pool view's client when left out).
+    #[napi(ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Promise<Claims>")]
+    pub fn verify_id_token<'env>(
+        &self,
+        env: &'env Env,
+        token: Unknown<'_>,
+        client_id: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&token, "token")?, optional_string(client_id.as_ref(), "clientId")?)))();
+        self.run(env, args, |pool, (token, client_id)| pool.verify_id_token(&token, client_id.as_deref()))
+    }
+
+    // ── the signed-in user ──────────────────────────────────────────────────────────────
+
+    /// The user an access token belongs to.
+    #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<User>")]
+    pub fn get_user<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&access_token, "accessToken");
+        self.run(env, args, |pool, token| pool.get_user(&token).map(User::from))
+    }
+
+    /// Changes the signed-in user's password after checking the old one.
+    #[napi(
+        ts_args_type = "accessToken: string, oldPassword: string, newPassword: string",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn change_password<'env>(
+        &self,
+        env: &'env Env,
+        access_token: Unknown<'_>,
+        old_password: Unknown<'_>,
+        new_password: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            Ok((
+                string(&access_token, "accessToken")?,
+                string(&old_password, "oldPassword")?,
+                string(&new_password, "newPassword")?,
+            ))
+        })();
+        self.run(env, args, |pool, (token, old, new)| pool.change_password(&token, &old, &new))
+    }
+
+    /// Updates the signed-in user's attributes; a new email or phone number may wait for
+    /// verification (`needsCode`) before it replaces the old one.
+    #[napi(
+        ts_args_type = "accessToken: string, attributes: Record<string, string>",
+        ts_return_type = "Promise<AttributeUpdate[]>"
+    )]
+    pub fn update_user_attributes<'env>(
+        &self,
+        env: &'env Env,
+        access_token: Unknown<'_>,
+        attributes: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            object(&attributes, "attributes")?;
+            Ok((string(&access_token, "accessToken")?, self::attributes(Some(&attributes), "attributes")?))
+        })();
+        self.run(env, args, |pool, (token, attributes)| {
+            pool.update_user_attributes(&token, attributes)
+                .map(|updates| updates.into_iter().map(AttributeUpdate::from).collect::<Vec<_>>())
+        })
+    }
+
+    /// Sends a verification code for `email` or `phone_number` (Amplify's
+    /// `sendUserAttributeVerificationCode`).
+    #[napi(ts_args_type = "accessToken: string, attribute: string", ts_return_type = "Promise<CodeDelivery>")]
+    pub fn get_user_attribute_verification_code<'env>(
+        &self,
+        env: &'env Env,
+        access_token: Unknown<'_>,
+        attribute: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&access_token, "accessToken")?, string(&attribute, "attribute")?)))();
+        self.run(env, args, |pool, (token, attribute)| {
+            pool.get_user_attribute_verification_code(&token, &attribute).map(CodeDelivery::from)
+        })
+    }
+
+    /// Verifies an attribute with its code.
+    #[napi(ts_args_type = "accessToken: string, attribute: string, code: string", ts_return_type = "Promise<void>")]
+    pub fn verify_user_attribute<'env>(
+        &self,
+        env: &'env Env,
+        access_token: Unknown<'_>,
+        attribute: Unknown<'_>,
+        code: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args =
+            (|| Ok((string(&access_token, "accessToken")?, string(&attribute, "attribute")?, string(&code, "code")?)))(
+            );
+        self.run(env, args, |pool, (token, attribute, code)| pool.verify_user_attribute(&token, &attribute, &code))
+    }
+
+    /// Deletes attributes of the signed-in user.
+    #[napi(ts_args_type = "accessToken: string, names: string[]", ts_return_type = "Promise<void>")]
+    pub fn delete_user_attributes<'env>(
+        &self,
+        env: &'env Env,
+        access_token: Unknown<'_>,
+        names: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&access_token, "accessToken")?, strings(&names, "names")?)))();
+        self.run(env, args, |pool, (token, names)| pool.delete_user_attributes(&token, &names))
+    }
+
+    /// Deletes the signed-in user and every session.
+    #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<void>")]
+    pub fn delete_user<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&access_token, "accessToken");
+        self.run(env, args, |pool, token| pool.delete_user(&token))
+    }
+
+    // ── multi-factor authentication ────────────────────────────────────────────────────
+
+    /// Starts adding an authenticator app for the signed-in user: resolves with the secret
+    /// and `otpauth://` URI to show; `verifySoftwareToken` with a code from the app finishes.
+    #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<TotpSetup>")]
+    pub fn associate_software_token<'env>(
+        &self,
+        env: &'env Env,
+        access_token: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = string(&access_token, "accessToken");
+        self.run(env, args, |pool, token| pool.associate_software_token(&token).map(TotpSetup::from))
+    }
+
+    /// A new authenticator secret during sign-in (`CONTINUE_SIGN_IN_WITH_TOTP_SETUP`), for the
+    /// challenge `session`; answer the challenge with a code from the app.
+    #[napi(ts_args_type = "session: string", ts_return_type = "Promise<TotpSetup>")]
+    pub fn associate_software_token_with_session<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = string(&session, "session");
+        self.run(env, args, |pool, session| pool.associate_software_token_with_session(&session).map(TotpSetup::from))
+    }
+
+    /// Finishes adding an authenticator with a code from it; TOTP is then enabled.
+    #[napi(
+        ts_args_type = "accessToken: string, code: string, friendlyName?: string | null",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn verify_software_token<'env>(
+        &self,
+        env: &'env Env,
+        access_token: Unknown<'_>,
+        code: Unknown<'_>,
+        friendly_name: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            Ok((
+                string(&access_token, "accessToken")?,
+                string(&code, "code")?,
+                optional_string(friendly_name.as_ref(), "friendlyName")?,
+            ))
+        })();
+        self.run(env, args, |pool, (token, code, name)| pool.verify_software_token(&token, &code, name.as_deref()))
+    }
+
+    /// Sets the signed-in user's MFA methods (Amplify's `updateMFAPreference`); a method left
+    /// out is unchanged.
+    #[napi(ts_args_type = "accessToken: string, preferences: MfaPreferences", ts_return_type = "Promise<void>")]
+    pub fn set_mfa_preference<'env>(
+        &self,
+        env: &'env Env,
+        access_token: Unknown<'_>,
+        preferences: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&access_token, "accessToken")?, mfa_preferences(&preferences, "preferences")?)))();
+        self.run(env, args, |pool, (token, (totp, sms, email))| pool.set_mfa_preference(&token, totp, sms, email))
+    }
+
+    /// Sets a user's MFA methods as an administrator.
+    #[napi(ts_args_type = "username: string, preferences: MfaPreferences", ts_return_type = "Promise<void>")]
+    pub fn admin_set_user_mfa_preference<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        preferences: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&username, "username")?, mfa_preferences(&preferences, "preferences")?)))();
+        self.run(env, args, |pool, (username, (totp, sms, email))| {
+            pool.admin_set_user_mfa_preference(&username, totp, sms, email)
+        })
+    }
+
+    // ── forgotten password ──────────────────────────────────────────────────────────────
+
+    /// Sends a password-reset code to the user's first verified recovery channel.
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery>")]
+    pub fn forgot_password<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| pool.forgot_password(&username).map(CodeDelivery::from))
+    }
+
+    /// Sets a new password with the reset code; every session of the user ends.
+    #[napi(ts_args_type = "username: string, code: string, newPassword: string", ts_return_type = "Promise<void>")]
+    pub fn confirm_forgot_password<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        code: Unknown<'_>,
+        new_password: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args =
+            (|| Ok((string(&username, "username")?, string(&code, "code")?, string(&new_password, "newPassword")?)))();
+        self.run(env, args, |pool, (username, code, password)| {
+            pool.confirm_forgot_password(&username, &code, &password)
+        })
+    }
+
+    // ── administration ──────────────────────────────────────────────────────────────────
+
+    /// Creates a user in FORCE_CHANGE_PASSWORD with `temporaryPassword` (generated when
+    /// `null` or left out); the invitation goes to the email or phone when `sendInvitation`.
+    #[napi(
+        ts_args_type = "username: string, attributes: Record<string, string>, temporaryPassword: string | null | undefined, sendInvitation: boolean",
+        ts_return_type = "Promise<CreatedUser>"
+    )]
+    pub fn admin_create_user<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        attributes: Unknown<'_>,
+        temporary_password: Option<Unknown<'_>>,
+        send_invitation: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            object(&attributes, "attributes")?;
+            Ok((
+                string(&username, "username")?,
+                self::attributes(Some(&attributes), "attributes")?,
+                optional_string(temporary_password.as_ref(), "temporaryPassword")?,
+                boolean(&send_invitation, "sendInvitation")?,
+            ))
+        })();
+        self.run(env, args, |pool, (username, attributes, temporary, send)| {
+            pool.admin_create_user(&username, attributes, temporary.as_deref(), send).map(CreatedUser::from)
+        })
+    }
+
+    /// A user by username, alias or `sub`.
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<User>")]
+    pub fn admin_get_user<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| pool.admin_get_user(&username).map(User::from))
+    }
+
+    /// Deletes a user and every session.
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    pub fn admin_delete_user<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| pool.admin_delete_user(&username))
+    }
+
+    /// Disables a user and revokes every session.
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    pub fn admin_disable_user<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| pool.admin_disable_user(&username))
+    }
+
+    /// Re-enables a user.
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    pub fn admin_enable_user<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| pool.admin_enable_user(&username))
+    }
+
+    /// Confirms a user without a code.
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    pub fn admin_confirm_sign_up<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| pool.admin_confirm_sign_up(&username))
+    }
+
+    /// Puts the user in RESET_REQUIRED, ends their sessions and sends a reset code to a
+    /// verified recovery channel if there is one (resolves with where it went, or `null`).
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery | null>")]
+    pub fn admin_reset_user_password<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| {
+            pool.admin_reset_user_password(&username).map(|d| d.map(CodeDelivery::from))
+        })
+    }
+
+    /// Sets a user's password: permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD).
+    #[napi(ts_args_type = "username: string, password: string, permanent: boolean", ts_return_type = "Promise<void>")]
+    pub fn admin_set_user_password<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        password: Unknown<'_>,
+        permanent: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            Ok((string(&username, "username")?, string(&password, "password")?, boolean(&permanent, "permanent")?))
+        })();
+        self.run(env, args, |pool, (username, password, permanent)| {
+            pool.admin_set_user_password(&username, &password, permanent)
+        })
+    }
+
+    /// Updates attributes as an administrator (changes are immediate).
+    #[napi(ts_args_type = "username: string, attributes: Record<string, string>", ts_return_type = "Promise<void>")]
+    pub fn admin_update_user_attributes<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        attributes: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            object(&attributes, "attributes")?;
+            Ok((string(&username, "username")?, self::attributes(Some(&attributes), "attributes")?))
+        })();
+        self.run(env, args, |pool, (username, attributes)| pool.admin_update_user_attributes(&username, attributes))
+    }
+
+    /// Deletes attributes as an administrator.
+    #[napi(ts_args_type = "username: string, names: string[]", ts_return_type = "Promise<void>")]
+    pub fn admin_delete_user_attributes<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        names: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&username, "username")?, strings(&names, "names")?)))();
+        self.run(env, args, |pool, (username, names)| pool.admin_delete_user_attributes(&username, &names))
+    }
+
+    /// Ends every session of a user.
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    pub fn admin_user_global_sign_out<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| pool.admin_user_global_sign_out(&username))
+    }
+
+    /// Lists users, optionally filtered (`email ^= "ali"`, `cognito:user_status =
+    /// "CONFIRMED"`), at most `limit` (1–60) per page.
+    #[napi(ts_args_type = "options?: ListUsersOptions", ts_return_type = "Promise<UserList>")]
+    pub fn list_users<'env>(&self, env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            let Some(options) = optional_object(options.as_ref(), "options")? else {
+                return Ok((None, None, None));
+            };
+            known_keys(&options, "options", &["filter", "limit", "paginationToken"])?;
+            Ok((
+                optional_string(Some(&property(&options, "filter")?), "options.filter")?,
+                optional_u32(Some(&property(&options, "limit")?), "options.limit")?,
+                optional_string(Some(&property(&options, "paginationToken")?), "options.paginationToken")?,
+            ))
+        })();
+        self.run(env, args, |pool, (filter, limit, token)| {
+            pool.list_users(filter.as_deref(), limit, token.as_deref()).map(UserList::from)
+        })
+    }
+
+    /// A user's most recent authentication events, newest first.
+    #[napi(ts_args_type = "username: string, limit?: number | null", ts_return_type = "Promise<AuthEvent[]>")]
+    pub fn admin_list_user_auth_events<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        limit: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&username, "username")?, optional_u32(limit.as_ref(), "limit")?)))();
+        self.run(env, args, |pool, (username, limit)| {
+            pool.admin_list_user_auth_events(&username, limit)
+                .map(|events| events.into_iter().map(AuthEvent::from).collect::<Vec<_>>())
+        })
+    }
+
+    // ── groups ──────────────────────────────────────────────────────────────────────────
+
+    /// Creates a group; `precedence` orders `cognito:groups` (lower first).
+    #[napi(
+        ts_args_type = "name: string, description?: string | null, precedence?: number | null",
+        ts_return_type = "Promise<Group>"
+    )]
+    pub fn create_group<'env>(
+        &self,
+        env: &'env Env,
+        name: Unknown<'_>,
+        description: Option<Unknown<'_>>,
+        precedence: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            Ok((
+                string(&name, "name")?,
+                optional_string(description.as_ref(), "description")?,
+                optional_u32(precedence.as_ref(), "precedence")?,
+            ))
+        })();
+        self.run(env, args, |pool, (name, description, precedence)| {
+            pool.create_group(&name, description.as_deref(), precedence).map(Group::from)
+        })
+    }
+
+    /// A group by name.
+    #[napi(ts_args_type = "name: string", ts_return_type = "Promise<Group>")]
+    pub fn get_group<'env>(&self, env: &'env Env, name: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&name, "name");
+        self.run(env, args, |pool, name| pool.get_group(&name).map(Group::from))
+    }
+
+    /// Every group, by name.
+    #[napi(ts_return_type = "Promise<Group[]>")]
+    pub fn list_groups<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
+        self.run(env, Ok(()), |pool, ()| {
+            pool.list_groups().map(|groups| groups.into_iter().map(Group::from).collect::<Vec<_>>())
+        })
+    }
+
+    /// Deletes a group and removes every user from it.
+    #[napi(ts_args_type = "name: string", ts_return_type = "Promise<void>")]
+    pub fn delete_group<'env>(&self, env: &'env Env, name: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&name, "name");
+        self.run(env, args, |pool, name| pool.delete_group(&name))
+    }
+
+    /// Adds a user to a group.
+    #[napi(ts_args_type = "username: string, group: string", ts_return_type = "Promise<void>")]
+    pub fn admin_add_user_to_group<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        group: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&username, "username")?, string(&group, "group")?)))();
+        self.run(env, args, |pool, (username, group)| pool.admin_add_user_to_group(&username, &group))
+    }
+
+    /// Removes a user from a group.
+    #[napi(ts_args_type = "username: string, group: string", ts_return_type = "Promise<void>")]
+    pub fn admin_remove_user_from_group<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+        group: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((string(&username, "username")?, string(&group, "group")?)))();
+        self.run(env, args, |pool, (username, group)| pool.admin_remove_user_from_group(&username, &group))
+    }
+
+    /// The groups a user belongs to, by precedence.
+    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<Group[]>")]
+    pub fn admin_list_groups_for_user<'env>(
+        &self,
+        env: &'env Env,
+        username: Unknown<'_>,
+    ) -> napi::Result<Object<'env>> {
+        let args = string(&username, "username");
+        self.run(env, args, |pool, username| {
+            pool.admin_list_groups_for_user(&username)
+                .map(|groups| groups.into_iter().map(Group::from).collect::<Vec<_>>())
+        })
+    }
+
+    /// The users of a group, paged like `listUsers`.
+    #[napi(ts_args_type = "group: string, options?: PageOptions", ts_return_type = "Promise<UserList>")]
+    pub fn list_users_in_group<'env>(
+        &self,
+        env: &'env Env,
+        group: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| {
+            let group = string(&group, "group")?;
+            let Some(options) = optional_object(options.as_ref(), "options")? else {
+                return Ok((group, None, None));
+            };
+            known_keys(&options, "options", &["limit", "paginationToken"])?;
+            Ok((
+                group,
+                optional_u32(Some(&property(&options, "limit")?), "options.limit")?,
+                optional_string(Some(&property(&options, "paginationToken")?), "options.paginationToken")?,
+            ))
+        })();
+        self.run(env, args, |pool, (group, limit, token)| {
+            pool.list_users_in_group(&group, limit, token.as_deref()).map(UserList::from)
+        })
+    }
+}
+
+/// Cognito's `SECRET_HASH` for a client with a secret: base64(HMAC-SHA256(clientSecret,
+/// username + clientId)), what `withClientSecretHash` expects.
+#[napi(ts_args_type = "clientSecret: string, username: string, clientId: string")]
+pub fn secret_hash(
+    env: &Env,
+    client_secret: Unknown<'_>,
+    username: Unknown<'_>,
+    client_id: Unknown<'_>,
+) -> napi::Result<String> {
+    let args = (|| {
+        Ok((string(&client_secret, "clientSecret")?, string(&username, "username")?, string(&client_id, "clientId")?))
+    })();
+    args.map(|(secret, username, client_id)| userpool::secret_hash(&secret, &username, &client_id))
+        .map_err(|failure| errors::to_js(env, failure, None))
+}
+
+/// Every error code an operation can reject with (the Cognito exception names).
+#[napi(ts_return_type = "ErrorCode[]")]
+pub fn error_codes() -> Vec<&'static str> {
+    ErrorCode::ALL.iter().map(|code| code.as_str()).collect()
+}

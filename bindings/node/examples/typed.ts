@@ -1,0 +1,88 @@
+// The Amplify journey in TypeScript, checked by `tsc --noEmit` in the test suite: every name
+// the package exports is typed (no `any`), so mistakes such as a misspelt step are compile
+// errors. (Run it with a TypeScript runner; the suite only type-checks it.)
+import { createLocalJWKSet, jwtVerify } from 'jose'
+import {
+  type Claims,
+  type ErrorCode,
+  type Message,
+  type SignInResult,
+  type Tokens,
+  type UserPoolError,
+  UserPool,
+  errorCodes,
+  secretHash,
+} from 'userpool'
+
+const outbox: Message[] = []
+
+function isUserPoolError(error: unknown): error is UserPoolError {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string'
+}
+
+async function nextStepOf(result: SignInResult): Promise<string> {
+  switch (result.nextStep) {
+    case 'DONE':
+      return `signed in, the access token lasts ${result.tokens?.expiresIn ?? 0} s`
+    case 'CONFIRM_SIGN_UP':
+      return 'confirm the account first'
+    case 'RESET_PASSWORD':
+      return 'reset the password'
+    case 'CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED':
+      return `choose a new password and give ${result.missingAttributes.join(', ')}`
+    default:
+      return `answer ${result.nextStep} with session ${result.session ?? ''}`
+  }
+}
+
+export async function journey(): Promise<Claims> {
+  const pool: UserPool = await UserPool.open({
+    config: { pool_id: 'typed_example', password_hashing: { memory_kib: 256, iterations: 1, dangerous_allow_weak: true } },
+    delivery: async (message: Message): Promise<void> => {
+      outbox.push(message)
+    },
+    clock: () => Date.now(),
+  })
+
+  const signUp = await pool.signUp('alice', 'correct horse battery staple', { email: 'alice@example.com' })
+  if (signUp.nextStep === 'CONFIRM_SIGN_UP') {
+    const code: string = outbox[outbox.length - 1]?.code ?? ''
+    await pool.confirmSignUp('alice', code)
+  }
+
+  try {
+    await pool.signUp('alice', 'correct horse battery staple')
+  } catch (error: unknown) {
+    if (isUserPoolError(error) && error.code === 'UsernameExistsException') {
+      const known: ErrorCode[] = errorCodes()
+      console.log(`taken (one of ${known.length} codes)`)
+    }
+  }
+
+  const signIn: SignInResult = await pool.signIn('alice', 'correct horse battery staple')
+  console.log(await nextStepOf(signIn))
+  const tokens: Tokens | undefined = signIn.tokens
+  if (!tokens) throw new Error('MFA or another step is pending')
+
+  const claims: Claims = pool.verifyAccessTokenSync(tokens.accessToken)
+  const username = claims.username
+  if (typeof username === 'string') console.log(`hello ${username}, token_use=${claims.token_use}`)
+
+  const jwks = createLocalJWKSet(pool.jwks())
+  const { payload } = await jwtVerify(tokens.idToken, jwks, { issuer: pool.issuer, audience: 'default' })
+  console.log(payload.email)
+
+  const user = await pool.getUser(tokens.accessToken)
+  const status: 'UNCONFIRMED' | 'CONFIRMED' | 'FORCE_CHANGE_PASSWORD' | 'RESET_REQUIRED' = user.status
+  console.log(status, user.attributes.email, new Date(user.createdMs))
+
+  const page = await pool.listUsers({ filter: 'email ^= "ali"', limit: 10 })
+  console.log(page.users.length, page.paginationToken ?? 'last page')
+
+  const server = pool.withClient('default')
+  const hash: string = secretHash('a-client-secret-of-16+', 'alice', 'default')
+  console.log(server.poolId, hash.length)
+
+  await pool.globalSignOut(tokens.accessToken)
+  return claims
+}

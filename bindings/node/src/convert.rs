@@ -1,0 +1,166 @@
+//! JavaScript arguments into Rust values. Only types are checked here (a string is a
+//! string, attributes are an object of strings); what a value means is core's business.
+//!
+//! Strings are read as UTF-16 and decoded strictly: a lone surrogate is a `TypeError`, never
+//! silently replaced by U+FFFD (which would let two different passwords hash alike).
+
+use napi::ValueType;
+use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, Unknown};
+use userpool::{Attributes, MfaPreference};
+
+use crate::errors::{Failure, type_error};
+
+/// The JavaScript name of a value's type, for messages.
+pub(crate) fn type_name(value: &Unknown<'_>) -> &'static str {
+    match value.get_type() {
+        Ok(ValueType::Undefined) => "undefined",
+        Ok(ValueType::Null) => "null",
+        Ok(ValueType::Boolean) => "a boolean",
+        Ok(ValueType::Number) => "a number",
+        Ok(ValueType::String) => "a string",
+        Ok(ValueType::Symbol) => "a symbol",
+        Ok(ValueType::Object) if value.is_array().unwrap_or(false) => "an array",
+        Ok(ValueType::Object) => "an object",
+        Ok(ValueType::Function) => "a function",
+        Ok(ValueType::BigInt) => "a bigint",
+        _ => "an unsupported value",
+    }
+}
+
+fn is(value: &Unknown<'_>, wanted: ValueType) -> bool {
+    value.get_type().is_ok_and(|t| t == wanted)
+}
+
+/// Whether an optional argument was left out (`undefined` or `null`).
+fn is_absent(value: Option<&Unknown<'_>>) -> bool {
+    value.is_none_or(|v| is(v, ValueType::Undefined) || is(v, ValueType::Null))
+}
+
+/// A string argument.
+pub(crate) fn string(value: &Unknown<'_>, what: &str) -> Result<String, Failure> {
+    if !is(value, ValueType::String) {
+        return Err(type_error(what, "a string", type_name(value)));
+    }
+    // `as_str` decodes strictly (and drops the NUL terminator the UTF-16 buffer ends with).
+    let utf16 = value.coerce_to_string()?.into_utf16()?;
+    utf16
+        .as_str()
+        .map_err(|_| Failure::Type(format!("{what} must be well-formed Unicode, but it contains a lone surrogate")))
+}
+
+/// An optional string argument: `undefined` and `null` are `None`.
+pub(crate) fn optional_string(value: Option<&Unknown<'_>>, what: &str) -> Result<Option<String>, Failure> {
+    match value {
+        Some(v) if !is_absent(Some(v)) => string(v, what).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A boolean argument.
+pub(crate) fn boolean(value: &Unknown<'_>, what: &str) -> Result<bool, Failure> {
+    if !is(value, ValueType::Boolean) {
+        return Err(type_error(what, "a boolean", type_name(value)));
+    }
+    Ok(value.coerce_to_bool()?)
+}
+
+/// An optional whole number that fits in a `u32`: `undefined` and `null` are `None`.
+pub(crate) fn optional_u32(value: Option<&Unknown<'_>>, what: &str) -> Result<Option<u32>, Failure> {
+    let Some(value) = value.filter(|v| !is_absent(Some(v))) else {
+        return Ok(None);
+    };
+    if !is(value, ValueType::Number) {
+        return Err(type_error(what, "a number", type_name(value)));
+    }
+    let number = value.coerce_to_number()?.get_double()?;
+    if number.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&number) {
+        return Err(Failure::Type(format!("{what} must be a whole number from 0 to {}, not {number}", u32::MAX)));
+    }
+    // In range and whole, so the conversion is exact.
+    Ok(Some(number as u32))
+}
+
+/// A plain object (not an array, not `null`).
+pub(crate) fn object<'env>(value: &Unknown<'env>, what: &str) -> Result<Object<'env>, Failure> {
+    if !is(value, ValueType::Object) || value.is_array()? {
+        return Err(type_error(what, "an object", type_name(value)));
+    }
+    Ok(value.coerce_to_object()?)
+}
+
+/// An optional plain object: `undefined` and `null` are `None`.
+pub(crate) fn optional_object<'env>(
+    value: Option<&Unknown<'env>>,
+    what: &str,
+) -> Result<Option<Object<'env>>, Failure> {
+    match value {
+        Some(v) if !is_absent(Some(v)) => object(v, what).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Attributes: an object whose own enumerable properties all hold strings. Left out
+/// (`undefined` or `null`), there are none.
+pub(crate) fn attributes(value: Option<&Unknown<'_>>, what: &str) -> Result<Attributes, Failure> {
+    let Some(object) = optional_object(value, what)? else {
+        return Ok(Attributes::new());
+    };
+    let mut attributes = Attributes::new();
+    for name in Object::keys(&object)? {
+        let value: Unknown<'_> = object.get_named_property(&name)?;
+        let text = string(&value, &format!("{what}[{name:?}]"))?;
+        attributes.insert(name, text);
+    }
+    Ok(attributes)
+}
+
+/// An array of strings.
+pub(crate) fn strings(value: &Unknown<'_>, what: &str) -> Result<Vec<String>, Failure> {
+    if !value.is_array()? {
+        return Err(type_error(what, "an array of strings", type_name(value)));
+    }
+    let array = value.coerce_to_object()?;
+    let length = array.get_array_length()?;
+    (0..length)
+        .map(|i| {
+            let item: Unknown<'_> = array.get_element(i)?;
+            string(&item, &format!("{what}[{i}]"))
+        })
+        .collect()
+}
+
+/// Refuses properties of an options object that the binding does not know (a typo such as
+/// `{ pth: 'users.db' }` would otherwise be silently ignored).
+pub(crate) fn known_keys(object: &Object<'_>, what: &str, known: &[&str]) -> Result<(), Failure> {
+    for key in Object::keys(object)? {
+        if !known.contains(&key.as_str()) {
+            return Err(Failure::Type(format!("{what} has no option {key:?} (known: {})", known.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+/// A property of an options object, `undefined` when missing.
+pub(crate) fn property<'env>(object: &Object<'env>, name: &str) -> Result<Unknown<'env>, Failure> {
+    Ok(object.get_named_property(name)?)
+}
+
+/// MFA preferences `{ totp?, sms?, email? }`, each `ENABLED`, `DISABLED`, `PREFERRED` or
+/// `NOT_PREFERRED` (parsed by core's `MfaPreference::parse`); a method left out is unchanged.
+pub(crate) type MfaPreferences = (Option<MfaPreference>, Option<MfaPreference>, Option<MfaPreference>);
+
+/// `setMfaPreference`'s preferences object.
+pub(crate) fn mfa_preferences(value: &Unknown<'_>, what: &str) -> Result<MfaPreferences, Failure> {
+    let preferences = object(value, what)?;
+    known_keys(&preferences, what, &["totp", "sms", "email"])?;
+    let one = |method: &str| -> Result<Option<MfaPreference>, Failure> {
+        let name = format!("{what}.{method}");
+        match optional_string(Some(&property(&preferences, method)?), &name)? {
+            None => Ok(None),
+            Some(text) => MfaPreference::parse(&text).map(Some).ok_or_else(|| {
+                Failure::Type(format!("{name} must be ENABLED, DISABLED, PREFERRED or NOT_PREFERRED, not {text:?}"))
+            }),
+        }
+    };
+    Ok((one("totp")?, one("sms")?, one("email")?))
+}

@@ -1,0 +1,187 @@
+//! The host's JavaScript callbacks as core's [`Delivery`] and [`Clock`].
+//!
+//! Core calls them synchronously from the thread running an operation. On a worker thread
+//! the call goes to the JavaScript thread through a thread-safe function and the worker
+//! waits for the answer (and for the Promise, if the function returned one); the JavaScript
+//! thread is never blocked. On the JavaScript thread itself (the synchronous methods) a
+//! thread-safe call would wait for itself, so the clock is read beforehand by the caller and
+//! handed in through [`with_js_thread_now`]; delivery never happens there.
+
+use std::cell::{Cell, RefCell};
+use std::sync::mpsc;
+use std::thread::{self, ThreadId};
+
+use napi::Status;
+use napi::bindgen_prelude::{Either, Promise, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
+use userpool::delivery::{Delivery, DeliveryError, Message};
+use userpool::{Clock, SystemClock};
+
+use crate::errors::Failure;
+use crate::results;
+use crate::runtime;
+
+/// What the delivery function returns: a Promise to wait for, or anything else (done).
+pub(crate) type DeliveryReturn = Either<Promise<UnknownReturnValue>, Unknown<'static>>;
+/// The delivery function, callable from any thread; weak, so an idle pool does not keep the
+/// process alive.
+pub(crate) type DeliveryFn =
+    ThreadsafeFunction<results::Message, DeliveryReturn, results::Message, Status, false, true>;
+/// The clock function, callable from any thread.
+pub(crate) type ClockFn = ThreadsafeFunction<(), f64, (), Status, false, true>;
+
+thread_local! {
+    /// The delivery function's error during the current operation on this worker thread.
+    static DELIVERY_FAILURE: RefCell<Option<napi::Error>> = const { RefCell::new(None) };
+    /// The clock function's failure during the current operation on this worker thread.
+    static CLOCK_FAILURE: RefCell<Option<Failure>> = const { RefCell::new(None) };
+    /// The time read from the clock function for a synchronous call on the JavaScript thread.
+    static JS_THREAD_NOW: Cell<Option<i64>> = const { Cell::new(None) };
+}
+
+/// What the host callbacks left behind during one operation on this worker thread.
+pub(crate) struct HostFailures {
+    /// The delivery function's own error (what it threw or rejected with).
+    pub(crate) delivery: Option<napi::Error>,
+    /// The clock function failed: the operation ran on the system clock.
+    pub(crate) clock: Option<Failure>,
+}
+
+/// Forgets anything a previous operation on this thread left behind.
+pub(crate) fn begin_operation() {
+    drop(end_operation());
+}
+
+/// Takes what the host callbacks left behind during the operation that just ran here.
+pub(crate) fn end_operation() -> HostFailures {
+    HostFailures { delivery: DELIVERY_FAILURE.with(RefCell::take), clock: CLOCK_FAILURE.with(RefCell::take) }
+}
+
+/// Runs `f` on the JavaScript thread with `now` as the clock's reading.
+pub(crate) fn with_js_thread_now<R>(now: i64, f: impl FnOnce() -> R) -> R {
+    struct Reset(Option<i64>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            JS_THREAD_NOW.with(|cell| cell.set(self.0));
+        }
+    }
+    let _reset = Reset(JS_THREAD_NOW.with(|cell| cell.replace(Some(now))));
+    f()
+}
+
+/// How a call to the delivery function ended, as seen from the JavaScript thread.
+enum Called {
+    Done(napi::Result<()>),
+    Pending(Promise<UnknownReturnValue>),
+}
+
+/// The host's `delivery` function as a [`Delivery`].
+pub(crate) struct JsDelivery {
+    function: DeliveryFn,
+    js_thread: ThreadId,
+}
+
+impl JsDelivery {
+    /// Wraps `function`; must be made on the JavaScript thread that owns it.
+    pub(crate) fn new(function: DeliveryFn) -> Self {
+        Self { function, js_thread: thread::current().id() }
+    }
+}
+
+impl Delivery for JsDelivery {
+    fn deliver(&self, message: &Message) -> Result<(), DeliveryError> {
+        if thread::current().id() == self.js_thread {
+            // Unreachable through this binding (operations that deliver run on workers), and a
+            // thread-safe call from here would wait for itself.
+            return Err(DeliveryError("cannot call the delivery function from the JavaScript thread".into()));
+        }
+        let (sender, receiver) = mpsc::channel();
+        let status = self.function.call_with_return_value(
+            results::Message::from(message),
+            ThreadsafeFunctionCallMode::Blocking,
+            move |returned: napi::Result<DeliveryReturn>, _env| {
+                let called = match returned {
+                    Ok(Either::A(promise)) => Called::Pending(promise),
+                    Ok(Either::B(_)) => Called::Done(Ok(())),
+                    Err(thrown) => Called::Done(Err(thrown)),
+                };
+                // The worker may have stopped waiting only if its thread is gone.
+                let _ = sender.send(called);
+                Ok(())
+            },
+        );
+        if status != Status::Ok {
+            return Err(DeliveryError("the JavaScript environment is shutting down".into()));
+        }
+        let outcome = match receiver.recv() {
+            Ok(Called::Done(outcome)) => outcome,
+            Ok(Called::Pending(promise)) => runtime::block_on(promise).map(drop),
+            Err(_) => return Err(DeliveryError("the JavaScript environment is shutting down".into())),
+        };
+        outcome.map_err(|error| {
+            DELIVERY_FAILURE.with(|slot| *slot.borrow_mut() = Some(error));
+            DeliveryError("the delivery function failed (its error is this error's cause)".into())
+        })
+    }
+}
+
+/// The host's `clock` function as a [`Clock`].
+pub(crate) struct JsClock {
+    function: ClockFn,
+    js_thread: ThreadId,
+}
+
+impl JsClock {
+    /// Wraps `function`; must be made on the JavaScript thread that owns it.
+    pub(crate) fn new(function: ClockFn) -> Self {
+        Self { function, js_thread: thread::current().id() }
+    }
+
+    fn read(&self) -> Result<i64, Failure> {
+        let (sender, receiver) = mpsc::channel();
+        let status =
+            self.function.call_with_return_value((), ThreadsafeFunctionCallMode::Blocking, move |returned, _env| {
+                let _ = sender.send(returned);
+                Ok(())
+            });
+        if status != Status::Ok {
+            return Err(clock_failure("could not be called: the JavaScript environment is shutting down", None));
+        }
+        match receiver.recv() {
+            Ok(Ok(ms)) => checked_ms(ms),
+            Ok(Err(error)) => Err(clock_failure("threw or did not return a number", Some(error))),
+            Err(_) => Err(clock_failure("could not be called: the JavaScript environment is shutting down", None)),
+        }
+    }
+}
+
+/// Unix milliseconds from what a clock function returned.
+pub(crate) fn checked_ms(ms: f64) -> Result<i64, Failure> {
+    if ms.is_finite() {
+        // Saturating for times beyond ±292 million years, exact for every real one.
+        Ok(ms.trunc() as i64)
+    } else {
+        Err(clock_failure(&format!("must return a finite number of unix milliseconds, not {ms}"), None))
+    }
+}
+
+fn clock_failure(what: &str, cause: Option<napi::Error>) -> Failure {
+    Failure::Clock { message: format!("the clock function {what}; the operation ran on the system clock"), cause }
+}
+
+impl Clock for JsClock {
+    fn now_ms(&self) -> i64 {
+        if thread::current().id() == self.js_thread {
+            // Synchronous methods read the clock before calling core.
+            return JS_THREAD_NOW.with(Cell::get).unwrap_or_else(|| SystemClock.now_ms());
+        }
+        self.read().unwrap_or_else(|failure| {
+            // The Clock trait cannot fail: run on the system clock and reject the operation
+            // afterwards, saying so.
+            CLOCK_FAILURE.with(|slot| {
+                slot.borrow_mut().get_or_insert(failure);
+            });
+            SystemClock.now_ms()
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Where operations run, off the JavaScript thread.
+//!
+//! Not on libuv's thread pool: it has four threads by default, and an operation waiting there
+//! for the host's delivery function would hold one of them while that function may itself need
+//! the pool (`fs.promises`, `dns.lookup` inside an SMTP client, `crypto.pbkdf2`). Four such
+//! operations at once would deadlock the process. Instead each operation gets a thread of an
+//! elastic pool: idle threads are reused, a new one is started whenever none is idle (so a job
+//! never queues behind a job that is waiting for JavaScript), and threads idle for
+//! [`IDLE_EXIT`] end. Password hashing stays bounded by core's own limit on concurrent hashes.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::Duration;
+
+/// A unit of work for a worker thread.
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// How long a worker waits for a job before it ends.
+const IDLE_EXIT: Duration = Duration::from_secs(30);
+
+struct Workers {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+struct State {
+    queue: VecDeque<Job>,
+    /// Threads in [`Workers::serve`] that are not running a job.
+    idle: usize,
+}
+
+fn workers() -> &'static Arc<Workers> {
+    static WORKERS: OnceLock<Arc<Workers>> = OnceLock::new();
+    WORKERS.get_or_init(|| {
+        Arc::new(Workers { state: Mutex::new(State { queue: VecDeque::new(), idle: 0 }), wake: Condvar::new() })
+    })
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // Jobs never run under the lock, so a poisoned lock still guards a consistent state.
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `job` on a worker thread: an idle one if there is one, a new one otherwise.
+pub(crate) fn spawn(job: Job) {
+    let workers = workers();
+    let mut state = lock(&workers.state);
+    state.queue.push_back(job);
+    if state.idle >= state.queue.len() {
+        drop(state);
+        workers.wake.notify_one();
+        return;
+    }
+    // The new thread counts as idle until it takes a job.
+    state.idle += 1;
+    drop(state);
+    let serving = Arc::clone(workers);
+    if thread::Builder::new().name("userpool-worker".into()).spawn(move || serving.serve()).is_err() {
+        // No thread could be started: the job stays queued for the next worker that frees up.
+        lock(&workers.state).idle -= 1;
+    }
+}
+
+impl Workers {
+    fn serve(&self) {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                state.idle -= 1;
+                drop(state);
+                job();
+                state = lock(&self.state);
+                state.idle += 1;
+                continue;
+            }
+            let (guard, waited) = self.wake.wait_timeout(state, IDLE_EXIT).unwrap_or_else(PoisonError::into_inner);
+            state = guard;
+            if waited.timed_out() && state.queue.is_empty() {
+                state.idle -= 1;
+                return;
+            }
+        }
+    }
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Blocks this (worker) thread until `future` is ready. Used to wait for a Promise returned by
+/// a host callback; never called on the JavaScript thread, which settles that Promise.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => thread::park(),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The Node binding's suite, called by scripts/test (and so by .ci/run) on a fresh machine:
+# installs the npm tools it needs (once per package-lock.json), lints the crate, builds the
+# addon with @napi-rs/cli, type-checks the typed example, then runs every node:test file.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "-- npm ci (only when package-lock.json changed)"
+stamp=node_modules/.userpool-lock.sha256
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+echo "-- cargo fmt / clippy (userpool-node)"
+cargo fmt -p userpool-node -- --check
+cargo clippy -p userpool-node --all-targets --locked -- -D warnings
+
+echo "-- napi build --platform --release"
+npx napi build --platform --release
+
+echo "-- tsc --noEmit (examples/typed.ts)"
+npx tsc -p examples/tsconfig.json
+
+echo "-- node --test"
+node --test --test-timeout=120000 test/

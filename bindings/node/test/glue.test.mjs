@@ -1,0 +1,411 @@
+// The binding's own work: conversions both ways, errors, the host's delivery and clock
+// functions, client views, the SQLite path, and that operations run off the event loop.
+import assert from 'node:assert/strict'
+import { createHmac, pbkdf2 } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { promisify } from 'node:util'
+
+import { FAST_HASHING, PASSWORD, UserPool, openPool, signedIn, userpool } from './helpers.mjs'
+
+/** Asserts that `promise` is a Promise (not a synchronous throw) that rejects like `expected`. */
+async function rejectsWith(promise, expected) {
+  assert.ok(promise instanceof Promise, 'expected a Promise, the call returned something else')
+  return assert.rejects(promise, expected)
+}
+
+const typeError = (pattern) => (error) => {
+  assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`)
+  assert.equal(error.code, 'InvalidParameterException')
+  assert.match(error.message, pattern)
+  return true
+}
+
+describe('entry points', () => {
+  test('CommonJS and ESM expose the same binding', async () => {
+    const esm = await import('../index.mjs')
+    assert.equal(esm.UserPool, userpool.UserPool)
+    assert.equal(esm.secretHash, userpool.secretHash)
+    assert.equal(esm.errorCodes, userpool.errorCodes)
+    assert.equal(esm.default, userpool)
+  })
+
+  test('a pool is only made by UserPool.open', () => {
+    assert.throws(() => new UserPool())
+  })
+
+  test('errorCodes() lists exactly the ErrorCode type of index.d.ts', () => {
+    const dts = readFileSync(new URL('../index.d.ts', import.meta.url), 'utf8')
+    const union = dts.match(/export type ErrorCode =([^]*?)\n\n/)
+    assert.ok(union, 'index.d.ts declares no ErrorCode type')
+    const typed = [...union[1].matchAll(/'([A-Za-z]+)'/g)].map((m) => m[1]).sort()
+    assert.deepEqual(typed, [...userpool.errorCodes()].sort())
+    assert.ok(typed.includes('UsernameExistsException'))
+  })
+
+  test('index.d.ts types every name without any', () => {
+    const dts = readFileSync(new URL('../index.d.ts', import.meta.url), 'utf8')
+    assert.doesNotMatch(dts, /\bany\b(?!\w)(?=\s*[;,)>\]|=]|\s*$)/m)
+    for (const name of ['UserPool', 'SignUpResult', 'SignInResult', 'Tokens', 'User', 'Message', 'OpenOptions', 'Claims']) {
+      assert.match(dts, new RegExp(`(class|interface|type) ${name}\\b`), `${name} is not declared`)
+    }
+  })
+})
+
+describe('results', () => {
+  test('sign-up, sign-in and users come back in camelCase with core’s words', async () => {
+    const ctx = await openPool()
+    const signUp = await ctx.pool.signUp('alice', PASSWORD, { email: 'alice@example.com', name: 'Alice' })
+    assert.equal(typeof signUp.userSub, 'string')
+    assert.equal(signUp.confirmed, false)
+    assert.equal(signUp.nextStep, 'CONFIRM_SIGN_UP')
+    assert.deepEqual(signUp.codeDelivery, { channel: 'EMAIL', destination: 'a***@e***', attribute: 'email' })
+    assert.equal(await ctx.pool.confirmSignUp('alice', ctx.lastCode('alice@example.com')), undefined)
+
+    const signIn = await ctx.pool.signIn('alice', PASSWORD)
+    assert.equal(signIn.nextStep, 'DONE')
+    assert.deepEqual(Object.keys(signIn.tokens).sort(), ['accessToken', 'expiresIn', 'idToken', 'refreshToken', 'tokenType'])
+    assert.equal(signIn.tokens.tokenType, 'Bearer')
+    assert.equal(signIn.tokens.expiresIn, 3600)
+    assert.deepEqual(signIn.missingAttributes, [])
+
+    const user = await ctx.pool.getUser(signIn.tokens.accessToken)
+    assert.equal(user.username, 'alice')
+    assert.equal(user.sub, signUp.userSub)
+    assert.equal(user.status, 'CONFIRMED')
+    assert.equal(user.enabled, true)
+    assert.equal(user.attributes.name, 'Alice')
+    assert.equal(user.attributes.email_verified, 'true')
+    assert.equal(user.createdMs, ctx.clock.now)
+
+    const claims = await ctx.pool.verifyAccessToken(signIn.tokens.accessToken)
+    assert.deepEqual(ctx.pool.verifyAccessTokenSync(signIn.tokens.accessToken), claims)
+    assert.equal(claims.username, 'alice')
+    assert.equal(claims.exp, ctx.clock.now / 1000 + 3600)
+
+    const jwks = ctx.pool.jwks()
+    assert.ok(Array.isArray(jwks.keys) && jwks.keys.length > 0)
+    assert.equal(ctx.pool.poolId, 'local_node_tests')
+    assert.equal(ctx.pool.issuer, 'https://userpool.local/local_node_tests')
+
+    const page = await ctx.pool.listUsers({ filter: 'email ^= "ali"', limit: 10 })
+    assert.deepEqual(page.users.map((u) => u.username), ['alice'])
+    const events = await ctx.pool.adminListUserAuthEvents('alice')
+    assert.ok(events.some((e) => e.kind === 'SignIn' && e.success === true && typeof e.atMs === 'number'))
+    assert.equal(await ctx.pool.adminResetUserPassword('alice').then((d) => d.channel), 'EMAIL')
+  })
+})
+
+describe('errors', () => {
+  test('a rejection is an Error whose code and name are the Cognito exception name', async () => {
+    const ctx = await openPool()
+    await signedIn(ctx)
+    const error = await ctx.pool.signUp('alice', PASSWORD, { email: 'other@example.com' }).catch((e) => e)
+    assert.ok(error instanceof Error)
+    assert.equal(error.code, 'UsernameExistsException')
+    assert.equal(error.name, 'UsernameExistsException')
+    assert.match(error.message, /already exists/)
+    assert.doesNotMatch(error.message, /correct horse/)
+    await rejectsWith(ctx.pool.signIn('alice', 'wrong password!'), { code: 'NotAuthorizedException' })
+    await rejectsWith(ctx.pool.confirmSignUp('alice', '000000'), (e) => e.code.endsWith('Exception'))
+  })
+
+  test('arguments of the wrong type reject with a TypeError, never a crash', async () => {
+    const { pool } = await openPool()
+    await rejectsWith(pool.signUp(42, PASSWORD), typeError(/username must be a string, not a number/))
+    await rejectsWith(pool.signUp(), typeError(/username must be a string, not undefined/))
+    await rejectsWith(pool.signUp('bob', null), typeError(/password must be a string, not null/))
+    await rejectsWith(pool.signUp('bob', PASSWORD, { email: 42 }), typeError(/attributes\["email"\] must be a string, not a number/))
+    await rejectsWith(pool.signUp('bob', PASSWORD, { email: { nested: true } }), typeError(/must be a string, not an object/))
+    await rejectsWith(pool.signUp('bob', PASSWORD, ['email']), typeError(/attributes must be an object, not an array/))
+    await rejectsWith(pool.signUp('bob', PASSWORD, 'email=x'), typeError(/attributes must be an object/))
+    await rejectsWith(pool.signIn(Symbol('alice'), PASSWORD), typeError(/not a symbol/))
+    await rejectsWith(pool.signIn(10n, PASSWORD), typeError(/not a bigint/))
+    await rejectsWith(pool.deleteUserAttributes('token', 'name'), typeError(/names must be an array of strings/))
+    await rejectsWith(pool.adminDeleteUserAttributes('bob', ['name', 7]), typeError(/names\[1\] must be a string/))
+    await rejectsWith(pool.adminSetUserPassword('bob', PASSWORD, 'yes'), typeError(/permanent must be a boolean/))
+    await rejectsWith(pool.adminCreateUser('bob', {}, undefined, 1), typeError(/sendInvitation must be a boolean/))
+    await rejectsWith(pool.listUsers({ limit: -1 }), typeError(/limit must be a whole number/))
+    await rejectsWith(pool.listUsers({ limit: 1.5 }), typeError(/limit must be a whole number/))
+    await rejectsWith(pool.listUsers({ limit: '10' }), typeError(/limit must be a number, not a string/))
+    await rejectsWith(pool.listUsers({ limt: 10 }), typeError(/no option "limt"/))
+    await rejectsWith(pool.listUsers('email = "x"'), typeError(/options must be an object/))
+    await rejectsWith(pool.verifyIdToken('token', 5), typeError(/clientId must be a string/))
+    await rejectsWith(pool.setMfaPreference('token', { totp: 'ON' }), typeError(/preferences.totp must be ENABLED, DISABLED/))
+    await rejectsWith(pool.setMfaPreference('token', { otp: 'ENABLED' }), typeError(/no option "otp"/))
+    await rejectsWith(pool.adminSetUserMfaPreference('bob', null), typeError(/preferences must be an object, not null/))
+    await rejectsWith(pool.createGroup('staff', null, -5), typeError(/precedence must be a whole number/))
+    assert.throws(() => pool.verifyAccessTokenSync(undefined), typeError(/token must be a string/))
+    assert.throws(() => pool.withClient(null), typeError(/clientId must be a string/))
+    assert.throws(() => userpool.secretHash('s', 'u'), typeError(/clientId must be a string/))
+  })
+
+  test('lone surrogates are refused, not silently replaced', async () => {
+    const ctx = await openPool()
+    await rejectsWith(ctx.pool.signUp('bob\uD800', PASSWORD), typeError(/username must be well-formed Unicode/))
+    await rejectsWith(ctx.pool.signUp('bob', `${PASSWORD}\uDC00`), typeError(/password must be well-formed Unicode/))
+    await rejectsWith(ctx.pool.signUp('bob', PASSWORD, { name: 'B\uDFFFob' }), typeError(/attributes\["name"\]/))
+    // A well-formed pair is fine.
+    const result = await ctx.pool.signUp('bob', PASSWORD, { email: 'bob@example.com', name: 'Bob \uD83D\uDE00' })
+    assert.equal(result.nextStep, 'CONFIRM_SIGN_UP')
+  })
+
+  test('huge strings are an InvalidParameterException from core, not a crash', async () => {
+    const { pool } = await openPool()
+    const huge = 'x'.repeat(16 * 1024 * 1024)
+    await rejectsWith(pool.signUp('bob', huge), { code: 'InvalidParameterException' })
+    await rejectsWith(pool.signUp(huge, PASSWORD), { code: 'InvalidParameterException' })
+    await rejectsWith(pool.signUp('bob', PASSWORD, { name: huge, email: 'b@example.com' }), { code: 'InvalidParameterException' })
+    await rejectsWith(pool.verifyAccessToken(huge), { code: 'NotAuthorizedException' })
+  })
+
+  test('bad open options reject with a TypeError or a configuration error', async () => {
+    await rejectsWith(UserPool.open('pool.db'), typeError(/options must be an object, not a string/))
+    await rejectsWith(UserPool.open({ pth: 'x.db' }), typeError(/no option "pth"/))
+    await rejectsWith(UserPool.open({ config: 42 }), typeError(/options.config must be an object, not a number/))
+    await rejectsWith(UserPool.open({ delivery: 'console' }), typeError(/options.delivery must be a function, not a string/))
+    await rejectsWith(UserPool.open({ clock: Date.now() }), typeError(/options.clock must be a function, not a number/))
+    await rejectsWith(UserPool.open({ encryptionKey: 'secret' }), typeError(/encryptionKey must be a Uint8Array/))
+    await rejectsWith(UserPool.open({ path: 7 }), typeError(/options.path must be a string/))
+    await rejectsWith(UserPool.open({ config: { pool_id: 'x', no_such_key: 1 } }), { code: 'InvalidUserPoolConfigurationException' })
+    await rejectsWith(UserPool.open({ config: 'pool_id = ' }), { code: 'InvalidUserPoolConfigurationException' })
+    const cyclic = { pool_id: 'x' }
+    cyclic.self = cyclic
+    await rejectsWith(UserPool.open({ config: cyclic }), TypeError)
+  })
+
+  test('a TOML configuration works as well as an object', async () => {
+    const toml = `pool_id = "from_toml"\n[password_hashing]\nmemory_kib = 256\niterations = 1\ndangerous_allow_weak = true\n`
+    const pool = await UserPool.open({ config: toml })
+    assert.equal(pool.poolId, 'from_toml')
+  })
+})
+
+describe('delivery', () => {
+  const user = ['carol', PASSWORD, { email: 'carol@example.com' }]
+
+  test('the delivery function receives every field of the message', async () => {
+    const ctx = await openPool()
+    await ctx.pool.signUp(...user)
+    assert.equal(ctx.messages.length, 1)
+    const [message] = ctx.messages
+    assert.deepEqual(Object.keys(message).sort(), ['channel', 'code', 'destination', 'purpose', 'subject', 'text', 'username'])
+    assert.equal(message.channel, 'EMAIL')
+    assert.equal(message.destination, 'carol@example.com')
+    assert.equal(message.purpose, 'sign_up')
+    assert.equal(message.username, 'carol')
+    assert.match(message.code, /^\d{6}$/)
+    assert.ok(message.text.includes(message.code))
+    assert.equal(message.subject, 'Your verification code')
+  })
+
+  test('an asynchronous delivery function is awaited before the operation settles', async () => {
+    const sent = []
+    const pool = await UserPool.open({
+      config: { password_hashing: FAST_HASHING },
+      delivery: async (message) => {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        sent.push(message)
+      },
+    })
+    await pool.signUp(...user)
+    assert.equal(sent.length, 1)
+  })
+
+  for (const [how, delivery] of [
+    ['throws', (error) => () => { throw error }],
+    ['rejects', (error) => async () => { throw error }],
+    ['returns a rejected Promise', (error) => () => Promise.reject(error)],
+  ]) {
+    test(`a delivery function that ${how} fails the operation with its error as cause, changing nothing`, async () => {
+      const cause = new Error('SMTP server said no')
+      let failing = true
+      const pool = await UserPool.open({
+        config: { password_hashing: FAST_HASHING },
+        delivery: (message) => (failing ? delivery(cause)(message) : undefined),
+      })
+      const error = await pool.signUp(...user).catch((e) => e)
+      assert.ok(error instanceof Error)
+      assert.equal(error.code, 'CodeDeliveryFailureException')
+      assert.equal(error.name, 'CodeDeliveryFailureException')
+      assert.equal(error.cause, cause, 'the cause is the very object the delivery function threw')
+      assert.doesNotMatch(error.message, /SMTP/, 'the host’s message stays in the cause')
+      await rejectsWith(pool.adminGetUser('carol'), { code: 'UserNotFoundException' })
+      failing = false
+      assert.equal((await pool.signUp(...user)).nextStep, 'CONFIRM_SIGN_UP')
+    })
+  }
+
+  test('a thrown non-Error value is carried as the cause too', async () => {
+    const pool = await UserPool.open({
+      config: { password_hashing: FAST_HASHING },
+      delivery: () => {
+        throw 'quota exceeded' // eslint-disable-line no-throw-literal
+      },
+    })
+    const error = await pool.signUp(...user).catch((e) => e)
+    assert.equal(error.code, 'CodeDeliveryFailureException')
+    assert.equal(error.cause, 'quota exceeded')
+  })
+
+  test('a delivery function may itself call the pool', async () => {
+    let seen
+    const pool = await UserPool.open({
+      config: { password_hashing: FAST_HASHING },
+      delivery: async () => {
+        seen = (await pool.listUsers()).users.length
+      },
+    })
+    await pool.adminCreateUser('gina', { email: 'gina@example.com' }, null, false)
+    await pool.signUp(...user)
+    assert.equal(seen, 1, 'the delivery saw the pool as it was before the sign-up')
+  })
+
+  test('without a delivery function, sending a code fails (core refuses by default)', async () => {
+    const pool = await UserPool.open({ config: { password_hashing: FAST_HASHING } })
+    await rejectsWith(pool.signUp(...user), { code: 'CodeDeliveryFailureException' })
+    await rejectsWith(pool.adminGetUser('carol'), { code: 'UserNotFoundException' })
+  })
+
+  test('a delivery that needs libuv’s thread pool does not deadlock many operations', async () => {
+    // Each delivery awaits work that runs on libuv's pool (4 threads by default) while 12
+    // operations wait for their deliveries: operations must not hold that pool.
+    const dir = mkdtempSync(join(tmpdir(), 'userpool-node-'))
+    try {
+      const pool = await UserPool.open({
+        config: { password_hashing: FAST_HASHING },
+        delivery: async (message) => {
+          await promisify(pbkdf2)(message.code, 'salt', 1000, 32, 'sha256')
+          await writeFile(join(dir, `${message.username}.txt`), message.text)
+        },
+      })
+      const names = Array.from({ length: 12 }, (_, i) => `user${i}`)
+      const results = await Promise.all(names.map((n) => pool.signUp(n, PASSWORD, { email: `${n}@example.com` })))
+      assert.equal(results.length, 12)
+      assert.match(readFileSync(join(dir, 'user11.txt'), 'utf8'), /\d{6}/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('clock', () => {
+  test('time comes from the clock function, for asynchronous and synchronous calls', async () => {
+    const ctx = await openPool()
+    const tokens = await signedIn(ctx)
+    ctx.clock.now += 3599_000
+    assert.equal(ctx.pool.verifyAccessTokenSync(tokens.accessToken).username, 'alice')
+    ctx.clock.now += 1_000
+    assert.throws(() => ctx.pool.verifyAccessTokenSync(tokens.accessToken), { code: 'NotAuthorizedException' })
+    await rejectsWith(ctx.pool.verifyAccessToken(tokens.accessToken), { code: 'NotAuthorizedException', message: /expired/ })
+    assert.equal((await ctx.pool.refresh(tokens.refreshToken)).tokenType, 'Bearer')
+  })
+
+  test('a clock function that throws rejects the operation with its error as cause', async () => {
+    const cause = new Error('no time')
+    let broken = false
+    const pool = await UserPool.open({
+      config: { password_hashing: FAST_HASHING },
+      delivery: () => {},
+      clock: () => {
+        if (broken) throw cause
+        return 1_700_000_000_000
+      },
+    })
+    broken = true
+    const error = await pool.signUp('dave', PASSWORD, { email: 'dave@example.com' }).catch((e) => e)
+    assert.ok(error instanceof TypeError)
+    assert.match(error.message, /clock function threw or did not return a number; the operation ran on the system clock/)
+    assert.equal(error.cause, cause)
+    assert.throws(() => pool.verifyAccessTokenSync('a.b.c'), (e) => e instanceof TypeError && e.cause === cause)
+  })
+
+  test('a clock function that returns something other than a number is refused', async () => {
+    // Opening a pool reads the clock (new signing keys are dated), so open already fails.
+    await rejectsWith(
+      UserPool.open({ config: { password_hashing: FAST_HASHING }, clock: () => 'noon' }),
+      (e) => e instanceof TypeError && /clock function threw or did not return a number/.test(e.message),
+    )
+    await rejectsWith(
+      UserPool.open({ config: { password_hashing: FAST_HASHING }, clock: () => Number.NaN }),
+      (e) => e instanceof TypeError && /finite number of unix milliseconds, not NaN/.test(e.message),
+    )
+  })
+})
+
+describe('clients', () => {
+  const config = {
+    password_hashing: FAST_HASHING,
+    clients: [{ id: 'web' }, { id: 'server', secret: 's3cret-0123456789abcdef' }],
+  }
+
+  test('withClient and withClientSecretHash act as another app client', async () => {
+    const ctx = await openPool(config)
+    assert.throws(() => ctx.pool.withClient('nope'), { code: 'ResourceNotFoundException' })
+    assert.throws(() => ctx.pool.withClient('server', 'wrong'), { code: 'NotAuthorizedException' })
+    await rejectsWith(ctx.pool.withClient('server').signUp('erin', PASSWORD, { email: 'erin@example.com' }), {
+      code: 'NotAuthorizedException',
+    })
+    const server = ctx.pool.withClient('server', 's3cret-0123456789abcdef')
+    await server.signUp('erin', PASSWORD, { email: 'erin@example.com' })
+    await server.confirmSignUp('erin', ctx.lastCode('erin@example.com'))
+    const tokens = (await server.signIn('erin', PASSWORD)).tokens
+    assert.equal(server.verifyAccessTokenSync(tokens.accessToken).client_id, 'server')
+
+    const hash = userpool.secretHash('s3cret-0123456789abcdef', 'erin', 'server')
+    assert.equal(hash, createHmac('sha256', 's3cret-0123456789abcdef').update('erinserver').digest('base64'))
+    const hashed = ctx.pool.withClientSecretHash('server', hash)
+    assert.equal((await hashed.signIn('erin', PASSWORD)).nextStep, 'DONE')
+    await rejectsWith(ctx.pool.withClientSecretHash('server', 'bm9wZQ==').signIn('erin', PASSWORD), {
+      code: 'NotAuthorizedException',
+    })
+    const claims = await ctx.pool.withClient('web').verifyIdToken(tokens.idToken, 'server')
+    assert.equal(claims.aud, 'server')
+  })
+})
+
+describe('storage', () => {
+  test('a path opens a SQLite file that a second pool sees', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'userpool-node-'))
+    try {
+      const path = join(dir, 'users.db')
+      const options = { path, config: { password_hashing: FAST_HASHING }, delivery: () => {} }
+      const first = await UserPool.open(options)
+      await first.adminCreateUser('frank', { email: 'frank@example.com' }, PASSWORD, false)
+      const second = await UserPool.open(options)
+      assert.equal((await second.adminGetUser('frank')).status, 'FORCE_CHANGE_PASSWORD')
+      assert.deepEqual(second.jwks(), first.jwks())
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('the event loop', () => {
+  test('stays free while 20 sign-ins run', async () => {
+    // OWASP's default hashing (19 MiB, two passes): each sign-in is real work.
+    const ctx = await openPool({ password_hashing: { max_concurrent: 2 } })
+    const names = Array.from({ length: 20 }, (_, i) => `member${i}`)
+    for (const name of names) {
+      await ctx.pool.adminCreateUser(name, { email: `${name}@example.com` }, null, false)
+      await ctx.pool.adminSetUserPassword(name, PASSWORD, true)
+    }
+    let ticks = 0
+    const timer = setInterval(() => {
+      ticks += 1
+    }, 1)
+    let results
+    try {
+      results = await Promise.all(names.map((name) => ctx.pool.signIn(name, PASSWORD)))
+    } finally {
+      clearInterval(timer)
+    }
+    assert.ok(results.every((r) => r.nextStep === 'DONE'))
+    // Had the sign-ins run on this thread, every one would have finished before the timer's
+    // first turn, and it would not have ticked at all.
+    assert.ok(ticks > 0, 'the timer never ticked while the sign-ins ran')
+  })
+})
