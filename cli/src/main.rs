@@ -1,13 +1,21 @@
-//! The `userpool` command: a guided demo of every journey, scenario replay, and configuration
-//! helpers.
+//! The `userpool` command: a guided demo of every journey, user administration on a pool
+//! file (list, import and export in Cognito's CSV format), scenario replay, and
+//! configuration helpers.
 
-use std::path::PathBuf;
+mod users;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use clap::{Parser, Subcommand};
-use userpool::{Attributes, PoolConfig, RecordingDelivery, SignInStep, UserPool};
+use clap::{Args, Parser, Subcommand};
+use userpool::{Attributes, PoolConfig, RecordingDelivery, SignInStep, SqliteStore, Store, UserPool};
+
+/// Where `userpool demo` keeps its pool unless told otherwise.
+const DEMO_FILE: &str = "userpool-demo.sqlite3";
+/// The demo's pool id, also the default of the `users` commands.
+const DEMO_POOL_ID: &str = "local_demo";
 
 /// An embeddable user pool: sign-up, sign-in, JWT sessions, recovery and administration in
 /// your own process and database.
@@ -20,13 +28,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Walk through the whole journey of the tutorial on a fresh pool, printing each step:
-    /// sign up, confirm with the delivered code, sign in, decode the tokens, refresh, sign
-    /// out, forgot password, reset, sign in again.
+    /// Walk through the whole journey of the tutorial, printing each step.
+    ///
+    /// Sign up, confirm with the delivered code, sign in, decode the tokens, refresh, sign
+    /// out, forgot password, reset, sign in again. The pool lives in a SQLite file (created
+    /// if missing; each run signs up a new user: alice, alice2, …), or in memory with
+    /// --memory.
     Demo {
-        /// Pool configuration (TOML); defaults to the built-in defaults.
+        /// Pool configuration (TOML); defaults to the built-in defaults with pool id
+        /// `local_demo`.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The SQLite file the pool lives in.
+        #[arg(long, value_name = "PATH", default_value = DEMO_FILE, conflicts_with = "memory")]
+        pool: PathBuf,
+        /// Keep the pool in memory: nothing is written, everything is gone at the end.
+        #[arg(long)]
+        memory: bool,
+    },
+    /// Administer the users of a pool kept in a SQLite file: list, import, export.
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
     },
     /// Replay scenario files (fixtures/scenarios/*.json) and report each.
     Scenario {
@@ -38,6 +61,66 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+}
+
+/// Which pool of which file.
+#[derive(Args)]
+struct PoolArgs {
+    /// The SQLite file the pool lives in (created if missing).
+    #[arg(long, value_name = "PATH")]
+    pool: PathBuf,
+    /// The pool's configuration (TOML): its pool id, username and alias settings decide
+    /// how users are found. Defaults to the built-in defaults.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The pool id within the file (default: the configuration's, or `local_demo`
+    /// without one).
+    #[arg(long, value_name = "ID")]
+    pool_id: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UsersAction {
+    /// List users, one a line: username, status, enabled, email, phone number, sub.
+    ///
+    /// Users come in `sub` order; a count goes to standard error.
+    List {
+        #[command(flatten)]
+        pool: PoolArgs,
+        /// Cognito's filter syntax: `email ^= "ali"`, `username = "bob"`,
+        /// `cognito:user_status = "CONFIRMED"`.
+        #[arg(long)]
+        filter: Option<String>,
+        /// At most this many users.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Import users from a CSV file in Cognito's user-import format, with a progress bar.
+    ///
+    /// The header is that of Cognito's GetCSVHeader (name, given_name, family_name, …,
+    /// email, email_verified, …, phone_number, phone_number_verified, …, updated_at,
+    /// cognito:mfa_enabled, cognito:username); columns may be left out or reordered, but
+    /// cognito:username is required. As in Cognito, imported users have no password and
+    /// the status RESET_REQUIRED: each sets one through forgot-password. Rows that fail (a
+    /// taken username or alias, a bad attribute) are reported and skipped; the others are
+    /// imported in transactions of 1,000 users.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        pool: PoolArgs,
+    },
+    /// Export every user as CSV in Cognito's user-import format.
+    ///
+    /// The columns are those `users import` reads, in GetCSVHeader's order; the output
+    /// imports into another pool (or into Cognito) as it is.
+    Export {
+        #[command(flatten)]
+        pool: PoolArgs,
+        /// Write here instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -55,7 +138,8 @@ enum ConfigAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { config } => demo(config),
+        Command::Demo { config, pool, memory } => demo(config, (!memory).then_some(pool.as_path())),
+        Command::Users { action } => users::run(action),
         Command::Scenario { files } => scenarios(&files),
         Command::Config { action: ConfigAction::Default } => {
             print!("{}", PoolConfig::default().to_toml());
@@ -74,7 +158,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_config(path: &PathBuf) -> Result<PoolConfig, String> {
+fn load_config(path: &Path) -> Result<PoolConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     PoolConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -132,17 +216,38 @@ fn short(token: &str) -> String {
     format!("{}…({} chars)", &token[..token.len().min(24)], token.len())
 }
 
-fn demo(config: Option<PathBuf>) -> Result<(), String> {
+/// Opens the SQLite file at `path` as a store.
+fn open_store(path: &Path) -> Result<Arc<dyn Store>, String> {
+    Ok(Arc::new(SqliteStore::open(path).map_err(|e| e.to_string())?))
+}
+
+fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     let config = match config {
         Some(path) => load_config(&path)?,
-        None => PoolConfig::builder().pool_id("local_demo").name("userpool-demo").build().map_err(|e| e.to_string())?,
+        None => PoolConfig::builder().pool_id(DEMO_POOL_ID).name("userpool-demo").build().map_err(|e| e.to_string())?,
     };
     let err = |e: userpool::Error| e.to_string();
     let delivery = RecordingDelivery::new();
     let mut seen = 0;
-    let pool = UserPool::builder(config).delivery(Arc::new(delivery.clone())).open().map_err(err)?;
-    println!("userpool demo — pool `{}` in memory, issuer {}", pool.pool_id(), pool.issuer());
-    let (username, email) = ("alice", "alice@example.com");
+    let mut builder = UserPool::builder(config).delivery(Arc::new(delivery.clone()));
+    if let Some(file) = file {
+        builder = builder.store(open_store(file)?);
+    }
+    let pool = builder.open().map_err(err)?;
+    let place = file.map_or_else(|| "in memory".to_owned(), |f| format!("in {}", f.display()));
+    println!("userpool demo — pool `{}` {place}, issuer {}", pool.pool_id(), pool.issuer());
+    // Each run on a kept pool signs up a user of its own: alice, then alice2, alice3, …
+    let mut run = 1;
+    let username = loop {
+        let name = if run == 1 { "alice".to_owned() } else { format!("alice{run}") };
+        match pool.admin_get_user(&name) {
+            Err(e) if e.code() == userpool::ErrorCode::UserNotFound => break name,
+            Err(e) => return Err(err(e)),
+            Ok(_) => run += 1,
+        }
+    };
+    let email = format!("{username}@example.com");
+    let (username, email) = (username.as_str(), email.as_str());
     let password = "correct horse battery staple";
     let new_password = "tr0ub4dor & 3, but longer";
 
@@ -208,5 +313,8 @@ fn demo(config: Option<PathBuf>) -> Result<(), String> {
         return Err("the final sign-in did not complete".into());
     }
     println!("\nThe whole journey ran. Public keys for your API gateway: pool.jwks() →\n    {}", short(&pool.jwks()));
+    if let Some(file) = file {
+        println!("The pool is kept in {0}: `userpool users list --pool {0}` shows its users.", file.display());
+    }
     Ok(())
 }
