@@ -6,9 +6,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$here/.venv"
 export PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" PYO3_PYTHON="$venv/bin/python" PYO3_BUILD_EXTENSION_MODULE=1
-n="${1:-20}"
+n="${1:-10}"
+rounds="${2:-5}"
 cd "$here"
 cargo build --quiet --release -p userpool-python --example bench_sign_in_rust
 target="$(cargo metadata --format-version 1 --no-deps | python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-rust_us="$("$target/release/examples/bench_sign_in_rust" "$n")"
-python bench/bench.py "$rust_us" "$n"
+python bench/bench.py "$target/release/examples/bench_sign_in_rust" "$n" "$rounds"
