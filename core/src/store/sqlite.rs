@@ -7,11 +7,13 @@
 //! - **Durability.** WAL with `synchronous=FULL`: a commit that returned is on disk, even
 //!   across a power loss. With `NORMAL` a power loss may roll back the last commits — a
 //!   consumed code, a rotated refresh token, a failed-attempt counter — and reopen a replay.
-//! - **Concurrency.** One writer connection behind a mutex; every commit is one `BEGIN
-//!   IMMEDIATE` transaction that validates every expected version and unique key and then
-//!   applies every write, or rolls back. Other processes on the same file wait for the
-//!   write lock (`busy_timeout`). Reads run on a small pool of read-only connections, each
-//!   statement one consistent snapshot.
+//! - **Concurrency.** One writer connection behind a mutex. Each commit validates every
+//!   expected version and unique key and then applies every write, inside a savepoint of a
+//!   `BEGIN IMMEDIATE` transaction, or is rolled back alone. Commits that arrive while the
+//!   writer is busy are grouped into its next transaction, so one fsync carries many of
+//!   them (group commit); none is answered before its transaction is durable. Other
+//!   processes on the same file wait for the write lock (`busy_timeout`). Reads run on a
+//!   small pool of read-only connections, each statement one consistent snapshot.
 //! - **Schema.** Migrations run on open, inside a write transaction, and are recorded in
 //!   `userpool_schema`; a file written by a newer library is refused. Every table is named
 //!   `userpool_*`, so the pools can live in the app's own database file.
@@ -20,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -138,6 +140,8 @@ pub struct SqliteStore {
     options: SqliteOptions,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Commits waiting for the writer (group commit).
+    queue: Mutex<Vec<Arc<Pending>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -186,7 +190,13 @@ impl SqliteStore {
                 .map_err(|e| open_error(&path, &options, &e))?;
         }
         let reader = open_connection(&path, &options, true).map_err(|e| open_error(&path, &options, &e))?;
-        Ok(Self { path, options, writer: Mutex::new(writer), readers: Mutex::new(vec![reader]) })
+        Ok(Self {
+            path,
+            options,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(vec![reader]),
+            queue: Mutex::new(Vec::new()),
+        })
     }
 
     /// The database file.
@@ -471,7 +481,7 @@ fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
     Ok(())
 }
 
-fn apply(tx: &Connection, pool: &str, write: Write) -> rusqlite::Result<()> {
+fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
     match write {
         Write::PutUser { user, keys, expect } => {
             let version = version_to_sql(expect.map_or(1, |v| v + 1));
@@ -494,7 +504,7 @@ fn apply(tx: &Connection, pool: &str, write: Write) -> rusqlite::Result<()> {
                     r.get(0)
                 })?;
             let mut release = tx.prepare_cached("DELETE FROM userpool_user_keys WHERE pool = ?1 AND key = ?2")?;
-            for old in old_keys.iter().filter(|k| !keys.contains(k)) {
+            for old in old_keys.iter().filter(|k| !keys.contains(*k)) {
                 release.execute(params![pool, old])?;
             }
             let mut claim = tx.prepare_cached(
@@ -537,12 +547,12 @@ fn apply(tx: &Connection, pool: &str, write: Write) -> rusqlite::Result<()> {
                         record = excluded.record
                      RETURNING id",
                 )?
-                .query_row(params![pool, family.id, family.sub, version, to_json(&family)?], |r| r.get(0))?;
+                .query_row(params![pool, family.id, family.sub, version, to_json(family)?], |r| r.get(0))?;
             let mut index = tx.prepare_cached(
                 "INSERT INTO userpool_refresh_hashes (pool, hash, family_id) VALUES (?1, ?2, ?3)
                  ON CONFLICT (pool, hash) DO UPDATE SET family_id = excluded.family_id",
             )?;
-            for hash in &new_hashes {
+            for hash in new_hashes {
                 index.execute(params![pool, hash, id])?;
             }
         }
@@ -681,22 +691,95 @@ impl Store for SqliteStore {
     }
 
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
+        // Group commit: queue the commit, then take the writer. Whoever holds it commits
+        // everything queued in one transaction and one fsync; a commit already carried by
+        // an earlier holder just collects its answer.
+        let pending = Arc::new(Pending { pool: pool.to_owned(), writes, result: Mutex::new(None) });
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::clone(&pending));
         let mut conn = self.writer();
-        let run = |conn: &mut Connection| -> CommitResult<()> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            validate(&tx, pool, &writes)?;
-            for write in writes {
-                apply(&tx, pool, write)?;
+        if let Some(result) = pending.take() {
+            return result;
+        }
+        let group = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        self.commit_group(&mut conn, group);
+        drop(conn);
+        pending.take().unwrap_or_else(|| {
+            Err(StoreError::Backend(format!("{}: a commit was lost after a panic", self.path.display())))
+        })
+    }
+}
+
+/// A commit waiting for the writer.
+struct Pending {
+    pool: String,
+    writes: Vec<Write>,
+    result: Mutex<Option<Result<(), StoreError>>>,
+}
+
+impl Pending {
+    fn take(&self) -> Option<Result<(), StoreError>> {
+        self.result.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn answer(&self, result: Result<(), StoreError>) {
+        *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+    }
+}
+
+impl SqliteStore {
+    /// Commits a group in one transaction, each commit inside its own savepoint: a commit
+    /// whose expectations fail is rolled back alone and answered `Conflict` or `Taken`,
+    /// exactly as if the group's commits had run one after another. Answers are given only
+    /// once the transaction is durable. A database error inside one commit fails that
+    /// commit, and the rest are retried without it.
+    fn commit_group(&self, conn: &mut Connection, group: Vec<Arc<Pending>>) {
+        let mut todo = group;
+        while !todo.is_empty() {
+            match run_group(conn, &todo) {
+                Ok(results) => {
+                    for (pending, result) in todo.iter().zip(results) {
+                        pending.answer(result);
+                    }
+                    return;
+                }
+                Err((Some(index), e)) => todo.remove(index).answer(Err(self.backend(&e))),
+                Err((None, e)) => {
+                    for pending in &todo {
+                        pending.answer(Err(self.backend(&e)));
+                    }
+                    return;
+                }
             }
-            tx.commit()?;
-            Ok(())
-        };
-        match run(&mut conn) {
-            Ok(()) => Ok(()),
-            Err(CommitError::Store(e)) => Err(e),
-            Err(CommitError::Sqlite(e)) => Err(self.backend(&e)),
         }
     }
+}
+
+/// The results of a group, or the database error that rolled it back and the commit that
+/// hit it (`None`: the transaction itself failed).
+type GroupResult = std::result::Result<Vec<Result<(), StoreError>>, (Option<usize>, rusqlite::Error)>;
+
+fn run_group(conn: &mut Connection, todo: &[Arc<Pending>]) -> GroupResult {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| (None, e))?;
+    let mut results = Vec::with_capacity(todo.len());
+    for (index, pending) in todo.iter().enumerate() {
+        let mut one = || -> CommitResult<()> {
+            // Dropping the savepoint without committing it rolls it back.
+            let savepoint = tx.savepoint()?;
+            validate(&savepoint, &pending.pool, &pending.writes)?;
+            for write in &pending.writes {
+                apply(&savepoint, &pending.pool, write)?;
+            }
+            savepoint.commit()?;
+            Ok(())
+        };
+        match one() {
+            Ok(()) => results.push(Ok(())),
+            Err(CommitError::Store(e)) => results.push(Err(e)),
+            Err(CommitError::Sqlite(e)) => return Err((Some(index), e)),
+        }
+    }
+    tx.commit().map_err(|e| (None, e))?;
+    Ok(results)
 }
 
 #[cfg(test)]
