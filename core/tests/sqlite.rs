@@ -218,6 +218,58 @@ fn thirty_two_threads_racing_on_one_version_have_one_winner_every_round() {
     eprintln!("{THREADS} threads × {ROUNDS} rounds in {:?}", started.elapsed());
 }
 
+/// Commits that arrive together share a transaction (group commit); each still stands
+/// alone: in every round, 32 threads create a user each, the even ones also claiming one
+/// shared key. Exactly one claimant gets it, every other claimant fails with `Taken` and
+/// leaves nothing behind, and every thread that claims nothing shared succeeds.
+#[test]
+fn grouped_commits_succeed_and_fail_one_by_one() {
+    let store = Arc::new(TempStore::new());
+    for round in 0..50 {
+        let pool = format!("p{round}");
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (store, barrier, pool) = (Arc::clone(&store), Arc::clone(&barrier), pool.clone());
+                std::thread::spawn(move || {
+                    let own = format!("u:user{t}");
+                    let keys: Vec<&str> = if t % 2 == 0 { vec![&own, "u:shared"] } else { vec![&own] };
+                    let write = put_user(sample_user(&format!("sub-{t}"), &format!("user{t}")), &keys, None);
+                    barrier.wait();
+                    (t, store.commit(&pool, vec![write, Write::AppendEvent(event(&format!("sub-{t}")))]))
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let winners: Vec<usize> = results.iter().filter(|(t, r)| t % 2 == 0 && r.is_ok()).map(|(t, _)| *t).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        for (t, result) in &results {
+            let sub = format!("sub-{t}");
+            if t % 2 == 1 || winners.contains(t) {
+                assert_eq!(result, &Ok(()), "round {round}, thread {t}");
+                assert!(store.user(&pool, &sub).unwrap().is_some());
+                assert_eq!(store.events(&pool, &sub, 10).unwrap().len(), 1);
+            } else {
+                assert_eq!(result, &Err(StoreError::Taken("u:shared".into())), "round {round}, thread {t}");
+                assert!(store.user(&pool, &sub).unwrap().is_none(), "a failed commit left its user");
+                assert!(store.user_by_key(&pool, &format!("u:user{t}")).unwrap().is_none(), "… or its key");
+                assert!(store.events(&pool, &sub, 10).unwrap().is_empty(), "… or its event");
+            }
+        }
+        assert_eq!(store.user_by_key(&pool, "u:shared").unwrap().unwrap().value.sub, format!("sub-{}", winners[0]));
+    }
+}
+
+fn event(sub: &str) -> AuditEvent {
+    AuditEvent {
+        sub: sub.to_owned(),
+        kind: userpool::EventKind::SignIn,
+        success: true,
+        at_ms: 1,
+        detail: String::new(),
+    }
+}
+
 fn pool_config(extra: &str) -> PoolConfig {
     PoolConfig::from_toml(&format!(
         "pool_id = 'local_sqlite'\n{extra}\n[password_hashing]\nmemory_kib = 128\niterations = 1\n\

@@ -102,11 +102,12 @@ pub struct SqliteOptions {
     busy_timeout: Duration,
     idle_readers: usize,
     max_size_bytes: Option<u64>,
+    mmap_bytes: u64,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { busy_timeout: Duration::from_secs(5), idle_readers: 8, max_size_bytes: None }
+        Self { busy_timeout: Duration::from_secs(5), idle_readers: 8, max_size_bytes: None, mmap_bytes: 1 << 30 }
     }
 }
 
@@ -122,6 +123,14 @@ impl SqliteOptions {
     /// open at once while many threads read; the extra ones are closed afterwards.
     pub fn idle_readers(mut self, count: usize) -> Self {
         self.idle_readers = count;
+        self
+    }
+
+    /// How much of the file reads may map into memory (default 1 GiB; 0 turns it off).
+    /// Mapped pages are the OS page cache itself, shared by every connection, so lookups
+    /// in a large pool read no copies; it costs address space, not memory.
+    pub fn mmap_bytes(mut self, bytes: u64) -> Self {
+        self.mmap_bytes = bytes;
         self
     }
 
@@ -277,6 +286,8 @@ fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqli
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.pragma_update(None, "cache_size", if reader { -16_384 } else { -65_536 })?;
+    // `PRAGMA mmap_size` answers with the size it set: a query, not an update.
+    conn.query_row(&format!("PRAGMA mmap_size = {}", options.mmap_bytes), [], |_| Ok(()))?;
     if reader {
         conn.pragma_update(None, "query_only", "ON")?;
     }
