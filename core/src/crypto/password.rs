@@ -5,13 +5,14 @@
 
 use std::sync::{Condvar, Mutex};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use base64::Engine as _;
+use zeroize::Zeroizing;
 
 use crate::config::PasswordHashing;
 use crate::error::{Error, Result};
 
 /// Counts permits; `acquire` blocks while none is free.
-#[derive(Debug)]
 struct Semaphore {
     free: Mutex<usize>,
     freed: Condvar,
@@ -43,41 +44,79 @@ impl Drop for Permit<'_> {
 }
 
 /// Hashes and verifies passwords with the pool's parameters.
-#[derive(Debug)]
+///
+/// Each running hash needs `memory_kib` of working memory. Allocating it per call makes the
+/// allocator hand those pages back and forth (and, with small allocations landing inside
+/// freed blocks, grow the process without bound), so each permit's buffer is kept and
+/// reused: the memory held is at most `max_concurrent × memory_kib`.
 pub(crate) struct Hasher {
     params: Params,
     permits: Semaphore,
+    buffers: Mutex<Vec<Vec<Block>>>,
     /// A real hash of a random password, verified against when the user does not exist so
     /// that an unknown user costs the same time as a wrong password.
     dummy: String,
 }
 
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hasher").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+const SALT_LEN: usize = 16;
+const OUTPUT_LEN: usize = 32;
+
 impl Hasher {
     pub(crate) fn new(config: &PasswordHashing) -> Result<Self> {
-        let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
+        let params = Params::new(config.memory_kib, config.iterations, config.parallelism, Some(OUTPUT_LEN))
             .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))?;
         let permits = match config.max_concurrent {
             0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => usize::try_from(n).unwrap_or(usize::MAX),
         };
-        let mut hasher = Self { params, permits: Semaphore::new(permits), dummy: String::new() };
+        let mut hasher =
+            Self { params, permits: Semaphore::new(permits), buffers: Mutex::new(Vec::new()), dummy: String::new() };
         let random = super::b64url(&super::random_bytes::<24>(&mut super::os_rng()));
         hasher.dummy = hasher.hash(&random)?;
         Ok(hasher)
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    /// Runs `f` with a permit and working memory for `params`.
+    fn with_memory<T>(&self, params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let _permit = self.permits.acquire();
+        let blocks = params.block_count();
+        let reusable = blocks == self.params.block_count();
+        let pooled =
+            if reusable { self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop() } else { None };
+        let mut memory = pooled.unwrap_or_else(|| vec![Block::default(); blocks]);
+        let out = f(&mut memory);
+        if reusable {
+            self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(memory);
+        }
+        out
+    }
+
+    fn compute(&self, params: &Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        self.with_memory(params, |memory| argon.hash_password_into_with_memory(password, salt, out, memory))
+            .map_err(|e| Error::internal(format!("password hashing failed: {e}")))
     }
 
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=…`).
     pub(crate) fn hash(&self, password: &str) -> Result<String> {
-        let _permit = self.permits.acquire();
-        let hash = self
-            .argon2()
-            .hash_password(password.as_bytes())
-            .map_err(|e| Error::internal(format!("password hashing failed: {e}")))?;
-        Ok(hash.to_string())
+        let salt = super::random_bytes::<SALT_LEN>(&mut super::os_rng());
+        let mut out = Zeroizing::new([0u8; OUTPUT_LEN]);
+        self.compute(&self.params, password.as_bytes(), &salt, out.as_mut())?;
+        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            self.params.m_cost(),
+            self.params.t_cost(),
+            self.params.p_cost(),
+            b64.encode(salt),
+            b64.encode(out.as_ref()),
+        ))
     }
 
     /// Whether `password` matches the PHC string. A malformed stored hash never matches.
@@ -85,10 +124,22 @@ impl Hasher {
         let Ok(parsed) = PasswordHash::new(phc) else {
             return false;
         };
-        let _permit = self.permits.acquire();
-        // Verify with the parameters in the hash, so old hashes keep working after a change.
-        let params = Params::try_from(&parsed).unwrap_or_else(|_| self.params.clone());
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params).verify_password(password.as_bytes(), &parsed).is_ok()
+        if parsed.algorithm.as_str() != "argon2id" {
+            return false;
+        }
+        // The parameters in the hash, so old hashes keep working after a change.
+        let (Ok(params), Some(salt), Some(expected)) = (Params::try_from(&parsed), &parsed.salt, &parsed.hash) else {
+            return false;
+        };
+        let expected = expected.as_bytes();
+        let Ok(params) = Params::new(params.m_cost(), params.t_cost(), params.p_cost(), Some(expected.len())) else {
+            return false;
+        };
+        let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+        if self.compute(&params, password.as_bytes(), salt.as_ref(), &mut out).is_err() {
+            return false;
+        }
+        super::constant_time_eq(&out, expected)
     }
 
     /// Spends the same work as a real verification, for unknown users.
@@ -184,6 +235,33 @@ mod tests {
         let stronger = Hasher::new(&PasswordHashing { memory_kib: 512, ..weak() }).unwrap();
         assert!(stronger.needs_rehash(&phc));
         assert!(stronger.verify("correct horse battery staple", &phc), "old parameters still verify");
+    }
+
+    #[test]
+    fn phc_strings_interoperate_with_the_argon2_crate() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = Hasher::new(&weak()).unwrap();
+        let ours = hasher.hash("pässwörd with ünïcode").unwrap();
+        let standard = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(256, 1, 1, None).unwrap());
+        standard.verify_password("pässwörd with ünïcode".as_bytes(), &PasswordHash::new(&ours).unwrap()).unwrap();
+        let theirs = standard.hash_password(b"from another system").unwrap().to_string();
+        assert!(hasher.verify("from another system", &theirs));
+        assert!(!hasher.verify("from another systen", &theirs));
+    }
+
+    #[test]
+    fn working_memory_is_reused_not_reallocated() {
+        let config = PasswordHashing { max_concurrent: 2, ..weak() };
+        let hasher = std::sync::Arc::new(Hasher::new(&config).unwrap());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let hasher = std::sync::Arc::clone(&hasher);
+                std::thread::spawn(move || (0..10).for_each(|_| drop(hasher.hash("pw").unwrap())))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let kept = hasher.buffers.lock().unwrap().len();
+        assert!((1..=2).contains(&kept), "at most one buffer per permit is kept, found {kept}");
     }
 
     #[test]

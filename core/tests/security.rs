@@ -1,0 +1,428 @@
+//! The security verification suite: RFC known-answer vectors, the JWT attack table,
+//! user-existence protection, and secrets at rest and in output.
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use userpool::{
+    Attributes, ErrorCode, ManualClock, MemoryStore, PoolConfig, RecordingDelivery, SqliteStore, Store, UserPool,
+};
+
+const PW: &str = "correct horse battery staple";
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../fixtures/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+}
+
+// ── known answers ───────────────────────────────────────────────────────────────────────
+
+#[test]
+fn rfc4226_hotp_vectors() {
+    let v = fixture("rfc4226-hotp.json");
+    let secret = v["secret_ascii"].as_str().unwrap().as_bytes();
+    for row in v["vectors"].as_array().unwrap() {
+        let counter = row["counter"].as_u64().unwrap();
+        assert_eq!(userpool::scenario::hotp(secret, counter, 6), row["code"], "counter {counter}");
+    }
+}
+
+/// RFC 6238 written from the RFC with ring's HMAC for each hash, checked against Appendix B
+/// with the correct 20/32/64-byte seeds; the scenarios' TOTP generator is this algorithm.
+#[test]
+fn rfc6238_totp_vectors_for_every_hash() {
+    let v = fixture("rfc6238-totp.json");
+    for row in v["vectors"].as_array().unwrap() {
+        let alg = row["algorithm"].as_str().unwrap();
+        let seed = v["seeds_ascii"][alg].as_str().unwrap().as_bytes();
+        let hmac = match alg {
+            "SHA1" => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+            "SHA256" => ring::hmac::HMAC_SHA256,
+            _ => ring::hmac::HMAC_SHA512,
+        };
+        let counter = row["time"].as_u64().unwrap() / 30;
+        let mac = ring::hmac::sign(&ring::hmac::Key::new(hmac, seed), &counter.to_be_bytes());
+        let mac = mac.as_ref();
+        let offset = usize::from(mac[mac.len() - 1] & 0x0f);
+        let binary = u32::from_be_bytes([mac[offset] & 0x7f, mac[offset + 1], mac[offset + 2], mac[offset + 3]]);
+        let code = format!("{:08}", binary % 100_000_000);
+        assert_eq!(code, row["code"], "{alg} at {}", row["time"]);
+        if alg == "SHA1" {
+            // The scenarios' generator gives the same code, truncated to the 6 digits apps use.
+            let b32: String = base32(seed);
+            let six = userpool::scenario::totp_code(&b32, row["time"].as_i64().unwrap()).unwrap();
+            assert_eq!(six, format!("{:06}", binary % 1_000_000));
+        }
+    }
+}
+
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0u32, 0);
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+#[test]
+fn rfc9106_argon2_vectors() {
+    use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
+    let v = fixture("rfc9106-argon2.json");
+    let ad = hex(v["associated_data_hex"].as_str().unwrap());
+    let secret = hex(v["secret_hex"].as_str().unwrap());
+    let params = ParamsBuilder::new()
+        .m_cost(32)
+        .t_cost(3)
+        .p_cost(4)
+        .data(AssociatedData::new(&ad).unwrap())
+        .output_len(32)
+        .build()
+        .unwrap();
+    for row in v["vectors"].as_array().unwrap() {
+        let algorithm = match row["variant"].as_str().unwrap() {
+            "argon2id" => Algorithm::Argon2id,
+            "argon2i" => Algorithm::Argon2i,
+            _ => Algorithm::Argon2d,
+        };
+        let argon = Argon2::new_with_secret(&secret, algorithm, Version::V0x13, params.clone()).unwrap();
+        let mut tag = [0u8; 32];
+        argon
+            .hash_password_into(
+                &hex(v["password_hex"].as_str().unwrap()),
+                &hex(v["salt_hex"].as_str().unwrap()),
+                &mut tag,
+            )
+            .unwrap();
+        assert_eq!(tag.to_vec(), hex(row["tag_hex"].as_str().unwrap()), "{}", row["variant"]);
+    }
+}
+
+// ── pools for the attacks ───────────────────────────────────────────────────────────────
+
+fn config(extra: &str) -> PoolConfig {
+    PoolConfig::from_toml(&format!(
+        "{extra}\n[password_hashing]\nmemory_kib = 128\niterations = 1\ndangerous_allow_weak = true\n"
+    ))
+    .unwrap()
+}
+
+struct Fixture {
+    pool: UserPool,
+    delivery: RecordingDelivery,
+    clock: ManualClock,
+}
+
+fn open(store: Arc<dyn Store>, config: PoolConfig, key: Option<&[u8]>) -> Fixture {
+    let delivery = RecordingDelivery::new();
+    let clock = ManualClock::new(1_700_000_000_000);
+    let mut builder =
+        UserPool::builder(config).store(store).delivery(Arc::new(delivery.clone())).clock(Arc::new(clock.clone()));
+    if let Some(key) = key {
+        builder = builder.encryption_key(key);
+    }
+    Fixture { pool: builder.open().unwrap(), delivery, clock }
+}
+
+fn email(name: &str) -> Attributes {
+    [("email".to_owned(), format!("{name}@example.com"))].into()
+}
+
+fn sign_up_and_in(f: &Fixture, name: &str) -> userpool::Tokens {
+    f.pool.sign_up(name, PW, email(name)).unwrap();
+    let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
+    f.pool.confirm_sign_up(name, &code).unwrap();
+    f.pool.sign_in(name, PW).unwrap().tokens.unwrap()
+}
+
+fn part(token: &str, i: usize) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(i).unwrap()).unwrap()).unwrap()
+}
+
+fn with_header(token: &str, header: &Value) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1], parts[2])
+}
+
+fn with_claims(token: &str, claims: &Value) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2])
+}
+
+/// RFC 8725 and the attack classes of performance-and-security.md §8: every row must be
+/// refused by verify_access_token and verify_id_token.
+#[test]
+fn jwt_attack_table() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = open(Arc::clone(&store), config("pool_id = 'jwt'"), None);
+    let t = sign_up_and_in(&f, "alice");
+    let header = part(&t.access_token, 0);
+    let claims = part(&t.access_token, 1);
+    let kid = header["kid"].as_str().unwrap();
+    let jwks: Value = serde_json::from_str(&f.pool.jwks()).unwrap();
+    let public_n =
+        jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap()["n"].as_str().unwrap().to_owned();
+
+    // HS256 "signed" with the public key: the algorithm-confusion attack.
+    let hs_header = json!({"alg": "HS256", "kid": kid});
+    let hs_input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(hs_header.to_string()), t.access_token.split('.').nth(1).unwrap());
+    let hs_sig =
+        ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, public_n.as_bytes()), hs_input.as_bytes());
+    let alg_confusion = format!("{hs_input}.{}", URL_SAFE_NO_PAD.encode(hs_sig.as_ref()));
+
+    // A token of the same pool id signed by the same keys but claiming another issuer.
+    let other_iss = open(Arc::clone(&store), config("pool_id = 'jwt'\nissuer = 'https://evil.example/jwt'"), None);
+    let evil = other_iss.pool.sign_in("alice", PW).unwrap().tokens.unwrap();
+    // A token from another pool in the same store.
+    let tenant = open(Arc::clone(&store), config("pool_id = 'other'"), None);
+    let foreign = sign_up_and_in(&tenant, "alice");
+
+    let h = |patch: Value| {
+        let mut h = header.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            h[k] = v.clone();
+        }
+        with_header(&t.access_token, &h)
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("alg none", h(json!({"alg": "none"}))),
+        ("alg None", h(json!({"alg": "None"}))),
+        ("alg RS384", h(json!({"alg": "RS384"}))),
+        ("HS256 with the public key", alg_confusion),
+        ("unknown kid", h(json!({"kid": "unknown"}))),
+        ("empty kid", h(json!({"kid": ""}))),
+        ("path kid", h(json!({"kid": "../../../../dev/null"}))),
+        ("SQL kid", h(json!({"kid": "' OR '1'='1"}))),
+        ("jku header", h(json!({"jku": "https://evil.example/jwks.json"}))),
+        ("jwk header", h(json!({"jwk": {"kty": "oct", "k": "AAAA"}}))),
+        ("x5u header", h(json!({"x5u": "https://evil.example/cert.pem"}))),
+        ("x5c header", h(json!({"x5c": ["MIIB"]}))),
+        ("crit header", h(json!({"crit": ["exp"]}))),
+        ("wrong typ", h(json!({"typ": "at+jwt"}))),
+        (
+            "claims changed",
+            with_claims(&t.access_token, &{
+                let mut c = claims.clone();
+                c["username"] = json!("admin");
+                c
+            }),
+        ),
+        (
+            "exp extended",
+            with_claims(&t.access_token, &{
+                let mut c = claims;
+                c["exp"] = json!(c["exp"].as_i64().unwrap() + 86_400);
+                c
+            }),
+        ),
+        ("wrong issuer", evil.access_token.clone()),
+        ("another pool's token", foreign.access_token),
+        ("ID token as access token", t.id_token.clone()),
+        ("truncated", t.access_token[..t.access_token.len() - 10].to_owned()),
+        ("padded", format!("{}==", t.access_token)),
+        ("non-base64url", t.access_token.replace('-', "+").replace('_', "/") + "+/"),
+        ("two parts", t.access_token.rsplit_once('.').unwrap().0.to_owned()),
+        ("four parts", format!("{}.x", t.access_token)),
+        ("oversized", format!("{}.{}.{}", "a".repeat(400_000), "b".repeat(400_000), "c".repeat(400_000))),
+        ("empty", String::new()),
+        ("whitespace", format!(" {} ", t.access_token)),
+    ];
+    for (name, token) in &cases {
+        let err = f.pool.verify_access_token(token).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NotAuthorized, "{name}");
+        if *name != "ID token as access token" {
+            assert!(f.pool.verify_id_token(token, None).is_err(), "{name} as an ID token");
+        }
+    }
+    assert!(f.pool.verify_id_token(&t.access_token, None).is_err(), "access token as ID token");
+    assert!(f.pool.verify_id_token(&evil.id_token, None).is_err(), "wrong issuer ID token");
+
+    // Expired and not yet valid, with genuine signatures: the pool's own clock moves.
+    f.pool.verify_access_token(&t.access_token).unwrap();
+    f.clock.advance_secs(3600);
+    assert!(f.pool.verify_access_token(&t.access_token).is_err(), "expired");
+    f.clock.advance_secs(-7200);
+    assert!(f.pool.verify_access_token(&t.access_token).is_err(), "issued in the future (iat beyond the skew)");
+    f.clock.advance_secs(3600);
+
+    // Revoked before: global sign-out, disable.
+    f.pool.verify_access_token(&t.access_token).unwrap();
+    f.pool.global_sign_out(&t.access_token).unwrap();
+    assert!(f.pool.verify_access_token(&t.access_token).is_err(), "issued before global sign-out");
+    let t2 = f.pool.sign_in("alice", PW).unwrap().tokens.unwrap();
+    f.pool.admin_disable_user("alice").unwrap();
+    assert!(f.pool.verify_access_token(&t2.access_token).is_err(), "issued before the user was disabled");
+    assert!(f.pool.verify_id_token(&t2.id_token, None).is_err(), "issued before the user was disabled");
+}
+
+#[test]
+fn non_utf8_and_garbage_tokens_are_typed_errors() {
+    let f = open(Arc::new(MemoryStore::new()), config("pool_id = 'garbage'"), None);
+    let invalid_utf8 = URL_SAFE_NO_PAD.encode([0xff, 0xfe, 0xfd]);
+    for token in [
+        format!("{invalid_utf8}.{invalid_utf8}.{invalid_utf8}"),
+        "\u{0}.\u{0}.\u{0}".to_owned(),
+        "é.é.é".to_owned(),
+        "....".to_owned(),
+        format!("{}.e30.", URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"k"}"#)),
+    ] {
+        assert_eq!(f.pool.verify_access_token(&token).unwrap_err().code(), ErrorCode::NotAuthorized, "{token:?}");
+    }
+}
+
+// ── user-existence protection ───────────────────────────────────────────────────────────
+
+/// Every operation that names a user answers an unknown user exactly as a real one.
+#[test]
+fn unknown_users_get_the_answers_real_users_get() {
+    let f = open(Arc::new(MemoryStore::new()), config("pool_id = 'enum'"), None);
+    sign_up_and_in(&f, "alice");
+    f.pool.sign_up("pending", PW, email("pending")).unwrap();
+    let before = f.delivery.messages().len();
+
+    let real = f.pool.sign_in("alice", "wrong password here").unwrap_err();
+    let ghost = f.pool.sign_in("nobody", "wrong password here").unwrap_err();
+    assert_eq!((real.code(), real.message()), (ghost.code(), ghost.message()));
+
+    let real = f.pool.forgot_password("alice").unwrap();
+    let ghost = f.pool.forgot_password("nobody").unwrap();
+    assert_eq!((real.channel, real.attribute.as_str()), (ghost.channel, ghost.attribute.as_str()));
+    assert_eq!(real.destination.len(), "a***@e***".len());
+    assert_eq!(ghost.destination.len(), real.destination.len(), "same shape of masked destination");
+    assert_eq!(f.pool.forgot_password("nobody").unwrap(), ghost, "stable for the same name");
+
+    let real = f.pool.resend_sign_up_code("pending").unwrap();
+    let ghost = f.pool.resend_sign_up_code("nobody").unwrap();
+    assert_eq!((real.channel, real.destination.len()), (ghost.channel, ghost.destination.len()));
+
+    let real = f.pool.confirm_sign_up("pending", "000000").unwrap_err();
+    let ghost = f.pool.confirm_sign_up("nobody", "000000").unwrap_err();
+    assert_eq!(real.code(), ghost.code());
+
+    let real = f.pool.confirm_forgot_password("alice", "000000", "another passphrase!").unwrap_err();
+    let ghost = f.pool.confirm_forgot_password("nobody", "000000", "another passphrase!").unwrap_err();
+    assert_eq!(real.code(), ghost.code());
+    // Real users got their messages; unknown ones got none, but the answers were the same.
+    assert_eq!(f.delivery.messages().len(), before + 2);
+}
+
+// ── secrets at rest and in output ───────────────────────────────────────────────────────
+
+/// Runs the whole journey, MFA included, returning every secret that passed through.
+fn journey(f: &Fixture) -> Vec<Vec<u8>> {
+    let mut secrets: Vec<Vec<u8>> = vec![PW.into(), b"a brand new passphrase".to_vec()];
+    let t = sign_up_and_in(f, "alice");
+    for m in f.delivery.messages() {
+        secrets.push(m.code.as_bytes().to_vec());
+    }
+    secrets.extend([t.refresh_token.clone().into_bytes(), t.access_token.clone().into_bytes()]);
+    let r = f.pool.refresh(&t.refresh_token).unwrap();
+    secrets.push(r.refresh_token.clone().into_bytes());
+    let setup = f.pool.associate_software_token(&r.access_token).unwrap();
+    secrets.push(setup.secret.clone().into_bytes());
+    secrets.push(userpool::scenario::base32_decode(&setup.secret).unwrap());
+    let code = userpool::scenario::totp_code(&setup.secret, 1_700_000_000).unwrap();
+    f.pool.verify_software_token(&r.access_token, &code, None).unwrap();
+    f.pool.forgot_password("alice").unwrap();
+    let reset = f.delivery.last_code_to("alice@example.com").unwrap();
+    secrets.push(reset.clone().into_bytes());
+    f.pool.confirm_forgot_password("alice", &reset, "a brand new passphrase").unwrap();
+    f.clock.advance_secs(30);
+    let challenge = f.pool.sign_in("alice", "a brand new passphrase").unwrap();
+    let code = userpool::scenario::totp_code(&setup.secret, 1_700_000_030).unwrap();
+    let done = f.pool.confirm_sign_in(challenge.session.as_deref().unwrap(), &code, Attributes::new()).unwrap();
+    secrets.push(done.tokens.unwrap().refresh_token.into_bytes());
+    secrets.push(challenge.session.unwrap().into_bytes());
+    secrets
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.len() >= 6 && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn no_secret_is_stored_in_plain_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let f = open(store, config("pool_id = 'at_rest'\n[mfa]\nmode = 'optional'\nmethods = ['totp']"), Some(&[9u8; 32]));
+    let secrets = journey(&f);
+    drop(f);
+    let mut raw = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        raw.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(raw.len() > 10_000, "the database was written");
+    for secret in &secrets {
+        assert!(!contains(&raw, secret), "a secret is in the file: {}", String::from_utf8_lossy(secret));
+    }
+    // No private key: the DER OID of rsaEncryption never appears (keys are sealed).
+    assert!(!contains(&raw, &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]));
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn no_secret_reaches_logs_or_debug_output() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || sink.clone()).finish();
+    let f = open(
+        Arc::new(MemoryStore::new()),
+        config("pool_id = 'output'\n[mfa]\nmode = 'optional'\nmethods = ['totp']"),
+        None,
+    );
+    let (secrets, mut output) = tracing::subscriber::with_default(subscriber, || {
+        let secrets = journey(&f);
+        // Everything a host might print: results, errors, messages, the pool itself.
+        let mut output = String::new();
+        output += &format!("{:?}", f.pool);
+        output += &format!("{:?}", f.pool.config());
+        for m in f.delivery.messages() {
+            output += &format!("{m:?}");
+        }
+        let t = f.pool.sign_in("alice", "a brand new passphrase").unwrap();
+        output += &format!("{t:?}");
+        for err in [
+            f.pool.sign_in("alice", PW).unwrap_err(),
+            f.pool.confirm_sign_up("alice", "123456").unwrap_err(),
+            f.pool.refresh("not-a-token").unwrap_err(),
+            f.pool.verify_access_token("x.y.z").unwrap_err(),
+        ] {
+            output += &format!("{err:?} {err}");
+        }
+        (secrets, output)
+    });
+    output += &String::from_utf8_lossy(&captured.0.lock().unwrap());
+    for secret in &secrets {
+        assert!(!contains(output.as_bytes(), secret), "a secret was printed: {}", String::from_utf8_lossy(secret));
+    }
+}
