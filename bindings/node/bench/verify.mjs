@@ -21,5 +21,14 @@ const n = 5000
 const jose = await measure('jose jwtVerify (createLocalJWKSet)', rounds, n, () => jwtVerify(accessToken, jwks, options))
 const sync = await measure('userpool verifyAccessTokenSync', rounds, n, () => pool.verifyAccessTokenSync(accessToken))
 const async_ = await measure('userpool verifyAccessToken (Promise)', rounds, n, () => pool.verifyAccessToken(accessToken))
-console.log(`verifyAccessTokenSync: ${(jose / sync).toFixed(1)}× jose; verifyAccessToken: ${(jose / async_).toFixed(1)}× jose`)
+// Servers verify many requests at once: batches of 32 in flight.
+const batch = Array.from({ length: 32 })
+const joseBatch = await measure('jose jwtVerify, batch of 32 at once', rounds, n / 32, () =>
+  Promise.all(batch.map(() => jwtVerify(accessToken, jwks, options))),
+) / 32
+const asyncBatch = await measure('userpool verifyAccessToken, batch of 32', rounds, n / 32, () =>
+  Promise.all(batch.map(() => pool.verifyAccessToken(accessToken))),
+) / 32
+console.log(`verifyAccessTokenSync: ${(jose / sync).toFixed(1)}× jose`)
+console.log(`verifyAccessToken: ${(jose / async_).toFixed(1)}× jose one at a time, ${(joseBatch / asyncBatch).toFixed(1)}× jose 32 at once`)
 console.log('(userpool checks expiry, issuer, client and revocation on every call; jose checks signature, expiry and issuer)')

@@ -6,6 +6,7 @@ import {
   type Claims,
   type ErrorCode,
   type Message,
+  type MfaMethod,
   type SignInResult,
   type Tokens,
   type UserPoolError,
@@ -30,8 +31,17 @@ async function nextStepOf(result: SignInResult): Promise<string> {
       return 'reset the password'
     case 'CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED':
       return `choose a new password and give ${result.missingAttributes.join(', ')}`
-    default:
-      return `answer ${result.nextStep} with session ${result.session ?? ''}`
+    case 'CONFIRM_SIGN_IN_WITH_TOTP_CODE':
+      return 'enter the code from the authenticator app'
+    case 'CONFIRM_SIGN_IN_WITH_SMS_CODE':
+    case 'CONFIRM_SIGN_IN_WITH_EMAIL_CODE':
+      return `enter the code sent to ${result.codeDelivery?.destination ?? 'you'}`
+    case 'CONTINUE_SIGN_IN_WITH_MFA_SELECTION': {
+      const methods: MfaMethod[] = result.allowedMfaTypes
+      return `choose one of ${methods.join(', ')}`
+    }
+    case 'CONTINUE_SIGN_IN_WITH_TOTP_SETUP':
+      return `scan ${result.totpSetup?.uri ?? ''}`
   }
 }
 
@@ -82,6 +92,14 @@ export async function journey(): Promise<Claims> {
   const server = pool.withClient('default')
   const hash: string = secretHash('a-client-secret-of-16+', 'alice', 'default')
   console.log(server.poolId, hash.length)
+
+  const setup = await pool.associateSoftwareToken(tokens.accessToken)
+  console.log(setup.uri.startsWith('otpauth://'))
+  await pool.setMfaPreference(tokens.accessToken, { totp: 'PREFERRED', sms: null })
+  const group = await pool.createGroup('admins', 'Administrators', 1)
+  await pool.adminAddUserToGroup('alice', group.name)
+  const groups: string[] = (await pool.adminGetUser('alice')).groups
+  console.log(groups, claims['cognito:groups'])
 
   await pool.globalSignOut(tokens.accessToken)
   return claims

@@ -71,6 +71,9 @@ describe('results', () => {
     assert.equal(signIn.tokens.tokenType, 'Bearer')
     assert.equal(signIn.tokens.expiresIn, 3600)
     assert.deepEqual(signIn.missingAttributes, [])
+    assert.deepEqual(signIn.allowedMfaTypes, [])
+    assert.equal(signIn.codeDelivery, undefined)
+    assert.equal(signIn.totpSetup, undefined)
 
     const user = await ctx.pool.getUser(signIn.tokens.accessToken)
     assert.equal(user.username, 'alice')
@@ -80,6 +83,7 @@ describe('results', () => {
     assert.equal(user.attributes.name, 'Alice')
     assert.equal(user.attributes.email_verified, 'true')
     assert.equal(user.createdMs, ctx.clock.now)
+    assert.deepEqual([user.mfaEnabled, user.preferredMfa, user.groups], [[], undefined, []])
 
     const claims = await ctx.pool.verifyAccessToken(signIn.tokens.accessToken)
     assert.deepEqual(ctx.pool.verifyAccessTokenSync(signIn.tokens.accessToken), claims)
