@@ -322,6 +322,24 @@ fn unknown_users_get_the_answers_real_users_get() {
     assert_eq!(f.delivery.messages().len(), before + 2);
 }
 
+/// Lockout would reveal which accounts exist if only real ones locked: unknown names lock on
+/// the same schedule.
+#[test]
+fn unknown_names_lock_out_like_real_accounts() {
+    let f = open(Arc::new(MemoryStore::new()), config("pool_id = 'enum_lockout'"), None);
+    sign_up_and_in(&f, "alice");
+    for name in ["alice", "nobody"] {
+        for attempt in 1..=5 {
+            let err = f.pool.sign_in(name, "wrong password here").unwrap_err();
+            assert_eq!(err.message(), "Incorrect username or password.", "{name} attempt {attempt}");
+        }
+        let err = f.pool.sign_in(name, "wrong password here").unwrap_err();
+        assert_eq!(err.message(), "Password attempts exceeded", "{name} is locked like a real account");
+    }
+    f.clock.advance_secs(1);
+    assert!(f.pool.sign_in("alice", PW).unwrap().is_signed_in());
+}
+
 // ── secrets at rest and in output ───────────────────────────────────────────────────────
 
 /// Runs the whole journey, MFA included, returning every secret that passed through.

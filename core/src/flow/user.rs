@@ -298,24 +298,31 @@ pub(crate) fn lockout_secs(failures: u32, free: u32, max: u64) -> u64 {
 }
 
 pub(super) fn start_password_attempt(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
-    if ctx.now < u.lockout.locked_until_ms {
-        return Step::fail(Error::not_authorized("Password attempts exceeded"));
+    let mut next = u.clone();
+    if let Err(e) = count_attempt(&mut next.lockout, ctx) {
+        return Step::fail(e);
+    }
+    let hash = next.password_hash.clone();
+    Step::put(next, Ok(Reply::CheckPassword { hash }))
+}
+
+/// Counts a password attempt on the lockout schedule, as a failure until the driver
+/// reports a match; refuses while locked (without extending the lockout).
+pub(crate) fn count_attempt(lock: &mut Lockout, ctx: &Ctx<'_>) -> Result<()> {
+    if ctx.now < lock.locked_until_ms {
+        return Err(Error::not_authorized("Password attempts exceeded"));
     }
     let config = &ctx.settings.raw.lockout;
-    let mut next = u.clone();
-    let lock = &mut next.lockout;
     let quiet = i64::try_from(config.reset_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     if lock.failures > 0 && ctx.now.saturating_sub(lock.last_failure_ms) >= quiet {
         lock.failures = 0;
     }
-    // Counted as a failure until the driver reports a match.
     lock.failures += 1;
     lock.last_failure_ms = ctx.now;
     let secs = lockout_secs(lock.failures, config.free_attempts, config.max_lockout_secs);
     lock.locked_until_ms =
         if secs == 0 { 0 } else { ctx.now.saturating_add(i64::try_from(secs * 1000).unwrap_or(i64::MAX)) };
-    let hash = next.password_hash.clone();
-    Step::put(next, Ok(Reply::CheckPassword { hash }))
+    Ok(())
 }
 
 pub(crate) fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {

@@ -20,7 +20,7 @@ use crate::delivery::{Delivery, DeliveryError, Message};
 use crate::error::{Error, ErrorCode, Result};
 use crate::filter::Filter;
 use crate::flow::state::{AuditEvent, Family, UserRecord};
-use crate::flow::state::{ChallengeKind, MfaMethod, UserStatus};
+use crate::flow::state::{ChallengeKind, EventKind, Lockout, MfaMethod, UserStatus};
 use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInNext, mfa, user};
 use crate::keyring::{KeyRing, KeyUse};
 use crate::results::{AttributeUpdate, CodeDelivery};
@@ -490,9 +490,10 @@ impl UserPool {
         attributes::check_password_input(password)?;
         self.check_client(username)?;
         let Some(found) = self.find(username)? else {
-            // Same work and same answer as a wrong password.
-            self.shared.hasher.verify_dummy(password);
-            return Err(if self.protects() { Error::bad_credentials() } else { Error::user_not_found() });
+            if !self.protects() {
+                return Err(Error::user_not_found());
+            }
+            return Err(self.unknown_sign_in(username, password));
         };
         let account = flow::display_username(&self.shared.settings, &found.value);
         let sub = found.value.sub;
@@ -572,6 +573,49 @@ impl UserPool {
         };
         let outcome = self.drive(Target::Sub(&sub), &input)?;
         self.sign_in_result(outcome, &setup, &account)
+    }
+
+    /// A sign-in with a name no user has, under user-existence protection: the same work,
+    /// writes and answers as a wrong password for a real user. The name gets a lockout of
+    /// its own (kept by the hash of its lookup key), so locking out does not reveal that an
+    /// account exists either, and the failure is audited under that key.
+    fn unknown_sign_in(&self, name: &str, password: &str) -> Error {
+        let key = format!(
+            "unknown-user:{}",
+            crypto::sha256_hex(attributes::login_key(&self.shared.settings, name).as_bytes())
+        );
+        let counted = (|| -> Result<()> {
+            for _ in 0..MAX_RERUNS {
+                let stored = self.store().secret(self.pool_id(), &key).map_err(backend)?;
+                let mut lockout: Lockout =
+                    stored.as_ref().and_then(|s| serde_json::from_slice(&s.value).ok()).unwrap_or_default();
+                let mut rng = crypto::os_rng();
+                user::count_attempt(&mut lockout, &self.ctx(&mut rng))?;
+                let value = serde_json::to_vec(&lockout).map_err(|e| Error::internal(e.to_string()))?;
+                let write = Write::PutSecret { name: key.clone(), value, expect: stored.map(|s| s.version) };
+                match self.store().commit(self.pool_id(), vec![write]) {
+                    Ok(()) => return Ok(()),
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(backend(e)),
+                }
+            }
+            Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent sign-ins; retry."))
+        })();
+        if let Err(e) = counted {
+            return e;
+        }
+        self.shared.hasher.verify_dummy(password);
+        let event = AuditEvent {
+            sub: key,
+            kind: EventKind::SignIn,
+            success: false,
+            at_ms: self.now(),
+            detail: "unknown user".into(),
+        };
+        if let Err(e) = self.store().commit(self.pool_id(), vec![Write::AppendEvent(event)]) {
+            return backend(e);
+        }
+        Error::bad_credentials()
     }
 
     /// Counts a password attempt (lockout) and returns the hash to check against.
