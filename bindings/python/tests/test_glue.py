@@ -478,3 +478,12 @@ def test_delivery_failure_on_sqlite_leaves_nothing(tmp_path: Any, host: Host) ->
     assert caught.value.__cause__ is host.failure
     with pytest.raises(userpool.UserNotFoundError):
         pool.admin_get_user("alice")
+
+
+def test_the_quick_start_of_the_python_guide_runs(tmp_path: Any) -> None:
+    guide = (REPO / "docs" / "bindings" / "python.md").read_text()
+    quick_start = re.findall(r"```python\n(.*?)```", guide, re.S)[0]
+    assert 'path="users.db"' in quick_start
+    code = quick_start.replace('path="users.db"', f"path={str(tmp_path / 'users.db')!r}")
+    exec(compile(code, "docs/bindings/python.md", "exec"), {})
+    assert (tmp_path / "users.db").exists()
