@@ -487,3 +487,13 @@ def test_the_quick_start_of_the_python_guide_runs(tmp_path: Any) -> None:
     code = quick_start.replace('path="users.db"', f"path={str(tmp_path / 'users.db')!r}")
     exec(compile(code, "docs/bindings/python.md", "exec"), {})
     assert (tmp_path / "users.db").exists()
+
+
+def test_every_public_method_of_the_core_pool_is_forwarded() -> None:
+    """A method added to core's UserPool must appear here (and in the stub and aio)."""
+    core = "".join(p.read_text() for p in sorted((REPO / "core" / "src" / "pool").glob("*.rs")))
+    names = set(re.findall(r"^    pub fn (\w+)", core, re.M))
+    builder = {"builder", "store", "delivery", "clock", "encryption_key"}  # UserPool.open's arguments
+    assert len(names) > 50
+    missing = sorted(n for n in names - builder if not hasattr(userpool.UserPool, n))
+    assert missing == []
