@@ -1,0 +1,205 @@
+// The binding's own behaviour: errors, host delivery and clock, bad input, a SQLite file,
+// and coroutine calls from several threads.
+package userpool
+
+import com.fasterxml.jackson.databind.ObjectMapper
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.api.io.TempDir
+import java.nio.file.Path
+import java.util.concurrent.Executors
+
+private const val PASSWORD = "correct horse battery staple"
+
+class GlueTest {
+    private val delivery = RecordingDelivery()
+
+    private fun open(): UserPool = runBlocking { UserPool.open(config = FAST_CONFIG, delivery = delivery) }
+
+    private suspend fun UserPool.signUpConfirmed(username: String, email: String) {
+        signUp(username, PASSWORD, mapOf("email" to email))
+        confirmSignUp(username, delivery.lastCodeTo(email)!!)
+    }
+
+    @Test
+    fun `every Cognito exception name is a case of the sealed AuthException`() {
+        val cognito = setOf(
+            "AliasExistsException", "CodeDeliveryFailureException", "CodeMismatchException",
+            "EnableSoftwareTokenMFAException", "ExpiredCodeException", "GroupExistsException",
+            "InternalErrorException", "InvalidParameterException", "InvalidPasswordException",
+            "InvalidUserPoolConfigurationException", "LimitExceededException", "MFAMethodNotFoundException",
+            "NotAuthorizedException", "OperationNotEnabledException", "PasswordResetRequiredException",
+            "RefreshTokenReuseException", "ResourceNotFoundException", "SoftwareTokenMFANotFoundException",
+            "TooManyFailedAttemptsException", "TooManyRequestsException", "UserNotConfirmedException",
+            "UserNotFoundException", "UsernameExistsException",
+        )
+        val cases = AuthException::class.java.declaredClasses.filter { AuthException::class.java.isAssignableFrom(it) }
+        val codes = cases.map { (it.getConstructor(String::class.java).newInstance("m") as AuthException).code }
+        assertEquals(cognito, codes.toSet())
+        assertEquals(cognito.size, cases.size)
+    }
+
+    @Test
+    fun `engine errors arrive as typed exceptions with the Cognito code and a message`(): Unit = runBlocking {
+        open().use { pool ->
+            pool.signUpConfirmed("alice", "alice@example.com")
+            val taken = assertThrows<AuthException.UsernameExistsException> {
+                runBlocking { pool.signUp("alice", PASSWORD, mapOf("email" to "other@example.com")) }
+            }
+            assertEquals("UsernameExistsException", taken.code)
+            assertTrue(taken.message!!.isNotBlank())
+            val wrong = assertThrows<AuthException> { runBlocking { pool.signIn("alice", "not the password") } }
+            assertTrue(wrong is AuthException.NotAuthorizedException, "got ${wrong.code}")
+            assertEquals("Incorrect username or password.", wrong.message)
+            // Synchronous calls throw the same way.
+            val bad = assertThrows<AuthException.NotAuthorizedException> { pool.verifyAccessToken("not.a.jwt") }
+            assertEquals("NotAuthorizedException", bad.code)
+        }
+    }
+
+    @Test
+    fun `a Kotlin delivery receives the codes and the flow completes with them`(): Unit = runBlocking {
+        open().use { pool ->
+            val result = pool.signUp("alice", PASSWORD, mapOf("email" to "alice@example.com"))
+            assertEquals(SignUpStep.CONFIRM_SIGN_UP, result.nextStep)
+            assertEquals(Channel.EMAIL, result.codeDelivery!!.channel)
+            val message = delivery.messages.single()
+            assertEquals(Channel.EMAIL, message.channel)
+            assertEquals("alice@example.com", message.destination)
+            assertEquals(Purpose.SIGN_UP, message.purpose)
+            assertEquals("alice", message.username)
+            assertTrue(message.code.matches(Regex("[0-9]{6}")), "a six-digit code")
+            assertTrue(message.text.contains(message.code), "the text carries the code")
+            pool.confirmSignUp("alice", message.code)
+            val signedIn = pool.signIn("alice", PASSWORD)
+            assertEquals(SignInStep.DONE, signedIn.nextStep)
+            val claims = ObjectMapper().readValue(pool.verifyAccessToken(signedIn.tokens!!.accessToken), Map::class.java)
+            assertEquals("alice", claims["username"])
+            assertEquals(pool.issuer(), claims["iss"])
+        }
+    }
+
+    @Test
+    fun `a throwing delivery becomes CodeDeliveryFailureException and changes nothing`(): Unit = runBlocking {
+        open().use { pool ->
+            delivery.failing = RuntimeException("smtp is down for alice@example.com")
+            val failed = assertThrows<AuthException.CodeDeliveryFailureException> {
+                runBlocking { pool.signUp("alice", PASSWORD, mapOf("email" to "alice@example.com")) }
+            }
+            assertTrue("alice@example.com" !in failed.message!!, "the host's text stays out of the error")
+            assertThrows<AuthException.UserNotFoundException> { runBlocking { pool.adminGetUser("alice") } }
+            // The declared exception carries a reason the host chose to give.
+            delivery.failing = DeliveryException.Failed("the SMS gateway refused")
+            val declared = assertThrows<AuthException.CodeDeliveryFailureException> {
+                runBlocking { pool.signUp("alice", PASSWORD, mapOf("email" to "alice@example.com")) }
+            }
+            assertTrue(declared.message!!.contains("the SMS gateway refused"), declared.message)
+            assertEquals(0, pool.listUsers().users.size)
+            delivery.failing = null
+            assertTrue(delivery.messages.isEmpty())
+            pool.signUpConfirmed("alice", "alice@example.com")
+            assertEquals(UserStatus.CONFIRMED, pool.adminGetUser("alice").status)
+        }
+    }
+
+    @Test
+    fun `bad input gives typed errors, never a crash`(): Unit = runBlocking {
+        open().use { pool ->
+            val huge = "x".repeat(1_000_000)
+            assertThrows<AuthException.InvalidParameterException> { runBlocking { pool.signUp("", PASSWORD) } }
+            assertThrows<AuthException.InvalidParameterException> { runBlocking { pool.signUp(huge, PASSWORD) } }
+            assertThrows<AuthException> { runBlocking { pool.signUp("bob", huge) } }
+            assertThrows<AuthException> { runBlocking { pool.signUp("bob", "") } }
+            assertThrows<AuthException> { runBlocking { pool.signIn("", "") } }
+            assertThrows<AuthException> { runBlocking { pool.signIn(huge, huge) } }
+            assertThrows<AuthException> { runBlocking { pool.confirmSignIn("", "") } }
+            assertThrows<AuthException> { runBlocking { pool.confirmSignIn(huge, huge) } }
+            assertThrows<AuthException> { runBlocking { pool.refresh("") } }
+            assertThrows<AuthException> { runBlocking { pool.refresh(huge) } }
+            assertThrows<AuthException> { pool.verifyAccessToken("") }
+            assertThrows<AuthException> { pool.verifyAccessToken(huge) }
+            assertThrows<AuthException> { pool.verifyIdToken("\u0000", "") }
+            assertThrows<AuthException> { runBlocking { pool.listUsers(filter = "email ^^ nonsense") } }
+            assertThrows<AuthException> { runBlocking { pool.listUsers(limit = 0u) } }
+            assertThrows<AuthException> {
+                runBlocking { pool.signUp("carol", PASSWORD, mapOf("email" to "carol@example.com", "custom:nope" to "1")) }
+            }
+            // Nothing was written by any of it.
+            assertEquals(0, pool.listUsers().users.size)
+            // Bad configuration is typed too.
+            assertThrows<AuthException.InvalidUserPoolConfigurationException> {
+                runBlocking { UserPool.open(config = "[password_policy]\nminimum_length = \"eight\"") }
+            }
+            assertThrows<AuthException> { runBlocking { UserPool.open(config = "{ not json") } }
+        }
+    }
+
+    @Test
+    fun `a SQLite file keeps the pool across openings`(@TempDir dir: Path): Unit = runBlocking {
+        val path = dir.resolve("pool.sqlite3").toString()
+        UserPool.open(path = path, config = FAST_CONFIG, delivery = delivery).use { pool ->
+            pool.signUpConfirmed("alice", "alice@example.com")
+        }
+        UserPool.open(path = path, config = FAST_CONFIG, delivery = delivery).use { pool ->
+            assertEquals(UserStatus.CONFIRMED, pool.adminGetUser("alice").status)
+            assertEquals(SignInStep.DONE, pool.signIn("alice", PASSWORD).nextStep)
+        }
+        assertThrows<AuthException> {
+            runBlocking { UserPool.open(path = dir.resolve("no/such/dir/pool.sqlite3").toString(), config = FAST_CONFIG) }
+        }
+        Unit
+    }
+
+    @Test
+    fun `the Kotlin clock is the pool's time`(): Unit = runBlocking {
+        val clock = ManualClock(1_700_000_000_000L)
+        UserPool.open(config = FAST_CONFIG, delivery = delivery, clock = clock).use { pool ->
+            pool.signUpConfirmed("alice", "alice@example.com")
+            val tokens = pool.signIn("alice", PASSWORD).tokens!!
+            val claims = ObjectMapper().readValue(pool.verifyAccessToken(tokens.accessToken), Map::class.java)
+            assertEquals(1_700_000_000L, (claims["iat"] as Number).toLong())
+            clock.advanceSecs(tokens.expiresIn.toLong() + 1)
+            assertThrows<AuthException.NotAuthorizedException> { pool.verifyAccessToken(tokens.accessToken) }
+        }
+    }
+
+    @Test
+    fun `suspend calls from several threads at once`(): Unit = runBlocking {
+        open().use { pool ->
+            val users = (1..8).map { "user$it" }
+            // Coroutines on the default dispatcher's threads…
+            users.take(4).map { name ->
+                async(Dispatchers.Default) { pool.signUpConfirmed(name, "$name@example.com") }
+            }.awaitAll()
+            // …and plain threads, each blocking on its own coroutine.
+            val threads = Executors.newFixedThreadPool(4)
+            try {
+                users.drop(4).map { name ->
+                    threads.submit { runBlocking { pool.signUpConfirmed(name, "$name@example.com") } }
+                }.forEach { it.get() }
+            } finally {
+                threads.shutdown()
+            }
+            val signIns = users.map { name -> async(Dispatchers.Default) { pool.signIn(name, PASSWORD) } }.awaitAll()
+            assertTrue(signIns.all { it.nextStep == SignInStep.DONE })
+            assertEquals(users.toSet(), pool.listUsers().users.map { it.username }.toSet())
+            // Racing the same refresh token: rotation lets exactly as many win as the engine says.
+            val token = signIns.first().tokens!!.refreshToken
+            val outcomes = (1..4).map {
+                async(Dispatchers.Default) { runCatching { pool.refresh(token) } }
+            }.awaitAll()
+            outcomes.forEach { outcome ->
+                outcome.exceptionOrNull()?.let { assertTrue(it is AuthException, "typed: $it") }
+            }
+            assertNotNull(outcomes.firstOrNull { it.isSuccess })
+            assertThrows<AuthException.ResourceNotFoundException> { pool.withClient("no-such-client") }
+        }
+    }
+}

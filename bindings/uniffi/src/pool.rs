@@ -1,0 +1,487 @@
+//! [`UserPool`], the exported object: every method forwards in one line to the engine's
+//! [`up::UserPool`]. Methods that hash, touch the store or call the host's delivery are
+//! `async` (Kotlin `suspend`, Swift `async`) and run on tokio's blocking pool, so the
+//! caller's thread is never held by a password hash; the fast, read-only ones are synchronous.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use userpool as up;
+
+use crate::error::AuthError;
+use crate::host::{Clock, Delivery, HostClock, HostDelivery};
+use crate::types::{
+    AttributeUpdate, AuditEvent, CodeDelivery, CreatedUser, FromCore, Group, MfaPreference, SignInResult, SignUpResult,
+    TotpSetup, User, UserList, to_attributes,
+};
+
+/// An open user pool: sign-up, sign-in with MFA, tokens, recovery and administration.
+/// Safe to use from many threads and coroutines at once.
+#[derive(uniffi::Object)]
+pub struct UserPool {
+    core: up::UserPool,
+}
+
+impl std::fmt::Debug for UserPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.core.fmt(f)
+    }
+}
+
+/// Converts a synchronous engine result.
+fn lift<T, U: FromCore<T>>(result: up::Result<T>) -> Result<U, AuthError> {
+    U::from_core(result?)
+}
+
+/// The pool configuration from TOML or JSON text (JSON when it starts with `{`), or the
+/// engine's defaults.
+fn config(text: Option<String>) -> up::Result<up::PoolConfig> {
+    match text {
+        None => Ok(up::PoolConfig::default()),
+        Some(text) if text.trim_start().starts_with('{') => up::PoolConfig::from_json(&text),
+        Some(text) => up::PoolConfig::from_toml(&text),
+    }
+}
+
+/// Opens the engine's pool (blocking: may create the store and the signing keys).
+fn open_core(
+    path: Option<String>,
+    config_text: Option<String>,
+    delivery: Option<Arc<dyn Delivery>>,
+    clock: Option<Arc<dyn Clock>>,
+    encryption_key: Option<Vec<u8>>,
+) -> up::Result<up::UserPool> {
+    let mut builder = up::UserPool::builder(config(config_text)?);
+    if let Some(path) = path {
+        builder = builder.store(Arc::new(up::SqliteStore::open(path)?));
+    }
+    if let Some(delivery) = delivery {
+        builder = builder.delivery(Arc::new(HostDelivery(delivery)));
+    }
+    if let Some(clock) = clock {
+        builder = builder.clock(Arc::new(HostClock(clock)));
+    }
+    if let Some(key) = encryption_key {
+        builder = builder.encryption_key(&key);
+    }
+    builder.open()
+}
+
+impl UserPool {
+    /// Runs `work` on the engine on tokio's blocking pool and converts its result.
+    async fn run<T, U>(
+        &self,
+        work: impl FnOnce(&up::UserPool) -> up::Result<T> + Send + 'static,
+    ) -> Result<U, AuthError>
+    where
+        T: Send + 'static,
+        U: FromCore<T> + Send + 'static,
+    {
+        let core = self.core.clone();
+        tokio::task::spawn_blocking(move || lift(work(&core))).await.unwrap_or_else(|e| Err(join_error(&e)))
+    }
+}
+
+fn join_error(error: &tokio::task::JoinError) -> AuthError {
+    let what = if error.is_panic() { "panicked" } else { "was cancelled" };
+    AuthError::InternalErrorException(format!("the engine {what} during the operation"))
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl UserPool {
+    /// Opens a pool: a SQLite file at `path` (created if missing) or, when `path` is null, in
+    /// memory; `config` as TOML or JSON text (null: the defaults); `delivery` sends the codes
+    /// (null: every code-sending operation fails with `CodeDeliveryFailureException`); `clock`
+    /// gives the time (null: the system clock); `encryption_key` (32 bytes) seals the signing
+    /// keys and TOTP secrets at rest.
+    #[uniffi::constructor(default(path = None, config = None, delivery = None, clock = None, encryption_key = None))]
+    pub async fn open(
+        path: Option<String>,
+        config: Option<String>,
+        delivery: Option<Arc<dyn Delivery>>,
+        clock: Option<Arc<dyn Clock>>,
+        encryption_key: Option<Vec<u8>>,
+    ) -> Result<Arc<Self>, AuthError> {
+        let open = move || Ok(Arc::new(Self { core: open_core(path, config, delivery, clock, encryption_key)? }));
+        tokio::task::spawn_blocking(open).await.unwrap_or_else(|e| Err(join_error(&e)))
+    }
+
+    /// The same pool, acting as another app client (`client_secret` for a client that has one).
+    #[uniffi::method(default(client_secret = None))]
+    pub fn with_client(&self, client_id: String, client_secret: Option<String>) -> Result<Arc<Self>, AuthError> {
+        Ok(Arc::new(Self { core: self.core.with_client(&client_id, client_secret.as_deref())? }))
+    }
+
+    /// The same pool, acting as a client with a secret proven by Cognito's `SECRET_HASH`.
+    pub fn with_client_secret_hash(&self, client_id: String, secret_hash: String) -> Result<Arc<Self>, AuthError> {
+        Ok(Arc::new(Self { core: self.core.with_client_secret_hash(&client_id, &secret_hash)? }))
+    }
+
+    /// The pool id.
+    pub fn pool_id(&self) -> String {
+        self.core.pool_id().to_owned()
+    }
+
+    /// The token issuer (`iss`).
+    pub fn issuer(&self) -> String {
+        self.core.issuer().to_owned()
+    }
+
+    // ── sign-up ──────────────────────────────────────────────────────────────────────────
+
+    /// Registers a user; the confirmation code goes out through the delivery.
+    #[uniffi::method(default(attributes))]
+    pub async fn sign_up(
+        &self,
+        username: String,
+        password: String,
+        attributes: HashMap<String, String>,
+    ) -> Result<SignUpResult, AuthError> {
+        self.run(move |p| p.sign_up(&username, &password, to_attributes(attributes))).await
+    }
+
+    /// Confirms an account with the code that was sent.
+    pub async fn confirm_sign_up(&self, username: String, code: String) -> Result<(), AuthError> {
+        self.run(move |p| p.confirm_sign_up(&username, &code)).await
+    }
+
+    /// Sends a new confirmation code.
+    pub async fn resend_sign_up_code(&self, username: String) -> Result<CodeDelivery, AuthError> {
+        self.run(move |p| p.resend_sign_up_code(&username)).await
+    }
+
+    // ── sign-in ──────────────────────────────────────────────────────────────────────────
+
+    /// Starts a sign-in: `DONE` with tokens, or a challenge to answer with `confirm_sign_in`.
+    pub async fn sign_in(&self, username: String, password: String) -> Result<SignInResult, AuthError> {
+        self.run(move |p| p.sign_in(&username, &password)).await
+    }
+
+    /// Answers a challenge (an MFA code, a method choice, a new password with `attributes`).
+    #[uniffi::method(default(attributes))]
+    pub async fn confirm_sign_in(
+        &self,
+        session: String,
+        answer: String,
+        attributes: HashMap<String, String>,
+    ) -> Result<SignInResult, AuthError> {
+        self.run(move |p| p.confirm_sign_in(&session, &answer, to_attributes(attributes))).await
+    }
+
+    /// New ID and access tokens; the refresh token rotates.
+    pub async fn refresh(&self, refresh_token: String) -> Result<crate::types::Tokens, AuthError> {
+        self.run(move |p| p.refresh(&refresh_token)).await
+    }
+
+    /// Ends the session of a refresh token.
+    pub async fn sign_out(&self, refresh_token: String) -> Result<(), AuthError> {
+        self.run(move |p| p.sign_out(&refresh_token)).await
+    }
+
+    /// Ends every session of the access token's user.
+    pub async fn global_sign_out(&self, access_token: String) -> Result<(), AuthError> {
+        self.run(move |p| p.global_sign_out(&access_token)).await
+    }
+
+    // ── tokens ───────────────────────────────────────────────────────────────────────────
+
+    /// Verifies an access token; its claims as a JSON object.
+    pub fn verify_access_token(&self, token: String) -> Result<String, AuthError> {
+        lift(self.core.verify_access_token(&token))
+    }
+
+    /// Verifies an ID token (for `client_id`, or the pool's client); its claims as a JSON object.
+    #[uniffi::method(default(client_id = None))]
+    pub fn verify_id_token(&self, token: String, client_id: Option<String>) -> Result<String, AuthError> {
+        lift(self.core.verify_id_token(&token, client_id.as_deref()))
+    }
+
+    /// The public signing keys as a JWKS JSON document.
+    pub fn jwks(&self) -> String {
+        self.core.jwks()
+    }
+
+    /// Makes a new signing key current; the old one keeps verifying until its tokens expire.
+    pub async fn rotate_signing_keys(&self) -> Result<(), AuthError> {
+        self.run(|p| p.rotate_signing_keys()).await
+    }
+
+    // ── the signed-in user ───────────────────────────────────────────────────────────────
+
+    /// The access token's user.
+    pub async fn get_user(&self, access_token: String) -> Result<User, AuthError> {
+        self.run(move |p| p.get_user(&access_token)).await
+    }
+
+    /// Changes the password (the old one is checked).
+    pub async fn change_password(
+        &self,
+        access_token: String,
+        old_password: String,
+        new_password: String,
+    ) -> Result<(), AuthError> {
+        self.run(move |p| p.change_password(&access_token, &old_password, &new_password)).await
+    }
+
+    /// Updates attributes; a changed email or phone waits for a code.
+    pub async fn update_user_attributes(
+        &self,
+        access_token: String,
+        attributes: HashMap<String, String>,
+    ) -> Result<Vec<AttributeUpdate>, AuthError> {
+        self.run(move |p| p.update_user_attributes(&access_token, to_attributes(attributes))).await
+    }
+
+    /// Sends a verification code for an attribute.
+    pub async fn get_user_attribute_verification_code(
+        &self,
+        access_token: String,
+        attribute: String,
+    ) -> Result<CodeDelivery, AuthError> {
+        self.run(move |p| p.get_user_attribute_verification_code(&access_token, &attribute)).await
+    }
+
+    /// Verifies an attribute with its code.
+    pub async fn verify_user_attribute(
+        &self,
+        access_token: String,
+        attribute: String,
+        code: String,
+    ) -> Result<(), AuthError> {
+        self.run(move |p| p.verify_user_attribute(&access_token, &attribute, &code)).await
+    }
+
+    /// Deletes attributes.
+    pub async fn delete_user_attributes(&self, access_token: String, names: Vec<String>) -> Result<(), AuthError> {
+        self.run(move |p| p.delete_user_attributes(&access_token, &names)).await
+    }
+
+    /// Deletes the access token's user.
+    pub async fn delete_user(&self, access_token: String) -> Result<(), AuthError> {
+        self.run(move |p| p.delete_user(&access_token)).await
+    }
+
+    // ── recovery ─────────────────────────────────────────────────────────────────────────
+
+    /// Sends a password reset code.
+    pub async fn forgot_password(&self, username: String) -> Result<CodeDelivery, AuthError> {
+        self.run(move |p| p.forgot_password(&username)).await
+    }
+
+    /// Sets a new password with the reset code.
+    pub async fn confirm_forgot_password(
+        &self,
+        username: String,
+        code: String,
+        new_password: String,
+    ) -> Result<(), AuthError> {
+        self.run(move |p| p.confirm_forgot_password(&username, &code, &new_password)).await
+    }
+
+    // ── MFA ──────────────────────────────────────────────────────────────────────────────
+
+    /// A new authenticator for the signed-in user (confirm it with `verify_software_token`).
+    pub async fn associate_software_token(&self, access_token: String) -> Result<TotpSetup, AuthError> {
+        self.run(move |p| p.associate_software_token(&access_token)).await
+    }
+
+    /// A new authenticator during a sign-in challenge session.
+    pub async fn associate_software_token_with_session(&self, session: String) -> Result<TotpSetup, AuthError> {
+        self.run(move |p| p.associate_software_token_with_session(&session)).await
+    }
+
+    /// Confirms the new authenticator with one of its codes.
+    #[uniffi::method(default(friendly_name = None))]
+    pub async fn verify_software_token(
+        &self,
+        access_token: String,
+        code: String,
+        friendly_name: Option<String>,
+    ) -> Result<(), AuthError> {
+        self.run(move |p| p.verify_software_token(&access_token, &code, friendly_name.as_deref())).await
+    }
+
+    /// Sets the signed-in user's second factors; null leaves a method as it is.
+    #[uniffi::method(default(totp = None, sms = None, email = None))]
+    pub async fn set_mfa_preference(
+        &self,
+        access_token: String,
+        totp: Option<MfaPreference>,
+        sms: Option<MfaPreference>,
+        email: Option<MfaPreference>,
+    ) -> Result<(), AuthError> {
+        let (totp, sms, email) = (totp.map(Into::into), sms.map(Into::into), email.map(Into::into));
+        self.run(move |p| p.set_mfa_preference(&access_token, totp, sms, email)).await
+    }
+
+    /// Sets a user's second factors as an administrator.
+    #[uniffi::method(default(totp = None, sms = None, email = None))]
+    pub async fn admin_set_user_mfa_preference(
+        &self,
+        username: String,
+        totp: Option<MfaPreference>,
+        sms: Option<MfaPreference>,
+        email: Option<MfaPreference>,
+    ) -> Result<(), AuthError> {
+        let (totp, sms, email) = (totp.map(Into::into), sms.map(Into::into), email.map(Into::into));
+        self.run(move |p| p.admin_set_user_mfa_preference(&username, totp, sms, email)).await
+    }
+
+    // ── administration ───────────────────────────────────────────────────────────────────
+
+    /// Creates a user in FORCE_CHANGE_PASSWORD with a temporary password (generated when null).
+    #[uniffi::method(default(temporary_password = None, send_invitation = true, attributes))]
+    pub async fn admin_create_user(
+        &self,
+        username: String,
+        attributes: HashMap<String, String>,
+        temporary_password: Option<String>,
+        send_invitation: bool,
+    ) -> Result<CreatedUser, AuthError> {
+        self.run(move |p| {
+            p.admin_create_user(&username, to_attributes(attributes), temporary_password.as_deref(), send_invitation)
+        })
+        .await
+    }
+
+    /// A user by username, alias or `sub`.
+    pub async fn admin_get_user(&self, username: String) -> Result<User, AuthError> {
+        self.run(move |p| p.admin_get_user(&username)).await
+    }
+
+    /// Deletes a user and every session.
+    pub async fn admin_delete_user(&self, username: String) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_delete_user(&username)).await
+    }
+
+    /// Disables a user and revokes every session.
+    pub async fn admin_disable_user(&self, username: String) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_disable_user(&username)).await
+    }
+
+    /// Re-enables a user.
+    pub async fn admin_enable_user(&self, username: String) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_enable_user(&username)).await
+    }
+
+    /// Confirms a user without a code.
+    pub async fn admin_confirm_sign_up(&self, username: String) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_confirm_sign_up(&username)).await
+    }
+
+    /// Puts the user in RESET_REQUIRED and sends a reset code where it can.
+    pub async fn admin_reset_user_password(&self, username: String) -> Result<Option<CodeDelivery>, AuthError> {
+        self.run(move |p| p.admin_reset_user_password(&username)).await
+    }
+
+    /// Sets a user's password, permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD).
+    #[uniffi::method(default(permanent = false))]
+    pub async fn admin_set_user_password(
+        &self,
+        username: String,
+        password: String,
+        permanent: bool,
+    ) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_set_user_password(&username, &password, permanent)).await
+    }
+
+    /// Updates attributes as an administrator.
+    pub async fn admin_update_user_attributes(
+        &self,
+        username: String,
+        attributes: HashMap<String, String>,
+    ) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_update_user_attributes(&username, to_attributes(attributes))).await
+    }
+
+    /// Deletes attributes as an administrator.
+    pub async fn admin_delete_user_attributes(&self, username: String, names: Vec<String>) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_delete_user_attributes(&username, &names)).await
+    }
+
+    /// Ends every session of a user.
+    pub async fn admin_user_global_sign_out(&self, username: String) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_user_global_sign_out(&username)).await
+    }
+
+    /// Lists users, optionally filtered (`email ^= "ali"`), a page at a time.
+    #[uniffi::method(default(filter = None, limit = None, pagination_token = None))]
+    pub async fn list_users(
+        &self,
+        filter: Option<String>,
+        limit: Option<u32>,
+        pagination_token: Option<String>,
+    ) -> Result<UserList, AuthError> {
+        self.run(move |p| p.list_users(filter.as_deref(), limit, pagination_token.as_deref())).await
+    }
+
+    /// A user's most recent authentication events, newest first.
+    #[uniffi::method(default(limit = None))]
+    pub async fn admin_list_user_auth_events(
+        &self,
+        username: String,
+        limit: Option<u32>,
+    ) -> Result<Vec<AuditEvent>, AuthError> {
+        self.run(move |p| p.admin_list_user_auth_events(&username, limit)).await
+    }
+
+    // ── groups ───────────────────────────────────────────────────────────────────────────
+
+    /// Creates a group.
+    #[uniffi::method(default(description = None, precedence = None))]
+    pub async fn create_group(
+        &self,
+        name: String,
+        description: Option<String>,
+        precedence: Option<u32>,
+    ) -> Result<Group, AuthError> {
+        self.run(move |p| p.create_group(&name, description.as_deref(), precedence)).await
+    }
+
+    /// A group by name.
+    pub async fn get_group(&self, name: String) -> Result<Group, AuthError> {
+        self.run(move |p| p.get_group(&name)).await
+    }
+
+    /// Every group.
+    pub async fn list_groups(&self) -> Result<Vec<Group>, AuthError> {
+        self.run(|p| p.list_groups()).await
+    }
+
+    /// Deletes a group.
+    pub async fn delete_group(&self, name: String) -> Result<(), AuthError> {
+        self.run(move |p| p.delete_group(&name)).await
+    }
+
+    /// Adds a user to a group.
+    pub async fn admin_add_user_to_group(&self, username: String, group: String) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_add_user_to_group(&username, &group)).await
+    }
+
+    /// Removes a user from a group.
+    pub async fn admin_remove_user_from_group(&self, username: String, group: String) -> Result<(), AuthError> {
+        self.run(move |p| p.admin_remove_user_from_group(&username, &group)).await
+    }
+
+    /// A user's groups, by precedence.
+    pub async fn admin_list_groups_for_user(&self, username: String) -> Result<Vec<Group>, AuthError> {
+        self.run(move |p| p.admin_list_groups_for_user(&username)).await
+    }
+
+    /// The users of a group, a page at a time.
+    #[uniffi::method(default(limit = None, pagination_token = None))]
+    pub async fn list_users_in_group(
+        &self,
+        group: String,
+        limit: Option<u32>,
+        pagination_token: Option<String>,
+    ) -> Result<UserList, AuthError> {
+        self.run(move |p| p.list_users_in_group(&group, limit, pagination_token.as_deref())).await
+    }
+}
+
+/// Cognito's `SECRET_HASH` for a client with a secret: base64(HMAC-SHA256(secret, username + client_id)).
+#[uniffi::export]
+pub fn secret_hash(client_secret: String, username: String, client_id: String) -> String {
+    up::secret_hash(&client_secret, &username, &client_id)
+}

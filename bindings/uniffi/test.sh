@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The uniffi binding's suite (scripts/test calls it): clippy, the Rust tests, one dev build of
+# the cdylib and the uniffi-bindgen binary, Kotlin and Swift generated from that library, the
+# Swift drift check, and the Kotlin suite on the JVM through Maven.
+#
+# Dev profile on purpose: scripts/test has already built the engine's dependencies in dev
+# (optimised: [profile.dev.package."*"] opt-level = 3), so the cdylib and the bindgen share
+# them, where a release build would compile everything again under LTO.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+lib_dir="$target_dir/debug"
+lib="$lib_dir/libuserpool_uniffi.so"
+[ "$(uname)" = Darwin ] && lib="$lib_dir/libuserpool_uniffi.dylib"
+
+echo "== uniffi: cargo clippy"
+cargo clippy -p userpool-uniffi --all-targets -- -D warnings
+
+echo "== uniffi: cargo test"
+cargo test -p userpool-uniffi --quiet
+
+echo "== uniffi: build the cdylib and uniffi-bindgen (dev)"
+cargo build -p userpool-uniffi --features cli --lib --bin uniffi-bindgen
+
+echo "== uniffi: generate Kotlin and Swift"
+gen="$here/kotlin/target/generated-sources/uniffi"
+swift_gen="$target_dir/uniffi-swift"
+rm -rf "$gen" "$swift_gen"
+"$lib_dir/uniffi-bindgen" generate "$lib" --language kotlin --out-dir "$gen" --no-format
+"$lib_dir/uniffi-bindgen" generate "$lib" --language swift --out-dir "$swift_gen" --no-format
+
+echo "== uniffi: Swift package drift check"
+bash "$here/swift/sync.sh" --check "$swift_gen"
+
+echo "== uniffi: Kotlin suite (mvn test)"
+cd "$here/kotlin"
+rm -rf target/surefire-reports
+mvn -q -B test -Duniffi.lib.dir="$lib_dir" -Dfixtures.dir="$root/fixtures/scenarios"
+# mvn -q hides Surefire's summary: count the reports' test cases instead.
+python3 - target/surefire-reports <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+tests = failed = skipped = 0
+for report in glob.glob(sys.argv[1] + "/TEST-*.xml"):
+    suite = ET.parse(report).getroot()
+    tests += int(suite.get("tests")); skipped += int(suite.get("skipped"))
+    failed += int(suite.get("failures")) + int(suite.get("errors"))
+if tests == 0:
+    sys.exit("uniffi: the Kotlin suite ran no test")
+print(f"uniffi Kotlin: {tests - failed - skipped} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)
+PY
