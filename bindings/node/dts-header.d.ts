@@ -214,3 +214,13 @@ export interface PageOptions {
   paginationToken?: string | null
 }
 
+/** One user for `adminImportUsers` (a row of Cognito's user-import CSV). */
+export interface ImportUser {
+  /** The username; an email or phone number in pools where those are the username. */
+  username: string
+  /** Attributes, including `email_verified` / `phone_number_verified` (set as given). */
+  attributes?: Record<string, string> | null
+  /** An argon2id PHC string of the user's password (migrations); left out: RESET_REQUIRED. */
+  passwordHash?: string | null
+}
+

@@ -214,6 +214,16 @@ export interface PageOptions {
   paginationToken?: string | null
 }
 
+/** One user for `adminImportUsers` (a row of Cognito's user-import CSV). */
+export interface ImportUser {
+  /** The username; an email or phone number in pools where those are the username. */
+  username: string
+  /** Attributes, including `email_verified` / `phone_number_verified` (set as given). */
+  attributes?: Record<string, string> | null
+  /** An argon2id PHC string of the user's password (migrations); left out: RESET_REQUIRED. */
+  passwordHash?: string | null
+}
+
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -372,6 +382,12 @@ export declare class UserPool {
    * "CONFIRMED"`), at most `limit` (1–60) per page.
    */
   listUsers(options?: ListUsersOptions): Promise<UserList>
+  /**
+   * Imports users in one transaction, without messages or hashing (call it with batches of
+   * about a thousand). `passwordHash` is an argon2id PHC string (the user is CONFIRMED);
+   * without it the user is RESET_REQUIRED. Resolves with one outcome per user, in order.
+   */
+  adminImportUsers(users: ImportUser[]): Promise<ImportOutcome[]>
   /** A user's most recent authentication events, newest first. */
   adminListUserAuthEvents(username: string, limit?: number | null): Promise<AuthEvent[]>
   /** Creates a group; `precedence` orders `cognito:groups` (lower first). */
@@ -449,6 +465,16 @@ export interface Group {
   createdMs: number
   /** Last change (unix ms). */
   updatedMs: number
+}
+
+/** What `adminImportUsers` did with one user: its new `sub`, or why it was not imported. */
+export interface ImportOutcome {
+  /** The new user's `sub`, when imported. */
+  sub?: string
+  /** Why not: the Cognito exception name (`UsernameExistsException`, …). */
+  code?: ErrorCode
+  /** Why not, for people. */
+  message?: string
 }
 
 /** A message for the host's `delivery` function to send. */

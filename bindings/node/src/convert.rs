@@ -6,7 +6,7 @@
 
 use napi::ValueType;
 use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, Unknown};
-use userpool::{Attributes, MfaPreference};
+use userpool::{Attributes, ImportUser, MfaPreference};
 
 use crate::errors::{Failure, type_error};
 
@@ -163,4 +163,28 @@ pub(crate) fn mfa_preferences(value: &Unknown<'_>, what: &str) -> Result<MfaPref
         }
     };
     Ok((one("totp")?, one("sms")?, one("email")?))
+}
+
+/// `adminImportUsers`' users: `[{ username, attributes?, passwordHash? }]`.
+pub(crate) fn import_users(value: &Unknown<'_>, what: &str) -> Result<Vec<ImportUser>, Failure> {
+    if !value.is_array()? {
+        return Err(type_error(what, "an array of users", type_name(value)));
+    }
+    let array = value.coerce_to_object()?;
+    (0..array.get_array_length()?)
+        .map(|i| {
+            let item: Unknown<'_> = array.get_element(i)?;
+            let name = format!("{what}[{i}]");
+            let user = object(&item, &name)?;
+            known_keys(&user, &name, &["username", "attributes", "passwordHash"])?;
+            Ok(ImportUser {
+                username: string(&property(&user, "username")?, &format!("{name}.username"))?,
+                attributes: attributes(Some(&property(&user, "attributes")?), &format!("{name}.attributes"))?,
+                password_hash: optional_string(
+                    Some(&property(&user, "passwordHash")?),
+                    &format!("{name}.passwordHash"),
+                )?,
+            })
+        })
+        .collect()
 }

@@ -25,14 +25,14 @@ use serde_json::{Map, Value};
 use userpool::{ErrorCode, PoolConfig};
 
 use crate::convert::{
-    attributes, boolean, known_keys, mfa_preferences, object, optional_object, optional_string, optional_u32, property,
-    string, strings,
+    attributes, boolean, import_users, known_keys, mfa_preferences, object, optional_object, optional_string,
+    optional_u32, property, string, strings,
 };
 use crate::errors::{Failure, Rejection};
 use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
 use crate::results::{
-    AttributeUpdate, AuthEvent, CodeDelivery, CreatedUser, Group, SignInResult, SignUpResult, Tokens, TotpSetup, User,
-    UserList,
+    AttributeUpdate, AuthEvent, CodeDelivery, CreatedUser, Group, ImportOutcome, SignInResult, SignUpResult, Tokens,
+    TotpSetup, User, UserList,
 };
 
 /// How a Promise made by [`settle`] is settled on the JavaScript thread.
@@ -781,6 +781,18 @@ impl UserPool {
         })();
         self.run(env, args, |pool, (filter, limit, token)| {
             pool.list_users(filter.as_deref(), limit, token.as_deref()).map(UserList::from)
+        })
+    }
+
+    /// Imports users in one transaction, without messages or hashing (call it with batches of
+    /// about a thousand). `passwordHash` is an argon2id PHC string (the user is CONFIRMED);
+    /// without it the user is RESET_REQUIRED. Resolves with one outcome per user, in order.
+    #[napi(ts_args_type = "users: ImportUser[]", ts_return_type = "Promise<ImportOutcome[]>")]
+    pub fn admin_import_users<'env>(&self, env: &'env Env, users: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = import_users(&users, "users");
+        self.run(env, args, |pool, users| {
+            pool.admin_import_users(users)
+                .map(|outcomes| outcomes.into_iter().map(ImportOutcome::from).collect::<Vec<_>>())
         })
     }
 

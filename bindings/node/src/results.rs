@@ -306,3 +306,26 @@ impl From<userpool::Group> for Group {
         }
     }
 }
+
+/// What `adminImportUsers` did with one user: its new `sub`, or why it was not imported.
+#[napi(object, object_from_js = false)]
+pub struct ImportOutcome {
+    /// The new user's `sub`, when imported.
+    pub sub: Option<String>,
+    /// Why not: the Cognito exception name (`UsernameExistsException`, …).
+    #[napi(ts_type = "ErrorCode")]
+    pub code: Option<String>,
+    /// Why not, for people.
+    pub message: Option<String>,
+}
+
+impl From<userpool::Result<String>> for ImportOutcome {
+    fn from(outcome: userpool::Result<String>) -> Self {
+        match outcome {
+            Ok(sub) => Self { sub: Some(sub), code: None, message: None },
+            Err(e) => {
+                Self { sub: None, code: Some(e.code().as_str().to_owned()), message: Some(e.message().to_owned()) }
+            }
+        }
+    }
+}

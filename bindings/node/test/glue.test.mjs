@@ -371,6 +371,25 @@ describe('clients', () => {
   })
 })
 
+describe('import', () => {
+  test('adminImportUsers resolves with one outcome per user, in order', async () => {
+    const { pool } = await openPool()
+    const outcomes = await pool.adminImportUsers([
+      { username: 'ivan', attributes: { email: 'ivan@example.com', email_verified: 'true' } },
+      { username: 'ivan', attributes: { email: 'other@example.com' } },
+      { username: 'bad name with spaces' },
+    ])
+    assert.equal(outcomes.length, 3)
+    assert.match(outcomes[0].sub, /^[0-9a-f-]{36}$/)
+    assert.equal(outcomes[1].code, 'UsernameExistsException')
+    assert.equal(outcomes[2].code, 'InvalidParameterException')
+    assert.equal(typeof outcomes[2].message, 'string')
+    assert.equal((await pool.adminGetUser('ivan')).status, 'RESET_REQUIRED')
+    await rejectsWith(pool.adminImportUsers({ username: 'x' }), typeError(/users must be an array of users/))
+    await rejectsWith(pool.adminImportUsers([{ name: 'x' }]), typeError(/users\[0\] has no option "name"/))
+  })
+})
+
 describe('storage', () => {
   test('a path opens a SQLite file that a second pool sees', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'userpool-node-'))
