@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
-use userpool::{Attributes, PoolConfig, RecordingDelivery, SignInStep, SqliteStore, Store, UserPool};
+use userpool::{
+    Attributes, Clock as _, ManualClock, MfaMode, PoolConfig, RecordingDelivery, SignInStep, SqliteStore, Store,
+    SystemClock, UserPool,
+};
 
 /// Where `userpool demo` keeps its pool unless told otherwise.
 const DEMO_FILE: &str = "userpool-demo.sqlite3";
@@ -200,6 +203,31 @@ fn show_messages(delivery: &RecordingDelivery, seen: &mut usize) {
     *seen = messages.len();
 }
 
+/// Prints a QR code with Unicode half blocks (two modules per character cell).
+fn print_qr(text: &str) {
+    let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else {
+        return;
+    };
+    let width = code.width();
+    let dark = |x: usize, y: usize| x < width && y < width && code[(x, y)] == qrcode::Color::Dark;
+    // A quiet zone of two modules on every side, as scanners need.
+    for y in (0..width + 4).step_by(2) {
+        let row: String = (0..width + 4)
+            .map(|x| {
+                let (top, bottom) =
+                    (x >= 2 && y >= 2 && dark(x - 2, y - 2), x >= 2 && y + 1 >= 2 && dark(x - 2, y + 1 - 2));
+                match (top, bottom) {
+                    (true, true) => ' ',
+                    (true, false) => '▄',
+                    (false, true) => '▀',
+                    (false, false) => '█',
+                }
+            })
+            .collect();
+        println!("    {row}");
+    }
+}
+
 fn decode_jwt(token: &str) -> String {
     let payload = token.split('.').nth(1).unwrap_or_default();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
@@ -224,12 +252,20 @@ fn open_store(path: &Path) -> Result<Arc<dyn Store>, String> {
 fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     let config = match config {
         Some(path) => load_config(&path)?,
-        None => PoolConfig::builder().pool_id(DEMO_POOL_ID).name("userpool-demo").build().map_err(|e| e.to_string())?,
+        None => PoolConfig::builder()
+            .pool_id(DEMO_POOL_ID)
+            .name("userpool-demo")
+            .mfa(MfaMode::Optional, &["totp"])
+            .build()
+            .map_err(|e| e.to_string())?,
     };
     let err = |e: userpool::Error| e.to_string();
     let delivery = RecordingDelivery::new();
     let mut seen = 0;
-    let mut builder = UserPool::builder(config).delivery(Arc::new(delivery.clone()));
+    // The demo's clock starts at the real time; it moves 30 s ahead once, so the
+    // authenticator shows a fresh code without making you wait (a code is accepted once).
+    let clock = ManualClock::new(SystemClock.now_ms());
+    let mut builder = UserPool::builder(config).delivery(Arc::new(delivery.clone())).clock(Arc::new(clock.clone()));
     if let Some(file) = file {
         builder = builder.store(open_store(file)?);
     }
@@ -311,6 +347,30 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     println!("    with the new password: {}", again.next_step.as_str());
     if again.next_step != SignInStep::Done {
         return Err("the final sign-in did not complete".into());
+    }
+    let tokens = again.tokens.ok_or("sign-in returned no tokens")?;
+
+    step(10, "Add an authenticator app (MFA)");
+    let setup = pool.associate_software_token(&tokens.access_token).map_err(err)?;
+    println!("    scan this with an authenticator app, or type the secret {}:", setup.secret);
+    print_qr(&setup.uri);
+    println!("    {}", setup.uri);
+    // This demo plays the authenticator app: RFC 6238 from the secret.
+    let app_code = |now_ms: i64| userpool::scenario::totp_code(&setup.secret, now_ms / 1000);
+    pool.verify_software_token(&tokens.access_token, &app_code(clock.now_ms())?, Some("demo phone")).map_err(err)?;
+    println!("    verified with the app's current code: TOTP is on for {username}");
+
+    step(11, "Sign in with the second factor");
+    clock.advance_secs(30);
+    let challenge = pool.sign_in(username, new_password).map_err(err)?;
+    println!("    next step {}", challenge.next_step.as_str());
+    let session = challenge.session.ok_or("no challenge session")?;
+    let replayed = pool.confirm_sign_in(&session, &app_code(clock.now_ms() - 30_000)?, Attributes::new());
+    println!("    the code already used: {}", replayed.err().map_or("accepted?!".into(), |e| e.to_string()));
+    let done = pool.confirm_sign_in(&session, &app_code(clock.now_ms())?, Attributes::new()).map_err(err)?;
+    println!("    the app's new code: {}", done.next_step.as_str());
+    if done.next_step != SignInStep::Done {
+        return Err("the MFA sign-in did not complete".into());
     }
     println!("\nThe whole journey ran. Public keys for your API gateway: pool.jwks() →\n    {}", short(&pool.jwks()));
     if let Some(file) = file {
