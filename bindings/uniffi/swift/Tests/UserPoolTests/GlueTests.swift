@@ -1,0 +1,186 @@
+// The binding's own behaviour: errors, host delivery and clock, bad input, a SQLite file,
+// and async calls from several tasks at once.
+import Foundation
+import XCTest
+@testable import UserPool
+
+private let password = "correct horse battery staple"
+
+/// The error `body` throws, failing the test when it throws none or not an `AuthError`.
+func authError(_ body: () async throws -> Void, file: StaticString = #filePath, line: UInt = #line) async -> AuthError? {
+    do {
+        try await body()
+        XCTFail("expected an AuthError, got success", file: file, line: line)
+    } catch let error as AuthError {
+        return error
+    } catch {
+        XCTFail("expected an AuthError, got \(error)", file: file, line: line)
+    }
+    return nil
+}
+
+final class GlueTests: XCTestCase {
+    let delivery = RecordingDelivery()
+
+    func open() async throws -> UserPool {
+        try await UserPool.open(config: fastConfig, delivery: delivery)
+    }
+
+    func signUpConfirmed(_ pool: UserPool, _ username: String, _ email: String) async throws {
+        _ = try await pool.signUp(username: username, password: password, attributes: ["email": email])
+        try await pool.confirmSignUp(username: username, code: XCTUnwrap(delivery.lastCode(to: email)))
+    }
+
+    func testEngineErrorsArriveAsAuthErrorWithTheCognitoCode() async throws {
+        let pool = try await open()
+        try await signUpConfirmed(pool, "alice", "alice@example.com")
+        let taken = await authError { _ = try await pool.signUp(username: "alice", password: password, attributes: [:]) }
+        XCTAssertEqual(taken?.code, "UsernameExistsException")
+        XCTAssertFalse(taken?.message.isEmpty ?? true)
+        let wrong = await authError { _ = try await pool.signIn(username: "alice", password: "not the password") }
+        XCTAssertEqual(wrong, .NotAuthorizedException(message: "Incorrect username or password."))
+        let bad = await authError { _ = try pool.verifyAccessToken(token: "not.a.jwt") }
+        XCTAssertEqual(bad?.code, "NotAuthorizedException")
+    }
+
+    func testASwiftDeliveryReceivesTheCodes() async throws {
+        let pool = try await open()
+        let result = try await pool.signUp(username: "alice", password: password, attributes: ["email": "alice@example.com"])
+        XCTAssertEqual(result.nextStep, .confirmSignUp)
+        XCTAssertEqual(delivery.messages.count, 1)
+        let message = try XCTUnwrap(delivery.messages.first)
+        XCTAssertEqual(message.channel, .email)
+        XCTAssertEqual(message.destination, "alice@example.com")
+        XCTAssertEqual(message.purpose, .signUp)
+        XCTAssertEqual(message.code.count, 6)
+        XCTAssertTrue(message.text.contains(message.code))
+        try await pool.confirmSignUp(username: "alice", code: message.code)
+        let signedIn = try await pool.signIn(username: "alice", password: password)
+        XCTAssertEqual(signedIn.nextStep, .done)
+        let claims = try JSON.parse(pool.verifyAccessToken(token: XCTUnwrap(signedIn.tokens).accessToken))
+        XCTAssertEqual(claims["username"], .string("alice"))
+    }
+
+    func testAThrowingDeliveryBecomesCodeDeliveryFailureAndChangesNothing() async throws {
+        let pool = try await open()
+        delivery.fail(with: HostFailure(description: "smtp is down for alice@example.com"))
+        let failed = await authError {
+            _ = try await pool.signUp(username: "alice", password: password, attributes: ["email": "alice@example.com"])
+        }
+        XCTAssertEqual(failed?.code, "CodeDeliveryFailureException")
+        XCTAssertFalse(failed?.message.contains("alice@example.com") ?? true)
+        let missing = await authError { _ = try await pool.adminGetUser(username: "alice") }
+        XCTAssertEqual(missing?.code, "UserNotFoundException")
+        delivery.fail(with: DeliveryError.Failed(reason: "the SMS gateway refused"))
+        let declared = await authError {
+            _ = try await pool.signUp(username: "alice", password: password, attributes: ["email": "alice@example.com"])
+        }
+        XCTAssertTrue(declared?.message.contains("the SMS gateway refused") ?? false)
+        let users = try await pool.listUsers()
+        XCTAssertEqual(users.users.count, 0)
+        delivery.fail(with: nil)
+        try await signUpConfirmed(pool, "alice", "alice@example.com")
+        let alice = try await pool.adminGetUser(username: "alice")
+        XCTAssertEqual(alice.status, .confirmed)
+    }
+
+    func testBadInputGivesTypedErrors() async throws {
+        let pool = try await open()
+        let huge = String(repeating: "x", count: 1_000_000)
+        let empty = await authError { _ = try await pool.signUp(username: "", password: password, attributes: [:]) }
+        XCTAssertEqual(empty?.code, "InvalidParameterException")
+        let long = await authError { _ = try await pool.signUp(username: huge, password: password, attributes: [:]) }
+        XCTAssertEqual(long?.code, "InvalidParameterException")
+        _ = await authError { _ = try await pool.signUp(username: "bob", password: huge, attributes: [:]) }
+        _ = await authError { _ = try await pool.signIn(username: "", password: "") }
+        _ = await authError { _ = try await pool.signIn(username: huge, password: huge) }
+        _ = await authError { _ = try await pool.confirmSignIn(session: huge, answer: huge, attributes: [:]) }
+        _ = await authError { _ = try await pool.refresh(refreshToken: "") }
+        _ = await authError { _ = try pool.verifyAccessToken(token: huge) }
+        _ = await authError { _ = try pool.verifyIdToken(token: "\u{0}", clientId: "") }
+        _ = await authError { _ = try await pool.listUsers(filter: "email ^^ nonsense") }
+        _ = await authError { _ = try await pool.listUsers(limit: 0) }
+        let users = try await pool.listUsers()
+        XCTAssertEqual(users.users.count, 0)
+        let config = await authError { _ = try await UserPool.open(config: "[password_policy]\nminimum_length = \"eight\"") }
+        XCTAssertEqual(config?.code, "InvalidUserPoolConfigurationException")
+    }
+
+    func testASQLiteFileKeepsThePool() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("pool.sqlite3").path
+        do {
+            let pool = try await UserPool.open(path: path, config: fastConfig, delivery: delivery)
+            try await signUpConfirmed(pool, "alice", "alice@example.com")
+        }
+        let reopened = try await UserPool.open(path: path, config: fastConfig, delivery: delivery)
+        let alice = try await reopened.adminGetUser(username: "alice")
+        XCTAssertEqual(alice.status, .confirmed)
+        let signedIn = try await reopened.signIn(username: "alice", password: password)
+        XCTAssertEqual(signedIn.nextStep, .done)
+    }
+
+    func testTheSwiftClockIsThePoolsTime() async throws {
+        let clock = ManualClock(startMs: 1_700_000_000_000)
+        let pool = try await UserPool.open(config: fastConfig, delivery: delivery, clock: clock)
+        try await signUpConfirmed(pool, "alice", "alice@example.com")
+        let signedIn = try await pool.signIn(username: "alice", password: password)
+        let tokens = try XCTUnwrap(signedIn.tokens)
+        let claims = try JSON.parse(pool.verifyAccessToken(token: tokens.accessToken))
+        XCTAssertEqual(claims["iat"], .number(1_700_000_000))
+        clock.advance(secs: Int64(tokens.expiresIn) + 1)
+        let expired = await authError { _ = try pool.verifyAccessToken(token: tokens.accessToken) }
+        XCTAssertEqual(expired?.code, "NotAuthorizedException")
+    }
+
+    func testAsyncCallsFromSeveralTasks() async throws {
+        let pool = try await open()
+        let names = (1...8).map { "user\($0)" }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for name in names {
+                group.addTask { try await self.signUpConfirmed(pool, name, "\(name)@example.com") }
+            }
+            try await group.waitForAll()
+        }
+        let steps = try await withThrowingTaskGroup(of: SignInStep.self) { group -> [SignInStep] in
+            for name in names {
+                group.addTask { try await pool.signIn(username: name, password: password).nextStep }
+            }
+            var steps: [SignInStep] = []
+            for try await step in group { steps.append(step) }
+            return steps
+        }
+        XCTAssertEqual(steps, Array(repeating: .done, count: names.count))
+        let listed = try await pool.listUsers()
+        XCTAssertEqual(Set(listed.users.map(\.username)), Set(names))
+    }
+
+    func testEveryCognitoNameIsAnAuthErrorCode() {
+        let all: [AuthError] = [
+            .AliasExistsException(message: ""), .CodeDeliveryFailureException(message: ""),
+            .CodeMismatchException(message: ""), .EnableSoftwareTokenMfaException(message: ""),
+            .ExpiredCodeException(message: ""), .GroupExistsException(message: ""),
+            .InternalErrorException(message: ""), .InvalidParameterException(message: ""),
+            .InvalidPasswordException(message: ""), .InvalidUserPoolConfigurationException(message: ""),
+            .LimitExceededException(message: ""), .MfaMethodNotFoundException(message: ""),
+            .NotAuthorizedException(message: ""), .OperationNotEnabledException(message: ""),
+            .PasswordResetRequiredException(message: ""), .RefreshTokenReuseException(message: ""),
+            .ResourceNotFoundException(message: ""), .SoftwareTokenMfaNotFoundException(message: ""),
+            .TooManyFailedAttemptsException(message: ""), .TooManyRequestsException(message: ""),
+            .UserNotConfirmedException(message: ""), .UserNotFoundException(message: ""),
+            .UsernameExistsException(message: ""),
+        ]
+        XCTAssertEqual(Set(all.map(\.code)), [
+            "AliasExistsException", "CodeDeliveryFailureException", "CodeMismatchException",
+            "EnableSoftwareTokenMFAException", "ExpiredCodeException", "GroupExistsException",
+            "InternalErrorException", "InvalidParameterException", "InvalidPasswordException",
+            "InvalidUserPoolConfigurationException", "LimitExceededException", "MFAMethodNotFoundException",
+            "NotAuthorizedException", "OperationNotEnabledException", "PasswordResetRequiredException",
+            "RefreshTokenReuseException", "ResourceNotFoundException", "SoftwareTokenMFANotFoundException",
+            "TooManyFailedAttemptsException", "TooManyRequestsException", "UserNotConfirmedException",
+            "UserNotFoundException", "UsernameExistsException",
+        ])
+    }
+}
