@@ -1,81 +1,27 @@
 //! Driver-level tests: races between threads, token attacks, client secrets, multi-tenancy,
 //! secrets at rest and in `Debug` output.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use userpool::{
-    Attributes, ErrorCode, ManualClock, MemoryStore, PoolConfig, RecordingDelivery, SignInStep, Store, Tokens, UserPool,
-};
+use userpool::{ErrorCode, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
 
-const PW: &str = "correct horse battery staple";
+mod common;
 
-fn config(extra: &str) -> PoolConfig {
-    // Top-level keys must come before the first table.
-    PoolConfig::from_toml(&format!(
-        "{extra}\n[password_hashing]\nmemory_kib = 128\niterations = 1\ndangerous_allow_weak = true\n"
-    ))
-    .unwrap()
-}
-
-struct Fixture {
-    pool: UserPool,
-    delivery: RecordingDelivery,
-    clock: ManualClock,
-}
+use common::{Fixture, PW, confirmed, email, race, signed_in};
 
 fn fixture_on(store: Arc<dyn Store>, config: PoolConfig) -> Fixture {
-    let delivery = RecordingDelivery::new();
-    let clock = ManualClock::new(1_700_000_000_000);
-    let pool = UserPool::builder(config)
-        .store(store)
-        .delivery(Arc::new(delivery.clone()))
-        .clock(Arc::new(clock.clone()))
-        .open()
-        .unwrap();
-    Fixture { pool, delivery, clock }
+    common::open(store, config, None)
+}
+
+fn config(extra: &str) -> PoolConfig {
+    common::config(extra)
 }
 
 fn fixture(extra: &str) -> Fixture {
     fixture_on(Arc::new(MemoryStore::new()), config(&format!("pool_id = 'local_test'\n{extra}")))
-}
-
-fn email(name: &str) -> Attributes {
-    [("email".to_owned(), format!("{name}@example.com"))].into()
-}
-
-fn confirmed(f: &Fixture, name: &str) {
-    f.pool.sign_up(name, PW, email(name)).unwrap();
-    let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
-    f.pool.confirm_sign_up(name, &code).unwrap();
-}
-
-fn signed_in(f: &Fixture, name: &str) -> Tokens {
-    f.pool.sign_in(name, PW).unwrap().tokens.unwrap()
-}
-
-/// Runs `attempt` on `threads` threads released together; returns how many succeeded.
-fn race(threads: usize, attempt: impl Fn() -> bool + Send + Sync + 'static) -> usize {
-    let attempt = Arc::new(attempt);
-    let barrier = Arc::new(Barrier::new(threads));
-    let wins = Arc::new(AtomicUsize::new(0));
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (attempt, barrier, wins) = (Arc::clone(&attempt), Arc::clone(&barrier), Arc::clone(&wins));
-            std::thread::spawn(move || {
-                barrier.wait();
-                if attempt() {
-                    wins.fetch_add(1, Ordering::SeqCst);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    wins.load(Ordering::SeqCst)
 }
 
 #[test]

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use userpool::{
-    Attributes, ErrorCode, ManualClock, MemoryStore, PoolConfig, RecordingDelivery, SqliteStore, Store, UserPool,
-};
+use userpool::{Attributes, ErrorCode, MemoryStore, SqliteStore, Store};
 
-const PW: &str = "correct horse battery staple";
+mod common;
+
+use common::{Fixture, PW, config, email, open};
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/../fixtures/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -114,34 +114,6 @@ fn rfc9106_argon2_vectors() {
 }
 
 // ── pools for the attacks ───────────────────────────────────────────────────────────────
-
-fn config(extra: &str) -> PoolConfig {
-    PoolConfig::from_toml(&format!(
-        "{extra}\n[password_hashing]\nmemory_kib = 128\niterations = 1\ndangerous_allow_weak = true\n"
-    ))
-    .unwrap()
-}
-
-struct Fixture {
-    pool: UserPool,
-    delivery: RecordingDelivery,
-    clock: ManualClock,
-}
-
-fn open(store: Arc<dyn Store>, config: PoolConfig, key: Option<&[u8]>) -> Fixture {
-    let delivery = RecordingDelivery::new();
-    let clock = ManualClock::new(1_700_000_000_000);
-    let mut builder =
-        UserPool::builder(config).store(store).delivery(Arc::new(delivery.clone())).clock(Arc::new(clock.clone()));
-    if let Some(key) = key {
-        builder = builder.encryption_key(key);
-    }
-    Fixture { pool: builder.open().unwrap(), delivery, clock }
-}
-
-fn email(name: &str) -> Attributes {
-    [("email".to_owned(), format!("{name}@example.com"))].into()
-}
 
 fn sign_up_and_in(f: &Fixture, name: &str) -> userpool::Tokens {
     f.pool.sign_up(name, PW, email(name)).unwrap();

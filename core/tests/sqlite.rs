@@ -14,11 +14,11 @@ use tempfile::TempDir;
 use userpool::flow::state::{AuditEvent, Family, UserRecord};
 use userpool::store::conformance::{sample_family, sample_user};
 use userpool::store::{StoreError, UserPage, Versioned, Write};
-use userpool::{
-    Attributes, ErrorCode, ManualClock, PoolConfig, RecordingDelivery, SqliteOptions, SqliteStore, Store, UserPool,
-};
+use userpool::{ErrorCode, ManualClock, PoolConfig, RecordingDelivery, SqliteOptions, SqliteStore, Store, UserPool};
 
-const PW: &str = "correct horse battery staple";
+mod common;
+
+use common::{PW, email};
 /// Set in a child process of this test binary: hold a write lock on this file.
 const LOCK_HOLDER_ENV: &str = "USERPOOL_TEST_HOLD_LOCK_ON";
 
@@ -296,32 +296,6 @@ fn fixture(extra: &str) -> Fixture {
     Fixture { pool, delivery, _store: store }
 }
 
-fn email(name: &str) -> Attributes {
-    [("email".to_owned(), format!("{name}@example.com"))].into()
-}
-
-/// Runs `attempt` on 32 threads released together; returns how many succeeded.
-fn race(attempt: impl Fn() -> bool + Send + Sync + 'static) -> usize {
-    let attempt = Arc::new(attempt);
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let wins = Arc::new(AtomicUsize::new(0));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (attempt, barrier, wins) = (Arc::clone(&attempt), Arc::clone(&barrier), Arc::clone(&wins));
-            std::thread::spawn(move || {
-                barrier.wait();
-                if attempt() {
-                    wins.fetch_add(1, Ordering::SeqCst);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    wins.load(Ordering::SeqCst)
-}
-
 /// Full `UserPool` rounds on SQLite: 32 threads redeem one confirmation code.
 #[test]
 fn one_confirmation_code_has_one_winner_on_sqlite() {
@@ -331,7 +305,7 @@ fn one_confirmation_code_has_one_winner_on_sqlite() {
         f.pool.sign_up(&name, PW, email(&name)).unwrap();
         let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
         let pool = f.pool.clone();
-        assert_eq!(race(move || pool.confirm_sign_up(&name, &code).is_ok()), 1, "round {round}");
+        assert_eq!(common::race(THREADS, move || pool.confirm_sign_up(&name, &code).is_ok()), 1, "round {round}");
     }
 }
 
@@ -345,7 +319,11 @@ fn one_reset_code_has_one_winner_on_sqlite() {
         f.pool.forgot_password("alice").unwrap();
         let code = f.delivery.last_code_to("alice@example.com").unwrap();
         let pool = f.pool.clone();
-        assert_eq!(race(move || pool.confirm_forgot_password("alice", &code, PW).is_ok()), 1, "round {round}");
+        assert_eq!(
+            common::race(THREADS, move || pool.confirm_forgot_password("alice", &code, PW).is_ok()),
+            1,
+            "round {round}"
+        );
     }
 }
 
@@ -361,7 +339,7 @@ fn one_refresh_token_rotates_once_on_sqlite() {
         let pool = f.pool.clone();
         let winners = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = Arc::clone(&winners);
-        let won = race(move || match pool.refresh(&token) {
+        let won = common::race(THREADS, move || match pool.refresh(&token) {
             Ok(t) => {
                 sink.lock().unwrap().push(t.refresh_token);
                 true
