@@ -97,6 +97,9 @@ pub(crate) fn second_factor(
     if mode == MfaMode::Off {
         return Ok(None);
     }
+    if ctx.now < next.mfa_lockout.locked_until_ms {
+        return Err(Error::not_authorized("Password attempts exceeded"));
+    }
     let mut methods = usable(next, ctx);
     if methods.is_empty() {
         if mode == MfaMode::Optional {
@@ -154,6 +157,9 @@ fn start_method(next: &mut UserRecord, method: MfaMethod, ctx: &mut Ctx<'_>) -> 
 /// Counts a wrong answer; the session dies at the cap.
 fn wrong_answer(u: &UserRecord, ctx: &Ctx<'_>) -> Step {
     let mut next = u.clone();
+    // Wrong second factors count across sign-ins: the right password must not buy a fresh
+    // set of guesses each time.
+    let _ = super::user::count_attempt(&mut next.mfa_lockout, ctx);
     let mut dead = false;
     if let Some(challenge) = next.challenge.as_mut() {
         challenge.attempts += 1;
@@ -170,6 +176,7 @@ fn wrong_answer(u: &UserRecord, ctx: &Ctx<'_>) -> Step {
 /// The end of a successful sign-in: challenge cleared, a new session family.
 pub(crate) fn signed_in(mut next: UserRecord, detail: &str, ctx: &mut Ctx<'_>) -> Step {
     next.challenge = None;
+    next.mfa_lockout = super::state::Lockout::default();
     let session = super::user::new_session(&next, ctx);
     let audit = event(&next, EventKind::SignIn, true, detail, ctx);
     Step::put(next, Ok(Reply::SignIn(SignInNext::Tokens(session)))).with(Effect::Audit(audit))

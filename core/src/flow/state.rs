@@ -130,6 +130,9 @@ pub struct UserRecord {
     /// Second factors.
     #[serde(default)]
     pub mfa: MfaSettings,
+    /// Wrong second factors, counted on the lockout schedule across sign-ins.
+    #[serde(default)]
+    pub mfa_lockout: Lockout,
 }
 
 /// A second factor.

@@ -181,6 +181,7 @@ fn new_user(
         groups: Default::default(),
         challenge: None,
         mfa: Default::default(),
+        mfa_lockout: Default::default(),
     }
 }
 

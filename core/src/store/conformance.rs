@@ -34,6 +34,7 @@ pub fn sample_user(sub: &str, username: &str) -> UserRecord {
         groups: BTreeSet::new(),
         challenge: None,
         mfa: Default::default(),
+        mfa_lockout: Default::default(),
     }
 }
 
