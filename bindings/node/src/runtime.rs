@@ -6,7 +6,9 @@
 //! operations at once would deadlock the process. Instead each operation gets a thread of an
 //! elastic pool: idle threads are reused, a new one is started whenever none is idle (so a job
 //! never queues behind a job that is waiting for JavaScript), and threads idle for
-//! [`IDLE_EXIT`] end. Password hashing stays bounded by core's own limit on concurrent hashes.
+//! [`IDLE_EXIT`] end. Past [`MAX_THREADS`] busy threads (tokio's cap for blocking work), jobs
+//! queue for the next thread that frees up. Password hashing stays bounded by core's own limit
+//! on concurrent hashes.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -21,6 +23,8 @@ pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// How long a worker waits for a job before it ends.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
+/// The most worker threads at once.
+const MAX_THREADS: usize = 512;
 
 struct Workers {
     state: Mutex<State>,
@@ -31,12 +35,17 @@ struct State {
     queue: VecDeque<Job>,
     /// Threads in [`Workers::serve`] that are not running a job.
     idle: usize,
+    /// Threads in [`Workers::serve`].
+    threads: usize,
 }
 
 fn workers() -> &'static Arc<Workers> {
     static WORKERS: OnceLock<Arc<Workers>> = OnceLock::new();
     WORKERS.get_or_init(|| {
-        Arc::new(Workers { state: Mutex::new(State { queue: VecDeque::new(), idle: 0 }), wake: Condvar::new() })
+        Arc::new(Workers {
+            state: Mutex::new(State { queue: VecDeque::new(), idle: 0, threads: 0 }),
+            wake: Condvar::new(),
+        })
     })
 }
 
@@ -55,13 +64,20 @@ pub(crate) fn spawn(job: Job) {
         workers.wake.notify_one();
         return;
     }
+    if state.threads >= MAX_THREADS {
+        // The job stays queued for the next worker that frees up.
+        return;
+    }
     // The new thread counts as idle until it takes a job.
     state.idle += 1;
+    state.threads += 1;
     drop(state);
     let serving = Arc::clone(workers);
     if thread::Builder::new().name("userpool-worker".into()).spawn(move || serving.serve()).is_err() {
         // No thread could be started: the job stays queued for the next worker that frees up.
-        lock(&workers.state).idle -= 1;
+        let mut state = lock(&workers.state);
+        state.idle -= 1;
+        state.threads -= 1;
     }
 }
 
@@ -81,6 +97,7 @@ impl Workers {
             state = guard;
             if waited.timed_out() && state.queue.is_empty() {
                 state.idle -= 1;
+                state.threads -= 1;
                 return;
             }
         }
