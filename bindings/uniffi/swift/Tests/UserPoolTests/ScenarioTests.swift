@@ -19,14 +19,14 @@ final class ScenarioRunner {
     init(file: URL) throws {
         self.file = file
         scenario = try JSON.parse(file: file)
-        clock = ManualClock(startMs: scenario["start_ms"]?.int ?? 1_700_000_000_000)
+        clock = ManualClock(startMs: scenario["start_ms"]?.intValue ?? 1_700_000_000_000)
     }
 
     func run() async throws {
         let config = scenario["config"].map { $0 == .null ? "{}" : $0.description } ?? "{}"
         let pool = try await UserPool.open(config: config, delivery: delivery, clock: clock)
-        for (index, step) in (scenario["steps"]?.array ?? []).enumerated() {
-            let op = step["op"]?.string ?? "?"
+        for (index, step) in (scenario["steps"]?.arrayValue ?? []).enumerated() {
+            let op = step["op"]?.stringValue ?? "?"
             do {
                 try await runStep(pool, step, op)
             } catch let failure as ScenarioFailure {
@@ -41,14 +41,14 @@ final class ScenarioRunner {
         var error: AuthError?
         switch op {
         case "advance":
-            clock.advance(secs: step["secs"]?.int ?? 0)
+            clock.advance(secs: step["secs"]?.intValue ?? 0)
         case "fail_delivery":
-            let on = step["args"]?["failing"]?.bool ?? true
+            let on = step["args"]?["failing"]?.boolValue ?? true
             delivery.fail(with: on ? HostFailure(description: "the scenario made delivery fail") : nil)
         case "totp":
             let args = try resolve(step["args"] ?? .object([:]))
-            guard let secret = args["secret"]?.string else { throw ScenarioFailure(description: "totp needs secret") }
-            let offset = args["offset_secs"]?.int ?? 0
+            guard let secret = args["secret"]?.stringValue else { throw ScenarioFailure(description: "totp needs secret") }
+            let offset = args["offset_secs"]?.intValue ?? 0
             value = .object(["code": .string(Totp.code(secret: secret, unixSecs: clock.nowMs() / 1000 + offset))])
         default:
             let args = try resolve(step["args"] ?? .object([:]))
@@ -59,10 +59,10 @@ final class ScenarioRunner {
             }
         }
         let delivered = delivery.messages.count - before
-        if let expected = step["expect_messages"]?.int, expected != Int64(delivered) {
+        if let expected = step["expect_messages"]?.intValue, expected != Int64(delivered) {
             throw ScenarioFailure(description: "expected \(expected) messages, \(delivered) were delivered")
         }
-        if let expectedError = step["expect_error"]?.string {
+        if let expectedError = step["expect_error"]?.stringValue {
             guard let error else { throw ScenarioFailure(description: "expected \(expectedError), got success \(value)") }
             if error.code != expectedError {
                 throw ScenarioFailure(description: "expected \(expectedError), got \(error.code): \(error.message)")
@@ -70,11 +70,11 @@ final class ScenarioRunner {
             return
         }
         if let error { throw ScenarioFailure(description: "unexpected error \(error.code): \(error.message)") }
-        for (path, expected) in try resolve(step["expect"] ?? .object([:])).object ?? [:] {
+        for (path, expected) in try resolve(step["expect"] ?? .object([:])).objectValue ?? [:] {
             let actual: JSON
             if path == "length" || path.hasSuffix(".length") {
                 let listPath = path == "length" ? "" : String(path.dropLast(".length".count))
-                actual = value.lookup(listPath)?.array.map { .number(Double($0.count)) } ?? .null
+                actual = value.lookup(listPath)?.arrayValue.map { JSON.number(Double($0.count)) } ?? .null
             } else {
                 actual = value.lookup(path) ?? .null
             }
@@ -82,7 +82,7 @@ final class ScenarioRunner {
                 throw ScenarioFailure(description: "\(path): expected \(expected), got \(actual)")
             }
         }
-        if let name = step["save"]?.string { saved[name] = value }
+        if let name = step["save"]?.stringValue { saved[name] = value }
     }
 
     func resolve(_ value: JSON) throws -> JSON {
@@ -114,13 +114,13 @@ final class ScenarioRunner {
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     func call(_ pool: UserPool, _ op: String, _ a: JSON) async throws -> JSON {
         func s(_ name: String) throws -> String {
-            guard let v = a[name]?.string else { throw ScenarioFailure(description: "argument \(name) (a string) is missing") }
+            guard let v = a[name]?.stringValue else { throw ScenarioFailure(description: "argument \(name) (a string) is missing") }
             return v
         }
-        func os(_ name: String) -> String? { a[name]?.string }
-        func attrs(_ name: String) -> [String: String] { (a[name]?.object ?? [:]).compactMapValues(\.string) }
-        func names(_ name: String) -> [String] { (a[name]?.array ?? []).compactMap(\.string) }
-        func limit(_ name: String) -> UInt32? { a[name]?.int.map { UInt32(clamping: $0) } }
+        func os(_ name: String) -> String? { a[name]?.stringValue }
+        func attrs(_ name: String) -> [String: String] { (a[name]?.objectValue ?? [:]).compactMapValues(\.stringValue) }
+        func names(_ name: String) -> [String] { (a[name]?.arrayValue ?? []).compactMap(\.stringValue) }
+        func limit(_ name: String) -> UInt32? { a[name]?.intValue.map { UInt32(clamping: $0) } }
         func preference(_ name: String) throws -> MfaPreference? {
             guard let text = os(name) else { return nil }
             switch text.uppercased() {
@@ -165,7 +165,7 @@ final class ScenarioRunner {
         case "admin_create_user":
             let created = try await pool.adminCreateUser(
                 username: s("username"), attributes: attrs("attributes"), temporaryPassword: os("temporary_password"),
-                sendInvitation: a["send_invitation"]?.bool ?? true)
+                sendInvitation: a["send_invitation"]?.boolValue ?? true)
             return .object(["user": C.user(created.user), "code_delivery": C.delivery(created.codeDelivery)])
         case "admin_get_user": return C.user(try await pool.adminGetUser(username: s("username")))
         case "admin_delete_user": try await pool.adminDeleteUser(username: s("username")); return .null
@@ -174,7 +174,7 @@ final class ScenarioRunner {
         case "admin_confirm_sign_up": try await pool.adminConfirmSignUp(username: s("username")); return .null
         case "admin_reset_user_password": return C.delivery(try await pool.adminResetUserPassword(username: s("username")))
         case "admin_set_user_password":
-            try await pool.adminSetUserPassword(username: s("username"), password: s("password"), permanent: a["permanent"]?.bool ?? false)
+            try await pool.adminSetUserPassword(username: s("username"), password: s("password"), permanent: a["permanent"]?.boolValue ?? false)
             return .null
         case "admin_update_user_attributes":
             try await pool.adminUpdateUserAttributes(username: s("username"), attributes: attrs("attributes"))

@@ -77,27 +77,27 @@ enum JSON: Equatable, Decodable, CustomStringConvertible {
         return nil
     }
 
-    var string: String? {
+    var stringValue: String? {
         if case let .string(s) = self { return s }
         return nil
     }
 
-    var int: Int64? {
+    var intValue: Int64? {
         if case let .number(n) = self { return Int64(n) }
         return nil
     }
 
-    var bool: Bool? {
+    var boolValue: Bool? {
         if case let .bool(b) = self { return b }
         return nil
     }
 
-    var array: [JSON]? {
+    var arrayValue: [JSON]? {
         if case let .array(a) = self { return a }
         return nil
     }
 
-    var object: [String: JSON]? {
+    var objectValue: [String: JSON]? {
         if case let .object(o) = self { return o }
         return nil
     }
@@ -298,7 +298,7 @@ enum Canonical {
         .object(["next_step": .string(screaming(r.nextStep)), "tokens": tokens(r.tokens), "session": json(r.session),
                  "missing_attributes": .array(r.missingAttributes.map(JSON.string)),
                  "code_delivery": delivery(r.codeDelivery),
-                 "allowed_mfa_types": .array(r.allowedMfaTypes.map { .string(screaming($0)) }),
+                 "allowed_mfa_types": .array(r.allowedMfaTypes.map { JSON.string(screaming($0)) }),
                  "totp_setup": totpSetup(r.totpSetup)])
     }
 
@@ -310,8 +310,8 @@ enum Canonical {
     static func user(_ u: User) -> JSON {
         .object(["username": .string(u.username), "sub": .string(u.sub), "status": .string(screaming(u.status)),
                  "enabled": .bool(u.enabled), "attributes": .object(u.attributes.mapValues(JSON.string)),
-                 "mfa_enabled": .array(u.mfaEnabled.map { .string(screaming($0)) }),
-                 "preferred_mfa": u.preferredMfa.map { .string(screaming($0)) } ?? .null,
+                 "mfa_enabled": .array(u.mfaEnabled.map { JSON.string(screaming($0)) }),
+                 "preferred_mfa": u.preferredMfa.map { JSON.string(screaming($0)) } ?? .null,
                  "groups": .array(u.groups.map(JSON.string))])
     }
 
@@ -321,7 +321,7 @@ enum Canonical {
 
     static func group(_ g: Group) -> JSON {
         .object(["name": .string(g.name), "description": json(g.description),
-                 "precedence": g.precedence.map { .number(Double($0)) } ?? .null])
+                 "precedence": g.precedence.map { JSON.number(Double($0)) } ?? .null])
     }
 
     static func event(_ e: AuditEvent) -> JSON {

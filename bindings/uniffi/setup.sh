@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# What bindings/uniffi/test.sh needs on a fresh machine (.ci/run calls this): a JDK (17 or
+# newer) and Maven, which then fetches the Kotlin compiler, JNA, kotlinx-coroutines and JUnit
+# from Maven Central into ~/.m2. Fetching them here makes a registry problem show up early.
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! command -v mvn >/dev/null || ! command -v java >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven default-jdk-headless >/dev/null
+fi
+mvn -q -B -f kotlin/pom.xml dependency:resolve dependency:resolve-plugins
+echo "uniffi setup: Maven and its dependencies are ready"
