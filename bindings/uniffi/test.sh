@@ -20,7 +20,8 @@ echo "== uniffi: cargo clippy"
 cargo clippy -p userpool-uniffi --all-targets -- -D warnings
 
 echo "== uniffi: cargo test"
-cargo test -p userpool-uniffi --quiet
+# With the features of the build below, so both share every compiled dependency.
+cargo test -p userpool-uniffi --features cli --lib --quiet
 
 echo "== uniffi: build the cdylib and uniffi-bindgen (dev)"
 cargo build -p userpool-uniffi --features cli --lib --bin uniffi-bindgen
