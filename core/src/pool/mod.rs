@@ -1117,7 +1117,7 @@ impl UserPool {
 
     fn admin_find(&self, username: &str) -> Result<Versioned<UserRecord>> {
         if username.is_empty() || username.len() > 512 {
-            return Err(Error::invalid("username must be 1-128 characters"));
+            return Err(Error::invalid("username must be 1-512 bytes (a username, an alias or a sub)"));
         }
         self.find(username)?.ok_or_else(Error::user_not_found)
     }
