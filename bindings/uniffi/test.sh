@@ -39,7 +39,10 @@ bash "$here/swift/sync.sh" --check "$swift_gen"
 echo "== uniffi: Kotlin suite (mvn test)"
 cd "$here/kotlin"
 rm -rf target/surefire-reports
-mvn -q -B test -Duniffi.lib.dir="$lib_dir" -Dfixtures.dir="$root/fixtures/scenarios"
+# Maven's console library still writes colour resets under -q; strip them so the summary
+# below stands alone on its line.
+mvn -q -B -Dstyle.color=never test -Duniffi.lib.dir="$lib_dir" -Dfixtures.dir="$root/fixtures/scenarios" 2>&1 |
+  sed 's/\x1b\[[0-9;]*m//g'
 # mvn -q hides Surefire's summary: count the reports' test cases instead.
 python3 - target/surefire-reports <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
@@ -50,6 +53,6 @@ for report in glob.glob(sys.argv[1] + "/TEST-*.xml"):
     failed += int(suite.get("failures")) + int(suite.get("errors"))
 if tests == 0:
     sys.exit("uniffi: the Kotlin suite ran no test")
-print(f"uniffi Kotlin: {tests - failed - skipped} passed, {failed} failed, {skipped} skipped")
+print(f"Kotlin: {tests - failed - skipped} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
 PY
