@@ -171,7 +171,8 @@ export interface PoolConfig {
   lockout?: { free_attempts?: number; max_lockout_secs?: number; reset_after_secs?: number }
   mfa?: { mode?: 'off' | 'optional' | 'required'; methods?: string[] }
   attribute_update?: { require_verification_before_update?: string[] }
-  tokens?: { algorithm?: 'RS256' | 'ES256' | 'EdDSA' }
+  /** `ES256` (default), `RS256` (Cognito's) or `EdDSA`; takes effect at the next key rotation for an existing pool. */
+  tokens?: { algorithm?: 'ES256' | 'RS256' | 'EdDSA' }
   messages?: {
     verification?: string
     verification_subject?: string

@@ -136,26 +136,44 @@ fn with_claims(token: &str, claims: &Value) -> String {
     format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2])
 }
 
-/// RFC 8725 and the attack classes of performance-and-security.md §8: every row must be
-/// refused by verify_access_token and verify_id_token.
 #[test]
-fn jwt_attack_table() {
+fn jwt_attack_table_es256() {
+    jwt_attack_table("ES256", "x");
+}
+
+#[test]
+fn jwt_attack_table_rs256() {
+    jwt_attack_table("RS256", "n");
+}
+
+#[test]
+fn jwt_attack_table_eddsa() {
+    jwt_attack_table("EdDSA", "x");
+}
+
+/// RFC 8725 and the attack classes of performance-and-security.md §8: every row must be
+/// refused by verify_access_token and verify_id_token, whatever the pool signs with.
+/// `public_member` is the JWK member an algorithm-confusion attacker would use as the HMAC key.
+fn jwt_attack_table(algorithm: &str, public_member: &str) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let f = open(Arc::clone(&store), config("pool_id = 'jwt'"), None);
+    let f = open(Arc::clone(&store), config(&format!("pool_id = 'jwt'\n[tokens]\nalgorithm = '{algorithm}'")), None);
     let t = sign_up_and_in(&f, "alice");
     let header = part(&t.access_token, 0);
     let claims = part(&t.access_token, 1);
+    assert_eq!(header["alg"], algorithm);
     let kid = header["kid"].as_str().unwrap();
     let jwks: Value = serde_json::from_str(&f.pool.jwks()).unwrap();
-    let public_n =
-        jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap()["n"].as_str().unwrap().to_owned();
+    let public_key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap()[public_member]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // HS256 "signed" with the public key: the algorithm-confusion attack.
     let hs_header = json!({"alg": "HS256", "kid": kid});
     let hs_input =
         format!("{}.{}", URL_SAFE_NO_PAD.encode(hs_header.to_string()), t.access_token.split('.').nth(1).unwrap());
     let hs_sig =
-        ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, public_n.as_bytes()), hs_input.as_bytes());
+        ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, public_key.as_bytes()), hs_input.as_bytes());
     let alg_confusion = format!("{hs_input}.{}", URL_SAFE_NO_PAD.encode(hs_sig.as_ref()));
 
     // A token of the same pool id signed by the same keys but claiming another issuer.

@@ -1,5 +1,5 @@
 """Outputs checked by independent libraries: ID and access tokens verified by PyJWT against
-the pool's JWKS (RS256, issuer, audience)."""
+the pool's JWKS (every signing algorithm, issuer, audience)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import userpool
 
 from .conftest import PASSWORD, Host, fast_config, signed_in
 
+# The pool's `tokens.algorithm` and the JWK key type PyJWT should see for it.
+ALGORITHMS = [("ES256", "EC"), ("RS256", "RSA"), ("EdDSA", "OKP")]
+
 
 def key_for(pool: userpool.UserPool, token: str) -> jwt.PyJWK:
     kid = jwt.get_unverified_header(token)["kid"]
@@ -20,14 +23,15 @@ def key_for(pool: userpool.UserPool, token: str) -> jwt.PyJWK:
     return next(k for k in keys.keys if k.key_id == kid)
 
 
-def test_pyjwt_verifies_id_and_access_tokens(host: Host) -> None:
+@pytest.mark.parametrize("algorithm", [a for a, _ in ALGORITHMS])
+def test_pyjwt_verifies_id_and_access_tokens(host: Host, algorithm: str) -> None:
     # The system clock, so that PyJWT's own expiry check (against the real time) applies.
-    pool = userpool.UserPool.open(config=fast_config(), delivery=host.deliver)
+    pool = userpool.UserPool.open(config=fast_config(tokens={"algorithm": algorithm}), delivery=host.deliver)
     tokens = signed_in(pool, host)
     id_claims = jwt.decode(
         tokens.id_token,
         key_for(pool, tokens.id_token),
-        algorithms=["RS256"],
+        algorithms=[algorithm],
         audience="default",
         issuer=pool.issuer,
     )
@@ -36,21 +40,30 @@ def test_pyjwt_verifies_id_and_access_tokens(host: Host) -> None:
     access_claims = jwt.decode(
         tokens.access_token,
         key_for(pool, tokens.access_token),
-        algorithms=["RS256"],
+        algorithms=[algorithm],
         issuer=pool.issuer,
     )
     assert access_claims == pool.verify_access_token(tokens.access_token)
     assert access_claims["client_id"] == "default" and access_claims["token_use"] == "access"
 
 
-def test_jwks_is_rs256_and_rejects_a_forged_token(pool: userpool.UserPool, host: Host) -> None:
+def test_default_algorithm_is_es256(pool: userpool.UserPool) -> None:
     jwks = json.loads(pool.jwks())
-    assert jwks["keys"] and all(k["kty"] == "RSA" and k["alg"] == "RS256" for k in jwks["keys"])
+    assert jwks["keys"] and all(k["kty"] == "EC" and k["alg"] == "ES256" for k in jwks["keys"])
+
+
+@pytest.mark.parametrize(("algorithm", "kty"), ALGORITHMS)
+def test_jwks_names_the_algorithm_and_rejects_a_forged_token(host: Host, algorithm: str, kty: str) -> None:
+    pool = userpool.UserPool.open(
+        config=fast_config(tokens={"algorithm": algorithm}), delivery=host.deliver, clock=host.clock
+    )
+    jwks = json.loads(pool.jwks())
+    assert jwks["keys"] and all(k["kty"] == kty and k["alg"] == algorithm for k in jwks["keys"])
     tokens = signed_in(pool, host)
     header, payload, signature = tokens.access_token.split(".")
     forged = ".".join([header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(forged, key_for(pool, forged), algorithms=["RS256"], options={"verify_exp": False})
+        jwt.decode(forged, key_for(pool, forged), algorithms=[algorithm], options={"verify_exp": False})
     with pytest.raises(userpool.NotAuthorizedError):
         pool.verify_access_token(forged)
 
