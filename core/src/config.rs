@@ -671,7 +671,8 @@ impl Settings {
         let hashing = &raw.password_hashing;
         check_range("password_hashing.parallelism", hashing.parallelism.into(), 1, 16)?;
         check_range("password_hashing.iterations", hashing.iterations.into(), 1, 64)?;
-        check_range("password_hashing.memory_kib", hashing.memory_kib.into(), 8 * 16, 4 << 20)?;
+        // 8 KiB is argon2's own floor; the 8 × parallelism rule below is the real one.
+        check_range("password_hashing.memory_kib", hashing.memory_kib.into(), 8, 4 << 20)?;
         if !hashing.dangerous_allow_weak && (hashing.memory_kib < 19_456 || hashing.iterations < 2) {
             return Err(bad_key(
                 "password_hashing",
@@ -908,6 +909,11 @@ mod tests {
             ("[password_policy]\nminimum_length = 3", "password_policy.minimum_length"),
             ("pool_id = 'a b'", "pool_id"),
             ("[password_hashing]\nmemory_kib = 1024", "password_hashing"),
+            ("[password_hashing]\nmemory_kib = 7\ndangerous_allow_weak = true", "password_hashing.memory_kib"),
+            (
+                "[password_hashing]\nmemory_kib = 8\nparallelism = 2\ndangerous_allow_weak = true",
+                "password_hashing.memory_kib",
+            ),
             ("[sign_in]\nusername_attributes = ['email']\nalias_attributes = ['email']", "sign_in.alias_attributes"),
             ("[[clients]]\nid = 'a'\nrefresh_grace_secs = 120", "clients[0].refresh_grace_secs"),
             ("[mfa]\nmethods = ['carrier-pigeon']", "mfa.methods"),
@@ -921,7 +927,10 @@ mod tests {
 
     #[test]
     fn weak_hashing_needs_the_dangerous_flag() {
-        let text = "[password_hashing]\nmemory_kib = 256\niterations = 1\ndangerous_allow_weak = true";
-        PoolConfig::from_toml(text).unwrap();
+        for memory_kib in [256, 8] {
+            let text = format!("[password_hashing]\nmemory_kib = {memory_kib}\niterations = 1");
+            assert!(PoolConfig::from_toml(&text).is_err());
+            PoolConfig::from_toml(&format!("{text}\ndangerous_allow_weak = true")).unwrap();
+        }
     }
 }

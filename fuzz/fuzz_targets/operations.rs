@@ -33,7 +33,7 @@ fuzz_target!(|ops: Vec<Op>| {
         return;
     }
     let config = PoolConfig::from_toml(
-        "pool_id = 'fuzz'\n[tokens]\nalgorithm = 'ES256'\n[password_hashing]\nmemory_kib = 128\niterations = 1\ndangerous_allow_weak = true",
+        "pool_id = 'fuzz'\n[tokens]\nalgorithm = 'ES256'\n[password_hashing]\nmemory_kib = 8\niterations = 1\ndangerous_allow_weak = true",
     )
     .unwrap();
     let clock = ManualClock::new(1_700_000_000_000);
