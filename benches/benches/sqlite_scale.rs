@@ -16,7 +16,9 @@
 //! Run with `cargo bench -p userpool-benches --bench sqlite_scale`. `USERPOOL_SCALE_SIZES`
 //! (default `10000,1000000`) picks the pool sizes, `USERPOOL_SCALE_DIR` (default the system
 //! temp dir) where the files go; they are deleted afterwards unless `USERPOOL_SCALE_KEEP`
-//! is set. `docs/performance.md` records the figures.
+//! is set. With `USERPOOL_SCALE_REUSE` set, a kept file of the same size is measured again
+//! without a new import (its import column then reads "reused"). `docs/performance.md`
+//! records the figures.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -107,8 +109,11 @@ fn file_size(path: &std::path::Path) -> u64 {
 
 fn run(n: usize, dir: &std::path::Path) {
     let path = dir.join(format!("userpool-scale-{n}.sqlite3"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    let reuse = std::env::var_os("USERPOOL_SCALE_REUSE").is_some() && path.exists();
+    if !reuse {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
     let store = Arc::new(SqliteStore::open(&path).expect("the store opens"));
     let pool = UserPool::builder(config()).store(Arc::clone(&store) as Arc<dyn Store>).open().expect("the pool opens");
@@ -117,7 +122,7 @@ fn run(n: usize, dir: &std::path::Path) {
     // ── import ──
     let started = Instant::now();
     let mut next_report = n / 10;
-    for start in (0..n).step_by(BATCH) {
+    for start in (0..n).step_by(BATCH).filter(|_| !reuse) {
         let batch: Vec<ImportUser> = (start..(start + BATCH).min(n))
             .map(|i| ImportUser {
                 username: username(i),
@@ -138,7 +143,12 @@ fn run(n: usize, dir: &std::path::Path) {
             next_report += n / 10;
         }
     }
-    let import_secs = started.elapsed().as_secs_f64();
+    let import = if reuse {
+        "reused".to_owned()
+    } else {
+        let secs = started.elapsed().as_secs_f64();
+        format!("{secs:.1} s ({:.0}/s)", n as f64 / secs)
+    };
     let budget = Duration::from_secs(3);
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
 
@@ -210,11 +220,9 @@ fn run(n: usize, dir: &std::path::Path) {
     let concurrent = concurrent.0;
     let size = file_size(&path);
     println!(
-        "| {n} | {:.1} s ({:.0}/s) | {by_username} | {by_alias} | {raw_key} | {list_first_page} | {:.2} s | \
+        "| {n} | {import} | {by_username} | {by_alias} | {raw_key} | {list_first_page} | {:.2} s | \
          {:.0} µs ({:.0} µs − {:.0} µs hash) | {:.0} µs ({:.0}/s) | {concurrent:.0}/s ({:.0} µs CPU each: {:.0}/s per \
          core) | {:.2} GB |",
-        import_secs,
-        n as f64 / import_secs,
         list_scan.wall / 1e6,
         sign_in.wall - hash_only.wall,
         sign_in.wall,
