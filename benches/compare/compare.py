@@ -93,8 +93,23 @@ def cell(values: list[float], suffix: str = "") -> str:
     return f"**{fmt(med)}{suffix}** ({fmt(lo)}–{fmt(hi)})"
 
 
+def memory_formula(run: dict[str, Any]) -> float:
+    """base + permits × m_cost, in KiB. Base is the process once the pool is open, its users are
+    loaded and the callers are waiting (`ready_kib`), less the one hashing buffer the pool already
+    holds then (it computes its dummy hash at open). Runs before `ready_kib` existed used the
+    process before the pool was opened."""
+    if "ready_kib" in run:
+        return run["ready_kib"] - M_COST_KIB + run["permits"] * M_COST_KIB
+    return run["base_kib"] + run["permits"] * M_COST_KIB
+
+
 # ---------------------------------------------------------------------------------------------
 # The comparisons. Each returns {contender: [result per round]}.
+
+
+# Prefix of a command that makes the pool sign with RS256 (Cognito's algorithm) instead of the
+# default ES256.
+RS256 = ["env", "COMPARE_ALGORITHM=RS256"]
 
 
 def sign_in_contenders(r: Runner, cores: int, ops: int) -> dict[str, list[str]]:
@@ -103,6 +118,7 @@ def sign_in_contenders(r: Runner, cores: int, ops: int) -> dict[str, list[str]]:
         "Rust: argon2 verify_password (allocates per call)": r.rust_cmd("argon2-alloc", cores, ops),
         "Rust: userpool sign_in (memory store)": r.rust_cmd("sign-in", "memory", cores, ops),
         "Rust: userpool sign_in (SQLite file)": r.rust_cmd("sign-in", "sqlite", cores, ops),
+        "Rust: userpool sign_in, RS256 tokens (memory store)": RS256 + r.rust_cmd("sign-in", "memory", cores, ops),
         "Python: bare argon2-cffi verify": r.py_cmd("argon2", cores, ops),
         "Python: userpool sign_in (memory store)": r.py_cmd("userpool-sign-in", "memory", cores, ops),
         "Node: bare @node-rs/argon2 verify": r.node_cmd("argon2", cores, ops),
@@ -116,6 +132,7 @@ SIGN_IN_RATIOS = [
     # (label, numerator, denominator, goal)
     ("userpool Rust / bare RustCrypto argon2", "Rust: userpool sign_in (memory store)", "Rust: bare argon2 (RustCrypto), memory reused", 0.97),
     ("userpool Rust (SQLite) / bare RustCrypto argon2", "Rust: userpool sign_in (SQLite file)", "Rust: bare argon2 (RustCrypto), memory reused", None),
+    ("(not the default) userpool Rust, RS256 tokens / bare RustCrypto argon2", "Rust: userpool sign_in, RS256 tokens (memory store)", "Rust: bare argon2 (RustCrypto), memory reused", None),
     ("userpool Rust / argon2 verify_password (allocating)", "Rust: userpool sign_in (memory store)", "Rust: argon2 verify_password (allocates per call)", None),
     ("userpool Python / bare argon2-cffi", "Python: userpool sign_in (memory store)", "Python: bare argon2-cffi verify", None),
     ("userpool Python / userpool Rust", "Python: userpool sign_in (memory store)", "Rust: userpool sign_in (memory store)", None),
@@ -128,12 +145,13 @@ SIGN_IN_RATIOS = [
 
 def verify_contenders(r: Runner, q: bool) -> dict[str, list[str]]:
     k = 10 if q else 1
+    # One RS256 token everywhere: the algorithm whose verification is cheapest for the peers.
     return {
-        "Rust: userpool verify_access_token": r.rust_cmd("verify", 300_000 // k),
-        "Python: userpool verify_access_token": r.py_cmd("userpool-verify", 100_000 // k),
-        "Python: PyJWT jwt.decode": r.py_cmd("pyjwt-verify", 6_000 // k),
-        "Node: userpool verifyAccessTokenSync": r.node_cmd("userpool-verify", 40_000 // k),
-        "Node: jose jwtVerify": r.node_cmd("jose-verify", 6_000 // k),
+        "Rust: userpool verify_access_token": RS256 + r.rust_cmd("verify", 300_000 // k),
+        "Python: userpool verify_access_token": RS256 + r.py_cmd("userpool-verify", 100_000 // k),
+        "Python: PyJWT jwt.decode": RS256 + r.py_cmd("pyjwt-verify", 6_000 // k),
+        "Node: userpool verifyAccessTokenSync": RS256 + r.node_cmd("userpool-verify", 40_000 // k),
+        "Node: jose jwtVerify": RS256 + r.node_cmd("jose-verify", 6_000 // k),
         "Node: better-auth getSession (cookie)": r.node_cmd("better-auth-session", 600 // k),
     }
 
@@ -151,9 +169,9 @@ def refresh_contenders(r: Runner, q: bool) -> dict[str, list[str]]:
     k = 4 if q else 1
     return {
         "Rust: userpool refresh, 1 caller": r.rust_cmd("refresh", 1, 150 // k),
-        "Rust: userpool refresh, 16 callers": r.rust_cmd("refresh", 16, 600 // k),
-        "Rust: userpool refresh, ES256 tokens, 1 caller": ["env", "COMPARE_ES256=1", *r.rust_cmd("refresh", 1, 150 // k)],
-        "Rust: userpool refresh, ES256 tokens, 16 callers": ["env", "COMPARE_ES256=1", *r.rust_cmd("refresh", 16, 1200 // k)],
+        "Rust: userpool refresh, 16 callers": r.rust_cmd("refresh", 16, 1200 // k),
+        "Rust: userpool refresh, RS256 tokens, 1 caller": RS256 + r.rust_cmd("refresh", 1, 150 // k),
+        "Rust: userpool refresh, RS256 tokens, 16 callers": RS256 + r.rust_cmd("refresh", 16, 600 // k),
         "Python: userpool refresh, 1 caller": r.py_cmd("userpool-refresh", 1, 150 // k),
         "Node: userpool refresh, 1 caller": r.node_cmd("userpool-refresh", 1, 150 // k),
         "Node: userpool refresh, 16 in flight": r.node_cmd("userpool-refresh", 16, 600 // k),
@@ -252,7 +270,7 @@ def draw_charts(sign_in_1: Results, sign_in_2: Results, verify: Results, refresh
     refresh_ratio_series.append(("userpool Rust per core (CPU), 16 callers / Keycloak 120 per vCPU (published)", [x / KEYCLOAK_REFRESHES_PER_VCPU for x in per_core]))
     one_core = [cpu_rate(x) for x in refresh["Rust: userpool refresh, 1 caller"]]
     refresh_ratio_series.append(("userpool Rust per core (CPU), 1 caller / Keycloak 120 per vCPU (published)", [x / KEYCLOAK_REFRESHES_PER_VCPU for x in one_core]))
-    refresh_ratio_series.append(("(not the default) ES256 tokens, per core (CPU), 16 callers / Keycloak (published)", [cpu_rate(x) / KEYCLOAK_REFRESHES_PER_VCPU for x in refresh["Rust: userpool refresh, ES256 tokens, 16 callers"]]))
+    refresh_ratio_series.append(("(not the default) RS256 tokens, per core (CPU), 16 callers / Keycloak (published)", [cpu_rate(x) / KEYCLOAK_REFRESHES_PER_VCPU for x in refresh["Rust: userpool refresh, RS256 tokens, 16 callers"]]))
     chart(
         IMG / "compare-refresh.png",
         "Durable refresh with rotation (SQLite, synchronous=FULL)\nmedian of rounds, whiskers = spread",
@@ -263,7 +281,7 @@ def draw_charts(sign_in_1: Results, sign_in_2: Results, verify: Results, refresh
     mem_series = []
     for p, runs in memory.items():
         label = f"max_concurrent = {p}" + (" (one per CPU)" if p == 0 else "")
-        mem_series.append((label, [x["peak_kib"] / (x["base_kib"] + x["permits"] * M_COST_KIB) for x in runs]))
+        mem_series.append((label, [x["peak_kib"] / memory_formula(x) for x in runs]))
     chart(
         IMG / "compare-memory.png",
         "Peak RSS of 200 concurrent sign-ins / (base + permits × 19 MiB)\nmedian of rounds, whiskers = spread",
@@ -376,8 +394,8 @@ def main() -> None:
     w("measured in that round, and the tables give the **median over the rounds** with the spread")
     w("(lowest–highest) in brackets. Rates are operations per second of wall time unless marked CPU.")
     w("")
-    w("**This machine is shared and noisy.** Other engineers' builds and test suites ran during the")
-    w(f"run (load average {load_start} at the start, {loadavg()} at the end, on {os.cpu_count()} CPUs). Absolute rates drift")
+    w("**This machine is a shared VM and noisy.** Anything else running during the run shows in the")
+    w(f"load average: {load_start} at the start, {loadavg()} at the end, on {os.cpu_count()} CPUs. Absolute rates drift")
     w("with that load from one minute to the next; the ratios, taken between processes that ran seconds")
     w("apart, are the figures to read, and even they move by ±15 % or so. Treat a ratio within that of")
     w("its goal as unresolved.")
@@ -416,12 +434,13 @@ def main() -> None:
     w("")
     w("argon2id m=19456 KiB, t=2, p=1 everywhere. One sign-in = the library's full password sign-in")
     w("of one confirmed user (userpool: lockout bookkeeping, the hash check, a new session, an ID and")
-    w("an access token signed RS256; better-auth: `auth.api.signInEmail`, its password functions set")
+    w("an access token signed ES256, the default; better-auth: `auth.api.signInEmail`, its password functions set")
     w("to @node-rs/argon2 with the same parameters, on better-sqlite3 with WAL and `synchronous=FULL`,")
     w("a new session row). \"Bare\" = the library's own argon2id verification of a PHC string, alone.")
     w("**One core**: every process pinned to CPU 0 (`taskset -c 0`), one sign-in at a time.")
     w("**Two cores**: not pinned, two sign-ins in flight (two threads in Rust and Python, two")
-    w("Promises in Node).")
+    w("Promises in Node). The RS256 row is the same Rust sign-in on a pool configured with Cognito's")
+    w("`tokens.algorithm = \"RS256\"`: two RSA-2048 signatures instead of two ES256 ones.")
     w("")
     w("@node-rs/argon2 is built on `argon2-rust`, a different argon2 implementation from userpool's")
     w("RustCrypto `argon2`, and it is several times faster on this CPU (see the bare rows). So a")
@@ -445,7 +464,8 @@ def main() -> None:
 
     w("## 2. Session validation")
     w("")
-    w("The same RS256 access token, verified again and again, one call at a time, in each process:")
+    w("The same RS256 access token (the pools here are configured with `tokens.algorithm = \"RS256\"`,")
+    w("the cheapest algorithm to verify, so the peers are at their fastest), verified again and again, one call at a time, in each process:")
     w("userpool's `verify_access_token` (signature check cached; expiry, issuer, client, key retirement")
     w("and revocation checked on every call); PyJWT `jwt.decode(token, key, algorithms=[\"RS256\"],")
     w("issuer=…)` and jose `jwtVerify(token, createLocalJWKSet(jwks), {issuer})` with the JWKS from")
@@ -471,9 +491,9 @@ def main() -> None:
     w("`synchronous=FULL`) and sets a new cookie. The session token does not rotate and no JWT is")
     w("signed, so it does less work than userpool's refresh.")
     w("")
-    w("userpool signs RS256 tokens by default (two RSA-2048 signatures per refresh: ID and access")
-    w("token). The ES256 rows are the same refresh on a pool configured with `tokens.algorithm =")
-    w("ES256`, to show how much of the cost is the RSA signing; they are not the default.")
+    w("userpool signs ES256 tokens by default (two ECDSA P-256 signatures per refresh: ID and access")
+    w("token). The RS256 rows are the same refresh on a pool configured with Cognito's")
+    w("`tokens.algorithm = \"RS256\"` (two RSA-2048 signatures), to show what that choice costs.")
     w("")
     rate_table(refresh, "refreshes", with_cpu=True)
     ratio_table(refresh, REFRESH_RATIOS)
@@ -484,10 +504,10 @@ def main() -> None:
     w("")
     w("| ratio | median (spread) | goal | met |")
     w("|---|---|---|---|")
-    es_core = [cpu_rate(x) / KEYCLOAK_REFRESHES_PER_VCPU for x in refresh["Rust: userpool refresh, ES256 tokens, 16 callers"]]
+    rs_core = [cpu_rate(x) / KEYCLOAK_REFRESHES_PER_VCPU for x in refresh["Rust: userpool refresh, RS256 tokens, 16 callers"]]
     for label, vals in (("userpool Rust per core, 16 callers / Keycloak 120 per vCPU", [x / KEYCLOAK_REFRESHES_PER_VCPU for x in per_core]),
                         ("userpool Rust per core, 1 caller / Keycloak 120 per vCPU", [x / KEYCLOAK_REFRESHES_PER_VCPU for x in one_core]),
-                        ("(not the default) userpool Rust with ES256 tokens per core, 16 callers / Keycloak", es_core)):
+                        ("(not the default) userpool Rust with RS256 tokens per core, 16 callers / Keycloak", rs_core)):
         w(f"| {label} | {cell(vals, '×')} | ≥ 10× | {'yes' if statistics.median(vals) >= 10 else '**no**'} |")
     wall16 = [rate(x) / (KEYCLOAK_REFRESHES_PER_VCPU * (os.cpu_count() or 1)) for x in refresh["Rust: userpool refresh, 16 callers"]]
     w(f"| (wall) userpool Rust, 16 callers / Keycloak 120 × {os.cpu_count()} vCPUs | {cell(wall16, '×')} | — | — |")
@@ -514,25 +534,29 @@ def main() -> None:
 
     w("## 5. Memory")
     w("")
-    w("One Rust process (`compare memory`) imports 200 users (one pre-computed argon2id hash), then")
-    w("starts 200 threads that sign in at once, each as its own user, with")
-    w("`password_hashing.max_concurrent` set to 2, 8 and 0 (0 = one permit per CPU, here")
-    w(f"{os.cpu_count()}). Peak RSS is `VmHWM` from `/proc/self/status` after all 200 have finished;")
-    w("base is `VmRSS` before the pool is opened. Formula: base + permits × 19 MiB (m_cost,")
-    w("19456 KiB). The measured peak also holds what the formula leaves out: the pool itself (keys,")
-    w("200 users, sessions), 200 thread stacks and the allocator's per-thread arenas.")
+    w("One Rust process (`compare memory`) opens a pool and imports 200 users (one constant argon2id")
+    w("hash, so that the harness itself hashes nothing), starts 200 threads that wait, and then lets")
+    w("them sign in at once, each as its own user, with `password_hashing.max_concurrent` set to 2, 8")
+    w(f"and 0 (0 = one permit per CPU, here {os.cpu_count()}). Peak RSS is `VmHWM` from")
+    w("`/proc/self/status` after all 200 have finished. **Base** is `VmRSS` while the 200 callers wait")
+    w("(the pool open with its keys and users, the callers' threads), less the one hashing buffer the")
+    w("pool already holds at that point (it hashes a dummy password at open, so that unknown users")
+    w("cost a real verification). Formula: base + permits × 19 MiB (m_cost, 19456 KiB). What the")
+    w("peak holds beyond it is what 200 sign-ins in flight add: their stacks as they run, sessions,")
+    w("tokens.")
     w("")
-    w("| max_concurrent | permits | base | after setup | formula | peak RSS (median, spread) | peak / formula | goal | met |")
-    w("|---|---|---|---|---|---|---|---|---|")
+    w("| max_concurrent | permits | process at start | pool open, users loaded, callers waiting | base | formula | peak RSS (median, spread) | peak / formula | goal | met |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for p, runs in memory.items():
         permits = runs[0]["permits"]
-        base = statistics.median(x["base_kib"] for x in runs)
-        setup = statistics.median(x["setup_kib"] for x in runs)
-        formula = base + permits * M_COST_KIB
+        start = statistics.median(x["base_kib"] for x in runs)
+        ready = statistics.median(x.get("ready_kib", x["setup_kib"]) for x in runs)
+        formula = statistics.median(memory_formula(x) for x in runs)
+        base = formula - permits * M_COST_KIB
         peaks = [x["peak_kib"] / MIB_KIB for x in runs]
-        rel = [x["peak_kib"] / (x["base_kib"] + x["permits"] * M_COST_KIB) for x in runs]
+        rel = [x["peak_kib"] / memory_formula(x) for x in runs]
         med = statistics.median(rel)
-        w(f"| {p} | {permits} | {base / MIB_KIB:.1f} MiB | {setup / MIB_KIB:.1f} MiB | {formula / MIB_KIB:.1f} MiB | {cell(peaks, ' MiB')} | {cell(rel, '×')} | within 10 % | {'yes' if abs(med - 1) <= 0.10 else '**no**'} |")
+        w(f"| {p} | {permits} | {start / MIB_KIB:.1f} MiB | {ready / MIB_KIB:.1f} MiB | {base / MIB_KIB:.1f} MiB | {formula / MIB_KIB:.1f} MiB | {cell(peaks, ' MiB')} | {cell(rel, '×')} | within 10 % | {'yes' if abs(med - 1) <= 0.10 else '**no**'} |")
     w("")
     w("![memory](img/compare-memory.png)")
     w("")

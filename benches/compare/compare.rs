@@ -12,7 +12,8 @@
 //! compare memory  <max_concurrent> <sign-ins>  peak RSS (VmHWM) of <sign-ins> concurrent sign-ins
 //! ```
 //!
-//! With `COMPARE_ES256` set, the pool signs its tokens with ES256 instead of the default RS256.
+//! `COMPARE_ALGORITHM` (`ES256`, `RS256`, `EdDSA`) sets the pool's `tokens.algorithm`; without it
+//! the pool signs with the default (ES256).
 
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Instant;
@@ -82,6 +83,11 @@ fn measure<S: Send + 'static>(concurrency: usize, ops: usize, state: impl Fn(usi
     println!("{{\"ops\": {ops}, \"wall\": {wall}, \"cpu\": {cpu}}}");
 }
 
+/// argon2id (m=19456, t=2, p=1) of `PASSWORD` with a fixed salt; a wrong constant fails every
+/// sign-in of `compare memory`.
+const OWASP_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$dXNlcnBvb2wtY29tcGFyZQ$iIDUVV8iYXfdoaVucEKEr/mqjBsPEgVnSS3pT/RjYKY";
+
 fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19_456, 2, 1, None).expect("OWASP parameters"))
 }
@@ -89,13 +95,25 @@ fn argon2() -> Argon2<'static> {
 /// A pool with the default (OWASP) hashing, `max_concurrent` permits, in memory or on a
 /// SQLite file in the temp dir, and one confirmed user.
 fn pool(sqlite: bool, max_concurrent: u32) -> (UserPool, Option<tempdir::Dir>) {
-    let es256 = std::env::var_os("COMPARE_ES256").is_some();
+    let (pool, delivery, dir) = empty_pool(sqlite, max_concurrent);
+    pool.sign_up(USERNAME, PASSWORD, [("email".to_owned(), EMAIL.to_owned())].into()).expect("sign-up");
+    let code = delivery.last_code_to(EMAIL).expect("a confirmation code");
+    pool.confirm_sign_up(USERNAME, &code).expect("confirmation");
+    (pool, dir)
+}
+
+/// The pool of [`pool`] before anything was hashed in it (no hashing memory held yet).
+fn empty_pool(sqlite: bool, max_concurrent: u32) -> (UserPool, RecordingDelivery, Option<tempdir::Dir>) {
+    let algorithm = match std::env::var("COMPARE_ALGORITHM").as_deref() {
+        Ok("RS256") => SigningAlgorithm::RS256,
+        Ok("EdDSA") => SigningAlgorithm::EdDSA,
+        Ok("ES256") | Err(_) => SigningAlgorithm::ES256,
+        Ok(other) => panic!("COMPARE_ALGORITHM={other}: expected ES256, RS256 or EdDSA"),
+    };
     let config = PoolConfig::builder()
         .with(|c| {
             c.password_hashing.max_concurrent = max_concurrent;
-            if es256 {
-                c.tokens.algorithm = SigningAlgorithm::ES256;
-            }
+            c.tokens.algorithm = algorithm;
         })
         .build()
         .expect("the default configuration is valid");
@@ -108,10 +126,7 @@ fn pool(sqlite: bool, max_concurrent: u32) -> (UserPool, Option<tempdir::Dir>) {
     } else {
         (builder.open().expect("the pool opens"), None)
     };
-    pool.sign_up(USERNAME, PASSWORD, [("email".to_owned(), EMAIL.to_owned())].into()).expect("sign-up");
-    let code = delivery.last_code_to(EMAIL).expect("a confirmation code");
-    pool.confirm_sign_up(USERNAME, &code).expect("confirmation");
-    (pool, dir)
+    (pool, delivery, dir)
 }
 
 /// A directory under the temp dir, removed on drop (no extra dependency).
@@ -217,15 +232,16 @@ fn main() {
         Some("memory") => {
             let permits = u32::try_from(arg(&args, 2)).expect("a small number");
             let sign_ins = arg(&args, 3);
-            let base = status_kib("VmRSS");
-            let (pool, _dir) = pool(false, permits);
+            let process = status_kib("VmRSS");
+            let (pool, _, _dir) = empty_pool(false, permits);
             // One user per sign-in: concurrent attempts on one user count towards its lockout.
-            let phc = argon2().hash_password(PASSWORD.as_bytes()).expect("hashing").to_string();
+            // The hash is a constant: computing it here would leave a freed 19 MiB block in the
+            // heap for the pool's first hashing buffer to reuse, hiding one permit's memory.
             let users = (0..sign_ins)
                 .map(|i| ImportUser {
                     username: format!("user{i}"),
                     attributes: [("email".to_owned(), format!("user{i}@example.com"))].into(),
-                    password_hash: Some(phc.clone()),
+                    password_hash: Some(OWASP_PHC.to_owned()),
                 })
                 .collect();
             for outcome in pool.admin_import_users(users).expect("the import runs") {
@@ -233,25 +249,31 @@ fn main() {
             }
             let setup = status_kib("VmRSS");
             let pool = Arc::new(pool);
-            let barrier = Arc::new(Barrier::new(sign_ins));
+            // The callers park twice: once all exist (the app's footprint before the burst is
+            // read then), and again to start together.
+            let (parked, go) = (Arc::new(Barrier::new(sign_ins + 1)), Arc::new(Barrier::new(sign_ins + 1)));
             let threads: Vec<_> = (0..sign_ins)
                 .map(|i| {
-                    let (pool, barrier) = (Arc::clone(&pool), Arc::clone(&barrier));
+                    let (pool, parked, go) = (Arc::clone(&pool), Arc::clone(&parked), Arc::clone(&go));
                     std::thread::Builder::new()
                         .stack_size(256 * 1024)
                         .spawn(move || {
-                            barrier.wait();
+                            parked.wait();
+                            go.wait();
                             pool.sign_in(&format!("user{i}"), PASSWORD).expect("the password is right");
                         })
                         .expect("a thread starts")
                 })
                 .collect();
+            parked.wait();
+            let ready = status_kib("VmRSS");
+            go.wait();
             for t in threads {
                 t.join().expect("a sign-in thread panicked");
             }
             let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
             println!(
-                "{{\"base_kib\": {base}, \"setup_kib\": {setup}, \"peak_kib\": {}, \"permits\": {}, \"sign_ins\": {sign_ins}}}",
+                "{{\"base_kib\": {process}, \"setup_kib\": {setup}, \"ready_kib\": {ready}, \"peak_kib\": {}, \"permits\": {}, \"sign_ins\": {sign_ins}}}",
                 status_kib("VmHWM"),
                 if permits == 0 { cpus } else { permits as usize }
             );

@@ -52,7 +52,8 @@ async function userpool(sqlite) {
   const outbox = []
   const pool = await UserPool.open({
     path: sqlite ? join(dir, 'userpool.sqlite3') : undefined,
-    config: { pool_id: 'compare' },
+    // COMPARE_ALGORITHM sets tokens.algorithm (the pool's default, ES256, when unset).
+    config: { pool_id: 'compare', ...(process.env.COMPARE_ALGORITHM ? { tokens: { algorithm: process.env.COMPARE_ALGORITHM } } : {}) },
     delivery: (m) => outbox.push(m),
   })
   await pool.signUp('alice', PASSWORD, { email: EMAIL })
@@ -126,7 +127,8 @@ switch (command) {
     } else {
       const jwks = createLocalJWKSet(JSON.parse(JSON.stringify(pool.jwks())))
       const issuer = pool.issuer
-      await measure(1, n(0), async () => jwtVerify(token, jwks, { issuer, algorithms: ['RS256'] }))
+      const alg = JSON.parse(Buffer.from(token.split('.')[0], 'base64url')).alg
+      await measure(1, n(0), async () => jwtVerify(token, jwks, { issuer, algorithms: [alg] }))
     }
     break
   }

@@ -24,6 +24,10 @@ from typing import Callable
 PASSWORD = "correct horse battery staple"
 
 
+# COMPARE_ALGORITHM sets the pool's tokens.algorithm (the pool's default, ES256, when unset).
+ALGORITHM = os.environ.get("COMPARE_ALGORITHM")
+
+
 def measure(concurrency: int, ops: int, op: Callable[[int], object]) -> None:
     op(0)  # warm-up
     concurrency = max(1, concurrency)
@@ -50,7 +54,10 @@ def pool(path: str | None):  # type: ignore[no-untyped-def]
     import userpool
 
     messages: list[userpool.Message] = []
-    p = userpool.UserPool.open(path=path, config={"pool_id": "compare"}, delivery=messages.append)
+    config: dict[str, object] = {"pool_id": "compare"}
+    if ALGORITHM:
+        config["tokens"] = {"algorithm": ALGORITHM}
+    p = userpool.UserPool.open(path=path, config=config, delivery=messages.append)
     p.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
     p.confirm_sign_up("alice", messages[-1].code)
     return p
@@ -79,8 +86,8 @@ def main() -> None:
 
                 kid = jwt.get_unverified_header(token)["kid"]
                 key = next(k for k in jwt.PyJWKSet.from_json(p.jwks()).keys if k.key_id == kid)
-                issuer = p.issuer
-                measure(1, int(args[0]), lambda _: jwt.decode(token, key, algorithms=["RS256"], issuer=issuer))
+                issuer, alg = p.issuer, jwt.get_unverified_header(token)["alg"]
+                measure(1, int(args[0]), lambda _: jwt.decode(token, key, algorithms=[alg], issuer=issuer))
         elif command == "userpool-refresh":
             p = pool(db)
             lanes = max(1, int(args[0]))
