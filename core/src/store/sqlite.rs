@@ -112,7 +112,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             idle_readers: 8,
             max_size_bytes: None,
-            mmap_bytes: 1 << 30,
+            mmap_bytes: if cfg!(target_pointer_width = "64") { 64 << 30 } else { 256 << 20 },
             reader_cache_kib: 16 << 10,
         }
     }
@@ -133,9 +133,12 @@ impl SqliteOptions {
         self
     }
 
-    /// How much of the file reads may map into memory (default 1 GiB; 0 turns it off).
-    /// Mapped pages are the OS page cache itself, shared by every connection, so lookups
-    /// in a large pool read no copies; it costs address space, not memory.
+    /// How much of the file reads may map into memory (default 64 GiB on 64-bit targets,
+    /// 256 MiB on 32-bit ones; 0 turns it off). Mapped pages are the OS page cache itself,
+    /// shared by every connection, so lookups in a large pool read no copies; it costs
+    /// address space, not memory. SQLite caps the map at its build's `SQLITE_MAX_MMAP_SIZE`
+    /// (2 GB in the bundled build unless `LIBSQLITE3_FLAGS` raises it, as this repository's
+    /// `.cargo/config.toml` does; see `docs/storage.md`).
     pub fn mmap_bytes(mut self, bytes: u64) -> Self {
         self.mmap_bytes = bytes;
         self
