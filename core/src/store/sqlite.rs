@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -167,8 +167,17 @@ pub struct SqliteStore {
     options: SqliteOptions,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    /// Commits waiting for the writer (group commit).
-    queue: Mutex<Vec<Arc<Pending>>>,
+    /// Commits waiting for the writer, and whether one caller is committing (group commit).
+    group: Mutex<Group>,
+    /// Signalled when a group has been answered and the writer is free again.
+    group_done: Condvar,
+}
+
+/// The group-commit state.
+#[derive(Default)]
+struct Group {
+    queue: Vec<Arc<Pending>>,
+    leading: bool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -222,7 +231,8 @@ impl SqliteStore {
             options,
             writer: Mutex::new(writer),
             readers: Mutex::new(vec![reader]),
-            queue: Mutex::new(Vec::new()),
+            group: Mutex::new(Group::default()),
+            group_done: Condvar::new(),
         })
     }
 
@@ -726,21 +736,46 @@ impl Store for SqliteStore {
     }
 
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
-        // Group commit: queue the commit, then take the writer. Whoever holds it commits
-        // everything queued in one transaction and one fsync; a commit already carried by
-        // an earlier holder just collects its answer.
+        // Group commit: queue the commit; if nobody is committing, lead: take everything
+        // queued and commit it in one transaction and one fsync. Otherwise wait until the
+        // leader answers. Waiting on a condition rather than on the writer's lock matters: a
+        // commit answered by a group must not wait for the next group's fsync to learn it.
         let pending = Arc::new(Pending { pool: pool.to_owned(), writes, result: Mutex::new(None) });
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::clone(&pending));
-        let mut conn = self.writer();
-        if let Some(result) = pending.take() {
-            return result;
+        let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+        group.queue.push(Arc::clone(&pending));
+        loop {
+            if let Some(result) = pending.take() {
+                return result;
+            }
+            if group.leading {
+                group = self.group_done.wait(group).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            group.leading = true;
+            let members = std::mem::take(&mut group.queue);
+            drop(group);
+            {
+                // Hands the lead back and wakes the waiters even if the commit panics.
+                let _lead = Lead(self);
+                self.commit_group(&mut self.writer(), members);
+            }
+            group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.take_if_answered_or_lost(&group) {
+                return pending.take().unwrap_or_else(|| {
+                    Err(StoreError::Backend(format!("{}: a commit was lost after a panic", self.path.display())))
+                });
+            }
         }
-        let group = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
-        self.commit_group(&mut conn, group);
-        drop(conn);
-        pending.take().unwrap_or_else(|| {
-            Err(StoreError::Backend(format!("{}: a commit was lost after a panic", self.path.display())))
-        })
+    }
+}
+
+/// The lead of a group commit; dropping it lets the next caller lead and wakes the waiters.
+struct Lead<'a>(&'a SqliteStore);
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        self.0.group.lock().unwrap_or_else(PoisonError::into_inner).leading = false;
+        self.0.group_done.notify_all();
     }
 }
 
@@ -758,6 +793,13 @@ impl Pending {
 
     fn answer(&self, result: Result<(), StoreError>) {
         *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+    }
+
+    /// After leading a group that carried this commit: whether to stop waiting, because it
+    /// was answered, or because it is in no queue and never will be (a panic lost it).
+    fn take_if_answered_or_lost(self: &Arc<Self>, group: &Group) -> bool {
+        self.result.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+            || !group.queue.iter().any(|queued| Arc::ptr_eq(queued, self))
     }
 }
 
