@@ -1,6 +1,6 @@
 //! The Rust side of `benches/compare/run`: one measurement per invocation, printed as one
-//! JSON line `{"ops": …, "wall": seconds, "cpu": seconds}` (CPU = the whole process's user +
-//! system time during the measured window). The orchestrator (`compare.py`) calls it once per
+//! JSON line `{"ops": …, "wall": seconds, "cpu": seconds}` (CPU = the time the measuring
+//! threads ran on a CPU during the measured window, to the nanosecond). The orchestrator (`compare.py`) calls it once per
 //! round, interleaved with the Python and Node contenders.
 //!
 //! ```text
@@ -34,14 +34,13 @@ fn arg(args: &[String], i: usize) -> usize {
     args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| usage())
 }
 
-/// User + system CPU seconds of this process, from `/proc/self/stat` (clock ticks of 10 ms).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat is readable");
-    // Fields after the command name (which ends at the last ')'): utime and stime are 14 and 15.
-    let rest = &stat[stat.rfind(')').expect("a command name") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
-    ticks / 100.0
+/// CPU seconds the calling thread has run, to the nanosecond (`/proc/thread-self/schedstat`:
+/// the first field is the time on a CPU). `/proc/self/stat` counts 10 ms ticks, too coarse for
+/// ratios near 1 over a window of a second.
+fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("/proc/thread-self/schedstat is readable");
+    let ns: u64 = stat.split_whitespace().next().and_then(|f| f.parse().ok()).expect("a run time in ns");
+    ns as f64 / 1e9
 }
 
 /// A value in KiB from `/proc/self/status` (`VmHWM`, `VmRSS`).
@@ -66,20 +65,18 @@ fn measure<S: Send + 'static>(concurrency: usize, ops: usize, state: impl Fn(usi
             let share = ops / concurrency + usize::from(t < ops % concurrency);
             std::thread::spawn(move || {
                 barrier.wait();
+                let cpu = thread_cpu_seconds();
                 for _ in 0..share {
                     op(&mut s);
                 }
+                thread_cpu_seconds() - cpu
             })
         })
         .collect();
-    let cpu = cpu_seconds();
     let start = Instant::now();
     barrier.wait();
-    for t in threads {
-        t.join().expect("a measuring thread panicked");
-    }
+    let cpu: f64 = threads.into_iter().map(|t| t.join().expect("a measuring thread panicked")).sum();
     let wall = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu;
     println!("{{\"ops\": {ops}, \"wall\": {wall}, \"cpu\": {cpu}}}");
 }
 
