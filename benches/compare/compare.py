@@ -585,7 +585,7 @@ def main() -> None:
     w("## Reproduce")
     w("")
     w("```")
-    w("benches/compare/run            # everything, about 9 minutes on 2 cores once built")
+    w("benches/compare/run            # everything, about 6 minutes on 2 cores once built")
     w("benches/compare/run --quick    # tiny sample counts, a smoke run of a few minutes")
     w("benches/compare/run --scale    # also the SQLite scale bench at 10k, 1M and 10M users (hours)")
     w("```")
