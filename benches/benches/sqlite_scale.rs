@@ -163,9 +163,11 @@ fn run(n: usize, dir: &std::path::Path) {
 
     // ── lookups, on a warm pool ──
     // A serving pool has its file in the OS page cache and its pages mapped: read the file
-    // once, then look users up for a while, before measuring.
+    // once, then look users up for a while (USERPOOL_SCALE_WARMUP_SECS, default 3), before
+    // measuring. Each page a lookup touches for the first time costs a page fault.
     warm_page_cache(&path);
-    per_call(budget, 1000, |_| {
+    let warm_up = std::env::var("USERPOOL_SCALE_WARMUP_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    per_call(Duration::from_secs(warm_up), 1000, |_| {
         black_box(pool.admin_get_user(&username(random.below(n))).expect("found"));
     });
     let by_username = per_call(budget, 1000, |_| {

@@ -380,9 +380,26 @@ fn no_secret_is_stored_in_plain_form() {
     for secret in &secrets {
         assert!(!contains(&raw, secret), "a secret is in the file: {}", String::from_utf8_lossy(secret));
     }
-    // No private key: the DER OID of rsaEncryption never appears (keys are sealed).
-    assert!(!contains(&raw, &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]));
+    // No private key: keys are stored as base64url PKCS#8 unless sealed, so neither its
+    // P-256 header nor the raw OID appears.
+    assert!(!contains(&raw, P256_PKCS8_BASE64URL));
+    assert!(!contains(&raw, &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]));
+
+    // The control: without an encryption key the same search finds the keys, so the
+    // assertion above can fail.
+    let unsealed_dir = tempfile::tempdir().unwrap();
+    let unsealed = unsealed_dir.path().join("pool.sqlite3");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&unsealed).unwrap());
+    drop(open(store, config("pool_id = 'at_rest'"), None));
+    let mut raw = Vec::new();
+    for entry in std::fs::read_dir(unsealed_dir.path()).unwrap() {
+        raw.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(contains(&raw, P256_PKCS8_BASE64URL), "an unsealed pool's keys are found by the search");
 }
+
+/// The start of a P-256 private key in PKCS#8 (as ring writes it), in base64url.
+const P256_PKCS8_BASE64URL: &[u8] = b"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEH";
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

@@ -7,7 +7,11 @@ import { measure } from './common.mjs'
 
 const outbox = []
 const pool = await UserPool.open({
-  config: { pool_id: 'bench', password_hashing: { memory_kib: 256, iterations: 1, dangerous_allow_weak: true } },
+  config: {
+    pool_id: 'bench',
+    tokens: { algorithm: 'RS256' },
+    password_hashing: { memory_kib: 256, iterations: 1, dangerous_allow_weak: true },
+  },
   delivery: (m) => outbox.push(m),
 })
 await pool.signUp('alice', 'correct horse battery staple', { email: 'alice@example.com' })

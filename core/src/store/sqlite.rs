@@ -112,7 +112,12 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             idle_readers: 8,
             max_size_bytes: None,
-            mmap_bytes: if cfg!(target_pointer_width = "64") { 64 << 30 } else { 256 << 20 },
+            // Mobile apps get less address space; their pools are small.
+            mmap_bytes: if cfg!(target_pointer_width = "64") && !cfg!(any(target_os = "ios", target_os = "android")) {
+                64 << 30
+            } else {
+                256 << 20
+            },
             reader_cache_kib: 16 << 10,
         }
     }
@@ -133,8 +138,8 @@ impl SqliteOptions {
         self
     }
 
-    /// How much of the file reads may map into memory (default 64 GiB on 64-bit targets,
-    /// 256 MiB on 32-bit ones; 0 turns it off). Mapped pages are the OS page cache itself,
+    /// How much of the file reads may map into memory (default 64 GiB on 64-bit desktop and
+    /// server targets, 256 MiB on iOS, Android and 32-bit ones; 0 turns it off). Mapped pages are the OS page cache itself,
     /// shared by every connection, so lookups in a large pool read no copies; it costs
     /// address space, not memory. SQLite caps the map at its build's `SQLITE_MAX_MMAP_SIZE`
     /// (2 GB in the bundled build unless `LIBSQLITE3_FLAGS` raises it, as this repository's
@@ -431,7 +436,10 @@ fn limit_to_sql(limit: usize) -> i64 {
 fn versioned<T: DeserializeOwned>(row: &rusqlite::Row<'_>) -> rusqlite::Result<Versioned<T>> {
     let version: i64 = row.get(0)?;
     // Decoded in place, without copying the record into a String first.
-    let record = row.get_ref(1)?.as_str()?;
+    let record = row
+        .get_ref(1)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok(Versioned { version: version_from_sql(version), value: from_json(record)? })
 }
 
@@ -755,27 +763,37 @@ impl Store for SqliteStore {
             let members = std::mem::take(&mut group.queue);
             drop(group);
             {
-                // Hands the lead back and wakes the waiters even if the commit panics.
-                let _lead = Lead(self);
+                // Hands the lead back, answers what a panic left unanswered and wakes the
+                // waiters, however the commit ends.
+                let lead = Lead { store: self, members: members.clone() };
                 self.commit_group(&mut self.writer(), members);
+                drop(lead);
             }
             group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
-            if pending.take_if_answered_or_lost(&group) {
-                return pending.take().unwrap_or_else(|| {
-                    Err(StoreError::Backend(format!("{}: a commit was lost after a panic", self.path.display())))
-                });
-            }
         }
     }
 }
 
-/// The lead of a group commit; dropping it lets the next caller lead and wakes the waiters.
-struct Lead<'a>(&'a SqliteStore);
+/// The lead of a group commit. Dropping it answers any member still unanswered (a panic
+/// stopped the group), lets the next caller lead, and wakes the waiters.
+struct Lead<'a> {
+    store: &'a SqliteStore,
+    members: Vec<Arc<Pending>>,
+}
 
 impl Drop for Lead<'_> {
     fn drop(&mut self) {
-        self.0.group.lock().unwrap_or_else(PoisonError::into_inner).leading = false;
-        self.0.group_done.notify_all();
+        for member in &self.members {
+            let mut result = member.result.lock().unwrap_or_else(PoisonError::into_inner);
+            if result.is_none() {
+                *result = Some(Err(StoreError::Backend(format!(
+                    "{}: the commit was abandoned by a panic in its group",
+                    self.store.path.display()
+                ))));
+            }
+        }
+        self.store.group.lock().unwrap_or_else(PoisonError::into_inner).leading = false;
+        self.store.group_done.notify_all();
     }
 }
 
@@ -793,13 +811,6 @@ impl Pending {
 
     fn answer(&self, result: Result<(), StoreError>) {
         *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-    }
-
-    /// After leading a group that carried this commit: whether to stop waiting, because it
-    /// was answered, or because it is in no queue and never will be (a panic lost it).
-    fn take_if_answered_or_lost(self: &Arc<Self>, group: &Group) -> bool {
-        self.result.lock().unwrap_or_else(PoisonError::into_inner).is_some()
-            || !group.queue.iter().any(|queued| Arc::ptr_eq(queued, self))
     }
 }
 
