@@ -139,9 +139,9 @@ impl SqliteOptions {
     }
 
     /// How much of the file reads may map into memory (default 64 GiB on 64-bit desktop and
-    /// server targets, 256 MiB on iOS, Android and 32-bit ones; 0 turns it off). Mapped pages are the OS page cache itself,
-    /// shared by every connection, so lookups in a large pool read no copies; it costs
-    /// address space, not memory. SQLite caps the map at its build's `SQLITE_MAX_MMAP_SIZE`
+    /// server targets, 256 MiB on iOS, Android and 32-bit ones; 0 turns it off). Mapped pages
+    /// are the OS page cache itself, shared by every connection, so lookups in a large pool
+    /// read no copies; it costs address space, not memory. SQLite caps the map at its build's `SQLITE_MAX_MMAP_SIZE`
     /// (2 GB in the bundled build unless `LIBSQLITE3_FLAGS` raises it, as this repository's
     /// `.cargo/config.toml` does; see `docs/storage.md`).
     pub fn mmap_bytes(mut self, bytes: u64) -> Self {
@@ -752,7 +752,7 @@ impl Store for SqliteStore {
         let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
         group.queue.push(Arc::clone(&pending));
         loop {
-            if let Some(result) = pending.take() {
+            if let Some(result) = pending.answer_given() {
                 return result;
             }
             if group.leading {
@@ -805,8 +805,10 @@ struct Pending {
 }
 
 impl Pending {
-    fn take(&self) -> Option<Result<(), StoreError>> {
-        self.result.lock().unwrap_or_else(PoisonError::into_inner).take()
+    /// The answer, once there is one. It stays in place: the lead that carried this commit
+    /// checks for members left unanswered after its caller may already have read it.
+    fn answer_given(&self) -> Option<Result<(), StoreError>> {
+        self.result.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn answer(&self, result: Result<(), StoreError>) {
