@@ -38,7 +38,7 @@ enum Command {
     /// if missing; each run signs up a new user: alice, alice2, …), or in memory with
     /// --memory.
     Demo {
-        /// Pool configuration (TOML); defaults to the built-in defaults with pool id
+        /// Pool configuration (TOML, or JSON); defaults to the built-in defaults with pool id
         /// `local_demo`.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -73,7 +73,7 @@ struct PoolArgs {
     /// The SQLite file the pool lives in (created if missing).
     #[arg(long, value_name = "PATH")]
     pool: PathBuf,
-    /// The pool's configuration (TOML): its pool id, username and alias settings decide
+    /// The pool's configuration (TOML, or JSON): its pool id, username and alias settings decide
     /// how users are found. Defaults to the built-in defaults.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -133,7 +133,7 @@ enum ConfigAction {
     Default,
     /// Validate a configuration file and report the first problem, naming the key.
     Check {
-        /// The TOML file.
+        /// The TOML (or JSON) file.
         file: PathBuf,
     },
 }
@@ -163,7 +163,7 @@ fn main() -> ExitCode {
 
 fn load_config(path: &Path) -> Result<PoolConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    PoolConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    PoolConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn scenarios(files: &[PathBuf]) -> Result<(), String> {

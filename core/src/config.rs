@@ -435,6 +435,12 @@ impl PoolConfig {
         Ok(config)
     }
 
+    /// Parses JSON when the text starts with `{` (after white space), TOML otherwise: a TOML
+    /// document cannot start with `{`, so the two never overlap.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.trim_start().starts_with('{') { Self::from_json(text) } else { Self::from_toml(text) }
+    }
+
     /// The configuration as TOML text.
     pub fn to_toml(&self) -> String {
         // Serialising plain data with string keys cannot fail.
@@ -923,6 +929,16 @@ mod tests {
             let err = PoolConfig::from_toml(text).unwrap_err();
             assert!(err.message().starts_with(key), "{text:?} gave {err}");
         }
+    }
+
+    #[test]
+    fn parse_reads_json_and_toml() {
+        let from_json = PoolConfig::parse(" \n{\"pool_id\": \"p1\", \"tokens\": {\"algorithm\": \"RS256\"}}").unwrap();
+        let from_toml = PoolConfig::parse("pool_id = 'p1'\n[tokens]\nalgorithm = 'RS256'").unwrap();
+        assert_eq!(from_json, from_toml);
+        assert_eq!(from_json.tokens.algorithm, SigningAlgorithm::RS256);
+        assert_eq!(PoolConfig::parse("{not json").unwrap_err().code(), ErrorCode::InvalidUserPoolConfiguration);
+        assert_eq!(PoolConfig::parse("").unwrap(), PoolConfig::default());
     }
 
     #[test]

@@ -33,14 +33,9 @@ fn lift<T, U: FromCore<T>>(result: up::Result<T>) -> Result<U, AuthError> {
     U::from_core(result?)
 }
 
-/// The pool configuration from TOML or JSON text (JSON when it starts with `{`), or the
-/// engine's defaults.
+/// The pool configuration from TOML or JSON text, or the engine's defaults.
 fn config(text: Option<String>) -> up::Result<up::PoolConfig> {
-    match text {
-        None => Ok(up::PoolConfig::default()),
-        Some(text) if text.trim_start().starts_with('{') => up::PoolConfig::from_json(&text),
-        Some(text) => up::PoolConfig::from_toml(&text),
-    }
+    text.map_or_else(|| Ok(up::PoolConfig::default()), |text| up::PoolConfig::parse(&text))
 }
 
 /// Opens the engine's pool (blocking: may create the store and the signing keys).
