@@ -18,7 +18,9 @@
 //! (default `10000,1000000`) picks the pool sizes, `USERPOOL_SCALE_DIR` (default the system
 //! temp dir) where the files go; they are deleted afterwards unless `USERPOOL_SCALE_KEEP`
 //! is set. With `USERPOOL_SCALE_REUSE` set, a kept file of the same size is measured again
-//! without a new import (its import column then reads "reused"). `docs/performance.md`
+//! without a new import (its import column then reads "reused"). `USERPOOL_SCALE_MMAP_BYTES`
+//! sets how much of the file is mapped, `USERPOOL_SCALE_WARMUP_SECS` the lookup warm-up
+//! (default 3 s). `docs/performance.md`
 //! records the figures.
 
 use std::hint::black_box;
@@ -27,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
-use userpool::{ImportUser, PoolConfig, SqliteStore, Store, UserPool};
+use userpool::{ImportUser, PoolConfig, SqliteOptions, SqliteStore, Store, UserPool};
 
 const PASSWORD: &str = "correct horse battery staple";
 const BATCH: usize = 50_000;
@@ -124,7 +126,13 @@ fn run(n: usize, dir: &std::path::Path) {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
-    let store = Arc::new(SqliteStore::open(&path).expect("the store opens"));
+    // USERPOOL_SCALE_MMAP_BYTES overrides how much of the file is mapped (to compare with
+    // SQLite's usual 2 GB cap, say).
+    let mut options = SqliteOptions::default();
+    if let Some(bytes) = std::env::var("USERPOOL_SCALE_MMAP_BYTES").ok().and_then(|s| s.parse().ok()) {
+        options = options.mmap_bytes(bytes);
+    }
+    let store = Arc::new(SqliteStore::open_with(&path, options).expect("the store opens"));
     let pool = UserPool::builder(config()).store(Arc::clone(&store) as Arc<dyn Store>).open().expect("the pool opens");
     let phc = argon2().hash_password(PASSWORD.as_bytes()).expect("hashing works").to_string();
 
