@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use userpool::flow::state::{AuditEvent, Family, UserRecord};
 use userpool::store::conformance::{sample_family, sample_user};
-use userpool::store::{StoreError, UserPage, Versioned, Write};
+use userpool::store::{SecretBytes, StoreError, UserPage, Versioned, Write};
 use userpool::{ErrorCode, ManualClock, PoolConfig, RecordingDelivery, SqliteOptions, SqliteStore, Store, UserPool};
 
 mod common;
@@ -64,7 +64,7 @@ impl Store for TempStore {
     fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         self.store.events(pool, sub, limit)
     }
-    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
         self.store.secret(pool, name)
     }
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -103,6 +103,31 @@ fn data_survives_reopening_and_the_schema_is_recorded() {
     assert_eq!(mode, "wal");
     let recorded: i64 = conn.query_row("SELECT COUNT(*) FROM userpool_schema", [], |r| r.get(0)).unwrap();
     assert_eq!(recorded, version, "every migration is recorded once");
+}
+
+#[test]
+fn a_new_file_takes_the_page_size_asked_for_and_an_existing_one_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let page_size = |path: &Path| -> i64 {
+        rusqlite::Connection::open(path).unwrap().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+    };
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().page_size(16_384)).unwrap();
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    drop(store);
+    assert_eq!(page_size(&path), 16_384);
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().page_size(65_536)).unwrap();
+    assert_eq!(store.user_by_key("p1", "u:alice").unwrap().unwrap().version, 1);
+    drop(store);
+    assert_eq!(page_size(&path), 16_384, "a page size is fixed when the file is created");
+
+    for wrong in [0, 256, 1000, 131_072] {
+        let fresh = dir.path().join(format!("wrong-{wrong}.sqlite3"));
+        let error = SqliteStore::open_with(&fresh, SqliteOptions::default().page_size(wrong)).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidParameter);
+        assert!(error.message().contains(&wrong.to_string()), "{error}");
+        assert!(!fresh.exists(), "a refused page size creates no file");
+    }
 }
 
 #[test]

@@ -51,10 +51,10 @@ impl UserPool {
             let (mut groups, version) = self.groups()?;
             let out = change(&mut groups)?;
             let value = serde_json::to_vec(&groups).map_err(|e| Error::internal(e.to_string()))?;
-            match self
-                .store()
-                .commit(self.pool_id(), vec![Write::PutSecret { name: GROUPS_RECORD.into(), value, expect: version }])
-            {
+            match self.store().commit(
+                self.pool_id(),
+                vec![Write::PutSecret { name: GROUPS_RECORD.into(), value: value.into(), expect: version }],
+            ) {
                 Ok(()) => return Ok(out),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(backend(e)),

@@ -176,7 +176,7 @@ fn load_or_create_secret(store: &dyn Store, pool: &str, name: &str, sealer: &Sea
         }
         let fresh = crypto::random_bytes::<32>(&mut crypto::os_rng());
         let value = sealer.seal(&label, &fresh)?;
-        match store.commit(pool, vec![Write::PutSecret { name: name.into(), value, expect: None }]) {
+        match store.commit(pool, vec![Write::PutSecret { name: name.into(), value: value.into(), expect: None }]) {
             Ok(()) | Err(StoreError::Conflict) => {}
             Err(e) => return Err(backend(e)),
         }
@@ -592,7 +592,8 @@ impl UserPool {
                 let mut rng = crypto::os_rng();
                 user::count_attempt(&mut lockout, &self.ctx(&mut rng))?;
                 let value = serde_json::to_vec(&lockout).map_err(|e| Error::internal(e.to_string()))?;
-                let write = Write::PutSecret { name: key.clone(), value, expect: stored.map(|s| s.version) };
+                let write =
+                    Write::PutSecret { name: key.clone(), value: value.into(), expect: stored.map(|s| s.version) };
                 match self.store().commit(self.pool_id(), vec![write]) {
                     Ok(()) => return Ok(()),
                     Err(StoreError::Conflict) => continue,

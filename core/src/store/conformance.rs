@@ -187,13 +187,14 @@ pub fn events_and_secrets(store: &dyn Store) {
     let events = store.events("p1", "sub-a", 3).unwrap();
     assert_eq!(events.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![4, 3, 2]);
     assert!(store.secret("p1", "keys").unwrap().is_none());
-    store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![1, 2], expect: None }]).unwrap();
+    store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![1, 2].into(), expect: None }]).unwrap();
     assert_eq!(
-        store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![3], expect: None }]),
+        store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![3].into(), expect: None }]),
         Err(StoreError::Conflict)
     );
     let secret = store.secret("p1", "keys").unwrap().unwrap();
-    assert_eq!(secret.value, vec![1, 2]);
+    assert_eq!(&*secret.value, [1, 2]);
+    assert_eq!(format!("{:?}", secret.value), "SecretBytes(<2 bytes redacted>)");
 }
 
 /// Many threads committing against one version: exactly one wins each round.

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Store, StoreError, UserPage, Versioned, Write};
+use super::{SecretBytes, Store, StoreError, UserPage, Versioned, Write};
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 
 type PoolKey = (String, String);
@@ -19,7 +19,7 @@ struct Data {
     hashes_of: HashMap<PoolKey, Vec<String>>,
     families_of: HashMap<PoolKey, BTreeSet<String>>,
     events: HashMap<PoolKey, Vec<AuditEvent>>,
-    secrets: HashMap<PoolKey, Versioned<Vec<u8>>>,
+    secrets: HashMap<PoolKey, Versioned<SecretBytes>>,
 }
 
 /// Keeps every pool in process memory; gone when dropped.
@@ -205,7 +205,7 @@ impl Store for MemoryStore {
         Ok(events.iter().rev().take(limit).cloned().collect())
     }
 
-    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
         Ok(self.lock().secrets.get(&k(pool, name)).cloned())
     }
 

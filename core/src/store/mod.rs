@@ -13,6 +13,9 @@ mod memory;
 mod sqlite;
 
 use std::fmt;
+use std::ops::Deref;
+
+use zeroize::Zeroizing;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
@@ -27,6 +30,31 @@ pub struct Versioned<T> {
     pub version: u64,
     /// The record.
     pub value: T,
+}
+
+/// A pool secret's bytes as a store keeps them (sealed when the host gave an encryption key,
+/// plain otherwise): zeroized when dropped, and `Debug` shows only their length.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl From<Vec<u8>> for SecretBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+}
+
+impl Deref for SecretBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes(<{} bytes redacted>)", self.0.len())
+    }
 }
 
 /// One write of a transition; a commit applies all of its writes or none.
@@ -72,7 +100,7 @@ pub enum Write {
         /// The secret's name.
         name: String,
         /// Its bytes (sealed when the host gave an encryption key).
-        value: Vec<u8>,
+        value: SecretBytes,
         /// The version read, or `None` to create.
         expect: Option<u64>,
     },
@@ -138,7 +166,7 @@ pub trait Store: Send + Sync {
     /// A user's most recent audit events, newest first.
     fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
     /// A pool secret.
-    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<Vec<u8>>>, StoreError>;
+    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError>;
     /// Applies every write or none; fails with `Conflict` when an expectation is not met.
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError>;
 }
@@ -171,7 +199,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         (**self).events(pool, sub, limit)
     }
-    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
         (**self).secret(pool, name)
     }
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
