@@ -19,7 +19,8 @@
 //! temp dir) where the files go; they are deleted afterwards unless `USERPOOL_SCALE_KEEP`
 //! is set. With `USERPOOL_SCALE_REUSE` set, a kept file of the same size is measured again
 //! without a new import (its import column then reads "reused"). `USERPOOL_SCALE_MMAP_BYTES`
-//! sets how much of the file is mapped, `USERPOOL_SCALE_WARMUP_SECS` the lookup warm-up
+//! sets how much of the file is mapped, `USERPOOL_SCALE_PAGE_SIZE` the page size of a new
+//! file, `USERPOOL_SCALE_WARMUP_SECS` the lookup warm-up
 //! (default 3 s). `docs/performance.md`
 //! records the figures.
 
@@ -65,24 +66,27 @@ fn username(i: usize) -> String {
     format!("user{i:08}")
 }
 
-/// Wall and CPU time of one call, in µs. CPU time is what to compare between runs on a
-/// machine shared with other work: wall time there depends on who else is running.
+/// Wall and CPU time of one call, in µs, and the page faults it took. CPU time is what to
+/// compare between runs on a machine shared with other work: wall time there depends on who
+/// else is running. A lookup's first touch of a mapped page is a (minor) fault: they say how
+/// warm the mapping still is.
 #[derive(Clone, Copy)]
 struct Timing {
     wall: f64,
     cpu: f64,
+    faults: f64,
 }
 
 impl std::fmt::Display for Timing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:.1} µs ({:.1} µs CPU)", self.wall, self.cpu)
+        write!(f, "{:.1} µs ({:.1} µs CPU, {:.2} faults)", self.wall, self.cpu, self.faults)
     }
 }
 
 /// Runs `op` until `budget` has passed (at least `min` times).
 fn per_call(budget: Duration, min: usize, mut op: impl FnMut(usize)) -> Timing {
     let started = Instant::now();
-    let cpu = cpu_seconds();
+    let (cpu, faults) = (cpu_seconds(), minor_faults());
     let mut calls = 0;
     while calls < min || started.elapsed() < budget {
         op(calls);
@@ -91,18 +95,27 @@ fn per_call(budget: Duration, min: usize, mut op: impl FnMut(usize)) -> Timing {
     Timing {
         wall: started.elapsed().as_secs_f64() * 1e6 / calls as f64,
         cpu: (cpu_seconds() - cpu) * 1e6 / calls as f64,
+        faults: (minor_faults() - faults) / calls as f64,
     }
 }
 
-/// CPU time (user + system) this process has used, from `/proc/self/stat` (Linux).
-fn cpu_seconds() -> f64 {
+/// A field of `/proc/self/stat` (Linux), counted from the one after the parenthesised
+/// command name (the line's third).
+fn stat_field(index: usize) -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the parenthesised command name; utime and stime are the 14th and
-    // 15th fields of the line, in clock ticks (100 per second on Linux).
     let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    after.split_whitespace().nth(index).and_then(|f| f.parse().ok()).unwrap_or(0.0)
+}
+
+/// CPU time (user + system) this process has used: utime and stime, in clock ticks (100 per
+/// second on Linux).
+fn cpu_seconds() -> f64 {
+    (stat_field(11) + stat_field(12)) / 100.0
+}
+
+/// Minor page faults this process has taken.
+fn minor_faults() -> f64 {
+    stat_field(7)
 }
 
 /// Reads the file once, so that its pages are in the OS page cache.
@@ -131,6 +144,9 @@ fn run(n: usize, dir: &std::path::Path) {
     let mut options = SqliteOptions::default();
     if let Some(bytes) = std::env::var("USERPOOL_SCALE_MMAP_BYTES").ok().and_then(|s| s.parse().ok()) {
         options = options.mmap_bytes(bytes);
+    }
+    if let Some(bytes) = std::env::var("USERPOOL_SCALE_PAGE_SIZE").ok().and_then(|s| s.parse().ok()) {
+        options = options.page_size(bytes);
     }
     let store = Arc::new(SqliteStore::open_with(&path, options).expect("the store opens"));
     let pool = UserPool::builder(config()).store(Arc::clone(&store) as Arc<dyn Store>).open().expect("the pool opens");
