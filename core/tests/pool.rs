@@ -273,3 +273,25 @@ fn every_algorithm_signs_and_verifies() {
         assert_ne!(jwks["keys"][0]["kid"], jwks["keys"][1]["kid"], "ID and access tokens use separate keys");
     }
 }
+
+/// In a pool with an email alias, sign-up refuses email-looking usernames, so such a name is
+/// looked up as the alias first; users created before the alias was configured are still
+/// found by their username.
+#[test]
+fn an_email_looking_name_is_the_alias_first_and_the_old_username_second() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let verified = |email: &str| -> userpool::Attributes {
+        [("email".to_owned(), email.to_owned()), ("email_verified".to_owned(), "true".to_owned())].into()
+    };
+    let before = fixture_on(Arc::clone(&store), config("pool_id = 'aliases'"));
+    before.pool.admin_create_user("old@example.com", verified("first@example.com"), Some(PW), false).unwrap();
+    before.pool.admin_create_user("older@example.com", verified("second@example.com"), Some(PW), false).unwrap();
+    drop(before);
+
+    let after = fixture_on(Arc::clone(&store), config("pool_id = 'aliases'\n[sign_in]\nalias_attributes = ['email']"));
+    after.pool.admin_create_user("bob", verified("old@example.com"), Some(PW), false).unwrap();
+    assert_eq!(after.pool.admin_get_user("old@example.com").unwrap().username, "bob", "the alias comes first");
+    assert_eq!(after.pool.admin_get_user("older@example.com").unwrap().username, "older@example.com");
+    let refused = after.pool.sign_up("new@example.com", PW, verified("new@example.com")).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter);
+}

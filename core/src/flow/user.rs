@@ -124,13 +124,16 @@ pub(crate) fn lookup_keys(settings: &Settings, name: &str) -> Vec<String> {
             keys.push(format!("u:{}", attributes::login_key(settings, name)));
         }
         UsernameMode::Username => {
-            keys.push(format!("u:{}", attributes::login_key(settings, name)));
+            // With an email or phone alias, sign-up refuses usernames that look like one: such
+            // a name is the alias. The username key still follows, for users created before the
+            // alias was configured.
             if settings.aliases.contains("email") && attributes::is_email(name) {
                 keys.push(alias("email"));
             }
             if settings.aliases.contains("phone_number") && attributes::is_e164(name) {
                 keys.push(alias("phone_number"));
             }
+            keys.push(format!("u:{}", attributes::login_key(settings, name)));
             if settings.aliases.contains("preferred_username") {
                 keys.push(alias("preferred_username"));
             }
