@@ -167,6 +167,7 @@ export interface PoolConfig {
     reset_validity_secs?: number
     mfa_validity_secs?: number
     max_attempts?: number
+    max_requests_per_hour?: number
   }
   lockout?: { free_attempts?: number; max_lockout_secs?: number; reset_after_secs?: number }
   mfa?: { mode?: 'off' | 'optional' | 'required'; methods?: string[] }

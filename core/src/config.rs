@@ -216,6 +216,11 @@ pub struct CodeConfig {
     pub mfa_validity_secs: u64,
     /// Wrong answers after which a code is invalidated (default 5).
     pub max_attempts: u32,
+    /// Codes a user may ask for in any hour: resent sign-up codes, forgot-password codes and
+    /// attribute verification codes together (default 5). One more is refused with
+    /// `LimitExceededException`, so each hour allows at most this many codes times
+    /// `max_attempts` guesses.
+    pub max_requests_per_hour: u32,
 }
 
 impl Default for CodeConfig {
@@ -227,6 +232,7 @@ impl Default for CodeConfig {
             reset_validity_secs: 3600,
             mfa_validity_secs: 180,
             max_attempts: 5,
+            max_requests_per_hour: 5,
         }
     }
 }
@@ -770,6 +776,7 @@ impl Settings {
         check_range("codes.reset_validity_secs", codes.reset_validity_secs, 60, 24 * 3600)?;
         check_range("codes.mfa_validity_secs", codes.mfa_validity_secs, 30, 900)?;
         check_range("codes.max_attempts", codes.max_attempts.into(), 1, 100)?;
+        check_range("codes.max_requests_per_hour", codes.max_requests_per_hour.into(), 1, 1000)?;
 
         let lockout = &raw.lockout;
         check_range("lockout.free_attempts", lockout.free_attempts.into(), 1, 100)?;

@@ -38,7 +38,8 @@ fn one_confirmation_code_has_one_winner() {
 
 #[test]
 fn one_reset_code_has_one_winner() {
-    let f = fixture("");
+    // 20 reset codes in the same hour: past the default request limit.
+    let f = fixture("[codes]\nmax_requests_per_hour = 20");
     confirmed(&f, "alice");
     for round in 0..20 {
         f.pool.forgot_password("alice").unwrap();
@@ -294,4 +295,28 @@ fn an_email_looking_name_is_the_alias_first_and_the_old_username_second() {
     assert_eq!(after.pool.admin_get_user("older@example.com").unwrap().username, "older@example.com");
     let refused = after.pool.sign_up("new@example.com", PW, verified("new@example.com")).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::InvalidParameter);
+}
+
+/// Resends, reset codes and attribute codes share one budget per user and hour; one more is
+/// refused and changes nothing (the last code still works); an hour later there is room again.
+#[test]
+fn code_requests_share_one_hourly_budget() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let session = signed_in(&f, "alice");
+    for _ in 0..3 {
+        f.pool.forgot_password("alice").unwrap();
+    }
+    for _ in 0..2 {
+        f.pool.get_user_attribute_verification_code(&session.access_token, "email").unwrap();
+    }
+    let sent = f.delivery.messages().len();
+    let refused = f.pool.get_user_attribute_verification_code(&session.access_token, "email").unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::LimitExceeded);
+    assert_eq!(f.pool.forgot_password("alice").unwrap_err().code(), ErrorCode::LimitExceeded);
+    assert_eq!(f.delivery.messages().len(), sent, "a refused request sends nothing");
+    let code = f.delivery.last_code_to("alice@example.com").unwrap();
+    f.pool.verify_user_attribute(&session.access_token, "email", &code).unwrap();
+    f.clock.advance_secs(3600);
+    f.pool.forgot_password("alice").unwrap();
 }

@@ -133,6 +133,10 @@ pub struct UserRecord {
     /// Wrong second factors, counted on the lockout schedule across sign-ins.
     #[serde(default)]
     pub mfa_lockout: Lockout,
+    /// When the codes the user asked for in the last hour were sent (unix ms), for
+    /// `codes.max_requests_per_hour`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code_requests_ms: Vec<i64>,
 }
 
 /// A second factor.

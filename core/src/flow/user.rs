@@ -185,6 +185,7 @@ fn new_user(
         challenge: None,
         mfa: Default::default(),
         mfa_lockout: Default::default(),
+        code_requests_ms: Vec::new(),
     }
 }
 
@@ -243,6 +244,9 @@ pub(super) fn resend_sign_up_code(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
         return Step::fail(Error::invalid("The user has no email address or phone number to send a code to."));
     };
     let mut next = u.clone();
+    if let Err(e) = count_code_request(&mut next.code_requests_ms, ctx) {
+        return Step::fail(e);
+    }
     let ttl = ctx.settings.raw.codes.sign_up_validity_secs;
     let (pending, code) = issue_code(ctx, Purpose::SignUp, &u.sub, &attribute, ttl);
     next.sign_up_code = Some(pending);
@@ -326,6 +330,20 @@ pub(crate) fn count_attempt(lock: &mut Lockout, ctx: &Ctx<'_>) -> Result<()> {
     let secs = lockout_secs(lock.failures, config.free_attempts, config.max_lockout_secs);
     lock.locked_until_ms =
         if secs == 0 { 0 } else { ctx.now.saturating_add(i64::try_from(secs * 1000).unwrap_or(i64::MAX)) };
+    Ok(())
+}
+
+/// Counts a code asked for against `codes.max_requests_per_hour`, in `requests` (when the
+/// codes of the last hour were sent). One more is refused, and `requests` is left as it was.
+pub(crate) fn count_code_request(requests: &mut Vec<i64>, ctx: &Ctx<'_>) -> Result<()> {
+    const HOUR_MS: i64 = 3_600_000;
+    // Times ahead of the clock (it moved back) still count: they never free a request early.
+    requests.retain(|&at| at > ctx.now.saturating_sub(HOUR_MS));
+    let max = ctx.settings.raw.codes.max_requests_per_hour;
+    if requests.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+        return Err(Error::new(ErrorCode::LimitExceeded, "Attempt limit exceeded, please try after some time."));
+    }
+    requests.push(ctx.now);
     Ok(())
 }
 
@@ -486,6 +504,9 @@ pub(super) fn forgot_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
         };
     };
     let mut next = u.clone();
+    if let Err(e) = count_code_request(&mut next.code_requests_ms, ctx) {
+        return Step::fail(e);
+    }
     let ttl = ctx.settings.raw.codes.reset_validity_secs;
     let (pending, code) = issue_code(ctx, Purpose::ForgotPassword, &u.sub, attribute, ttl);
     next.reset_code = Some(pending);
@@ -625,6 +646,9 @@ pub(super) fn send_attribute_code(u: &UserRecord, attribute: &str, ctx: &mut Ctx
         return Step::fail(Error::invalid(format!("The user has no {attribute} to verify.")));
     };
     let mut next = u.clone();
+    if let Err(e) = count_code_request(&mut next.code_requests_ms, ctx) {
+        return Step::fail(e);
+    }
     let ttl = ctx.settings.raw.codes.attribute_validity_secs;
     let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &u.sub, attribute, ttl);
     let (msg, delivery) = message(ctx, &next, attribute, &destination, Purpose::VerifyAttribute, &code);

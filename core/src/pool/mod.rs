@@ -468,7 +468,7 @@ impl UserPool {
         attributes::check_username(username)?;
         self.check_client(username)?;
         let Some(found) = self.find(username)? else {
-            return if self.protects() { Ok(self.simulated(username)) } else { Err(Error::user_not_found()) };
+            return if self.protects() { self.unknown_code_request(username) } else { Err(Error::user_not_found()) };
         };
         match self.drive(Target::Sub(&found.value.sub), &Input::ResendSignUpCode)?.reply {
             Reply::Delivery(Some(d)) => Ok(d),
@@ -575,34 +575,53 @@ impl UserPool {
         self.sign_in_result(outcome, &setup, &account)
     }
 
+    /// Where the bookkeeping of a name no user has is kept under user-existence protection:
+    /// by the hash of its lookup key, so the store holds no list of guessed names.
+    fn unknown_name_key(&self, kind: &str, name: &str) -> String {
+        format!("{kind}:{}", crypto::sha256_hex(attributes::login_key(&self.shared.settings, name).as_bytes()))
+    }
+
+    /// Reads the record at `key` (its default when there is none), applies `change` and
+    /// writes it back, rerunning on a concurrent change. When `change` refuses, nothing is
+    /// written.
+    fn change_unknown_name<T>(&self, key: &str, change: impl Fn(&mut T, &Ctx<'_>) -> Result<()>) -> Result<()>
+    where
+        T: Default + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        for _ in 0..MAX_RERUNS {
+            let stored = self.store().secret(self.pool_id(), key).map_err(backend)?;
+            let mut record: T = stored.as_ref().and_then(|s| serde_json::from_slice(&s.value).ok()).unwrap_or_default();
+            let mut rng = crypto::os_rng();
+            change(&mut record, &self.ctx(&mut rng))?;
+            let value = serde_json::to_vec(&record).map_err(|e| Error::internal(e.to_string()))?;
+            let write =
+                Write::PutSecret { name: key.to_owned(), value: value.into(), expect: stored.map(|s| s.version) };
+            match self.store().commit(self.pool_id(), vec![write]) {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent requests for one name; retry."))
+    }
+
+    /// A code request for a name no user has, under user-existence protection: counted
+    /// against `codes.max_requests_per_hour` as a real user's is (so the limit does not tell
+    /// them apart, and the request is a durable write in both cases), then answered with a
+    /// simulated delivery.
+    fn unknown_code_request(&self, name: &str) -> Result<CodeDelivery> {
+        let key = self.unknown_name_key("unknown-codes", name);
+        self.change_unknown_name::<Vec<i64>>(&key, user::count_code_request)?;
+        Ok(self.simulated(name))
+    }
+
     /// A sign-in with a name no user has, under user-existence protection: the same work,
     /// writes and answers as a wrong password for a real user. The name gets a lockout of
     /// its own (kept by the hash of its lookup key), so locking out does not reveal that an
     /// account exists either, and the failure is audited under that key.
     fn unknown_sign_in(&self, name: &str, password: &str) -> Error {
-        let key = format!(
-            "unknown-user:{}",
-            crypto::sha256_hex(attributes::login_key(&self.shared.settings, name).as_bytes())
-        );
-        let counted = (|| -> Result<()> {
-            for _ in 0..MAX_RERUNS {
-                let stored = self.store().secret(self.pool_id(), &key).map_err(backend)?;
-                let mut lockout: Lockout =
-                    stored.as_ref().and_then(|s| serde_json::from_slice(&s.value).ok()).unwrap_or_default();
-                let mut rng = crypto::os_rng();
-                user::count_attempt(&mut lockout, &self.ctx(&mut rng))?;
-                let value = serde_json::to_vec(&lockout).map_err(|e| Error::internal(e.to_string()))?;
-                let write =
-                    Write::PutSecret { name: key.clone(), value: value.into(), expect: stored.map(|s| s.version) };
-                match self.store().commit(self.pool_id(), vec![write]) {
-                    Ok(()) => return Ok(()),
-                    Err(StoreError::Conflict) => continue,
-                    Err(e) => return Err(backend(e)),
-                }
-            }
-            Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent sign-ins; retry."))
-        })();
-        if let Err(e) = counted {
+        let key = self.unknown_name_key("unknown-user", name);
+        if let Err(e) = self.change_unknown_name::<Lockout>(&key, user::count_attempt) {
             return e;
         }
         self.shared.hasher.verify_dummy(password);
@@ -1087,7 +1106,7 @@ impl UserPool {
                 // What a real user gets too: nothing to simulate.
                 return Err(Error::not_authorized("Contact administrator to reset password."));
             }
-            return if self.protects() { Ok(self.simulated(username)) } else { Err(Error::user_not_found()) };
+            return if self.protects() { self.unknown_code_request(username) } else { Err(Error::user_not_found()) };
         };
         match self.drive(Target::Sub(&found.value.sub), &Input::ForgotPassword)?.reply {
             Reply::Delivery(Some(d)) => Ok(d),

@@ -35,6 +35,7 @@ pub fn sample_user(sub: &str, username: &str) -> UserRecord {
         challenge: None,
         mfa: Default::default(),
         mfa_lockout: Default::default(),
+        code_requests_ms: Vec::new(),
     }
 }
 
