@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use userpool::store::Write;
 use userpool::{ErrorCode, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
 
 mod common;
@@ -319,4 +320,38 @@ fn code_requests_share_one_hourly_budget() {
     f.pool.verify_user_attribute(&session.access_token, "email", &code).unwrap();
     f.clock.advance_secs(3600);
     f.pool.forgot_password("alice").unwrap();
+}
+
+/// A membership left over from a deleted group (its sweep cut short by a crash, or an add
+/// that raced the delete) grants nothing, and never carries over to a new group of the same
+/// name: not in tokens, not in the user's groups, not in the group's users.
+#[test]
+fn a_deleted_groups_leftover_membership_never_reaches_a_new_group_of_its_name() {
+    let store = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store) as Arc<dyn Store>, config("pool_id = 'groups'"));
+    confirmed(&f, "alice");
+    f.pool.create_group("admins", None, Some(1)).unwrap();
+    f.pool.admin_add_user_to_group("alice", "admins").unwrap();
+    let member = store.user_by_key("groups", "u:alice").unwrap().unwrap();
+    assert!(member.value.groups.contains("admins"));
+    f.pool.delete_group("admins").unwrap();
+    let swept = store.user_by_key("groups", "u:alice").unwrap().unwrap();
+    assert!(swept.value.groups.is_empty());
+    let leftover = Write::PutUser { user: member.value, keys: vec!["u:alice".into()], expect: Some(swept.version) };
+    store.commit("groups", vec![leftover]).unwrap();
+
+    let groups_claim = |f: &Fixture| {
+        let tokens = signed_in(f, "alice");
+        f.pool.verify_id_token(&tokens.id_token, None).unwrap().get("cognito:groups").cloned()
+    };
+    assert_eq!(groups_claim(&f), None, "a deleted group grants nothing");
+    f.pool.create_group("admins", None, Some(1)).unwrap();
+    assert_eq!(groups_claim(&f), None, "nor does a new group of its name");
+    assert!(f.pool.admin_get_user("alice").unwrap().groups.is_empty());
+    assert!(f.pool.admin_list_groups_for_user("alice").unwrap().is_empty());
+    assert!(f.pool.list_users_in_group("admins", None, None).unwrap().users.is_empty());
+
+    f.pool.admin_add_user_to_group("alice", "admins").unwrap();
+    assert_eq!(groups_claim(&f), Some(serde_json::json!(["admins"])));
+    assert_eq!(f.pool.list_users_in_group("admins", None, None).unwrap().users.len(), 1);
 }

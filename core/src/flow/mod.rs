@@ -157,6 +157,7 @@ pub(crate) enum Input {
     },
     AddToGroup {
         group: String,
+        generation: u64,
     },
     RemoveFromGroup {
         group: String,
@@ -340,8 +341,8 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
             .with(Effect::RevokeSessions)
             .with(Effect::Audit(event(u, EventKind::GlobalSignOut, true, "", ctx))),
         (Some(u), I::AdminDisable) => user::set_enabled(u, false, ctx),
-        (Some(u), I::AddToGroup { group }) => user::set_membership(u, group, true, ctx),
-        (Some(u), I::RemoveFromGroup { group }) => user::set_membership(u, group, false, ctx),
+        (Some(u), I::AddToGroup { group, generation }) => user::set_membership(u, group, Some(generation), ctx),
+        (Some(u), I::RemoveFromGroup { group }) => user::set_membership(u, group, None, ctx),
         (Some(u), I::AdminEnable) => user::set_enabled(u, true, ctx),
     }
 }

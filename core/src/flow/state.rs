@@ -124,6 +124,12 @@ pub struct UserRecord {
     /// Groups the user belongs to.
     #[serde(default)]
     pub groups: BTreeSet<String>,
+    /// The generation of each group when the user joined it (absent: 0, a group created
+    /// before generations existed). A membership counts only while its group still has that
+    /// generation: one left over from a deleted group never carries over to a new group of
+    /// the same name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_generations: BTreeMap<String, u64>,
     /// The sign-in challenge in progress, if any (one at a time per user).
     #[serde(default)]
     pub challenge: Option<Challenge>,

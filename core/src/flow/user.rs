@@ -186,6 +186,7 @@ fn new_user(
         mfa: Default::default(),
         mfa_lockout: Default::default(),
         code_requests_ms: Vec::new(),
+        group_generations: Default::default(),
     }
 }
 
@@ -714,10 +715,20 @@ pub(super) fn set_enabled(u: &UserRecord, enabled: bool, ctx: &mut Ctx<'_>) -> S
     if enabled { step } else { step.with(Effect::RevokeSessions) }
 }
 
-pub(super) fn set_membership(u: &UserRecord, group: String, member: bool, ctx: &mut Ctx<'_>) -> Step {
+/// Adds the user to `group` at its current `generation` (`Some`), or removes them (`None`).
+pub(super) fn set_membership(u: &UserRecord, group: String, generation: Option<u64>, ctx: &mut Ctx<'_>) -> Step {
     let mut next = u.clone();
-    let changed = if member { next.groups.insert(group) } else { next.groups.remove(&group) };
-    if !changed {
+    match generation {
+        Some(generation) => {
+            next.groups.insert(group.clone());
+            next.group_generations.insert(group, generation);
+        }
+        None => {
+            next.groups.remove(&group);
+            next.group_generations.remove(&group);
+        }
+    }
+    if next.groups == u.groups && next.group_generations == u.group_generations {
         return Step::reply(Reply::Done);
     }
     next.updated_ms = ctx.now;

@@ -21,6 +21,28 @@ const MAX_GROUPS_PER_USER: usize = 100;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct Groups {
     pub(super) groups: BTreeMap<String, Group>,
+    /// Each group's generation (absent: 0, a group created before generations existed). A
+    /// group created again under a deleted one's name gets a new generation, so memberships
+    /// of the old one that a delete did not sweep (cut short by a crash, or added while it
+    /// ran) grant nothing.
+    #[serde(default)]
+    generations: BTreeMap<String, u64>,
+    /// The last generation handed out.
+    #[serde(default)]
+    last_generation: u64,
+}
+
+impl Groups {
+    fn generation(&self, name: &str) -> u64 {
+        self.generations.get(name).copied().unwrap_or(0)
+    }
+
+    /// Whether `user` belongs to the group `name` as it exists now.
+    fn has_member(&self, user: &UserRecord, name: &str) -> bool {
+        self.groups.contains_key(name)
+            && user.groups.contains(name)
+            && user.group_generations.get(name).copied().unwrap_or(0) == self.generation(name)
+    }
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -73,6 +95,7 @@ impl UserPool {
         let mut names: Vec<(u32, &String)> = user
             .groups
             .iter()
+            .filter(|name| groups.has_member(user, name))
             .map(|name| (groups.groups.get(name).and_then(|g| g.precedence).unwrap_or(u32::MAX), name))
             .collect();
         names.sort();
@@ -104,6 +127,8 @@ impl UserPool {
                 updated_ms: now,
             };
             groups.groups.insert(name.to_owned(), group.clone());
+            groups.last_generation += 1;
+            groups.generations.insert(name.to_owned(), groups.last_generation);
             Ok(group)
         })
     }
@@ -120,7 +145,12 @@ impl UserPool {
 
     /// Deletes a group and removes every user from it.
     pub fn delete_group(&self, name: &str) -> Result<()> {
-        self.change_groups(|groups| groups.groups.remove(name).map(drop).ok_or_else(|| not_found(name)))?;
+        // Removing the definition ends every membership at once (its generation goes with
+        // it); the sweep after it only tidies the users' records.
+        self.change_groups(|groups| {
+            groups.generations.remove(name);
+            groups.groups.remove(name).map(drop).ok_or_else(|| not_found(name))
+        })?;
         let mut after: Option<String> = None;
         loop {
             let page = self
@@ -139,12 +169,18 @@ impl UserPool {
 
     /// Adds a user to a group.
     pub fn admin_add_user_to_group(&self, username: &str, group: &str) -> Result<()> {
-        self.get_group(group)?;
+        let (groups, _) = self.groups()?;
+        if !groups.groups.contains_key(group) {
+            return Err(not_found(group));
+        }
         let found = self.admin_find(username)?;
-        if found.value.groups.len() >= MAX_GROUPS_PER_USER && !found.value.groups.contains(group) {
+        let user = &found.value;
+        let joined = user.groups.iter().filter(|name| groups.has_member(user, name)).count();
+        if joined >= MAX_GROUPS_PER_USER && !groups.has_member(user, group) {
             return Err(Error::new(ErrorCode::LimitExceeded, "A user belongs to at most 100 groups."));
         }
-        self.drive(super::Target::Sub(&found.value.sub), &Input::AddToGroup { group: group.to_owned() }).map(drop)
+        let input = Input::AddToGroup { group: group.to_owned(), generation: groups.generation(group) };
+        self.drive(super::Target::Sub(&user.sub), &input).map(drop)
     }
 
     /// Removes a user from a group.
@@ -167,14 +203,17 @@ impl UserPool {
         limit: Option<u32>,
         pagination_token: Option<&str>,
     ) -> Result<UserList> {
-        self.get_group(group)?;
+        let (groups, _) = self.groups()?;
+        if !groups.groups.contains_key(group) {
+            return Err(not_found(group));
+        }
         let limit = limit.unwrap_or(60);
         if !(1..=60).contains(&limit) {
             return Err(Error::invalid("limit must be between 1 and 60"));
         }
         let page = self
             .store()
-            .users(self.pool_id(), pagination_token, limit as usize, &|u| u.groups.contains(group))
+            .users(self.pool_id(), pagination_token, limit as usize, &|u| groups.has_member(u, group))
             .map_err(backend)?;
         let users = page.users.iter().map(|u| self.view(u, None)).collect::<Result<_>>()?;
         Ok(UserList { users, pagination_token: page.next })

@@ -36,6 +36,7 @@ pub fn sample_user(sub: &str, username: &str) -> UserRecord {
         mfa: Default::default(),
         mfa_lockout: Default::default(),
         code_requests_ms: Vec::new(),
+        group_generations: BTreeMap::new(),
     }
 }
 
