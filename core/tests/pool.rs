@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use userpool::store::Write;
-use userpool::{ErrorCode, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
+use userpool::{Clock, ErrorCode, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
 
 mod common;
 
@@ -354,4 +354,31 @@ fn a_deleted_groups_leftover_membership_never_reaches_a_new_group_of_its_name() 
     f.pool.admin_add_user_to_group("alice", "admins").unwrap();
     assert_eq!(groups_claim(&f), Some(serde_json::json!(["admins"])));
     assert_eq!(f.pool.list_users_in_group("admins", None, None).unwrap().users.len(), 1);
+}
+
+/// A new session clears the user's sessions that ended more than a day ago (the longest an
+/// access token may outlive its session), with their refresh-token hashes.
+#[test]
+fn a_new_session_clears_the_users_long_ended_ones() {
+    let store = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store) as Arc<dyn Store>, config("pool_id = 'sessions'"));
+    confirmed(&f, "alice");
+    let sub = f.pool.admin_get_user("alice").unwrap().sub;
+    let families = || {
+        let mut ids: Vec<i64> =
+            store.families_of("sessions", &sub).unwrap().iter().map(|f| f.value.created_ms).collect();
+        ids.sort_unstable();
+        ids
+    };
+    let first = signed_in(&f, "alice").refresh_token;
+    let started = f.clock.now_ms();
+    f.clock.advance_secs(30 * 86_400);
+    signed_in(&f, "alice");
+    assert_eq!(families().len(), 2, "a session that ended less than a day ago is kept");
+    f.clock.advance_secs(86_400);
+    signed_in(&f, "alice");
+    let left = families();
+    assert_eq!(left.len(), 2);
+    assert!(left.iter().all(|&created| created > started), "the first session is gone");
+    assert_eq!(f.pool.refresh(&first).unwrap_err().code(), ErrorCode::NotAuthorized);
 }

@@ -368,6 +368,7 @@ impl UserPool {
                 }
             }
             if let Ok(Reply::SignIn(SignInNext::Tokens(session))) = &step.reply {
+                writes.extend(self.expired_family_writes(&session.family.sub)?);
                 writes.push(Write::PutFamily {
                     family: session.family.clone(),
                     new_hashes: vec![session.family.current_hash.clone()],
@@ -403,6 +404,23 @@ impl UserPool {
             return step.reply.map(|reply| Outcome { reply, user });
         }
         Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent changes to this user; retry."))
+    }
+
+    /// Deletes the user's sessions that ended more than a day ago, with their refresh-token
+    /// hashes: a new session clears the user's dead ones, so a user's rows stay bounded by the
+    /// sessions that can still be used. A day is the longest an ID or access token may live
+    /// (`*_token_validity_secs` ≤ 86,400), so no token of a deleted session is still valid:
+    /// their refresh tokens were refused already, and a replay now finds no session, which
+    /// is refused the same way.
+    fn expired_family_writes(&self, sub: &str) -> Result<Vec<Write>> {
+        const LONGEST_TOKEN_MS: i64 = 86_400_000;
+        let now = self.now();
+        let families = self.store().families_of(self.pool_id(), sub).map_err(backend)?;
+        Ok(families
+            .into_iter()
+            .filter(|f| f.value.expires_ms.saturating_add(LONGEST_TOKEN_MS) <= now)
+            .map(|f| Write::DeleteFamily { id: f.value.id, expect: f.version })
+            .collect())
     }
 
     fn revoke_writes(&self, sub: &str) -> Result<Vec<Write>> {

@@ -175,6 +175,41 @@ pub fn families_follow_their_user(store: &dyn Store) {
     assert!(store.families_of("p1", "sub-a").unwrap().is_empty());
 }
 
+/// A family deleted at the version read is gone with every hash issued in it; the user and
+/// their other families stay. A stale version conflicts and deletes nothing.
+pub fn families_can_be_deleted(store: &dyn Store) {
+    store.commit("p1", vec![put(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    for (id, hash) in [("fam-1", "h1"), ("fam-2", "h9")] {
+        let family = sample_family(id, "sub-a", hash);
+        store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec![hash.into()], expect: None }]).unwrap();
+    }
+    let mut rotated = sample_family("fam-1", "sub-a", "h2");
+    rotated.previous_hash = Some("h1".into());
+    store
+        .commit("p1", vec![Write::PutFamily { family: rotated, new_hashes: vec!["h2".into()], expect: Some(1) }])
+        .unwrap();
+    assert_eq!(
+        store.commit("p1", vec![Write::DeleteFamily { id: "fam-1".into(), expect: 1 }]),
+        Err(StoreError::Conflict),
+        "a family that rotated since it was read is not deleted"
+    );
+    assert!(store.family_by_hash("p1", "h2").unwrap().is_some());
+    store.commit("p1", vec![Write::DeleteFamily { id: "fam-1".into(), expect: 2 }]).unwrap();
+    assert!(store.family("p1", "fam-1").unwrap().is_none());
+    for hash in ["h1", "h2"] {
+        assert!(store.family_by_hash("p1", hash).unwrap().is_none(), "hash {hash} outlived its family");
+    }
+    let left: Vec<String> = store.families_of("p1", "sub-a").unwrap().into_iter().map(|f| f.value.id).collect();
+    assert_eq!(left, ["fam-2"]);
+    assert_eq!(store.family_by_hash("p1", "h9").unwrap().unwrap().value.id, "fam-2");
+    assert!(store.user("p1", "sub-a").unwrap().is_some());
+    assert_eq!(
+        store.commit("p1", vec![Write::DeleteFamily { id: "fam-1".into(), expect: 2 }]),
+        Err(StoreError::Conflict),
+        "a family that is gone cannot be deleted again"
+    );
+}
+
 fn event(sub: &str) -> AuditEvent {
     AuditEvent { sub: sub.into(), kind: EventKind::SignIn, success: true, at_ms: 5, detail: String::new() }
 }
@@ -248,6 +283,10 @@ macro_rules! store_conformance_tests {
         #[test]
         fn conformance_families_follow_their_user() {
             $crate::store::conformance::families_follow_their_user(&$make);
+        }
+        #[test]
+        fn conformance_families_can_be_deleted() {
+            $crate::store::conformance::families_can_be_deleted(&$make);
         }
         #[test]
         fn conformance_events_and_secrets() {

@@ -87,6 +87,9 @@ impl Data {
                         }
                     }
                 }
+                Write::DeleteFamily { id, expect } => {
+                    check(self.families.get(&k(pool, id)).map(|v| v.version), Some(*expect))?;
+                }
                 Write::AppendEvent(_) => {}
                 Write::PutSecret { name, expect, .. } => {
                     check(self.secrets.get(&k(pool, name)).map(|v| v.version), *expect)?;
@@ -134,6 +137,17 @@ impl Data {
                 self.families_of.entry(k(pool, &family.sub)).or_default().insert(family.id.clone());
                 let version = expect.map_or(1, |v| v + 1);
                 self.families.insert(fid, Versioned { version, value: family });
+            }
+            Write::DeleteFamily { id, .. } => {
+                let fid = k(pool, &id);
+                if let Some(family) = self.families.remove(&fid)
+                    && let Some(ids) = self.families_of.get_mut(&k(pool, &family.value.sub))
+                {
+                    ids.remove(&id);
+                }
+                for hash in self.hashes_of.remove(&fid).unwrap_or_default() {
+                    self.family_by_hash.remove(&k(pool, &hash));
+                }
             }
             Write::AppendEvent(event) => {
                 self.events.entry(k(pool, &event.sub)).or_default().push(event);

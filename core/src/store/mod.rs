@@ -93,6 +93,13 @@ pub enum Write {
         /// The version read, or `None` to create.
         expect: Option<u64>,
     },
+    /// Deletes a session family and the refresh-token hashes indexed to it.
+    DeleteFamily {
+        /// The family's id.
+        id: String,
+        /// The version read.
+        expect: u64,
+    },
     /// Appends an audit event.
     AppendEvent(AuditEvent),
     /// Creates or replaces a pool secret (signing keys, code key).
@@ -112,6 +119,7 @@ impl fmt::Debug for Write {
             Self::PutUser { user, expect, .. } => write!(f, "PutUser({user:?}, expect {expect:?})"),
             Self::DeleteUser { sub, expect } => write!(f, "DeleteUser({sub}, expect {expect})"),
             Self::PutFamily { family, expect, .. } => write!(f, "PutFamily({family:?}, expect {expect:?})"),
+            Self::DeleteFamily { id, expect } => write!(f, "DeleteFamily({id}, expect {expect})"),
             Self::AppendEvent(event) => write!(f, "AppendEvent({event:?})"),
             Self::PutSecret { name, expect, .. } => write!(f, "PutSecret({name}, <redacted>, expect {expect:?})"),
         }

@@ -540,6 +540,9 @@ fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
                     }
                 }
             }
+            Write::DeleteFamily { id, expect } => {
+                check(family_row(tx, pool, id)?.map(|(_, v)| v), Some(*expect))?;
+            }
             Write::AppendEvent(_) => {}
             Write::PutSecret { name, expect, .. } => {
                 let current: Option<i64> = tx
@@ -626,6 +629,12 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             )?;
             for hash in new_hashes {
                 index.execute(params![pool, hash, id])?;
+            }
+        }
+        Write::DeleteFamily { id, .. } => {
+            if let Some((row, _)) = family_row(tx, pool, id)? {
+                tx.prepare_cached("DELETE FROM userpool_refresh_hashes WHERE family_id = ?1")?.execute(params![row])?;
+                tx.prepare_cached("DELETE FROM userpool_families WHERE id = ?1")?.execute(params![row])?;
             }
         }
         Write::AppendEvent(event) => {
