@@ -4,6 +4,7 @@
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::flow::state::UserRecord;
+use crate::store::{SEARCH_ATTRIBUTES, UserSearch, search_term};
 
 /// Attributes Cognito lets `list_users` search.
 const SEARCHABLE: &[&str] = &[
@@ -74,6 +75,16 @@ impl Filter {
         if self.prefix { a.starts_with(&v) } else { a == v }
     }
 
+    /// The index search that finds every user this filter matches (and perhaps others, which
+    /// [`Filter::matches`] then turns away), for the attributes stores index.
+    pub(crate) fn search(&self) -> Option<UserSearch> {
+        let attribute = *SEARCH_ATTRIBUTES.iter().find(|a| **a == self.attribute)?;
+        let term = search_term(&self.value);
+        // A value cut to the longest term is matched by how it starts.
+        let cut = term.len() < self.value.chars().flat_map(char::to_lowercase).map(char::len_utf8).sum();
+        Some(UserSearch { attribute, term, prefix: self.prefix || cut })
+    }
+
     /// Whether a user matches.
     pub(crate) fn matches(&self, settings: &Settings, user: &UserRecord) -> bool {
         let insensitive = !settings.raw.sign_in.case_sensitive;
@@ -106,6 +117,51 @@ mod tests {
         assert_eq!(Filter::parse("  ").unwrap(), None);
         for bad in [r#"email ~ "x""#, r#"email = x"#, r#"email = "x"#, r#"custom:tier = "x""#, r#"email = "a"b""#] {
             assert!(Filter::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Whatever a filter matches, its index search finds: the terms keep prefixes and
+    /// equalities, case-sensitive or not, across the letters whose case is tricky.
+    mod search_finds_every_match {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                proptest::sample::select(vec!['a', 'A', 'Σ', 'σ', 'ς', 'İ', 'i', 'ß', 'ẞ', 'K', '\u{10FFFF}']),
+                0..12,
+            )
+            .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        #[test]
+        fn a_final_sigma_in_the_filter_finds_a_final_sigma_in_the_value() {
+            let f = Filter { attribute: "name".into(), prefix: false, value: "ΟΔΥΣΣΕΥΣ".into() };
+            assert!(f.test("Οδυσσευς", true));
+            assert_eq!(f.search().unwrap().term, search_term("Οδυσσευς"));
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+            #[test]
+            fn for_any_value(value in text(), filter in text(), cut in 0usize..24, prefix: bool, insensitive: bool) {
+                // Half the time the filter is a prefix of the value, case changed or not.
+                let filter = if cut % 2 == 0 {
+                    let start: String = value.chars().take(cut / 2).collect();
+                    if insensitive { start.to_uppercase() } else { start }
+                } else {
+                    filter
+                };
+                let f = Filter { attribute: "email".into(), prefix, value: filter };
+                let search = f.search().unwrap();
+                let term = search_term(&value);
+                if f.test(&value, insensitive) {
+                    let found = if search.prefix { term.starts_with(&search.term) } else { term == search.term };
+                    prop_assert!(found, "{f:?} matches {value:?} but its search {search:?} misses {term:?}");
+                }
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use userpool::flow::state::{AuditEvent, Family, UserRecord};
 use userpool::store::conformance::{sample_family, sample_user};
-use userpool::store::{SecretBytes, StoreError, UserPage, Versioned, Write};
+use userpool::store::{SecretBytes, StoreError, UserPage, UserSearch, Versioned, Write, search_term};
 use userpool::{ErrorCode, ManualClock, PoolConfig, RecordingDelivery, SqliteOptions, SqliteStore, Store, UserPool};
 
 mod common;
@@ -51,6 +51,16 @@ impl Store for TempStore {
         keep: &dyn Fn(&UserRecord) -> bool,
     ) -> Result<UserPage, StoreError> {
         self.store.users(pool, after, limit, keep)
+    }
+    fn users_matching(
+        &self,
+        pool: &str,
+        search: &UserSearch,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        self.store.users_matching(pool, search, after, limit, keep)
     }
     fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
         self.store.family(pool, id)
@@ -151,6 +161,106 @@ fn a_database_from_a_newer_library_is_refused_untouched() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     let users: i64 = conn.query_row("SELECT COUNT(*) FROM userpool_users", [], |r| r.get(0)).unwrap();
     assert_eq!(users, 1, "nothing was dropped or rewritten");
+}
+
+/// The subs a search's index range holds, every page followed, nothing turned away by `keep`.
+fn indexed(store: &SqliteStore, attribute: &'static str, value: &str, prefix: bool) -> Vec<String> {
+    let search = UserSearch { attribute, term: search_term(value), prefix };
+    let (mut found, mut after) = (Vec::new(), None);
+    loop {
+        let page = store.users_matching("p1", &search, after.as_deref(), 2, &|_| true).unwrap();
+        found.extend(page.users.into_iter().map(|u| u.sub));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return found,
+        }
+    }
+}
+
+#[test]
+fn a_search_reads_exactly_the_users_whose_terms_match() {
+    let store = TempStore::new().store;
+    let long = format!("{}@example.com", "x".repeat(200));
+    let emails = [
+        ("s1", "Al@example.com"),
+        ("s2", "al@example.com.au"),
+        ("s3", "al\u{10FFFF}\u{10FFFF}@example.com"),
+        ("s4", "ak@example.com"),
+        ("s5", "am@example.com"),
+        ("s6", long.as_str()),
+        ("s7", "ΣΟΦΟΣ@example.com"),
+    ];
+    for (sub, email) in emails {
+        let mut user = sample_user(sub, &format!("user-{sub}"));
+        user.attributes.insert("email".into(), email.into());
+        store.commit("p1", vec![put_user(user, &[], None)]).unwrap();
+    }
+    // Ordered by term, then by row: "al@…" < "al@….au" < "al\u{10FFFF}…".
+    assert_eq!(indexed(&store, "email", "AL", true), ["s1", "s2", "s3"]);
+    assert_eq!(indexed(&store, "email", "al@example.com", false), ["s1"]);
+    assert_eq!(indexed(&store, "email", "al@example.com", true), ["s1", "s2"]);
+    assert_eq!(indexed(&store, "email", "", true).len(), 7);
+    assert_eq!(indexed(&store, "email", "b", true), Vec::<String>::new());
+    // A value past the longest term is indexed by how it starts.
+    assert_eq!(indexed(&store, "email", &long[..150], true), ["s6"]);
+    // A final sigma, a sigma and a capital sigma are one letter to a search.
+    assert_eq!(indexed(&store, "email", "σοφος@", true), ["s7"]);
+    assert_eq!(indexed(&store, "username", "USER-S", true).len(), 7);
+    let page = store.users_matching(
+        "p1",
+        &UserSearch { attribute: "email", term: "al".into(), prefix: true },
+        Some("not a cursor"),
+        2,
+        &|_| true,
+    );
+    assert_eq!(page.unwrap_err(), StoreError::InvalidCursor);
+}
+
+#[test]
+fn an_older_file_gets_its_search_terms_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    for (sub, name) in [("s1", "alice"), ("s2", "bob")] {
+        store.commit("p1", vec![put_user(sample_user(sub, name), &[], None)]).unwrap();
+    }
+    drop(store);
+    // What a file written before schema version 2 looks like.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE userpool_user_search; DELETE FROM userpool_schema WHERE version = 2;").unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(indexed(&store, "email", "alice@", true), ["s1"]);
+    assert_eq!(indexed(&store, "username", "bob", false), ["s2"]);
+}
+
+#[test]
+fn list_users_finds_filtered_users_through_the_index_page_by_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap());
+    let config = PoolConfig::from_toml(
+        "pool_id = 'p1'\n[password_hashing]\nmemory_kib = 256\niterations = 1\ndangerous_allow_weak = true\n",
+    )
+    .unwrap();
+    let pool = UserPool::builder(config).store(Arc::clone(&store) as Arc<dyn Store>).open().unwrap();
+    for name in ["alice", "Alicia", "albert", "bob"] {
+        pool.admin_create_user(name, email(name), None, false).unwrap();
+    }
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = pool.list_users(Some(r#"username ^= "ALI""#), Some(1), token.as_deref()).unwrap();
+        found.extend(page.users.into_iter().map(|u| u.username));
+        match page.pagination_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(found, ["alice", "Alicia"]);
+    let err = pool.list_users(Some(r#"email ^= "a""#), None, Some("bogus")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert_eq!(err.message(), "invalid pagination token");
 }
 
 #[test]

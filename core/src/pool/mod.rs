@@ -1278,7 +1278,15 @@ impl UserPool {
         }
         let settings = &self.shared.settings;
         let keep = |u: &UserRecord| filter.as_ref().is_none_or(|f| f.matches(settings, u));
-        let page = self.store().users(self.pool_id(), pagination_token, limit as usize, &keep).map_err(backend)?;
+        let (pool, limit) = (self.pool_id(), limit as usize);
+        let page = match filter.as_ref().and_then(Filter::search) {
+            Some(search) => self.store().users_matching(pool, &search, pagination_token, limit, &keep),
+            None => self.store().users(pool, pagination_token, limit, &keep),
+        }
+        .map_err(|e| match e {
+            StoreError::InvalidCursor => Error::invalid("invalid pagination token"),
+            e => backend(e),
+        })?;
         let users = page.users.iter().map(|u| self.view(u, None)).collect::<Result<_>>()?;
         Ok(UserList { users, pagination_token: page.next })
     }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Store, StoreError, Write};
+use super::{Store, StoreError, UserSearch, Write, search_term};
 use crate::flow::state::{AuditEvent, EventKind, Family, Lockout, RECORD_VERSION, UserRecord, UserStatus};
 
 /// A user record for tests.
@@ -135,6 +135,56 @@ pub fn users_page_in_order(store: &dyn Store) {
     let odd = store.users("p1", None, 60, &|u| u.username.ends_with('1')).unwrap();
     assert_eq!(odd.users.len(), 3);
     assert!(odd.next.is_none());
+}
+
+/// Every page of a search, followed to the end.
+fn search_all(store: &dyn Store, pool: &str, search: &UserSearch, keep: &dyn Fn(&UserRecord) -> bool) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.users_matching(pool, search, after.as_deref(), 1, keep).unwrap();
+        assert!(page.users.len() <= 1);
+        found.extend(page.users.iter().map(|u| u.sub.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A search returns every user `keep` accepts among those its terms match, once each, page
+/// by page, and follows changes of attributes and deletions.
+pub fn searches_find_every_match(store: &dyn Store) {
+    let with_email = |sub: &str, email: &str| {
+        let mut user = sample_user(sub, sub);
+        user.attributes.insert("email".into(), email.into());
+        user
+    };
+    for (sub, email) in [("s1", "alice@example.com"), ("s2", "ALBERT@example.com"), ("s3", "bob@example.com")] {
+        store.commit("p1", vec![put(with_email(sub, email), &[], None)]).unwrap();
+    }
+    store.commit("p1", vec![put(with_email("s4", "alice@example.com.au"), &[], None)]).unwrap();
+    store.commit("p2", vec![put(with_email("s1", "alice@example.com"), &[], None)]).unwrap();
+    let email_of = |u: &UserRecord| u.attributes.get("email").map(|e| e.to_lowercase()).unwrap_or_default();
+    let starts_al = |u: &UserRecord| email_of(u).starts_with("al");
+    let prefix = UserSearch { attribute: "email", term: search_term("Al"), prefix: true };
+    assert_eq!(search_all(store, "p1", &prefix, &starts_al), ["s1", "s2", "s4"]);
+    let exact = UserSearch { attribute: "email", term: search_term("Alice@Example.com"), prefix: false };
+    let is_alice = |u: &UserRecord| email_of(u) == "alice@example.com";
+    assert_eq!(search_all(store, "p1", &exact, &is_alice), ["s1"]);
+    assert_eq!(search_all(store, "p2", &exact, &is_alice), ["s1"]);
+
+    let s2 = store.user("p1", "s2").unwrap().unwrap();
+    store.commit("p1", vec![put(with_email("s2", "zed@example.com"), &[], Some(s2.version))]).unwrap();
+    let s3 = store.user("p1", "s3").unwrap().unwrap();
+    store.commit("p1", vec![put(with_email("s3", "Alma@example.com"), &[], Some(s3.version))]).unwrap();
+    let s1 = store.user("p1", "s1").unwrap().unwrap();
+    store.commit("p1", vec![Write::DeleteUser { sub: "s1".into(), expect: s1.version }]).unwrap();
+    assert_eq!(search_all(store, "p1", &prefix, &starts_al), ["s3", "s4"]);
+    let by_name = UserSearch { attribute: "username", term: search_term("S"), prefix: true };
+    assert_eq!(search_all(store, "p1", &by_name, &|u| u.username.starts_with('s')), ["s2", "s3", "s4"]);
 }
 
 /// Families are found by id, by any hash ever issued in them, and by user; deleting the user
@@ -279,6 +329,10 @@ macro_rules! store_conformance_tests {
         #[test]
         fn conformance_users_page_in_order() {
             $crate::store::conformance::users_page_in_order(&$make);
+        }
+        #[test]
+        fn conformance_searches_find_every_match() {
+            $crate::store::conformance::searches_find_every_match(&$make);
         }
         #[test]
         fn conformance_families_follow_their_user() {

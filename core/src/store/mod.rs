@@ -139,6 +139,56 @@ pub enum StoreError {
     /// The store failed (I/O, corruption, locked database); the message names the cause.
     #[error("store failure: {0}")]
     Backend(String),
+    /// A page cursor this store did not issue (or issued for another kind of listing).
+    #[error("the pagination token is not valid here")]
+    InvalidCursor,
+}
+
+/// The attributes `list_users` filters may find through an index ([`Store::users_matching`]).
+pub const SEARCH_ATTRIBUTES: &[&str] =
+    &["username", "email", "phone_number", "name", "given_name", "family_name", "preferred_username"];
+
+/// The longest search term, in bytes: longer values are cut at a character boundary.
+pub const SEARCH_TERM_BYTES: usize = 128;
+
+/// The form a value is indexed and searched under: lower case character by character, with
+/// a final sigma folded into a sigma, cut to [`SEARCH_TERM_BYTES`]. Character by character,
+/// so that a prefix of a value folds into a prefix of the value's term; whatever a
+/// case-sensitive or case-insensitive filter matches, the terms match too.
+pub fn search_term(value: &str) -> String {
+    let mut term = String::with_capacity(value.len().min(SEARCH_TERM_BYTES));
+    for c in value.chars().flat_map(char::to_lowercase) {
+        let c = if c == 'ς' { 'σ' } else { c };
+        if term.len() + c.len_utf8() > SEARCH_TERM_BYTES {
+            break;
+        }
+        term.push(c);
+    }
+    term
+}
+
+/// A user's search terms: one `(attribute, term)` for each of [`SEARCH_ATTRIBUTES`] the
+/// user has, the username included.
+pub fn search_terms(user: &UserRecord) -> Vec<(&'static str, String)> {
+    SEARCH_ATTRIBUTES
+        .iter()
+        .filter_map(|&attribute| {
+            let value = if attribute == "username" { Some(&user.username) } else { user.attributes.get(attribute) };
+            value.map(|v| (attribute, search_term(v)))
+        })
+        .collect()
+}
+
+/// What a filtered `list_users` looks for: the users with a term for `attribute` equal to
+/// `term`, or starting with it when `prefix` is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSearch {
+    /// One of [`SEARCH_ATTRIBUTES`].
+    pub attribute: &'static str,
+    /// The searched value, as [`search_term`] made it.
+    pub term: String,
+    /// Whether terms that only start with `term` match.
+    pub prefix: bool,
 }
 
 /// A page of users, in a stable order.
@@ -165,6 +215,21 @@ pub trait Store: Send + Sync {
         limit: usize,
         keep: &dyn Fn(&UserRecord) -> bool,
     ) -> Result<UserPage, StoreError>;
+    /// The users a search may match, each passed through `keep`, which decides: a store with
+    /// an index of [`search_terms`] reads only the users whose terms match `search` (in a
+    /// stable order of its choosing, paging with cursors of its own); without one it lists
+    /// them all, as [`Store::users`] does (the default).
+    fn users_matching(
+        &self,
+        pool: &str,
+        search: &UserSearch,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        let _ = search;
+        self.users(pool, after, limit, keep)
+    }
     /// A session family by id.
     fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError>;
     /// The family a refresh-token hash was issued in.
@@ -194,6 +259,16 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         keep: &dyn Fn(&UserRecord) -> bool,
     ) -> Result<UserPage, StoreError> {
         (**self).users(pool, after, limit, keep)
+    }
+    fn users_matching(
+        &self,
+        pool: &str,
+        search: &UserSearch,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        (**self).users_matching(pool, search, after, limit, keep)
     }
     fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
         (**self).family(pool, id)

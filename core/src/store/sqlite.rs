@@ -29,19 +29,46 @@ use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{SecretBytes, Store, StoreError, UserPage, Versioned, Write};
+use super::{SecretBytes, Store, StoreError, UserPage, UserSearch, Versioned, Write, search_terms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 
 /// The schema version this library writes; files with a newer one are refused.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
-/// Every migration, in order: (version, what it does, SQL). Never edit a released one;
-/// append a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "users, unique keys, session families, refresh-token hashes, events, secrets",
-    "
+/// One step of the schema: SQL, then (for steps that derive rows from records) a fill.
+struct Migration {
+    version: i64,
+    description: &'static str,
+    sql: &'static str,
+    fill: Option<fn(&Connection) -> rusqlite::Result<()>>,
+}
+
+/// Every migration, in order. Never edit a released one; append a new one.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "users, unique keys, session families, refresh-token hashes, events, secrets",
+        sql: V1,
+        fill: None,
+    },
+    Migration {
+        version: 2,
+        description: "search terms of the attributes list_users filters on",
+        sql: "
+        CREATE TABLE userpool_user_search (
+            pool    TEXT    NOT NULL,
+            attr    TEXT    NOT NULL,
+            term    TEXT    NOT NULL, -- store::search_term of the value
+            user_id INTEGER NOT NULL, -- userpool_users.id
+            PRIMARY KEY (pool, attr, term, user_id)
+        ) WITHOUT ROWID;
+        ",
+        fill: Some(fill_search_terms),
+    },
+];
+
+const V1: &str = "
     CREATE TABLE userpool_users (
         id       INTEGER PRIMARY KEY,
         pool     TEXT    NOT NULL,
@@ -89,8 +116,46 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
         value   BLOB    NOT NULL,
         PRIMARY KEY (pool, name)
     ) WITHOUT ROWID;
-    ",
-)];
+    ";
+
+/// Indexes the search terms of the users a file already holds (migration 2).
+fn fill_search_terms(tx: &Connection) -> rusqlite::Result<()> {
+    let mut after = 0_i64;
+    let mut read = tx.prepare("SELECT id, pool, record FROM userpool_users WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+    loop {
+        let rows: Vec<(i64, String, String)> = read
+            .query_map(params![after, limit_to_sql(LIST_CHUNK)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, pool, record) in &rows {
+            let user: UserRecord = from_json(record)?;
+            index_terms(tx, pool, *id, &search_terms(&user))?;
+            after = *id;
+        }
+        if rows.len() < LIST_CHUNK {
+            return Ok(());
+        }
+    }
+}
+
+fn index_terms(tx: &Connection, pool: &str, user_id: i64, terms: &[(&str, String)]) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO userpool_user_search (pool, attr, term, user_id) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (attr, term) in terms {
+        insert.execute(params![pool, attr, term, user_id])?;
+    }
+    Ok(())
+}
+
+fn unindex_terms(tx: &Connection, pool: &str, user_id: i64, terms: &[(&str, String)]) -> rusqlite::Result<()> {
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM userpool_user_search WHERE pool = ?1 AND attr = ?2 AND term = ?3 AND user_id = ?4",
+    )?;
+    for (attr, term) in terms {
+        delete.execute(params![pool, attr, term, user_id])?;
+    }
+    Ok(())
+}
 
 /// Rows read per statement while listing users with a filter.
 const LIST_CHUNK: usize = 512;
@@ -238,8 +303,8 @@ impl SqliteStore {
             ));
         }
         migrate(&mut writer, &path).map_err(|e| match e {
-            Migration::Sqlite(e) => open_error(&path, &options, &e),
-            Migration::Refused(error) => error,
+            MigrationError::Sqlite(e) => open_error(&path, &options, &e),
+            MigrationError::Refused(error) => error,
         })?;
         if let Some(bytes) = options.max_size_bytes {
             let page_size: i64 =
@@ -295,6 +360,50 @@ impl SqliteStore {
         drop(idle);
         result.map_err(|e| self.backend(&e))
     }
+
+    /// Fills a page of at most `limit` kept users from rows read in order, a chunk at a
+    /// time: `fetch(after, n)` reads the next `n` rows (a cursor and a record each) after a
+    /// cursor, from the start for `None`. The page's `next` is the token of its last user.
+    fn page<C>(
+        &self,
+        limit: usize,
+        mut cursor: Option<C>,
+        keep: &dyn Fn(&UserRecord) -> bool,
+        token: impl Fn(&C) -> String,
+        mut fetch: impl FnMut(Option<&C>, usize) -> Result<Vec<(C, String)>, StoreError>,
+    ) -> Result<UserPage, StoreError> {
+        let mut page = UserPage::default();
+        let mut last_kept = None;
+        // The first chunk fits a page of unfiltered users and the one after it.
+        let mut chunk = limit.saturating_add(1).min(LIST_CHUNK);
+        loop {
+            let rows = fetch(cursor.as_ref(), chunk)?;
+            let exhausted = rows.len() < chunk;
+            for (at, record) in rows {
+                let user: UserRecord = from_json(&record).map_err(|e| self.backend(&e))?;
+                if keep(&user) {
+                    if page.users.len() == limit {
+                        page.next = last_kept;
+                        return Ok(page);
+                    }
+                    page.users.push(user);
+                    last_kept = Some(token(&at));
+                }
+                cursor = Some(at);
+            }
+            if exhausted {
+                return Ok(page);
+            }
+            chunk = LIST_CHUNK;
+        }
+    }
+}
+
+/// A `users_matching` cursor, `{user id}:{term}`, as `users_matching` wrote it.
+fn parse_search_cursor(token: &str) -> Result<(String, i64), StoreError> {
+    let (id, term) = token.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let id = id.parse().map_err(|_| StoreError::InvalidCursor)?;
+    Ok((term.to_owned(), id))
 }
 
 fn check_path(path: &Path) -> Result<()> {
@@ -352,18 +461,18 @@ fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqli
     Ok(conn)
 }
 
-enum Migration {
+enum MigrationError {
     Sqlite(rusqlite::Error),
     Refused(Error),
 }
 
-impl From<rusqlite::Error> for Migration {
+impl From<rusqlite::Error> for MigrationError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Sqlite(e)
     }
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> std::result::Result<(), Migration> {
+fn migrate(conn: &mut Connection, path: &Path) -> std::result::Result<(), MigrationError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS userpool_schema (
@@ -374,7 +483,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> std::result::Result<(), Migrat
     )?;
     let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM userpool_schema", [], |r| r.get(0))?;
     if current > SCHEMA_VERSION {
-        return Err(Migration::Refused(Error::new(
+        return Err(MigrationError::Refused(Error::new(
             ErrorCode::InvalidParameter,
             format!(
                 "{}: the pool database has schema version {current}, written by a newer userpool; this \
@@ -386,11 +495,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> std::result::Result<(), Migrat
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    for (version, description, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
-        tx.execute_batch(sql)?;
+    for step in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.execute_batch(step.sql)?;
+        if let Some(fill) = step.fill {
+            fill(&tx)?;
+        }
         tx.execute(
             "INSERT INTO userpool_schema (version, description, applied_ms) VALUES (?1, ?2, ?3)",
-            params![version, description, now],
+            params![step.version, step.description, now],
         )?;
     }
     tx.commit()?;
@@ -493,6 +605,26 @@ fn user_row(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Option<(
         .optional()
 }
 
+/// What the rows beside a stored user were derived from: its row id, unique keys and search
+/// terms.
+struct StoredUser {
+    id: i64,
+    keys: Vec<String>,
+    terms: Vec<(&'static str, String)>,
+}
+
+fn stored_user(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Option<StoredUser>> {
+    let row: Option<(i64, String, String)> = tx
+        .prepare_cached("SELECT id, keys, record FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
+        .query_row(params![pool, sub], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    row.map(|(id, keys, record)| {
+        let user: UserRecord = from_json(&record)?;
+        Ok(StoredUser { id, keys: from_json(&keys)?, terms: search_terms(&user) })
+    })
+    .transpose()
+}
+
 fn family_row(tx: &Connection, pool: &str, family: &str) -> rusqlite::Result<Option<(i64, u64)>> {
     tx.prepare_cached("SELECT id, version FROM userpool_families WHERE pool = ?1 AND family = ?2")?
         .query_row(params![pool, family], |r| Ok((r.get(0)?, version_from_sql(r.get(1)?))))
@@ -560,13 +692,8 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
     match write {
         Write::PutUser { user, keys, expect } => {
             let version = version_to_sql(expect.map_or(1, |v| v + 1));
-            let old_keys: Vec<String> = tx
-                .prepare_cached("SELECT keys FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
-                .query_row(params![pool, user.sub], |r| r.get::<_, String>(0))
-                .optional()?
-                .map(|text| from_json(&text))
-                .transpose()?
-                .unwrap_or_default();
+            let old = stored_user(tx, pool, &user.sub)?;
+            let (old_keys, old_terms) = old.map(|o| (o.keys, o.terms)).unwrap_or_default();
             let id: i64 = tx
                 .prepare_cached(
                     "INSERT INTO userpool_users (pool, sub, version, username, keys, record)
@@ -589,19 +716,20 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             for key in keys.iter().filter(|k| !old_keys.contains(k)) {
                 claim.execute(params![pool, key, id])?;
             }
+            let terms = search_terms(user);
+            let gone: Vec<_> = old_terms.iter().filter(|t| !terms.contains(t)).cloned().collect();
+            let new: Vec<_> = terms.into_iter().filter(|t| !old_terms.contains(t)).collect();
+            unindex_terms(tx, pool, id, &gone)?;
+            index_terms(tx, pool, id, &new)?;
         }
         Write::DeleteUser { sub, .. } => {
-            let row: Option<(i64, String)> = tx
-                .prepare_cached("SELECT id, keys FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
-                .query_row(params![pool, sub], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((id, keys)) = row {
-                let keys: Vec<String> = from_json(&keys)?;
+            if let Some(old) = stored_user(tx, pool, sub)? {
                 let mut release = tx.prepare_cached("DELETE FROM userpool_user_keys WHERE pool = ?1 AND key = ?2")?;
-                for key in &keys {
+                for key in &old.keys {
                     release.execute(params![pool, key])?;
                 }
-                tx.prepare_cached("DELETE FROM userpool_users WHERE id = ?1")?.execute(params![id])?;
+                unindex_terms(tx, pool, old.id, &old.terms)?;
+                tx.prepare_cached("DELETE FROM userpool_users WHERE id = ?1")?.execute(params![old.id])?;
             }
             tx.prepare_cached(
                 "DELETE FROM userpool_refresh_hashes WHERE family_id IN
@@ -680,44 +808,56 @@ impl Store for SqliteStore {
         limit: usize,
         keep: &dyn Fn(&UserRecord) -> bool,
     ) -> Result<UserPage, StoreError> {
-        let mut page = UserPage::default();
-        // The first chunk fits a page of unfiltered users and the one after it.
-        let mut chunk = limit.saturating_add(1).min(LIST_CHUNK);
-        let mut cursor = after.map(str::to_owned);
-        let mut first = after.is_none();
-        loop {
-            let rows: Vec<(String, String)> = self.read(|c| {
-                let sql = if first {
+        self.page(limit, after.map(str::to_owned), keep, Clone::clone, |cursor, chunk| {
+            self.read(|c| {
+                let sql = if cursor.is_none() {
                     "SELECT sub, record FROM userpool_users WHERE pool = ?1 AND sub >= ?2 ORDER BY sub LIMIT ?3"
                 } else {
                     "SELECT sub, record FROM userpool_users WHERE pool = ?1 AND sub > ?2 ORDER BY sub LIMIT ?3"
                 };
                 let mut stmt = c.prepare_cached(sql)?;
                 let rows = stmt
-                    .query_map(params![pool, cursor.as_deref().unwrap_or(""), limit_to_sql(chunk)], |r| {
+                    .query_map(params![pool, cursor.map_or("", String::as_str), limit_to_sql(chunk)], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })?;
                 rows.collect()
-            })?;
-            first = false;
-            let exhausted = rows.len() < chunk;
-            for (sub, record) in rows {
-                let user: UserRecord = from_json(&record).map_err(|e| self.backend(&e))?;
-                cursor = Some(sub);
-                if !keep(&user) {
-                    continue;
-                }
-                if page.users.len() == limit {
-                    page.next = page.users.last().map(|u| u.sub.clone());
-                    return Ok(page);
-                }
-                page.users.push(user);
-            }
-            if exhausted {
-                return Ok(page);
-            }
-            chunk = LIST_CHUNK;
-        }
+            })
+        })
+    }
+
+    fn users_matching(
+        &self,
+        pool: &str,
+        search: &UserSearch,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        // Terms in [low, high): the term alone, or every term it starts with. UTF-8 never
+        // holds 0xFF, so `term` + 0xFF is above every text that starts with `term`; `term` +
+        // 0x00 is above `term` alone.
+        let low = search.term.as_str();
+        let mut high = search.term.clone().into_bytes();
+        high.push(if search.prefix { 0xFF } else { 0x00 });
+        let cursor = after.map(parse_search_cursor).transpose()?;
+        let token = |(term, id): &(String, i64)| format!("{id}:{term}");
+        self.page(limit, cursor, keep, token, |cursor, chunk| {
+            let (after_term, after_id) = cursor.map_or((low, -1), |(term, id)| (term.as_str(), *id));
+            self.read(|c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT s.term, s.user_id, u.record FROM userpool_user_search s
+                     JOIN userpool_users u ON u.id = s.user_id
+                     WHERE s.pool = ?1 AND s.attr = ?2 AND s.term >= ?3 AND s.term < CAST(?4 AS TEXT)
+                        AND (s.term, s.user_id) > (?5, ?6)
+                     ORDER BY s.term, s.user_id LIMIT ?7",
+                )?;
+                let rows = stmt.query_map(
+                    params![pool, search.attribute, low, high, after_term, after_id, limit_to_sql(chunk)],
+                    |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
+                )?;
+                rows.collect()
+            })
+        })
     }
 
     fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
