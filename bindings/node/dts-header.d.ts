@@ -170,6 +170,8 @@ export interface PoolConfig {
     max_requests_per_hour?: number
   }
   lockout?: { free_attempts?: number; max_lockout_secs?: number; reset_after_secs?: number }
+  /** Authentication events kept per user (default 100); sign-ins with unknown names count as one user's. */
+  events?: { keep_per_user?: number }
   mfa?: { mode?: 'off' | 'optional' | 'required'; methods?: string[] }
   attribute_update?: { require_verification_before_update?: string[] }
   /** `ES256` (default), `RS256` (Cognito's) or `EdDSA`; takes effect at the next key rotation for an existing pool. */

@@ -87,7 +87,8 @@ struct PoolArgs {
 enum UsersAction {
     /// List users, one a line: username, status, enabled, email, phone number, sub.
     ///
-    /// Users come in `sub` order; a count goes to standard error.
+    /// Users come in `sub` order, or with a filter on a searchable attribute (username, email,
+    /// phone number, names) in the order of its value; a count goes to standard error.
     List {
         #[command(flatten)]
         pool: PoolArgs,

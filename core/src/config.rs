@@ -38,6 +38,8 @@ pub struct PoolConfig {
     pub codes: CodeConfig,
     /// Progressive lockout after failed passwords.
     pub lockout: LockoutConfig,
+    /// Authentication events kept per user.
+    pub events: EventConfig,
     /// Multi-factor authentication.
     pub mfa: MfaConfig,
     /// Attributes whose new value waits for verification before it replaces the old one.
@@ -64,6 +66,7 @@ impl Default for PoolConfig {
             account_recovery: AccountRecovery::default(),
             codes: CodeConfig::default(),
             lockout: LockoutConfig::default(),
+            events: EventConfig::default(),
             mfa: MfaConfig::default(),
             attribute_update: AttributeUpdate::default(),
             tokens: TokenConfig::default(),
@@ -253,6 +256,21 @@ pub struct LockoutConfig {
 impl Default for LockoutConfig {
     fn default() -> Self {
         Self { free_attempts: 5, max_lockout_secs: 900, reset_after_secs: 900 }
+    }
+}
+
+/// Authentication events, as `admin_list_user_auth_events` returns them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventConfig {
+    /// Events kept per user (default 100, at most 10,000): each new event deletes the user's
+    /// oldest past this many. Sign-ins with names no user has count as one user's.
+    pub keep_per_user: u32,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        Self { keep_per_user: 100 }
     }
 }
 
@@ -782,6 +800,7 @@ impl Settings {
         check_range("lockout.free_attempts", lockout.free_attempts.into(), 1, 100)?;
         check_range("lockout.max_lockout_secs", lockout.max_lockout_secs, 1, 24 * 3600)?;
         check_range("lockout.reset_after_secs", lockout.reset_after_secs, 1, 24 * 3600)?;
+        check_range("events.keep_per_user", raw.events.keep_per_user.into(), 1, 10_000)?;
 
         let methods = subset("mfa.methods", &raw.mfa.methods, &["totp", "sms", "email"])?;
         let mfa_methods = methods.iter().filter_map(|m| crate::flow::state::MfaMethod::parse(m)).collect();

@@ -382,3 +382,26 @@ fn a_new_session_clears_the_users_long_ended_ones() {
     assert!(left.iter().all(|&created| created > started), "the first session is gone");
     assert_eq!(f.pool.refresh(&first).unwrap_err().code(), ErrorCode::NotAuthorized);
 }
+
+#[test]
+fn each_user_keeps_only_their_newest_events_and_unknown_names_share_one_record() {
+    let store = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store) as Arc<dyn Store>, config("pool_id = 'events'\n[events]\nkeep_per_user = 3"));
+    confirmed(&f, "alice");
+    for _ in 0..4 {
+        signed_in(&f, "alice");
+        f.clock.advance_secs(1);
+    }
+    assert_eq!(f.pool.sign_in("alice", "wrong password").unwrap_err().code(), ErrorCode::NotAuthorized);
+    let events = f.pool.admin_list_user_auth_events("alice", None).unwrap();
+    let kinds: Vec<(&str, bool)> = events.iter().map(|e| (e.kind.as_str(), e.success)).collect();
+    assert_eq!(kinds, [("SignIn", false), ("SignIn", true), ("SignIn", true)], "the newest three, newest first");
+    for name in ["nobody-1", "nobody-2", "nobody-3", "nobody-4", "nobody-5"] {
+        assert_eq!(f.pool.sign_in(name, PW).unwrap_err().code(), ErrorCode::NotAuthorized);
+    }
+    let unknown = store.events("events", "unknown-user", 100).unwrap();
+    assert_eq!(unknown.len(), 3);
+    assert!(unknown.iter().all(|e| e.detail.starts_with("unknown-user:") && !e.detail.contains("nobody")));
+    let bad = PoolConfig::from_toml("[events]\nkeep_per_user = 0").unwrap_err();
+    assert!(bad.message().contains("events.keep_per_user"), "{bad}");
+}

@@ -40,6 +40,8 @@ const MAX_RERUNS: usize = 16;
 /// Verified token signatures remembered (expiry and revocation are still checked per call).
 const VERIFY_CACHE_SIZE: usize = 10_000;
 const CODE_KEY_SECRET: &str = "code_key";
+/// The `sub` the audit events of sign-ins with unknown names are recorded under.
+const UNKNOWN_NAMES_EVENTS: &str = "unknown-user";
 /// How long the signing keys are used before being re-read from the store.
 const KEY_REFRESH_MS: i64 = 60_000;
 /// How often a token with an unknown `kid` may make the pool re-read the keys.
@@ -356,10 +358,11 @@ impl UserPool {
                 }
             };
             let mut messages = Vec::new();
+            let mut events = Vec::new();
             for effect in step.effects {
                 match effect {
                     Effect::Deliver(message) => messages.push(message),
-                    Effect::Audit(event) => writes.push(Write::AppendEvent(event)),
+                    Effect::Audit(event) => events.push(event),
                     Effect::RevokeSessions => {
                         if let Some(u) = &user {
                             writes.extend(self.revoke_writes(&u.sub)?);
@@ -367,6 +370,7 @@ impl UserPool {
                     }
                 }
             }
+            writes.extend(self.audit_writes(events));
             if let Ok(Reply::SignIn(SignInNext::Tokens(session))) = &step.reply {
                 writes.extend(self.expired_family_writes(&session.family.sub)?);
                 writes.push(Write::PutFamily {
@@ -595,6 +599,21 @@ impl UserPool {
 
     /// Where the bookkeeping of a name no user has is kept under user-existence protection:
     /// by the hash of its lookup key, so the store holds no list of guessed names.
+    /// Appends audit events, then trims each user's to the newest `events.keep_per_user`.
+    fn audit_writes(&self, events: impl IntoIterator<Item = AuditEvent>) -> Vec<Write> {
+        let keep = self.shared.settings.raw.events.keep_per_user as usize;
+        let mut writes = Vec::new();
+        let mut subs: Vec<String> = Vec::new();
+        for event in events {
+            if !subs.contains(&event.sub) {
+                subs.push(event.sub.clone());
+            }
+            writes.push(Write::AppendEvent(event));
+        }
+        writes.extend(subs.into_iter().map(|sub| Write::TrimEvents { sub, keep }));
+        writes
+    }
+
     fn unknown_name_key(&self, kind: &str, name: &str) -> String {
         format!("{kind}:{}", crypto::sha256_hex(attributes::login_key(&self.shared.settings, name).as_bytes()))
     }
@@ -643,14 +662,15 @@ impl UserPool {
             return e;
         }
         self.shared.hasher.verify_dummy(password);
+        // One record for every unknown name, so that a spray of names keeps only the newest.
         let event = AuditEvent {
-            sub: key,
+            sub: UNKNOWN_NAMES_EVENTS.into(),
             kind: EventKind::SignIn,
             success: false,
             at_ms: self.now(),
-            detail: "unknown user".into(),
+            detail: key,
         };
-        if let Err(e) = self.store().commit(self.pool_id(), vec![Write::AppendEvent(event)]) {
+        if let Err(e) = self.store().commit(self.pool_id(), self.audit_writes([event])) {
             return backend(e);
         }
         Error::bad_credentials()
@@ -863,7 +883,7 @@ impl UserPool {
 
     /// Commits a family step; `false` when the family changed concurrently (rerun).
     fn commit_family(&self, found: &Versioned<Family>, step: &flow::SessionStep) -> Result<bool> {
-        let mut writes: Vec<Write> = step.audit.iter().cloned().map(Write::AppendEvent).collect();
+        let mut writes = self.audit_writes(step.audit.iter().cloned());
         if let Some(next) = &step.family {
             let new_hashes = if step.new_token.is_some() { vec![next.current_hash.clone()] } else { Vec::new() };
             writes.push(Write::PutFamily { family: next.clone(), new_hashes, expect: Some(found.version) });
@@ -1262,6 +1282,11 @@ impl UserPool {
 
     /// Lists users, optionally filtered (`email ^= "ali"`, `cognito:user_status =
     /// "CONFIRMED"`), at most `limit` (1–60, default 60) per page.
+    ///
+    /// Pages come in a stable order: by `sub`, or, for a filter on a searchable attribute
+    /// (username, email, phone number, names) in a store that indexes them such as SQLite,
+    /// by that attribute's value, read from the index without visiting other users. A
+    /// pagination token continues the listing it came from, with the same filter.
     pub fn list_users(
         &self,
         filter: Option<&str>,

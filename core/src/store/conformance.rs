@@ -264,15 +264,29 @@ fn event(sub: &str) -> AuditEvent {
     AuditEvent { sub: sub.into(), kind: EventKind::SignIn, success: true, at_ms: 5, detail: String::new() }
 }
 
-/// Events come back newest first; secrets are versioned.
+/// Events come back newest first, and a trim keeps the newest of one user's only; secrets
+/// are versioned.
 pub fn events_and_secrets(store: &dyn Store) {
+    let at = |store: &dyn Store, pool: &str, sub: &str| {
+        store.events(pool, sub, 100).unwrap().iter().map(|e| e.at_ms).collect::<Vec<_>>()
+    };
     for i in 0..5 {
         let mut e = event("sub-a");
         e.at_ms = i;
         store.commit("p1", vec![Write::AppendEvent(e)]).unwrap();
+        store.commit("p2", vec![Write::AppendEvent(event("sub-a"))]).unwrap();
     }
+    store.commit("p1", vec![Write::AppendEvent(event("sub-b"))]).unwrap();
     let events = store.events("p1", "sub-a", 3).unwrap();
     assert_eq!(events.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![4, 3, 2]);
+    let mut newest = event("sub-a");
+    newest.at_ms = 5;
+    store.commit("p1", vec![Write::AppendEvent(newest), Write::TrimEvents { sub: "sub-a".into(), keep: 3 }]).unwrap();
+    assert_eq!(at(store, "p1", "sub-a"), [5, 4, 3]);
+    store.commit("p1", vec![Write::TrimEvents { sub: "sub-a".into(), keep: 10 }]).unwrap();
+    assert_eq!(at(store, "p1", "sub-a"), [5, 4, 3], "fewer than kept: nothing goes");
+    assert_eq!(at(store, "p1", "sub-b").len(), 1, "other users keep theirs");
+    assert_eq!(at(store, "p2", "sub-a").len(), 5, "other pools keep theirs");
     assert!(store.secret("p1", "keys").unwrap().is_none());
     store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![1, 2].into(), expect: None }]).unwrap();
     assert_eq!(

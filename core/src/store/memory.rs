@@ -90,7 +90,7 @@ impl Data {
                 Write::DeleteFamily { id, expect } => {
                     check(self.families.get(&k(pool, id)).map(|v| v.version), Some(*expect))?;
                 }
-                Write::AppendEvent(_) => {}
+                Write::AppendEvent(_) | Write::TrimEvents { .. } => {}
                 Write::PutSecret { name, expect, .. } => {
                     check(self.secrets.get(&k(pool, name)).map(|v| v.version), *expect)?;
                 }
@@ -151,6 +151,11 @@ impl Data {
             }
             Write::AppendEvent(event) => {
                 self.events.entry(k(pool, &event.sub)).or_default().push(event);
+            }
+            Write::TrimEvents { sub, keep } => {
+                if let Some(events) = self.events.get_mut(&k(pool, &sub)) {
+                    events.drain(..events.len().saturating_sub(keep));
+                }
             }
             Write::PutSecret { name, value, expect } => {
                 let version = expect.map_or(1, |v| v + 1);

@@ -102,6 +102,14 @@ pub enum Write {
     },
     /// Appends an audit event.
     AppendEvent(AuditEvent),
+    /// Deletes a user's audit events but the newest `keep` (which may include events
+    /// appended earlier in the same commit).
+    TrimEvents {
+        /// The `sub` the events were recorded under.
+        sub: String,
+        /// How many of the newest to keep.
+        keep: usize,
+    },
     /// Creates or replaces a pool secret (signing keys, code key).
     PutSecret {
         /// The secret's name.
@@ -121,6 +129,7 @@ impl fmt::Debug for Write {
             Self::PutFamily { family, expect, .. } => write!(f, "PutFamily({family:?}, expect {expect:?})"),
             Self::DeleteFamily { id, expect } => write!(f, "DeleteFamily({id}, expect {expect})"),
             Self::AppendEvent(event) => write!(f, "AppendEvent({event:?})"),
+            Self::TrimEvents { sub, keep } => write!(f, "TrimEvents({sub}, keep {keep})"),
             Self::PutSecret { name, expect, .. } => write!(f, "PutSecret({name}, <redacted>, expect {expect:?})"),
         }
     }

@@ -675,7 +675,7 @@ fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
             Write::DeleteFamily { id, expect } => {
                 check(family_row(tx, pool, id)?.map(|(_, v)| v), Some(*expect))?;
             }
-            Write::AppendEvent(_) => {}
+            Write::AppendEvent(_) | Write::TrimEvents { .. } => {}
             Write::PutSecret { name, expect, .. } => {
                 let current: Option<i64> = tx
                     .prepare_cached("SELECT version FROM userpool_secrets WHERE pool = ?1 AND name = ?2")?
@@ -768,6 +768,14 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
         Write::AppendEvent(event) => {
             tx.prepare_cached("INSERT INTO userpool_events (pool, sub, record) VALUES (?1, ?2, ?3)")?
                 .execute(params![pool, event.sub, to_json(&event)?])?;
+        }
+        Write::TrimEvents { sub, keep } => {
+            // The newest `keep` stay: everything at or below the seq of the one after them goes.
+            tx.prepare_cached(
+                "DELETE FROM userpool_events WHERE pool = ?1 AND sub = ?2 AND seq <=
+                    (SELECT seq FROM userpool_events WHERE pool = ?1 AND sub = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+            )?
+            .execute(params![pool, sub, limit_to_sql(*keep)])?;
         }
         Write::PutSecret { name, value, expect } => {
             let version = version_to_sql(expect.map_or(1, |v| v + 1));
