@@ -11,8 +11,8 @@ use userpool as up;
 use crate::error::AuthError;
 use crate::host::{Clock, Delivery, HostClock, HostDelivery};
 use crate::types::{
-    AttributeUpdate, AuditEvent, CodeDelivery, CreatedUser, FromCore, Group, MfaPreference, SignInResult, SignUpResult,
-    TotpSetup, User, UserList, to_attributes,
+    AttributeUpdate, AuditEvent, CodeDelivery, CreatedUser, FromCore, Group, ImportOutcome, ImportUser, MfaPreference,
+    SignInResult, SignUpResult, TotpSetup, User, UserList, to_attributes,
 };
 
 /// An open user pool: sign-up, sign-in with MFA, tokens, recovery and administration.
@@ -408,6 +408,14 @@ impl UserPool {
         pagination_token: Option<String>,
     ) -> Result<UserList, AuthError> {
         self.run(move |p| p.list_users(filter.as_deref(), limit, pagination_token.as_deref())).await
+    }
+
+    /// Imports users in one transaction (call it with batches of about a thousand), without
+    /// messages or hashing: one outcome per user, in order. Fails as a whole only when the
+    /// store fails.
+    pub async fn admin_import_users(&self, users: Vec<ImportUser>) -> Result<Vec<ImportOutcome>, AuthError> {
+        let users: Vec<up::ImportUser> = users.into_iter().map(Into::into).collect();
+        self.run(move |p| p.admin_import_users(users)).await
     }
 
     /// A user's most recent authentication events, newest first.

@@ -414,6 +414,59 @@ impl FromCore<up::UserList> for UserList {
     }
 }
 
+/// One user for `adminImportUsers` (a row of Cognito's user-import CSV).
+#[derive(Clone, uniffi::Record)]
+pub struct ImportUser {
+    /// The username (`cognito:username`); an email or phone number in pools where those are
+    /// the username.
+    pub username: String,
+    /// Attributes, including `email_verified` / `phone_number_verified` (set as given).
+    #[uniffi(default)]
+    pub attributes: HashMap<String, String>,
+    /// An argon2id PHC string of the user's password (migrations from a system that already
+    /// hashes with argon2id): the user is imported CONFIRMED. Null, as in Cognito's import,
+    /// imports the user in RESET_REQUIRED without a password.
+    #[uniffi(default = None)]
+    pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for ImportUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportUser")
+            .field("username", &self.username)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<ImportUser> for up::ImportUser {
+    fn from(u: ImportUser) -> Self {
+        Self { username: u.username, attributes: to_attributes(u.attributes), password_hash: u.password_hash }
+    }
+}
+
+/// What `adminImportUsers` did with one user: its new `sub`, or why it was not imported.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ImportOutcome {
+    /// The new user's `sub`, when imported.
+    pub sub: Option<String>,
+    /// Why not: the Cognito exception name (`UsernameExistsException`, …).
+    pub code: Option<String>,
+    /// Why not, for people.
+    pub message: Option<String>,
+}
+
+impl FromCore<up::Result<String>> for ImportOutcome {
+    fn from_core(outcome: up::Result<String>) -> Result<Self, AuthError> {
+        Ok(match outcome {
+            Ok(sub) => Self { sub: Some(sub), code: None, message: None },
+            Err(e) => {
+                Self { sub: None, code: Some(e.code().as_str().to_owned()), message: Some(e.message().to_owned()) }
+            }
+        })
+    }
+}
+
 /// The outcome of `adminCreateUser`.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct CreatedUser {

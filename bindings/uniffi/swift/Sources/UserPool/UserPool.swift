@@ -1081,6 +1081,13 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     func adminGetUser(username: String) async throws  -> User
     
     /**
+     * Imports users in one transaction (call it with batches of about a thousand), without
+     * messages or hashing: one outcome per user, in order. Fails as a whole only when the
+     * store fails.
+     */
+    func adminImportUsers(users: [ImportUser]) async throws  -> [ImportOutcome]
+    
+    /**
      * A user's groups, by precedence.
      */
     func adminListGroupsForUser(username: String) async throws  -> [Group]
@@ -1523,6 +1530,27 @@ open func adminGetUser(username: String)async throws  -> User  {
             completeFunc: ffi_userpool_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_userpool_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeUser_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Imports users in one transaction (call it with batches of about a thousand), without
+     * messages or hashing: one outcome per user, in order. Fails as a whole only when the
+     * store fails.
+     */
+open func adminImportUsers(users: [ImportUser])async throws  -> [ImportOutcome]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_userpool_uniffi_fn_method_userpool_admin_import_users(
+                        self.uniffiCloneHandle(),FfiConverterSequenceTypeImportUser.lower(users)
+                )
+            },
+            pollFunc: ffi_userpool_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_userpool_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_userpool_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeImportOutcome.lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -2772,6 +2800,170 @@ public func FfiConverterTypeGroup_lift(_ buf: RustBuffer) throws -> Group {
 #endif
 public func FfiConverterTypeGroup_lower(_ value: Group) -> RustBuffer {
     return FfiConverterTypeGroup.lower(value)
+}
+
+
+/**
+ * What `adminImportUsers` did with one user: its new `sub`, or why it was not imported.
+ */
+public struct ImportOutcome: Equatable, Hashable {
+    /**
+     * The new user's `sub`, when imported.
+     */
+    public var sub: String?
+    /**
+     * Why not: the Cognito exception name (`UsernameExistsException`, …).
+     */
+    public var code: String?
+    /**
+     * Why not, for people.
+     */
+    public var message: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The new user's `sub`, when imported.
+         */sub: String?, 
+        /**
+         * Why not: the Cognito exception name (`UsernameExistsException`, …).
+         */code: String?, 
+        /**
+         * Why not, for people.
+         */message: String?) {
+        self.sub = sub
+        self.code = code
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ImportOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeImportOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ImportOutcome {
+        return
+            try ImportOutcome(
+                sub: FfiConverterOptionString.read(from: &buf), 
+                code: FfiConverterOptionString.read(from: &buf), 
+                message: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ImportOutcome, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.sub, into: &buf)
+        FfiConverterOptionString.write(value.code, into: &buf)
+        FfiConverterOptionString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeImportOutcome_lift(_ buf: RustBuffer) throws -> ImportOutcome {
+    return try FfiConverterTypeImportOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeImportOutcome_lower(_ value: ImportOutcome) -> RustBuffer {
+    return FfiConverterTypeImportOutcome.lower(value)
+}
+
+
+/**
+ * One user for `adminImportUsers` (a row of Cognito's user-import CSV).
+ */
+public struct ImportUser: Equatable, Hashable {
+    /**
+     * The username (`cognito:username`); an email or phone number in pools where those are
+     * the username.
+     */
+    public var username: String
+    /**
+     * Attributes, including `email_verified` / `phone_number_verified` (set as given).
+     */
+    public var attributes: [String: String]
+    /**
+     * An argon2id PHC string of the user's password (migrations from a system that already
+     * hashes with argon2id): the user is imported CONFIRMED. Null, as in Cognito's import,
+     * imports the user in RESET_REQUIRED without a password.
+     */
+    public var passwordHash: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The username (`cognito:username`); an email or phone number in pools where those are
+         * the username.
+         */username: String, 
+        /**
+         * Attributes, including `email_verified` / `phone_number_verified` (set as given).
+         */attributes: [String: String] = [:], 
+        /**
+         * An argon2id PHC string of the user's password (migrations from a system that already
+         * hashes with argon2id): the user is imported CONFIRMED. Null, as in Cognito's import,
+         * imports the user in RESET_REQUIRED without a password.
+         */passwordHash: String? = nil) {
+        self.username = username
+        self.attributes = attributes
+        self.passwordHash = passwordHash
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ImportUser: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeImportUser: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ImportUser {
+        return
+            try ImportUser(
+                username: FfiConverterString.read(from: &buf), 
+                attributes: FfiConverterDictionaryStringString.read(from: &buf), 
+                passwordHash: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ImportUser, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.username, into: &buf)
+        FfiConverterDictionaryStringString.write(value.attributes, into: &buf)
+        FfiConverterOptionString.write(value.passwordHash, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeImportUser_lift(_ buf: RustBuffer) throws -> ImportUser {
+    return try FfiConverterTypeImportUser.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeImportUser_lower(_ value: ImportUser) -> RustBuffer {
+    return FfiConverterTypeImportUser.lower(value)
 }
 
 
@@ -5083,6 +5275,56 @@ fileprivate struct FfiConverterSequenceTypeGroup: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeImportOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = [ImportOutcome]
+
+    public static func write(_ value: [ImportOutcome], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeImportOutcome.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ImportOutcome] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ImportOutcome]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeImportOutcome.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeImportUser: FfiConverterRustBuffer {
+    typealias SwiftType = [ImportUser]
+
+    public static func write(_ value: [ImportUser], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeImportUser.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ImportUser] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ImportUser]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeImportUser.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeUser: FfiConverterRustBuffer {
     typealias SwiftType = [User]
 
@@ -5263,6 +5505,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_admin_get_user() != 45204) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_userpool_uniffi_checksum_method_userpool_admin_import_users() != 812) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_admin_list_groups_for_user() != 39835) {

@@ -158,6 +158,26 @@ class GlueTest {
     }
 
     @Test
+    fun `adminImportUsers returns one outcome per user, in order`(): Unit = runBlocking {
+        open().use { pool ->
+            val outcomes = pool.adminImportUsers(
+                listOf(
+                    ImportUser(username = "ivan", attributes = mapOf("email" to "ivan@example.com", "email_verified" to "true")),
+                    ImportUser(username = "ivan", attributes = mapOf("email" to "other@example.com")),
+                    ImportUser(username = "bad name with spaces"),
+                ),
+            )
+            assertEquals(3, outcomes.size)
+            assertTrue(Regex("^[0-9a-f-]{36}$").matches(outcomes[0].sub!!))
+            assertEquals("UsernameExistsException", outcomes[1].code)
+            assertEquals("InvalidParameterException", outcomes[2].code)
+            assertNotNull(outcomes[2].message)
+            assertEquals(UserStatus.RESET_REQUIRED, pool.adminGetUser("ivan").status)
+            assertEquals(listOf("ivan"), pool.listUsers(filter = "email ^= \"IVAN\"").users.map { it.username })
+        }
+    }
+
+    @Test
     fun `the Kotlin clock is the pool's time`(): Unit = runBlocking {
         val clock = ManualClock(1_700_000_000_000L)
         UserPool.open(config = FAST_CONFIG, delivery = delivery, clock = clock).use { pool ->
