@@ -168,6 +168,7 @@ export interface PoolConfig {
     mfa_validity_secs?: number
     max_attempts?: number
     max_requests_per_hour?: number
+    max_per_destination_per_hour?: number
   }
   lockout?: { free_attempts?: number; max_lockout_secs?: number; reset_after_secs?: number }
   /** Authentication events kept per user (default 100); sign-ins with unknown names count as one user's. */

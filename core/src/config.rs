@@ -224,6 +224,12 @@ pub struct CodeConfig {
     /// `LimitExceededException`, so each hour allows at most this many codes times
     /// `max_attempts` guesses.
     pub max_requests_per_hour: u32,
+    /// Messages one email address or phone number may be sent in any hour, whoever they are
+    /// for and whatever they carry: sign-up, reset, verification and MFA codes, invitations
+    /// (default 10). One more is refused with `LimitExceededException` before anything is
+    /// sent or written, so sign-ups under fresh names cannot flood one inbox or pump texts
+    /// to one number.
+    pub max_per_destination_per_hour: u32,
 }
 
 impl Default for CodeConfig {
@@ -236,6 +242,7 @@ impl Default for CodeConfig {
             mfa_validity_secs: 180,
             max_attempts: 5,
             max_requests_per_hour: 5,
+            max_per_destination_per_hour: 10,
         }
     }
 }
@@ -795,6 +802,7 @@ impl Settings {
         check_range("codes.mfa_validity_secs", codes.mfa_validity_secs, 30, 900)?;
         check_range("codes.max_attempts", codes.max_attempts.into(), 1, 100)?;
         check_range("codes.max_requests_per_hour", codes.max_requests_per_hour.into(), 1, 1000)?;
+        check_range("codes.max_per_destination_per_hour", codes.max_per_destination_per_hour.into(), 1, 10_000)?;
 
         let lockout = &raw.lockout;
         check_range("lockout.free_attempts", lockout.free_attempts.into(), 1, 100)?;

@@ -39,8 +39,8 @@ fn one_confirmation_code_has_one_winner() {
 
 #[test]
 fn one_reset_code_has_one_winner() {
-    // 20 reset codes in the same hour: past the default request limit.
-    let f = fixture("[codes]\nmax_requests_per_hour = 20");
+    // 20 reset codes in the same hour: past the default request and destination limits.
+    let f = fixture("[codes]\nmax_requests_per_hour = 20\nmax_per_destination_per_hour = 25");
     confirmed(&f, "alice");
     for round in 0..20 {
         f.pool.forgot_password("alice").unwrap();

@@ -447,8 +447,8 @@ fn one_confirmation_code_has_one_winner_on_sqlite() {
 /// 32 threads redeem one password-reset code.
 #[test]
 fn one_reset_code_has_one_winner_on_sqlite() {
-    // 25 reset codes in the same hour: past the default request limit.
-    let f = fixture("[codes]\nmax_requests_per_hour = 25");
+    // 25 reset codes in the same hour: past the default request and destination limits.
+    let f = fixture("[codes]\nmax_requests_per_hour = 25\nmax_per_destination_per_hour = 30");
     f.pool.sign_up("alice", PW, email("alice")).unwrap();
     f.pool.confirm_sign_up("alice", &f.delivery.last_code_to("alice@example.com").unwrap()).unwrap();
     for round in 0..25 {

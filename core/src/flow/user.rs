@@ -337,14 +337,23 @@ pub(crate) fn count_attempt(lock: &mut Lockout, ctx: &Ctx<'_>) -> Result<()> {
 /// Counts a code asked for against `codes.max_requests_per_hour`, in `requests` (when the
 /// codes of the last hour were sent). One more is refused, and `requests` is left as it was.
 pub(crate) fn count_code_request(requests: &mut Vec<i64>, ctx: &Ctx<'_>) -> Result<()> {
+    count_in_hour(requests, ctx, ctx.settings.raw.codes.max_requests_per_hour)
+}
+
+/// Counts a message to one destination against `codes.max_per_destination_per_hour`, like
+/// [`count_code_request`].
+pub(crate) fn count_destination_message(sent: &mut Vec<i64>, ctx: &Ctx<'_>) -> Result<()> {
+    count_in_hour(sent, ctx, ctx.settings.raw.codes.max_per_destination_per_hour)
+}
+
+fn count_in_hour(times: &mut Vec<i64>, ctx: &Ctx<'_>, max: u32) -> Result<()> {
     const HOUR_MS: i64 = 3_600_000;
     // Times ahead of the clock (it moved back) still count: they never free a request early.
-    requests.retain(|&at| at > ctx.now.saturating_sub(HOUR_MS));
-    let max = ctx.settings.raw.codes.max_requests_per_hour;
-    if requests.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+    times.retain(|&at| at > ctx.now.saturating_sub(HOUR_MS));
+    if times.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
         return Err(Error::new(ErrorCode::LimitExceeded, "Attempt limit exceeded, please try after some time."));
     }
-    requests.push(ctx.now);
+    times.push(ctx.now);
     Ok(())
 }
 

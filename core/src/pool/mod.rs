@@ -390,6 +390,8 @@ impl UserPool {
                     }
                 }
             }
+            // Every message counts against its destination's hourly limit, in this commit.
+            writes.extend(self.destination_writes(&messages)?);
             // Messages go out before the commit: a failed delivery leaves nothing behind.
             for message in &messages {
                 self.shared.delivery.deliver(message).map_err(|e| {
@@ -425,6 +427,28 @@ impl UserPool {
             .filter(|f| f.value.expires_ms.saturating_add(LONGEST_TOKEN_MS) <= now)
             .map(|f| Write::DeleteFamily { id: f.value.id, expect: f.version })
             .collect())
+    }
+
+    /// Counts each message against `codes.max_per_destination_per_hour` for its destination
+    /// (kept by the SHA-256 of the address, in lower case); refuses when one is over.
+    fn destination_writes(&self, messages: &[Message]) -> Result<Vec<Write>> {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for message in messages {
+            let key =
+                format!("destination:{}", crypto::sha256_hex(message.destination.trim().to_lowercase().as_bytes()));
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((key, 1)),
+            }
+        }
+        counts
+            .iter()
+            .map(|(key, n)| {
+                self.changed_record::<Vec<i64>>(key, |sent, ctx| {
+                    (0..*n).try_for_each(|_| user::count_destination_message(sent, ctx))
+                })
+            })
+            .collect()
     }
 
     fn revoke_writes(&self, sub: &str) -> Result<Vec<Write>> {
@@ -618,21 +642,28 @@ impl UserPool {
         format!("{kind}:{}", crypto::sha256_hex(attributes::login_key(&self.shared.settings, name).as_bytes()))
     }
 
-    /// Reads the record at `key` (its default when there is none), applies `change` and
-    /// writes it back, rerunning on a concurrent change. When `change` refuses, nothing is
-    /// written.
+    /// The write that applies `change` to the pool record at `key` (its default when there
+    /// is none), at the version read; `change` refusing is the error.
+    fn changed_record<T>(&self, key: &str, change: impl Fn(&mut T, &Ctx<'_>) -> Result<()>) -> Result<Write>
+    where
+        T: Default + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let stored = self.store().secret(self.pool_id(), key).map_err(backend)?;
+        let mut record: T = stored.as_ref().and_then(|s| serde_json::from_slice(&s.value).ok()).unwrap_or_default();
+        let mut rng = crypto::os_rng();
+        change(&mut record, &self.ctx(&mut rng))?;
+        let value = serde_json::to_vec(&record).map_err(|e| Error::internal(e.to_string()))?;
+        Ok(Write::PutSecret { name: key.to_owned(), value: value.into(), expect: stored.map(|s| s.version) })
+    }
+
+    /// Applies `change` to the record at `key` in a commit of its own, rerunning on a
+    /// concurrent change. When `change` refuses, nothing is written.
     fn change_unknown_name<T>(&self, key: &str, change: impl Fn(&mut T, &Ctx<'_>) -> Result<()>) -> Result<()>
     where
         T: Default + serde::Serialize + serde::de::DeserializeOwned,
     {
         for _ in 0..MAX_RERUNS {
-            let stored = self.store().secret(self.pool_id(), key).map_err(backend)?;
-            let mut record: T = stored.as_ref().and_then(|s| serde_json::from_slice(&s.value).ok()).unwrap_or_default();
-            let mut rng = crypto::os_rng();
-            change(&mut record, &self.ctx(&mut rng))?;
-            let value = serde_json::to_vec(&record).map_err(|e| Error::internal(e.to_string()))?;
-            let write =
-                Write::PutSecret { name: key.to_owned(), value: value.into(), expect: stored.map(|s| s.version) };
+            let write = self.changed_record(key, &change)?;
             match self.store().commit(self.pool_id(), vec![write]) {
                 Ok(()) => return Ok(()),
                 Err(StoreError::Conflict) => continue,
@@ -655,7 +686,8 @@ impl UserPool {
     /// A sign-in with a name no user has, under user-existence protection: the same work,
     /// writes and answers as a wrong password for a real user. The name gets a lockout of
     /// its own (kept by the hash of its lookup key), so locking out does not reveal that an
-    /// account exists either, and the failure is audited under that key.
+    /// account exists either, and the failure is audited in the record all unknown names
+    /// share.
     fn unknown_sign_in(&self, name: &str, password: &str) -> Error {
         let key = self.unknown_name_key("unknown-user", name);
         if let Err(e) = self.change_unknown_name::<Lockout>(&key, user::count_attempt) {
