@@ -7,7 +7,8 @@
 //!   after the file has been read once and lookups have run until they no longer fault
 //!   pages in (a warm pool);
 //! - `list_users` with a prefix filter, both one that matches at once (a first page) and
-//!   one that matches ten users (which scans the pool: filters are applied to records);
+//!   one that matches ten users (both read through the search index), and with a filter on
+//!   `status`, which has no index (a scan of the pool that finds nobody);
 //! - sign-in without the hash (argon2id at m=128 KiB, t=1, whose bare verification is
 //!   measured and subtracted): two durable commits and two ES256 signatures;
 //! - refresh with rotation, each a durable (`synchronous=FULL`) commit: one thread (one
@@ -21,9 +22,10 @@
 //! is set. With `USERPOOL_SCALE_REUSE` set, a kept file of the same size is measured again
 //! without a new import (its import column then reads "reused"). `USERPOOL_SCALE_MMAP_BYTES`
 //! sets how much of the file is mapped, `USERPOOL_SCALE_PAGE_SIZE` the page size of a new
-//! file, `USERPOOL_SCALE_WARMUP_SECS` the longest lookup
-//! warm-up (default 120 s). `docs/performance.md`
-//! records the figures.
+//! file, `USERPOOL_SCALE_WARMUP_SECS` the longest lookup warm-up (default 120 s). With
+//! `USERPOOL_SCALE_MIGRATION` set, each file is then turned back into a schema version 1
+//! file and reopened, timing the migration that fills its search terms.
+//! `docs/performance.md` records the figures.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -176,6 +178,21 @@ fn touch(value: rusqlite::types::ValueRef<'_>) -> usize {
     }
 }
 
+/// Turns the file back into a schema version 1 file (no search terms) and times the open
+/// that migrates it (version 2 fills the terms from every record).
+fn time_search_migration(path: &std::path::Path, n: usize) {
+    let conn = rusqlite::Connection::open(path).expect("the file opens");
+    conn.execute_batch("DROP TABLE userpool_user_search; DELETE FROM userpool_schema WHERE version = 2;")
+        .expect("back to version 1");
+    drop(conn);
+    let started = Instant::now();
+    drop(SqliteStore::open(path).expect("the file migrates"));
+    eprintln!(
+        "  {n}: opening it as a version 1 file (search terms filled) took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// Reads the file once, so that its pages are in the OS page cache.
 fn warm_page_cache(path: &std::path::Path) {
     use std::io::Read as _;
@@ -279,9 +296,14 @@ fn run(n: usize, dir: &std::path::Path) -> String {
         assert_eq!(page.users.len(), 60.min(n));
     });
     let rare = format!(r#"username ^= "{}""#, &username(n / 2)[..11]);
-    let list_scan = per_call(Duration::ZERO, 1, |_| {
+    let list_rare = per_call(budget, 20, |_| {
         let page = pool.list_users(Some(&rare), Some(60), None).expect("listed");
         assert_eq!(page.users.len(), 10);
+    });
+    // `status` has no index: the filter is applied to every record.
+    let list_scan = per_call(Duration::ZERO, 1, |_| {
+        let page = pool.list_users(Some(r#"status = "Disabled""#), Some(60), None).expect("listed");
+        assert!(page.users.is_empty());
     });
 
     // ── sign-in without the hash ──
@@ -329,7 +351,7 @@ fn run(n: usize, dir: &std::path::Path) -> String {
     let concurrent = concurrent.0;
     let size = file_size(&path);
     println!(
-        "| {n} | {import} | {by_username} | {by_alias} | {raw_key} | {list_first_page} | {:.2} s | \
+        "| {n} | {import} | {by_username} | {by_alias} | {raw_key} | {list_first_page} | {list_rare} | {:.2} s | \
          {:.0} µs ({:.0} µs − {:.0} µs hash) | {:.0} µs ({:.0}/s) | {concurrent:.0}/s ({:.0} µs CPU each: {:.0}/s per \
          core) | {:.2} GB |",
         list_scan.wall / 1e6,
@@ -344,6 +366,9 @@ fn run(n: usize, dir: &std::path::Path) -> String {
     );
     drop(pool);
     drop(store);
+    if std::env::var_os("USERPOOL_SCALE_MIGRATION").is_some() {
+        time_search_migration(&path, n);
+    }
     if std::env::var_os("USERPOOL_SCALE_KEEP").is_none() {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -362,10 +387,10 @@ fn main() {
     let dir = std::env::var_os("USERPOOL_SCALE_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
     println!(
         "| users | import | lookup by username | lookup by alias | `user_by_key` | `list_users` first page \
-         (`email ^= \"user0\"`) | `list_users` rare prefix (scan) | sign-in without the hash | refresh with rotation, 1 thread \
+         (`email ^= \"user0\"`) | `list_users` rare prefix (10 users) | `list_users` by `status` (no index: a scan) | sign-in without the hash | refresh with rotation, 1 thread \
          | refresh with rotation, {CONCURRENT} threads | file |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let anatomy: Vec<String> = sizes.into_iter().map(|n| run(n, &dir)).collect();
     println!(
         "\nWhere a lookup's time goes (one statement each, on a connection of its own):\n\n\

@@ -236,6 +236,22 @@ fn an_older_file_gets_its_search_terms_when_opened() {
 }
 
 #[test]
+fn a_record_that_no_longer_decodes_can_still_be_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], None)]).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE userpool_users SET record = '{not json'", []).unwrap();
+    drop(conn);
+    assert!(matches!(store.user("p1", "s1"), Err(StoreError::Backend(_))));
+    store.commit("p1", vec![Write::DeleteUser { sub: "s1".into(), expect: 1 }]).unwrap();
+    assert!(store.user("p1", "s1").unwrap().is_none());
+    assert!(store.user_by_key("p1", "u:alice").unwrap().is_none());
+    assert_eq!(indexed(&store, "username", "alice", false), Vec::<String>::new());
+}
+
+#[test]
 fn list_users_finds_filtered_users_through_the_index_page_by_page() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap());

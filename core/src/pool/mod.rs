@@ -621,8 +621,6 @@ impl UserPool {
         self.sign_in_result(outcome, &setup, &account)
     }
 
-    /// Where the bookkeeping of a name no user has is kept under user-existence protection:
-    /// by the hash of its lookup key, so the store holds no list of guessed names.
     /// Appends audit events, then trims each user's to the newest `events.keep_per_user`.
     fn audit_writes(&self, events: impl IntoIterator<Item = AuditEvent>) -> Vec<Write> {
         let keep = self.shared.settings.raw.events.keep_per_user as usize;
@@ -638,6 +636,8 @@ impl UserPool {
         writes
     }
 
+    /// Where the bookkeeping of a name no user has is kept under user-existence protection:
+    /// by the hash of its lookup key, so the store holds no list of guessed names.
     fn unknown_name_key(&self, kind: &str, name: &str) -> String {
         format!("{kind}:{}", crypto::sha256_hex(attributes::login_key(&self.shared.settings, name).as_bytes()))
     }

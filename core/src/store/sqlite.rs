@@ -619,8 +619,10 @@ fn stored_user(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Optio
         .query_row(params![pool, sub], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     row.map(|(id, keys, record)| {
-        let user: UserRecord = from_json(&record)?;
-        Ok(StoredUser { id, keys: from_json(&keys)?, terms: search_terms(&user) })
+        // A record that no longer decodes can still be replaced or deleted: its terms, if any
+        // are left, only offer a user that the filter then turns away (or none, once deleted).
+        let terms = from_json::<UserRecord>(&record).map(|user| search_terms(&user)).unwrap_or_default();
+        Ok(StoredUser { id, keys: from_json(&keys)?, terms })
     })
     .transpose()
 }
