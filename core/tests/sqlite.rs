@@ -179,7 +179,8 @@ fn indexed(store: &SqliteStore, attribute: &'static str, value: &str, prefix: bo
 
 #[test]
 fn a_search_reads_exactly_the_users_whose_terms_match() {
-    let store = TempStore::new().store;
+    let temp = TempStore::new();
+    let store = &temp.store;
     let long = format!("{}@example.com", "x".repeat(200));
     let emails = [
         ("s1", "Al@example.com"),
@@ -196,16 +197,16 @@ fn a_search_reads_exactly_the_users_whose_terms_match() {
         store.commit("p1", vec![put_user(user, &[], None)]).unwrap();
     }
     // Ordered by term, then by row: "al@…" < "al@….au" < "al\u{10FFFF}…".
-    assert_eq!(indexed(&store, "email", "AL", true), ["s1", "s2", "s3"]);
-    assert_eq!(indexed(&store, "email", "al@example.com", false), ["s1"]);
-    assert_eq!(indexed(&store, "email", "al@example.com", true), ["s1", "s2"]);
-    assert_eq!(indexed(&store, "email", "", true).len(), 7);
-    assert_eq!(indexed(&store, "email", "b", true), Vec::<String>::new());
+    assert_eq!(indexed(store, "email", "AL", true), ["s1", "s2", "s3"]);
+    assert_eq!(indexed(store, "email", "al@example.com", false), ["s1"]);
+    assert_eq!(indexed(store, "email", "al@example.com", true), ["s1", "s2"]);
+    assert_eq!(indexed(store, "email", "", true).len(), 7);
+    assert_eq!(indexed(store, "email", "b", true), Vec::<String>::new());
     // A value past the longest term is indexed by how it starts.
-    assert_eq!(indexed(&store, "email", &long[..150], true), ["s6"]);
+    assert_eq!(indexed(store, "email", &long[..150], true), ["s6"]);
     // A final sigma, a sigma and a capital sigma are one letter to a search.
-    assert_eq!(indexed(&store, "email", "σοφος@", true), ["s7"]);
-    assert_eq!(indexed(&store, "username", "USER-S", true).len(), 7);
+    assert_eq!(indexed(store, "email", "σοφος@", true), ["s7"]);
+    assert_eq!(indexed(store, "username", "USER-S", true).len(), 7);
     let page = store.users_matching(
         "p1",
         &UserSearch { attribute: "email", term: "al".into(), prefix: true },
