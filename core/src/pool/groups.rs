@@ -67,6 +67,12 @@ impl UserPool {
         }
     }
 
+    /// The group definitions, when `group` is one of them.
+    fn groups_having(&self, group: &str) -> Result<Groups> {
+        let (groups, _) = self.groups()?;
+        if groups.groups.contains_key(group) { Ok(groups) } else { Err(not_found(group)) }
+    }
+
     /// Rewrites the group definitions with `change`, rerunning on a concurrent change.
     fn change_groups<T>(&self, change: impl Fn(&mut Groups) -> Result<T>) -> Result<T> {
         for _ in 0..super::MAX_RERUNS {
@@ -169,10 +175,7 @@ impl UserPool {
 
     /// Adds a user to a group.
     pub fn admin_add_user_to_group(&self, username: &str, group: &str) -> Result<()> {
-        let (groups, _) = self.groups()?;
-        if !groups.groups.contains_key(group) {
-            return Err(not_found(group));
-        }
+        let groups = self.groups_having(group)?;
         let found = self.admin_find(username)?;
         let user = &found.value;
         let joined = user.groups.iter().filter(|name| groups.has_member(user, name)).count();
@@ -203,10 +206,7 @@ impl UserPool {
         limit: Option<u32>,
         pagination_token: Option<&str>,
     ) -> Result<UserList> {
-        let (groups, _) = self.groups()?;
-        if !groups.groups.contains_key(group) {
-            return Err(not_found(group));
-        }
+        let groups = self.groups_having(group)?;
         let limit = limit.unwrap_or(60);
         if !(1..=60).contains(&limit) {
             return Err(Error::invalid("limit must be between 1 and 60"));
