@@ -178,12 +178,17 @@ fn touch(value: rusqlite::types::ValueRef<'_>) -> usize {
     }
 }
 
-/// Turns the file back into a schema version 1 file (no search terms) and times the open
-/// that migrates it (version 2 fills the terms from every record).
+/// Turns the file back into a schema version 1 file (no search terms, no expiry columns) and
+/// times the open that migrates it (version 2 fills the terms from every record, version 3
+/// the expiry of every session).
 fn time_search_migration(path: &std::path::Path, n: usize) {
     let conn = rusqlite::Connection::open(path).expect("the file opens");
-    conn.execute_batch("DROP TABLE userpool_user_search; DELETE FROM userpool_schema WHERE version = 2;")
-        .expect("back to version 1");
+    conn.execute_batch(
+        "DROP INDEX userpool_secrets_by_expiry; DROP INDEX userpool_families_by_expiry;
+         ALTER TABLE userpool_secrets DROP COLUMN expires_ms; ALTER TABLE userpool_families DROP COLUMN expires_ms;
+         DROP TABLE userpool_user_search; DELETE FROM userpool_schema WHERE version > 1;",
+    )
+    .expect("back to version 1");
     drop(conn);
     let started = Instant::now();
     drop(SqliteStore::open(path).expect("the file migrates"));

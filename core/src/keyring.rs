@@ -97,9 +97,15 @@ impl KeyRing {
                 ],
             };
             let bytes = serde_json::to_vec(&ring).map_err(|e| Error::internal(e.to_string()))?;
-            match store
-                .commit(pool, vec![Write::PutSecret { name: SECRET_NAME.into(), value: bytes.into(), expect: None }])
-            {
+            match store.commit(
+                pool,
+                vec![Write::PutSecret {
+                    name: SECRET_NAME.into(),
+                    value: bytes.into(),
+                    expect: None,
+                    expires_ms: None,
+                }],
+            ) {
                 Ok(()) | Err(StoreError::Conflict) => {}
                 Err(e) => return Err(store_error(e)),
             }
@@ -186,7 +192,12 @@ impl KeyRing {
         store
             .commit(
                 pool,
-                vec![Write::PutSecret { name: SECRET_NAME.into(), value: bytes.into(), expect: Some(stored.version) }],
+                vec![Write::PutSecret {
+                    name: SECRET_NAME.into(),
+                    value: bytes.into(),
+                    expect: Some(stored.version),
+                    expires_ms: None,
+                }],
             )
             .map_err(store_error)?;
         Self::load(store, pool, sealer)?.ok_or_else(|| Error::internal("signing keys vanished"))

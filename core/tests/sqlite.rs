@@ -226,14 +226,50 @@ fn an_older_file_gets_its_search_terms_when_opened() {
         store.commit("p1", vec![put_user(sample_user(sub, name), &[], None)]).unwrap();
     }
     drop(store);
-    // What a file written before schema version 2 looks like.
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE userpool_user_search; DELETE FROM userpool_schema WHERE version = 2;").unwrap();
-    drop(conn);
+    back_to_version(&path, 1);
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     assert_eq!(indexed(&store, "email", "alice@", true), ["s1"]);
     assert_eq!(indexed(&store, "username", "bob", false), ["s2"]);
+}
+
+#[test]
+fn an_older_file_gets_the_expiry_of_its_sessions_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    for (id, expires) in [("f1", 100), ("f2", 200)] {
+        let mut family = sample_family(id, "sub-a", &format!("h-{id}"));
+        family.expires_ms = expires;
+        store
+            .commit("p1", vec![Write::PutFamily { family, new_hashes: vec![format!("h-{id}")], expect: None }])
+            .unwrap();
+    }
+    drop(store);
+    back_to_version(&path, 2);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    let purge = Write::PurgeExpired { records_until_ms: i64::MIN, families_until_ms: 150, limit: 10 };
+    store.commit("p1", vec![purge]).unwrap();
+    assert!(store.family("p1", "f1").unwrap().is_none(), "f1's expiry was read from its record");
+    assert!(store.family_by_hash("p1", "h-f1").unwrap().is_none());
+    assert!(store.family("p1", "f2").unwrap().is_some());
+}
+
+/// Turns a file into what an older library wrote: schema `version` and nothing after it.
+fn back_to_version(path: &Path, version: i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    if version < 3 {
+        conn.execute_batch(
+            "DROP INDEX userpool_secrets_by_expiry; DROP INDEX userpool_families_by_expiry;
+             ALTER TABLE userpool_secrets DROP COLUMN expires_ms; ALTER TABLE userpool_families DROP COLUMN expires_ms;
+             DELETE FROM userpool_schema WHERE version = 3;",
+        )
+        .unwrap();
+    }
+    if version < 2 {
+        conn.execute_batch("DROP TABLE userpool_user_search; DELETE FROM userpool_schema WHERE version = 2;").unwrap();
+    }
 }
 
 #[test]
@@ -503,6 +539,45 @@ fn one_refresh_token_rotates_once_on_sqlite() {
         let next = winners.lock().unwrap().pop().unwrap();
         assert!(f.pool.refresh(&next).is_err(), "round {round}: the replays revoked the session");
     }
+}
+
+/// What accumulates with use goes once it has ended: the counters of names nobody has, the
+/// messages counted per destination, and the sessions of users who never come back.
+#[test]
+fn ended_records_are_purged_as_the_pool_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let delivery = RecordingDelivery::new();
+    let pool = UserPool::builder(pool_config(""))
+        .store(Arc::new(SqliteStore::open(&path).unwrap()) as Arc<dyn Store>)
+        .delivery(Arc::new(delivery.clone()))
+        .clock(Arc::clone(&clock) as Arc<dyn userpool::Clock>)
+        .open()
+        .unwrap();
+    let count =
+        |sql: &str| -> i64 { rusqlite::Connection::open(&path).unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
+    let records = |prefix: &str| count(&format!("SELECT COUNT(*) FROM userpool_secrets WHERE name LIKE '{prefix}:%'"));
+    pool.sign_up("dormant", PW, email("dormant")).unwrap();
+    pool.confirm_sign_up("dormant", &delivery.last_code_to("dormant@example.com").unwrap()).unwrap();
+    assert!(pool.sign_in("dormant", PW).unwrap().is_signed_in());
+    for i in 0..20 {
+        assert!(pool.sign_in(&format!("nobody{i}"), "wrong password here").is_err());
+    }
+    pool.forgot_password("nobody0").unwrap();
+    assert_eq!((records("unknown-user"), records("unknown-codes"), records("destination")), (20, 1, 1));
+    assert_eq!(count("SELECT COUNT(*) FROM userpool_families"), 1);
+
+    // Past every lockout and hourly window, and past the session's end (30 days) and a day.
+    clock.advance_secs(32 * 86_400);
+    for i in 0..4 {
+        assert!(pool.sign_in(&format!("later{i}"), "wrong password here").is_err());
+    }
+    assert_eq!((records("unknown-user"), records("unknown-codes"), records("destination")), (4, 0, 0));
+    assert_eq!(count("SELECT COUNT(*) FROM userpool_families"), 0, "the dormant user's session went");
+    assert_eq!(count("SELECT COUNT(*) FROM userpool_refresh_hashes"), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM userpool_secrets WHERE expires_ms IS NULL"), 2, "the keys stay");
+    assert!(pool.sign_in("dormant", PW).unwrap().is_signed_in());
 }
 
 // ── faults ──────────────────────────────────────────────────────────────────────────────

@@ -346,8 +346,10 @@ pub(crate) fn count_destination_message(sent: &mut Vec<i64>, ctx: &Ctx<'_>) -> R
     count_in_hour(sent, ctx, ctx.settings.raw.codes.max_per_destination_per_hour)
 }
 
+/// The window of the hourly limits.
+const HOUR_MS: i64 = 3_600_000;
+
 fn count_in_hour(times: &mut Vec<i64>, ctx: &Ctx<'_>, max: u32) -> Result<()> {
-    const HOUR_MS: i64 = 3_600_000;
     // Times ahead of the clock (it moved back) still count: they never free a request early.
     times.retain(|&at| at > ctx.now.saturating_sub(HOUR_MS));
     if times.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
@@ -355,6 +357,29 @@ fn count_in_hour(times: &mut Vec<i64>, ctx: &Ctx<'_>, max: u32) -> Result<()> {
     }
     times.push(ctx.now);
     Ok(())
+}
+
+/// A pool record of counts that, once old enough, means what no record means: from
+/// [`Expiring::expires_ms`] on, the store may delete it.
+pub(crate) trait Expiring {
+    /// When the record starts to count as nothing (unix ms).
+    fn expires_ms(&self, settings: &Settings) -> i64;
+}
+
+/// A lockout ends when it is no longer locked and its count would reset (see
+/// [`count_attempt`]).
+impl Expiring for Lockout {
+    fn expires_ms(&self, settings: &Settings) -> i64 {
+        let quiet = i64::try_from(settings.raw.lockout.reset_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.locked_until_ms.max(self.last_failure_ms.saturating_add(quiet))
+    }
+}
+
+/// Hourly counts end an hour after the newest (see [`count_in_hour`]).
+impl Expiring for Vec<i64> {
+    fn expires_ms(&self, _: &Settings) -> i64 {
+        self.iter().copied().max().unwrap_or(0).saturating_add(HOUR_MS)
+    }
 }
 
 pub(crate) fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {

@@ -81,7 +81,12 @@ impl UserPool {
             let value = serde_json::to_vec(&groups).map_err(|e| Error::internal(e.to_string()))?;
             match self.store().commit(
                 self.pool_id(),
-                vec![Write::PutSecret { name: GROUPS_RECORD.into(), value: value.into(), expect: version }],
+                vec![Write::PutSecret {
+                    name: GROUPS_RECORD.into(),
+                    value: value.into(),
+                    expect: version,
+                    expires_ms: None,
+                }],
             ) {
                 Ok(()) => return Ok(out),
                 Err(StoreError::Conflict) => continue,

@@ -21,7 +21,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::filter::Filter;
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 use crate::flow::state::{ChallengeKind, EventKind, Lockout, MfaMethod, UserStatus};
-use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInNext, mfa, user};
+use crate::flow::user::{self, Expiring};
+use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInNext, mfa};
 use crate::keyring::{KeyRing, KeyUse};
 use crate::results::{AttributeUpdate, CodeDelivery};
 use crate::results::{Claims, CreatedUser, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, User, UserList};
@@ -46,6 +47,12 @@ const UNKNOWN_NAMES_EVENTS: &str = "unknown-user";
 const KEY_REFRESH_MS: i64 = 60_000;
 /// How often a token with an unknown `kid` may make the pool re-read the keys.
 const UNKNOWN_KID_RELOAD_MS: i64 = 5_000;
+/// How long after its end a session is kept: the longest an ID or access token may live
+/// (`*_token_validity_secs` ≤ 86,400), so no token of a deleted session is still valid.
+const LONGEST_TOKEN_MS: i64 = 86_400_000;
+/// How many ended records of each kind a commit deletes on the way (`Write::PurgeExpired`).
+/// More than any commit creates, so that a backlog drains.
+const PURGE_BATCH: usize = 4;
 
 /// A delivery that refuses: the default until the host gives one, so codes never leak into
 /// a log by accident.
@@ -178,7 +185,10 @@ fn load_or_create_secret(store: &dyn Store, pool: &str, name: &str, sealer: &Sea
         }
         let fresh = crypto::random_bytes::<32>(&mut crypto::os_rng());
         let value = sealer.seal(&label, &fresh)?;
-        match store.commit(pool, vec![Write::PutSecret { name: name.into(), value: value.into(), expect: None }]) {
+        match store.commit(
+            pool,
+            vec![Write::PutSecret { name: name.into(), value: value.into(), expect: None, expires_ms: None }],
+        ) {
             Ok(()) | Err(StoreError::Conflict) => {}
             Err(e) => return Err(backend(e)),
         }
@@ -400,6 +410,7 @@ impl UserPool {
                 })?;
             }
             if !writes.is_empty() {
+                writes.push(self.purge_write());
                 match self.store().commit(self.pool_id(), writes) {
                     Ok(()) => {}
                     Err(StoreError::Conflict) => continue,
@@ -412,14 +423,12 @@ impl UserPool {
         Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent changes to this user; retry."))
     }
 
-    /// Deletes the user's sessions that ended more than a day ago, with their refresh-token
-    /// hashes: a new session clears the user's dead ones, so a user's rows stay bounded by the
-    /// sessions that can still be used. A day is the longest an ID or access token may live
-    /// (`*_token_validity_secs` ≤ 86,400), so no token of a deleted session is still valid:
-    /// their refresh tokens were refused already, and a replay now finds no session, which
-    /// is refused the same way.
+    /// Deletes the user's sessions that ended more than a day ago ([`LONGEST_TOKEN_MS`]),
+    /// with their refresh-token hashes: a new session clears the user's dead ones, so a
+    /// user's rows stay bounded by the sessions that can still be used. Their refresh tokens
+    /// were refused already, and a replay now finds no session, which is refused the same
+    /// way.
     fn expired_family_writes(&self, sub: &str) -> Result<Vec<Write>> {
-        const LONGEST_TOKEN_MS: i64 = 86_400_000;
         let now = self.now();
         let families = self.store().families_of(self.pool_id(), sub).map_err(backend)?;
         Ok(families
@@ -449,6 +458,19 @@ impl UserPool {
                 })
             })
             .collect()
+    }
+
+    /// The write every user transition's commit ends with: a few records of the pool that
+    /// ended go ([`PURGE_BATCH`] of each kind). Each commit creates at most about as many as
+    /// it deletes, so the counters of unknown names and destinations, and the sessions of
+    /// users who never sign in again, stay bounded by the live ones without a sweeper.
+    fn purge_write(&self) -> Write {
+        let now = self.now();
+        Write::PurgeExpired {
+            records_until_ms: now,
+            families_until_ms: now.saturating_sub(LONGEST_TOKEN_MS),
+            limit: PURGE_BATCH,
+        }
     }
 
     fn revoke_writes(&self, sub: &str) -> Result<Vec<Write>> {
@@ -646,25 +668,30 @@ impl UserPool {
     /// is none), at the version read; `change` refusing is the error.
     fn changed_record<T>(&self, key: &str, change: impl Fn(&mut T, &Ctx<'_>) -> Result<()>) -> Result<Write>
     where
-        T: Default + serde::Serialize + serde::de::DeserializeOwned,
+        T: Default + Expiring + serde::Serialize + serde::de::DeserializeOwned,
     {
         let stored = self.store().secret(self.pool_id(), key).map_err(backend)?;
         let mut record: T = stored.as_ref().and_then(|s| serde_json::from_slice(&s.value).ok()).unwrap_or_default();
         let mut rng = crypto::os_rng();
         change(&mut record, &self.ctx(&mut rng))?;
         let value = serde_json::to_vec(&record).map_err(|e| Error::internal(e.to_string()))?;
-        Ok(Write::PutSecret { name: key.to_owned(), value: value.into(), expect: stored.map(|s| s.version) })
+        Ok(Write::PutSecret {
+            name: key.to_owned(),
+            value: value.into(),
+            expect: stored.map(|s| s.version),
+            expires_ms: Some(record.expires_ms(&self.shared.settings)),
+        })
     }
 
     /// Applies `change` to the record at `key` in a commit of its own, rerunning on a
     /// concurrent change. When `change` refuses, nothing is written.
     fn change_unknown_name<T>(&self, key: &str, change: impl Fn(&mut T, &Ctx<'_>) -> Result<()>) -> Result<()>
     where
-        T: Default + serde::Serialize + serde::de::DeserializeOwned,
+        T: Default + Expiring + serde::Serialize + serde::de::DeserializeOwned,
     {
         for _ in 0..MAX_RERUNS {
             let write = self.changed_record(key, &change)?;
-            match self.store().commit(self.pool_id(), vec![write]) {
+            match self.store().commit(self.pool_id(), vec![write, self.purge_write()]) {
                 Ok(()) => return Ok(()),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(backend(e)),
@@ -702,7 +729,10 @@ impl UserPool {
             at_ms: self.now(),
             detail: key,
         };
-        if let Err(e) = self.store().commit(self.pool_id(), self.audit_writes([event])) {
+        let mut writes = self.audit_writes([event]);
+        // As a real user's second commit (the attempt's outcome) ends.
+        writes.push(self.purge_write());
+        if let Err(e) = self.store().commit(self.pool_id(), writes) {
             return backend(e);
         }
         Error::bad_credentials()

@@ -288,14 +288,72 @@ pub fn events_and_secrets(store: &dyn Store) {
     assert_eq!(at(store, "p1", "sub-b").len(), 1, "other users keep theirs");
     assert_eq!(at(store, "p2", "sub-a").len(), 5, "other pools keep theirs");
     assert!(store.secret("p1", "keys").unwrap().is_none());
-    store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![1, 2].into(), expect: None }]).unwrap();
-    assert_eq!(
-        store.commit("p1", vec![Write::PutSecret { name: "keys".into(), value: vec![3].into(), expect: None }]),
-        Err(StoreError::Conflict)
-    );
+    store.commit("p1", vec![record("keys", &[1, 2], None, None)]).unwrap();
+    assert_eq!(store.commit("p1", vec![record("keys", &[3], None, None)]), Err(StoreError::Conflict));
     let secret = store.secret("p1", "keys").unwrap().unwrap();
     assert_eq!(&*secret.value, [1, 2]);
     assert_eq!(format!("{:?}", secret.value), "SecretBytes(<2 bytes redacted>)");
+}
+
+fn record(name: &str, value: &[u8], expect: Option<u64>, expires_ms: Option<i64>) -> Write {
+    Write::PutSecret { name: name.to_owned(), value: value.to_vec().into(), expect, expires_ms }
+}
+
+fn purge(records_until_ms: i64, families_until_ms: i64, limit: usize) -> Write {
+    Write::PurgeExpired { records_until_ms, families_until_ms, limit }
+}
+
+/// Pool records and families that ended are purged a few at a time, oldest first, in their
+/// pool only; those without an expiry, or whose expiry a later write moved, stay.
+pub fn ended_records_are_purged(store: &dyn Store) {
+    for (name, expires) in [("keys", None), ("a", Some(10)), ("b", Some(20)), ("c", Some(30)), ("d", Some(40))] {
+        store.commit("p1", vec![record(name, &[1], None, expires)]).unwrap();
+        store.commit("p2", vec![record(name, &[1], None, expires)]).unwrap();
+    }
+    let version = store.secret("p1", "d").unwrap().unwrap().version;
+    store.commit("p1", vec![record("d", &[2], Some(version), Some(15))]).unwrap();
+    let left = |pool: &str| {
+        ["keys", "a", "b", "c", "d"]
+            .into_iter()
+            .filter(|n| store.secret(pool, n).unwrap().is_some())
+            .collect::<Vec<_>>()
+    };
+    store.commit("p1", vec![purge(5, i64::MIN, 4)]).unwrap();
+    assert_eq!(left("p1"), ["keys", "a", "b", "c", "d"], "nothing ended yet");
+    store.commit("p1", vec![purge(30, i64::MIN, 2)]).unwrap();
+    assert_eq!(left("p1"), ["keys", "b", "c"], "the two that ended first (d was moved to 15)");
+    store.commit("p1", vec![purge(i64::MAX, i64::MIN, 10)]).unwrap();
+    assert_eq!(left("p1"), ["keys"], "a record without an expiry stays");
+    assert_eq!(left("p2"), ["keys", "a", "b", "c", "d"], "other pools keep theirs");
+    // A purged record can be created again.
+    store.commit("p1", vec![record("a", &[3], None, Some(50))]).unwrap();
+    assert_eq!(&*store.secret("p1", "a").unwrap().unwrap().value, [3]);
+
+    let mut families = Vec::new();
+    for (id, expires) in [("f1", 100), ("f2", 200), ("f3", 300)] {
+        let mut family = sample_family(id, "sub-a", &format!("h-{id}"));
+        family.expires_ms = expires;
+        families.push(family.clone());
+        store
+            .commit("p1", vec![Write::PutFamily { family, new_hashes: vec![format!("h-{id}")], expect: None }])
+            .unwrap();
+    }
+    // A rotation that moves f1's end keeps it; its new hash goes with it later.
+    let mut f1 = families[0].clone();
+    f1.expires_ms = 250;
+    store
+        .commit("p1", vec![Write::PutFamily { family: f1, new_hashes: vec!["h-f1b".into()], expect: Some(1) }])
+        .unwrap();
+    store.commit("p1", vec![purge(i64::MIN, 200, 4)]).unwrap();
+    assert!(store.family("p1", "f2").unwrap().is_none());
+    assert!(store.family_by_hash("p1", "h-f2").unwrap().is_none(), "a purged family's hashes go with it");
+    assert!(store.family("p1", "f1").unwrap().is_some(), "f1 now ends at 250");
+    store.commit("p1", vec![purge(i64::MIN, 300, 1)]).unwrap();
+    assert!(store.family("p1", "f1").unwrap().is_none(), "the one that ended first");
+    assert!(store.family_by_hash("p1", "h-f1b").unwrap().is_none());
+    assert_eq!(store.families_of("p1", "sub-a").unwrap().len(), 1);
+    store.commit("p1", vec![purge(i64::MIN, 300, 1)]).unwrap();
+    assert!(store.families_of("p1", "sub-a").unwrap().is_empty());
 }
 
 /// Many threads committing against one version: exactly one wins each round.
@@ -359,6 +417,10 @@ macro_rules! store_conformance_tests {
         #[test]
         fn conformance_events_and_secrets() {
             $crate::store::conformance::events_and_secrets(&$make);
+        }
+        #[test]
+        fn conformance_ended_records_are_purged() {
+            $crate::store::conformance::ended_records_are_purged(&$make);
         }
         #[test]
         fn conformance_concurrent_commits_have_one_winner() {

@@ -20,6 +20,42 @@ struct Data {
     families_of: HashMap<PoolKey, BTreeSet<String>>,
     events: HashMap<PoolKey, Vec<AuditEvent>>,
     secrets: HashMap<PoolKey, Versioned<SecretBytes>>,
+    secrets_expiry: Expiry,
+    families_expiry: Expiry,
+}
+
+/// When records of one kind expire, ordered by pool and time, so that `PurgeExpired` finds
+/// the due ones without a scan.
+#[derive(Default)]
+struct Expiry {
+    at: HashMap<PoolKey, i64>,
+    order: BTreeSet<(String, i64, String)>,
+}
+
+impl Expiry {
+    fn set(&mut self, id: &PoolKey, expires_ms: Option<i64>) {
+        self.remove(id);
+        if let Some(at) = expires_ms {
+            self.at.insert(id.clone(), at);
+            self.order.insert((id.0.clone(), at, id.1.clone()));
+        }
+    }
+
+    fn remove(&mut self, id: &PoolKey) {
+        if let Some(at) = self.at.remove(id) {
+            self.order.remove(&(id.0.clone(), at, id.1.clone()));
+        }
+    }
+
+    /// The ids of at most `limit` records of `pool` expiring at or before `until_ms`.
+    fn due(&self, pool: &str, until_ms: i64, limit: usize) -> Vec<String> {
+        self.order
+            .range((pool.to_owned(), i64::MIN, String::new())..)
+            .take_while(|(p, at, _)| p == pool && *at <= until_ms)
+            .take(limit)
+            .map(|(_, _, id)| id.clone())
+            .collect()
+    }
 }
 
 /// Keeps every pool in process memory; gone when dropped.
@@ -90,7 +126,7 @@ impl Data {
                 Write::DeleteFamily { id, expect } => {
                     check(self.families.get(&k(pool, id)).map(|v| v.version), Some(*expect))?;
                 }
-                Write::AppendEvent(_) | Write::TrimEvents { .. } => {}
+                Write::AppendEvent(_) | Write::TrimEvents { .. } | Write::PurgeExpired { .. } => {}
                 Write::PutSecret { name, expect, .. } => {
                     check(self.secrets.get(&k(pool, name)).map(|v| v.version), *expect)?;
                 }
@@ -120,11 +156,7 @@ impl Data {
                     self.user_keys.remove(&k(pool, &old));
                 }
                 for family in self.families_of.remove(&id).unwrap_or_default() {
-                    let fid = k(pool, &family);
-                    self.families.remove(&fid);
-                    for hash in self.hashes_of.remove(&fid).unwrap_or_default() {
-                        self.family_by_hash.remove(&k(pool, &hash));
-                    }
+                    self.delete_family(pool, &family);
                 }
                 self.events.remove(&id);
             }
@@ -135,20 +167,11 @@ impl Data {
                     self.hashes_of.entry(fid.clone()).or_default().push(hash);
                 }
                 self.families_of.entry(k(pool, &family.sub)).or_default().insert(family.id.clone());
+                self.families_expiry.set(&fid, Some(family.expires_ms));
                 let version = expect.map_or(1, |v| v + 1);
                 self.families.insert(fid, Versioned { version, value: family });
             }
-            Write::DeleteFamily { id, .. } => {
-                let fid = k(pool, &id);
-                if let Some(family) = self.families.remove(&fid)
-                    && let Some(ids) = self.families_of.get_mut(&k(pool, &family.value.sub))
-                {
-                    ids.remove(&id);
-                }
-                for hash in self.hashes_of.remove(&fid).unwrap_or_default() {
-                    self.family_by_hash.remove(&k(pool, &hash));
-                }
-            }
+            Write::DeleteFamily { id, .. } => self.delete_family(pool, &id),
             Write::AppendEvent(event) => {
                 self.events.entry(k(pool, &event.sub)).or_default().push(event);
             }
@@ -157,10 +180,36 @@ impl Data {
                     events.drain(..events.len().saturating_sub(keep));
                 }
             }
-            Write::PutSecret { name, value, expect } => {
+            Write::PutSecret { name, value, expect, expires_ms } => {
+                let id = k(pool, &name);
                 let version = expect.map_or(1, |v| v + 1);
-                self.secrets.insert(k(pool, &name), Versioned { version, value });
+                self.secrets_expiry.set(&id, expires_ms);
+                self.secrets.insert(id, Versioned { version, value });
             }
+            Write::PurgeExpired { records_until_ms, families_until_ms, limit } => {
+                for name in self.secrets_expiry.due(pool, records_until_ms, limit) {
+                    let id = k(pool, &name);
+                    self.secrets_expiry.remove(&id);
+                    self.secrets.remove(&id);
+                }
+                for family in self.families_expiry.due(pool, families_until_ms, limit) {
+                    self.delete_family(pool, &family);
+                }
+            }
+        }
+    }
+
+    /// Deletes a family and its refresh-token hashes.
+    fn delete_family(&mut self, pool: &str, id: &str) {
+        let fid = k(pool, id);
+        if let Some(family) = self.families.remove(&fid)
+            && let Some(ids) = self.families_of.get_mut(&k(pool, &family.value.sub))
+        {
+            ids.remove(id);
+        }
+        self.families_expiry.remove(&fid);
+        for hash in self.hashes_of.remove(&fid).unwrap_or_default() {
+            self.family_by_hash.remove(&k(pool, &hash));
         }
     }
 }

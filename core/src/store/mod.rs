@@ -110,14 +110,31 @@ pub enum Write {
         /// How many of the newest to keep.
         keep: usize,
     },
-    /// Creates or replaces a pool secret (signing keys, code key).
+    /// Creates or replaces a pool record: a secret (signing keys, code key) or the engine's
+    /// bookkeeping (groups, the counters of names no user has, messages per destination).
     PutSecret {
-        /// The secret's name.
+        /// The record's name.
         name: String,
         /// Its bytes (sealed when the host gave an encryption key).
         value: SecretBytes,
         /// The version read, or `None` to create.
         expect: Option<u64>,
+        /// From when (unix ms) [`Write::PurgeExpired`] may delete the record: by then it means
+        /// no more than no record at all. `None` keeps it until it is replaced.
+        expires_ms: Option<i64>,
+    },
+    /// Deletes a few records that ended: at most `limit` pool records whose `expires_ms` is
+    /// at or before `records_until_ms`, and at most `limit` session families (with their
+    /// refresh-token hashes) whose `expires_ms` is at or before `families_until_ms`. The
+    /// engine adds it to its commits, so that what accumulates with use (the counters of
+    /// names nobody has, the sessions of users who never come back) is deleted as it goes.
+    PurgeExpired {
+        /// Pool records expiring at or before this time (unix ms) go.
+        records_until_ms: i64,
+        /// Session families expiring at or before this time (unix ms) go.
+        families_until_ms: i64,
+        /// At most this many of each.
+        limit: usize,
     },
 }
 
@@ -130,7 +147,15 @@ impl fmt::Debug for Write {
             Self::DeleteFamily { id, expect } => write!(f, "DeleteFamily({id}, expect {expect})"),
             Self::AppendEvent(event) => write!(f, "AppendEvent({event:?})"),
             Self::TrimEvents { sub, keep } => write!(f, "TrimEvents({sub}, keep {keep})"),
-            Self::PutSecret { name, expect, .. } => write!(f, "PutSecret({name}, <redacted>, expect {expect:?})"),
+            Self::PutSecret { name, expect, expires_ms, .. } => {
+                write!(f, "PutSecret({name}, <redacted>, expect {expect:?}, expires {expires_ms:?})")
+            }
+            Self::PurgeExpired { records_until_ms, families_until_ms, limit } => {
+                write!(
+                    f,
+                    "PurgeExpired(records until {records_until_ms}, families until {families_until_ms}, {limit} each)"
+                )
+            }
         }
     }
 }

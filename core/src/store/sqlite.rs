@@ -34,7 +34,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 
 /// The schema version this library writes; files with a newer one are refused.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// One step of the schema: SQL, then (for steps that derive rows from records) a fill.
 struct Migration {
@@ -65,6 +65,22 @@ const MIGRATIONS: &[Migration] = &[
         ) WITHOUT ROWID;
         ",
         fill: Some(fill_search_terms),
+    },
+    Migration {
+        version: 3,
+        description: "expiry times, so that ended records can be purged",
+        // Pool records are opaque here: those written before stay until replaced. A family's
+        // expiry is in its record.
+        sql: "
+        ALTER TABLE userpool_secrets ADD COLUMN expires_ms INTEGER; -- NULL: kept until replaced
+        CREATE INDEX userpool_secrets_by_expiry ON userpool_secrets (pool, expires_ms)
+            WHERE expires_ms IS NOT NULL;
+        ALTER TABLE userpool_families ADD COLUMN expires_ms INTEGER;
+        UPDATE userpool_families SET expires_ms = json_extract(record, '$.expires_ms') WHERE json_valid(record);
+        CREATE INDEX userpool_families_by_expiry ON userpool_families (pool, expires_ms)
+            WHERE expires_ms IS NOT NULL;
+        ",
+        fill: None,
     },
 ];
 
@@ -677,7 +693,7 @@ fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
             Write::DeleteFamily { id, expect } => {
                 check(family_row(tx, pool, id)?.map(|(_, v)| v), Some(*expect))?;
             }
-            Write::AppendEvent(_) | Write::TrimEvents { .. } => {}
+            Write::AppendEvent(_) | Write::TrimEvents { .. } | Write::PurgeExpired { .. } => {}
             Write::PutSecret { name, expect, .. } => {
                 let current: Option<i64> = tx
                     .prepare_cached("SELECT version FROM userpool_secrets WHERE pool = ?1 AND name = ?2")?
@@ -747,12 +763,15 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             let version = version_to_sql(expect.map_or(1, |v| v + 1));
             let id: i64 = tx
                 .prepare_cached(
-                    "INSERT INTO userpool_families (pool, family, sub, version, record) VALUES (?1, ?2, ?3, ?4, ?5)
+                    "INSERT INTO userpool_families (pool, family, sub, version, record, expires_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (pool, family) DO UPDATE SET sub = excluded.sub, version = excluded.version,
-                        record = excluded.record
+                        record = excluded.record, expires_ms = excluded.expires_ms
                      RETURNING id",
                 )?
-                .query_row(params![pool, family.id, family.sub, version, to_json(family)?], |r| r.get(0))?;
+                .query_row(params![pool, family.id, family.sub, version, to_json(family)?, family.expires_ms], |r| {
+                    r.get(0)
+                })?;
             let mut index = tx.prepare_cached(
                 "INSERT INTO userpool_refresh_hashes (pool, hash, family_id) VALUES (?1, ?2, ?3)
                  ON CONFLICT (pool, hash) DO UPDATE SET family_id = excluded.family_id",
@@ -763,8 +782,7 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
         }
         Write::DeleteFamily { id, .. } => {
             if let Some((row, _)) = family_row(tx, pool, id)? {
-                tx.prepare_cached("DELETE FROM userpool_refresh_hashes WHERE family_id = ?1")?.execute(params![row])?;
-                tx.prepare_cached("DELETE FROM userpool_families WHERE id = ?1")?.execute(params![row])?;
+                delete_family(tx, row)?;
             }
         }
         Write::AppendEvent(event) => {
@@ -779,15 +797,40 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             )?
             .execute(params![pool, sub, limit_to_sql(*keep)])?;
         }
-        Write::PutSecret { name, value, expect } => {
+        Write::PutSecret { name, value, expect, expires_ms } => {
             let version = version_to_sql(expect.map_or(1, |v| v + 1));
             tx.prepare_cached(
-                "INSERT INTO userpool_secrets (pool, name, version, value) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (pool, name) DO UPDATE SET version = excluded.version, value = excluded.value",
+                "INSERT INTO userpool_secrets (pool, name, version, value, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (pool, name) DO UPDATE SET version = excluded.version, value = excluded.value,
+                    expires_ms = excluded.expires_ms",
             )?
-            .execute(params![pool, name, version, &value[..]])?;
+            .execute(params![pool, name, version, &value[..], expires_ms])?;
+        }
+        Write::PurgeExpired { records_until_ms, families_until_ms, limit } => {
+            tx.prepare_cached(
+                "DELETE FROM userpool_secrets WHERE pool = ?1 AND name IN
+                    (SELECT name FROM userpool_secrets WHERE pool = ?1 AND expires_ms <= ?2
+                     ORDER BY expires_ms LIMIT ?3)",
+            )?
+            .execute(params![pool, records_until_ms, limit_to_sql(*limit)])?;
+            let ended: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM userpool_families WHERE pool = ?1 AND expires_ms <= ?2 ORDER BY expires_ms LIMIT ?3",
+                )?
+                .query_map(params![pool, families_until_ms, limit_to_sql(*limit)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for row in ended {
+                delete_family(tx, row)?;
+            }
         }
     }
+    Ok(())
+}
+
+/// Deletes a family and its refresh-token hashes.
+fn delete_family(tx: &Connection, row: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM userpool_refresh_hashes WHERE family_id = ?1")?.execute(params![row])?;
+    tx.prepare_cached("DELETE FROM userpool_families WHERE id = ?1")?.execute(params![row])?;
     Ok(())
 }
 
