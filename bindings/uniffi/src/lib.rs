@@ -23,6 +23,6 @@ pub use crate::host::{Clock, Delivery};
 pub use crate::pool::{UserPool, secret_hash};
 pub use crate::types::{
     AttributeUpdate, AuditEvent, Channel, CodeDelivery, CreatedUser, EventKind, Group, Message, MfaMethod,
-    MfaPreference, Purpose, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, TotpSetup, User, UserList,
-    UserStatus,
+    MfaPreference, Purpose, Secret, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, TotpSetup, User,
+    UserList, UserStatus,
 };

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use userpool as up;
+use zeroize::Zeroizing;
 
 use crate::error::AuthError;
 
@@ -37,6 +38,44 @@ impl<T, U: FromCore<T>> FromCore<Vec<T>> for Vec<U> {
 impl<T, U: FromCore<T>> FromCore<Option<T>> for Option<U> {
     fn from_core(value: Option<T>) -> Result<Self, AuthError> {
         value.map(U::from_core).transpose()
+    }
+}
+
+/// A secret text: a token, a challenge session, a TOTP secret, a code, a password hash.
+/// Kotlin and Swift get it as their own `Secret` class (`bindings/uniffi/kotlin/…/Secret.kt`,
+/// `swift/Sources/UserPool/Secret.swift`, mapped in `uniffi.toml`), whose `toString()` and
+/// `description` never show it, so that logging a result (`Log.d(TAG, "$result")`) leaks
+/// nothing; `reveal()` gives the text. Zeroized when dropped here, redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// The text.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Self(Zeroizing::new(text))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+uniffi::custom_type!(Secret, String, {
+    lower: |secret| secret.reveal().to_owned(),
+    try_lift: |text| Ok(Secret::from(text)),
+});
+
+impl FromCore<String> for Secret {
+    fn from_core(value: String) -> Result<Self, AuthError> {
+        Ok(Self::from(value))
     }
 }
 
@@ -257,32 +296,26 @@ impl FromCore<up::SignUpResult> for SignUpResult {
 }
 
 /// ID, access and refresh tokens.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Tokens {
     /// The ID token (JWT): who the user is.
-    pub id_token: String,
+    pub id_token: Secret,
     /// The access token (JWT): what the bearer may do.
-    pub access_token: String,
+    pub access_token: Secret,
     /// The refresh token (opaque); after a rotation, the new one.
-    pub refresh_token: String,
+    pub refresh_token: Secret,
     /// Seconds until the access token expires.
     pub expires_in: u64,
     /// Always `"Bearer"`.
     pub token_type: String,
 }
 
-impl std::fmt::Debug for Tokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").field("expires_in", &self.expires_in).finish_non_exhaustive()
-    }
-}
-
 impl FromCore<up::Tokens> for Tokens {
     fn from_core(t: up::Tokens) -> Result<Self, AuthError> {
         Ok(Self {
-            id_token: t.id_token,
-            access_token: t.access_token,
-            refresh_token: t.refresh_token,
+            id_token: t.id_token.into(),
+            access_token: t.access_token.into(),
+            refresh_token: t.refresh_token.into(),
             expires_in: t.expires_in,
             token_type: t.token_type.to_owned(),
         })
@@ -290,35 +323,29 @@ impl FromCore<up::Tokens> for Tokens {
 }
 
 /// A new authenticator to add: show `uri` as a QR code, or `secret` for typing in.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct TotpSetup {
     /// The shared secret, base32.
-    pub secret: String,
+    pub secret: Secret,
     /// `otpauth://totp/{pool name}:{username}?secret=…&issuer={pool name}`.
-    pub uri: String,
-}
-
-impl std::fmt::Debug for TotpSetup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TotpSetup { <redacted> }")
-    }
+    pub uri: Secret,
 }
 
 impl FromCore<up::TotpSetup> for TotpSetup {
     fn from_core(t: up::TotpSetup) -> Result<Self, AuthError> {
-        Ok(Self { secret: t.secret, uri: t.uri })
+        Ok(Self { secret: t.secret.into(), uri: t.uri.into() })
     }
 }
 
 /// The outcome of `signIn` and `confirmSignIn`.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct SignInResult {
     /// What to do next.
     pub next_step: SignInStep,
     /// Tokens, when `next_step` is `DONE`.
     pub tokens: Option<Tokens>,
     /// The opaque challenge session to pass to `confirmSignIn`.
-    pub session: Option<String>,
+    pub session: Option<Secret>,
     /// Required attributes to give with the new password.
     pub missing_attributes: Vec<String>,
     /// Where an SMS or email code went.
@@ -329,26 +356,12 @@ pub struct SignInResult {
     pub totp_setup: Option<TotpSetup>,
 }
 
-impl std::fmt::Debug for SignInResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignInResult")
-            .field("next_step", &self.next_step)
-            .field("tokens", &self.tokens)
-            .field("session", &self.session.as_ref().map(|_| "<redacted>"))
-            .field("missing_attributes", &self.missing_attributes)
-            .field("code_delivery", &self.code_delivery)
-            .field("allowed_mfa_types", &self.allowed_mfa_types)
-            .field("totp_setup", &self.totp_setup)
-            .finish()
-    }
-}
-
 impl FromCore<up::SignInResult> for SignInResult {
     fn from_core(r: up::SignInResult) -> Result<Self, AuthError> {
         Ok(Self {
             next_step: SignInStep::from_core(r.next_step)?,
             tokens: Option::from_core(r.tokens)?,
-            session: r.session,
+            session: Option::from_core(r.session)?,
             missing_attributes: r.missing_attributes,
             code_delivery: Option::from_core(r.code_delivery)?,
             allowed_mfa_types: Vec::from_core(r.allowed_mfa_types)?,
@@ -415,7 +428,7 @@ impl FromCore<up::UserList> for UserList {
 }
 
 /// One user for `adminImportUsers` (a row of Cognito's user-import CSV).
-#[derive(Clone, uniffi::Record)]
+#[derive(Clone, Debug, uniffi::Record)]
 pub struct ImportUser {
     /// The username (`cognito:username`); an email or phone number in pools where those are
     /// the username.
@@ -427,21 +440,16 @@ pub struct ImportUser {
     /// hashes with argon2id): the user is imported CONFIRMED. Null, as in Cognito's import,
     /// imports the user in RESET_REQUIRED without a password.
     #[uniffi(default = None)]
-    pub password_hash: Option<String>,
-}
-
-impl std::fmt::Debug for ImportUser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ImportUser")
-            .field("username", &self.username)
-            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
-            .finish_non_exhaustive()
-    }
+    pub password_hash: Option<Secret>,
 }
 
 impl From<ImportUser> for up::ImportUser {
     fn from(u: ImportUser) -> Self {
-        Self { username: u.username, attributes: to_attributes(u.attributes), password_hash: u.password_hash }
+        Self {
+            username: u.username,
+            attributes: to_attributes(u.attributes),
+            password_hash: u.password_hash.map(|hash| hash.reveal().to_owned()),
+        }
     }
 }
 
@@ -565,19 +573,20 @@ pub struct Message {
     /// The username it concerns.
     pub username: String,
     /// The code or temporary password.
-    pub code: String,
+    pub code: Secret,
     /// Email subject (empty for SMS).
     pub subject: String,
     /// The rendered text, containing the code.
-    pub text: String,
+    pub text: Secret,
 }
 
+/// As the engine's: the destination and username (personal data) are left out too.
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Message")
             .field("channel", &self.channel)
             .field("purpose", &self.purpose)
-            .field("code", &"<redacted>")
+            .field("code", &self.code)
             .finish_non_exhaustive()
     }
 }
@@ -589,9 +598,9 @@ impl FromCore<&up::Message> for Message {
             destination: m.destination.clone(),
             purpose: Purpose::from_core(m.purpose)?,
             username: m.username.clone(),
-            code: m.code.to_string(),
+            code: m.code.to_string().into(),
             subject: m.subject.clone(),
-            text: m.text.to_string(),
+            text: m.text.to_string().into(),
         })
     }
 }

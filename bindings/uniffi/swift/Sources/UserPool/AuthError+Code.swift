@@ -1,4 +1,4 @@
-// The one hand-written file of the module, next to the generated UserPool.swift.
+// Hand-written, next to the generated UserPool.swift (and Secret.swift).
 
 extension AuthError {
     /// The Cognito exception name of this error, e.g. `"UsernameExistsException"`: what Amplify

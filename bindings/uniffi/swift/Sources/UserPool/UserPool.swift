@@ -2900,7 +2900,7 @@ public struct ImportUser: Equatable, Hashable {
      * hashes with argon2id): the user is imported CONFIRMED. Null, as in Cognito's import,
      * imports the user in RESET_REQUIRED without a password.
      */
-    public var passwordHash: String?
+    public var passwordHash: Secret?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2916,7 +2916,7 @@ public struct ImportUser: Equatable, Hashable {
          * An argon2id PHC string of the user's password (migrations from a system that already
          * hashes with argon2id): the user is imported CONFIRMED. Null, as in Cognito's import,
          * imports the user in RESET_REQUIRED without a password.
-         */passwordHash: String? = nil) {
+         */passwordHash: Secret? = nil) {
         self.username = username
         self.attributes = attributes
         self.passwordHash = passwordHash
@@ -2940,14 +2940,14 @@ public struct FfiConverterTypeImportUser: FfiConverterRustBuffer {
             try ImportUser(
                 username: FfiConverterString.read(from: &buf), 
                 attributes: FfiConverterDictionaryStringString.read(from: &buf), 
-                passwordHash: FfiConverterOptionString.read(from: &buf)
+                passwordHash: FfiConverterOptionTypeSecret.read(from: &buf)
         )
     }
 
     public static func write(_ value: ImportUser, into buf: inout [UInt8]) {
         FfiConverterString.write(value.username, into: &buf)
         FfiConverterDictionaryStringString.write(value.attributes, into: &buf)
-        FfiConverterOptionString.write(value.passwordHash, into: &buf)
+        FfiConverterOptionTypeSecret.write(value.passwordHash, into: &buf)
     }
 }
 
@@ -2990,7 +2990,7 @@ public struct Message: Equatable, Hashable {
     /**
      * The code or temporary password.
      */
-    public var code: String
+    public var code: Secret
     /**
      * Email subject (empty for SMS).
      */
@@ -2998,7 +2998,7 @@ public struct Message: Equatable, Hashable {
     /**
      * The rendered text, containing the code.
      */
-    public var text: String
+    public var text: Secret
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3017,13 +3017,13 @@ public struct Message: Equatable, Hashable {
          */username: String, 
         /**
          * The code or temporary password.
-         */code: String, 
+         */code: Secret, 
         /**
          * Email subject (empty for SMS).
          */subject: String, 
         /**
          * The rendered text, containing the code.
-         */text: String) {
+         */text: Secret) {
         self.channel = channel
         self.destination = destination
         self.purpose = purpose
@@ -3053,9 +3053,9 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
                 destination: FfiConverterString.read(from: &buf), 
                 purpose: FfiConverterTypePurpose.read(from: &buf), 
                 username: FfiConverterString.read(from: &buf), 
-                code: FfiConverterString.read(from: &buf), 
+                code: FfiConverterTypeSecret.read(from: &buf), 
                 subject: FfiConverterString.read(from: &buf), 
-                text: FfiConverterString.read(from: &buf)
+                text: FfiConverterTypeSecret.read(from: &buf)
         )
     }
 
@@ -3064,9 +3064,9 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
         FfiConverterString.write(value.destination, into: &buf)
         FfiConverterTypePurpose.write(value.purpose, into: &buf)
         FfiConverterString.write(value.username, into: &buf)
-        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterTypeSecret.write(value.code, into: &buf)
         FfiConverterString.write(value.subject, into: &buf)
-        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterTypeSecret.write(value.text, into: &buf)
     }
 }
 
@@ -3101,7 +3101,7 @@ public struct SignInResult: Equatable, Hashable {
     /**
      * The opaque challenge session to pass to `confirmSignIn`.
      */
-    public var session: String?
+    public var session: Secret?
     /**
      * Required attributes to give with the new password.
      */
@@ -3130,7 +3130,7 @@ public struct SignInResult: Equatable, Hashable {
          */tokens: Tokens?, 
         /**
          * The opaque challenge session to pass to `confirmSignIn`.
-         */session: String?, 
+         */session: Secret?, 
         /**
          * Required attributes to give with the new password.
          */missingAttributes: [String], 
@@ -3170,7 +3170,7 @@ public struct FfiConverterTypeSignInResult: FfiConverterRustBuffer {
             try SignInResult(
                 nextStep: FfiConverterTypeSignInStep.read(from: &buf), 
                 tokens: FfiConverterOptionTypeTokens.read(from: &buf), 
-                session: FfiConverterOptionString.read(from: &buf), 
+                session: FfiConverterOptionTypeSecret.read(from: &buf), 
                 missingAttributes: FfiConverterSequenceString.read(from: &buf), 
                 codeDelivery: FfiConverterOptionTypeCodeDelivery.read(from: &buf), 
                 allowedMfaTypes: FfiConverterSequenceTypeMfaMethod.read(from: &buf), 
@@ -3181,7 +3181,7 @@ public struct FfiConverterTypeSignInResult: FfiConverterRustBuffer {
     public static func write(_ value: SignInResult, into buf: inout [UInt8]) {
         FfiConverterTypeSignInStep.write(value.nextStep, into: &buf)
         FfiConverterOptionTypeTokens.write(value.tokens, into: &buf)
-        FfiConverterOptionString.write(value.session, into: &buf)
+        FfiConverterOptionTypeSecret.write(value.session, into: &buf)
         FfiConverterSequenceString.write(value.missingAttributes, into: &buf)
         FfiConverterOptionTypeCodeDelivery.write(value.codeDelivery, into: &buf)
         FfiConverterSequenceTypeMfaMethod.write(value.allowedMfaTypes, into: &buf)
@@ -3301,15 +3301,15 @@ public struct Tokens: Equatable, Hashable {
     /**
      * The ID token (JWT): who the user is.
      */
-    public var idToken: String
+    public var idToken: Secret
     /**
      * The access token (JWT): what the bearer may do.
      */
-    public var accessToken: String
+    public var accessToken: Secret
     /**
      * The refresh token (opaque); after a rotation, the new one.
      */
-    public var refreshToken: String
+    public var refreshToken: Secret
     /**
      * Seconds until the access token expires.
      */
@@ -3324,13 +3324,13 @@ public struct Tokens: Equatable, Hashable {
     public init(
         /**
          * The ID token (JWT): who the user is.
-         */idToken: String, 
+         */idToken: Secret, 
         /**
          * The access token (JWT): what the bearer may do.
-         */accessToken: String, 
+         */accessToken: Secret, 
         /**
          * The refresh token (opaque); after a rotation, the new one.
-         */refreshToken: String, 
+         */refreshToken: Secret, 
         /**
          * Seconds until the access token expires.
          */expiresIn: UInt64, 
@@ -3360,18 +3360,18 @@ public struct FfiConverterTypeTokens: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Tokens {
         return
             try Tokens(
-                idToken: FfiConverterString.read(from: &buf), 
-                accessToken: FfiConverterString.read(from: &buf), 
-                refreshToken: FfiConverterString.read(from: &buf), 
+                idToken: FfiConverterTypeSecret.read(from: &buf), 
+                accessToken: FfiConverterTypeSecret.read(from: &buf), 
+                refreshToken: FfiConverterTypeSecret.read(from: &buf), 
                 expiresIn: FfiConverterUInt64.read(from: &buf), 
                 tokenType: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: Tokens, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.idToken, into: &buf)
-        FfiConverterString.write(value.accessToken, into: &buf)
-        FfiConverterString.write(value.refreshToken, into: &buf)
+        FfiConverterTypeSecret.write(value.idToken, into: &buf)
+        FfiConverterTypeSecret.write(value.accessToken, into: &buf)
+        FfiConverterTypeSecret.write(value.refreshToken, into: &buf)
         FfiConverterUInt64.write(value.expiresIn, into: &buf)
         FfiConverterString.write(value.tokenType, into: &buf)
     }
@@ -3400,21 +3400,21 @@ public struct TotpSetup: Equatable, Hashable {
     /**
      * The shared secret, base32.
      */
-    public var secret: String
+    public var secret: Secret
     /**
      * `otpauth://totp/{pool name}:{username}?secret=…&issuer={pool name}`.
      */
-    public var uri: String
+    public var uri: Secret
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * The shared secret, base32.
-         */secret: String, 
+         */secret: Secret, 
         /**
          * `otpauth://totp/{pool name}:{username}?secret=…&issuer={pool name}`.
-         */uri: String) {
+         */uri: Secret) {
         self.secret = secret
         self.uri = uri
     }
@@ -3435,14 +3435,14 @@ public struct FfiConverterTypeTotpSetup: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TotpSetup {
         return
             try TotpSetup(
-                secret: FfiConverterString.read(from: &buf), 
-                uri: FfiConverterString.read(from: &buf)
+                secret: FfiConverterTypeSecret.read(from: &buf), 
+                uri: FfiConverterTypeSecret.read(from: &buf)
         )
     }
 
     public static func write(_ value: TotpSetup, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.secret, into: &buf)
-        FfiConverterString.write(value.uri, into: &buf)
+        FfiConverterTypeSecret.write(value.secret, into: &buf)
+        FfiConverterTypeSecret.write(value.uri, into: &buf)
     }
 }
 
@@ -5175,6 +5175,30 @@ fileprivate struct FfiConverterOptionTypeMfaPreference: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeSecret: FfiConverterRustBuffer {
+    typealias SwiftType = Secret?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSecret.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSecret.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -5397,6 +5421,52 @@ fileprivate struct FfiConverterDictionaryStringString: FfiConverterRustBuffer {
         return dict
     }
 }
+
+
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSecret: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Secret {
+        let builtinValue = try FfiConverterString.read(from: &buf)
+        return Secret(builtinValue)
+    }
+
+    public static func write(_ value: Secret, into buf: inout [UInt8]) {
+        let builtinValue = value.reveal()
+        return FfiConverterString.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> Secret {
+        let builtinValue = try FfiConverterString.lift(value)
+        return Secret(builtinValue)
+    }
+
+    public static func lower(_ value: Secret) -> RustBuffer {
+        let builtinValue = value.reveal()
+        return FfiConverterString.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecret_lift(_ value: RustBuffer) throws -> Secret {
+    return try FfiConverterTypeSecret.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecret_lower(_ value: Secret) -> RustBuffer {
+    return FfiConverterTypeSecret.lower(value)
+}
+
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 

@@ -52,13 +52,37 @@ final class GlueTests: XCTestCase {
         XCTAssertEqual(message.channel, .email)
         XCTAssertEqual(message.destination, "alice@example.com")
         XCTAssertEqual(message.purpose, .signUp)
-        XCTAssertEqual(message.code.count, 6)
-        XCTAssertTrue(message.text.contains(message.code))
-        try await pool.confirmSignUp(username: "alice", code: message.code)
+        let code = message.code.reveal()
+        XCTAssertEqual(code.count, 6)
+        XCTAssertTrue(message.text.reveal().contains(code))
+        try await pool.confirmSignUp(username: "alice", code: code)
         let signedIn = try await pool.signIn(username: "alice", password: password)
         XCTAssertEqual(signedIn.nextStep, .done)
-        let claims = try JSON.parse(pool.verifyAccessToken(token: XCTUnwrap(signedIn.tokens).accessToken))
+        let claims = try JSON.parse(pool.verifyAccessToken(token: XCTUnwrap(signedIn.tokens).accessToken.reveal()))
         XCTAssertEqual(claims["username"], .string("alice"))
+    }
+
+    func testPrintingAResultShowsNoSecret() async throws {
+        let pool = try await UserPool.open(
+            config: fastConfig + "[mfa]\nmode = \"optional\"\nmethods = [\"totp\"]\n", delivery: delivery)
+        try await signUpConfirmed(pool, "alice", "alice@example.com")
+        let message = try XCTUnwrap(delivery.messages.last)
+        let signedIn = try await pool.signIn(username: "alice", password: password)
+        let tokens = try XCTUnwrap(signedIn.tokens)
+        let setup = try await pool.associateSoftwareToken(accessToken: tokens.accessToken.reveal())
+        let printed = "\(message) \(signedIn) \(String(reflecting: tokens)) \(setup)"
+        var dumped = ""
+        dump(tokens, to: &dumped)
+        let secrets = [message.code, message.text, tokens.idToken, tokens.accessToken, tokens.refreshToken,
+                       setup.secret, setup.uri]
+        for secret in secrets {
+            XCTAssertGreaterThanOrEqual(secret.reveal().count, 6)
+            XCTAssertFalse(printed.contains(secret.reveal()), printed)
+            XCTAssertFalse(dumped.contains(secret.reveal()), dumped)
+        }
+        XCTAssertTrue(printed.contains("Secret(<redacted>)"), printed)
+        XCTAssertEqual(Secret("123456"), Secret("123456"))
+        XCTAssertNotEqual(Secret("123456"), Secret("654321"))
     }
 
     func testAThrowingDeliveryBecomesCodeDeliveryFailureAndChangesNothing() async throws {
@@ -128,10 +152,10 @@ final class GlueTests: XCTestCase {
         try await signUpConfirmed(pool, "alice", "alice@example.com")
         let signedIn = try await pool.signIn(username: "alice", password: password)
         let tokens = try XCTUnwrap(signedIn.tokens)
-        let claims = try JSON.parse(pool.verifyAccessToken(token: tokens.accessToken))
+        let claims = try JSON.parse(pool.verifyAccessToken(token: tokens.accessToken.reveal()))
         XCTAssertEqual(claims["iat"], .number(1_700_000_000))
         clock.advance(secs: Int64(tokens.expiresIn) + 1)
-        let expired = await authError { _ = try pool.verifyAccessToken(token: tokens.accessToken) }
+        let expired = await authError { _ = try pool.verifyAccessToken(token: tokens.accessToken.reveal()) }
         XCTAssertEqual(expired?.code, "NotAuthorizedException")
     }
 

@@ -151,7 +151,7 @@ final class RecordingDelivery: Delivery, @unchecked Sendable {
     }
 
     func lastCode(to destination: String) -> String? {
-        messages.last { $0.destination == destination }?.code
+        messages.last { $0.destination == destination }?.code.reveal()
     }
 }
 
@@ -284,8 +284,8 @@ enum Canonical {
 
     static func tokens(_ t: Tokens?) -> JSON {
         guard let t else { return .null }
-        return .object(["id_token": .string(t.idToken), "access_token": .string(t.accessToken),
-                        "refresh_token": .string(t.refreshToken), "expires_in": .number(Double(t.expiresIn)),
+        return .object(["id_token": .string(t.idToken.reveal()), "access_token": .string(t.accessToken.reveal()),
+                        "refresh_token": .string(t.refreshToken.reveal()), "expires_in": .number(Double(t.expiresIn)),
                         "token_type": .string(t.tokenType)])
     }
 
@@ -295,7 +295,7 @@ enum Canonical {
     }
 
     static func signIn(_ r: SignInResult) -> JSON {
-        .object(["next_step": .string(screaming(r.nextStep)), "tokens": tokens(r.tokens), "session": json(r.session),
+        .object(["next_step": .string(screaming(r.nextStep)), "tokens": tokens(r.tokens), "session": json(r.session?.reveal()),
                  "missing_attributes": .array(r.missingAttributes.map(JSON.string)),
                  "code_delivery": delivery(r.codeDelivery),
                  "allowed_mfa_types": .array(r.allowedMfaTypes.map { JSON.string(screaming($0)) }),
@@ -304,7 +304,7 @@ enum Canonical {
 
     static func totpSetup(_ t: TotpSetup?) -> JSON {
         guard let t else { return .null }
-        return .object(["secret": .string(t.secret), "uri": .string(t.uri)])
+        return .object(["secret": .string(t.secret.reveal()), "uri": .string(t.uri.reveal())])
     }
 
     static func user(_ u: User) -> JSON {

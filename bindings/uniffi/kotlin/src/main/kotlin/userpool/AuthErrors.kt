@@ -1,4 +1,4 @@
-// The one hand-written file of the Kotlin package, next to the generated userpool.kt.
+// Hand-written, next to the generated userpool.kt (and Secret.kt).
 package userpool
 
 /**

@@ -8,6 +8,8 @@ import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotEquals
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -75,14 +77,44 @@ class GlueTest {
             assertEquals("alice@example.com", message.destination)
             assertEquals(Purpose.SIGN_UP, message.purpose)
             assertEquals("alice", message.username)
-            assertTrue(message.code.matches(Regex("[0-9]{6}")), "a six-digit code")
-            assertTrue(message.text.contains(message.code), "the text carries the code")
-            pool.confirmSignUp("alice", message.code)
+            val code = message.code.reveal()
+            assertTrue(code.matches(Regex("[0-9]{6}")), "a six-digit code")
+            assertTrue(message.text.reveal().contains(code), "the text carries the code")
+            pool.confirmSignUp("alice", code)
             val signedIn = pool.signIn("alice", PASSWORD)
             assertEquals(SignInStep.DONE, signedIn.nextStep)
-            val claims = ObjectMapper().readValue(pool.verifyAccessToken(signedIn.tokens!!.accessToken), Map::class.java)
+            val tokens = signedIn.tokens!!
+            val claims = ObjectMapper().readValue(pool.verifyAccessToken(tokens.accessToken.reveal()), Map::class.java)
             assertEquals("alice", claims["username"])
             assertEquals(pool.issuer(), claims["iss"])
+        }
+    }
+
+    @Test
+    fun `printing a result shows no secret, and reveal() gives it`(): Unit = runBlocking {
+        val config = FAST_CONFIG + "[mfa]\nmode = \"optional\"\nmethods = [\"totp\"]\n"
+        UserPool.open(config = config, delivery = delivery).use { pool ->
+            pool.signUpConfirmed("alice", "alice@example.com")
+            val message = delivery.messages.last()
+            val signedIn = pool.signIn("alice", PASSWORD)
+            val tokens = signedIn.tokens!!
+            val setup = pool.associateSoftwareToken(tokens.accessToken.reveal())
+            val hash = "\$argon2id\$v=19\$m=19456,t=2,p=1\$c2FsdHNhbHQ\$aGFzaGhhc2hoYXNoaGFzaA"
+            val import = ImportUser(username = "ivan", passwordHash = Secret(hash))
+            val printed = "$message $signedIn $tokens $setup $import"
+            val secrets = listOf(
+                message.code, message.text, tokens.idToken, tokens.accessToken, tokens.refreshToken,
+                setup.secret, setup.uri, import.passwordHash!!,
+            )
+            for (secret in secrets) {
+                assertTrue(secret.reveal().length >= 6)
+                assertFalse(printed.contains(secret.reveal()), "printed: $printed")
+            }
+            assertTrue(printed.contains("refreshToken=Secret(<redacted>)"), printed)
+            assertEquals(hash, import.passwordHash!!.reveal())
+            assertEquals(Secret("123456"), Secret("123456"))
+            assertNotEquals(Secret("123456"), Secret("654321"))
+            assertEquals(tokens, tokens.copy(), "records with secrets still compare by value")
         }
     }
 
@@ -183,10 +215,10 @@ class GlueTest {
         UserPool.open(config = FAST_CONFIG, delivery = delivery, clock = clock).use { pool ->
             pool.signUpConfirmed("alice", "alice@example.com")
             val tokens = pool.signIn("alice", PASSWORD).tokens!!
-            val claims = ObjectMapper().readValue(pool.verifyAccessToken(tokens.accessToken), Map::class.java)
+            val claims = ObjectMapper().readValue(pool.verifyAccessToken(tokens.accessToken.reveal()), Map::class.java)
             assertEquals(1_700_000_000L, (claims["iat"] as Number).toLong())
             clock.advanceSecs(tokens.expiresIn.toLong() + 1)
-            assertThrows<AuthException.NotAuthorizedException> { pool.verifyAccessToken(tokens.accessToken) }
+            assertThrows<AuthException.NotAuthorizedException> { pool.verifyAccessToken(tokens.accessToken.reveal()) }
         }
     }
 
@@ -211,7 +243,7 @@ class GlueTest {
             assertTrue(signIns.all { it.nextStep == SignInStep.DONE })
             assertEquals(users.toSet(), pool.listUsers().users.map { it.username }.toSet())
             // Racing the same refresh token: rotation lets exactly as many win as the engine says.
-            val token = signIns.first().tokens!!.refreshToken
+            val token = signIns.first().tokens!!.refreshToken.reveal()
             val outcomes = (1..4).map {
                 async(Dispatchers.Default) { runCatching { pool.refresh(token) } }
             }.awaitAll()

@@ -16,7 +16,7 @@ suspend fun signInLoop(pool: UserPool, username: String, password: String, ask: 
             SignInStep.CONTINUE_SIGN_IN_WITH_MFA_SELECTION,
             SignInStep.CONTINUE_SIGN_IN_WITH_TOTP_SETUP,
             SignInStep.CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED,
-            -> pool.confirmSignIn(result.session!!, ask(result))
+            -> pool.confirmSignIn(result.session!!.reveal(), ask(result))
             SignInStep.CONFIRM_SIGN_UP, SignInStep.RESET_PASSWORD, SignInStep.DONE ->
                 error("not a sign-in challenge: ${result.nextStep}")
         }
@@ -37,7 +37,7 @@ class SignInLoopTest {
             val steps = mutableListOf<SignInStep>()
             val authenticator: suspend (SignInResult) -> String = { challenge ->
                 steps += challenge.nextStep
-                challenge.totpSetup?.let { secret = it.secret }
+                challenge.totpSetup?.let { secret = it.secret.reveal() }
                 Totp.code(secret!!, clock.nowMs() / 1000)
             }
             signInLoop(pool, "alice", "correct horse battery staple", authenticator)
@@ -47,7 +47,7 @@ class SignInLoopTest {
                 listOf(SignInStep.CONTINUE_SIGN_IN_WITH_TOTP_SETUP, SignInStep.CONFIRM_SIGN_IN_WITH_TOTP_CODE),
                 steps,
             )
-            assertEquals("alice", pool.getUser(tokens.accessToken).username)
+            assertEquals("alice", pool.getUser(tokens.accessToken.reveal()).username)
         }
     }
 }

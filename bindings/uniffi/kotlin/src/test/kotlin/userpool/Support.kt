@@ -21,7 +21,7 @@ class RecordingDelivery : Delivery {
     }
 
     /** The code of the last message sent to [destination]. */
-    fun lastCodeTo(destination: String): String? = messages.lastOrNull { it.destination == destination }?.code
+    fun lastCodeTo(destination: String): String? = messages.lastOrNull { it.destination == destination }?.code?.reveal()
 }
 
 /** A clock that moves only when told to. */
@@ -80,7 +80,8 @@ object Canonical {
 
     fun tokens(t: Tokens?): Map<String, Any?>? = t?.let {
         mapOf(
-            "id_token" to it.idToken, "access_token" to it.accessToken, "refresh_token" to it.refreshToken,
+            "id_token" to it.idToken.reveal(), "access_token" to it.accessToken.reveal(),
+            "refresh_token" to it.refreshToken.reveal(),
             "expires_in" to it.expiresIn.toLong(), "token_type" to it.tokenType,
         )
     }
@@ -91,12 +92,12 @@ object Canonical {
     )
 
     fun signIn(r: SignInResult): Map<String, Any?> = mapOf(
-        "next_step" to r.nextStep.name, "tokens" to tokens(r.tokens), "session" to r.session,
+        "next_step" to r.nextStep.name, "tokens" to tokens(r.tokens), "session" to r.session?.reveal(),
         "missing_attributes" to r.missingAttributes, "code_delivery" to delivery(r.codeDelivery),
         "allowed_mfa_types" to r.allowedMfaTypes.map { it.name }, "totp_setup" to totpSetup(r.totpSetup),
     )
 
-    fun totpSetup(t: TotpSetup?): Map<String, Any?>? = t?.let { mapOf("secret" to it.secret, "uri" to it.uri) }
+    fun totpSetup(t: TotpSetup?): Map<String, Any?>? = t?.let { mapOf("secret" to it.secret.reveal(), "uri" to it.uri.reveal()) }
 
     fun user(u: User): Map<String, Any?> = mapOf(
         "username" to u.username, "sub" to u.sub, "status" to u.status.name, "enabled" to u.enabled,
