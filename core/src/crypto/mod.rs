@@ -3,6 +3,7 @@
 //! verification (`ring`), key material at rest (`ring` AES-256-GCM).
 
 pub(crate) mod codes;
+pub(crate) mod cursor;
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod password;

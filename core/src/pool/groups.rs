@@ -212,15 +212,8 @@ impl UserPool {
         pagination_token: Option<&str>,
     ) -> Result<UserList> {
         let groups = self.groups_having(group)?;
-        let limit = limit.unwrap_or(60);
-        if !(1..=60).contains(&limit) {
-            return Err(Error::invalid("limit must be between 1 and 60"));
-        }
-        let page = self
-            .store()
-            .users(self.pool_id(), pagination_token, limit as usize, &|u| groups.has_member(u, group))
-            .map_err(backend)?;
-        let users = page.users.iter().map(|u| self.view(u, None)).collect::<Result<_>>()?;
-        Ok(UserList { users, pagination_token: page.next })
+        self.page_of_users(&format!("group\n{group}"), limit, pagination_token, |after, limit| {
+            self.store().users(self.pool_id(), after, limit, &|u| groups.has_member(u, group))
+        })
     }
 }

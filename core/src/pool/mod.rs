@@ -13,6 +13,7 @@ use crate::attributes::{self, Attributes, WriteKind};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ClientSettings, PoolConfig, Settings};
 use crate::crypto::codes::{self, CodeHasher};
+use crate::crypto::cursor::CursorSealer;
 use crate::crypto::password::{self, Hasher};
 use crate::crypto::seal::Sealer;
 use crate::crypto::{self, jwt};
@@ -26,7 +27,7 @@ use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInN
 use crate::keyring::{KeyRing, KeyUse};
 use crate::results::{AttributeUpdate, CodeDelivery};
 use crate::results::{Claims, CreatedUser, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, User, UserList};
-use crate::store::{MemoryStore, Store, StoreError, Versioned, Write};
+use crate::store::{MemoryStore, Store, StoreError, UserPage, Versioned, Write};
 
 mod groups;
 mod import;
@@ -50,6 +51,8 @@ const UNKNOWN_KID_RELOAD_MS: i64 = 5_000;
 /// How long after its end a session is kept: the longest an ID or access token may live
 /// (`*_token_validity_secs` ≤ 86,400), so no token of a deleted session is still valid.
 const LONGEST_TOKEN_MS: i64 = 86_400_000;
+/// The longest pagination token accepted (a sealed cursor takes at most 235).
+pub(crate) const MAX_PAGINATION_TOKEN_CHARS: usize = 256;
 /// How many ended records of each kind a commit deletes on the way (`Write::PurgeExpired`).
 /// More than any commit creates, so that a backlog drains.
 const PURGE_BATCH: usize = 4;
@@ -82,6 +85,7 @@ struct Shared {
     clock: Arc<dyn Clock>,
     hasher: Hasher,
     codes: CodeHasher,
+    cursors: CursorSealer,
     sealer: Sealer,
     keys: RwLock<Arc<KeyRing>>,
     /// When the key ring was last read from the store (unix ms).
@@ -158,6 +162,7 @@ impl UserPoolBuilder {
         let key_grace_ms = settings.clients.iter().map(|c| c.access_ttl_ms.max(c.id_ttl_ms)).max().unwrap_or(0);
         let shared = Shared {
             codes: CodeHasher::new(&code_key),
+            cursors: CursorSealer::new(&code_key)?,
             settings,
             store,
             delivery: self.delivery.unwrap_or_else(|| Arc::new(NoDelivery)),
@@ -1355,27 +1360,44 @@ impl UserPool {
         limit: Option<u32>,
         pagination_token: Option<&str>,
     ) -> Result<UserList> {
-        let filter = Filter::parse(filter.unwrap_or(""))?;
+        let text = filter.unwrap_or("");
+        let filter = Filter::parse(text)?;
+        let settings = &self.shared.settings;
+        let keep = |u: &UserRecord| filter.as_ref().is_none_or(|f| f.matches(settings, u));
+        let pool = self.pool_id();
+        self.page_of_users(&format!("users\n{text}"), limit, pagination_token, |after, limit| {
+            match filter.as_ref().and_then(Filter::search) {
+                Some(search) => self.store().users_matching(pool, &search, after, limit, &keep),
+                None => self.store().users(pool, after, limit, &keep),
+            }
+        })
+    }
+
+    /// A page of users (at most `limit`, 1–60, default 60) that `read` gets from the store
+    /// after the cursor in `pagination_token`. Tokens are the store's cursors sealed for
+    /// `listing` (`crypto::cursor`): opaque, and refused by any other listing.
+    fn page_of_users(
+        &self,
+        listing: &str,
+        limit: Option<u32>,
+        pagination_token: Option<&str>,
+        read: impl FnOnce(Option<&str>, usize) -> std::result::Result<UserPage, StoreError>,
+    ) -> Result<UserList> {
         let limit = limit.unwrap_or(60);
         if !(1..=60).contains(&limit) {
             return Err(Error::invalid("limit must be between 1 and 60"));
         }
-        if pagination_token.is_some_and(|t| t.len() > 256) {
+        if pagination_token.is_some_and(|t| t.len() > MAX_PAGINATION_TOKEN_CHARS) {
             return Err(Error::invalid("invalid pagination token"));
         }
-        let settings = &self.shared.settings;
-        let keep = |u: &UserRecord| filter.as_ref().is_none_or(|f| f.matches(settings, u));
-        let (pool, limit) = (self.pool_id(), limit as usize);
-        let page = match filter.as_ref().and_then(Filter::search) {
-            Some(search) => self.store().users_matching(pool, &search, pagination_token, limit, &keep),
-            None => self.store().users(pool, pagination_token, limit, &keep),
-        }
-        .map_err(|e| match e {
+        let cursor = pagination_token.map(|t| self.shared.cursors.open(listing, t)).transpose()?;
+        let page = read(cursor.as_deref(), limit as usize).map_err(|e| match e {
             StoreError::InvalidCursor => Error::invalid("invalid pagination token"),
             e => backend(e),
         })?;
         let users = page.users.iter().map(|u| self.view(u, None)).collect::<Result<_>>()?;
-        Ok(UserList { users, pagination_token: page.next })
+        let pagination_token = page.next.map(|next| self.shared.cursors.seal(listing, &next)).transpose()?;
+        Ok(UserList { users, pagination_token })
     }
 
     /// A user's most recent authentication events, newest first.
