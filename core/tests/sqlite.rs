@@ -580,6 +580,31 @@ fn ended_records_are_purged_as_the_pool_is_used() {
     assert!(pool.sign_in("dormant", PW).unwrap().is_signed_in());
 }
 
+/// One large transaction grows the write-ahead log; once checkpointed, it is cut back to
+/// the limit instead of keeping that size.
+#[test]
+fn the_write_ahead_log_is_cut_back_after_a_large_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().wal_limit_bytes(256 << 10)).unwrap();
+    let wal = || std::fs::metadata(dir.path().join("pool.sqlite3-wal")).map_or(0, |m| m.len());
+    let users = (0..5000)
+        .map(|i| {
+            let mut user = sample_user(&format!("sub-{i:05}"), &format!("user{i:05}"));
+            user.attributes.insert("name".into(), format!("{i:05}").repeat(200));
+            put_user(user, &[], None)
+        })
+        .collect();
+    store.commit("p1", users).unwrap();
+    let grown = wal();
+    assert!(grown > 4 << 20, "the import's pages are in the log: {grown} bytes");
+    for i in 0..3 {
+        store.commit("p1", vec![put_user(sample_user(&format!("late-{i}"), &format!("late{i}")), &[], None)]).unwrap();
+    }
+    assert!(wal() <= 256 << 10, "cut back to the limit: {} bytes", wal());
+    assert_eq!(store.users("p1", None, 10_000, &|_| true).unwrap().users.len(), 5003);
+}
+
 // ── faults ──────────────────────────────────────────────────────────────────────────────
 
 #[test]

@@ -186,6 +186,7 @@ pub struct SqliteOptions {
     mmap_bytes: u64,
     page_size: u32,
     reader_cache_kib: u32,
+    wal_limit_bytes: u64,
 }
 
 impl Default for SqliteOptions {
@@ -202,6 +203,7 @@ impl Default for SqliteOptions {
             },
             page_size: 4096,
             reader_cache_kib: 16 << 10,
+            wal_limit_bytes: 64 << 20,
         }
     }
 }
@@ -246,6 +248,15 @@ impl SqliteOptions {
     /// in a pool larger than the map it decides how many B-tree pages a lookup finds at hand.
     pub fn reader_cache_kib(mut self, kib: u32) -> Self {
         self.reader_cache_kib = kib;
+        self
+    }
+
+    /// The size the write-ahead log is cut back to once a checkpoint has copied it into the
+    /// database, in bytes (default 64 MiB; SQLite's `journal_size_limit`). A transaction
+    /// needs all of its pages in the log, so one large import grows it to hundreds of
+    /// megabytes; without a limit the file would keep that size for good.
+    pub fn wal_limit_bytes(mut self, bytes: u64) -> Self {
+        self.wal_limit_bytes = bytes;
         self
     }
 
@@ -472,6 +483,10 @@ fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqli
     conn.query_row(&format!("PRAGMA mmap_size = {}", options.mmap_bytes), [], |_| Ok(()))?;
     if reader {
         conn.pragma_update(None, "query_only", "ON")?;
+    } else {
+        // Answers with the limit it set: a query, like mmap_size.
+        let limit = i64::try_from(options.wal_limit_bytes).unwrap_or(i64::MAX);
+        conn.query_row(&format!("PRAGMA journal_size_limit = {limit}"), [], |_| Ok(()))?;
     }
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
