@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::flow::state::UserRecord;
+use crate::flow::state::{UserRecord, UserStatus};
 use crate::store::{SEARCH_ATTRIBUTES, UserSearch, search_term};
 
 /// Attributes Cognito lets `list_users` search.
@@ -78,10 +78,29 @@ impl Filter {
     /// The index search that finds every user this filter matches (and perhaps others, which
     /// [`Filter::matches`] then turns away), for the attributes stores index.
     pub(crate) fn search(&self) -> Option<UserSearch> {
-        let attribute = *SEARCH_ATTRIBUTES.iter().find(|a| **a == self.attribute)?;
+        let prefix = self.prefix;
+        if self.attribute == "sub" {
+            return Some(UserSearch { attribute: "sub", term: self.value.clone(), prefix });
+        }
         // Values that fold alike are cut alike, so a long value's term still equals the
         // term of a filter that matches it.
-        Some(UserSearch { attribute, term: search_term(&self.value), prefix: self.prefix })
+        let term = search_term(&self.value);
+        let attribute = if self.attribute == "status" {
+            // `status` matches the word Enabled or Disabled, or a status name: the terms of
+            // `status` or of `cognito:user_status`. Only the empty prefix reaches both (and
+            // everyone), so it walks the pool instead.
+            let reaches = |word: &str| if prefix { word.starts_with(&term) } else { word == term };
+            let enabled = ["enabled", "disabled"].into_iter().any(reaches);
+            let named = UserStatus::ALL.iter().any(|s| reaches(&search_term(s.as_str())));
+            match (enabled, named) {
+                (true, true) => return None,
+                (false, true) => "cognito:user_status",
+                (_, false) => "status",
+            }
+        } else {
+            *SEARCH_ATTRIBUTES.iter().find(|a| **a == self.attribute)?
+        };
+        Some(UserSearch { attribute, term, prefix })
     }
 
     /// Whether a user matches.
@@ -117,6 +136,23 @@ mod tests {
         for bad in [r#"email ~ "x""#, r#"email = x"#, r#"email = "x"#, r#"custom:tier = "x""#, r#"email = "a"b""#] {
             assert!(Filter::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn status_filters_search_the_words_they_can_match() {
+        let search =
+            |text: &str| Filter::parse(text).unwrap().unwrap().search().map(|s| (s.attribute, s.term, s.prefix));
+        assert_eq!(search(r#"status = "Disabled""#), Some(("status", "disabled".into(), false)));
+        assert_eq!(search(r#"status ^= "En""#), Some(("status", "en".into(), true)));
+        assert_eq!(search(r#"status = "CONFIRMED""#), Some(("cognito:user_status", "confirmed".into(), false)));
+        assert_eq!(search(r#"status ^= "force""#), Some(("cognito:user_status", "force".into(), true)));
+        assert_eq!(search(r#"status = "nothing""#), Some(("status", "nothing".into(), false)), "matches nobody");
+        assert_eq!(search(r#"status ^= """#), None, "reaches both words: everyone");
+        assert_eq!(
+            search(r#"cognito:user_status = "Reset_Required""#),
+            Some(("cognito:user_status", "reset_required".into(), false))
+        );
+        assert_eq!(search(r#"sub ^= "AB-c""#), Some(("sub", "AB-c".into(), true)), "a sub as it is");
     }
 
     /// Whatever a filter matches, its index search finds: the terms keep prefixes and

@@ -165,7 +165,8 @@ fn a_database_from_a_newer_library_is_refused_untouched() {
 
 /// The subs a search's index range holds, every page followed, nothing turned away by `keep`.
 fn indexed(store: &SqliteStore, attribute: &'static str, value: &str, prefix: bool) -> Vec<String> {
-    let search = UserSearch { attribute, term: search_term(value), prefix };
+    let term = if attribute == "sub" { value.to_owned() } else { search_term(value) };
+    let search = UserSearch { attribute, term, prefix };
     let (mut found, mut after) = (Vec::new(), None);
     loop {
         let page = store.users_matching("p1", &search, after.as_deref(), 2, &|_| true).unwrap();
@@ -207,6 +208,14 @@ fn a_search_reads_exactly_the_users_whose_terms_match() {
     // A final sigma, a sigma and a capital sigma are one letter to a search.
     assert_eq!(indexed(store, "email", "σοφος@", true), ["s7"]);
     assert_eq!(indexed(store, "username", "USER-S", true).len(), 7);
+    assert_eq!(indexed(store, "status", "enabled", false).len(), 7);
+    assert_eq!(indexed(store, "cognito:user_status", "conf", true).len(), 7);
+    assert_eq!(indexed(store, "cognito:user_status", "unconfirmed", false), Vec::<String>::new());
+    // `sub`: a range of the users table itself, byte for byte.
+    assert_eq!(indexed(store, "sub", "s", true).len(), 7);
+    assert_eq!(indexed(store, "sub", "s3", false), ["s3"]);
+    assert_eq!(indexed(store, "sub", "S3", false), Vec::<String>::new());
+    assert_eq!(indexed(store, "sub", "s7x", true), Vec::<String>::new());
     let page = store.users_matching(
         "p1",
         &UserSearch { attribute: "email", term: "al".into(), prefix: true },
@@ -228,9 +237,31 @@ fn an_older_file_gets_its_search_terms_when_opened() {
     drop(store);
     back_to_version(&path, 1);
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     assert_eq!(indexed(&store, "email", "alice@", true), ["s1"]);
     assert_eq!(indexed(&store, "username", "bob", false), ["s2"]);
+    assert_eq!(indexed(&store, "cognito:user_status", "CONFIRMED", false), ["s1", "s2"]);
+    assert_eq!(indexed(&store, "status", "enabled", false), ["s1", "s2"]);
+}
+
+#[test]
+fn an_older_file_gets_its_status_terms_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    let mut disabled = sample_user("s2", "bob");
+    disabled.enabled = false;
+    disabled.status = userpool::UserStatus::Unconfirmed;
+    for user in [sample_user("s1", "alice"), disabled] {
+        store.commit("p1", vec![put_user(user, &[], None)]).unwrap();
+    }
+    drop(store);
+    back_to_version(&path, 3);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(indexed(&store, "status", "disabled", false), ["s2"]);
+    assert_eq!(indexed(&store, "cognito:user_status", "unconfirmed", false), ["s2"]);
+    assert_eq!(indexed(&store, "email", "alice@", true), ["s1"], "the other terms were left as they were");
 }
 
 #[test]
@@ -248,7 +279,7 @@ fn an_older_file_gets_the_expiry_of_its_sessions_when_opened() {
     drop(store);
     back_to_version(&path, 2);
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     let purge = Write::PurgeExpired { records_until_ms: i64::MIN, families_until_ms: 150, limit: 10 };
     store.commit("p1", vec![purge]).unwrap();
     assert!(store.family("p1", "f1").unwrap().is_none(), "f1's expiry was read from its record");
@@ -259,6 +290,13 @@ fn an_older_file_gets_the_expiry_of_its_sessions_when_opened() {
 /// Turns a file into what an older library wrote: schema `version` and nothing after it.
 fn back_to_version(path: &Path, version: i64) {
     let conn = rusqlite::Connection::open(path).unwrap();
+    if version < 4 {
+        conn.execute_batch(
+            "DELETE FROM userpool_user_search WHERE attr IN ('status', 'cognito:user_status');
+             DELETE FROM userpool_schema WHERE version = 4;",
+        )
+        .unwrap();
+    }
     if version < 3 {
         conn.execute_batch(
             "DROP INDEX userpool_secrets_by_expiry; DROP INDEX userpool_families_by_expiry;

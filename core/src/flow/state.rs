@@ -30,6 +30,9 @@ pub enum UserStatus {
 }
 
 impl UserStatus {
+    /// Every status.
+    pub const ALL: [Self; 4] = [Self::Unconfirmed, Self::Confirmed, Self::ForceChangePassword, Self::ResetRequired];
+
     /// Cognito's name: `UNCONFIRMED`, `CONFIRMED`, `FORCE_CHANGE_PASSWORD`, `RESET_REQUIRED`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -185,6 +185,24 @@ pub fn searches_find_every_match(store: &dyn Store) {
     assert_eq!(search_all(store, "p1", &prefix, &starts_al), ["s3", "s4"]);
     let by_name = UserSearch { attribute: "username", term: search_term("S"), prefix: true };
     assert_eq!(search_all(store, "p1", &by_name, &|u| u.username.starts_with('s')), ["s2", "s3", "s4"]);
+
+    // The status words follow the user's writes.
+    let s3 = store.user("p1", "s3").unwrap().unwrap();
+    let mut off = s3.value;
+    (off.enabled, off.status) = (false, UserStatus::Unconfirmed);
+    store.commit("p1", vec![put(off, &[], Some(s3.version))]).unwrap();
+    let disabled = UserSearch { attribute: "status", term: "disabled".into(), prefix: false };
+    assert_eq!(search_all(store, "p1", &disabled, &|u| !u.enabled), ["s3"]);
+    let enabled = UserSearch { attribute: "status", term: "enabled".into(), prefix: false };
+    assert_eq!(search_all(store, "p1", &enabled, &|u| u.enabled), ["s2", "s4"]);
+    let unconfirmed = UserSearch { attribute: "cognito:user_status", term: search_term("UNCONFIRMED"), prefix: false };
+    assert_eq!(search_all(store, "p1", &unconfirmed, &|u| u.status == UserStatus::Unconfirmed), ["s3"]);
+    // `sub` is searched as it is.
+    store.commit("p1", vec![put(with_email("t1", "tom@example.com"), &[], None)]).unwrap();
+    let subs = UserSearch { attribute: "sub", term: "s".into(), prefix: true };
+    assert_eq!(search_all(store, "p1", &subs, &|u| u.sub.starts_with('s')), ["s2", "s3", "s4"]);
+    let one = UserSearch { attribute: "sub", term: "t1".into(), prefix: false };
+    assert_eq!(search_all(store, "p1", &one, &|u| u.sub == "t1"), ["t1"]);
 }
 
 /// Families are found by id, by any hash ever issued in them, and by user; deleting the user

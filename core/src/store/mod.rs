@@ -178,9 +178,20 @@ pub enum StoreError {
     InvalidCursor,
 }
 
-/// The attributes `list_users` filters may find through an index ([`Store::users_matching`]).
-pub const SEARCH_ATTRIBUTES: &[&str] =
-    &["username", "email", "phone_number", "name", "given_name", "family_name", "preferred_username"];
+/// The attributes `list_users` filters may find through an index of search terms
+/// ([`Store::users_matching`]): the user's own attributes, the username, and the two status
+/// words (`status`: `enabled` or `disabled`; `cognito:user_status`: the account status).
+pub const SEARCH_ATTRIBUTES: &[&str] = &[
+    "username",
+    "email",
+    "phone_number",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "status",
+    "cognito:user_status",
+];
 
 /// The longest search term, in bytes: longer values are cut at a character boundary.
 pub const SEARCH_TERM_BYTES: usize = 128;
@@ -202,24 +213,31 @@ pub fn search_term(value: &str) -> String {
 }
 
 /// A user's search terms: one `(attribute, term)` for each of [`SEARCH_ATTRIBUTES`] the
-/// user has, the username included.
+/// user has, the username and the status words included.
 pub fn search_terms(user: &UserRecord) -> Vec<(&'static str, String)> {
+    let enabled = if user.enabled { "enabled" } else { "disabled" };
     SEARCH_ATTRIBUTES
         .iter()
         .filter_map(|&attribute| {
-            let value = if attribute == "username" { Some(&user.username) } else { user.attributes.get(attribute) };
-            value.map(|v| (attribute, search_term(v)))
+            let value = match attribute {
+                "username" => &user.username,
+                "status" => enabled,
+                "cognito:user_status" => user.status.as_str(),
+                other => user.attributes.get(other)?,
+            };
+            Some((attribute, search_term(value)))
         })
         .collect()
 }
 
 /// What a filtered `list_users` looks for: the users with a term for `attribute` equal to
-/// `term`, or starting with it when `prefix` is set.
+/// `term`, or starting with it when `prefix` is set. The attribute `sub` has no terms: its
+/// search is for the users whose `sub` is `term`, or starts with it, byte for byte.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserSearch {
-    /// One of [`SEARCH_ATTRIBUTES`].
+    /// One of [`SEARCH_ATTRIBUTES`], or `sub`.
     pub attribute: &'static str,
-    /// The searched value, as [`search_term`] made it.
+    /// The searched value, as [`search_term`] made it (for `sub`, as it is).
     pub term: String,
     /// Whether terms that only start with `term` match.
     pub prefix: bool,

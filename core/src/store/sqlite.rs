@@ -34,7 +34,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 
 /// The schema version this library writes; files with a newer one are refused.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// One step of the schema: SQL, then (for steps that derive rows from records) a fill.
 struct Migration {
@@ -64,7 +64,7 @@ const MIGRATIONS: &[Migration] = &[
             PRIMARY KEY (pool, attr, term, user_id)
         ) WITHOUT ROWID;
         ",
-        fill: Some(fill_search_terms),
+        fill: Some(|tx| fill_search_terms(tx, &ATTRIBUTE_TERMS)),
     },
     Migration {
         version: 3,
@@ -82,7 +82,19 @@ const MIGRATIONS: &[Migration] = &[
         ",
         fill: None,
     },
+    Migration {
+        version: 4,
+        description: "search terms of the status words",
+        sql: "",
+        fill: Some(|tx| fill_search_terms(tx, &STATUS_TERMS)),
+    },
 ];
+
+/// The search attributes migration 2 indexed: the user's own attributes and the username.
+const ATTRIBUTE_TERMS: [&str; 7] =
+    ["username", "email", "phone_number", "name", "given_name", "family_name", "preferred_username"];
+/// The search attributes migration 4 indexed.
+const STATUS_TERMS: [&str; 2] = ["status", "cognito:user_status"];
 
 const V1: &str = "
     CREATE TABLE userpool_users (
@@ -134,8 +146,8 @@ const V1: &str = "
     ) WITHOUT ROWID;
     ";
 
-/// Indexes the search terms of the users a file already holds (migration 2).
-fn fill_search_terms(tx: &Connection) -> rusqlite::Result<()> {
+/// Indexes the search terms of `attributes` for the users a file already holds.
+fn fill_search_terms(tx: &Connection, attributes: &[&str]) -> rusqlite::Result<()> {
     let mut after = 0_i64;
     let mut read = tx.prepare("SELECT id, pool, record FROM userpool_users WHERE id > ?1 ORDER BY id LIMIT ?2")?;
     loop {
@@ -144,7 +156,9 @@ fn fill_search_terms(tx: &Connection) -> rusqlite::Result<()> {
             .collect::<rusqlite::Result<_>>()?;
         for (id, pool, record) in &rows {
             let user: UserRecord = from_json(record)?;
-            index_terms(tx, pool, *id, &search_terms(&user))?;
+            let mut terms = search_terms(&user);
+            terms.retain(|(attribute, _)| attributes.contains(attribute));
+            index_terms(tx, pool, *id, &terms)?;
             after = *id;
         }
         if rows.len() < LIST_CHUNK {
@@ -391,6 +405,36 @@ impl SqliteStore {
     /// Fills a page of at most `limit` kept users from rows read in order, a chunk at a
     /// time: `fetch(after, n)` reads the next `n` rows (a cursor and a record each) after a
     /// cursor, from the start for `None`. The page's `next` is the token of its last user.
+    /// The users whose `sub` is in `[low, high)`, in `sub` order, after the cursor `after`
+    /// (a `sub` in that range).
+    fn subs_between(
+        &self,
+        pool: &str,
+        low: &str,
+        high: &[u8],
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        self.page(limit, after.map(str::to_owned), keep, Clone::clone, |cursor, chunk| {
+            self.read(|c| {
+                // Two statements, so that each seeks straight to where it starts.
+                let sql = if cursor.is_none() {
+                    "SELECT sub, record FROM userpool_users
+                     WHERE pool = ?1 AND sub >= ?2 AND sub < CAST(?3 AS TEXT) ORDER BY sub LIMIT ?4"
+                } else {
+                    "SELECT sub, record FROM userpool_users
+                     WHERE pool = ?1 AND sub > ?2 AND sub < CAST(?3 AS TEXT) ORDER BY sub LIMIT ?4"
+                };
+                let mut stmt = c.prepare_cached(sql)?;
+                let start = cursor.map_or(low, String::as_str);
+                let rows =
+                    stmt.query_map(params![pool, start, high, limit_to_sql(chunk)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect()
+            })
+        })
+    }
+
     fn page<C>(
         &self,
         limit: usize,
@@ -876,21 +920,8 @@ impl Store for SqliteStore {
         limit: usize,
         keep: &dyn Fn(&UserRecord) -> bool,
     ) -> Result<UserPage, StoreError> {
-        self.page(limit, after.map(str::to_owned), keep, Clone::clone, |cursor, chunk| {
-            self.read(|c| {
-                let sql = if cursor.is_none() {
-                    "SELECT sub, record FROM userpool_users WHERE pool = ?1 AND sub >= ?2 ORDER BY sub LIMIT ?3"
-                } else {
-                    "SELECT sub, record FROM userpool_users WHERE pool = ?1 AND sub > ?2 ORDER BY sub LIMIT ?3"
-                };
-                let mut stmt = c.prepare_cached(sql)?;
-                let rows = stmt
-                    .query_map(params![pool, cursor.map_or("", String::as_str), limit_to_sql(chunk)], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?;
-                rows.collect()
-            })
-        })
+        // 0xFF is above every UTF-8 text.
+        self.subs_between(pool, "", &[0xFF], after, limit, keep)
     }
 
     fn users_matching(
@@ -907,6 +938,9 @@ impl Store for SqliteStore {
         let low = search.term.as_str();
         let mut high = search.term.clone().into_bytes();
         high.push(if search.prefix { 0xFF } else { 0x00 });
+        if search.attribute == "sub" {
+            return self.subs_between(pool, low, &high, after, limit, keep);
+        }
         let cursor = after.map(parse_search_cursor).transpose()?;
         let token = |(term, id): &(String, i64)| format!("{id}:{term}");
         self.page(limit, cursor, keep, token, |cursor, chunk| {
