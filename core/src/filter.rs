@@ -6,20 +6,6 @@ use crate::error::{Error, Result};
 use crate::flow::state::{UserRecord, UserStatus};
 use crate::store::{SEARCH_ATTRIBUTES, UserSearch, search_term};
 
-/// Attributes Cognito lets `list_users` search.
-const SEARCHABLE: &[&str] = &[
-    "username",
-    "email",
-    "phone_number",
-    "name",
-    "given_name",
-    "family_name",
-    "preferred_username",
-    "cognito:user_status",
-    "status",
-    "sub",
-];
-
 /// A parsed filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Filter {
@@ -60,7 +46,9 @@ impl Filter {
                 c => value.push(c),
             }
         }
-        if !SEARCHABLE.contains(&attribute) {
+        // Every attribute Cognito lets `list_users` search is indexed, but for `sub`, which
+        // stores keep in order anyway.
+        if attribute != "sub" && !SEARCH_ATTRIBUTES.contains(&attribute) {
             return Err(Error::invalid(format!("Invalid search attribute: {attribute}")));
         }
         Ok(Some(Self { attribute: attribute.to_owned(), prefix, value }))
