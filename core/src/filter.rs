@@ -73,21 +73,21 @@ impl Filter {
         // Values that fold alike are cut alike, so a long value's term still equals the
         // term of a filter that matches it.
         let term = search_term(&self.value);
-        let attribute = if self.attribute == "status" {
-            // `status` matches the word Enabled or Disabled, or a status name: the terms of
+        if self.attribute == "status" {
+            // `status` matches the word Enabled or Disabled (case-sensitively, so its terms
+            // are the words as they are), or a status name (in any case): the terms of
             // `status` or of `cognito:user_status`. Only the empty prefix reaches both (and
             // everyone), so it walks the pool instead.
-            let reaches = |word: &str| if prefix { word.starts_with(&term) } else { word == term };
-            let enabled = ["enabled", "disabled"].into_iter().any(reaches);
-            let named = UserStatus::ALL.iter().any(|s| reaches(&search_term(s.as_str())));
-            match (enabled, named) {
-                (true, true) => return None,
-                (false, true) => "cognito:user_status",
-                (_, false) => "status",
-            }
-        } else {
-            *SEARCH_ATTRIBUTES.iter().find(|a| **a == self.attribute)?
-        };
+            let reaches = |word: &str, value: &str| if prefix { word.starts_with(value) } else { word == value };
+            let enabled = ["Enabled", "Disabled"].into_iter().any(|w| reaches(w, &self.value));
+            let named = UserStatus::ALL.iter().any(|s| reaches(&search_term(s.as_str()), &term));
+            return match (enabled, named) {
+                (true, true) => None,
+                (false, true) => Some(UserSearch { attribute: "cognito:user_status", term, prefix }),
+                (_, false) => Some(UserSearch { attribute: "status", term: self.value.clone(), prefix }),
+            };
+        }
+        let attribute = *SEARCH_ATTRIBUTES.iter().find(|a| **a == self.attribute)?;
         Some(UserSearch { attribute, term, prefix })
     }
 
@@ -130,11 +130,12 @@ mod tests {
     fn status_filters_search_the_words_they_can_match() {
         let search =
             |text: &str| Filter::parse(text).unwrap().unwrap().search().map(|s| (s.attribute, s.term, s.prefix));
-        assert_eq!(search(r#"status = "Disabled""#), Some(("status", "disabled".into(), false)));
-        assert_eq!(search(r#"status ^= "En""#), Some(("status", "en".into(), true)));
+        assert_eq!(search(r#"status = "Disabled""#), Some(("status", "Disabled".into(), false)));
+        assert_eq!(search(r#"status ^= "En""#), Some(("status", "En".into(), true)));
+        assert_eq!(search(r#"status = "ENABLED""#), Some(("status", "ENABLED".into(), false)), "no word: nobody");
         assert_eq!(search(r#"status = "CONFIRMED""#), Some(("cognito:user_status", "confirmed".into(), false)));
         assert_eq!(search(r#"status ^= "force""#), Some(("cognito:user_status", "force".into(), true)));
-        assert_eq!(search(r#"status = "nothing""#), Some(("status", "nothing".into(), false)), "matches nobody");
+        assert_eq!(search(r#"status = "nothing""#), Some(("status", "nothing".into(), false)), "nobody");
         assert_eq!(search(r#"status ^= """#), None, "reaches both words: everyone");
         assert_eq!(
             search(r#"cognito:user_status = "Reset_Required""#),

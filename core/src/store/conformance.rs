@@ -191,9 +191,9 @@ pub fn searches_find_every_match(store: &dyn Store) {
     let mut off = s3.value;
     (off.enabled, off.status) = (false, UserStatus::Unconfirmed);
     store.commit("p1", vec![put(off, &[], Some(s3.version))]).unwrap();
-    let disabled = UserSearch { attribute: "status", term: "disabled".into(), prefix: false };
+    let disabled = UserSearch { attribute: "status", term: "Disabled".into(), prefix: false };
     assert_eq!(search_all(store, "p1", &disabled, &|u| !u.enabled), ["s3"]);
-    let enabled = UserSearch { attribute: "status", term: "enabled".into(), prefix: false };
+    let enabled = UserSearch { attribute: "status", term: "Enabled".into(), prefix: false };
     assert_eq!(search_all(store, "p1", &enabled, &|u| u.enabled), ["s2", "s4"]);
     let unconfirmed = UserSearch { attribute: "cognito:user_status", term: search_term("UNCONFIRMED"), prefix: false };
     assert_eq!(search_all(store, "p1", &unconfirmed, &|u| u.status == UserStatus::Unconfirmed), ["s3"]);

@@ -180,7 +180,7 @@ pub enum StoreError {
 
 /// The attributes `list_users` filters may find through an index of search terms
 /// ([`Store::users_matching`]): the user's own attributes, the username, and the two status
-/// words (`status`: `enabled` or `disabled`; `cognito:user_status`: the account status).
+/// words (`status`: `Enabled` or `Disabled`; `cognito:user_status`: the account status).
 pub const SEARCH_ATTRIBUTES: &[&str] = &[
     "username",
     "email",
@@ -213,15 +213,15 @@ pub fn search_term(value: &str) -> String {
 }
 
 /// A user's search terms: one `(attribute, term)` for each of [`SEARCH_ATTRIBUTES`] the
-/// user has, the username and the status words included.
+/// user has, the username and the status words included. The word of `status` is kept as it
+/// is (`Enabled`, `Disabled`): filters match it case-sensitively, as Cognito does.
 pub fn search_terms(user: &UserRecord) -> Vec<(&'static str, String)> {
-    let enabled = if user.enabled { "enabled" } else { "disabled" };
     SEARCH_ATTRIBUTES
         .iter()
         .filter_map(|&attribute| {
             let value = match attribute {
                 "username" => &user.username,
-                "status" => enabled,
+                "status" => return Some((attribute, (if user.enabled { "Enabled" } else { "Disabled" }).to_owned())),
                 "cognito:user_status" => user.status.as_str(),
                 other => user.attributes.get(other)?,
             };
@@ -237,7 +237,7 @@ pub fn search_terms(user: &UserRecord) -> Vec<(&'static str, String)> {
 pub struct UserSearch {
     /// One of [`SEARCH_ATTRIBUTES`], or `sub`.
     pub attribute: &'static str,
-    /// The searched value, as [`search_term`] made it (for `sub`, as it is).
+    /// The searched value, as [`search_term`] made it (for `sub` and `status`, as it is).
     pub term: String,
     /// Whether terms that only start with `term` match.
     pub prefix: bool,

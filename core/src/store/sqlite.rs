@@ -402,9 +402,6 @@ impl SqliteStore {
         result.map_err(|e| self.backend(&e))
     }
 
-    /// Fills a page of at most `limit` kept users from rows read in order, a chunk at a
-    /// time: `fetch(after, n)` reads the next `n` rows (a cursor and a record each) after a
-    /// cursor, from the start for `None`. The page's `next` is the token of its last user.
     /// The users whose `sub` is in `[low, high)`, in `sub` order, after the cursor `after`
     /// (a `sub` in that range).
     fn subs_between(
@@ -435,6 +432,9 @@ impl SqliteStore {
         })
     }
 
+    /// Fills a page of at most `limit` kept users from rows read in order, a chunk at a
+    /// time: `fetch(after, n)` reads the next `n` rows (a cursor and a record each) after a
+    /// cursor, from the start for `None`. The page's `next` is the token of its last user.
     fn page<C>(
         &self,
         limit: usize,
