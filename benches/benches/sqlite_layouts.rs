@@ -22,7 +22,10 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use rusqlite::{Connection, OpenFlags, params};
+use support::{Random, per_call, username};
 
 const POOL: &str = "layouts";
 
@@ -35,47 +38,12 @@ fn row_id(key: &str) -> i64 {
     i64::try_from(hasher.finish() >> 2).expect("62 bits fit") + 1
 }
 
-fn username(i: usize) -> String {
-    format!("user{i:08}")
-}
-
 fn username_key(i: usize) -> String {
     format!("u:{}", username(i))
 }
 
 fn email_key(i: usize) -> String {
     format!("a:email:{}@example.com", username(i))
-}
-
-/// A small xorshift: the same sequence every run.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        usize::try_from(self.0 % n as u64).expect("fits")
-    }
-}
-
-/// Minor page faults this process has taken (Linux; 0 elsewhere).
-fn minor_faults() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
-    after.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0.0)
-}
-
-/// µs per call of `op` over `budget` (at least 1000 calls), and page faults per call.
-fn per_call(budget: Duration, mut op: impl FnMut()) -> (f64, f64) {
-    let started = Instant::now();
-    let faults = minor_faults();
-    let mut calls = 0_u32;
-    while calls < 1000 || started.elapsed() < budget {
-        op();
-        calls += 1;
-    }
-    (started.elapsed().as_secs_f64() * 1e6 / f64::from(calls), (minor_faults() - faults) / f64::from(calls))
 }
 
 /// A user record of the store's shape and size.
@@ -161,11 +129,11 @@ fn measure(path: &Path, n: usize) -> rusqlite::Result<String> {
     let mut warm_then_time = |mut op: Box<dyn FnMut(&mut Random) + '_>| {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(120) {
-            if per_call(Duration::from_secs(1), || op(&mut random)).1 < 0.001 {
+            if per_call(Duration::from_secs(1), 1000, |_| op(&mut random)).faults < 0.001 {
                 break;
             }
         }
-        per_call(budget, || op(&mut random))
+        per_call(budget, 1000, |_| op(&mut random))
     };
     let cells = [
         warm_then_time(Box::new(|_| {
@@ -190,7 +158,7 @@ fn measure(path: &Path, n: usize) -> rusqlite::Result<String> {
             by_id(random, "SELECT CAST(user_id AS TEXT) FROM key_hashes WHERE id = ?1", email_key);
         })),
     ];
-    let cells: Vec<String> = cells.iter().map(|(us, faults)| format!("{us:.2} µs ({faults:.2} faults)")).collect();
+    let cells: Vec<String> = cells.iter().map(|t| format!("{:.2} µs ({:.2} faults)", t.wall, t.faults)).collect();
     Ok(format!("| {n} | {} |", cells.join(" | ")))
 }
 

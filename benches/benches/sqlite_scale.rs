@@ -7,8 +7,8 @@
 //!   after the file has been read once and lookups have run until they no longer fault
 //!   pages in (a warm pool);
 //! - `list_users` with a prefix filter, both one that matches at once (a first page) and
-//!   one that matches ten users (both read through the search index), and with a filter on
-//!   `status`, which has no index (a scan of the pool that finds nobody);
+//!   one that matches ten users, with `status = "Disabled"` (nobody) and with one user's
+//!   `sub`: all read through an index;
 //! - sign-in without the hash (argon2id at m=128 KiB, t=1, whose bare verification is
 //!   measured and subtracted): two durable commits and two ES256 signatures;
 //! - refresh with rotation, each a durable (`synchronous=FULL`) commit: one thread (one
@@ -32,8 +32,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use userpool::{ImportUser, PoolConfig, SqliteOptions, SqliteStore, Store, UserPool};
+
+use support::{Random, cpu_seconds, per_call, username};
 
 const PASSWORD: &str = "correct horse battery staple";
 const BATCH: usize = 50_000;
@@ -51,74 +55,6 @@ fn config() -> PoolConfig {
 
 fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(128, 1, 1, None).expect("valid parameters"))
-}
-
-/// A small xorshift: the same sequence every run.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        usize::try_from(self.0 % n as u64).expect("fits")
-    }
-}
-
-fn username(i: usize) -> String {
-    format!("user{i:08}")
-}
-
-/// Wall and CPU time of one call, in µs, and the page faults it took. CPU time is what to
-/// compare between runs on a machine shared with other work: wall time there depends on who
-/// else is running. A lookup's first touch of a mapped page is a (minor) fault: they say how
-/// warm the mapping still is.
-#[derive(Clone, Copy)]
-struct Timing {
-    wall: f64,
-    cpu: f64,
-    faults: f64,
-}
-
-impl std::fmt::Display for Timing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:.1} µs ({:.1} µs CPU, {:.2} faults)", self.wall, self.cpu, self.faults)
-    }
-}
-
-/// Runs `op` until `budget` has passed (at least `min` times).
-fn per_call(budget: Duration, min: usize, mut op: impl FnMut(usize)) -> Timing {
-    let started = Instant::now();
-    let (cpu, faults) = (cpu_seconds(), minor_faults());
-    let mut calls = 0;
-    while calls < min || started.elapsed() < budget {
-        op(calls);
-        calls += 1;
-    }
-    Timing {
-        wall: started.elapsed().as_secs_f64() * 1e6 / calls as f64,
-        cpu: (cpu_seconds() - cpu) * 1e6 / calls as f64,
-        faults: (minor_faults() - faults) / calls as f64,
-    }
-}
-
-/// A field of `/proc/self/stat` (Linux), counted from the one after the parenthesised
-/// command name (the line's third).
-fn stat_field(index: usize) -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
-    after.split_whitespace().nth(index).and_then(|f| f.parse().ok()).unwrap_or(0.0)
-}
-
-/// CPU time (user + system) this process has used: utime and stime, in clock ticks (100 per
-/// second on Linux).
-fn cpu_seconds() -> f64 {
-    (stat_field(11) + stat_field(12)) / 100.0
-}
-
-/// Minor page faults this process has taken.
-fn minor_faults() -> f64 {
-    stat_field(7)
 }
 
 /// Where a lookup's time goes, statement by statement, on a connection of its own (rusqlite
