@@ -2,6 +2,9 @@
 //! names, a repeatable random sequence, and per-call timings with the CPU time and page
 //! faults read from `/proc/self/stat`.
 
+// Each bench binary compiles this module for itself and uses only part of it.
+#![allow(dead_code, reason = "each bench binary uses part of the module")]
+
 use std::time::{Duration, Instant};
 
 /// The username of user `i`, as both benches fill their pools.
