@@ -482,7 +482,10 @@ export interface ImportOutcome {
   message?: string
 }
 
-/** A message for the host's `delivery` function to send. */
+/**
+ * A message for the host's `delivery` function to send. `console.log` prints its code and
+ * text as `'<redacted>'`.
+ */
 export interface Message {
   /** `EMAIL` or `SMS`. */
   channel: DeliveryChannel
@@ -508,7 +511,8 @@ export declare function secretHash(clientSecret: string, username: string, clien
 
 /**
  * The outcome of `signIn` and `confirmSignIn`: tokens when `nextStep` is `DONE`, otherwise
- * the step to take and the `session` to answer it with.
+ * the step to take and the `session` to answer it with. `console.log` prints the session
+ * and tokens as `'<redacted>'`.
  */
 export interface SignInResult {
   /** What to do next (Amplify v6's `signInStep`). */
@@ -539,7 +543,10 @@ export interface SignUpResult {
   codeDelivery?: CodeDelivery
 }
 
-/** ID, access and refresh tokens. */
+/**
+ * ID, access and refresh tokens. `console.log` prints them as `'<redacted>'`; reading a field
+ * or `JSON.stringify` gives them.
+ */
 export interface Tokens {
   /** The ID token (JWT): who the user is. */
   idToken: string
@@ -553,7 +560,10 @@ export interface Tokens {
   tokenType: 'Bearer'
 }
 
-/** A new authenticator: show `uri` as a QR code, or `secret` for typing in. */
+/**
+ * A new authenticator: show `uri` as a QR code, or `secret` for typing in. `console.log`
+ * prints both as `'<redacted>'`.
+ */
 export interface TotpSetup {
   /** The shared secret, base32 (what authenticator apps accept). */
   secret: string

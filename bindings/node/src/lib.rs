@@ -10,6 +10,7 @@
 mod convert;
 mod errors;
 mod host;
+mod redact;
 pub mod results;
 mod runtime;
 
@@ -30,6 +31,7 @@ use crate::convert::{
 };
 use crate::errors::{Failure, Rejection};
 use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
+use crate::redact::HasSecrets;
 use crate::results::{
     AttributeUpdate, AuthEvent, CodeDelivery, CreatedUser, Group, ImportOutcome, SignInResult, SignUpResult, Tokens,
     TotpSetup, User, UserList,
@@ -45,7 +47,22 @@ where
     T: ToNapiValue + Send + 'static,
     W: FnOnce() -> Result<T, Failure> + Send + 'static,
 {
-    let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
+    settle_as(env, work, |_, value| Ok(value))
+}
+
+/// [`settle`], with the value `work` gives made into what the Promise resolves with by
+/// `present`, on the JavaScript thread.
+fn settle_as<'env, T, R, W>(
+    env: &'env Env,
+    work: Result<W, Failure>,
+    present: fn(&Env, T) -> napi::Result<R>,
+) -> napi::Result<Object<'env>>
+where
+    T: Send + 'static,
+    R: ToNapiValue + 'static,
+    W: FnOnce() -> Result<T, Failure> + Send + 'static,
+{
+    let (deferred, promise) = env.create_deferred::<R, Resolver<R>>()?;
     match work {
         Err(failure) => deferred.resolve(Box::new(move |env| Err(errors::to_js(&env, failure, None)))),
         Ok(work) => runtime::spawn(Box::new(move || {
@@ -57,8 +74,10 @@ where
                 (Ok(value), None) => Ok(value),
                 (Err(failure), None) => Err((failure, host.delivery)),
             };
-            deferred
-                .resolve(Box::new(move |env| outcome.map_err(|(failure, cause)| errors::to_js(&env, failure, cause))));
+            deferred.resolve(Box::new(move |env| match outcome {
+                Ok(value) => present(&env, value),
+                Err((failure, cause)) => Err(errors::to_js(&env, failure, cause)),
+            }));
         })),
     }
     Ok(promise)
@@ -110,8 +129,11 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
         ValueType::Function => {
             let function: Function<'_, results::Message, host::DeliveryReturn> =
                 options.get_named_property("delivery")?;
-            let function: DeliveryFn =
-                function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
+            let function: DeliveryFn = redact::delivery(env, function)?
+                .build_threadsafe_function()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?;
             Some(JsDelivery::new(function))
         }
         _ => return Err(errors::type_error("options.delivery", "a function", convert::type_name(&delivery))),
@@ -171,6 +193,21 @@ impl UserPool {
     {
         let pool = self.inner.clone();
         settle(env, args.map(|args| move || op(&pool, args).map_err(Failure::Pool)))
+    }
+
+    /// [`Self::run`] for a result that carries secrets: they print as `<redacted>`.
+    fn run_secret<'env, A, T>(
+        &self,
+        env: &'env Env,
+        args: Result<A, Failure>,
+        op: impl FnOnce(&userpool::UserPool, A) -> userpool::Result<T> + Send + 'static,
+    ) -> napi::Result<Object<'env>>
+    where
+        A: Send + 'static,
+        T: HasSecrets + Send + 'static,
+    {
+        let pool = self.inner.clone();
+        settle_as(env, args.map(|args| move || op(&pool, args).map_err(Failure::Pool)), redact::present::<T>)
     }
 
     /// Runs `op` here, on the JavaScript thread, with the host's clock read first.
@@ -338,7 +375,9 @@ impl UserPool {
         password: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
         let args = (|| Ok((string(&username, "username")?, string(&password, "password")?)))();
-        self.run(env, args, |pool, (username, password)| pool.sign_in(&username, &password).map(SignInResult::from))
+        self.run_secret(env, args, |pool, (username, password)| {
+            pool.sign_in(&username, &password).map(SignInResult::from)
+        })
     }
 
     /// Answers a sign-in challenge with its `session`. For
@@ -362,7 +401,7 @@ impl UserPool {
                 self::attributes(attributes.as_ref(), "attributes")?,
             ))
         })();
-        self.run(env, args, |pool, (session, answer, attributes)| {
+        self.run_secret(env, args, |pool, (session, answer, attributes)| {
             pool.confirm_sign_in(&session, &answer, attributes).map(SignInResult::from)
         })
     }
@@ -371,7 +410,7 @@ impl UserPool {
     #[napi(ts_args_type = "refreshToken: string", ts_return_type = "Promise<Tokens>")]
     pub fn refresh<'env>(&self, env: &'env Env, refresh_token: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&refresh_token, "refreshToken");
-        self.run(env, args, |pool, token| pool.refresh(&token).map(Tokens::from))
+        self.run_secret(env, args, |pool, token| pool.refresh(&token).map(Tokens::from))
     }
 
     /// Ends the session a refresh token belongs to.
@@ -545,7 +584,7 @@ impl UserPool {
         access_token: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
         let args = string(&access_token, "accessToken");
-        self.run(env, args, |pool, token| pool.associate_software_token(&token).map(TotpSetup::from))
+        self.run_secret(env, args, |pool, token| pool.associate_software_token(&token).map(TotpSetup::from))
     }
 
     /// A new authenticator secret during sign-in (`CONTINUE_SIGN_IN_WITH_TOTP_SETUP`), for the
@@ -557,7 +596,9 @@ impl UserPool {
         session: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
         let args = string(&session, "session");
-        self.run(env, args, |pool, session| pool.associate_software_token_with_session(&session).map(TotpSetup::from))
+        self.run_secret(env, args, |pool, session| {
+            pool.associate_software_token_with_session(&session).map(TotpSetup::from)
+        })
     }
 
     /// Finishes adding an authenticator with a code from it; TOTP is then enabled.

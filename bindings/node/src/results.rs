@@ -46,7 +46,8 @@ impl From<userpool::SignUpResult> for SignUpResult {
     }
 }
 
-/// ID, access and refresh tokens.
+/// ID, access and refresh tokens. `console.log` prints them as `'<redacted>'`; reading a field
+/// or `JSON.stringify` gives them.
 #[napi(object, object_from_js = false)]
 pub struct Tokens {
     /// The ID token (JWT): who the user is.
@@ -75,7 +76,8 @@ impl From<userpool::Tokens> for Tokens {
     }
 }
 
-/// A new authenticator: show `uri` as a QR code, or `secret` for typing in.
+/// A new authenticator: show `uri` as a QR code, or `secret` for typing in. `console.log`
+/// prints both as `'<redacted>'`.
 #[napi(object, object_from_js = false)]
 pub struct TotpSetup {
     /// The shared secret, base32 (what authenticator apps accept).
@@ -91,7 +93,8 @@ impl From<userpool::TotpSetup> for TotpSetup {
 }
 
 /// The outcome of `signIn` and `confirmSignIn`: tokens when `nextStep` is `DONE`, otherwise
-/// the step to take and the `session` to answer it with.
+/// the step to take and the `session` to answer it with. `console.log` prints the session
+/// and tokens as `'<redacted>'`.
 #[napi(object, object_from_js = false)]
 pub struct SignInResult {
     /// What to do next (Amplify v6's `signInStep`).
@@ -245,7 +248,8 @@ impl From<userpool::AuditEvent> for AuthEvent {
     }
 }
 
-/// A message for the host's `delivery` function to send.
+/// A message for the host's `delivery` function to send. `console.log` prints its code and
+/// text as `'<redacted>'`.
 #[napi(object, object_from_js = false)]
 pub struct Message {
     /// `EMAIL` or `SMS`.

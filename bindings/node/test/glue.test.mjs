@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { promisify } from 'node:util'
+import { inspect, promisify } from 'node:util'
 
 import { FAST_HASHING, PASSWORD, UserPool, openPool, signedIn, userpool } from './helpers.mjs'
 
@@ -100,6 +100,58 @@ describe('results', () => {
     const events = await ctx.pool.adminListUserAuthEvents('alice')
     assert.ok(events.some((e) => e.kind === 'SignIn' && e.success === true && typeof e.atMs === 'number'))
     assert.equal(await ctx.pool.adminResetUserPassword('alice').then((d) => d.channel), 'EMAIL')
+  })
+})
+
+describe('printing', () => {
+  /** Asserts that printing `value` shows none of `secrets`, and says where they were. */
+  const printsNone = (value, secrets) => {
+    const printed = inspect(value, { depth: null })
+    for (const secret of secrets) {
+      assert.ok(typeof secret === 'string' && secret.length >= 6, `not a secret: ${secret}`)
+      assert.ok(!printed.includes(secret), `printed a secret: ${printed}`)
+    }
+    assert.match(printed, /'<redacted>'/)
+  }
+
+  test('tokens, sessions, TOTP secrets and codes print as <redacted>, and stay readable', async () => {
+    const ctx = await openPool({ mfa: { mode: 'optional', methods: ['totp'] } })
+    const tokens = await signedIn(ctx)
+    const [message] = ctx.messages
+    printsNone(message, [message.code, message.text])
+    assert.match(inspect(message), /destination: 'alice@example\.com'/)
+
+    const secrets = [tokens.idToken, tokens.accessToken, tokens.refreshToken]
+    const signIn = await ctx.pool.signIn('alice', PASSWORD)
+    printsNone(signIn, [signIn.tokens.idToken, signIn.tokens.accessToken, signIn.tokens.refreshToken])
+    printsNone(tokens, secrets)
+    // Inside the app's own objects too.
+    printsNone({ user: 'alice', tokens }, secrets)
+
+    const refreshed = await ctx.pool.refresh(tokens.refreshToken)
+    printsNone(refreshed, [refreshed.idToken, refreshed.accessToken, refreshed.refreshToken])
+    const setup = await ctx.pool.associateSoftwareToken(tokens.accessToken)
+    printsNone(setup, [setup.secret, setup.uri])
+
+    // What the app does with them is unchanged.
+    assert.equal(refreshed.accessToken.split('.').length, 3)
+    assert.equal(JSON.parse(JSON.stringify(refreshed)).accessToken, refreshed.accessToken)
+    assert.deepEqual(Object.keys(refreshed).sort(), ['accessToken', 'expiresIn', 'idToken', 'refreshToken', 'tokenType'])
+    assert.equal({ ...setup }.secret, setup.secret)
+    assert.deepEqual({ ...setup }, { secret: setup.secret, uri: setup.uri })
+    assert.match(setup.uri, /^otpauth:\/\/totp\//)
+  })
+
+  test('a sign-in challenge prints without its session or TOTP secret', async () => {
+    const ctx = await openPool({ mfa: { mode: 'required', methods: ['totp'] } })
+    await ctx.pool.signUp('bob', PASSWORD, { email: 'bob@example.com' })
+    await ctx.pool.confirmSignUp('bob', ctx.lastCode('bob@example.com'))
+    const challenge = await ctx.pool.signIn('bob', PASSWORD)
+    assert.equal(challenge.nextStep, 'CONTINUE_SIGN_IN_WITH_TOTP_SETUP')
+    printsNone(challenge, [challenge.session, challenge.totpSetup.secret, challenge.totpSetup.uri])
+    assert.match(inspect(challenge), /nextStep: 'CONTINUE_SIGN_IN_WITH_TOTP_SETUP'/)
+    const setup = await ctx.pool.associateSoftwareTokenWithSession(challenge.session)
+    printsNone(setup, [setup.secret, setup.uri])
   })
 })
 

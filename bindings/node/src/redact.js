@@ -1,0 +1,42 @@
+// Run once per JavaScript environment by src/redact.rs. Its value is the helpers the binding
+// hands its results and messages to, so that printing them (console.log, the REPL, util.inspect,
+// assert's messages) shows '<redacted>' in place of tokens, sessions, TOTP secrets and codes.
+// Reading a property, destructuring and JSON.stringify still give the values themselves: an
+// app sends tokens to its clients and codes to its users.
+(() => {
+  'use strict'
+  const custom = Symbol.for('nodejs.util.inspect.custom')
+  const TOKENS = ['idToken', 'accessToken', 'refreshToken']
+  const TOTP_SETUP = ['secret', 'uri']
+  const SIGN_IN = ['session']
+  const MESSAGE = ['code', 'text']
+
+  function inspectHiding(keys) {
+    return function inspectWithoutSecrets(depth, options, inspect) {
+      const shown = {}
+      for (const key of Object.keys(this)) {
+        const value = this[key]
+        shown[key] = keys.includes(key) && typeof value === 'string' ? '<redacted>' : value
+      }
+      return inspect(shown, { ...options, depth })
+    }
+  }
+  const inspectors = new Map([TOKENS, TOTP_SETUP, SIGN_IN, MESSAGE].map((keys) => [keys, inspectHiding(keys)]))
+
+  // Not enumerable: spread, Object.keys, JSON.stringify and deepStrictEqual do not see it.
+  function hide(object, keys) {
+    Object.defineProperty(object, custom, { value: inspectors.get(keys), writable: true, configurable: true })
+    return object
+  }
+
+  return {
+    tokens: (tokens) => hide(tokens, TOKENS),
+    totpSetup: (setup) => hide(setup, TOTP_SETUP),
+    signInResult(result) {
+      if (result.tokens) hide(result.tokens, TOKENS)
+      if (result.totpSetup) hide(result.totpSetup, TOTP_SETUP)
+      return hide(result, SIGN_IN)
+    },
+    delivery: (deliver) => (message) => deliver(hide(message, MESSAGE)),
+  }
+})()

@@ -1,0 +1,61 @@
+//! Secrets print as `<redacted>`: what the Kotlin and Swift bindings do with their `Secret` type
+//! and Python with `__repr__`, here with Node's own hook, `util.inspect.custom`.
+//!
+//! Results are plain objects (what JavaScript code expects of an API), so the hook is a
+//! non-enumerable property that `redact.js` puts on each object carrying a secret: tokens, a
+//! challenge session, a TOTP secret, a message's code. The helpers are JavaScript because the
+//! hook is a JavaScript function, and this crate writes no `unsafe` to make one from Rust.
+
+use napi::bindgen_prelude::{Env, Function, JsObjectValue, Object, ObjectRef, ToNapiValue, Unknown};
+
+use crate::host::DeliveryReturn;
+use crate::results::{Message, SignInResult, Tokens, TotpSetup};
+
+/// The helpers of `redact.js`, made once per JavaScript environment (the main thread and each
+/// worker thread has its own) and kept for its lifetime.
+struct Helpers(ObjectRef<false>);
+
+fn helpers(env: &Env) -> napi::Result<Object<'_>> {
+    if let Some(helpers) = env.get_instance_data::<Helpers>()? {
+        return helpers.0.get_value(env);
+    }
+    let helpers: Object<'_> = env.run_script(include_str!("redact.js"))?;
+    // The environment frees what its instance data refers to when it ends.
+    env.set_instance_data(Helpers(helpers.create_ref()?), (), |_| {})?;
+    Ok(helpers)
+}
+
+/// A result that carries secrets: the name of its helper in `redact.js`.
+pub(crate) trait HasSecrets: ToNapiValue {
+    /// The helper that marks it.
+    const HELPER: &'static str;
+}
+
+impl HasSecrets for Tokens {
+    const HELPER: &'static str = "tokens";
+}
+
+impl HasSecrets for TotpSetup {
+    const HELPER: &'static str = "totpSetup";
+}
+
+impl HasSecrets for SignInResult {
+    const HELPER: &'static str = "signInResult";
+}
+
+/// `value` as JavaScript, with its secrets hidden from `util.inspect`.
+pub(crate) fn present<T: HasSecrets>(env: &Env, value: T) -> napi::Result<Unknown<'static>> {
+    let mark: Function<'_, Unknown<'_>, Unknown<'static>> = helpers(env)?.get_named_property(T::HELPER)?;
+    mark.call(value.into_unknown(env)?)
+}
+
+/// The host's delivery function, called with each message's code and text hidden from
+/// `util.inspect`.
+pub(crate) fn delivery<'env>(
+    env: &'env Env,
+    deliver: Function<'env, Message, DeliveryReturn>,
+) -> napi::Result<Function<'env, Message, DeliveryReturn>> {
+    let wrap: Function<'_, Function<'env, Message, DeliveryReturn>, Function<'env, Message, DeliveryReturn>> =
+        helpers(env)?.get_named_property("delivery")?;
+    wrap.call(deliver)
+}
