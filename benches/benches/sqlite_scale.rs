@@ -9,6 +9,8 @@
 //! - `list_users` with a prefix filter, both one that matches at once (a first page) and
 //!   one that matches ten users, with `status = "Disabled"` (nobody) and with one user's
 //!   `sub`: all read through an index;
+//! - `list_users_in_group` and `delete_group` for a group of ten spread over the pool (read
+//!   through the index of memberships);
 //! - sign-in without the hash (argon2id at m=128 KiB, t=1, whose bare verification is
 //!   measured and subtracted): two durable commits and two ES256 signatures;
 //! - refresh with rotation, each a durable (`synchronous=FULL`) commit: one thread (one
@@ -44,6 +46,8 @@ const BATCH: usize = 50_000;
 /// Threads refreshing at once for the group-commit figure.
 const CONCURRENT: usize = 16;
 const POOL: &str = "scale";
+/// The group whose listing and deletion are timed.
+const GROUP: &str = "auditors";
 
 fn config() -> PoolConfig {
     PoolConfig::from_toml(&format!(
@@ -254,6 +258,20 @@ fn run(n: usize, dir: &std::path::Path) -> String {
         let page = pool.list_users(Some(&by_sub), Some(60), None).expect("listed");
         assert_eq!(page.users.len(), 1);
     });
+    // A group of ten, spread over the pool: its listing and its deletion read the group's
+    // index range (they scanned every record until the sixth session).
+    let _ = pool.delete_group(GROUP); // left by an earlier run on a reused file
+    pool.create_group(GROUP, None, None).expect("created");
+    for i in 0..10 {
+        pool.admin_add_user_to_group(&username(i * (n / 10)), GROUP).expect("added");
+    }
+    let list_group = per_call(budget, 20, |_| {
+        let page = pool.list_users_in_group(GROUP, Some(60), None).expect("listed");
+        assert_eq!(page.users.len(), 10);
+    });
+    let started = Instant::now();
+    pool.delete_group(GROUP).expect("deleted");
+    let delete_group = started.elapsed();
 
     // ── sign-in without the hash ──
     let parsed = PasswordHash::new(&phc).expect("a PHC string");
@@ -301,9 +319,10 @@ fn run(n: usize, dir: &std::path::Path) -> String {
     let size = file_size(&path);
     println!(
         "| {n} | {import} | {by_username} | {by_alias} | {raw_key} | {list_first_page} | {list_rare} | {list_status} | \
-         {list_sub} | \
+         {list_sub} | {list_group} | {:.1} ms | \
          {:.0} µs ({:.0} µs − {:.0} µs hash) | {:.0} µs ({:.0}/s) | {concurrent:.0}/s ({:.0} µs CPU each: {:.0}/s per \
          core) | {:.2} GB |",
+        delete_group.as_secs_f64() * 1e3,
         sign_in.wall - hash_only.wall,
         sign_in.wall,
         hash_only.wall,
@@ -336,10 +355,10 @@ fn main() {
     let dir = std::env::var_os("USERPOOL_SCALE_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
     println!(
         "| users | import | lookup by username | lookup by alias | `user_by_key` | `list_users` first page \
-         (`email ^= \"user0\"`) | `list_users` rare prefix (10 users) | `list_users` by `status` (nobody) | `list_users` by `sub` | sign-in without the hash | refresh with rotation, 1 thread \
+         (`email ^= \"user0\"`) | `list_users` rare prefix (10 users) | `list_users` by `status` (nobody) | `list_users` by `sub` | `list_users_in_group` (10 members) | `delete_group` (10 members) | sign-in without the hash | refresh with rotation, 1 thread \
          | refresh with rotation, {CONCURRENT} threads | file |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let anatomy: Vec<String> = sizes.into_iter().map(|n| run(n, &dir)).collect();
     println!(
         "\nWhere a lookup's time goes (one statement each, on a connection of its own):\n\n\

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use userpool::flow::state::{AuditEvent, Family, UserRecord};
 use userpool::store::conformance::{sample_family, sample_user};
-use userpool::store::{SecretBytes, StoreError, UserPage, UserSearch, Versioned, Write, search_term};
+use userpool::store::{GROUP_ATTRIBUTE, SecretBytes, StoreError, UserPage, UserSearch, Versioned, Write, search_term};
 use userpool::{ErrorCode, ManualClock, PoolConfig, RecordingDelivery, SqliteOptions, SqliteStore, Store, UserPool};
 
 mod common;
@@ -165,7 +165,8 @@ fn a_database_from_a_newer_library_is_refused_untouched() {
 
 /// The subs a search's index range holds, every page followed, nothing turned away by `keep`.
 fn indexed(store: &SqliteStore, attribute: &'static str, value: &str, prefix: bool) -> Vec<String> {
-    let term = if matches!(attribute, "sub" | "status") { value.to_owned() } else { search_term(value) };
+    let as_it_is = matches!(attribute, "sub" | "status" | GROUP_ATTRIBUTE);
+    let term = if as_it_is { value.to_owned() } else { search_term(value) };
     let search = UserSearch { attribute, term, prefix };
     let (mut found, mut after) = (Vec::new(), None);
     loop {
@@ -195,6 +196,9 @@ fn a_search_reads_exactly_the_users_whose_terms_match() {
     for (sub, email) in emails {
         let mut user = sample_user(sub, &format!("user-{sub}"));
         user.attributes.insert("email".into(), email.into());
+        if sub < "s4" {
+            user.groups.extend(["Readers".to_owned(), format!("group-{sub}")]);
+        }
         store.commit("p1", vec![put_user(user, &[], None)]).unwrap();
     }
     // Ordered by term, then by row: "al@…" < "al@….au" < "al\u{10FFFF}…".
@@ -212,6 +216,11 @@ fn a_search_reads_exactly_the_users_whose_terms_match() {
     assert_eq!(indexed(store, "status", "enabled", false), Vec::<String>::new(), "the word as it is");
     assert_eq!(indexed(store, "cognito:user_status", "conf", true).len(), 7);
     assert_eq!(indexed(store, "cognito:user_status", "unconfirmed", false), Vec::<String>::new());
+    // Groups: the name as it is, whole.
+    assert_eq!(indexed(store, GROUP_ATTRIBUTE, "Readers", false), ["s1", "s2", "s3"]);
+    assert_eq!(indexed(store, GROUP_ATTRIBUTE, "readers", false), Vec::<String>::new());
+    assert_eq!(indexed(store, GROUP_ATTRIBUTE, "group-s2", false), ["s2"]);
+    assert_eq!(indexed(store, GROUP_ATTRIBUTE, "group-s", false), Vec::<String>::new());
     // `sub`: a range of the users table itself, byte for byte.
     assert_eq!(indexed(store, "sub", "s", true).len(), 7);
     assert_eq!(indexed(store, "sub", "s3", false), ["s3"]);
@@ -236,9 +245,7 @@ fn an_older_file_gets_its_search_terms_when_opened() {
         store.commit("p1", vec![put_user(sample_user(sub, name), &[], None)]).unwrap();
     }
     drop(store);
-    back_to_version(&path, 1);
-    let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    let store = reopened_from_version(&path, 1);
     assert_eq!(indexed(&store, "email", "alice@", true), ["s1"]);
     assert_eq!(indexed(&store, "username", "bob", false), ["s2"]);
     assert_eq!(indexed(&store, "cognito:user_status", "CONFIRMED", false), ["s1", "s2"]);
@@ -257,12 +264,27 @@ fn an_older_file_gets_its_status_terms_when_opened() {
         store.commit("p1", vec![put_user(user, &[], None)]).unwrap();
     }
     drop(store);
-    back_to_version(&path, 3);
-    let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    let store = reopened_from_version(&path, 3);
     assert_eq!(indexed(&store, "status", "Disabled", false), ["s2"]);
     assert_eq!(indexed(&store, "cognito:user_status", "unconfirmed", false), ["s2"]);
     assert_eq!(indexed(&store, "email", "alice@", true), ["s1"], "the other terms were left as they were");
+}
+
+#[test]
+fn an_older_file_gets_its_group_terms_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    let mut reader = sample_user("s1", "alice");
+    reader.groups.extend(["readers".to_owned(), "writers".to_owned()]);
+    for user in [reader, sample_user("s2", "bob")] {
+        store.commit("p1", vec![put_user(user, &[], None)]).unwrap();
+    }
+    drop(store);
+    let store = reopened_from_version(&path, 4);
+    assert_eq!(indexed(&store, GROUP_ATTRIBUTE, "readers", false), ["s1"]);
+    assert_eq!(indexed(&store, GROUP_ATTRIBUTE, "writers", false), ["s1"]);
+    assert_eq!(indexed(&store, "status", "Enabled", false), ["s1", "s2"], "the other terms were left as they were");
 }
 
 #[test]
@@ -278,9 +300,7 @@ fn an_older_file_gets_the_expiry_of_its_sessions_when_opened() {
             .unwrap();
     }
     drop(store);
-    back_to_version(&path, 2);
-    let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    let store = reopened_from_version(&path, 2);
     let purge = Write::PurgeExpired { records_until_ms: i64::MIN, families_until_ms: 150, limit: 10 };
     store.commit("p1", vec![purge]).unwrap();
     assert!(store.family("p1", "f1").unwrap().is_none(), "f1's expiry was read from its record");
@@ -288,9 +308,25 @@ fn an_older_file_gets_the_expiry_of_its_sessions_when_opened() {
     assert!(store.family("p1", "f2").unwrap().is_some());
 }
 
+/// Opens the file at `path` as an older library left it (schema `version`, see
+/// [`back_to_version`]): the store migrates it to the newest version.
+fn reopened_from_version(path: &Path, version: i64) -> SqliteStore {
+    back_to_version(path, version);
+    let store = SqliteStore::open(path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 5);
+    store
+}
+
 /// Turns a file into what an older library wrote: schema `version` and nothing after it.
 fn back_to_version(path: &Path, version: i64) {
     let conn = rusqlite::Connection::open(path).unwrap();
+    if version < 5 {
+        conn.execute_batch(&format!(
+            "DELETE FROM userpool_user_search WHERE attr = '{GROUP_ATTRIBUTE}';
+             DELETE FROM userpool_schema WHERE version = 5;"
+        ))
+        .unwrap();
+    }
     if version < 4 {
         conn.execute_batch(
             "DELETE FROM userpool_user_search WHERE attr IN ('status', 'cognito:user_status');

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::flow::Input;
 use crate::flow::state::UserRecord;
 use crate::results::{Group, UserList};
-use crate::store::{StoreError, Write};
+use crate::store::{GROUP_ATTRIBUTE, StoreError, UserSearch, Write};
 
 const GROUPS_RECORD: &str = "groups";
 const MAX_GROUPS: usize = 10_000;
@@ -166,7 +166,7 @@ impl UserPool {
         loop {
             let page = self
                 .store()
-                .users(self.pool_id(), after.as_deref(), 500, &|u| u.groups.contains(name))
+                .users_matching(self.pool_id(), &members(name), after.as_deref(), 500, &|u| u.groups.contains(name))
                 .map_err(backend)?;
             for user in &page.users {
                 self.drive(super::Target::Sub(&user.sub), &Input::RemoveFromGroup { group: name.to_owned() })?;
@@ -213,7 +213,14 @@ impl UserPool {
     ) -> Result<UserList> {
         let groups = self.groups_having(group)?;
         self.page_of_users(&format!("group\n{group}"), limit, pagination_token, |after, limit| {
-            self.store().users(self.pool_id(), after, limit, &|u| groups.has_member(u, group))
+            self.store().users_matching(self.pool_id(), &members(group), after, limit, &|u| groups.has_member(u, group))
         })
     }
+}
+
+/// The search for the users whose records name `group` (the store's index of
+/// [`GROUP_ATTRIBUTE`]). Records that name it after the group was deleted and made again are
+/// found too: the caller's `keep` turns them away.
+fn members(group: &str) -> UserSearch {
+    UserSearch { attribute: GROUP_ATTRIBUTE, term: group.to_owned(), prefix: false }
 }

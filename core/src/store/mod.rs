@@ -212,32 +212,39 @@ pub fn search_term(value: &str) -> String {
     term
 }
 
+/// The search attribute of group membership: a term per group a user's record names, the
+/// name as it is. Not a `list_users` filter (Cognito has none for groups): what
+/// `list_users_in_group` and `delete_group` search, so that they read the group's members and
+/// not the whole pool.
+pub const GROUP_ATTRIBUTE: &str = "cognito:groups";
+
 /// A user's search terms: one `(attribute, term)` for each of [`SEARCH_ATTRIBUTES`] the
-/// user has, the username and the status words included. The word of `status` is kept as it
-/// is (`Enabled`, `Disabled`): filters match it case-sensitively, as Cognito does.
+/// user has, the username and the status words included, and one for each of the user's
+/// groups ([`GROUP_ATTRIBUTE`]). The word of `status` is kept as it is (`Enabled`,
+/// `Disabled`): filters match it case-sensitively, as Cognito does.
 pub fn search_terms(user: &UserRecord) -> Vec<(&'static str, String)> {
-    SEARCH_ATTRIBUTES
-        .iter()
-        .filter_map(|&attribute| {
-            let value = match attribute {
-                "username" => &user.username,
-                "status" => return Some((attribute, (if user.enabled { "Enabled" } else { "Disabled" }).to_owned())),
-                "cognito:user_status" => user.status.as_str(),
-                other => user.attributes.get(other)?,
-            };
-            Some((attribute, search_term(value)))
-        })
-        .collect()
+    let attributes = SEARCH_ATTRIBUTES.iter().filter_map(|&attribute| {
+        let value = match attribute {
+            "username" => &user.username,
+            "status" => return Some((attribute, (if user.enabled { "Enabled" } else { "Disabled" }).to_owned())),
+            "cognito:user_status" => user.status.as_str(),
+            other => user.attributes.get(other)?,
+        };
+        Some((attribute, search_term(value)))
+    });
+    let groups = user.groups.iter().map(|group| (GROUP_ATTRIBUTE, group.clone()));
+    attributes.chain(groups).collect()
 }
 
-/// What a filtered `list_users` looks for: the users with a term for `attribute` equal to
+/// What a filtered `list_users`, or a group's listing, looks for: the users with a term for `attribute` equal to
 /// `term`, or starting with it when `prefix` is set. The attribute `sub` has no terms: its
 /// search is for the users whose `sub` is `term`, or starts with it, byte for byte.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserSearch {
-    /// One of [`SEARCH_ATTRIBUTES`], or `sub`.
+    /// One of [`SEARCH_ATTRIBUTES`], [`GROUP_ATTRIBUTE`], or `sub`.
     pub attribute: &'static str,
-    /// The searched value, as [`search_term`] made it (for `sub` and `status`, as it is).
+    /// The searched value, as [`search_term`] made it (for `sub`, `status` and groups, as it
+    /// is).
     pub term: String,
     /// Whether terms that only start with `term` match.
     pub prefix: bool,

@@ -29,12 +29,12 @@ use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{SecretBytes, Store, StoreError, UserPage, UserSearch, Versioned, Write, search_terms};
+use super::{GROUP_ATTRIBUTE, SecretBytes, Store, StoreError, UserPage, UserSearch, Versioned, Write, search_terms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 
 /// The schema version this library writes; files with a newer one are refused.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// One step of the schema: SQL, then (for steps that derive rows from records) a fill.
 struct Migration {
@@ -87,6 +87,12 @@ const MIGRATIONS: &[Migration] = &[
         description: "search terms of the status words",
         sql: "",
         fill: Some(|tx| fill_search_terms(tx, &STATUS_TERMS)),
+    },
+    Migration {
+        version: 5,
+        description: "search terms of group memberships",
+        sql: "",
+        fill: Some(|tx| fill_search_terms(tx, &[GROUP_ATTRIBUTE])),
     },
 ];
 
