@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The uniffi binding's suite (scripts/test calls it): clippy, the Rust tests, one dev build of
 # the cdylib and the uniffi-bindgen binary, Kotlin and Swift generated from that library, the
-# Swift drift check, and the Kotlin suite on the JVM through Maven.
+# Swift drift check, the Kotlin suite on the JVM through Maven, and the Swift suite.
 #
 # Dev profile on purpose: scripts/test has already built the engine's dependencies in dev
 # (optimised: [profile.dev.package."*"] opt-level = 3), so the cdylib and the bindgen share
@@ -56,3 +56,16 @@ if tests == 0:
 print(f"Kotlin: {tests - failed - skipped} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
 PY
+
+echo "== uniffi: Swift suite (swift test)"
+# swift.sh runs the swift on PATH, or Swift 6 in a Debian trixie chroot that it makes on first
+# use (this project's machines run bookworm, which has no Swift).
+swift_log="$target_dir/swift-test.log"
+cd "$here/swift"
+if ! USERPOOL_LIB_DIR="$lib_dir" USERPOOL_FIXTURES="$root/fixtures/scenarios" \
+  bash swift.sh test --scratch-path "$target_dir/swift-build" > "$swift_log" 2>&1; then
+  grep -E "error|failed" "$swift_log" | head -n 40 >&2
+  echo "uniffi: the Swift suite failed (its whole output: $swift_log)" >&2
+  exit 1
+fi
+grep -E "^[[:space:]]*Executed [0-9]+ tests?" "$swift_log" | tail -n 1 | sed 's/^[[:space:]]*/Swift: /'

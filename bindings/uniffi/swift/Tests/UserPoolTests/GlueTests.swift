@@ -64,7 +64,7 @@ final class GlueTests: XCTestCase {
 
     func testPrintingAResultShowsNoSecret() async throws {
         let pool = try await UserPool.open(
-            config: fastConfig + "[mfa]\nmode = \"optional\"\nmethods = [\"totp\"]\n", delivery: delivery)
+            config: fastConfig + "\n[mfa]\nmode = \"optional\"\nmethods = [\"totp\"]\n", delivery: delivery)
         try await signUpConfirmed(pool, "alice", "alice@example.com")
         let message = try XCTUnwrap(delivery.messages.last)
         let signedIn = try await pool.signIn(username: "alice", password: password)
