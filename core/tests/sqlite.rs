@@ -618,6 +618,39 @@ fn one_refresh_token_rotates_once_on_sqlite() {
 
 /// What accumulates with use goes once it has ended: the counters of names nobody has, the
 /// messages counted per destination, and the sessions of users who never come back.
+/// A group's listing pages through the group's index rows, so its tokens carry the group's
+/// name: the longest name, in four-byte characters, still gives tokens the pool takes back.
+#[test]
+fn a_groups_listing_pages_through_its_members_whatever_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = UserPool::builder(pool_config(""))
+        .store(Arc::new(SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap()) as Arc<dyn Store>)
+        .delivery(Arc::new(RecordingDelivery::new()))
+        .open()
+        .unwrap();
+    let group = "\u{1D11E}".repeat(128);
+    pool.create_group(&group, None, None).unwrap();
+    for i in 0..5 {
+        let name = format!("member{i}");
+        pool.admin_create_user(&name, email(&name), Some("Temporary-Passw0rd!"), false).unwrap();
+        pool.admin_add_user_to_group(&name, &group).unwrap();
+    }
+    pool.admin_create_user("outsider", email("outsider"), Some("Temporary-Passw0rd!"), false).unwrap();
+    let (mut listed, mut token) = (Vec::new(), None);
+    loop {
+        let page = pool.list_users_in_group(&group, Some(2), token.as_deref()).unwrap();
+        listed.extend(page.users.into_iter().map(|u| u.username));
+        match page.pagination_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    listed.sort();
+    assert_eq!(listed, ["member0", "member1", "member2", "member3", "member4"]);
+    pool.delete_group(&group).unwrap();
+    assert!(pool.admin_get_user("member3").unwrap().groups.is_empty());
+}
+
 #[test]
 fn ended_records_are_purged_as_the_pool_is_used() {
     let dir = tempfile::tempdir().unwrap();

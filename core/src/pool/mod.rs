@@ -51,8 +51,9 @@ const UNKNOWN_KID_RELOAD_MS: i64 = 5_000;
 /// How long after its end a session is kept: the longest an ID or access token may live
 /// (`*_token_validity_secs` ≤ 86,400), so no token of a deleted session is still valid.
 const LONGEST_TOKEN_MS: i64 = 86_400_000;
-/// The longest pagination token accepted (a sealed cursor takes at most 235).
-pub(crate) const MAX_PAGINATION_TOKEN_CHARS: usize = 256;
+/// The longest pagination token accepted. A sealed cursor takes at most 748: a group's
+/// listing carries the group's name (128 characters, up to 512 bytes) and a row id.
+pub(crate) const MAX_PAGINATION_TOKEN_CHARS: usize = 768;
 /// How many ended records of each kind a commit deletes on the way (`Write::PurgeExpired`).
 /// More than any commit creates, so that a backlog drains.
 const PURGE_BATCH: usize = 4;

@@ -29,7 +29,7 @@ use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{GROUP_ATTRIBUTE, SecretBytes, Store, StoreError, UserPage, UserSearch, Versioned, Write, search_terms};
+use super::{SecretBytes, Store, StoreError, UserPage, UserSearch, Versioned, Write, search_terms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 
@@ -91,8 +91,15 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 5,
         description: "search terms of group memberships",
-        sql: "",
-        fill: Some(|tx| fill_search_terms(tx, &[GROUP_ATTRIBUTE])),
+        // In SQL, as the records hold them: names as they are (search_terms' GROUP_ATTRIBUTE
+        // terms), without decoding every record in Rust once more.
+        sql: "
+        INSERT OR IGNORE INTO userpool_user_search (pool, attr, term, user_id)
+            SELECT u.pool, 'cognito:groups', g.value, u.id
+            FROM userpool_users u, json_each(u.record, '$.groups') g
+            WHERE json_valid(u.record) AND g.type = 'text';
+        ",
+        fill: None,
     },
 ];
 
