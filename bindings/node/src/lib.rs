@@ -129,7 +129,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
         ValueType::Function => {
             let function: Function<'_, results::Message, host::DeliveryReturn> =
                 options.get_named_property("delivery")?;
-            let function: DeliveryFn = redact::delivery(env, function)?
+            let function: DeliveryFn = redact::delivery(env, function)
                 .build_threadsafe_function()
                 .callee_handled::<false>()
                 .weak::<true>()

@@ -1,6 +1,6 @@
 // Run once per JavaScript environment by src/redact.rs. Its value is the helpers the binding
-// hands its results and messages to, so that printing them (console.log, the REPL, util.inspect,
-// assert's messages) shows '<redacted>' in place of tokens, sessions, TOTP secrets and codes.
+// hands its results and messages to, so that printing them (console.log, the REPL,
+// util.inspect) shows '<redacted>' in place of tokens, sessions, TOTP secrets and codes.
 // Reading a property, destructuring and JSON.stringify still give the values themselves: an
 // app sends tokens to its clients and codes to its users.
 (() => {

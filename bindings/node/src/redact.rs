@@ -6,7 +6,7 @@
 //! challenge session, a TOTP secret, a message's code. The helpers are JavaScript because the
 //! hook is a JavaScript function, and this crate writes no `unsafe` to make one from Rust.
 
-use napi::bindgen_prelude::{Env, Function, JsObjectValue, Object, ObjectRef, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{Either, Env, Function, JsObjectValue, JsValue, Object, ObjectRef, ToNapiValue, Unknown};
 
 use crate::host::DeliveryReturn;
 use crate::results::{Message, SignInResult, Tokens, TotpSetup};
@@ -26,7 +26,7 @@ fn helpers(env: &Env) -> napi::Result<Object<'_>> {
 }
 
 /// A result that carries secrets: the name of its helper in `redact.js`.
-pub(crate) trait HasSecrets: ToNapiValue {
+pub(crate) trait HasSecrets: ToNapiValue + Clone {
     /// The helper that marks it.
     const HELPER: &'static str;
 }
@@ -43,19 +43,28 @@ impl HasSecrets for SignInResult {
     const HELPER: &'static str = "signInResult";
 }
 
-/// `value` as JavaScript, with its secrets hidden from `util.inspect`.
-pub(crate) fn present<T: HasSecrets>(env: &Env, value: T) -> napi::Result<Unknown<'static>> {
-    let mark: Function<'_, Unknown<'_>, Unknown<'static>> = helpers(env)?.get_named_property(T::HELPER)?;
-    mark.call(value.into_unknown(env)?)
+/// `value` as JavaScript, with its secrets hidden from `util.inspect`. Best effort: the
+/// operation behind `value` has happened (a refresh has rotated its token), so if the
+/// helpers cannot run here (code generation from strings disallowed, say), `value` is
+/// resolved as it is rather than lost.
+pub(crate) fn present<T: HasSecrets>(env: &Env, value: T) -> napi::Result<Either<Unknown<'static>, T>> {
+    let marked = (|| {
+        let mark: Function<'_, Unknown<'_>, Unknown<'static>> = helpers(env)?.get_named_property(T::HELPER)?;
+        mark.call(value.clone().into_unknown(env)?)
+    })();
+    Ok(marked.map_or(Either::B(value), Either::A))
 }
 
 /// The host's delivery function, called with each message's code and text hidden from
-/// `util.inspect`.
+/// `util.inspect`; the function itself when the helpers cannot run here.
 pub(crate) fn delivery<'env>(
     env: &'env Env,
     deliver: Function<'env, Message, DeliveryReturn>,
-) -> napi::Result<Function<'env, Message, DeliveryReturn>> {
-    let wrap: Function<'_, Function<'env, Message, DeliveryReturn>, Function<'env, Message, DeliveryReturn>> =
-        helpers(env)?.get_named_property("delivery")?;
-    wrap.call(deliver)
+) -> Function<'env, Message, DeliveryReturn> {
+    let wrapped = (|| {
+        let wrap: Function<'_, Unknown<'env>, Function<'env, Message, DeliveryReturn>> =
+            helpers(env)?.get_named_property("delivery")?;
+        wrap.call(deliver.to_unknown())
+    })();
+    wrapped.unwrap_or(deliver)
 }

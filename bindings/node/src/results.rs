@@ -5,6 +5,7 @@ use napi_derive::napi;
 
 /// Where a code went.
 #[napi(object, object_from_js = false)]
+#[derive(Clone)]
 pub struct CodeDelivery {
     /// `EMAIL` or `SMS`.
     #[napi(ts_type = "DeliveryChannel")]
@@ -49,6 +50,7 @@ impl From<userpool::SignUpResult> for SignUpResult {
 /// ID, access and refresh tokens. `console.log` prints them as `'<redacted>'`; reading a field
 /// or `JSON.stringify` gives them.
 #[napi(object, object_from_js = false)]
+#[derive(Clone)]
 pub struct Tokens {
     /// The ID token (JWT): who the user is.
     pub id_token: String,
@@ -79,6 +81,7 @@ impl From<userpool::Tokens> for Tokens {
 /// A new authenticator: show `uri` as a QR code, or `secret` for typing in. `console.log`
 /// prints both as `'<redacted>'`.
 #[napi(object, object_from_js = false)]
+#[derive(Clone)]
 pub struct TotpSetup {
     /// The shared secret, base32 (what authenticator apps accept).
     pub secret: String,
@@ -96,6 +99,7 @@ impl From<userpool::TotpSetup> for TotpSetup {
 /// the step to take and the `session` to answer it with. `console.log` prints the session
 /// and tokens as `'<redacted>'`.
 #[napi(object, object_from_js = false)]
+#[derive(Clone)]
 pub struct SignInResult {
     /// What to do next (Amplify v6's `signInStep`).
     #[napi(ts_type = "SignInStep")]

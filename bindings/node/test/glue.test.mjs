@@ -142,6 +142,25 @@ describe('printing', () => {
     assert.match(setup.uri, /^otpauth:\/\/totp\//)
   })
 
+  test('a result that cannot be marked still arrives, as it is', async () => {
+    const ctx = await openPool()
+    const tokens = await signedIn(ctx)
+    // The marking helpers throw; the refresh has happened, so its tokens must not be lost.
+    const define = Object.defineProperty
+    Object.defineProperty = () => {
+      throw new Error('no defineProperty here')
+    }
+    let refreshed
+    try {
+      refreshed = await ctx.pool.refresh(tokens.refreshToken)
+    } finally {
+      Object.defineProperty = define
+    }
+    assert.equal(refreshed.accessToken.split('.').length, 3)
+    assert.ok(inspect(refreshed).includes(refreshed.refreshToken), 'resolved unmarked')
+    await ctx.pool.refresh(refreshed.refreshToken)
+  })
+
   test('a sign-in challenge prints without its session or TOTP secret', async () => {
     const ctx = await openPool({ mfa: { mode: 'required', methods: ['totp'] } })
     await ctx.pool.signUp('bob', PASSWORD, { email: 'bob@example.com' })
