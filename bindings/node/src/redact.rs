@@ -45,7 +45,7 @@ impl HasSecrets for SignInResult {
 
 /// `value` as JavaScript, with its secrets hidden from `util.inspect`. Best effort: the
 /// operation behind `value` has happened (a refresh has rotated its token), so if the
-/// helpers cannot run here (code generation from strings disallowed, say), `value` is
+/// helpers fail (the app replaced `Object.defineProperty`, say), `value` is
 /// resolved as it is rather than lost.
 pub(crate) fn present<T: HasSecrets>(env: &Env, value: T) -> napi::Result<Either<Unknown<'static>, T>> {
     let marked = (|| {

@@ -236,9 +236,10 @@ pub fn search_terms(user: &UserRecord) -> Vec<(&'static str, String)> {
     attributes.chain(groups).collect()
 }
 
-/// What a filtered `list_users`, or a group's listing, looks for: the users with a term for `attribute` equal to
-/// `term`, or starting with it when `prefix` is set. The attribute `sub` has no terms: its
-/// search is for the users whose `sub` is `term`, or starts with it, byte for byte.
+/// What a filtered `list_users`, or a group's listing, looks for: the users with a term for
+/// `attribute` equal to `term`, or starting with it when `prefix` is set. The attribute `sub`
+/// has no terms: its search is for the users whose `sub` is `term`, or starts with it, byte
+/// for byte.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserSearch {
     /// One of [`SEARCH_ATTRIBUTES`], [`GROUP_ATTRIBUTE`], or `sub`.
