@@ -146,6 +146,25 @@ final class GlueTests: XCTestCase {
         XCTAssertEqual(signedIn.nextStep, .done)
     }
 
+    func testAdminImportUsersReturnsOneOutcomePerUserInOrder() async throws {
+        let pool = try await open()
+        let outcomes = try await pool.adminImportUsers(users: [
+            ImportUser(username: "ivan", attributes: ["email": "ivan@example.com", "email_verified": "true"]),
+            ImportUser(username: "ivan", attributes: ["email": "other@example.com"]),
+            ImportUser(username: "bad name with spaces"),
+        ])
+        XCTAssertEqual(outcomes.count, 3)
+        XCTAssertEqual(outcomes[0].sub?.count, 36)
+        XCTAssertNil(outcomes[0].code)
+        XCTAssertEqual(outcomes[1].code, "UsernameExistsException")
+        XCTAssertEqual(outcomes[2].code, "InvalidParameterException")
+        XCTAssertNotNil(outcomes[2].message)
+        let ivan = try await pool.adminGetUser(username: "ivan")
+        XCTAssertEqual(ivan.status, .resetRequired)
+        let found = try await pool.listUsers(filter: "email ^= \"IVAN\"")
+        XCTAssertEqual(found.users.map(\.username), ["ivan"])
+    }
+
     func testTheSwiftClockIsThePoolsTime() async throws {
         let clock = ManualClock(startMs: 1_700_000_000_000)
         let pool = try await UserPool.open(config: fastConfig, delivery: delivery, clock: clock)
