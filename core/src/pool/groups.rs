@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::flow::Input;
 use crate::flow::state::UserRecord;
 use crate::results::{Group, UserList};
-use crate::store::{GROUP_ATTRIBUTE, StoreError, UserSearch, Write};
+use crate::store::{GROUP_ATTRIBUTE, UserSearch, Write};
 
 const GROUPS_RECORD: &str = "groups";
 const MAX_GROUPS: usize = 10_000;
@@ -75,25 +75,14 @@ impl UserPool {
 
     /// Rewrites the group definitions with `change`, rerunning on a concurrent change.
     fn change_groups<T>(&self, change: impl Fn(&mut Groups) -> Result<T>) -> Result<T> {
-        for _ in 0..super::MAX_RERUNS {
+        self.commit_rerunning("Too many concurrent group changes; retry.", || {
             let (mut groups, version) = self.groups()?;
             let out = change(&mut groups)?;
             let value = serde_json::to_vec(&groups).map_err(|e| Error::internal(e.to_string()))?;
-            match self.store().commit(
-                self.pool_id(),
-                vec![Write::PutSecret {
-                    name: GROUPS_RECORD.into(),
-                    value: value.into(),
-                    expect: version,
-                    expires_ms: None,
-                }],
-            ) {
-                Ok(()) => return Ok(out),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(backend(e)),
-            }
-        }
-        Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent group changes; retry."))
+            let write =
+                Write::PutSecret { name: GROUPS_RECORD.into(), value: value.into(), expect: version, expires_ms: None };
+            Ok((vec![write], out))
+        })
     }
 
     /// The user's groups as the `cognito:groups` claim orders them: by precedence (lowest

@@ -695,15 +695,28 @@ impl UserPool {
     where
         T: Default + Expiring + serde::Serialize + serde::de::DeserializeOwned,
     {
+        self.commit_rerunning("Too many concurrent requests for one name; retry.", || {
+            Ok((vec![self.changed_record(key, &change)?, self.purge_write()], ()))
+        })
+    }
+
+    /// Commits the writes that `attempt` makes from what it reads, and runs it again on a
+    /// fresh read while another commit got there first; after [`MAX_RERUNS`] tries, refuses
+    /// with `busy`.
+    fn commit_rerunning<T>(
+        &self,
+        busy: &'static str,
+        mut attempt: impl FnMut() -> Result<(Vec<Write>, T)>,
+    ) -> Result<T> {
         for _ in 0..MAX_RERUNS {
-            let write = self.changed_record(key, &change)?;
-            match self.store().commit(self.pool_id(), vec![write, self.purge_write()]) {
-                Ok(()) => return Ok(()),
+            let (writes, out) = attempt()?;
+            match self.store().commit(self.pool_id(), writes) {
+                Ok(()) => return Ok(out),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(backend(e)),
             }
         }
-        Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent requests for one name; retry."))
+        Err(Error::new(ErrorCode::TooManyRequests, busy))
     }
 
     /// A code request for a name no user has, under user-existence protection: counted
