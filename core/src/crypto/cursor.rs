@@ -89,9 +89,11 @@ mod tests {
 
     #[test]
     fn the_longest_cursor_fits_the_token_limit() {
-        // A search cursor: the largest row id, ':' and a term of SEARCH_TERM_BYTES.
-        let cursor = format!("{}:{}", i64::MAX, "é".repeat(crate::store::SEARCH_TERM_BYTES / 2));
-        let token = CursorSealer::new(&[7u8; 32]).unwrap().seal("users", &cursor).unwrap();
+        // A group listing's cursor: the largest row id, ':' and the longest group name (128
+        // characters of four bytes), longer than any search term (SEARCH_TERM_BYTES).
+        let cursor = format!("{}:{}", i64::MAX, "\u{1D11E}".repeat(128));
+        assert!(cursor.len() > crate::store::SEARCH_TERM_BYTES + 20);
+        let token = CursorSealer::new(&[7u8; 32]).unwrap().seal("group\nreaders", &cursor).unwrap();
         assert!(token.len() <= crate::pool::MAX_PAGINATION_TOKEN_CHARS, "{}", token.len());
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Store, StoreError, UserSearch, Write, search_term};
+use super::{GROUP_ATTRIBUTE, Store, StoreError, UserSearch, Write, search_term};
 use crate::flow::state::{AuditEvent, EventKind, Family, Lockout, RECORD_VERSION, UserRecord, UserStatus};
 
 /// A user record for tests.
@@ -203,6 +203,20 @@ pub fn searches_find_every_match(store: &dyn Store) {
     assert_eq!(search_all(store, "p1", &subs, &|u| u.sub.starts_with('s')), ["s2", "s3", "s4"]);
     let one = UserSearch { attribute: "sub", term: "t1".into(), prefix: false };
     assert_eq!(search_all(store, "p1", &one, &|u| u.sub == "t1"), ["t1"]);
+    // Groups: the whole name, as it is, following the user's writes.
+    let s4 = store.user("p1", "s4").unwrap().unwrap();
+    let mut member = s4.value;
+    member.groups.extend(["Readers".to_owned(), "Readers2".to_owned()]);
+    store.commit("p1", vec![put(member, &[], Some(s4.version))]).unwrap();
+    let group = |name: &str| UserSearch { attribute: GROUP_ATTRIBUTE, term: name.into(), prefix: false };
+    let in_readers = |u: &UserRecord| u.groups.contains("Readers");
+    assert_eq!(search_all(store, "p1", &group("Readers"), &in_readers), ["s4"]);
+    let s4 = store.user("p1", "s4").unwrap().unwrap();
+    let mut left = s4.value;
+    left.groups.remove("Readers");
+    store.commit("p1", vec![put(left, &[], Some(s4.version))]).unwrap();
+    assert_eq!(search_all(store, "p1", &group("Readers"), &in_readers), Vec::<String>::new());
+    assert_eq!(search_all(store, "p1", &group("Readers2"), &|u| u.groups.contains("Readers2")), ["s4"]);
 }
 
 /// Families are found by id, by any hash ever issued in them, and by user; deleting the user
