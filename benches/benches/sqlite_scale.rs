@@ -16,21 +16,25 @@
 //! - refresh with rotation, each a durable (`synchronous=FULL`) commit: one thread (one
 //!   fsync per refresh), and 16 threads at once (group commit: one fsync per group).
 //!
+//! Then, with more than one size, the lookups again with every pool open and warm at once,
+//! the sizes taking turns second by second ([`interleaved`]): the ratio of the 1.5× goal,
+//! out of reach of the machine's drift between one size's run and the next.
+//!
 //! Run it pinned to one core (`taskset -c 1`) for the "one core" figures.
 //!
 //! Run with `cargo bench -p userpool-benches --bench sqlite_scale`. `USERPOOL_SCALE_SIZES`
 //! (default `10000,1000000`) picks the pool sizes, `USERPOOL_SCALE_DIR` (default the system
-//! temp dir) where the files go; they are deleted afterwards unless `USERPOOL_SCALE_KEEP`
-//! is set. With `USERPOOL_SCALE_REUSE` set, a kept file of the same size is measured again
-//! without a new import (its import column then reads "reused"). `USERPOOL_SCALE_MMAP_BYTES`
-//! sets how much of the file is mapped, `USERPOOL_SCALE_PAGE_SIZE` the page size of a new
-//! file, `USERPOOL_SCALE_WARMUP_SECS` the longest lookup warm-up (default 120 s). With
+//! temp dir) where the files go (every size's at once: 15 GB for 10k, 1M and 10M); they are
+//! deleted at the end unless `USERPOOL_SCALE_KEEP` is set. With `USERPOOL_SCALE_REUSE` set, a
+//! kept file of the same size is measured again without a new import (its import column then
+//! reads "reused"). `USERPOOL_SCALE_MMAP_BYTES` sets how much of the file is mapped,
+//! `USERPOOL_SCALE_PAGE_SIZE` the page size of a new file, `USERPOOL_SCALE_WARMUP_SECS` the longest lookup warm-up (default 120 s). With
 //! `USERPOOL_SCALE_MIGRATION` set, each file is then turned back into a schema version 1
 //! file and reopened, timing the migration that fills its search terms.
 //! `docs/performance.md` records the figures.
 
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +52,8 @@ const CONCURRENT: usize = 16;
 const POOL: &str = "scale";
 /// The group whose listing and deletion are timed.
 const GROUP: &str = "auditors";
+/// Rounds of the interleaved lookups.
+const INTERLEAVED_ROUNDS: usize = 10;
 
 fn config() -> PoolConfig {
     PoolConfig::from_toml(&format!(
@@ -55,6 +61,19 @@ fn config() -> PoolConfig {
          iterations = 1\ndangerous_allow_weak = true\n[tokens]\nalgorithm = 'ES256'\n"
     ))
     .expect("the benchmark configuration is valid")
+}
+
+/// The store's options, with the bench's overrides: `USERPOOL_SCALE_MMAP_BYTES` (to compare
+/// with SQLite's usual 2 GB cap, say) and `USERPOOL_SCALE_PAGE_SIZE`.
+fn options() -> SqliteOptions {
+    let mut options = SqliteOptions::default();
+    if let Some(bytes) = std::env::var("USERPOOL_SCALE_MMAP_BYTES").ok().and_then(|s| s.parse().ok()) {
+        options = options.mmap_bytes(bytes);
+    }
+    if let Some(bytes) = std::env::var("USERPOOL_SCALE_PAGE_SIZE").ok().and_then(|s| s.parse().ok()) {
+        options = options.page_size(bytes);
+    }
+    options
 }
 
 fn argon2() -> Argon2<'static> {
@@ -67,7 +86,7 @@ fn argon2() -> Argon2<'static> {
 /// and with reading the record, one descent of the key index, and the two joined as
 /// `Store::user_by_key` runs them. A new connection maps the file afresh, so it warms up
 /// first, like the pool.
-fn anatomy(path: &std::path::Path, n: usize, random: &mut Random) -> String {
+fn anatomy(path: &Path, n: usize, random: &mut Random) -> String {
     use rusqlite::{Connection, OpenFlags, params};
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .expect("the file opens");
@@ -121,7 +140,7 @@ fn touch(value: rusqlite::types::ValueRef<'_>) -> usize {
 /// Turns the file back into a schema version 1 file (no search terms, no expiry columns) and
 /// times the open that migrates it (versions 2 and 4 fill the search terms from every
 /// record, version 3 the expiry of every session).
-fn time_search_migration(path: &std::path::Path, n: usize) {
+fn time_search_migration(path: &Path, n: usize) {
     let conn = rusqlite::Connection::open(path).expect("the file opens");
     conn.execute_batch(
         "DROP INDEX userpool_secrets_by_expiry; DROP INDEX userpool_families_by_expiry;
@@ -139,38 +158,139 @@ fn time_search_migration(path: &std::path::Path, n: usize) {
 }
 
 /// Reads the file once, so that its pages are in the OS page cache.
-fn warm_page_cache(path: &std::path::Path) {
+fn warm_page_cache(path: &Path) {
     use std::io::Read as _;
     let mut file = std::fs::File::open(path).expect("the database file opens");
     let mut chunk = vec![0u8; 1 << 20];
     while file.read(&mut chunk).expect("the database file reads") > 0 {}
 }
 
-fn file_size(path: &std::path::Path) -> u64 {
+fn file_size(path: &Path) -> u64 {
     let wal = path.with_extension("sqlite3-wal");
     [path.to_path_buf(), wal].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
 }
 
-/// Fills (or reuses) a pool of `n` users, prints its row of the main table and returns its
-/// row of the lookup anatomy table.
-fn run(n: usize, dir: &std::path::Path) -> String {
-    let path = dir.join(format!("userpool-scale-{n}.sqlite3"));
-    let reuse = std::env::var_os("USERPOOL_SCALE_REUSE").is_some() && path.exists();
-    if !reuse {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+/// The three lookups the 1.5× goal is about.
+#[derive(Clone, Copy)]
+enum Lookup {
+    /// `admin_get_user` by username.
+    Username,
+    /// `admin_get_user` by the email alias.
+    Alias,
+    /// The bare `Store::user_by_key` of a username.
+    Key,
+}
+
+impl Lookup {
+    const ALL: [Self; 3] = [Self::Username, Self::Alias, Self::Key];
+
+    /// Looks a random one of the pool's `n` users up.
+    fn run(self, n: usize, pool: &UserPool, store: &SqliteStore, random: &mut Random) {
+        let name = username(random.below(n));
+        match self {
+            Self::Username => drop(black_box(pool.admin_get_user(&name).expect("found"))),
+            Self::Alias => drop(black_box(pool.admin_get_user(&format!("{name}@example.com")).expect("found"))),
+            Self::Key => drop(black_box(store.user_by_key(POOL, &format!("u:{name}")).expect("read").expect("found"))),
         }
     }
-    // USERPOOL_SCALE_MMAP_BYTES overrides how much of the file is mapped (to compare with
-    // SQLite's usual 2 GB cap, say).
-    let mut options = SqliteOptions::default();
-    if let Some(bytes) = std::env::var("USERPOOL_SCALE_MMAP_BYTES").ok().and_then(|s| s.parse().ok()) {
-        options = options.mmap_bytes(bytes);
+}
+
+/// Makes the pool warm, as a serving pool is: its file in the OS page cache and its pages
+/// mapped. Reads the file once, then looks users up until a second of lookups takes almost
+/// no page faults (at most `USERPOOL_SCALE_WARMUP_SECS`, default 120).
+fn warm_up(path: &Path, n: usize, pool: &UserPool, random: &mut Random) {
+    warm_page_cache(path);
+    let cap = std::env::var("USERPOOL_SCALE_WARMUP_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(cap) {
+        let round = per_call(Duration::from_secs(1), 1000, |_| {
+            black_box(pool.admin_get_user(&username(random.below(n))).expect("found"));
+        });
+        if round.faults < 0.001 {
+            break;
+        }
     }
-    if let Some(bytes) = std::env::var("USERPOOL_SCALE_PAGE_SIZE").ok().and_then(|s| s.parse().ok()) {
-        options = options.page_size(bytes);
+    eprintln!("  {n}: lookups warmed up in {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// The 1.5× goal, measured so that the machine's drift cannot decide it: every pool open at
+/// once and warm, then `INTERLEAVED_ROUNDS` rounds in which each size in turn runs each
+/// lookup for a second. Prints each size's median time per lookup and its median ratio to
+/// the smallest size within a round (and the lowest and highest of those ratios).
+fn interleaved(sizes: &[usize], dir: &Path) {
+    let mut random = Random(0x2545_F491_4F6C_DD1D);
+    let pools: Vec<(usize, Arc<SqliteStore>, UserPool)> = sizes
+        .iter()
+        .map(|&n| {
+            let path = scale_file(dir, n);
+            let store = Arc::new(SqliteStore::open_with(&path, options()).expect("the store opens"));
+            let pool =
+                UserPool::builder(config()).store(Arc::clone(&store) as Arc<dyn Store>).open().expect("the pool opens");
+            warm_up(&path, n, &pool, &mut random);
+            (n, store, pool)
+        })
+        .collect();
+    // times[size][lookup][round], µs
+    let mut times = vec![[(); 3].map(|()| Vec::with_capacity(INTERLEAVED_ROUNDS)); pools.len()];
+    for _ in 0..INTERLEAVED_ROUNDS {
+        for ((n, store, pool), times) in pools.iter().zip(&mut times) {
+            for (lookup, times) in Lookup::ALL.into_iter().zip(times.iter_mut()) {
+                times.push(per_call(Duration::from_secs(1), 1000, |_| lookup.run(*n, pool, store, &mut random)).wall);
+            }
+        }
     }
-    let store = Arc::new(SqliteStore::open_with(&path, options).expect("the store opens"));
+    println!(
+        "\nLookups interleaved ({INTERLEAVED_ROUNDS} rounds; in each, every size runs each lookup for 1 s): median µs, \
+         and the median ratio to {} users within a round (lowest–highest):\n\n\
+         | users | by username | by alias | `user_by_key` |\n|---|---|---|---|",
+        sizes[0]
+    );
+    for ((n, ..), size_times) in pools.iter().zip(&times) {
+        let cells: Vec<String> = size_times
+            .iter()
+            .zip(&times[0])
+            .map(|(these, smallest)| {
+                let mut ratios: Vec<f64> = these.iter().zip(smallest).map(|(t, s)| t / s).collect();
+                ratios.sort_by(f64::total_cmp);
+                format!(
+                    "{:.1} µs, {:.2}× ({:.2}–{:.2})",
+                    median(these),
+                    median(&ratios),
+                    ratios[0],
+                    ratios[ratios.len() - 1]
+                )
+            })
+            .collect();
+        println!("| {n} | {} |", cells.join(" | "));
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+fn scale_file(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("userpool-scale-{n}.sqlite3"))
+}
+
+fn remove_scale_file(dir: &Path, n: usize) {
+    let path = scale_file(dir, n);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Fills (or reuses) a pool of `n` users, prints its row of the main table and returns its
+/// row of the lookup anatomy table.
+fn run(n: usize, dir: &Path) -> String {
+    let path = scale_file(dir, n);
+    let reuse = std::env::var_os("USERPOOL_SCALE_REUSE").is_some() && path.exists();
+    if !reuse {
+        remove_scale_file(dir, n);
+    }
+    let store = Arc::new(SqliteStore::open_with(&path, options()).expect("the store opens"));
     let pool = UserPool::builder(config()).store(Arc::clone(&store) as Arc<dyn Store>).open().expect("the pool opens");
     let phc = argon2().hash_password(PASSWORD.as_bytes()).expect("hashing works").to_string();
 
@@ -208,31 +328,9 @@ fn run(n: usize, dir: &std::path::Path) -> String {
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
 
     // ── lookups, on a warm pool ──
-    // A serving pool has its file in the OS page cache and its pages mapped: read the file
-    // once, then look users up until a second of lookups takes almost no page faults (at
-    // most USERPOOL_SCALE_WARMUP_SECS, default 120), before measuring.
-    warm_page_cache(&path);
-    let warm_up_cap = std::env::var("USERPOOL_SCALE_WARMUP_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
-    let warm_up = Instant::now();
-    while warm_up.elapsed() < Duration::from_secs(warm_up_cap) {
-        let round = per_call(Duration::from_secs(1), 1000, |_| {
-            black_box(pool.admin_get_user(&username(random.below(n))).expect("found"));
-        });
-        if round.faults < 0.001 {
-            break;
-        }
-    }
-    eprintln!("  {n}: lookups warmed up in {:.0} s", warm_up.elapsed().as_secs_f64());
-    let by_username = per_call(budget, 1000, |_| {
-        black_box(pool.admin_get_user(&username(random.below(n))).expect("found"));
-    });
-    let by_alias = per_call(budget, 1000, |_| {
-        black_box(pool.admin_get_user(&format!("{}@example.com", username(random.below(n)))).expect("found"));
-    });
-    let raw_key = per_call(budget, 1000, |_| {
-        let key = format!("u:{}", username(random.below(n)));
-        black_box(store.user_by_key(POOL, &key).expect("read").expect("found"));
-    });
+    warm_up(&path, n, &pool, &mut random);
+    let [by_username, by_alias, raw_key] =
+        Lookup::ALL.map(|lookup| per_call(budget, 1000, |_| lookup.run(n, &pool, &store, &mut random)));
     let anatomy = anatomy(&path, n, &mut random);
 
     // ── list_users with a prefix filter ──
@@ -337,11 +435,6 @@ fn run(n: usize, dir: &std::path::Path) -> String {
     if std::env::var_os("USERPOOL_SCALE_MIGRATION").is_some() {
         time_search_migration(&path, n);
     }
-    if std::env::var_os("USERPOOL_SCALE_KEEP").is_none() {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-    }
     anatomy
 }
 
@@ -359,7 +452,7 @@ fn main() {
          | refresh with rotation, {CONCURRENT} threads | file |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let anatomy: Vec<String> = sizes.into_iter().map(|n| run(n, &dir)).collect();
+    let anatomy: Vec<String> = sizes.iter().map(|&n| run(n, &dir)).collect();
     println!(
         "\nWhere a lookup's time goes (one statement each, on a connection of its own):\n\n\
          | users | a one-row table (the cost of any statement) | row id, no record | row id, record | key index only | key index, then row id (`user_by_key`) |"
@@ -367,5 +460,13 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     for row in anatomy {
         println!("{row}");
+    }
+    if sizes.len() > 1 {
+        interleaved(&sizes, &dir);
+    }
+    if std::env::var_os("USERPOOL_SCALE_KEEP").is_none() {
+        for &n in &sizes {
+            remove_scale_file(&dir, n);
+        }
     }
 }
