@@ -205,6 +205,22 @@ fn the_encryption_key_seals_secrets_at_rest() {
 }
 
 #[test]
+fn open_existing_refuses_a_pool_the_store_does_not_hold_and_writes_nothing() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let builder = |id: &str| UserPool::builder(config(&format!("pool_id = '{id}'"))).store(Arc::clone(&store));
+    let missing = builder("held").open_existing().unwrap_err();
+    assert_eq!(missing.code(), ErrorCode::ResourceNotFound);
+    assert_eq!(missing.message(), "User pool held does not exist.");
+    for name in ["signing_keys", "code_key"] {
+        assert!(store.secret("held", name).unwrap().is_none(), "{name} was written");
+    }
+    let jwks = builder("held").open().unwrap().jwks();
+    assert_eq!(builder("held").open_existing().unwrap().jwks(), jwks, "the same pool, its keys");
+    assert_eq!(builder("typo").open_existing().unwrap_err().code(), ErrorCode::ResourceNotFound);
+    assert!(store.secret("typo", "signing_keys").unwrap().is_none());
+}
+
+#[test]
 fn secrets_never_show_in_debug_output() {
     let f = fixture("");
     f.pool.sign_up("alice", PW, email("alice")).unwrap();

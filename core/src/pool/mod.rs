@@ -151,12 +151,27 @@ impl UserPoolBuilder {
 
     /// Validates the configuration, loads or creates the pool's keys, and opens it.
     pub fn open(self) -> Result<UserPool> {
+        self.open_pool(false)
+    }
+
+    /// Opens a pool that the store already holds. If it holds no such pool (no signing keys
+    /// under its id), the answer is `ResourceNotFoundException` and nothing is written: for
+    /// tools that administer an existing pool, where a mistyped file or pool id must not
+    /// make a new, empty one.
+    pub fn open_existing(self) -> Result<UserPool> {
+        self.open_pool(true)
+    }
+
+    fn open_pool(self, existing_only: bool) -> Result<UserPool> {
         let settings = Settings::new(self.config)?;
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let pool = settings.pool_id().to_owned();
+        if existing_only && store.secret(&pool, crate::keyring::SECRET_NAME).map_err(backend)?.is_none() {
+            return Err(Error::new(ErrorCode::ResourceNotFound, format!("User pool {pool} does not exist.")));
+        }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let sealer = Sealer::new(self.encryption_key.as_deref().map(Vec::as_slice))?;
         let hasher = Hasher::new(&settings.raw.password_hashing)?;
-        let pool = settings.pool_id().to_owned();
         let now = clock.now_ms();
         let keys = KeyRing::load_or_create(store.as_ref(), &pool, settings.raw.tokens.algorithm, now, &sealer)?;
         let code_key = load_or_create_secret(store.as_ref(), &pool, CODE_KEY_SECRET, &sealer)?;
