@@ -350,20 +350,89 @@ fn back_to_version(path: &Path, version: i64) {
     }
 }
 
+/// Makes a stored record of `sub` one this library cannot decode, as a newer library or a
+/// hand edit could leave it: still JSON, with a status this library does not know.
+fn spoil_record(path: &Path, sub: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let spoiled = conn
+        .execute("UPDATE userpool_users SET record = json_set(record, '$.status', 'ARCHIVED') WHERE sub = ?1", [sub])
+        .unwrap();
+    assert_eq!(spoiled, 1);
+}
+
 #[test]
 fn a_record_that_no_longer_decodes_can_still_be_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pool.sqlite3");
     let store = SqliteStore::open(&path).unwrap();
     store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], None)]).unwrap();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE userpool_users SET record = '{not json'", []).unwrap();
-    drop(conn);
+    spoil_record(&path, "s1");
     assert!(matches!(store.user("p1", "s1"), Err(StoreError::Backend(_))));
     store.commit("p1", vec![Write::DeleteUser { sub: "s1".into(), expect: 1 }]).unwrap();
     assert!(store.user("p1", "s1").unwrap().is_none());
     assert!(store.user_by_key("p1", "u:alice").unwrap().is_none());
+    // The next user takes the deleted row's id: none of alice's terms may point at it.
+    store.commit("p1", vec![put_user(sample_user("s2", "amy"), &["u:amy"], None)]).unwrap();
     assert_eq!(indexed(&store, "username", "alice", false), Vec::<String>::new());
+    assert_eq!(indexed(&store, "username", "a", true), ["s2"], "amy once, alice's terms gone");
+    assert_eq!(indexed(&store, "email", "a", true), ["s2"]);
+}
+
+#[test]
+fn a_record_that_no_longer_decodes_can_be_replaced_and_its_terms_are_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], None)]).unwrap();
+    spoil_record(&path, "s1");
+    let mut repaired = sample_user("s1", "alice");
+    repaired.attributes.insert("email".into(), "ally@example.com".into());
+    store.commit("p1", vec![put_user(repaired, &["u:alice"], Some(1))]).unwrap();
+    assert_eq!(indexed(&store, "email", "alice@", true), Vec::<String>::new(), "the old email's term is gone");
+    assert_eq!(indexed(&store, "email", "ally@", true), ["s1"]);
+    assert_eq!(indexed(&store, "username", "alice", false), ["s1"]);
+}
+
+#[test]
+fn a_listing_that_meets_a_record_it_cannot_decode_names_the_user_not_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    for (sub, name) in [("s1", "alice"), ("s2", "bob")] {
+        store.commit("p1", vec![put_user(sample_user(sub, name), &[], None)]).unwrap();
+    }
+    spoil_record(&path, "s2");
+    let listed = [
+        store.users("p1", None, 10, &|_| true),
+        store.users_matching(
+            "p1",
+            &UserSearch { attribute: "email", term: search_term("b"), prefix: true },
+            None,
+            10,
+            &|_| true,
+        ),
+    ];
+    for (outcome, row) in listed.into_iter().zip(["user s2", "user row 2"]) {
+        let Err(StoreError::Backend(message)) = outcome else { panic!("listed: {outcome:?}") };
+        assert!(message.contains("pool.sqlite3") && message.contains(row), "{message}");
+        assert!(!message.contains("bob") && !message.contains("argon2"), "the record shows: {message}");
+    }
+}
+
+#[test]
+fn an_older_file_with_a_record_it_cannot_decode_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    for (sub, name) in [("s1", "alice"), ("s2", "bob"), ("s3", "carol")] {
+        store.commit("p1", vec![put_user(sample_user(sub, name), &[], None)]).unwrap();
+    }
+    drop(store);
+    spoil_record(&path, "s2");
+    let store = reopened_from_version(&path, 1);
+    assert_eq!(indexed(&store, "email", "alice@", true), ["s1"]);
+    assert_eq!(indexed(&store, "email", "carol@", true), ["s3"], "the users after it are indexed");
+    assert_eq!(indexed(&store, "email", "bob@", true), Vec::<String>::new());
 }
 
 #[test]

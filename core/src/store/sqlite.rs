@@ -168,11 +168,18 @@ fn fill_search_terms(tx: &Connection, attributes: &[&str]) -> rusqlite::Result<(
             .query_map(params![after, limit_to_sql(LIST_CHUNK)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (id, pool, record) in &rows {
-            let user: UserRecord = from_json(record)?;
+            after = *id;
+            // A record that does not decode is left out, as the SQL migrations leave out text
+            // that is not JSON, rather than making the file impossible to open: its user
+            // cannot be read until the record is repaired, and the terms of whatever replaces
+            // it are indexed then.
+            let Ok(user) = from_json::<UserRecord>(record) else {
+                tracing::warn!(row = id, "a stored user record could not be decoded; its search terms were not filled");
+                continue;
+            };
             let mut terms = search_terms(&user);
             terms.retain(|(attribute, _)| attributes.contains(attribute));
             index_terms(tx, pool, *id, &terms)?;
-            after = *id;
         }
         if rows.len() < LIST_CHUNK {
             return Ok(());
@@ -188,6 +195,20 @@ fn index_terms(tx: &Connection, pool: &str, user_id: i64, terms: &[(&str, String
         insert.execute(params![pool, attr, term, user_id])?;
     }
     Ok(())
+}
+
+/// Removes a user's search terms: those given, or, when they are not known (a record that
+/// no longer decodes), every row of the user's, which reads the pool's whole index. Left
+/// behind, such rows would point at the row id the next new user may get.
+fn unindex_user(tx: &Connection, pool: &str, user_id: i64, terms: Option<&[(&str, String)]>) -> rusqlite::Result<()> {
+    match terms {
+        Some(terms) => unindex_terms(tx, pool, user_id, terms),
+        None => {
+            tx.prepare_cached("DELETE FROM userpool_user_search WHERE pool = ?1 AND user_id = ?2")?
+                .execute(params![pool, user_id])?;
+            Ok(())
+        }
+    }
 }
 
 fn unindex_terms(tx: &Connection, pool: &str, user_id: i64, terms: &[(&str, String)]) -> rusqlite::Result<()> {
@@ -426,7 +447,8 @@ impl SqliteStore {
         limit: usize,
         keep: &dyn Fn(&UserRecord) -> bool,
     ) -> Result<UserPage, StoreError> {
-        self.page(limit, after.map(str::to_owned), keep, Clone::clone, |cursor, chunk| {
+        let row = |sub: &String| format!("user {sub}");
+        self.page(limit, after.map(str::to_owned), keep, Clone::clone, row, |cursor, chunk| {
             self.read(|c| {
                 // Two statements, so that each seeks straight to where it starts.
                 let sql = if cursor.is_none() {
@@ -454,6 +476,7 @@ impl SqliteStore {
         mut cursor: Option<C>,
         keep: &dyn Fn(&UserRecord) -> bool,
         token: impl Fn(&C) -> String,
+        row: impl Fn(&C) -> String,
         mut fetch: impl FnMut(Option<&C>, usize) -> Result<Vec<(C, String)>, StoreError>,
     ) -> Result<UserPage, StoreError> {
         let mut page = UserPage::default();
@@ -464,7 +487,16 @@ impl SqliteStore {
             let rows = fetch(cursor.as_ref(), chunk)?;
             let exhausted = rows.len() < chunk;
             for (at, record) in rows {
-                let user: UserRecord = from_json(&record).map_err(|e| self.backend(&e))?;
+                let user: UserRecord = serde_json::from_str(&record).map_err(|e| {
+                    // Named by its sub or row id: the record holds hashes and personal data.
+                    StoreError::Backend(format!(
+                        "{}: the stored record of {} could not be decoded ({:?} error at column {})",
+                        self.path.display(),
+                        row(&at),
+                        e.classify(),
+                        e.column()
+                    ))
+                })?;
                 if keep(&user) {
                     if page.users.len() == limit {
                         page.next = last_kept;
@@ -694,11 +726,11 @@ fn user_row(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Option<(
 }
 
 /// What the rows beside a stored user were derived from: its row id, unique keys and search
-/// terms.
+/// terms (`None`: its record no longer decodes, so they are not known).
 struct StoredUser {
     id: i64,
     keys: Vec<String>,
-    terms: Vec<(&'static str, String)>,
+    terms: Option<Vec<(&'static str, String)>>,
 }
 
 fn stored_user(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Option<StoredUser>> {
@@ -707,9 +739,8 @@ fn stored_user(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Optio
         .query_row(params![pool, sub], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     row.map(|(id, keys, record)| {
-        // A record that no longer decodes can still be replaced or deleted: its terms, if any
-        // are left, only offer a user that the filter then turns away (or none, once deleted).
-        let terms = from_json::<UserRecord>(&record).map(|user| search_terms(&user)).unwrap_or_default();
+        // A record that no longer decodes can still be replaced or deleted (see unindex_user).
+        let terms = from_json::<UserRecord>(&record).ok().map(|user| search_terms(&user));
         Ok(StoredUser { id, keys: from_json(&keys)?, terms })
     })
     .transpose()
@@ -783,7 +814,7 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
         Write::PutUser { user, keys, expect } => {
             let version = version_to_sql(expect.map_or(1, |v| v + 1));
             let old = stored_user(tx, pool, &user.sub)?;
-            let (old_keys, old_terms) = old.map(|o| (o.keys, o.terms)).unwrap_or_default();
+            let (old_keys, old_terms) = old.map_or_else(|| (Vec::new(), Some(Vec::new())), |o| (o.keys, o.terms));
             let id: i64 = tx
                 .prepare_cached(
                     "INSERT INTO userpool_users (pool, sub, version, username, keys, record)
@@ -806,6 +837,13 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             for key in keys.iter().filter(|k| !old_keys.contains(k)) {
                 claim.execute(params![pool, key, id])?;
             }
+            let old_terms = match old_terms {
+                Some(terms) => terms,
+                None => {
+                    unindex_user(tx, pool, id, None)?;
+                    Vec::new()
+                }
+            };
             let terms = search_terms(user);
             let gone: Vec<_> = old_terms.iter().filter(|t| !terms.contains(t)).cloned().collect();
             let new: Vec<_> = terms.into_iter().filter(|t| !old_terms.contains(t)).collect();
@@ -818,7 +856,7 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
                 for key in &old.keys {
                     release.execute(params![pool, key])?;
                 }
-                unindex_terms(tx, pool, old.id, &old.terms)?;
+                unindex_user(tx, pool, old.id, old.terms.as_deref())?;
                 tx.prepare_cached("DELETE FROM userpool_users WHERE id = ?1")?.execute(params![old.id])?;
             }
             tx.prepare_cached(
@@ -956,7 +994,8 @@ impl Store for SqliteStore {
         }
         let cursor = after.map(parse_search_cursor).transpose()?;
         let token = |(term, id): &(String, i64)| format!("{id}:{term}");
-        self.page(limit, cursor, keep, token, |cursor, chunk| {
+        let row = |(_, id): &(String, i64)| format!("user row {id}");
+        self.page(limit, cursor, keep, token, row, |cursor, chunk| {
             let (after_term, after_id) = cursor.map_or((low, -1), |(term, id)| (term.as_str(), *id));
             self.read(|c| {
                 let mut stmt = c.prepare_cached(
