@@ -70,7 +70,8 @@ enum Command {
 /// Which pool of which file.
 #[derive(Args)]
 struct PoolArgs {
-    /// The SQLite file the pool lives in (created if missing).
+    /// The SQLite file the pool lives in (import creates it and the pool if missing; list and
+    /// export only read a pool that is there).
     #[arg(long, value_name = "PATH")]
     pool: PathBuf,
     /// The pool's configuration (TOML, or JSON): its pool id, username and alias settings decide
@@ -107,8 +108,8 @@ enum UsersAction {
     /// cognito:mfa_enabled, cognito:username); columns may be left out or reordered, but
     /// cognito:username is required. As in Cognito, imported users have no password and
     /// the status RESET_REQUIRED: each sets one through forgot-password. Rows that fail (a
-    /// taken username or alias, a bad attribute) are reported and skipped; the others are
-    /// imported in transactions of 1,000 users.
+    /// taken username or alias, a bad attribute, a row that cannot be read) are reported by
+    /// line and skipped; the others are imported in transactions of 1,000 users.
     Import {
         /// The CSV file.
         file: PathBuf,
@@ -117,8 +118,10 @@ enum UsersAction {
     },
     /// Export every user as CSV in Cognito's user-import format.
     ///
-    /// The columns are those `users import` reads, in GetCSVHeader's order; the output
-    /// imports into another pool (or into Cognito) as it is.
+    /// The columns are those `users import` reads, in GetCSVHeader's order, with the pool's
+    /// custom: attributes; the output imports into another pool (or into Cognito) as it is.
+    /// What the format cannot carry (a user disabled, group memberships) is counted on
+    /// standard error.
     Export {
         #[command(flatten)]
         pool: PoolArgs,

@@ -41,13 +41,13 @@ const SHOWN_FAILURES: usize = 20;
 
 pub(crate) fn run(action: UsersAction) -> Result<(), String> {
     match action {
-        UsersAction::List { pool, filter, limit } => list(&open(&pool)?, filter.as_deref(), limit),
+        UsersAction::List { pool, filter, limit } => list(&open_existing(&pool)?, filter.as_deref(), limit),
         UsersAction::Import { file, pool } => import(&open(&pool)?, &file),
-        UsersAction::Export { pool, output } => export(&open(&pool)?, output.as_deref()),
+        UsersAction::Export { pool, output } => export(&open_existing(&pool)?, output.as_deref()),
     }
 }
 
-fn open(args: &PoolArgs) -> Result<UserPool, String> {
+fn builder(args: &PoolArgs) -> Result<userpool::UserPoolBuilder, String> {
     let mut config = match &args.config {
         Some(path) => load_config(path)?,
         None => PoolConfig::builder().pool_id(DEMO_POOL_ID).build().map_err(|e| e.to_string())?,
@@ -56,7 +56,27 @@ fn open(args: &PoolArgs) -> Result<UserPool, String> {
         config.pool_id.clone_from(id);
     }
     // No delivery: nothing here sends a message.
-    UserPool::builder(config).store(open_store(&args.pool)?).open().map_err(|e| e.to_string())
+    Ok(UserPool::builder(config).store(open_store(&args.pool)?))
+}
+
+/// Opens the pool, making the file and the pool if they are not there yet (an import).
+fn open(args: &PoolArgs) -> Result<UserPool, String> {
+    builder(args)?.open().map_err(|e| e.to_string())
+}
+
+/// Opens a pool that is there already, writing nothing otherwise: a mistyped path or pool
+/// id must not make an empty file or pool and then report that it holds no users.
+fn open_existing(args: &PoolArgs) -> Result<UserPool, String> {
+    let path = &args.pool;
+    if !path.exists() {
+        return Err(format!(
+            "{}: the file does not exist (users list and export read a pool; users import makes one)",
+            path.display()
+        ));
+    }
+    builder(args)?.open_existing().map_err(|e| {
+        format!("{}: {} (choose it with --pool-id, or the configuration's pool_id)", path.display(), e.message())
+    })
 }
 
 /// Every user (matching `filter`), page after page, at most `limit`.
@@ -154,7 +174,11 @@ impl Tally {
     fn fail(&mut self, progress: &indicatif::ProgressBar, line: u64, username: &str, why: &str) {
         self.failed += 1;
         if self.failed <= SHOWN_FAILURES {
-            progress.suspend(|| eprintln!("line {line}: {username}: {why}"));
+            if username.is_empty() {
+                progress.suspend(|| eprintln!("line {line}: {why}"));
+            } else {
+                progress.suspend(|| eprintln!("line {line}: {username}: {why}"));
+            }
         }
     }
 }
@@ -180,6 +204,17 @@ fn flush(
     Ok(())
 }
 
+/// Why the reader refused a row, said for the person who made the file.
+fn unreadable_row(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("{len} field(s) where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "text that is not UTF-8 (save the file as UTF-8)".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
 fn import(pool: &UserPool, file: &Path) -> Result<(), String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
     let size = std::fs::metadata(file).map_err(|e| named(&e))?.len();
@@ -195,29 +230,7 @@ fn import(pool: &UserPool, file: &Path) -> Result<(), String> {
     );
     let started = std::time::Instant::now();
     let mut tally = Tally { imported: 0, failed: 0, mfa_ignored: 0 };
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut row = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut row) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(named(&e)),
-        }
-        let line = row.position().map_or(0, csv::Position::line);
-        match row_to_user(&header, &row) {
-            Ok((user, mfa)) => {
-                tally.mfa_ignored += usize::from(mfa);
-                batch.push((line, user));
-            }
-            Err(why) => tally.fail(&progress, line, row.get(0).unwrap_or(""), &why),
-        }
-        if batch.len() == BATCH {
-            flush(pool, &mut batch, &mut tally, &progress)?;
-            progress.set_position(reader.position().byte());
-            progress.set_message(format!("{} imported", tally.imported));
-        }
-    }
-    flush(pool, &mut batch, &mut tally, &progress)?;
+    let outcome = import_rows(pool, &mut reader, &header, &mut tally, &progress).map_err(|e| named(&e));
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     println!(
@@ -236,30 +249,157 @@ fn import(pool: &UserPool, file: &Path) -> Result<(), String> {
             tally.mfa_ignored
         );
     }
-    println!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
-    Ok(())
+    if outcome.is_err() {
+        println!("the import stopped there: the rows after it were not read");
+    } else {
+        println!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
+    }
+    outcome
+}
+
+/// Reads every row and imports them in batches. A row that fails, whether the reader could
+/// not take it or the pool refused the user, is counted and skipped; what stops the import
+/// (the file cannot be read, the store fails) comes back as the error, after every row read
+/// before it has been imported.
+fn import_rows(
+    pool: &UserPool,
+    reader: &mut csv::Reader<std::fs::File>,
+    header: &[String],
+    tally: &mut Tally,
+    progress: &indicatif::ProgressBar,
+) -> Result<(), String> {
+    let username_at = header.iter().position(|h| h == USERNAME_COLUMN);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut row = csv::StringRecord::new();
+    let mut stopped = None;
+    loop {
+        let before = reader.position().byte();
+        match reader.read_record(&mut row) {
+            Ok(false) => break,
+            Ok(true) => {}
+            // A row the reader refused but got past: go on with the next one.
+            Err(e) if !matches!(e.kind(), csv::ErrorKind::Io(_)) && reader.position().byte() > before => {
+                let line = e.position().map_or(0, csv::Position::line);
+                tally.fail(progress, line, "", &unreadable_row(&e));
+                continue;
+            }
+            Err(e) => {
+                stopped = Some(e.to_string());
+                break;
+            }
+        }
+        let line = row.position().map_or(0, csv::Position::line);
+        match row_to_user(header, &row) {
+            Ok((user, mfa)) => {
+                tally.mfa_ignored += usize::from(mfa);
+                batch.push((line, user));
+            }
+            Err(why) => tally.fail(progress, line, username_at.and_then(|i| row.get(i)).unwrap_or(""), &why),
+        }
+        if batch.len() == BATCH {
+            flush(pool, &mut batch, tally, progress)?;
+            progress.set_position(reader.position().byte());
+            progress.set_message(format!("{} imported", tally.imported));
+        }
+    }
+    flush(pool, &mut batch, tally, progress)?;
+    stopped.map_or(Ok(()), Err)
 }
 
 fn export(pool: &UserPool, output: Option<&Path>) -> Result<(), String> {
-    let sink: Box<dyn std::io::Write> = match output {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?),
-        None => Box::new(std::io::stdout().lock()),
+    let header = export_header(pool.config());
+    let exported = match output {
+        None => write_csv(pool, &header, std::io::stdout().lock(), "standard output")?,
+        Some(path) => write_file(path, |file| write_csv(pool, &header, file, &path.display().to_string()))?,
     };
-    let mut writer = csv::Writer::from_writer(sink);
-    writer.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
-    let count = each_user(pool, None, None, |u| {
-        let cells = CSV_HEADER.iter().map(|column| cell(u, column));
-        writer.write_record(cells).map_err(|e| e.to_string())
-    })?;
-    writer.flush().map_err(|e| e.to_string())?;
-    eprintln!("exported {count} user(s) from pool `{}`", pool.pool_id());
+    eprintln!("exported {} user(s) from pool `{}`", exported.users, pool.pool_id());
+    // What Cognito's format has no column for.
+    if exported.disabled > 0 {
+        eprintln!(
+            "note: {} of them are disabled; the format cannot say so, and they import enabled",
+            exported.disabled
+        );
+    }
+    if exported.in_groups > 0 {
+        eprintln!("note: {} of them belong to groups; the format does not carry memberships", exported.in_groups);
+    }
     Ok(())
 }
 
-fn cell(user: &User, column: &str) -> String {
+/// What an export wrote.
+struct Exported {
+    users: usize,
+    disabled: usize,
+    in_groups: usize,
+}
+
+/// GetCSVHeader's columns, with the pool's `custom:` attributes before the two `cognito:`
+/// ones, as Cognito's own header has them.
+fn export_header(config: &PoolConfig) -> Vec<String> {
+    let custom = config.custom_attributes.iter().map(|a| {
+        let bare = a.name.strip_prefix("custom:").unwrap_or(&a.name);
+        format!("custom:{bare}")
+    });
+    let (standard, cognito) = CSV_HEADER.split_at(CSV_HEADER.len() - 2);
+    standard.iter().map(|&c| c.to_owned()).chain(custom).chain(cognito.iter().map(|&c| c.to_owned())).collect()
+}
+
+/// Writes the pool's users to `sink`; its errors name it `sink_name`.
+fn write_csv(
+    pool: &UserPool,
+    header: &[String],
+    sink: impl std::io::Write,
+    sink_name: &str,
+) -> Result<Exported, String> {
+    let username_attributes = &pool.config().sign_in.username_attributes;
+    let failed = |e: csv::Error| format!("{sink_name}: {e}");
+    let mut writer = csv::Writer::from_writer(sink);
+    writer.write_record(header).map_err(failed)?;
+    let (mut disabled, mut in_groups) = (0, 0);
+    let users = each_user(pool, None, None, |u| {
+        disabled += usize::from(!u.enabled);
+        in_groups += usize::from(!u.groups.is_empty());
+        let cells = header.iter().map(|column| cell(u, column, username_attributes));
+        writer.write_record(cells).map_err(failed)
+    })?;
+    writer.flush().map_err(|e| format!("{sink_name}: {e}"))?;
+    Ok(Exported { users, disabled, in_groups })
+}
+
+/// Writes `path` through `write`, whose errors name what failed. A regular file (or a new one) is written beside it first
+/// and renamed into place once complete, so a failed export leaves the old file, or none,
+/// and never half a file; anything else (a terminal, a pipe, `/dev/null`) is written to
+/// directly.
+fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T, String>) -> Result<T, String> {
+    let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| named(&e))?;
+        return write(&mut file);
+    }
+    let name = path.file_name().ok_or_else(|| named(&"not a file name"))?;
+    let partial = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let written = std::fs::File::create(&partial).map_err(|e| named(&e)).and_then(|mut file| {
+        let value = write(&mut file)?;
+        file.sync_all().map_err(|e| named(&e))?;
+        Ok(value)
+    });
+    match written.and_then(|value| std::fs::rename(&partial, path).map(|()| value).map_err(|e| named(&e))) {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+fn cell(user: &User, column: &str, username_attributes: &[String]) -> String {
     let attributes: &Attributes = &user.attributes;
     match column {
-        USERNAME_COLUMN => user.username.clone(),
+        // A pool that signs users in by email or phone number keeps their `sub` as the
+        // username; an import into such a pool takes the email or number instead.
+        USERNAME_COLUMN => {
+            username_attributes.iter().find_map(|attribute| attributes.get(attribute)).unwrap_or(&user.username).clone()
+        }
         MFA_COLUMN => if user.mfa_enabled.is_empty() { "FALSE" } else { "TRUE" }.to_owned(),
         "email_verified" | "phone_number_verified" => {
             let verified = attributes.get(column).is_some_and(|v| v == "true");

@@ -51,8 +51,11 @@ Dup Jane,,,,,,,,,dup@example.com,TRUE,,,,,,,,,FALSE,jane
 fn users_import_then_export_round_trips_cognitos_csv() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("users.csv"), CSV).unwrap();
-    let out = ok(&userpool(dir.path(), &["users", "import", "users.csv", "--pool", "pool.sqlite3"]));
+    let imported = userpool(dir.path(), &["users", "import", "users.csv", "--pool", "pool.sqlite3"]);
+    let out = ok(&imported);
     assert!(out.contains("imported 2 user(s)") && out.contains("2 row(s) failed"), "{out}");
+    let err = String::from_utf8_lossy(&imported.stderr);
+    assert!(err.contains("line 4: badflag: email_verified must be TRUE or FALSE"), "named by its username:\n{err}");
     let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3", "--filter", "email ^= \"ja\""]));
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("jane") && listed.contains("RESET_REQUIRED"), "{listed}");
@@ -72,6 +75,109 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     // Importing it again into the same pool: every username is taken.
     let out = ok(&userpool(dir.path(), &["users", "import", "exported.csv", "--pool", "copy.sqlite3"]));
     assert!(out.contains("imported 0 user(s)") && out.contains("2 row(s) failed"), "{out}");
+}
+
+#[test]
+fn an_import_goes_on_past_the_rows_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let row = |name: &str| format!("{name}@example.com,TRUE,{name}\n");
+    let mut csv = b"email,email_verified,cognito:username\n".to_vec();
+    for name in ["ann", "ben"] {
+        csv.extend(row(name).bytes());
+    }
+    csv.extend(b"too,many,fields,here\n");
+    csv.extend(b"jos\xe9@example.com,TRUE,jos\xe9\n"); // Latin-1, as some spreadsheets save it
+    for name in ["cat", "dan"] {
+        csv.extend(row(name).bytes());
+    }
+    std::fs::write(dir.path().join("mixed.csv"), csv).unwrap();
+    let imported = userpool(dir.path(), &["users", "import", "mixed.csv", "--pool", "pool.sqlite3"]);
+    let out = ok(&imported);
+    assert!(out.contains("imported 4 user(s)") && out.contains("2 row(s) failed"), "{out}");
+    let err = String::from_utf8_lossy(&imported.stderr);
+    assert!(err.contains("line 4: 4 field(s) where the header has 3"), "{err}");
+    assert!(err.contains("line 5: text that is not UTF-8"), "{err}");
+    let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3"]));
+    for name in ["ann", "ben", "cat", "dan"] {
+        assert!(listed.contains(name), "{name} is missing:\n{listed}");
+    }
+}
+
+#[test]
+fn list_and_export_read_a_pool_that_is_there_and_make_none() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["list", "export"] {
+        let out = userpool(dir.path(), &["users", command, "--pool", "typo.sqlite3"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("typo.sqlite3: the file does not exist"), "{err}");
+        assert!(!dir.path().join("typo.sqlite3").exists(), "users {command} made the file");
+    }
+    ok(&userpool(dir.path(), &["demo"]));
+    for _ in 0..2 {
+        // Twice: the first refusal made no pool for the second to find.
+        let out = userpool(dir.path(), &["users", "list", "--pool", "userpool-demo.sqlite3", "--pool-id", "typo"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("User pool typo does not exist"), "{err}");
+    }
+}
+
+#[test]
+fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cannot_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "pool_id = 'by_email'\n[sign_in]\nusername_attributes = ['email']\n\
+                  [[custom_attributes]]\nname = 'custom:tier'\n";
+    std::fs::write(dir.path().join("pool.toml"), config).unwrap();
+    std::fs::write(
+        dir.path().join("users.csv"),
+        "email,email_verified,custom:tier,cognito:username\n\
+         ann@example.com,TRUE,gold,ann@example.com\n\
+         ben@example.com,TRUE,,ben@example.com\n",
+    )
+    .unwrap();
+    let pool_args = ["--pool", "pool.sqlite3", "--config", "pool.toml"];
+    let out = ok(&userpool(dir.path(), &[&["users", "import", "users.csv"][..], &pool_args].concat()));
+    assert!(out.contains("imported 2 user(s)"), "{out}");
+    {
+        let store = userpool::SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
+        let pool = userpool::UserPool::builder(userpool::PoolConfig::from_toml(config).unwrap())
+            .store(std::sync::Arc::new(store))
+            .open_existing()
+            .unwrap();
+        pool.admin_disable_user("ben@example.com").unwrap();
+    }
+
+    let exported = userpool(dir.path(), &[&["users", "export", "-o", "out.csv"][..], &pool_args].concat());
+    ok(&exported);
+    let err = String::from_utf8_lossy(&exported.stderr);
+    assert!(err.contains("exported 2 user(s)") && err.contains("1 of them are disabled"), "{err}");
+    let csv = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(",updated_at,custom:tier,cognito:mfa_enabled,cognito:username"));
+    let ann = lines.find(|l| l.contains("ann@")).unwrap();
+    assert!(ann.ends_with(",gold,FALSE,ann@example.com"), "the email, not the sub, as the username: {ann}");
+    assert!(!dir.path().join(".out.csv.partial").exists());
+
+    let copy = ["--pool", "copy.sqlite3", "--config", "pool.toml"];
+    let out = ok(&userpool(dir.path(), &[&["users", "import", "out.csv"][..], &copy].concat()));
+    assert!(out.contains("imported 2 user(s)") && out.contains("0 row(s) failed"), "{out}");
+    let again = ok(&userpool(dir.path(), &[&["users", "export"][..], &copy].concat()));
+    assert_eq!(again.lines().find(|l| l.contains("ann@")), Some(ann), "the round trip keeps ann as she was");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_export_that_cannot_be_written_names_where_it_went() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&userpool(dir.path(), &["demo"]));
+    let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "/dev/full"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/full") && err.contains("No space left"), "{err}");
+    let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "gone/out.csv"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("gone/out.csv"), "{err}");
 }
 
 #[test]
