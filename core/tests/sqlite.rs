@@ -166,6 +166,26 @@ fn a_database_from_a_newer_library_is_refused_untouched() {
     assert_eq!(users, 1, "nothing was dropped or rewritten");
 }
 
+#[test]
+fn a_file_a_newer_library_upgrades_while_it_is_open_takes_no_more_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    // Another process, running a newer library, migrates the file.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO userpool_schema (version, description, applied_ms) VALUES (99, 'from the future', 0)",
+        [],
+    )
+    .unwrap();
+    let refused = store.commit("p1", vec![put_user(sample_user("sub-b", "bob"), &["u:bob"], None)]);
+    let Err(StoreError::Backend(message)) = refused else { panic!("committed: {refused:?}") };
+    assert!(message.contains("schema version 99") && message.contains(&path.display().to_string()), "{message}");
+    assert!(store.user("p1", "sub-b").unwrap().is_none(), "nothing was written");
+    assert!(store.user("p1", "sub-a").unwrap().is_some(), "reads go on");
+}
+
 /// The subs a search's index range holds, every page followed, nothing turned away by `keep`.
 fn indexed(store: &SqliteStore, attribute: &'static str, value: &str, prefix: bool) -> Vec<String> {
     let as_it_is = matches!(attribute, "sub" | "status" | GROUP_ATTRIBUTE);

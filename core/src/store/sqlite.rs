@@ -1148,31 +1148,55 @@ impl SqliteStore {
     fn commit_group(&self, conn: &mut Connection, group: Vec<Arc<Pending>>) {
         let mut todo = group;
         while !todo.is_empty() {
-            match run_group(conn, &todo) {
+            match self.run_group(conn, &todo) {
                 Ok(results) => {
                     for (pending, result) in todo.iter().zip(results) {
                         pending.answer(result);
                     }
                     return;
                 }
-                Err((Some(index), e)) => todo.remove(index).answer(Err(self.backend(&e))),
+                Err((Some(index), e)) => todo.remove(index).answer(Err(e)),
                 Err((None, e)) => {
                     for pending in &todo {
-                        pending.answer(Err(self.backend(&e)));
+                        pending.answer(Err(e.clone()));
                     }
                     return;
                 }
             }
         }
     }
+
+    fn run_group(&self, conn: &mut Connection, todo: &[Arc<Pending>]) -> GroupResult {
+        let failed = |at: Option<usize>| move |e: rusqlite::Error| (at, self.backend(&e));
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed(None))?;
+        // Another process may have migrated the file since this one opened it. A newer
+        // schema may keep rows up to date that this library does not know of (as versions
+        // 2, 4 and 5 did): writing without them would leave them wrong, so nothing is.
+        let version: i64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM userpool_schema")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(failed(None))?;
+        if version > SCHEMA_VERSION {
+            return Err((
+                None,
+                StoreError::Backend(format!(
+                    "{}: a newer userpool upgraded the pool database to schema version {version} while this one \
+                     had it open (it understands up to {SCHEMA_VERSION}); nothing was written. Restart with \
+                     the newer library.",
+                    self.path.display()
+                )),
+            ));
+        }
+        run_commits(tx, todo).map_err(|(at, e)| (at, self.backend(&e)))
+    }
 }
 
-/// The results of a group, or the database error that rolled it back and the commit that
-/// hit it (`None`: the transaction itself failed).
-type GroupResult = std::result::Result<Vec<Result<(), StoreError>>, (Option<usize>, rusqlite::Error)>;
+/// The results of a group, or the error that rolled it back and the commit that hit it
+/// (`None`: the transaction itself failed).
+type GroupResult<E = StoreError> = std::result::Result<Vec<Result<(), StoreError>>, (Option<usize>, E)>;
 
-fn run_group(conn: &mut Connection, todo: &[Arc<Pending>]) -> GroupResult {
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| (None, e))?;
+/// Runs each commit of a group in its own savepoint of `tx`, then commits `tx`.
+fn run_commits(mut tx: rusqlite::Transaction<'_>, todo: &[Arc<Pending>]) -> GroupResult<rusqlite::Error> {
     let mut results = Vec::with_capacity(todo.len());
     for (index, pending) in todo.iter().enumerate() {
         let mut one = || -> CommitResult<()> {
