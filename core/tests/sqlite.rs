@@ -440,6 +440,36 @@ fn a_listing_that_meets_a_record_it_cannot_decode_names_the_user_not_the_record(
 }
 
 #[test]
+fn records_written_by_a_newer_library_are_refused_not_misread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], None)]).unwrap();
+    let family = sample_family("f1", "s1", "h-f1");
+    store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec!["h-f1".into()], expect: None }]).unwrap();
+    // A newer library's records: a version this one does not know, and a field it would drop.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for table in ["userpool_users", "userpool_families"] {
+        conn.execute(
+            &format!("UPDATE {table} SET record = json_set(record, '$.record_version', 2, '$.passkeys', json('[]'))"),
+            [],
+        )
+        .unwrap();
+    }
+    let refusals = [
+        store.user("p1", "s1").map(|_| ()),
+        store.user_by_key("p1", "u:alice").map(|_| ()),
+        store.users("p1", None, 10, &|_| true).map(|_| ()),
+        store.family("p1", "f1").map(|_| ()),
+        store.family_by_hash("p1", "h-f1").map(|_| ()),
+    ];
+    for refused in refusals {
+        let Err(StoreError::Backend(message)) = refused else { panic!("read: {refused:?}") };
+        assert!(message.contains("newer userpool (record version 2"), "{message}");
+    }
+}
+
+#[test]
 fn an_older_file_with_a_record_it_cannot_decode_still_opens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pool.sqlite3");

@@ -11,8 +11,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::attributes::Attributes;
 
-/// Schema version of [`UserRecord`] and [`Family`] as written by this library.
+/// Schema version of [`UserRecord`] and [`Family`] as written by this library. Raise it
+/// with any new field that an older library must not ignore: stores refuse records newer
+/// than the library reading them (see [`Record`]).
 pub const RECORD_VERSION: u32 = 1;
+
+/// A stored record, which says which version of the format wrote it. A store refuses to
+/// hand out one newer than [`RECORD_VERSION`]: the library would not see what the newer
+/// one added (a second factor it does not know, say) and would drop it when writing the
+/// record back.
+pub trait Record {
+    /// The [`RECORD_VERSION`] of the library that wrote it.
+    fn record_version(&self) -> u32;
+}
+
+impl Record for UserRecord {
+    fn record_version(&self) -> u32 {
+        self.record_version
+    }
+}
+
+impl Record for Family {
+    fn record_version(&self) -> u32 {
+        self.record_version
+    }
+}
 
 /// A user's account status (Cognito's `UserStatusType`).
 #[non_exhaustive]

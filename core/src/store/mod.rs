@@ -261,6 +261,11 @@ pub struct UserPage {
 }
 
 /// Storage for any number of pools. Implementations must be safe to share between threads.
+///
+/// A store that keeps records across library versions (a file, a database) refuses, with
+/// [`StoreError::Backend`], to hand out a user or family whose
+/// [`record_version`](crate::flow::state::Record) is newer than
+/// [`RECORD_VERSION`](crate::flow::state::RECORD_VERSION), as `SqliteStore` does.
 pub trait Store: Send + Sync {
     /// A user by `sub`.
     fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError>;

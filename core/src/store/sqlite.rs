@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 
 use super::{SecretBytes, Store, StoreError, UserPage, UserSearch, Versioned, Write, search_terms};
 use crate::error::{Error, ErrorCode, Result};
-use crate::flow::state::{AuditEvent, Family, UserRecord};
+use crate::flow::state::{AuditEvent, Family, RECORD_VERSION, Record, UserRecord};
 
 /// The schema version this library writes; files with a newer one are refused.
 const SCHEMA_VERSION: i64 = 5;
@@ -497,6 +497,9 @@ impl SqliteStore {
                         e.column()
                     ))
                 })?;
+                if let Some(why) = newer_record(user.record_version) {
+                    return Err(StoreError::Backend(format!("{}: {} ({})", self.path.display(), why, row(&at))));
+                }
                 if keep(&user) {
                     if page.users.len() == limit {
                         page.next = last_kept;
@@ -661,6 +664,25 @@ fn to_json<T: Serialize>(value: &T) -> rusqlite::Result<String> {
     serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
+/// Decodes a user or family, refusing one written by a newer library (see [`Record`]).
+fn from_json_record<T: DeserializeOwned + Record>(text: &str) -> rusqlite::Result<T> {
+    let record: T = from_json(text)?;
+    match newer_record(record.record_version()) {
+        None => Ok(record),
+        Some(why) => Err(rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, why.into())),
+    }
+}
+
+/// Why a record of `version` cannot be used here, if it cannot.
+fn newer_record(version: u32) -> Option<String> {
+    (version > RECORD_VERSION).then(|| {
+        format!(
+            "a stored record was written by a newer userpool (record version {version}; this one understands up \
+             to {RECORD_VERSION}): upgrade userpool to use it"
+        )
+    })
+}
+
 fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
     // The error names the position only: a record holds hashes and personal data.
     serde_json::from_str(text).map_err(|e| {
@@ -684,14 +706,14 @@ fn limit_to_sql(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-fn versioned<T: DeserializeOwned>(row: &rusqlite::Row<'_>) -> rusqlite::Result<Versioned<T>> {
+fn versioned<T: DeserializeOwned + Record>(row: &rusqlite::Row<'_>) -> rusqlite::Result<Versioned<T>> {
     let version: i64 = row.get(0)?;
     // Decoded in place, without copying the record into a String first.
     let record = row
         .get_ref(1)?
         .as_str()
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
-    Ok(Versioned { version: version_from_sql(version), value: from_json(record)? })
+    Ok(Versioned { version: version_from_sql(version), value: from_json_record(record)? })
 }
 
 fn check(current: Option<u64>, expect: Option<u64>) -> Result<(), StoreError> {
