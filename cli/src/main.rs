@@ -82,6 +82,10 @@ struct PoolArgs {
     /// without one).
     #[arg(long, value_name = "ID")]
     pool_id: Option<String>,
+    /// A file holding the 32-byte key the app seals the pool's secrets with (its encryption
+    /// key): the 32 bytes themselves, or 64 hex digits, or their base64.
+    #[arg(long, value_name = "FILE")]
+    encryption_key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]

@@ -4,7 +4,9 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use userpool::{Attributes, ImportUser, PoolConfig, User, UserPool};
+use base64::Engine as _;
+use userpool::{Attributes, ErrorCode, ImportUser, PoolConfig, User, UserPool};
+use zeroize::Zeroizing;
 
 use crate::{DEMO_POOL_ID, PoolArgs, UsersAction, load_config, open_store};
 
@@ -56,7 +58,32 @@ fn builder(args: &PoolArgs) -> Result<userpool::UserPoolBuilder, String> {
         config.pool_id.clone_from(id);
     }
     // No delivery: nothing here sends a message.
-    Ok(UserPool::builder(config).store(open_store(&args.pool)?))
+    let mut builder = UserPool::builder(config).store(open_store(&args.pool)?);
+    if let Some(path) = &args.encryption_key_file {
+        builder = builder.encryption_key(&read_key(path)?);
+    }
+    Ok(builder)
+}
+
+/// Reads a 32-byte key from a file: the bytes themselves, or 64 hex digits, or base64.
+fn read_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let raw = Zeroizing::new(std::fs::read(path).map_err(|e| named(&e))?);
+    if raw.len() == 32 {
+        return Ok(raw);
+    }
+    let text = raw.trim_ascii();
+    let key = if text.len() == 64 {
+        text.chunks(2)
+            .map(|pair| std::str::from_utf8(pair).ok().and_then(|digits| u8::from_str_radix(digits, 16).ok()))
+            .collect::<Option<Vec<u8>>>()
+    } else {
+        base64::engine::general_purpose::STANDARD.decode(text).ok()
+    };
+    match key.map(Zeroizing::new) {
+        Some(key) if key.len() == 32 => Ok(key),
+        _ => Err(named(&"an encryption key is 32 bytes: the bytes themselves, 64 hex digits, or their base64")),
+    }
 }
 
 /// Opens the pool, making the file and the pool if they are not there yet (an import).
@@ -74,8 +101,11 @@ fn open_existing(args: &PoolArgs) -> Result<UserPool, String> {
             path.display()
         ));
     }
-    builder(args)?.open_existing().map_err(|e| {
-        format!("{}: {} (choose it with --pool-id, or the configuration's pool_id)", path.display(), e.message())
+    builder(args)?.open_existing().map_err(|e| match e.code() {
+        ErrorCode::ResourceNotFound => {
+            format!("{}: {} (choose it with --pool-id, or the configuration's pool_id)", path.display(), e.message())
+        }
+        _ => format!("{}: {}", path.display(), e.message()),
     })
 }
 

@@ -166,6 +166,37 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     assert_eq!(again.lines().find(|l| l.contains("ann@")), Some(ann), "the round trip keeps ann as she was");
 }
 
+#[test]
+fn a_pool_sealed_with_an_encryption_key_is_administered_with_its_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = [0x5a_u8; 32];
+    drop(
+        userpool::UserPool::builder(userpool::PoolConfig::from_toml("pool_id = 'sealed'").unwrap())
+            .store(std::sync::Arc::new(userpool::SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap()))
+            .encryption_key(&key)
+            .open()
+            .unwrap(),
+    );
+    std::fs::write(dir.path().join("key.hex"), format!("{}\n", "5a".repeat(32))).unwrap();
+    std::fs::write(dir.path().join("key.bin"), key).unwrap();
+    std::fs::write(dir.path().join("short.hex"), "5a5a\n").unwrap();
+    std::fs::write(dir.path().join("users.csv"), "email,email_verified,cognito:username\nann@example.com,TRUE,ann\n")
+        .unwrap();
+    let pool = ["--pool", "pool.sqlite3", "--pool-id", "sealed"];
+    let run = |args: &[&str]| userpool(dir.path(), &[args, &pool[..]].concat());
+
+    let out = run(&["users", "list"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("encrypted secrets"));
+    let out = run(&["users", "list", "--encryption-key-file", "short.hex"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("short.hex: an encryption key is 32 bytes"));
+
+    let out = ok(&run(&["users", "import", "users.csv", "--encryption-key-file", "key.hex"]));
+    assert!(out.contains("imported 1 user(s)"), "{out}");
+    let listed = ok(&run(&["users", "list", "--encryption-key-file", "key.bin"]));
+    assert!(listed.contains("ann@example.com"), "{listed}");
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn an_export_that_cannot_be_written_names_where_it_went() {
