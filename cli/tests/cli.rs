@@ -18,6 +18,13 @@ fn ok(output: &Output) -> String {
     stdout(output)
 }
 
+/// Imports `file` into `pool.sqlite3`, which must succeed: what it printed on standard
+/// output and on standard error.
+fn import(dir: &Path, file: &str) -> (String, String) {
+    let imported = userpool(dir, &["users", "import", file, "--pool", "pool.sqlite3"]);
+    (ok(&imported), String::from_utf8_lossy(&imported.stderr).into_owned())
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -51,10 +58,8 @@ Dup Jane,,,,,,,,,dup@example.com,TRUE,,,,,,,,,FALSE,jane
 fn users_import_then_export_round_trips_cognitos_csv() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("users.csv"), CSV).unwrap();
-    let imported = userpool(dir.path(), &["users", "import", "users.csv", "--pool", "pool.sqlite3"]);
-    let out = ok(&imported);
+    let (out, err) = import(dir.path(), "users.csv");
     assert!(out.contains("imported 2 user(s)") && out.contains("2 row(s) failed"), "{out}");
-    let err = String::from_utf8_lossy(&imported.stderr);
     assert!(err.contains("line 4: badflag: email_verified must be TRUE or FALSE"), "named by its username:\n{err}");
     let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3", "--filter", "email ^= \"ja\""]));
     assert_eq!(listed.lines().count(), 2, "{listed}");
@@ -91,10 +96,8 @@ fn an_import_goes_on_past_the_rows_it_cannot_read() {
         csv.extend(row(name).bytes());
     }
     std::fs::write(dir.path().join("mixed.csv"), csv).unwrap();
-    let imported = userpool(dir.path(), &["users", "import", "mixed.csv", "--pool", "pool.sqlite3"]);
-    let out = ok(&imported);
+    let (out, err) = import(dir.path(), "mixed.csv");
     assert!(out.contains("imported 4 user(s)") && out.contains("2 row(s) failed"), "{out}");
-    let err = String::from_utf8_lossy(&imported.stderr);
     assert!(err.contains("line 4: 4 field(s) where the header has 3"), "{err}");
     assert!(err.contains("line 5: text that is not UTF-8"), "{err}");
     let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3"]));

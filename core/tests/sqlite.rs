@@ -91,6 +91,18 @@ fn put_user(user: UserRecord, keys: &[&str], expect: Option<u64>) -> Write {
     Write::PutUser { user, keys: keys.iter().map(|k| (*k).to_owned()).collect(), expect }
 }
 
+/// A new file (in a directory removed with the returned `TempDir`) holding pool `p1`'s
+/// users given as (sub, username), each with its username key.
+fn file_with_users(users: &[(&str, &str)]) -> (TempDir, PathBuf, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    for (sub, name) in users {
+        store.commit("p1", vec![put_user(sample_user(sub, name), &[&format!("u:{name}")], None)]).unwrap();
+    }
+    (dir, path, store)
+}
+
 fn integrity(path: &Path) -> String {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
@@ -145,10 +157,7 @@ fn a_new_file_takes_the_page_size_asked_for_and_an_existing_one_keeps_its_own() 
 
 #[test]
 fn a_database_from_a_newer_library_is_refused_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    let (_dir, path, store) = file_with_users(&[("sub-a", "alice")]);
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
@@ -168,10 +177,7 @@ fn a_database_from_a_newer_library_is_refused_untouched() {
 
 #[test]
 fn a_file_a_newer_library_upgrades_while_it_is_open_takes_no_more_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    let (_dir, path, store) = file_with_users(&[("sub-a", "alice")]);
     // Another process, running a newer library, migrates the file.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
@@ -261,12 +267,7 @@ fn a_search_reads_exactly_the_users_whose_terms_match() {
 
 #[test]
 fn an_older_file_gets_its_search_terms_when_opened() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    for (sub, name) in [("s1", "alice"), ("s2", "bob")] {
-        store.commit("p1", vec![put_user(sample_user(sub, name), &[], None)]).unwrap();
-    }
+    let (_dir, path, store) = file_with_users(&[("s1", "alice"), ("s2", "bob")]);
     drop(store);
     let store = reopened_from_version(&path, 1);
     assert_eq!(indexed(&store, "email", "alice@", true), ["s1"]);
@@ -382,10 +383,7 @@ fn spoil_record(path: &Path, sub: &str) {
 
 #[test]
 fn a_record_that_no_longer_decodes_can_still_be_deleted() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], None)]).unwrap();
+    let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
     spoil_record(&path, "s1");
     assert!(matches!(store.user("p1", "s1"), Err(StoreError::Backend(_))));
     store.commit("p1", vec![Write::DeleteUser { sub: "s1".into(), expect: 1 }]).unwrap();
@@ -400,10 +398,7 @@ fn a_record_that_no_longer_decodes_can_still_be_deleted() {
 
 #[test]
 fn a_record_that_no_longer_decodes_can_be_replaced_and_its_terms_are_redone() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], None)]).unwrap();
+    let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
     spoil_record(&path, "s1");
     let mut repaired = sample_user("s1", "alice");
     repaired.attributes.insert("email".into(), "ally@example.com".into());
@@ -415,12 +410,7 @@ fn a_record_that_no_longer_decodes_can_be_replaced_and_its_terms_are_redone() {
 
 #[test]
 fn a_listing_that_meets_a_record_it_cannot_decode_names_the_user_not_the_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    for (sub, name) in [("s1", "alice"), ("s2", "bob")] {
-        store.commit("p1", vec![put_user(sample_user(sub, name), &[], None)]).unwrap();
-    }
+    let (_dir, path, store) = file_with_users(&[("s1", "alice"), ("s2", "bob")]);
     spoil_record(&path, "s2");
     let listed = [
         store.users("p1", None, 10, &|_| true),
@@ -441,10 +431,7 @@ fn a_listing_that_meets_a_record_it_cannot_decode_names_the_user_not_the_record(
 
 #[test]
 fn records_written_by_a_newer_library_are_refused_not_misread() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], None)]).unwrap();
+    let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
     let family = sample_family("f1", "s1", "h-f1");
     store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec!["h-f1".into()], expect: None }]).unwrap();
     // A newer library's records: a version this one does not know, and a field it would drop.
@@ -471,12 +458,7 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
 
 #[test]
 fn an_older_file_with_a_record_it_cannot_decode_still_opens() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    for (sub, name) in [("s1", "alice"), ("s2", "bob"), ("s3", "carol")] {
-        store.commit("p1", vec![put_user(sample_user(sub, name), &[], None)]).unwrap();
-    }
+    let (_dir, path, store) = file_with_users(&[("s1", "alice"), ("s2", "bob"), ("s3", "carol")]);
     drop(store);
     spoil_record(&path, "s2");
     let store = reopened_from_version(&path, 1);
@@ -863,10 +845,7 @@ fn a_directory_or_an_empty_path_is_a_clear_error() {
 
 #[test]
 fn a_read_only_file_is_a_clear_error_and_stays_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
-    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    let (_dir, path, store) = file_with_users(&[("sub-a", "alice")]);
     drop(store);
     let before = std::fs::read(&path).unwrap();
     let mut perms = std::fs::metadata(&path).unwrap().permissions();
