@@ -11,8 +11,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 use userpool::{
-    Attributes, Clock as _, ManualClock, MfaMode, PoolConfig, RecordingDelivery, SignInStep, SqliteStore, Store,
-    SystemClock, UserPool,
+    Attributes, Clock as _, ManualClock, MfaMode, PoolConfig, RecordingDelivery, SignInStep, SqliteOptions,
+    SqliteStore, Store, SystemClock, UserPool,
 };
 
 /// Where `userpool demo` keeps its pool unless told otherwise.
@@ -253,8 +253,8 @@ fn short(token: &str) -> String {
 }
 
 /// Opens the SQLite file at `path` as a store.
-fn open_store(path: &Path) -> Result<Arc<dyn Store>, String> {
-    Ok(Arc::new(SqliteStore::open(path).map_err(|e| e.to_string())?))
+fn open_store(path: &Path, options: SqliteOptions) -> Result<Arc<dyn Store>, String> {
+    Ok(Arc::new(SqliteStore::open_with(path, options).map_err(|e| e.to_string())?))
 }
 
 fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
@@ -275,7 +275,7 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     let clock = ManualClock::new(SystemClock.now_ms());
     let mut builder = UserPool::builder(config).delivery(Arc::new(delivery.clone())).clock(Arc::new(clock.clone()));
     if let Some(file) = file {
-        builder = builder.store(open_store(file)?);
+        builder = builder.store(open_store(file, SqliteOptions::default())?);
     }
     let pool = builder.open().map_err(err)?;
     let place = file.map_or_else(|| "in memory".to_owned(), |f| format!("in {}", f.display()));

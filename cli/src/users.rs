@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
-use userpool::{Attributes, ErrorCode, ImportUser, PoolConfig, User, UserPool};
+use userpool::{Attributes, ErrorCode, ImportUser, PoolConfig, SqliteOptions, User, UserPool};
 use zeroize::Zeroizing;
 
 use crate::{DEMO_POOL_ID, PoolArgs, UsersAction, load_config, open_store};
@@ -49,7 +49,8 @@ pub(crate) fn run(action: UsersAction) -> Result<(), String> {
     }
 }
 
-fn builder(args: &PoolArgs) -> Result<userpool::UserPoolBuilder, String> {
+/// The pool's builder, on its file: a file that holds pools already when `existing_only`.
+fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBuilder, String> {
     let mut config = match &args.config {
         Some(path) => load_config(path)?,
         None => PoolConfig::builder().pool_id(DEMO_POOL_ID).build().map_err(|e| e.to_string())?,
@@ -57,51 +58,58 @@ fn builder(args: &PoolArgs) -> Result<userpool::UserPoolBuilder, String> {
     if let Some(id) = &args.pool_id {
         config.pool_id.clone_from(id);
     }
+    let store = open_store(&args.pool, SqliteOptions::default().existing_only(existing_only)).map_err(|e| {
+        if existing_only { format!("{e} (users list and export read a pool; users import makes one)") } else { e }
+    })?;
     // No delivery: nothing here sends a message.
-    let mut builder = UserPool::builder(config).store(open_store(&args.pool)?);
+    let mut builder = UserPool::builder(config).store(store);
     if let Some(path) = &args.encryption_key_file {
-        builder = builder.encryption_key(&read_key(path)?);
+        builder = builder.encryption_key(&*read_key(path)?);
     }
     Ok(builder)
 }
 
 /// Reads a 32-byte key from a file: the bytes themselves, or 64 hex digits, or base64.
-fn read_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+/// Every buffer that holds a part of it is zeroized when dropped.
+fn read_key(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let raw = Zeroizing::new(std::fs::read(path).map_err(|e| named(&e))?);
-    if raw.len() == 32 {
-        return Ok(raw);
-    }
     let text = raw.trim_ascii();
-    let key = if text.len() == 64 {
-        text.chunks(2)
-            .map(|pair| std::str::from_utf8(pair).ok().and_then(|digits| u8::from_str_radix(digits, 16).ok()))
-            .collect::<Option<Vec<u8>>>()
+    let mut key = Zeroizing::new([0u8; 32]);
+    let read = if raw.len() == 32 {
+        key.copy_from_slice(&raw);
+        true
+    } else if text.len() == 64 {
+        let nibble = |digit: u8| char::from(digit).to_digit(16).and_then(|n| u8::try_from(n).ok());
+        text.chunks_exact(2).zip(key.iter_mut()).all(|(pair, byte)| {
+            nibble(pair[0]).zip(nibble(pair[1])).map(|(high, low)| *byte = high << 4 | low).is_some()
+        })
     } else {
-        base64::engine::general_purpose::STANDARD.decode(text).ok()
+        // Room for what any base64 of 32 bytes decodes to, and then some.
+        let mut decoded = Zeroizing::new([0u8; 48]);
+        let length = base64::engine::general_purpose::STANDARD.decode_slice(text, &mut *decoded);
+        length.is_ok_and(|n| n == 32) && {
+            key.copy_from_slice(&decoded[..32]);
+            true
+        }
     };
-    match key.map(Zeroizing::new) {
-        Some(key) if key.len() == 32 => Ok(key),
-        _ => Err(named(&"an encryption key is 32 bytes: the bytes themselves, 64 hex digits, or their base64")),
+    if read {
+        Ok(key)
+    } else {
+        Err(named(&"an encryption key is 32 bytes: the bytes themselves, 64 hex digits, or their base64"))
     }
 }
 
 /// Opens the pool, making the file and the pool if they are not there yet (an import).
 fn open(args: &PoolArgs) -> Result<UserPool, String> {
-    builder(args)?.open().map_err(|e| e.to_string())
+    builder(args, false)?.open().map_err(|e| e.to_string())
 }
 
 /// Opens a pool that is there already, writing nothing otherwise: a mistyped path or pool
-/// id must not make an empty file or pool and then report that it holds no users.
+/// id, or another app's database, must not get a pool made in it, reported empty.
 fn open_existing(args: &PoolArgs) -> Result<UserPool, String> {
     let path = &args.pool;
-    if !path.exists() {
-        return Err(format!(
-            "{}: the file does not exist (users list and export read a pool; users import makes one)",
-            path.display()
-        ));
-    }
-    builder(args)?.open_existing().map_err(|e| match e.code() {
+    builder(args, true)?.open_existing().map_err(|e| match e.code() {
         ErrorCode::ResourceNotFound => {
             format!("{}: {} (choose it with --pool-id, or the configuration's pool_id)", path.display(), e.message())
         }
@@ -396,30 +404,31 @@ fn write_csv(
     Ok(Exported { users, disabled, in_groups })
 }
 
-/// Writes `path` through `write`, whose errors name what failed. A regular file (or a new one) is written beside it first
-/// and renamed into place once complete, so a failed export leaves the old file, or none,
-/// and never half a file; anything else (a terminal, a pipe, `/dev/null`) is written to
-/// directly.
+/// Writes `path` through `write`, whose errors name what failed. A regular file (or a new
+/// one) is written to a temporary file beside it, which is renamed over it once complete:
+/// a failed export leaves the old file, or none, never half a file. Through a symlink, the
+/// file it names is the one replaced. An existing file keeps its permissions; a new one is
+/// readable by its owner only, as it holds personal data. Anything else (a terminal, a
+/// pipe, `/dev/null`) is written to as it is.
 fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T, String>) -> Result<T, String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| named(&e))?;
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let existing = std::fs::metadata(&target).ok();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        let mut file = std::fs::OpenOptions::new().write(true).open(&target).map_err(|e| named(&e))?;
         return write(&mut file);
     }
-    let name = path.file_name().ok_or_else(|| named(&"not a file name"))?;
-    let partial = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
-    let written = std::fs::File::create(&partial).map_err(|e| named(&e)).and_then(|mut file| {
-        let value = write(&mut file)?;
-        file.sync_all().map_err(|e| named(&e))?;
-        Ok(value)
-    });
-    match written.and_then(|value| std::fs::rename(&partial, path).map(|()| value).map_err(|e| named(&e))) {
-        Ok(value) => Ok(value),
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // A fresh name each time, created only if absent: nothing planted there is followed.
+    let mut partial = tempfile::Builder::new().prefix(".userpool-export-").tempfile_in(dir).map_err(|e| named(&e))?;
+    if let Some(existing) = existing {
+        std::fs::set_permissions(partial.path(), existing.permissions()).map_err(|e| named(&e))?;
     }
+    let value = write(partial.as_file_mut())?;
+    partial.as_file().sync_all().map_err(|e| named(&e))?;
+    // Dropped unpersisted on any error above, the temporary file is removed.
+    partial.persist(&target).map_err(|e| named(&e.error))?;
+    Ok(value)
 }
 
 fn cell(user: &User, column: &str, username_attributes: &[String]) -> String {

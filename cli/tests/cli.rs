@@ -113,8 +113,18 @@ fn list_and_export_read_a_pool_that_is_there_and_make_none() {
         let out = userpool(dir.path(), &["users", command, "--pool", "typo.sqlite3"]);
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("typo.sqlite3: the file does not exist"), "{err}");
+        assert!(err.contains("typo.sqlite3 does not exist"), "{err}");
         assert!(!dir.path().join("typo.sqlite3").exists(), "users {command} made the file");
+    }
+    // A file without pool tables (here an empty one; core's tests try another app's
+    // database): none are made in it.
+    let theirs = dir.path().join("theirs.db");
+    std::fs::write(&theirs, b"").unwrap();
+    for command in ["list", "export"] {
+        let out = userpool(dir.path(), &["users", command, "--pool", "theirs.db"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("holds no userpool pools"));
+        assert_eq!(std::fs::metadata(&theirs).unwrap().len(), 0, "users {command} wrote to it");
     }
     ok(&userpool(dir.path(), &["demo"]));
     for _ in 0..2 {
@@ -160,7 +170,10 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     assert!(lines.next().unwrap().ends_with(",updated_at,custom:tier,cognito:mfa_enabled,cognito:username"));
     let ann = lines.find(|l| l.contains("ann@")).unwrap();
     assert!(ann.ends_with(",gold,FALSE,ann@example.com"), "the email, not the sub, as the username: {ann}");
-    assert!(!dir.path().join(".out.csv.partial").exists());
+    let leftovers = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".userpool-export-"));
+    assert_eq!(leftovers.count(), 0, "the temporary file was renamed into place");
 
     let copy = ["--pool", "copy.sqlite3", "--config", "pool.toml"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "out.csv"][..], &copy].concat()));
@@ -182,6 +195,7 @@ fn a_pool_sealed_with_an_encryption_key_is_administered_with_its_key_file() {
     );
     std::fs::write(dir.path().join("key.hex"), format!("{}\n", "5a".repeat(32))).unwrap();
     std::fs::write(dir.path().join("key.bin"), key).unwrap();
+    std::fs::write(dir.path().join("key.b64"), "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=\n").unwrap();
     std::fs::write(dir.path().join("short.hex"), "5a5a\n").unwrap();
     std::fs::write(dir.path().join("users.csv"), "email,email_verified,cognito:username\nann@example.com,TRUE,ann\n")
         .unwrap();
@@ -196,8 +210,29 @@ fn a_pool_sealed_with_an_encryption_key_is_administered_with_its_key_file() {
 
     let out = ok(&run(&["users", "import", "users.csv", "--encryption-key-file", "key.hex"]));
     assert!(out.contains("imported 1 user(s)"), "{out}");
-    let listed = ok(&run(&["users", "list", "--encryption-key-file", "key.bin"]));
-    assert!(listed.contains("ann@example.com"), "{listed}");
+    for file in ["key.bin", "key.b64"] {
+        let listed = ok(&run(&["users", "list", "--encryption-key-file", file]));
+        assert!(listed.contains("ann@example.com"), "{listed}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_export_replaces_the_file_a_link_names_and_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    ok(&userpool(dir.path(), &["demo"]));
+    let real = dir.path().join("real.csv");
+    std::fs::write(&real, "old\n").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("real.csv", dir.path().join("link.csv")).unwrap();
+    ok(&userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "link.csv"]));
+    assert!(std::fs::symlink_metadata(dir.path().join("link.csv")).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(&real).unwrap().contains("alice@example.com"), "written through the link");
+    assert_eq!(std::fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o640);
+    ok(&userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "new.csv"]));
+    let mode = std::fs::metadata(dir.path().join("new.csv")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "a new export is its owner's only");
 }
 
 #[cfg(target_os = "linux")]

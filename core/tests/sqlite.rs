@@ -454,6 +454,12 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
         let Err(StoreError::Backend(message)) = refused else { panic!("read: {refused:?}") };
         assert!(message.contains("newer userpool (record version 2"), "{message}");
     }
+    // What the newer library added may be what keeps the record from decoding here.
+    conn.execute("UPDATE userpool_users SET record = json_set(record, '$.status', 'ARCHIVED')", []).unwrap();
+    for refused in [store.user("p1", "s1").map(|_| ()), store.users("p1", None, 10, &|_| true).map(|_| ())] {
+        let Err(StoreError::Backend(message)) = refused else { panic!("read: {refused:?}") };
+        assert!(message.contains("newer userpool (record version 2"), "{message}");
+    }
 }
 
 #[test]
@@ -868,6 +874,36 @@ fn a_file_that_is_not_a_database_is_a_clear_error_and_stays_untouched() {
     assert!(err.message().contains(&path.display().to_string()), "{err}");
     assert!(err.message().contains("not a SQLite database"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
+#[test]
+fn existing_only_opens_a_pool_file_and_leaves_any_other_file_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing_only = || SqliteOptions::default().existing_only(true);
+    let missing = dir.path().join("missing.sqlite3");
+    let err = SqliteStore::open_with(&missing, existing_only()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("missing.sqlite3 does not exist"), "{err}");
+    assert!(!missing.exists());
+
+    let empty = dir.path().join("empty.sqlite3");
+    std::fs::write(&empty, b"").unwrap();
+    let theirs = dir.path().join("theirs.db");
+    rusqlite::Connection::open(&theirs).unwrap().execute_batch("CREATE TABLE notes (text TEXT)").unwrap();
+    let before = std::fs::read(&theirs).unwrap();
+    for path in [&empty, &theirs] {
+        let err = SqliteStore::open_with(path, existing_only()).unwrap_err();
+        assert!(err.message().contains("holds no userpool pools"), "{err}");
+    }
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+    assert_eq!(std::fs::read(&theirs).unwrap(), before, "another app's database is left as it was");
+
+    let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
+    drop(store);
+    back_to_version(&path, 4);
+    let store = SqliteStore::open_with(&path, existing_only()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 5, "an older pool file is still migrated");
+    assert!(store.user("p1", "s1").unwrap().is_some());
 }
 
 /// Not a test: the child process `a_lock_held_by_another_process_…` starts. It takes the

@@ -229,6 +229,7 @@ const LIST_CHUNK: usize = 512;
 #[derive(Clone, Debug)]
 pub struct SqliteOptions {
     busy_timeout: Duration,
+    existing_only: bool,
     idle_readers: usize,
     max_size_bytes: Option<u64>,
     mmap_bytes: u64,
@@ -241,6 +242,7 @@ impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
             busy_timeout: Duration::from_secs(5),
+            existing_only: false,
             idle_readers: 8,
             max_size_bytes: None,
             // Mobile apps get less address space; their pools are small.
@@ -261,6 +263,15 @@ impl SqliteOptions {
     /// before failing (default 5 s).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
+        self
+    }
+
+    /// Open only a file that already holds userpool's tables (written by any version: an
+    /// older one is still migrated). A missing file, or one without them (another app's
+    /// database, an empty file), is refused with `InvalidParameterException` and left as it
+    /// is. For tools that administer existing pools; the default (`false`) creates both.
+    pub fn existing_only(mut self, existing_only: bool) -> Self {
+        self.existing_only = existing_only;
         self
     }
 
@@ -365,7 +376,19 @@ impl SqliteStore {
                 format!("page size {} is not a power of two from 512 to 65536", options.page_size),
             ));
         }
+        if options.existing_only && !path.exists() {
+            return Err(Error::new(ErrorCode::InvalidParameter, format!("{} does not exist", path.display())));
+        }
         let mut writer = open_connection(&path, &options, false).map_err(|e| open_error(&path, &options, &e))?;
+        if options.existing_only && !holds_pools(&writer).map_err(|e| open_error(&path, &options, &e))? {
+            return Err(Error::new(
+                ErrorCode::InvalidParameter,
+                format!(
+                    "{} holds no userpool pools (it has no userpool_schema table); it was left as it is",
+                    path.display()
+                ),
+            ));
+        }
         // Only a file with no tables yet takes a page size; for others this changes nothing.
         writer.pragma_update(None, "page_size", options.page_size).map_err(|e| open_error(&path, &options, &e))?;
         let wal: String = writer
@@ -487,19 +510,9 @@ impl SqliteStore {
             let rows = fetch(cursor.as_ref(), chunk)?;
             let exhausted = rows.len() < chunk;
             for (at, record) in rows {
-                let user: UserRecord = serde_json::from_str(&record).map_err(|e| {
-                    // Named by its sub or row id: the record holds hashes and personal data.
-                    StoreError::Backend(format!(
-                        "{}: the stored record of {} could not be decoded ({:?} error at column {})",
-                        self.path.display(),
-                        row(&at),
-                        e.classify(),
-                        e.column()
-                    ))
-                })?;
-                if let Some(why) = newer_record(user.record_version) {
-                    return Err(StoreError::Backend(format!("{}: {} ({})", self.path.display(), why, row(&at))));
-                }
+                // Named by its sub or row id: the record holds hashes and personal data.
+                let user: UserRecord = from_json_record(&record)
+                    .map_err(|e| StoreError::Backend(format!("{}: {} ({})", self.path.display(), e, row(&at))))?;
                 if keep(&user) {
                     if page.users.len() == limit {
                         page.next = last_kept;
@@ -547,6 +560,15 @@ fn check_path(path: &Path) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Whether the database has userpool's tables (a schema table, as every version writes).
+fn holds_pools(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'userpool_schema')",
+        [],
+        |r| r.get(0),
+    )
 }
 
 fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqlite::Result<Connection> {
@@ -664,12 +686,48 @@ fn to_json<T: Serialize>(value: &T) -> rusqlite::Result<String> {
     serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
-/// Decodes a user or family, refusing one written by a newer library (see [`Record`]).
-fn from_json_record<T: DeserializeOwned + Record>(text: &str) -> rusqlite::Result<T> {
-    let record: T = from_json(text)?;
-    match newer_record(record.record_version()) {
-        None => Ok(record),
-        Some(why) => Err(rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, why.into())),
+/// Why a stored user or family cannot be used: it does not decode, or a newer library wrote
+/// it (see [`Record`]). Says where decoding failed, never what the record holds.
+#[derive(Debug)]
+enum RecordError {
+    Undecodable(serde_json::Error),
+    Newer(String),
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Undecodable(e) => {
+                write!(f, "a stored record could not be decoded ({:?} error at column {})", e.classify(), e.column())
+            }
+            Self::Newer(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+impl From<RecordError> for rusqlite::Error {
+    fn from(e: RecordError) -> Self {
+        Self::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    }
+}
+
+/// Decodes a user or family, refusing one written by a newer library (see [`Record`]),
+/// also when what the newer library added is what keeps it from decoding (a status this
+/// one does not know, say).
+fn from_json_record<T: DeserializeOwned + Record>(text: &str) -> std::result::Result<T, RecordError> {
+    /// Only the version, which any record has, whatever else it holds.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        record_version: u32,
+    }
+    match serde_json::from_str::<T>(text) {
+        Ok(record) => newer_record(record.record_version()).map_or(Ok(record), |why| Err(RecordError::Newer(why))),
+        Err(e) => Err(serde_json::from_str::<Head>(text)
+            .ok()
+            .and_then(|head| newer_record(head.record_version))
+            .map_or(RecordError::Undecodable(e), RecordError::Newer)),
     }
 }
 
