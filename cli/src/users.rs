@@ -372,7 +372,7 @@ struct Exported {
 }
 
 /// GetCSVHeader's columns, with the pool's `custom:` attributes before the two `cognito:`
-/// ones, as Cognito's own header has them.
+/// ones (an import takes the columns in any order).
 fn export_header(config: &PoolConfig) -> Vec<String> {
     let custom = config.custom_attributes.iter().map(|a| {
         let bare = a.name.strip_prefix("custom:").unwrap_or(&a.name);

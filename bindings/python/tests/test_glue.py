@@ -494,6 +494,9 @@ def test_every_public_method_of_the_core_pool_is_forwarded() -> None:
     core = "".join(p.read_text() for p in sorted((REPO / "core" / "src" / "pool").glob("*.rs")))
     names = set(re.findall(r"^    pub fn (\w+)", core, re.M))
     builder = {"builder", "store", "delivery", "clock", "encryption_key"}  # UserPool.open's arguments
+    # Rust only for now, for tools that administer existing pools (the CLI); the bindings'
+    # open() creates what is missing, as apps want (docs/storage.md).
+    builder.add("open_existing")
     assert len(names) > 50
     missing = sorted(n for n in names - builder if not hasattr(userpool.UserPool, n))
     assert missing == []

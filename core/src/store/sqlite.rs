@@ -687,8 +687,8 @@ fn to_json<T: Serialize>(value: &T) -> rusqlite::Result<String> {
 }
 
 /// Why a stored user or family cannot be used: it does not decode, or a newer library wrote
-/// it (see [`Record`]). Says where decoding failed, never what the record holds.
-#[derive(Debug)]
+/// it (see [`Record`]). Says where decoding failed, never what the record holds: serde's
+/// own messages may quote it, so `Debug` is `Display` too.
 enum RecordError {
     Undecodable(serde_json::Error),
     Newer(String),
@@ -702,6 +702,12 @@ impl std::fmt::Display for RecordError {
             }
             Self::Newer(why) => f.write_str(why),
         }
+    }
+}
+
+impl std::fmt::Debug for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 
