@@ -91,14 +91,20 @@ fn put_user(user: UserRecord, keys: &[&str], expect: Option<u64>) -> Write {
     Write::PutUser { user, keys: keys.iter().map(|k| (*k).to_owned()).collect(), expect }
 }
 
-/// A new file (in a directory removed with the returned `TempDir`) holding pool `p1`'s
-/// users given as (sub, username), each with its username key.
+/// [`file_with`] the sample users given as (sub, username).
 fn file_with_users(users: &[(&str, &str)]) -> (TempDir, PathBuf, SqliteStore) {
+    file_with(users.iter().map(|(sub, name)| sample_user(sub, name)))
+}
+
+/// A new file (in a directory removed with the returned `TempDir`) holding pool `p1`'s
+/// `users`, each with its username key.
+fn file_with(users: impl IntoIterator<Item = UserRecord>) -> (TempDir, PathBuf, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pool.sqlite3");
     let store = SqliteStore::open(&path).unwrap();
-    for (sub, name) in users {
-        store.commit("p1", vec![put_user(sample_user(sub, name), &[&format!("u:{name}")], None)]).unwrap();
+    for user in users {
+        let key = format!("u:{}", user.username);
+        store.commit("p1", vec![put_user(user, &[&key], None)]).unwrap();
     }
     (dir, path, store)
 }
@@ -278,15 +284,10 @@ fn an_older_file_gets_its_search_terms_when_opened() {
 
 #[test]
 fn an_older_file_gets_its_status_terms_when_opened() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
     let mut disabled = sample_user("s2", "bob");
     disabled.enabled = false;
     disabled.status = userpool::UserStatus::Unconfirmed;
-    for user in [sample_user("s1", "alice"), disabled] {
-        store.commit("p1", vec![put_user(user, &[], None)]).unwrap();
-    }
+    let (_dir, path, store) = file_with([sample_user("s1", "alice"), disabled]);
     drop(store);
     let store = reopened_from_version(&path, 3);
     assert_eq!(indexed(&store, "status", "Disabled", false), ["s2"]);
@@ -296,14 +297,9 @@ fn an_older_file_gets_its_status_terms_when_opened() {
 
 #[test]
 fn an_older_file_gets_its_group_terms_when_opened() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = SqliteStore::open(&path).unwrap();
     let mut reader = sample_user("s1", "alice");
     reader.groups.extend(["readers".to_owned(), "writers".to_owned()]);
-    for user in [reader, sample_user("s2", "bob")] {
-        store.commit("p1", vec![put_user(user, &[], None)]).unwrap();
-    }
+    let (_dir, path, store) = file_with([reader, sample_user("s2", "bob")]);
     drop(store);
     let store = reopened_from_version(&path, 4);
     assert_eq!(indexed(&store, GROUP_ATTRIBUTE, "readers", false), ["s1"]);
