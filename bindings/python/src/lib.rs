@@ -705,7 +705,7 @@ struct UserPool {
 #[pymethods]
 impl UserPool {
     #[staticmethod]
-    #[pyo3(signature = (path=None, config=None, delivery=None, clock=None, encryption_key=None))]
+    #[pyo3(signature = (path=None, config=None, delivery=None, clock=None, encryption_key=None, existing_only=false))]
     fn open(
         py: Python<'_>,
         path: Option<PathBuf>,
@@ -713,6 +713,7 @@ impl UserPool {
         delivery: Option<Py<PyAny>>,
         clock: Option<Py<PyAny>>,
         encryption_key: Option<Bound<'_, PyBytes>>,
+        existing_only: bool,
     ) -> PyResult<Self> {
         let config = parse_config(py, config)?;
         let delivery = check_callable(delivery, py, "delivery")?;
@@ -732,7 +733,7 @@ impl UserPool {
                 Some(ConfigText::Toml(text)) => up::PoolConfig::from_toml(&text)?,
                 None => up::PoolConfig::default(),
             };
-            let mut builder = up::UserPool::builder(config).store(open_store(path)?);
+            let mut builder = up::UserPool::builder(config).store(open_store(path, existing_only)?);
             if let Some(callback) = delivery {
                 builder = builder.delivery(Arc::new(PyDelivery { callback }));
             }
@@ -742,7 +743,7 @@ impl UserPool {
             if let Some(key) = &key {
                 builder = builder.encryption_key(key);
             }
-            builder.open()
+            if existing_only { builder.open_existing() } else { builder.open() }
         })?;
         Ok(Self { inner })
     }
@@ -1156,10 +1157,12 @@ impl UserPool {
 }
 
 /// The store for `path`: in memory when `None`.
-fn open_store(path: Option<PathBuf>) -> up::Result<Arc<dyn up::Store>> {
+fn open_store(path: Option<PathBuf>, existing_only: bool) -> up::Result<Arc<dyn up::Store>> {
     Ok(match path {
         None => Arc::new(up::MemoryStore::new()),
-        Some(path) => Arc::new(up::SqliteStore::open(path)?),
+        Some(path) => {
+            Arc::new(up::SqliteStore::open_with(path, up::SqliteOptions::default().existing_only(existing_only))?)
+        }
     })
 }
 

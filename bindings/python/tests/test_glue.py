@@ -279,6 +279,7 @@ def test_bad_input_is_a_python_error_never_a_crash(
         ({"clock": lambda: 1.5}, TypeError),
         ({"encryption_key": "a str"}, TypeError),
         ({"encryption_key": b"short"}, userpool.AuthError),
+        ({"existing_only": "yes"}, TypeError),
     ],
 )
 def test_bad_open_arguments(kwargs: dict[str, Any], error: type[BaseException]) -> None:
@@ -470,6 +471,38 @@ def test_a_path_opens_a_sqlite_pool_that_survives_reopening(tmp_path: Any, host:
         userpool.UserPool.open(path=42)  # type: ignore[arg-type]
 
 
+def test_existing_only_opens_what_is_there_and_creates_nothing(tmp_path: Any, host: Host) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(userpool.InvalidParameterError, match="does not exist"):
+        userpool.UserPool.open(path=missing, config=fast_config(), existing_only=True)
+    assert not missing.exists()
+    other_app = tmp_path / "other.db"
+    other_app.write_bytes(b"")
+    with pytest.raises(userpool.InvalidParameterError, match="holds no userpool pools"):
+        userpool.UserPool.open(path=other_app, config=fast_config(), existing_only=True)
+    assert other_app.read_bytes() == b""
+
+    path = tmp_path / "users.db"
+    signed_in(userpool.UserPool.open(path=path, config=fast_config(), delivery=host.deliver, clock=host.clock), host)
+    mistyped = fast_config(pool_id="local_pytset")
+    with pytest.raises(userpool.ResourceNotFoundError, match="User pool local_pytset does not exist"):
+        userpool.UserPool.open(path=path, config=mistyped, existing_only=True)
+    # The mistyped pool was not made: it is refused again, and the real one is all there is.
+    with pytest.raises(userpool.ResourceNotFoundError):
+        userpool.UserPool.open(path=path, config=mistyped, existing_only=True)
+    admin = userpool.UserPool.open(path=path, config=fast_config(), existing_only=True)
+    assert [u.username for u in admin.list_users().users] == ["alice"]
+    with pytest.raises(userpool.ResourceNotFoundError):
+        userpool.UserPool.open(config=fast_config(), existing_only=True)  # memory holds no pool
+
+
+def test_aio_open_forwards_existing_only(tmp_path: Any) -> None:
+    opening = userpool.aio.UserPool.open(path=tmp_path / "none.db", config=fast_config(), existing_only=True)
+    with pytest.raises(userpool.InvalidParameterError):
+        asyncio.run(opening)
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_delivery_failure_on_sqlite_leaves_nothing(tmp_path: Any, host: Host) -> None:
     pool = userpool.UserPool.open(path=tmp_path / "u.db", config=fast_config(), delivery=host.deliver)
     host.failure = OSError("smtp down")
@@ -493,10 +526,8 @@ def test_every_public_method_of_the_core_pool_is_forwarded() -> None:
     """A method added to core's UserPool must appear here (and in the stub and aio)."""
     core = "".join(p.read_text() for p in sorted((REPO / "core" / "src" / "pool").glob("*.rs")))
     names = set(re.findall(r"^    pub fn (\w+)", core, re.M))
-    builder = {"builder", "store", "delivery", "clock", "encryption_key"}  # UserPool.open's arguments
-    # Rust only for now, for tools that administer existing pools (the CLI); the bindings'
-    # open() creates what is missing, as apps want (docs/storage.md).
-    builder.add("open_existing")
+    # UserPool.open's arguments (open_existing is open(existing_only=True))
+    builder = {"builder", "store", "delivery", "clock", "encryption_key", "open_existing"}
     assert len(names) > 50
     missing = sorted(n for n in names - builder if not hasattr(userpool.UserPool, n))
     assert missing == []

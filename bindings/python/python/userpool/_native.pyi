@@ -352,6 +352,7 @@ class UserPool:
         delivery: Optional[Callable[[Message], object]] = None,
         clock: Optional[Callable[[], int]] = None,
         encryption_key: Optional[bytes] = None,
+        existing_only: bool = False,
     ) -> UserPool:
         """Opens a pool.
 
@@ -362,6 +363,10 @@ class UserPool:
         one, every operation that sends a code fails that way.
         ``clock``: returns unix milliseconds (tests move time with it); the system clock when ``None``.
         ``encryption_key``: 32 bytes that seal signing keys and secrets at rest.
+        ``existing_only``: for tools that administer a pool that must be there already. A
+        missing file, or one without userpool's tables, raises :class:`InvalidParameterError`
+        and is left as it is; a pool id the file does not hold raises
+        :class:`ResourceNotFoundError`. Nothing is created either way.
         """
     def with_client(self, client_id: str, client_secret: Optional[str] = None) -> UserPool:
         """The same pool acting as another app client (a client with a secret needs it)."""

@@ -49,9 +49,12 @@ class UserPool:
         delivery: Optional[Callable[[Message], object]] = None,
         clock: Optional[Callable[[], int]] = None,
         encryption_key: Optional[bytes] = None,
+        existing_only: bool = False,
     ) -> UserPool:
         """Opens a pool off the event loop; the arguments are those of :meth:`userpool.UserPool.open`."""
-        pool = await asyncio.to_thread(_native.UserPool.open, path, config, delivery, clock, encryption_key)
+        pool = await asyncio.to_thread(
+            _native.UserPool.open, path, config, delivery, clock, encryption_key, existing_only
+        )
         return cls(pool)
 
     @property
