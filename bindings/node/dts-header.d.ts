@@ -199,6 +199,12 @@ export interface OpenOptions {
   clock?: ClockFunction | null
   /** 32 bytes that seal the signing keys at rest. */
   encryptionKey?: Uint8Array | null
+  /**
+   * Open only a pool that is there already: a missing file, or one without userpool's
+   * tables, rejects with `InvalidParameterException`, and a pool id the file does not hold
+   * with `ResourceNotFoundException`; nothing is created. For administration scripts.
+   */
+  existingOnly?: boolean | null
 }
 
 /** `listUsers`' options. */

@@ -199,6 +199,12 @@ export interface OpenOptions {
   clock?: ClockFunction | null
   /** 32 bytes that seal the signing keys at rest. */
   encryptionKey?: Uint8Array | null
+  /**
+   * Open only a pool that is there already: a missing file, or one without userpool's
+   * tables, rejects with `InvalidParameterException`, and a pool id the file does not hold
+   * with `ResourceNotFoundException`; nothing is created. For administration scripts.
+   */
+  existingOnly?: boolean | null
 }
 
 /** `listUsers`' options. */
@@ -256,6 +262,10 @@ export declare class UserPool {
    *   function's error as `cause`) and nothing changes. Without it, codes cannot be sent.
    * - `clock`: returns the time in unix milliseconds (tests move time with it).
    * - `encryptionKey`: 32 bytes that seal the signing keys at rest.
+   * - `existingOnly`: for tools that administer a pool that must be there already. A
+   *   missing file, or one without userpool's tables, rejects with
+   *   `InvalidParameterException`; a pool id the file does not hold, with
+   *   `ResourceNotFoundException`. Nothing is created either way.
    */
   static open(options?: OpenOptions): Promise<UserPool>
   /**

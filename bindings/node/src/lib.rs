@@ -100,13 +100,20 @@ struct OpenOptions {
     delivery: Option<JsDelivery>,
     clock: Option<(JsClock, FunctionRef<(), f64>)>,
     encryption_key: Option<Vec<u8>>,
+    existing_only: bool,
 }
 
-const OPEN_OPTIONS: &[&str] = &["path", "config", "delivery", "clock", "encryptionKey"];
+const OPEN_OPTIONS: &[&str] = &["path", "config", "delivery", "clock", "encryptionKey", "existingOnly"];
 
 fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions, Failure> {
-    let mut open =
-        OpenOptions { path: None, config: ConfigSource::Default, delivery: None, clock: None, encryption_key: None };
+    let mut open = OpenOptions {
+        path: None,
+        config: ConfigSource::Default,
+        delivery: None,
+        clock: None,
+        encryption_key: None,
+        existing_only: false,
+    };
     let Some(options) = optional_object(options, "options")? else {
         return Ok(open);
     };
@@ -163,6 +170,11 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
                 convert::type_name(&key),
             ));
         }
+    };
+    let existing_only = property(&options, "existingOnly")?;
+    open.existing_only = match existing_only.get_type()? {
+        ValueType::Undefined | ValueType::Null => false,
+        _ => boolean(&existing_only, "options.existingOnly")?,
     };
     Ok(open)
 }
@@ -243,6 +255,10 @@ impl UserPool {
     ///   function's error as `cause`) and nothing changes. Without it, codes cannot be sent.
     /// - `clock`: returns the time in unix milliseconds (tests move time with it).
     /// - `encryptionKey`: 32 bytes that seal the signing keys at rest.
+    /// - `existingOnly`: for tools that administer a pool that must be there already. A
+    ///   missing file, or one without userpool's tables, rejects with
+    ///   `InvalidParameterException`; a pool id the file does not hold, with
+    ///   `ResourceNotFoundException`. Nothing is created either way.
     #[napi(ts_args_type = "options?: OpenOptions", ts_return_type = "Promise<UserPool>")]
     pub fn open<'env>(env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
         let work = open_options(env, options.as_ref()).map(|options| {
@@ -254,7 +270,8 @@ impl UserPool {
                 };
                 let mut builder = userpool::UserPool::builder(config);
                 if let Some(path) = options.path {
-                    builder = builder.store(Arc::new(userpool::SqliteStore::open(path)?));
+                    let sqlite = userpool::SqliteOptions::default().existing_only(options.existing_only);
+                    builder = builder.store(Arc::new(userpool::SqliteStore::open_with(path, sqlite)?));
                 }
                 if let Some(delivery) = options.delivery {
                     builder = builder.delivery(Arc::new(delivery));
@@ -267,7 +284,8 @@ impl UserPool {
                 if let Some(key) = options.encryption_key {
                     builder = builder.encryption_key(&key);
                 }
-                Ok(UserPool { inner: builder.open()?, clock: clock_ref })
+                let inner = if options.existing_only { builder.open_existing()? } else { builder.open()? };
+                Ok(UserPool { inner, clock: clock_ref })
             }
         });
         settle(env, work)

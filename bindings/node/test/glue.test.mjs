@@ -2,7 +2,7 @@
 // functions, client views, the SQLite path, and that operations run off the event loop.
 import assert from 'node:assert/strict'
 import { createHmac, pbkdf2 } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -245,6 +245,7 @@ describe('errors', () => {
     await rejectsWith(UserPool.open({ clock: Date.now() }), typeError(/options.clock must be a function, not a number/))
     await rejectsWith(UserPool.open({ encryptionKey: 'secret' }), typeError(/encryptionKey must be a Uint8Array/))
     await rejectsWith(UserPool.open({ path: 7 }), typeError(/options.path must be a string/))
+    await rejectsWith(UserPool.open({ existingOnly: 'yes' }), typeError(/options.existingOnly must be a boolean, not a string/))
     await rejectsWith(UserPool.open({ config: { pool_id: 'x', no_such_key: 1 } }), { code: 'InvalidUserPoolConfigurationException' })
     await rejectsWith(UserPool.open({ config: 'pool_id = ' }), { code: 'InvalidUserPoolConfigurationException' })
     const cyclic = { pool_id: 'x' }
@@ -472,6 +473,44 @@ describe('storage', () => {
       const second = await UserPool.open(options)
       assert.equal((await second.adminGetUser('frank')).status, 'FORCE_CHANGE_PASSWORD')
       assert.deepEqual(second.jwks(), first.jwks())
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('existingOnly opens what is there and creates nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'userpool-node-'))
+    try {
+      const config = { pool_id: 'local_node', password_hashing: FAST_HASHING }
+      const missing = join(dir, 'missing.db')
+      await rejectsWith(UserPool.open({ path: missing, config, existingOnly: true }), (e) => {
+        assert.equal(e.code, 'InvalidParameterException')
+        assert.match(e.message, /does not exist/)
+        return true
+      })
+      assert.equal(existsSync(missing), false)
+      const otherApp = join(dir, 'other.db')
+      writeFileSync(otherApp, '')
+      await rejectsWith(UserPool.open({ path: otherApp, config, existingOnly: true }), {
+        code: 'InvalidParameterException',
+        message: /holds no userpool pools/,
+      })
+      assert.equal(readFileSync(otherApp).length, 0)
+
+      const path = join(dir, 'users.db')
+      const pool = await UserPool.open({ path, config, delivery: () => {} })
+      await pool.adminCreateUser('frank', { email: 'frank@example.com' }, PASSWORD, false)
+      const mistyped = { ...config, pool_id: 'local_ndoe' }
+      for (let attempt = 0; attempt < 2; attempt++) {
+        // The second attempt is refused too: the first made nothing.
+        await rejectsWith(UserPool.open({ path, config: mistyped, existingOnly: true }), {
+          code: 'ResourceNotFoundException',
+          message: /User pool local_ndoe does not exist/,
+        })
+      }
+      const admin = await UserPool.open({ path, config, existingOnly: true })
+      assert.deepEqual((await admin.listUsers()).users.map((u) => u.username), ['frank'])
+      await rejectsWith(UserPool.open({ config, existingOnly: true }), { code: 'ResourceNotFoundException' })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
