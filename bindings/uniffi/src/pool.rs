@@ -45,10 +45,12 @@ fn open_core(
     delivery: Option<Arc<dyn Delivery>>,
     clock: Option<Arc<dyn Clock>>,
     encryption_key: Option<Vec<u8>>,
+    existing_only: bool,
 ) -> up::Result<up::UserPool> {
     let mut builder = up::UserPool::builder(config(config_text)?);
     if let Some(path) = path {
-        builder = builder.store(Arc::new(up::SqliteStore::open(path)?));
+        let options = up::SqliteOptions::default().existing_only(existing_only);
+        builder = builder.store(Arc::new(up::SqliteStore::open_with(path, options)?));
     }
     if let Some(delivery) = delivery {
         builder = builder.delivery(Arc::new(HostDelivery(delivery)));
@@ -59,7 +61,7 @@ fn open_core(
     if let Some(key) = encryption_key {
         builder = builder.encryption_key(&key);
     }
-    builder.open()
+    if existing_only { builder.open_existing() } else { builder.open() }
 }
 
 impl UserPool {
@@ -88,16 +90,30 @@ impl UserPool {
     /// memory; `config` as TOML or JSON text (null: the defaults); `delivery` sends the codes
     /// (null: every code-sending operation fails with `CodeDeliveryFailureException`); `clock`
     /// gives the time (null: the system clock); `encryption_key` (32 bytes) seals the signing
-    /// keys and TOTP secrets at rest.
-    #[uniffi::constructor(default(path = None, config = None, delivery = None, clock = None, encryption_key = None))]
+    /// keys and TOTP secrets at rest. With `existing_only`, for tools that administer a pool
+    /// that must be there already, nothing is created: a missing file, or one without
+    /// userpool's tables, is `InvalidParameterException`, and a pool id the file does not
+    /// hold is `ResourceNotFoundException`.
+    #[uniffi::constructor(default(
+        path = None,
+        config = None,
+        delivery = None,
+        clock = None,
+        encryption_key = None,
+        existing_only = false
+    ))]
     pub async fn open(
         path: Option<String>,
         config: Option<String>,
         delivery: Option<Arc<dyn Delivery>>,
         clock: Option<Arc<dyn Clock>>,
         encryption_key: Option<Vec<u8>>,
+        existing_only: bool,
     ) -> Result<Arc<Self>, AuthError> {
-        let open = move || Ok(Arc::new(Self { core: open_core(path, config, delivery, clock, encryption_key)? }));
+        let open = move || {
+            let core = open_core(path, config, delivery, clock, encryption_key, existing_only)?;
+            Ok(Arc::new(Self { core }))
+        };
         tokio::task::spawn_blocking(open).await.unwrap_or_else(|e| Err(join_error(&e)))
     }
 

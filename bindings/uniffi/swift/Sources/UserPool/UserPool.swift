@@ -1363,13 +1363,16 @@ open class UserPool: UserPoolProtocol, @unchecked Sendable {
      * memory; `config` as TOML or JSON text (null: the defaults); `delivery` sends the codes
      * (null: every code-sending operation fails with `CodeDeliveryFailureException`); `clock`
      * gives the time (null: the system clock); `encryption_key` (32 bytes) seals the signing
-     * keys and TOTP secrets at rest.
+     * keys and TOTP secrets at rest. With `existing_only`, for tools that administer a pool
+     * that must be there already, nothing is created: a missing file, or one without
+     * userpool's tables, is `InvalidParameterException`, and a pool id the file does not
+     * hold is `ResourceNotFoundException`.
      */
-public static func `open`(path: String? = nil, config: String? = nil, delivery: Delivery? = nil, clock: Clock? = nil, encryptionKey: Data? = nil)async throws  -> UserPool  {
+public static func `open`(path: String? = nil, config: String? = nil, delivery: Delivery? = nil, clock: Clock? = nil, encryptionKey: Data? = nil, existingOnly: Bool = false)async throws  -> UserPool  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_userpool_uniffi_fn_constructor_userpool_open(FfiConverterOptionString.lower(path),FfiConverterOptionString.lower(config),FfiConverterOptionTypeDelivery.lower(delivery),FfiConverterOptionTypeClock.lower(clock),FfiConverterOptionData.lower(encryptionKey)
+                uniffi_userpool_uniffi_fn_constructor_userpool_open(FfiConverterOptionString.lower(path),FfiConverterOptionString.lower(config),FfiConverterOptionTypeDelivery.lower(delivery),FfiConverterOptionTypeClock.lower(clock),FfiConverterOptionData.lower(encryptionKey),FfiConverterBool.lower(existingOnly)
                 )
             },
             pollFunc: ffi_userpool_uniffi_rust_future_poll_u64,
@@ -5709,7 +5712,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_with_client_secret_hash() != 5032) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_constructor_userpool_open() != 17918) {
+    if (uniffi_userpool_uniffi_checksum_constructor_userpool_open() != 2137) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -146,6 +146,30 @@ final class GlueTests: XCTestCase {
         XCTAssertEqual(signedIn.nextStep, .done)
     }
 
+    func testExistingOnlyOpensWhatIsThereAndCreatesNothing() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let missing = dir.appendingPathComponent("missing.sqlite3").path
+        let notThere = await authError { _ = try await UserPool.open(path: missing, config: fastConfig, existingOnly: true) }
+        XCTAssertEqual(notThere?.code, "InvalidParameterException")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: missing))
+
+        let path = dir.appendingPathComponent("pool.sqlite3").path
+        do {
+            let pool = try await UserPool.open(path: path, config: fastConfig, delivery: delivery)
+            try await signUpConfirmed(pool, "alice", "alice@example.com")
+        }
+        let mistyped = fastConfig.replacingOccurrences(of: "local_swift", with: "local_swfit")
+        for _ in 0..<2 { // the second time too: the first made nothing
+            let unknown = await authError { _ = try await UserPool.open(path: path, config: mistyped, existingOnly: true) }
+            XCTAssertEqual(unknown?.code, "ResourceNotFoundException")
+        }
+        let admin = try await UserPool.open(path: path, config: fastConfig, existingOnly: true)
+        let users = try await admin.listUsers()
+        XCTAssertEqual(users.users.map(\.username), ["alice"])
+    }
+
     func testAdminImportUsersReturnsOneOutcomePerUserInOrder() async throws {
         let pool = try await open()
         let outcomes = try await pool.adminImportUsers(users: [

@@ -327,7 +327,7 @@ void uniffi_userpool_uniffi_fn_free_userpool(uint64_t handle, RustCallStatus *_N
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_CONSTRUCTOR_USERPOOL_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_CONSTRUCTOR_USERPOOL_OPEN
-uint64_t uniffi_userpool_uniffi_fn_constructor_userpool_open(RustBuffer path, RustBuffer config, RustBuffer delivery, RustBuffer clock, RustBuffer encryption_key
+uint64_t uniffi_userpool_uniffi_fn_constructor_userpool_open(RustBuffer path, RustBuffer config, RustBuffer delivery, RustBuffer clock, RustBuffer encryption_key, int8_t existing_only
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_ADMIN_ADD_USER_TO_GROUP

@@ -190,6 +190,37 @@ class GlueTest {
     }
 
     @Test
+    fun `existingOnly opens what is there and creates nothing`(@TempDir dir: Path): Unit = runBlocking {
+        val missing = dir.resolve("missing.sqlite3")
+        val notThere = assertThrows<AuthException.InvalidParameterException> {
+            runBlocking { UserPool.open(path = missing.toString(), config = FAST_CONFIG, existingOnly = true) }
+        }
+        assertTrue(notThere.message!!.contains("does not exist"), notThere.message)
+        assertFalse(missing.toFile().exists())
+        val otherApp = dir.resolve("other.sqlite3").toFile().apply { writeBytes(ByteArray(0)) }
+        assertThrows<AuthException.InvalidParameterException> {
+            runBlocking { UserPool.open(path = otherApp.path, config = FAST_CONFIG, existingOnly = true) }
+        }
+        assertEquals(0L, otherApp.length())
+
+        val path = dir.resolve("pool.sqlite3").toString()
+        UserPool.open(path = path, config = FAST_CONFIG, delivery = delivery).use { pool ->
+            pool.signUpConfirmed("alice", "alice@example.com")
+        }
+        val mistyped = FAST_CONFIG.replace("local_kotlin", "local_kotiln")
+        repeat(2) { // the second time too: the first made nothing
+            val unknown = assertThrows<AuthException.ResourceNotFoundException> {
+                runBlocking { UserPool.open(path = path, config = mistyped, existingOnly = true) }
+            }
+            assertTrue(unknown.message!!.contains("User pool local_kotiln does not exist"), unknown.message)
+        }
+        UserPool.open(path = path, config = FAST_CONFIG, existingOnly = true).use { admin ->
+            assertEquals(listOf("alice"), admin.listUsers().users.map { it.username })
+        }
+        Unit
+    }
+
+    @Test
     fun `adminImportUsers returns one outcome per user, in order`(): Unit = runBlocking {
         open().use { pool ->
             val outcomes = pool.adminImportUsers(
