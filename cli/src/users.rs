@@ -423,6 +423,7 @@ fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T
     let mut partial = tempfile::Builder::new().prefix(".userpool-export-").tempfile_in(dir).map_err(|e| named(&e))?;
     if let Some(existing) = existing {
         std::fs::set_permissions(partial.path(), existing.permissions()).map_err(|e| named(&e))?;
+        keep_owner(partial.as_file(), &existing, path);
     }
     let value = write(partial.as_file_mut())?;
     partial.as_file().sync_all().map_err(|e| named(&e))?;
@@ -430,6 +431,31 @@ fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T
     partial.persist(&target).map_err(|e| named(&e.error))?;
     Ok(value)
 }
+
+/// Gives the replacement the owner and group of the file it replaces, so that an export run
+/// as root over another user's file leaves it theirs. Without the right to (an ordinary user
+/// replacing a file that only their group shares), the export goes on and says so.
+#[cfg(unix)]
+fn keep_owner(replacement: &std::fs::File, existing: &std::fs::Metadata, path: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(made) = replacement.metadata() else { return };
+    if (made.uid(), made.gid()) == (existing.uid(), existing.gid()) {
+        return;
+    }
+    if let Err(e) = std::os::unix::fs::fchown(replacement, Some(existing.uid()), Some(existing.gid())) {
+        eprintln!(
+            "note: {} now belongs to uid {} gid {}; it could not keep uid {} gid {} ({e})",
+            path.display(),
+            made.uid(),
+            made.gid(),
+            existing.uid(),
+            existing.gid()
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_: &std::fs::File, _: &std::fs::Metadata, _: &Path) {}
 
 fn cell(user: &User, column: &str, username_attributes: &[String]) -> String {
     let attributes: &Attributes = &user.attributes;

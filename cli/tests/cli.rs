@@ -235,6 +235,27 @@ fn an_export_replaces_the_file_a_link_names_and_keeps_its_permissions() {
     assert_eq!(mode & 0o777, 0o600, "a new export is its owner's only");
 }
 
+#[cfg(unix)]
+#[test]
+fn an_export_over_another_users_file_leaves_it_theirs() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    ok(&userpool(dir.path(), &["demo"]));
+    let theirs = dir.path().join("theirs.csv");
+    std::fs::write(&theirs, "old\n").unwrap();
+    // Only root may give a file away; as anyone else there is no other user's file to make.
+    if std::os::unix::fs::chown(&theirs, Some(65_534), Some(65_534)).is_err() {
+        eprintln!("skipped: giving a file to another user needs root");
+        return;
+    }
+    let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "theirs.csv"]);
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("could not keep"), "{out:?}");
+    let after = std::fs::metadata(&theirs).unwrap();
+    assert_eq!((after.uid(), after.gid()), (65_534, 65_534));
+    assert!(std::fs::read_to_string(&theirs).unwrap().contains("alice@example.com"));
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn an_export_that_cannot_be_written_names_where_it_went() {
