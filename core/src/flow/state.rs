@@ -16,6 +16,15 @@ use crate::attributes::Attributes;
 /// than the library reading them (see [`Record`]).
 pub const RECORD_VERSION: u32 = 1;
 
+/// Whether a field holds its default, which a record leaves out: most users have no code,
+/// challenge, group or second factor, and the fields that say so were a third of a record.
+/// Only fields that every version of this library reads as their default when missing may
+/// be left out (`#[serde(default)]`, or an `Option`); `lockout` and `attribute_codes` are
+/// always written, because the first versions require them.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// A stored record, which says which version of the format wrote it. A store refuses to
 /// hand out one newer than [`RECORD_VERSION`]: the library would not see what the newer
 /// one added (a second factor it does not know, say) and would drop it when writing the
@@ -134,6 +143,7 @@ pub struct UserRecord {
     /// When the password was last set (unix ms).
     pub password_changed_ms: i64,
     /// When a temporary password stops working (FORCE_CHANGE_PASSWORD only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temporary_password_expires_ms: Option<i64>,
     /// Creation time (unix ms).
     pub created_ms: i64,
@@ -142,13 +152,15 @@ pub struct UserRecord {
     /// Failed-password state.
     pub lockout: Lockout,
     /// Sign-up confirmation code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_up_code: Option<PendingCode>,
     /// Forgot-password code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_code: Option<PendingCode>,
     /// Attribute verification codes, by attribute.
     pub attribute_codes: BTreeMap<String, PendingAttribute>,
     /// Groups the user belongs to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub groups: BTreeSet<String>,
     /// The generation of each group when the user joined it (absent: 0, a group created
     /// before generations existed). A membership counts only while its group still has that
@@ -157,13 +169,13 @@ pub struct UserRecord {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub group_generations: BTreeMap<String, u64>,
     /// The sign-in challenge in progress, if any (one at a time per user).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge: Option<Challenge>,
     /// Second factors.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub mfa: MfaSettings,
     /// Wrong second factors, counted on the lockout schedule across sign-ins.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub mfa_lockout: Lockout,
     /// When the codes the user asked for in the last hour were sent (unix ms), for
     /// `codes.max_requests_per_hour`.
@@ -487,4 +499,48 @@ pub struct AuditEvent {
     pub at_ms: i64,
     /// A short reason for failures (never a secret).
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::sample_user;
+
+    /// What the first versions of this library wrote for `sample_user("s1", "alice")`: every
+    /// field spelled out, the empty ones as `null`, `[]` and zeros.
+    const FIRST_VERSION_RECORD: &str = r#"{"record_version":1,"sub":"s1","username":"alice","status":"CONFIRMED","enabled":true,"attributes":{"email":"alice@example.com"},"password_hash":"$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA","password_changed_ms":1,"temporary_password_expires_ms":null,"created_ms":1,"updated_ms":1,"lockout":{"failures":0,"last_failure_ms":0,"locked_until_ms":0},"sign_up_code":null,"reset_code":null,"attribute_codes":{},"groups":[],"challenge":null,"mfa":{"totp":null,"totp_enabled":false,"pending_totp":null,"sms_enabled":false,"email_enabled":false,"preferred":null},"mfa_lockout":{"failures":0,"last_failure_ms":0,"locked_until_ms":0}}"#;
+
+    #[test]
+    fn a_record_leaves_out_the_fields_that_hold_their_defaults() {
+        let user = sample_user("s1", "alice");
+        let json = serde_json::to_string(&user).unwrap();
+        for left_out in
+            ["temporary_password_expires_ms", "sign_up_code", "reset_code", "groups", "challenge", "mfa", "mfa_lockout"]
+        {
+            assert!(!json.contains(&format!("\"{left_out}\"")), "{left_out} in {json}");
+        }
+        // The first versions require these two, so they are always written.
+        assert!(json.contains(r#""lockout":"#) && json.contains(r#""attribute_codes":{}"#), "{json}");
+        assert!(json.len() * 3 < FIRST_VERSION_RECORD.len() * 2, "not a third smaller: {json}");
+        assert_eq!(serde_json::from_str::<UserRecord>(&json).unwrap(), user);
+        assert_eq!(serde_json::from_str::<UserRecord>(FIRST_VERSION_RECORD).unwrap(), user, "older records still read");
+    }
+
+    #[test]
+    fn fields_that_hold_something_are_written_and_read_back() {
+        let code =
+            PendingCode { tag: "tag".into(), issued_ms: 1, expires_ms: 2, attempts: 1, attribute: "email".into() };
+        let mut user = sample_user("s1", "alice");
+        user.temporary_password_expires_ms = Some(5);
+        user.sign_up_code = Some(code.clone());
+        user.reset_code = Some(code);
+        user.groups.insert("admins".into());
+        user.mfa.sms_enabled = true;
+        user.mfa_lockout.failures = 2;
+        let json = serde_json::to_string(&user).unwrap();
+        for written in ["temporary_password_expires_ms", "sign_up_code", "reset_code", "groups", "mfa", "mfa_lockout"] {
+            assert!(json.contains(&format!("\"{written}\"")), "{written} missing from {json}");
+        }
+        assert_eq!(serde_json::from_str::<UserRecord>(&json).unwrap(), user);
+    }
 }
