@@ -45,6 +45,12 @@ impl Store for TempStore {
     fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
         self.store.user_by_key(pool, key)
     }
+    fn user_version(&self, pool: &str, sub: &str) -> Result<Option<u64>, StoreError> {
+        self.store.user_version(pool, sub)
+    }
+    fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
+        self.store.user_sub_by_key(pool, key)
+    }
     fn users(
         &self,
         pool: &str,
@@ -381,7 +387,12 @@ fn spoil_record(path: &Path, sub: &str) {
 fn a_record_that_no_longer_decodes_can_still_be_deleted() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
     spoil_record(&path, "s1");
-    assert!(matches!(store.user("p1", "s1"), Err(StoreError::Backend(_))));
+    assert!(matches!(store.user("p1", "s1"), Err(StoreError::Unreadable(_))));
+    assert!(matches!(store.user_by_key("p1", "u:alice"), Err(StoreError::Unreadable(_))));
+    // What a deletion needs is read without decoding the record.
+    assert_eq!(store.user_version("p1", "s1").unwrap(), Some(1));
+    let found = store.user_sub_by_key("p1", "u:alice").unwrap().unwrap();
+    assert_eq!((found.version, found.value.as_str()), (1, "s1"));
     store.commit("p1", vec![Write::DeleteUser { sub: "s1".into(), expect: 1 }]).unwrap();
     assert!(store.user("p1", "s1").unwrap().is_none());
     assert!(store.user_by_key("p1", "u:alice").unwrap().is_none());
@@ -419,7 +430,7 @@ fn a_listing_that_meets_a_record_it_cannot_decode_names_the_user_not_the_record(
         ),
     ];
     for (outcome, row) in listed.into_iter().zip(["user s2", "user row 2"]) {
-        let Err(StoreError::Backend(message)) = outcome else { panic!("listed: {outcome:?}") };
+        let Err(StoreError::Unreadable(message)) = outcome else { panic!("listed: {outcome:?}") };
         assert!(message.contains("pool.sqlite3") && message.contains(row), "{message}");
         assert!(!message.contains("bob") && !message.contains("argon2"), "the record shows: {message}");
     }
@@ -447,13 +458,13 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
         store.family_by_hash("p1", "h-f1").map(|_| ()),
     ];
     for refused in refusals {
-        let Err(StoreError::Backend(message)) = refused else { panic!("read: {refused:?}") };
+        let Err(StoreError::Unreadable(message)) = refused else { panic!("read: {refused:?}") };
         assert!(message.contains("newer userpool (record version 2"), "{message}");
     }
     // What the newer library added may be what keeps the record from decoding here.
     conn.execute("UPDATE userpool_users SET record = json_set(record, '$.status', 'ARCHIVED')", []).unwrap();
     for refused in [store.user("p1", "s1").map(|_| ()), store.users("p1", None, 10, &|_| true).map(|_| ())] {
-        let Err(StoreError::Backend(message)) = refused else { panic!("read: {refused:?}") };
+        let Err(StoreError::Unreadable(message)) = refused else { panic!("read: {refused:?}") };
         assert!(message.contains("newer userpool (record version 2"), "{message}");
     }
 }
@@ -467,6 +478,42 @@ fn an_older_file_with_a_record_it_cannot_decode_still_opens() {
     assert_eq!(indexed(&store, "email", "alice@", true), ["s1"]);
     assert_eq!(indexed(&store, "email", "carol@", true), ["s3"], "the users after it are indexed");
     assert_eq!(indexed(&store, "email", "bob@", true), Vec::<String>::new());
+}
+
+#[test]
+fn an_administrator_deletes_a_user_whose_record_cannot_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let pool = UserPool::builder(pool_config("")).store(Arc::clone(&store) as Arc<dyn Store>).open().unwrap();
+    let mut subs = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        subs.push(pool.admin_create_user(name, email(name), None, false).unwrap().user.sub);
+    }
+    // alice's record is damaged; bob's was written by a newer library.
+    spoil_record(&path, &subs[0]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE userpool_users SET record = json_set(record, '$.record_version', 99) WHERE sub = ?1",
+        [&subs[1]],
+    )
+    .unwrap();
+    for name in ["alice", "bob"] {
+        let refused = pool.admin_get_user(name).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InternalError, "{refused}");
+    }
+
+    pool.admin_delete_user("alice").unwrap();
+    pool.admin_delete_user(&subs[1]).unwrap(); // by sub
+    for (name, sub) in [("alice", &subs[0]), ("bob", &subs[1])] {
+        assert_eq!(pool.admin_get_user(name).unwrap_err().code(), ErrorCode::UserNotFound);
+        assert!(store.user_version("local_sqlite", sub).unwrap().is_none());
+        assert_eq!(pool.admin_delete_user(name).unwrap_err().code(), ErrorCode::UserNotFound);
+    }
+    assert_eq!(pool.admin_get_user("carol").unwrap().username, "carol");
+    // The names are free again.
+    pool.admin_create_user("alice", email("alice"), None, false).unwrap();
+    assert_eq!(integrity(&path), "ok");
 }
 
 #[test]

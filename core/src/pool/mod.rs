@@ -194,6 +194,14 @@ impl UserPoolBuilder {
     }
 }
 
+/// An administrator's name for a user: a username, an alias or a sub.
+fn check_admin_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 512 {
+        return Err(Error::invalid("username must be 1-512 bytes (a username, an alias or a sub)"));
+    }
+    Ok(())
+}
+
 fn backend(e: StoreError) -> Error {
     Error::internal(format!("store: {e}"))
 }
@@ -341,13 +349,29 @@ impl UserPool {
     /// Finds a user by a sign-in name (username, email/phone username, verified alias) or
     /// by `sub`.
     fn find(&self, name: &str) -> Result<Option<Versioned<UserRecord>>> {
+        self.find_in_store(name).map_err(backend)
+    }
+
+    /// The user a name (username, alias or sub) names, with the store's own error.
+    fn find_in_store(&self, name: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
         let pool = self.pool_id();
         for key in user::lookup_keys(&self.shared.settings, name) {
-            if let Some(found) = self.store().user_by_key(pool, &key).map_err(backend)? {
+            if let Some(found) = self.store().user_by_key(pool, &key)? {
                 return Ok(Some(found));
             }
         }
-        self.store().user(pool, name).map_err(backend)
+        self.store().user(pool, name)
+    }
+
+    /// The `sub` and record version of the user a name names, without decoding the record.
+    fn find_unread(&self, name: &str) -> Result<Option<Versioned<String>>, StoreError> {
+        let pool = self.pool_id();
+        for key in user::lookup_keys(&self.shared.settings, name) {
+            if let Some(found) = self.store().user_sub_by_key(pool, &key)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(self.store().user_version(pool, name)?.map(|version| Versioned { version, value: name.to_owned() }))
     }
 
     fn load(&self, target: &Target<'_>) -> Result<Option<Versioned<UserRecord>>> {
@@ -1270,9 +1294,7 @@ impl UserPool {
     // ── administration ──────────────────────────────────────────────────────────────────
 
     fn admin_find(&self, username: &str) -> Result<Versioned<UserRecord>> {
-        if username.is_empty() || username.len() > 512 {
-            return Err(Error::invalid("username must be 1-512 bytes (a username, an alias or a sub)"));
-        }
+        check_admin_name(username)?;
         self.find(username)?.ok_or_else(Error::user_not_found)
     }
 
@@ -1322,9 +1344,30 @@ impl UserPool {
         self.view(&self.admin_find(username)?.value, None)
     }
 
-    /// Deletes a user and every session.
+    /// Deletes a user and every session. A user whose stored record this library cannot
+    /// read (damaged, or written by a newer userpool), which every other operation refuses,
+    /// is deleted too: by username, alias or `sub`, without reading the record.
     pub fn admin_delete_user(&self, username: &str) -> Result<()> {
-        self.admin_drive(username, &Input::Delete).map(drop)
+        check_admin_name(username)?;
+        match self.find_in_store(username) {
+            Err(StoreError::Unreadable(why)) => self.delete_unreadable(username, &why),
+            found => {
+                let found = found.map_err(backend)?.ok_or_else(Error::user_not_found)?;
+                self.drive(Target::Sub(&found.value.sub), &Input::Delete).map(drop)
+            }
+        }
+    }
+
+    /// Deletes a user whose record this library cannot use (damaged, or written by a newer
+    /// userpool), found by name without reading the record. Every other operation refuses
+    /// such a user; deleting needs nothing from the record but its `sub`.
+    fn delete_unreadable(&self, name: &str, why: &str) -> Result<()> {
+        self.commit_rerunning("Too many concurrent changes to this user; retry.", || {
+            let found = self.find_unread(name).map_err(backend)?.ok_or_else(Error::user_not_found)?;
+            let pool = self.pool_id();
+            tracing::warn!(pool, sub = %found.value, why, "deleting a user whose stored record cannot be read");
+            Ok((vec![Write::DeleteUser { sub: found.value, expect: found.version }], ()))
+        })
     }
 
     /// Disables a user and revokes every session.

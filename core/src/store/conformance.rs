@@ -70,6 +70,11 @@ pub fn users_are_versioned(store: &dyn Store) {
     let got = store.user("p1", "sub-a").unwrap().unwrap();
     assert_eq!(got.value, alice);
     assert_eq!(store.user_by_key("p1", "u:alice").unwrap().unwrap().value.sub, "sub-a");
+    assert_eq!(store.user_version("p1", "sub-a").unwrap(), Some(got.version));
+    let head = store.user_sub_by_key("p1", "u:alice").unwrap().unwrap();
+    assert_eq!((head.version, head.value.as_str()), (got.version, "sub-a"));
+    assert_eq!(store.user_version("p1", "sub-x").unwrap(), None);
+    assert!(store.user_sub_by_key("p1", "u:nobody").unwrap().is_none());
     let mut changed = alice.clone();
     changed.enabled = false;
     store.commit("p1", vec![put(changed, &["u:alice"], Some(got.version))]).unwrap();

@@ -176,6 +176,11 @@ pub enum StoreError {
     /// A page cursor this store did not issue (or issued for another kind of listing).
     #[error("the pagination token is not valid here")]
     InvalidCursor,
+    /// A stored user or family cannot be used by this library: it does not decode, or a
+    /// newer library wrote it (see [`Store`]). The message names the file and says which,
+    /// never what the record holds.
+    #[error("store failure: {0}")]
+    Unreadable(String),
 }
 
 /// The attributes `list_users` filters may find through an index of search terms
@@ -263,7 +268,7 @@ pub struct UserPage {
 /// Storage for any number of pools. Implementations must be safe to share between threads.
 ///
 /// A store that keeps records across library versions (a file, a database) refuses, with
-/// [`StoreError::Backend`], to hand out a user or family whose
+/// [`StoreError::Unreadable`], to hand out a user or family whose
 /// [`record_version`](crate::flow::state::Record) is newer than
 /// [`RECORD_VERSION`](crate::flow::state::RECORD_VERSION), as `SqliteStore` does.
 pub trait Store: Send + Sync {
@@ -271,6 +276,17 @@ pub trait Store: Send + Sync {
     fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError>;
     /// The user holding a unique lookup key.
     fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError>;
+    /// The version of the user record with this `sub`, read without decoding the record:
+    /// how an administrator deletes a user whose record is [`StoreError::Unreadable`]. The
+    /// default decodes it, for stores whose records always decode.
+    fn user_version(&self, pool: &str, sub: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.user(pool, sub)?.map(|user| user.version))
+    }
+    /// The `sub` of the user holding a unique lookup key, with the record's version, read
+    /// without decoding the record (see [`Store::user_version`]).
+    fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
+        Ok(self.user_by_key(pool, key)?.map(|user| Versioned { version: user.version, value: user.value.sub }))
+    }
     /// Users ordered by `sub`, starting after `after`, at most `limit`, keeping those for
     /// which `keep` is true (stores may pre-filter but must call `keep` on what they return).
     fn users(
@@ -315,6 +331,12 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
         (**self).user_by_key(pool, key)
+    }
+    fn user_version(&self, pool: &str, sub: &str) -> Result<Option<u64>, StoreError> {
+        (**self).user_version(pool, sub)
+    }
+    fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
+        (**self).user_sub_by_key(pool, key)
     }
     fn users(
         &self,

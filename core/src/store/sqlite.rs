@@ -456,7 +456,17 @@ impl SqliteStore {
             idle.push(conn);
         }
         drop(idle);
-        result.map_err(|e| self.backend(&e))
+        result.map_err(|e| self.read_error(&e))
+    }
+
+    /// A read's failure: [`StoreError::Unreadable`] for a record this library cannot use.
+    fn read_error(&self, e: &rusqlite::Error) -> StoreError {
+        match e {
+            rusqlite::Error::FromSqlConversionFailure(_, _, cause) if cause.is::<RecordError>() => {
+                StoreError::Unreadable(describe(&self.path, &self.options, e))
+            }
+            _ => self.backend(e),
+        }
     }
 
     /// The users whose `sub` is in `[low, high)`, in `sub` order, after the cursor `after`
@@ -512,7 +522,7 @@ impl SqliteStore {
             for (at, record) in rows {
                 // Named by its sub or row id: the record holds hashes and personal data.
                 let user: UserRecord = from_json_record(&record)
-                    .map_err(|e| StoreError::Backend(format!("{}: {} ({})", self.path.display(), e, row(&at))))?;
+                    .map_err(|e| StoreError::Unreadable(format!("{}: {} ({})", self.path.display(), e, row(&at))))?;
                 if keep(&user) {
                     if page.users.len() == limit {
                         page.next = last_kept;
@@ -1050,6 +1060,25 @@ impl Store for SqliteStore {
                  WHERE k.pool = ?1 AND k.key = ?2",
             )?
             .query_row(params![pool, key], versioned)
+            .optional()
+        })
+    }
+
+    fn user_version(&self, pool: &str, sub: &str) -> Result<Option<u64>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT version FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
+                .query_row(params![pool, sub], |r| r.get(0).map(version_from_sql))
+                .optional()
+        })
+    }
+
+    fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT u.version, u.sub FROM userpool_user_keys k JOIN userpool_users u ON u.id = k.user_id
+                 WHERE k.pool = ?1 AND k.key = ?2",
+            )?
+            .query_row(params![pool, key], |r| Ok(Versioned { version: version_from_sql(r.get(0)?), value: r.get(1)? }))
             .optional()
         })
     }
