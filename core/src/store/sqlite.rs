@@ -459,6 +459,17 @@ impl SqliteStore {
         result.map_err(|e| self.read_error(&e))
     }
 
+    /// The one row (of a pool's key: `pool`, then `key`) that `sql` selects, if any.
+    fn point_read<T>(
+        &self,
+        sql: &str,
+        pool: &str,
+        key: &str,
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.read(|c| c.prepare_cached(sql)?.query_row(params![pool, key], row).optional())
+    }
+
     /// A read's failure: [`StoreError::Unreadable`] for a record this library cannot use.
     fn read_error(&self, e: &rusqlite::Error) -> StoreError {
         match e {
@@ -1046,41 +1057,24 @@ fn delete_family(tx: &Connection, row: i64) -> rusqlite::Result<()> {
 
 impl Store for SqliteStore {
     fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached("SELECT version, record FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
-                .query_row(params![pool, sub], versioned)
-                .optional()
-        })
+        self.point_read("SELECT version, record FROM userpool_users WHERE pool = ?1 AND sub = ?2", pool, sub, versioned)
     }
 
     fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT u.version, u.record FROM userpool_user_keys k JOIN userpool_users u ON u.id = k.user_id
-                 WHERE k.pool = ?1 AND k.key = ?2",
-            )?
-            .query_row(params![pool, key], versioned)
-            .optional()
-        })
+        const SQL: &str = "SELECT u.version, u.record FROM userpool_user_keys k
+                           JOIN userpool_users u ON u.id = k.user_id WHERE k.pool = ?1 AND k.key = ?2";
+        self.point_read(SQL, pool, key, versioned)
     }
 
     fn user_version(&self, pool: &str, sub: &str) -> Result<Option<u64>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached("SELECT version FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
-                .query_row(params![pool, sub], |r| r.get(0).map(version_from_sql))
-                .optional()
-        })
+        const SQL: &str = "SELECT version FROM userpool_users WHERE pool = ?1 AND sub = ?2";
+        self.point_read(SQL, pool, sub, |r| r.get(0).map(version_from_sql))
     }
 
     fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT u.version, u.sub FROM userpool_user_keys k JOIN userpool_users u ON u.id = k.user_id
-                 WHERE k.pool = ?1 AND k.key = ?2",
-            )?
-            .query_row(params![pool, key], |r| Ok(Versioned { version: version_from_sql(r.get(0)?), value: r.get(1)? }))
-            .optional()
-        })
+        const SQL: &str = "SELECT u.version, u.sub FROM userpool_user_keys k
+                           JOIN userpool_users u ON u.id = k.user_id WHERE k.pool = ?1 AND k.key = ?2";
+        self.point_read(SQL, pool, key, |r| Ok(Versioned { version: version_from_sql(r.get(0)?), value: r.get(1)? }))
     }
 
     fn users(
@@ -1134,23 +1128,14 @@ impl Store for SqliteStore {
     }
 
     fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached("SELECT version, record FROM userpool_families WHERE pool = ?1 AND family = ?2")?
-                .query_row(params![pool, id], versioned)
-                .optional()
-        })
+        const SQL: &str = "SELECT version, record FROM userpool_families WHERE pool = ?1 AND family = ?2";
+        self.point_read(SQL, pool, id, versioned)
     }
 
     fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT f.version, f.record FROM userpool_refresh_hashes h
-                 JOIN userpool_families f ON f.id = h.family_id
-                 WHERE h.pool = ?1 AND h.hash = ?2",
-            )?
-            .query_row(params![pool, hash], versioned)
-            .optional()
-        })
+        const SQL: &str = "SELECT f.version, f.record FROM userpool_refresh_hashes h
+                           JOIN userpool_families f ON f.id = h.family_id WHERE h.pool = ?1 AND h.hash = ?2";
+        self.point_read(SQL, pool, hash, versioned)
     }
 
     fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
@@ -1175,13 +1160,10 @@ impl Store for SqliteStore {
     }
 
     fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached("SELECT version, value FROM userpool_secrets WHERE pool = ?1 AND name = ?2")?
-                .query_row(params![pool, name], |r| {
-                    let value = r.get_ref(1)?.as_blob()?.to_vec();
-                    Ok(Versioned { version: version_from_sql(r.get(0)?), value: value.into() })
-                })
-                .optional()
+        const SQL: &str = "SELECT version, value FROM userpool_secrets WHERE pool = ?1 AND name = ?2";
+        self.point_read(SQL, pool, name, |r| {
+            let value = r.get_ref(1)?.as_blob()?.to_vec();
+            Ok(Versioned { version: version_from_sql(r.get(0)?), value: value.into() })
         })
     }
 
