@@ -1057,7 +1057,8 @@ fn delete_family(tx: &Connection, row: i64) -> rusqlite::Result<()> {
 
 impl Store for SqliteStore {
     fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.point_read("SELECT version, record FROM userpool_users WHERE pool = ?1 AND sub = ?2", pool, sub, versioned)
+        const SQL: &str = "SELECT version, record FROM userpool_users WHERE pool = ?1 AND sub = ?2";
+        self.point_read(SQL, pool, sub, versioned)
     }
 
     fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
