@@ -404,6 +404,21 @@ fn a_record_that_no_longer_decodes_can_still_be_deleted() {
 }
 
 #[test]
+fn deleting_a_newer_librarys_user_removes_the_terms_only_it_knows() {
+    let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // A newer library indexed a term this one has never heard of; the record still decodes.
+    conn.execute_batch(
+        "INSERT INTO userpool_user_search (pool, attr, term, user_id) VALUES ('p1', 'nickname', 'ally', 1);
+         UPDATE userpool_users SET record = json_set(record, '$.record_version', 2);",
+    )
+    .unwrap();
+    store.commit("p1", vec![Write::DeleteUser { sub: "s1".into(), expect: 1 }]).unwrap();
+    let left: i64 = conn.query_row("SELECT count(*) FROM userpool_user_search", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0, "terms left pointing at a row id the next user may get");
+}
+
+#[test]
 fn a_record_that_no_longer_decodes_can_be_replaced_and_its_terms_are_redone() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
     spoil_record(&path, "s1");
@@ -470,6 +485,19 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
 }
 
 #[test]
+fn a_record_that_is_not_even_text_is_named_by_listings_and_skipped_by_migrations() {
+    let (_dir, path, store) = file_with_users(&[("s1", "alice"), ("s2", "bob"), ("s3", "carol")]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE userpool_users SET record = X'FF00FF' WHERE sub = 's2'", []).unwrap();
+    let listed = store.users("p1", None, 10, &|_| true);
+    let Err(StoreError::Unreadable(message)) = listed else { panic!("listed: {listed:?}") };
+    assert!(message.contains("not UTF-8 text") && message.contains("user s2"), "{message}");
+    drop(store);
+    let store = reopened_from_version(&path, 1);
+    assert_eq!(indexed(&store, "email", "carol@", true), ["s3"], "the users after it are indexed");
+}
+
+#[test]
 fn an_older_file_with_a_record_it_cannot_decode_still_opens() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice"), ("s2", "bob"), ("s3", "carol")]);
     drop(store);
@@ -487,10 +515,10 @@ fn an_administrator_deletes_a_user_whose_record_cannot_be_read() {
     let store = Arc::new(SqliteStore::open(&path).unwrap());
     let pool = UserPool::builder(pool_config("")).store(Arc::clone(&store) as Arc<dyn Store>).open().unwrap();
     let mut subs = Vec::new();
-    for name in ["alice", "bob", "carol"] {
+    for name in ["alice", "bob", "carol", "dave"] {
         subs.push(pool.admin_create_user(name, email(name), None, false).unwrap().user.sub);
     }
-    // alice's record is damaged; bob's was written by a newer library.
+    // alice's record is damaged, bob's was written by a newer library, dave's is not text.
     spoil_record(&path, &subs[0]);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
@@ -498,14 +526,18 @@ fn an_administrator_deletes_a_user_whose_record_cannot_be_read() {
         [&subs[1]],
     )
     .unwrap();
-    for name in ["alice", "bob"] {
+    conn.execute("UPDATE userpool_users SET record = X'FF00FF' WHERE sub = ?1", [&subs[3]]).unwrap();
+    for name in ["alice", "bob", "dave"] {
         let refused = pool.admin_get_user(name).unwrap_err();
         assert_eq!(refused.code(), ErrorCode::InternalError, "{refused}");
     }
+    let not_text = store.user("local_sqlite", &subs[3]);
+    assert!(matches!(&not_text, Err(StoreError::Unreadable(m)) if m.contains("not UTF-8 text")), "{not_text:?}");
 
     pool.admin_delete_user("alice").unwrap();
     pool.admin_delete_user(&subs[1]).unwrap(); // by sub
-    for (name, sub) in [("alice", &subs[0]), ("bob", &subs[1])] {
+    pool.admin_delete_user("dave").unwrap();
+    for (name, sub) in [("alice", &subs[0]), ("bob", &subs[1]), ("dave", &subs[3])] {
         assert_eq!(pool.admin_get_user(name).unwrap_err().code(), ErrorCode::UserNotFound);
         assert!(store.user_version("local_sqlite", sub).unwrap().is_none());
         assert_eq!(pool.admin_delete_user(name).unwrap_err().code(), ErrorCode::UserNotFound);

@@ -1362,11 +1362,13 @@ impl UserPool {
     /// userpool), found by name without reading the record. Every other operation refuses
     /// such a user; deleting needs nothing from the record but its `sub`.
     fn delete_unreadable(&self, name: &str, why: &str) -> Result<()> {
+        let pool = self.pool_id();
+        let sub = self.find_unread(name).map_err(backend)?.ok_or_else(Error::user_not_found)?.value;
+        tracing::warn!(pool, sub, why, "deleting a user whose stored record cannot be read");
+        // Reruns stay with this user: the name may pass to another one in the meantime.
         self.commit_rerunning("Too many concurrent changes to this user; retry.", || {
-            let found = self.find_unread(name).map_err(backend)?.ok_or_else(Error::user_not_found)?;
-            let pool = self.pool_id();
-            tracing::warn!(pool, sub = %found.value, why, "deleting a user whose stored record cannot be read");
-            Ok((vec![Write::DeleteUser { sub: found.value, expect: found.version }], ()))
+            let version = self.store().user_version(pool, &sub).map_err(backend)?.ok_or_else(Error::user_not_found)?;
+            Ok((vec![Write::DeleteUser { sub: sub.clone(), expect: version }, self.purge_write()], ()))
         })
     }
 

@@ -283,7 +283,8 @@ pub trait Store: Send + Sync {
         Ok(self.user(pool, sub)?.map(|user| user.version))
     }
     /// The `sub` of the user holding a unique lookup key, with the record's version, read
-    /// without decoding the record (see [`Store::user_version`]).
+    /// without decoding the record (see [`Store::user_version`]). A store that wraps another
+    /// must forward both methods, or such a user cannot be deleted through it.
     fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
         Ok(self.user_by_key(pool, key)?.map(|user| Versioned { version: user.version, value: user.value.sub }))
     }

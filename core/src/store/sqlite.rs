@@ -164,8 +164,8 @@ fn fill_search_terms(tx: &Connection, attributes: &[&str]) -> rusqlite::Result<(
     let mut after = 0_i64;
     let mut read = tx.prepare("SELECT id, pool, record FROM userpool_users WHERE id > ?1 ORDER BY id LIMIT ?2")?;
     loop {
-        let rows: Vec<(i64, String, String)> = read
-            .query_map(params![after, limit_to_sql(LIST_CHUNK)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        let rows: Vec<(i64, String, Option<String>)> = read
+            .query_map(params![after, limit_to_sql(LIST_CHUNK)], |r| Ok((r.get(0)?, r.get(1)?, record_text(r, 2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (id, pool, record) in &rows {
             after = *id;
@@ -173,7 +173,7 @@ fn fill_search_terms(tx: &Connection, attributes: &[&str]) -> rusqlite::Result<(
             // that is not JSON, rather than making the file impossible to open: its user
             // cannot be read until the record is repaired, and the terms of whatever replaces
             // it are indexed then.
-            let Ok(user) = from_json::<UserRecord>(record) else {
+            let Some(Ok(user)) = record.as_deref().map(from_json::<UserRecord>) else {
                 tracing::warn!(row = id, "a stored user record could not be decoded; its search terms were not filled");
                 continue;
             };
@@ -504,8 +504,9 @@ impl SqliteStore {
                 };
                 let mut stmt = c.prepare_cached(sql)?;
                 let start = cursor.map_or(low, String::as_str);
-                let rows =
-                    stmt.query_map(params![pool, start, high, limit_to_sql(chunk)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let rows = stmt.query_map(params![pool, start, high, limit_to_sql(chunk)], |r| {
+                    Ok((r.get(0)?, record_text(r, 1)?))
+                })?;
                 rows.collect()
             })
         })
@@ -521,7 +522,7 @@ impl SqliteStore {
         keep: &dyn Fn(&UserRecord) -> bool,
         token: impl Fn(&C) -> String,
         row: impl Fn(&C) -> String,
-        mut fetch: impl FnMut(Option<&C>, usize) -> Result<Vec<(C, String)>, StoreError>,
+        mut fetch: impl FnMut(Option<&C>, usize) -> Result<Vec<(C, Option<String>)>, StoreError>,
     ) -> Result<UserPage, StoreError> {
         let mut page = UserPage::default();
         let mut last_kept = None;
@@ -532,7 +533,9 @@ impl SqliteStore {
             let exhausted = rows.len() < chunk;
             for (at, record) in rows {
                 // Named by its sub or row id: the record holds hashes and personal data.
-                let user: UserRecord = from_json_record(&record)
+                let user: UserRecord = record
+                    .ok_or(RecordError::NotText)
+                    .and_then(|text| from_json_record(&text))
                     .map_err(|e| StoreError::Unreadable(format!("{}: {} ({})", self.path.display(), e, row(&at))))?;
                 if keep(&user) {
                     if page.users.len() == limit {
@@ -608,9 +611,9 @@ fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqli
     // Durability first: see the module documentation and docs/storage.md.
     conn.pragma_update(None, "synchronous", "FULL")?;
     // On Apple systems fsync leaves the write in the drive's cache, where a power loss drops
-    // it; F_FULLFSYNC flushes it. Elsewhere SQLite ignores both flags.
+    // it; F_FULLFSYNC flushes it, for every sync including checkpoints'. Elsewhere SQLite
+    // ignores the flag.
     conn.pragma_update(None, "fullfsync", "ON")?;
-    conn.pragma_update(None, "checkpoint_fullfsync", "ON")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     // One plan per statement, whatever the bound values: without this, SQLite may mark a cached
     // statement for re-preparation whenever a parameter is bound (a parse on every lookup).
@@ -716,6 +719,7 @@ fn to_json<T: Serialize>(value: &T) -> rusqlite::Result<String> {
 /// own messages may quote it, so `Debug` is `Display` too.
 enum RecordError {
     Undecodable(serde_json::Error),
+    NotText,
     Newer(String),
 }
 
@@ -725,6 +729,7 @@ impl std::fmt::Display for RecordError {
             Self::Undecodable(e) => {
                 write!(f, "a stored record could not be decoded ({:?} error at column {})", e.classify(), e.column())
             }
+            Self::NotText => f.write_str("a stored record is not UTF-8 text"),
             Self::Newer(why) => f.write_str(why),
         }
     }
@@ -772,6 +777,12 @@ fn newer_record(version: u32) -> Option<String> {
     })
 }
 
+/// A record column as text; `None` when it is not (a BLOB, or bytes that are not UTF-8),
+/// which no library writes: callers treat it as a record that does not decode.
+fn record_text(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option<String>> {
+    Ok(row.get_ref(index)?.as_str().ok().map(str::to_owned))
+}
+
 fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
     // The error names the position only: a record holds hashes and personal data.
     serde_json::from_str(text).map_err(|e| {
@@ -798,10 +809,7 @@ fn limit_to_sql(limit: usize) -> i64 {
 fn versioned<T: DeserializeOwned + Record>(row: &rusqlite::Row<'_>) -> rusqlite::Result<Versioned<T>> {
     let version: i64 = row.get(0)?;
     // Decoded in place, without copying the record into a String first.
-    let record = row
-        .get_ref(1)?
-        .as_str()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
+    let record = row.get_ref(1)?.as_str().map_err(|_| RecordError::NotText)?;
     Ok(Versioned { version: version_from_sql(version), value: from_json_record(record)? })
 }
 
@@ -845,14 +853,17 @@ struct StoredUser {
 }
 
 fn stored_user(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Option<StoredUser>> {
-    let row: Option<(i64, String, String)> = tx
+    let row: Option<(i64, String, Option<UserRecord>)> = tx
         .prepare_cached("SELECT id, keys, record FROM userpool_users WHERE pool = ?1 AND sub = ?2")?
-        .query_row(params![pool, sub], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![pool, sub], |r| {
+            // A record that no longer decodes (or is not even text) can still be replaced or
+            // deleted; a newer library's may hold terms this one does not know (see unindex_user).
+            let record = record_text(r, 2)?.and_then(|text| from_json_record(&text).ok());
+            Ok((r.get(0)?, r.get(1)?, record))
+        })
         .optional()?;
     row.map(|(id, keys, record)| {
-        // A record that no longer decodes can still be replaced or deleted (see unindex_user).
-        let terms = from_json::<UserRecord>(&record).ok().map(|user| search_terms(&user));
-        Ok(StoredUser { id, keys: from_json(&keys)?, terms })
+        Ok(StoredUser { id, keys: from_json(&keys)?, terms: record.as_ref().map(search_terms) })
     })
     .transpose()
 }
@@ -1121,7 +1132,7 @@ impl Store for SqliteStore {
                 )?;
                 let rows = stmt.query_map(
                     params![pool, search.attribute, low, high, after_term, after_id, limit_to_sql(chunk)],
-                    |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
+                    |r| Ok(((r.get(0)?, r.get(1)?), record_text(r, 2)?)),
                 )?;
                 rows.collect()
             })
@@ -1345,14 +1356,12 @@ mod tests {
     fn every_connection_syncs_through_the_drive_cache() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
-        let flags = |c: &Connection| -> rusqlite::Result<(i64, String)> {
-            let synchronous: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
-            let full: i64 = c.query_row("PRAGMA fullfsync", [], |r| r.get(0))?;
-            let checkpoint: i64 = c.query_row("PRAGMA checkpoint_fullfsync", [], |r| r.get(0))?;
-            Ok((synchronous, format!("{full}{checkpoint}")))
+        let flags = |c: &Connection| -> rusqlite::Result<(i64, i64)> {
+            let synchronous = c.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            Ok((synchronous, c.query_row("PRAGMA fullfsync", [], |r| r.get(0))?))
         };
-        // 2 is FULL.
-        assert_eq!(flags(&store.writer.lock().unwrap()).unwrap(), (2, "11".to_owned()));
-        assert_eq!(store.read(flags).unwrap(), (2, "11".to_owned()));
+        // synchronous 2 is FULL.
+        assert_eq!(flags(&store.writer.lock().unwrap()).unwrap(), (2, 1));
+        assert_eq!(store.read(flags).unwrap(), (2, 1));
     }
 }
