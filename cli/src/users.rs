@@ -422,8 +422,7 @@ fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T
     // A fresh name each time, created only if absent: nothing planted there is followed.
     let mut partial = tempfile::Builder::new().prefix(".userpool-export-").tempfile_in(dir).map_err(|e| named(&e))?;
     if let Some(existing) = existing {
-        std::fs::set_permissions(partial.path(), existing.permissions()).map_err(|e| named(&e))?;
-        keep_owner(partial.as_file(), &existing, path);
+        keep_attributes(partial.as_file(), &existing, dir, path).map_err(|e| named(&e))?;
     }
     let value = write(partial.as_file_mut())?;
     partial.as_file().sync_all().map_err(|e| named(&e))?;
@@ -432,30 +431,65 @@ fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T
     Ok(value)
 }
 
-/// Gives the replacement the owner and group of the file it replaces, so that an export run
-/// as root over another user's file leaves it theirs. Without the right to (an ordinary user
-/// replacing a file that only their group shares), the export goes on and says so.
+/// Gives the replacement what the file it replaces had: its owner and group where the
+/// exporter may (root may, so an export run as root over another user's file leaves it
+/// theirs), then its permissions. Two exceptions keep the export from reaching anyone the
+/// old file did not:
+/// - in a directory anyone may write to (`/tmp`), another user's file at the target is no
+///   template: the replacement stays the exporter's, readable by them only;
+/// - where the group cannot be kept, the permissions lose their group and other bits.
 #[cfg(unix)]
-fn keep_owner(replacement: &std::fs::File, existing: &std::fs::Metadata, path: &Path) {
-    use std::os::unix::fs::MetadataExt as _;
-    let Ok(made) = replacement.metadata() else { return };
-    if (made.uid(), made.gid()) == (existing.uid(), existing.gid()) {
-        return;
-    }
-    if let Err(e) = std::os::unix::fs::fchown(replacement, Some(existing.uid()), Some(existing.gid())) {
+fn keep_attributes(
+    replacement: &std::fs::File,
+    existing: &std::fs::Metadata,
+    dir: &Path,
+    path: &Path,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _, fchown};
+    let made = replacement.metadata()?;
+    if existing.uid() != made.uid() && std::fs::metadata(dir)?.mode() & 0o002 != 0 {
         eprintln!(
-            "note: {} now belongs to uid {} gid {}; it could not keep uid {} gid {} ({e})",
+            "note: {} belonged to uid {} in a directory anyone may write to; it is replaced by a file of yours, \
+             readable by you only",
             path.display(),
-            made.uid(),
-            made.gid(),
-            existing.uid(),
-            existing.gid()
+            existing.uid()
         );
+        return Ok(());
     }
+    let mut mode = existing.mode() & 0o7777;
+    if (made.uid(), made.gid()) != (existing.uid(), existing.gid()) {
+        let kept_owner = fchown(replacement, Some(existing.uid()), Some(existing.gid())).is_ok();
+        // Without the right to give a file away, a member of its group may still keep that.
+        let kept_group = kept_owner || fchown(replacement, None, Some(existing.gid())).is_ok();
+        if !kept_group {
+            mode &= !0o077;
+        }
+        if !kept_owner {
+            let now = replacement.metadata()?;
+            eprintln!(
+                "note: {} now belongs to uid {} gid {}, not uid {} gid {}{}",
+                path.display(),
+                now.uid(),
+                now.gid(),
+                existing.uid(),
+                existing.gid(),
+                if kept_group { "" } else { "; it is readable by you only" }
+            );
+        }
+    }
+    // After the owner: giving a file away clears its set-id bits.
+    replacement.set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
-fn keep_owner(_: &std::fs::File, _: &std::fs::Metadata, _: &Path) {}
+fn keep_attributes(
+    replacement: &std::fs::File,
+    existing: &std::fs::Metadata,
+    _dir: &Path,
+    _path: &Path,
+) -> std::io::Result<()> {
+    replacement.set_permissions(existing.permissions())
+}
 
 fn cell(user: &User, column: &str, username_attributes: &[String]) -> String {
     let attributes: &Attributes = &user.attributes;

@@ -237,8 +237,8 @@ fn an_export_replaces_the_file_a_link_names_and_keeps_its_permissions() {
 
 #[cfg(unix)]
 #[test]
-fn an_export_over_another_users_file_leaves_it_theirs() {
-    use std::os::unix::fs::MetadataExt as _;
+fn an_export_over_another_users_file_leaves_it_theirs_except_in_a_shared_directory() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let dir = tempfile::tempdir().unwrap();
     ok(&userpool(dir.path(), &["demo"]));
     let theirs = dir.path().join("theirs.csv");
@@ -248,12 +248,28 @@ fn an_export_over_another_users_file_leaves_it_theirs() {
         eprintln!("skipped: giving a file to another user needs root");
         return;
     }
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o640)).unwrap();
     let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "theirs.csv"]);
     ok(&out);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("could not keep"), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("note: "), "{out:?}");
     let after = std::fs::metadata(&theirs).unwrap();
-    assert_eq!((after.uid(), after.gid()), (65_534, 65_534));
+    assert_eq!((after.uid(), after.gid(), after.mode() & 0o777), (65_534, 65_534, 0o640));
     assert!(std::fs::read_to_string(&theirs).unwrap().contains("alice@example.com"));
+
+    // In a directory anyone may write to, a file someone put at the target is no template.
+    let shared = dir.path().join("tmp");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let planted = shared.join("users.csv");
+    std::fs::write(&planted, "").unwrap();
+    std::os::unix::fs::chown(&planted, Some(65_534), Some(65_534)).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "tmp/users.csv"]);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("anyone may write to"), "{out:?}");
+    let after = std::fs::metadata(&planted).unwrap();
+    let me = std::fs::metadata(dir.path().join("userpool-demo.sqlite3")).unwrap().uid();
+    assert_eq!((after.uid(), after.mode() & 0o777), (me, 0o600));
 }
 
 #[cfg(target_os = "linux")]
