@@ -407,9 +407,9 @@ fn write_csv(
 /// Writes `path` through `write`, whose errors name what failed. A regular file (or a new
 /// one) is written to a temporary file beside it, which is renamed over it once complete:
 /// a failed export leaves the old file, or none, never half a file. Through a symlink, the
-/// file it names is the one replaced. An existing file keeps its permissions; a new one is
-/// readable by its owner only, as it holds personal data. Anything else (a terminal, a
-/// pipe, `/dev/null`) is written to as it is.
+/// file it names is the one replaced. An existing file keeps its owner and permissions as
+/// far as [`keep_attributes`] allows; a new one is readable by its owner only, as it holds
+/// personal data. Anything else (a terminal, a pipe, `/dev/null`) is written to as it is.
 fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T, String>) -> Result<T, String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

@@ -354,24 +354,36 @@ impl UserPool {
 
     /// The user a name (username, alias or sub) names, with the store's own error.
     fn find_in_store(&self, name: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        let pool = self.pool_id();
-        for key in user::lookup_keys(&self.shared.settings, name) {
-            if let Some(found) = self.store().user_by_key(pool, &key)? {
-                return Ok(Some(found));
-            }
-        }
-        self.store().user(pool, name)
+        self.first_found(name, |pool, key| self.store().user_by_key(pool, key), |pool| self.store().user(pool, name))
     }
 
     /// The `sub` and record version of the user a name names, without decoding the record.
     fn find_unread(&self, name: &str) -> Result<Option<Versioned<String>>, StoreError> {
+        self.first_found(
+            name,
+            |pool, key| self.store().user_sub_by_key(pool, key),
+            |pool| {
+                Ok(self.store().user_version(pool, name)?.map(|version| Versioned { version, value: name.to_owned() }))
+            },
+        )
+    }
+
+    /// What `by_key` finds under the first of the name's lookup keys that holds a user, or
+    /// else what `by_sub` finds taking the name as a `sub`: the one order every lookup of a
+    /// name follows.
+    fn first_found<T>(
+        &self,
+        name: &str,
+        by_key: impl Fn(&str, &str) -> Result<Option<T>, StoreError>,
+        by_sub: impl FnOnce(&str) -> Result<Option<T>, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
         let pool = self.pool_id();
         for key in user::lookup_keys(&self.shared.settings, name) {
-            if let Some(found) = self.store().user_sub_by_key(pool, &key)? {
+            if let Some(found) = by_key(pool, &key)? {
                 return Ok(Some(found));
             }
         }
-        Ok(self.store().user_version(pool, name)?.map(|version| Versioned { version, value: name.to_owned() }))
+        by_sub(pool)
     }
 
     fn load(&self, target: &Target<'_>) -> Result<Option<Versioned<UserRecord>>> {

@@ -783,15 +783,9 @@ fn record_text(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option
     Ok(row.get_ref(index)?.as_str().ok().map(str::to_owned))
 }
 
+/// Decodes stored JSON that carries no record version (a user's keys, an audit event).
 fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
-    // The error names the position only: a record holds hashes and personal data.
-    serde_json::from_str(text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("a stored record could not be decoded ({:?} error at column {})", e.classify(), e.column()).into(),
-        )
-    })
+    serde_json::from_str(text).map_err(|e| RecordError::Undecodable(e).into())
 }
 
 fn version_to_sql(version: u64) -> i64 {
