@@ -272,6 +272,55 @@ fn an_export_over_another_users_file_leaves_it_theirs_except_in_a_shared_directo
     assert_eq!((after.uid(), after.mode() & 0o777), (me, 0o600));
 }
 
+/// The exporter here is not root: an unprivileged uid, run by a root test process. It may
+/// keep a file's group when it is that group's member, and never another user's ownership.
+#[cfg(unix)]
+#[test]
+fn an_export_by_an_ordinary_user_keeps_a_group_it_belongs_to_and_shares_with_no_other() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    use std::os::unix::process::CommandExt as _;
+    const NOBODY: u32 = 65_534;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    if std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).is_err() {
+        eprintln!("skipped: running the export as another user needs root");
+        return;
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The build's own path may not be open to that user: a link to the binary beside it is.
+    let binary = dir.path().join("userpool");
+    std::fs::hard_link(env!("CARGO_BIN_EXE_userpool"), &binary)
+        .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_userpool"), &binary).map(drop))
+        .unwrap();
+    let as_nobody =
+        |args: &[&str]| Command::new(&binary).current_dir(&home).uid(NOBODY).gid(NOBODY).args(args).output().unwrap();
+    ok(&as_nobody(&["demo"]));
+    let export_over = |name: &str, owner: (u32, u32), mode: u32| {
+        let path = home.join(name);
+        std::fs::write(&path, "old\n").unwrap();
+        std::os::unix::fs::chown(&path, Some(owner.0), Some(owner.1)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = as_nobody(&["users", "export", "--pool", "userpool-demo.sqlite3", "-o", name]);
+        ok(&out);
+        assert!(std::fs::read_to_string(&path).unwrap().contains("alice@example.com"));
+        let after = std::fs::metadata(&path).unwrap();
+        (after.uid(), after.gid(), after.mode() & 0o7777, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    // Another user's file of the exporter's group: the group, and what it may do, stay.
+    let (uid, gid, mode, note) = export_over("ours.csv", (4_242, NOBODY), 0o660);
+    assert_eq!((uid, gid, mode), (NOBODY, NOBODY, 0o660), "{note}");
+    assert!(note.contains("now belongs to uid 65534 gid 65534, not uid 4242 gid 65534"), "{note}");
+    assert!(!note.contains("readable by you only"), "{note}");
+
+    // A group the exporter is not in: the export cannot be that group's, so it is nobody
+    // else's either.
+    let (uid, gid, mode, note) = export_over("theirs.csv", (4_242, 4_343), 0o664);
+    assert_eq!((uid, gid, mode), (NOBODY, NOBODY, 0o600), "{note}");
+    assert!(note.contains("not uid 4242 gid 4343; it is readable by you only"), "{note}");
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn an_export_that_cannot_be_written_names_where_it_went() {
