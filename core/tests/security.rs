@@ -312,6 +312,64 @@ fn unknown_users_get_the_answers_real_users_get() {
     assert_eq!(f.delivery.messages().len(), before + 2);
 }
 
+/// A simulated answer takes the shape a real one would for the same name: an address typed
+/// as the name comes back masked as itself, the channel is the pool's first recovery
+/// channel, and a real user who cannot receive a code (disabled, or nothing verified) is
+/// answered and limited as an unknown name is.
+#[test]
+fn simulated_answers_have_the_shape_of_real_ones() {
+    let f = open(
+        Arc::new(MemoryStore::new()),
+        config("pool_id = 'enum_shape'\n[sign_in]\nusername_attributes = ['email']"),
+        None,
+    );
+    f.pool.sign_up("victim@corp.example", PW, Attributes::new()).unwrap();
+    let code = f.delivery.last_code_to("victim@corp.example").unwrap();
+    f.pool.confirm_sign_up("victim@corp.example", &code).unwrap();
+    let real = f.pool.forgot_password("victim@corp.example").unwrap();
+    let ghost = f.pool.forgot_password("ghost@corp.example").unwrap();
+    assert_eq!((real.destination.as_str(), ghost.destination.as_str()), ("v***@c***", "g***@c***"));
+    assert_eq!((real.channel, real.attribute), (ghost.channel, ghost.attribute));
+
+    // Disabled: answered as the unknown name would be, and counted like one (each has
+    // asked once already).
+    f.pool.admin_disable_user("victim@corp.example").unwrap();
+    for request in 2..=5 {
+        let disabled = f.pool.forgot_password("victim@corp.example").unwrap();
+        let ghost = f.pool.forgot_password("ghost@corp.example").unwrap();
+        assert_eq!(disabled.destination, "v***@c***", "request {request}");
+        assert_eq!((disabled.channel, disabled.attribute), (ghost.channel, ghost.attribute));
+    }
+    for name in ["victim@corp.example", "ghost@corp.example"] {
+        let err = f.pool.forgot_password(name).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded, "{name}: the sixth request of the hour");
+    }
+
+    // A pool that recovers by phone first: unknown names are answered by SMS, as a real
+    // user with a verified phone number is.
+    let f = open(
+        Arc::new(MemoryStore::new()),
+        config(
+            "pool_id = 'enum_phone'\n[sign_up]\nauto_verified_attributes = ['phone_number']\n\
+             [account_recovery]\nmechanisms = ['verified_phone_number', 'verified_email']",
+        ),
+        None,
+    );
+    let phone: Attributes = [("phone_number".to_owned(), "+14325551212".to_owned())].into();
+    f.pool.sign_up("erin", PW, phone).unwrap();
+    let code = f.delivery.last_code_to("+14325551212").unwrap();
+    f.pool.confirm_sign_up("erin", &code).unwrap();
+    let real = f.pool.forgot_password("erin").unwrap();
+    let ghost = f.pool.forgot_password("nobody").unwrap();
+    assert_eq!((real.channel, real.attribute.as_str()), (ghost.channel, ghost.attribute.as_str()));
+    assert_eq!(real.destination, "+*******1212");
+    assert!(
+        ghost.destination.starts_with("+*******") && ghost.destination.len() == real.destination.len(),
+        "{ghost:?}"
+    );
+    assert_eq!(f.pool.forgot_password("+15550001234").unwrap().destination, "+*******1234");
+}
+
 /// Lockout would reveal which accounts exist if only real ones locked: unknown names lock on
 /// the same schedule.
 #[test]

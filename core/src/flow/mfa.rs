@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use super::state::{Challenge, ChallengeKind, EventKind, MfaMethod, PendingTotp, TotpDevice, UserRecord};
+use super::state::{Challenge, ChallengeKind, EventKind, MfaMethod, PendingTotp, TotpDevice, UserRecord, UserStatus};
 use super::{Ctx, Effect, Reply, SignInNext, Step, event, issue_code, message};
 use crate::config::MfaMode;
 use crate::crypto;
@@ -70,6 +70,12 @@ pub(crate) fn check_challenge<'a>(u: &'a UserRecord, session: &str, ctx: &Ctx<'_
     let presented = crypto::sha256_hex(secret.as_bytes());
     let same = crypto::constant_time_eq(presented.as_bytes(), challenge.session_hash.as_bytes());
     if !same || ctx.now >= challenge.expires_ms || challenge.client_id != ctx.client.id || !u.enabled {
+        return Err(invalid_session());
+    }
+    // Only a confirmed user goes past a new password; a reset by an administrator while a
+    // second factor was asked for ends that sign-in.
+    let first_password = matches!(challenge.kind, ChallengeKind::NewPasswordRequired { .. });
+    if !first_password && u.status != UserStatus::Confirmed {
         return Err(invalid_session());
     }
     Ok(challenge)
@@ -158,7 +164,8 @@ fn start_method(next: &mut UserRecord, method: MfaMethod, ctx: &mut Ctx<'_>) -> 
 fn wrong_answer(u: &UserRecord, ctx: &Ctx<'_>) -> Step {
     let mut next = u.clone();
     // Wrong second factors count across sign-ins: the right password must not buy a fresh
-    // set of guesses each time.
+    // set of guesses each time. Never locked here (`locked_out` answered first), so it
+    // cannot fail.
     let _ = super::user::count_attempt(&mut next.mfa_lockout, ctx);
     let mut dead = false;
     if let Some(challenge) = next.challenge.as_mut() {
@@ -182,11 +189,24 @@ pub(crate) fn signed_in(mut next: UserRecord, detail: &str, ctx: &mut Ctx<'_>) -
     Step::put(next, Ok(Reply::SignIn(SignInNext::Tokens(session)))).with(Effect::Audit(audit))
 }
 
+/// While wrong second factors have sign-in locked, no answer is weighed, right or wrong,
+/// and the challenge ends: a challenge's own attempts must not outrun the lockout.
+fn locked_out(u: &UserRecord, ctx: &Ctx<'_>) -> Option<Step> {
+    (ctx.now < u.mfa_lockout.locked_until_ms).then(|| {
+        let mut next = u.clone();
+        next.challenge = None;
+        Step::put(next, Err(Error::not_authorized("Password attempts exceeded")))
+    })
+}
+
 pub(super) fn answer_code(u: &UserRecord, session: &str, code: &str, ctx: &mut Ctx<'_>) -> Step {
     let challenge = match check_challenge(u, session, ctx) {
         Ok(c) => c.clone(),
         Err(e) => return Step::fail(e),
     };
+    if let Some(locked) = locked_out(u, ctx) {
+        return locked;
+    }
     let ChallengeKind::Mfa { method, code: Some(pending) } = challenge.kind else {
         return Step::fail(invalid_session());
     };
@@ -215,6 +235,9 @@ pub(super) fn answer_totp(
     let (ChallengeKind::Mfa { method: MfaMethod::Totp, .. }, Some(device)) = (&challenge.kind, &u.mfa.totp) else {
         return Step::fail(invalid_session());
     };
+    if let Some(locked) = locked_out(u, ctx) {
+        return locked;
+    }
     match step {
         // A code of a step at or before the last accepted one is a replay (RFC 6238 §5.2).
         Some(step) if device.secret == secret_checked && step > device.last_step => {

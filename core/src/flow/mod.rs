@@ -111,7 +111,11 @@ pub(crate) enum Input {
         email: Option<MfaPreference>,
     },
     // ── recovery and passwords ───────────────────────────────────────────────
-    ForgotPassword,
+    ForgotPassword {
+        /// The name the user was found by: what a simulated answer is made from, as for a
+        /// name that finds nobody.
+        name: String,
+    },
     ConfirmForgotPassword {
         code: Zeroizing<String>,
         password_hash: String,
@@ -313,7 +317,7 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
         (Some(u), I::SetMfaPreference { totp, sms, email }) => mfa::set_preference(u, totp, sms, email, ctx),
 
         // ── recovery and passwords ───────────────────────────────────────────
-        (Some(u), I::ForgotPassword) => user::forgot_password(u, ctx),
+        (Some(u), I::ForgotPassword { name }) => user::forgot_password(u, &name, ctx),
         (Some(u), I::ConfirmForgotPassword { code, password_hash }) => {
             user::confirm_forgot_password(u, &code, password_hash, ctx)
         }

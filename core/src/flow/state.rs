@@ -307,7 +307,7 @@ impl MfaSettings {
 
 /// What a sign-in challenge waits for.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChallengeKind {
     /// A new password replacing the temporary one, with required attributes still missing.
     NewPasswordRequired {
@@ -343,6 +343,21 @@ impl ChallengeKind {
             Self::Mfa { method: MfaMethod::Sms, .. } => "SMS_MFA",
             Self::Mfa { method: MfaMethod::Email, .. } => "EMAIL_OTP",
             Self::TotpSetup { .. } => "MFA_SETUP",
+        }
+    }
+}
+
+impl fmt::Debug for ChallengeKind {
+    /// Without the authenticator secret a setup offers: sealed only under a host key, it is
+    /// the user's second factor in the clear otherwise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NewPasswordRequired { missing } => {
+                f.debug_struct("NewPasswordRequired").field("missing", missing).finish()
+            }
+            Self::SelectMfa { options } => f.debug_struct("SelectMfa").field("options", options).finish(),
+            Self::Mfa { method, code } => f.debug_struct("Mfa").field("method", method).field("code", code).finish(),
+            Self::TotpSetup { .. } => f.debug_struct("TotpSetup").field("secret", &"<redacted>").finish(),
         }
     }
 }
@@ -505,6 +520,21 @@ pub struct AuditEvent {
 mod tests {
     use super::*;
     use crate::store::conformance::sample_user;
+
+    #[test]
+    fn a_challenge_offering_an_authenticator_does_not_print_its_secret() {
+        let mut user = sample_user("s1", "alice");
+        user.challenge = Some(Challenge {
+            session_hash: "h".into(),
+            kind: ChallengeKind::TotpSetup { secret: "SEALED-OR-PLAIN-SEED".into() },
+            client_id: "app".into(),
+            created_ms: 1,
+            expires_ms: 2,
+            attempts: 0,
+        });
+        let printed = format!("{user:?} {:?} {:?}", user.challenge, user.challenge.as_ref().map(|c| &c.kind));
+        assert!(printed.contains("TotpSetup") && !printed.contains("SEALED-OR-PLAIN-SEED"), "{printed}");
+    }
 
     /// What versions before the compact records wrote for `sample_user("s1", "alice")`:
     /// every field spelled out, the empty ones as `null`, `[]` and zeros.

@@ -143,14 +143,36 @@ pub(crate) fn lookup_keys(settings: &Settings, name: &str) -> Vec<String> {
 }
 
 /// A plausible delivery for a user who does not exist (or cannot receive a code), stable per
-/// name, so the answer reveals nothing (user-existence protection).
-pub(crate) fn simulated_delivery(ctx: &Ctx<'_>, name: &str) -> CodeDelivery {
+/// name, so the answer reveals nothing (user-existence protection). It goes through
+/// `attribute` (`email` or `phone_number`): to `name` itself, masked, when the name is such an
+/// address, as a user found by it would be answered; otherwise to a masked address whose
+/// visible characters come from an HMAC of the name under the pool's code key.
+pub(crate) fn simulated_delivery(ctx: &Ctx<'_>, name: &str, attribute: &str) -> CodeDelivery {
     let tag = ctx.codes.tag("simulated-delivery", "", &name.to_lowercase());
-    let letter = |i: usize| char::from(b'a' + tag.as_bytes().get(i).copied().unwrap_or(0) % 26);
-    CodeDelivery {
-        channel: Channel::Email,
-        destination: format!("{}***@{}***", letter(0), letter(1)),
-        attribute: "email".into(),
+    let byte = |i: usize| tag.as_bytes().get(i).copied().unwrap_or(0);
+    if attribute == "phone_number" {
+        let destination = if attributes::is_e164(name) {
+            attributes::mask(name)
+        } else {
+            let digits: String = (0..4).map(|i| char::from(b'0' + byte(i) % 10)).collect();
+            format!("+*******{digits}")
+        };
+        return CodeDelivery { channel: Channel::Sms, destination, attribute: attribute.into() };
+    }
+    let destination = if attributes::is_email(name) {
+        attributes::mask(name)
+    } else {
+        let letter = |i: usize| char::from(b'a' + byte(i) % 26);
+        format!("{}***@{}***", letter(0), letter(1))
+    };
+    CodeDelivery { channel: Channel::Email, destination, attribute: "email".into() }
+}
+
+/// The attribute a password-reset code goes to first in this pool.
+pub(crate) fn recovery_attribute(settings: &Settings) -> &'static str {
+    match settings.recovery.first() {
+        Some(RecoveryChannel::Phone) => "phone_number",
+        _ => "email",
     }
 }
 
@@ -487,15 +509,23 @@ pub(super) fn answer_new_password(
         return Step::fail(Error::invalid(format!("Missing required attributes: {}", still_missing.join(", "))));
     }
     let mut next = u.clone();
-    next.attributes.extend(attributes);
+    // The user's own write, by the rules of `update_user_attributes`: a new email is not a
+    // verified one because an administrator's invitation went to another.
+    let messages = match write_attributes(&mut next, &attributes, false, ctx) {
+        Ok((_, messages)) => messages,
+        Err(e) => return Step::fail(e),
+    };
     next.password_hash = password_hash;
     next.password_changed_ms = ctx.now;
     next.temporary_password_expires_ms = None;
+    next.reset_code = None;
     next.status = UserStatus::Confirmed;
     next.challenge = None;
     next.updated_ms = ctx.now;
     let audit = event(&next, EventKind::PasswordChange, true, "new password required", ctx);
-    after_first_factor(next, setup_secret, ctx).with(Effect::Audit(audit))
+    let mut step = after_first_factor(next, setup_secret, ctx);
+    step.effects.extend(messages);
+    step.with(Effect::Audit(audit))
 }
 
 // ── recovery and passwords ──────────────────────────────────────────────────────────────
@@ -517,31 +547,31 @@ fn recovery_channel(u: &UserRecord, ctx: &Ctx<'_>) -> Option<&'static str> {
     })
 }
 
-pub(super) fn forgot_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+pub(super) fn forgot_password(u: &UserRecord, name: &str, ctx: &mut Ctx<'_>) -> Step {
     let protect = ctx.client.prevent_user_existence_errors;
     if ctx.settings.recovery.is_empty() {
         return Step::fail(Error::not_authorized("Contact administrator to reset password."));
     }
-    if !u.enabled {
-        return if protect {
-            Step::reply(Reply::Delivery(Some(simulated_delivery(ctx, &u.username))))
-        } else {
-            Step::fail(Error::not_authorized("User is disabled."))
-        };
-    }
-    let Some(attribute) = recovery_channel(u, ctx) else {
-        return if protect {
-            Step::reply(Reply::Delivery(Some(simulated_delivery(ctx, &u.username))))
-        } else {
-            Step::fail(Error::invalid(
+    let attribute = u.enabled.then(|| recovery_channel(u, ctx)).flatten();
+    if attribute.is_none() && !protect {
+        return Step::fail(if u.enabled {
+            Error::invalid(
                 "Cannot reset password for the user as there is no registered/verified email or phone_number",
-            ))
-        };
-    };
+            )
+        } else {
+            Error::not_authorized("User is disabled.")
+        });
+    }
     let mut next = u.clone();
+    // Counted before anything else, as for a name that finds nobody: a user who cannot
+    // receive a code is limited like any other.
     if let Err(e) = count_code_request(&mut next.code_requests_ms, ctx) {
         return Step::fail(e);
     }
+    let Some(attribute) = attribute else {
+        let simulated = simulated_delivery(ctx, name, recovery_attribute(ctx.settings));
+        return Step::put(next, Ok(Reply::Delivery(Some(simulated))));
+    };
     let ttl = ctx.settings.raw.codes.reset_validity_secs;
     let (pending, code) = issue_code(ctx, Purpose::ForgotPassword, &u.sub, attribute, ttl);
     next.reset_code = Some(pending);
@@ -583,6 +613,8 @@ pub(super) fn set_password(u: &UserRecord, password_hash: String, permanent: boo
     next.password_changed_ms = ctx.now;
     next.lockout = Lockout::default();
     next.challenge = None;
+    // A code asked for before the change would otherwise still set the password after it.
+    next.reset_code = None;
     next.updated_ms = ctx.now;
     if permanent {
         next.status = UserStatus::Confirmed;
@@ -602,6 +634,8 @@ pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
     }
     let mut next = u.clone();
     next.status = UserStatus::ResetRequired;
+    // A second factor answered after the reset must not finish a sign-in begun before it.
+    next.challenge = None;
     next.updated_ms = ctx.now;
     let mut step_effects = vec![Effect::RevokeSessions];
     let mut delivery = None;
@@ -621,9 +655,31 @@ pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
 
 pub(super) fn update_attributes(u: &UserRecord, attrs: Attributes, by_admin: bool, ctx: &mut Ctx<'_>) -> Step {
     let mut next = u.clone();
+    match write_attributes(&mut next, &attrs, by_admin, ctx) {
+        Ok((updates, effects)) => {
+            next.updated_ms = ctx.now;
+            Step { change: Change::Put(next), effects, reply: Ok(Reply::Attributes(updates)) }
+        }
+        Err(e) => Step::fail(e),
+    }
+}
+
+/// Writes `attrs` into `next` by the rules of an attribute update, by the user or by an
+/// administrator: a new email or phone number is unverified (or, under
+/// `verify_before_update`, held until verified), a code goes out where the pool verifies it
+/// (counted against the user's hourly code requests), and a pending password-reset code
+/// sent to the old address stops working. Returns what each attribute needs and the
+/// messages to send.
+fn write_attributes(
+    next: &mut UserRecord,
+    attrs: &Attributes,
+    by_admin: bool,
+    ctx: &mut Ctx<'_>,
+) -> Result<(Vec<AttributeUpdate>, Vec<Effect>)> {
+    let sub = next.sub.clone();
     let mut updates = Vec::new();
     let mut effects = Vec::new();
-    for (name, value) in &attrs {
+    for (name, value) in attrs {
         if name.ends_with("_verified") {
             continue;
         }
@@ -638,9 +694,10 @@ pub(super) fn update_attributes(u: &UserRecord, attrs: Attributes, by_admin: boo
         let hold = !by_admin && ctx.settings.verify_before_update.contains(name) && next.attributes.contains_key(name);
         if hold {
             // The current value stays until the new one is verified.
+            count_code_request(&mut next.code_requests_ms, ctx)?;
             let ttl = ctx.settings.raw.codes.attribute_validity_secs;
-            let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &u.sub, name, ttl);
-            let (msg, delivery) = message(ctx, &next, name, value, Purpose::VerifyAttribute, &code);
+            let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &sub, name, ttl);
+            let (msg, delivery) = message(ctx, next, name, value, Purpose::VerifyAttribute, &code);
             next.attribute_codes
                 .insert(name.clone(), super::state::PendingAttribute { value: Some(value.clone()), code: pending });
             effects.push(Effect::Deliver(msg));
@@ -648,13 +705,15 @@ pub(super) fn update_attributes(u: &UserRecord, attrs: Attributes, by_admin: boo
             continue;
         }
         next.attributes.insert(name.clone(), value.clone());
+        drop_reset_code_sent_to(next, name);
         let flag = attrs.get(&verified_flag).cloned().filter(|_| by_admin).unwrap_or_else(|| "false".into());
         next.attributes.insert(verified_flag, flag.clone());
         next.attribute_codes.remove(name);
         if !by_admin && flag != "true" && ctx.settings.auto_verified.contains(name) {
+            count_code_request(&mut next.code_requests_ms, ctx)?;
             let ttl = ctx.settings.raw.codes.attribute_validity_secs;
-            let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &u.sub, name, ttl);
-            let (msg, delivery) = message(ctx, &next, name, value, Purpose::VerifyAttribute, &code);
+            let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &sub, name, ttl);
+            let (msg, delivery) = message(ctx, next, name, value, Purpose::VerifyAttribute, &code);
             next.attribute_codes.insert(name.clone(), super::state::PendingAttribute { value: None, code: pending });
             effects.push(Effect::Deliver(msg));
             updates.push(AttributeUpdate { attribute: name.clone(), needs_code: true, delivery: Some(delivery) });
@@ -668,8 +727,15 @@ pub(super) fn update_attributes(u: &UserRecord, attrs: Attributes, by_admin: boo
             next.attributes.insert(name.clone(), value.clone());
         }
     }
-    next.updated_ms = ctx.now;
-    Step { change: Change::Put(next), effects, reply: Ok(Reply::Attributes(updates)) }
+    Ok((updates, effects))
+}
+
+/// A password-reset code sent to an address the user no longer has must not reset the
+/// password: whoever still reads the old mailbox or number is not the user any more.
+fn drop_reset_code_sent_to(next: &mut UserRecord, attribute: &str) {
+    if next.reset_code.as_ref().is_some_and(|code| code.attribute == attribute) {
+        next.reset_code = None;
+    }
 }
 
 pub(super) fn send_attribute_code(u: &UserRecord, attribute: &str, ctx: &mut Ctx<'_>) -> Step {
@@ -709,6 +775,7 @@ pub(super) fn verify_attribute(u: &UserRecord, attribute: &str, code: &str, ctx:
         Ok(_) => {
             if let Some(value) = pending.value {
                 next.attributes.insert(attribute.to_owned(), value);
+                drop_reset_code_sent_to(&mut next, attribute);
             }
             next.attributes.insert(format!("{attribute}_verified"), "true".into());
             next.updated_ms = ctx.now;
@@ -734,6 +801,7 @@ pub(super) fn delete_attributes(u: &UserRecord, names: &[String], by_admin: bool
         next.attributes.remove(name);
         next.attributes.remove(&format!("{name}_verified"));
         next.attribute_codes.remove(name);
+        drop_reset_code_sent_to(&mut next, name);
     }
     next.updated_ms = ctx.now;
     Step::put(next, Ok(Reply::Done))

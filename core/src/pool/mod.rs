@@ -593,7 +593,13 @@ impl UserPool {
         attributes::check_username(username)?;
         self.check_client(username)?;
         let Some(found) = self.find(username)? else {
-            return if self.protects() { self.unknown_code_request(username) } else { Err(Error::user_not_found()) };
+            return if self.protects() {
+                // A real user's code goes to their email, or to the phone number they signed up with.
+                let attribute = if attributes::is_e164(username) { "phone_number" } else { "email" };
+                self.unknown_code_request(username, attribute)
+            } else {
+                Err(Error::user_not_found())
+            };
         };
         match self.drive(Target::Sub(&found.value.sub), &Input::ResendSignUpCode)?.reply {
             Reply::Delivery(Some(d)) => Ok(d),
@@ -601,9 +607,9 @@ impl UserPool {
         }
     }
 
-    fn simulated(&self, name: &str) -> CodeDelivery {
+    fn simulated(&self, name: &str, attribute: &str) -> CodeDelivery {
         let mut rng = crypto::os_rng();
-        user::simulated_delivery(&self.ctx(&mut rng), name)
+        user::simulated_delivery(&self.ctx(&mut rng), name, attribute)
     }
 
     // ── sign-in ─────────────────────────────────────────────────────────────────────────
@@ -670,11 +676,13 @@ impl UserPool {
         let setup = self.new_totp_secret(&sub)?;
         let input = match kind {
             ChallengeKind::NewPasswordRequired { .. } => {
+                // The user's own write, with a client's permissions: not a creation, so
+                // write-once attributes and verification flags stay as the admin set them.
                 attributes::check_writes(
                     &self.shared.settings,
                     self.client().write.as_ref(),
                     &attributes,
-                    WriteKind::SignUp,
+                    WriteKind::UserUpdate,
                 )?;
                 let password_hash = self.hash_new_password(answer, &account)?;
                 Input::AnswerNewPassword { session, password_hash, attributes, setup_secret: setup.sealed.clone() }
@@ -774,10 +782,10 @@ impl UserPool {
     /// against `codes.max_requests_per_hour` as a real user's is (so the limit does not tell
     /// them apart, and the request is a durable write in both cases), then answered with a
     /// simulated delivery.
-    fn unknown_code_request(&self, name: &str) -> Result<CodeDelivery> {
+    fn unknown_code_request(&self, name: &str, attribute: &str) -> Result<CodeDelivery> {
         let key = self.unknown_name_key("unknown-codes", name);
         self.change_unknown_name::<Vec<i64>>(&key, user::count_code_request)?;
-        Ok(self.simulated(name))
+        Ok(self.simulated(name, attribute))
     }
 
     /// A sign-in with a name no user has, under user-existence protection: the same work,
@@ -1276,9 +1284,14 @@ impl UserPool {
                 // What a real user gets too: nothing to simulate.
                 return Err(Error::not_authorized("Contact administrator to reset password."));
             }
-            return if self.protects() { self.unknown_code_request(username) } else { Err(Error::user_not_found()) };
+            return if self.protects() {
+                self.unknown_code_request(username, user::recovery_attribute(&self.shared.settings))
+            } else {
+                Err(Error::user_not_found())
+            };
         };
-        match self.drive(Target::Sub(&found.value.sub), &Input::ForgotPassword)?.reply {
+        let input = Input::ForgotPassword { name: username.to_owned() };
+        match self.drive(Target::Sub(&found.value.sub), &input)?.reply {
             Reply::Delivery(Some(d)) => Ok(d),
             _ => Err(Error::internal("unexpected reply to forgot-password")),
         }
