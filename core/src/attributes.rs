@@ -266,17 +266,17 @@ fn is_datetime(value: &str) -> bool {
         && value[19..].chars().all(|c| c.is_ascii_digit() || "+-:.Zz".contains(c))
 }
 
-/// Masks a destination for code delivery details: `a***@e***` or `+*******1212`.
+/// Masks a destination for code delivery details: `a***@e***` or `+*******1212`. Only the
+/// kind of address shows, not its case or length, so that an answer made up for a name
+/// nobody has (`flow::user::simulated_delivery`) looks like a real one.
 pub(crate) fn mask(destination: &str) -> String {
     if let Some((local, domain)) = destination.split_once('@') {
-        let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+        let first = |s: &str| s.chars().next().map(|c| c.to_lowercase().collect::<String>()).unwrap_or_default();
         format!("{}***@{}***", first(local), first(domain))
     } else {
         let n = destination.chars().count();
-        let keep = 4.min(n);
-        let visible: String = destination.chars().skip(n - keep).collect();
-        let prefix = if destination.starts_with('+') { "+" } else { "" };
-        format!("{prefix}{}{visible}", "*".repeat(n - keep - prefix.len()))
+        let visible: String = destination.chars().skip(n.saturating_sub(4)).collect();
+        format!("+*******{visible}")
     }
 }
 
@@ -300,6 +300,8 @@ mod tests {
     fn masking_hides_most_of_the_destination() {
         assert_eq!(mask("alice@example.com"), "a***@e***");
         assert_eq!(mask("+14325551212"), "+*******1212");
+        assert_eq!(mask("Alice@Example.com"), "a***@e***", "no case");
+        assert_eq!(mask("+447700900123"), "+*******0123", "no length");
     }
 
     #[test]

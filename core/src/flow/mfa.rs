@@ -266,6 +266,9 @@ pub(super) fn answer_totp_setup(
     let ChallengeKind::TotpSetup { secret } = &challenge.kind else {
         return Step::fail(invalid_session());
     };
+    if let Some(locked) = locked_out(u, ctx) {
+        return locked;
+    }
     match step {
         Some(step) if secret == secret_checked => {
             let mut next = u.clone();

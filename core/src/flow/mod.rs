@@ -341,9 +341,7 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
         (Some(u), I::VerifyAttribute { attribute, code }) => user::verify_attribute(u, &attribute, &code, ctx),
         (Some(u), I::DeleteAttributes { names, by_admin }) => user::delete_attributes(u, &names, by_admin, ctx),
         (Some(_), I::Delete) => Step { change: Change::Delete, effects: Vec::new(), reply: Ok(Reply::Done) },
-        (Some(u), I::GlobalSignOut) => Step::reply(Reply::Done)
-            .with(Effect::RevokeSessions)
-            .with(Effect::Audit(event(u, EventKind::GlobalSignOut, true, "", ctx))),
+        (Some(u), I::GlobalSignOut) => user::global_sign_out(u, ctx),
         (Some(u), I::AdminDisable) => user::set_enabled(u, false, ctx),
         (Some(u), I::AddToGroup { group, generation }) => user::set_membership(u, group, Some(generation), ctx),
         (Some(u), I::RemoveFromGroup { group }) => user::set_membership(u, group, None, ctx),

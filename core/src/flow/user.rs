@@ -111,55 +111,56 @@ pub(crate) fn index_keys(settings: &Settings, user: &UserRecord) -> Vec<String> 
 
 /// The keys a sign-in name may be found under, most specific first.
 pub(crate) fn lookup_keys(settings: &Settings, name: &str) -> Vec<String> {
-    let mut keys = Vec::new();
     let alias = |attr: &str| format!("a:{}", attributes::alias_key(settings, attr, name));
-    match settings.username_mode {
-        UsernameMode::Attributes { email, phone } => {
-            if email && attributes::is_email(name) {
-                keys.push(alias("email"));
-            }
-            if phone && attributes::is_e164(name) {
-                keys.push(alias("phone_number"));
-            }
-            keys.push(format!("u:{}", attributes::login_key(settings, name)));
-        }
-        UsernameMode::Username => {
-            // With an email or phone alias, sign-up refuses usernames that look like one: such
-            // a name is the alias. The username key still follows, for users created before the
-            // alias was configured.
-            if settings.aliases.contains("email") && attributes::is_email(name) {
-                keys.push(alias("email"));
-            }
-            if settings.aliases.contains("phone_number") && attributes::is_e164(name) {
-                keys.push(alias("phone_number"));
-            }
-            keys.push(format!("u:{}", attributes::login_key(settings, name)));
-            if settings.aliases.contains("preferred_username") {
-                keys.push(alias("preferred_username"));
-            }
-        }
+    // With an email or phone alias, sign-up refuses usernames that look like one: such a
+    // name is the alias. The username key still follows, for users created before the alias
+    // was configured.
+    let mut keys: Vec<String> = [("email", attributes::is_email(name)), ("phone_number", attributes::is_e164(name))]
+        .into_iter()
+        .filter(|(attr, shaped)| *shaped && found_by_address(settings, attr))
+        .map(|(attr, _)| alias(attr))
+        .collect();
+    keys.push(format!("u:{}", attributes::login_key(settings, name)));
+    if settings.username_mode == UsernameMode::Username && settings.aliases.contains("preferred_username") {
+        keys.push(alias("preferred_username"));
     }
     keys
 }
 
+/// Whether a name shaped as an `attribute` (`email`, `phone_number`) finds users by it: the
+/// pool signs in with it, or has it as an alias.
+fn found_by_address(settings: &Settings, attribute: &str) -> bool {
+    match settings.username_mode {
+        UsernameMode::Attributes { email, phone } => {
+            if attribute == "email" {
+                email
+            } else {
+                phone
+            }
+        }
+        UsernameMode::Username => settings.aliases.contains(attribute),
+    }
+}
+
 /// A plausible delivery for a user who does not exist (or cannot receive a code), stable per
 /// name, so the answer reveals nothing (user-existence protection). It goes through
-/// `attribute` (`email` or `phone_number`): to `name` itself, masked, when the name is such an
-/// address, as a user found by it would be answered; otherwise to a masked address whose
-/// visible characters come from an HMAC of the name under the pool's code key.
+/// `attribute` (`email` or `phone_number`): to `name` itself, masked, when the pool finds
+/// users by such a name, as a user found by it would be answered; otherwise to a masked
+/// address whose visible characters come from an HMAC of the name under the pool's code key.
 pub(crate) fn simulated_delivery(ctx: &Ctx<'_>, name: &str, attribute: &str) -> CodeDelivery {
     let tag = ctx.codes.tag("simulated-delivery", "", &name.to_lowercase());
     let byte = |i: usize| tag.as_bytes().get(i).copied().unwrap_or(0);
+    let echoed = found_by_address(ctx.settings, attribute);
     if attribute == "phone_number" {
-        let destination = if attributes::is_e164(name) {
+        let destination = if echoed && attributes::is_e164(name) {
             attributes::mask(name)
         } else {
             let digits: String = (0..4).map(|i| char::from(b'0' + byte(i) % 10)).collect();
-            format!("+*******{digits}")
+            attributes::mask(&digits)
         };
         return CodeDelivery { channel: Channel::Sms, destination, attribute: attribute.into() };
     }
-    let destination = if attributes::is_email(name) {
+    let destination = if echoed && attributes::is_email(name) {
         attributes::mask(name)
     } else {
         let letter = |i: usize| char::from(b'a' + byte(i) % 26);
@@ -174,6 +175,15 @@ pub(crate) fn recovery_attribute(settings: &Settings) -> &'static str {
         Some(RecoveryChannel::Phone) => "phone_number",
         _ => "email",
     }
+}
+
+/// The attribute a sign-up code for `name` would most likely go to: the phone number for a
+/// name that is one, where the pool verifies phone numbers; else the email, where the pool
+/// verifies emails.
+pub(crate) fn sign_up_code_attribute(settings: &Settings, name: &str) -> &'static str {
+    let verifies = |attr: &str| settings.auto_verified.contains(attr);
+    let phone = verifies("phone_number") && (attributes::is_e164(name) || !verifies("email"));
+    if phone { "phone_number" } else { "email" }
 }
 
 // ── sign-up ─────────────────────────────────────────────────────────────────────────────
@@ -509,9 +519,9 @@ pub(super) fn answer_new_password(
         return Step::fail(Error::invalid(format!("Missing required attributes: {}", still_missing.join(", "))));
     }
     let mut next = u.clone();
-    // The user's own write, by the rules of `update_user_attributes`: a new email is not a
-    // verified one because an administrator's invitation went to another.
-    let messages = match write_attributes(&mut next, &attributes, false, ctx) {
+    // The user's own write, not the administrator's: a new email is not a verified one
+    // because an invitation went to another.
+    let messages = match write_attributes(&mut next, &attributes, Writer::FirstSignIn, ctx) {
         Ok((_, messages)) => messages,
         Err(e) => return Step::fail(e),
     };
@@ -634,8 +644,10 @@ pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
     }
     let mut next = u.clone();
     next.status = UserStatus::ResetRequired;
-    // A second factor answered after the reset must not finish a sign-in begun before it.
+    // A second factor answered after the reset must not finish a sign-in begun before it,
+    // and a code asked for before it must not end the reset.
     next.challenge = None;
+    next.reset_code = None;
     next.updated_ms = ctx.now;
     let mut step_effects = vec![Effect::RevokeSessions];
     let mut delivery = None;
@@ -655,7 +667,8 @@ pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
 
 pub(super) fn update_attributes(u: &UserRecord, attrs: Attributes, by_admin: bool, ctx: &mut Ctx<'_>) -> Step {
     let mut next = u.clone();
-    match write_attributes(&mut next, &attrs, by_admin, ctx) {
+    let writer = if by_admin { Writer::Admin } else { Writer::User };
+    match write_attributes(&mut next, &attrs, writer, ctx) {
         Ok((updates, effects)) => {
             next.updated_ms = ctx.now;
             Step { change: Change::Put(next), effects, reply: Ok(Reply::Attributes(updates)) }
@@ -664,18 +677,35 @@ pub(super) fn update_attributes(u: &UserRecord, attrs: Attributes, by_admin: boo
     }
 }
 
-/// Writes `attrs` into `next` by the rules of an attribute update, by the user or by an
-/// administrator: a new email or phone number is unverified (or, under
-/// `verify_before_update`, held until verified), a code goes out where the pool verifies it
-/// (counted against the user's hourly code requests), and a pending password-reset code
-/// sent to the old address stops working. Returns what each attribute needs and the
-/// messages to send.
+/// Who writes attributes, which decides what a new email or phone number needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    /// An administrator: the value is taken as given, with any verification flag given.
+    Admin,
+    /// The user, through `update_user_attributes`: a new address is unverified, or held
+    /// until verified under `verify_before_update`; each code sent is a counted request.
+    User,
+    /// The user answering the new-password challenge of their first sign-in. A new address
+    /// replacing one they have is always held until verified: the one they have may be the
+    /// only way to a second factor this sign-in is about to ask for. Its codes are not
+    /// counted, like the sign-up's own: a stranger's requests must not block a first sign-in.
+    FirstSignIn,
+}
+
+/// Writes `attrs` into `next` by the rules of `writer`: a new email or phone number is
+/// unverified or held until verified, a code goes out where the pool verifies it, and the
+/// codes sent to an address the user no longer has stop working. Returns what each
+/// attribute needs and the messages to send.
 fn write_attributes(
     next: &mut UserRecord,
     attrs: &Attributes,
-    by_admin: bool,
+    writer: Writer,
     ctx: &mut Ctx<'_>,
 ) -> Result<(Vec<AttributeUpdate>, Vec<Effect>)> {
+    let by_admin = writer == Writer::Admin;
+    let count = |next: &mut UserRecord, ctx: &Ctx<'_>| {
+        if writer == Writer::User { count_code_request(&mut next.code_requests_ms, ctx) } else { Ok(()) }
+    };
     let sub = next.sub.clone();
     let mut updates = Vec::new();
     let mut effects = Vec::new();
@@ -691,10 +721,14 @@ fn write_attributes(
             continue;
         }
         let verified_flag = format!("{name}_verified");
-        let hold = !by_admin && ctx.settings.verify_before_update.contains(name) && next.attributes.contains_key(name);
+        let hold = match writer {
+            Writer::Admin => false,
+            Writer::User => ctx.settings.verify_before_update.contains(name),
+            Writer::FirstSignIn => true,
+        } && next.attributes.contains_key(name);
         if hold {
             // The current value stays until the new one is verified.
-            count_code_request(&mut next.code_requests_ms, ctx)?;
+            count(next, ctx)?;
             let ttl = ctx.settings.raw.codes.attribute_validity_secs;
             let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &sub, name, ttl);
             let (msg, delivery) = message(ctx, next, name, value, Purpose::VerifyAttribute, &code);
@@ -705,12 +739,12 @@ fn write_attributes(
             continue;
         }
         next.attributes.insert(name.clone(), value.clone());
-        drop_reset_code_sent_to(next, name);
+        drop_codes_sent_to(next, name);
         let flag = attrs.get(&verified_flag).cloned().filter(|_| by_admin).unwrap_or_else(|| "false".into());
         next.attributes.insert(verified_flag, flag.clone());
         next.attribute_codes.remove(name);
         if !by_admin && flag != "true" && ctx.settings.auto_verified.contains(name) {
-            count_code_request(&mut next.code_requests_ms, ctx)?;
+            count(next, ctx)?;
             let ttl = ctx.settings.raw.codes.attribute_validity_secs;
             let (pending, code) = issue_code(ctx, Purpose::VerifyAttribute, &sub, name, ttl);
             let (msg, delivery) = message(ctx, next, name, value, Purpose::VerifyAttribute, &code);
@@ -730,11 +764,14 @@ fn write_attributes(
     Ok((updates, effects))
 }
 
-/// A password-reset code sent to an address the user no longer has must not reset the
-/// password: whoever still reads the old mailbox or number is not the user any more.
-fn drop_reset_code_sent_to(next: &mut UserRecord, attribute: &str) {
-    if next.reset_code.as_ref().is_some_and(|code| code.attribute == attribute) {
-        next.reset_code = None;
+/// A password-reset or sign-up code sent to an address the user no longer has must not
+/// reset the password or confirm the account: whoever still reads the old mailbox or number
+/// is not the user any more.
+fn drop_codes_sent_to(next: &mut UserRecord, attribute: &str) {
+    for slot in [&mut next.reset_code, &mut next.sign_up_code] {
+        if slot.as_ref().is_some_and(|code| code.attribute == attribute) {
+            *slot = None;
+        }
     }
 }
 
@@ -775,7 +812,7 @@ pub(super) fn verify_attribute(u: &UserRecord, attribute: &str, code: &str, ctx:
         Ok(_) => {
             if let Some(value) = pending.value {
                 next.attributes.insert(attribute.to_owned(), value);
-                drop_reset_code_sent_to(&mut next, attribute);
+                drop_codes_sent_to(&mut next, attribute);
             }
             next.attributes.insert(format!("{attribute}_verified"), "true".into());
             next.updated_ms = ctx.now;
@@ -801,15 +838,32 @@ pub(super) fn delete_attributes(u: &UserRecord, names: &[String], by_admin: bool
         next.attributes.remove(name);
         next.attributes.remove(&format!("{name}_verified"));
         next.attribute_codes.remove(name);
-        drop_reset_code_sent_to(&mut next, name);
+        drop_codes_sent_to(&mut next, name);
     }
     next.updated_ms = ctx.now;
     Step::put(next, Ok(Reply::Done))
 }
 
+/// Every session ends, and so does a sign-in waiting for its second factor.
+pub(super) fn global_sign_out(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    let audit = event(u, EventKind::GlobalSignOut, true, "", ctx);
+    let step = if u.challenge.is_some() {
+        let mut next = u.clone();
+        next.challenge = None;
+        Step::put(next, Ok(Reply::Done))
+    } else {
+        Step::reply(Reply::Done)
+    };
+    step.with(Effect::RevokeSessions).with(Effect::Audit(audit))
+}
+
 pub(super) fn set_enabled(u: &UserRecord, enabled: bool, ctx: &mut Ctx<'_>) -> Step {
     let mut next = u.clone();
     next.enabled = enabled;
+    if !enabled {
+        // Refused while disabled already; it must not come back with `admin_enable_user`.
+        next.challenge = None;
+    }
     next.updated_ms = ctx.now;
     let kind = if enabled { EventKind::Enabled } else { EventKind::Disabled };
     let audit = event(&next, kind, true, "", ctx);

@@ -594,9 +594,7 @@ impl UserPool {
         self.check_client(username)?;
         let Some(found) = self.find(username)? else {
             return if self.protects() {
-                // A real user's code goes to their email, or to the phone number they signed up with.
-                let attribute = if attributes::is_e164(username) { "phone_number" } else { "email" };
-                self.unknown_code_request(username, attribute)
+                self.unknown_code_request(username, user::sign_up_code_attribute(&self.shared.settings, username))
             } else {
                 Err(Error::user_not_found())
             };
