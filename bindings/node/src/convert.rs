@@ -106,12 +106,28 @@ pub(crate) fn attributes(value: Option<&Unknown<'_>>, what: &str) -> Result<Attr
         return Ok(Attributes::new());
     };
     let mut attributes = Attributes::new();
-    for name in Object::keys(&object)? {
+    for name in own_keys(&object, what)? {
         let value: Unknown<'_> = object.get_named_property(&name)?;
         let text = string(&value, &format!("{what}[{name:?}]"))?;
         attributes.insert(name, text);
     }
     Ok(attributes)
+}
+
+/// The names of an object's own enumerable string-keyed properties, as `Object.keys` gives
+/// them. Inherited ones are left out: a property put on `Object.prototype` elsewhere in the
+/// app must not slip into a call (`email_verified` into an administrator's attributes).
+fn own_keys(object: &Object<'_>, what: &str) -> Result<Vec<String>, Failure> {
+    let mut own = Vec::new();
+    for key in Object::keys(object)? {
+        if key.contains('\0') {
+            return Err(Failure::Type(format!("{what} has a property name with a NUL character")));
+        }
+        if object.has_own_property(&key)? {
+            own.push(key);
+        }
+    }
+    Ok(own)
 }
 
 /// An array of strings.
@@ -132,7 +148,7 @@ pub(crate) fn strings(value: &Unknown<'_>, what: &str) -> Result<Vec<String>, Fa
 /// Refuses properties of an options object that the binding does not know (a typo such as
 /// `{ pth: 'users.db' }` would otherwise be silently ignored).
 pub(crate) fn known_keys(object: &Object<'_>, what: &str, known: &[&str]) -> Result<(), Failure> {
-    for key in Object::keys(object)? {
+    for key in own_keys(object, what)? {
         if !known.contains(&key.as_str()) {
             return Err(Failure::Type(format!("{what} has no option {key:?} (known: {})", known.join(", "))));
         }

@@ -2,7 +2,7 @@
 //! exception name, so Amplify-style `err.code === 'UsernameExistsException'` (v5) and
 //! `err.name === 'UsernameExistsException'` (v6) both work.
 
-use napi::bindgen_prelude::{Env, JsObjectValue, JsValue, Unknown};
+use napi::bindgen_prelude::{Env, Function, JsObjectValue, JsValue, Object, Unknown};
 use napi::{JsError, JsTypeError};
 use userpool::ErrorCode;
 
@@ -33,6 +33,21 @@ impl From<napi::Error> for Failure {
     fn from(error: napi::Error) -> Self {
         Self::Napi(error)
     }
+}
+
+/// Reports a clock failure in an operation that succeeded on the clock's last good reading,
+/// as a process warning (`process.on('warning')`): the result stands, so it is not an error.
+pub(crate) fn warn(env: &Env, failure: &Failure) {
+    let Failure::Clock { message, cause } = failure else { return };
+    let cause = cause.as_ref().map(|c| format!(" ({})", c.reason)).unwrap_or_default();
+    let emit = || -> napi::Result<()> {
+        let process: Object<'_> = env.get_global()?.get_named_property("process")?;
+        let emit_warning: Function<'_, String, Unknown<'_>> = process.get_named_property("emitWarning")?;
+        emit_warning.call(format!("userpool: {message}{cause}"))?;
+        Ok(())
+    };
+    // A process without `emitWarning` loses the warning, never the result.
+    let _ = emit();
 }
 
 /// What a failed operation settles with: the failure, and the host delivery function's own

@@ -8,6 +8,7 @@
 //! handed in through [`with_js_thread_now`]; delivery never happens there.
 
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, ThreadId};
 
@@ -33,8 +34,9 @@ pub(crate) type ClockFn = ThreadsafeFunction<(), f64, (), Status, false, true>;
 thread_local! {
     /// The delivery function's error during the current operation on this worker thread.
     static DELIVERY_FAILURE: RefCell<Option<napi::Error>> = const { RefCell::new(None) };
-    /// The clock function's failure during the current operation on this worker thread.
-    static CLOCK_FAILURE: RefCell<Option<Failure>> = const { RefCell::new(None) };
+    /// The clock function's first failure during the current operation on this worker
+    /// thread, and whether it had given a reading to go on with.
+    static CLOCK_FAILURE: RefCell<Option<(Failure, bool)>> = const { RefCell::new(None) };
     /// The time read from the clock function for a synchronous call on the JavaScript thread.
     static JS_THREAD_NOW: Cell<Option<i64>> = const { Cell::new(None) };
 }
@@ -43,8 +45,9 @@ thread_local! {
 pub(crate) struct HostFailures {
     /// The delivery function's own error (what it threw or rejected with).
     pub(crate) delivery: Option<napi::Error>,
-    /// The clock function failed: the operation ran on the system clock.
-    pub(crate) clock: Option<Failure>,
+    /// The clock function failed, and whether the operation could go on with a reading it
+    /// gave before (if not, it ran on the system clock).
+    pub(crate) clock: Option<(Failure, bool)>,
 }
 
 /// Forgets anything a previous operation on this thread left behind.
@@ -129,12 +132,14 @@ impl Delivery for JsDelivery {
 pub(crate) struct JsClock {
     function: ClockFn,
     js_thread: ThreadId,
+    /// The last reading the function gave ([`NO_READING`] until it gives one).
+    last: AtomicI64,
 }
 
 impl JsClock {
     /// Wraps `function`; must be made on the JavaScript thread that owns it.
     pub(crate) fn new(function: ClockFn) -> Self {
-        Self { function, js_thread: thread::current().id() }
+        Self { function, js_thread: thread::current().id(), last: AtomicI64::new(NO_READING) }
     }
 
     fn read(&self) -> Result<i64, Failure> {
@@ -155,6 +160,9 @@ impl JsClock {
     }
 }
 
+/// [`JsClock::last`] before the function has given a reading.
+const NO_READING: i64 = i64::MIN;
+
 /// Unix milliseconds from what a clock function returned.
 pub(crate) fn checked_ms(ms: f64) -> Result<i64, Failure> {
     if ms.is_finite() {
@@ -166,7 +174,7 @@ pub(crate) fn checked_ms(ms: f64) -> Result<i64, Failure> {
 }
 
 fn clock_failure(what: &str, cause: Option<napi::Error>) -> Failure {
-    Failure::Clock { message: format!("the clock function {what}; the operation ran on the system clock"), cause }
+    Failure::Clock { message: format!("the clock function {what}"), cause }
 }
 
 impl Clock for JsClock {
@@ -175,13 +183,29 @@ impl Clock for JsClock {
             // Synchronous methods read the clock before calling core.
             return JS_THREAD_NOW.with(Cell::get).unwrap_or_else(|| SystemClock.now_ms());
         }
-        self.read().unwrap_or_else(|failure| {
-            // The Clock trait cannot fail: run on the system clock and reject the operation
-            // afterwards, saying so.
-            CLOCK_FAILURE.with(|slot| {
-                slot.borrow_mut().get_or_insert(failure);
-            });
-            SystemClock.now_ms()
-        })
+        match self.read() {
+            Ok(ms) => {
+                self.last.store(ms, Ordering::SeqCst);
+                ms
+            }
+            Err(mut failure) => {
+                // The Clock trait cannot fail, and the operation may be halfway through: it
+                // goes on with the last good reading (the system clock's if there is none),
+                // and the failure is reported after it.
+                let last = self.last.load(Ordering::SeqCst);
+                let kept = last != NO_READING;
+                if let Failure::Clock { message, .. } = &mut failure {
+                    message.push_str(if kept {
+                        "; the operation ran on its last good reading"
+                    } else {
+                        "; the operation ran on the system clock"
+                    });
+                }
+                CLOCK_FAILURE.with(|slot| {
+                    slot.borrow_mut().get_or_insert((failure, kept));
+                });
+                if kept { last } else { SystemClock.now_ms() }
+            }
+        }
     }
 }

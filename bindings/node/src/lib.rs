@@ -69,13 +69,22 @@ where
             host::begin_operation();
             let outcome = catch_unwind(AssertUnwindSafe(work)).unwrap_or(Err(Failure::Panic));
             let host = host::end_operation();
-            let outcome: Result<T, Rejection> = match (outcome, host.clock) {
-                (_, Some(clock)) => Err((clock, None)),
-                (Ok(value), None) => Ok(value),
+            // A clock that failed after giving readings does not undo a success: it went on
+            // in the clock's own time, and the failure becomes a warning. Without a reading to
+            // go on with (the system clock's time instead), or in a failure, it is the error.
+            let outcome: Result<(T, Option<Failure>), Rejection> = match (outcome, host.clock) {
+                (Ok(value), Some((clock, true))) => Ok((value, Some(clock))),
+                (Ok(value), None) => Ok((value, None)),
+                (_, Some((clock, _))) => Err((clock, None)),
                 (Err(failure), None) => Err((failure, host.delivery)),
             };
             deferred.resolve(Box::new(move |env| match outcome {
-                Ok(value) => present(&env, value),
+                Ok((value, clock)) => {
+                    if let Some(clock) = clock {
+                        errors::warn(&env, &clock);
+                    }
+                    present(&env, value)
+                }
                 Err((failure, cause)) => Err(errors::to_js(&env, failure, cause)),
             }));
         })),
@@ -222,8 +231,10 @@ impl UserPool {
         settle_as(env, args.map(|args| move || op(&pool, args).map_err(Failure::Pool)), redact::present::<T>)
     }
 
-    /// Runs `op` here, on the JavaScript thread, with the host's clock read first.
+    /// Runs `op` here, on the JavaScript thread, with the host's clock read first. A panic
+    /// is caught as on the worker threads: it must not unwind into Node.
     fn sync<R>(&self, env: &Env, op: impl FnOnce(&userpool::UserPool) -> Result<R, Failure>) -> napi::Result<R> {
+        let op = |pool: &userpool::UserPool| catch_unwind(AssertUnwindSafe(|| op(pool))).unwrap_or(Err(Failure::Panic));
         let outcome = match &self.clock {
             None => op(&self.inner),
             Some(clock) => clock

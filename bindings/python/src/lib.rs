@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyType};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
 use serde_json::Value;
 use userpool as up;
 
@@ -233,10 +233,15 @@ fn opt_u32(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<u32>
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),
         Some(v) => {
-            let wide: i128 = v.extract()?;
-            u32::try_from(wide)
+            let wide = match v.extract::<i128>() {
+                Ok(wide) => Some(wide),
+                // An int too large even for i128 is out of range like any other.
+                Err(_) if v.is_instance_of::<PyInt>() => None,
+                Err(not_an_int) => return Err(not_an_int),
+            };
+            wide.and_then(|wide| u32::try_from(wide).ok())
                 .map(Some)
-                .map_err(|_| PyValueError::new_err(format!("{name} must be between 0 and {}", u32::MAX)))
+                .ok_or_else(|| PyValueError::new_err(format!("{name} must be between 0 and {}", u32::MAX)))
         }
     }
 }

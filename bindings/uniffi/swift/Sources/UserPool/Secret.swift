@@ -20,6 +20,19 @@ public struct Secret: Equatable, Hashable, Sendable, CustomStringConvertible, Cu
         text
     }
 
+    /// Compared in constant time over the bytes (a length difference aside): whether two
+    /// secrets are equal is the only thing it tells.
+    public static func == (lhs: Secret, rhs: Secret) -> Bool {
+        let a = Array(lhs.text.utf8)
+        let b = Array(rhs.text.utf8)
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in 0..<a.count {
+            difference |= a[i] ^ b[i]
+        }
+        return difference == 0
+    }
+
     public var description: String { "Secret(<redacted>)" }
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: [:]) }

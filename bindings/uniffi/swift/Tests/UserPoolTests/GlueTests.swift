@@ -83,6 +83,8 @@ final class GlueTests: XCTestCase {
         XCTAssertTrue(printed.contains("Secret(<redacted>)"), printed)
         XCTAssertEqual(Secret("123456"), Secret("123456"))
         XCTAssertNotEqual(Secret("123456"), Secret("654321"))
+        XCTAssertNotEqual(Secret("123456"), Secret("1234567"))
+        XCTAssertEqual(Set([Secret("a"), Secret("a"), Secret("b")]).count, 2)
     }
 
     func testAThrowingDeliveryBecomesCodeDeliveryFailureAndChangesNothing() async throws {
