@@ -282,6 +282,11 @@ export declare class UserPool {
   get poolId(): string
   /** The token issuer (`iss`). */
   get issuer(): string
+  /**
+   * The pool's configuration as TOML text: every key with the value in force, defaults
+   * included, in the format of `userpool config default`.
+   */
+  config(): string
   /** Registers a user; the confirmation code goes out through `delivery`. */
   signUp(username: string, password: string, attributes?: Record<string, string>): Promise<SignUpResult>
   /** Confirms a new account with the code it was sent. */

@@ -24,6 +24,7 @@ use napi::bindgen_prelude::{
 use napi_derive::napi;
 use serde_json::{Map, Value};
 use userpool::{ErrorCode, PoolConfig};
+use zeroize::Zeroizing;
 
 use crate::convert::{
     attributes, boolean, import_users, known_keys, mfa_preferences, object, optional_object, optional_string,
@@ -108,7 +109,8 @@ struct OpenOptions {
     config: ConfigSource,
     delivery: Option<JsDelivery>,
     clock: Option<(JsClock, FunctionRef<(), f64>)>,
-    encryption_key: Option<Vec<u8>>,
+    /// Wiped when dropped; the caller's own array is theirs to wipe.
+    encryption_key: Option<Zeroizing<Vec<u8>>>,
     existing_only: bool,
 }
 
@@ -169,8 +171,10 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
     open.encryption_key = match key.get_type()? {
         ValueType::Undefined | ValueType::Null => None,
         _ if key.is_typedarray()? => {
-            let key: Uint8Array = options.get_named_property("encryptionKey")?;
-            Some(key.to_vec())
+            let bytes: Uint8Array = options.get_named_property("encryptionKey").map_err(|_| {
+                errors::type_error("options.encryptionKey", "a Uint8Array or Buffer", "another typed array")
+            })?;
+            Some(Zeroizing::new(bytes.to_vec()))
         }
         _ => {
             return Err(errors::type_error(
@@ -346,6 +350,13 @@ impl UserPool {
     #[napi(getter)]
     pub fn issuer(&self) -> String {
         self.inner.issuer().to_owned()
+    }
+
+    /// The pool's configuration as TOML text: every key with the value in force, defaults
+    /// included, in the format of `userpool config default`.
+    #[napi]
+    pub fn config(&self) -> String {
+        self.inner.config().to_toml()
     }
 
     // ── sign-up ─────────────────────────────────────────────────────────────────────────

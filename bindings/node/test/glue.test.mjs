@@ -94,6 +94,8 @@ describe('results', () => {
     assert.ok(Array.isArray(jwks.keys) && jwks.keys.length > 0)
     assert.equal(ctx.pool.poolId, 'local_node_tests')
     assert.equal(ctx.pool.issuer, 'https://userpool.local/local_node_tests')
+    assert.match(ctx.pool.config(), /pool_id = "local_node_tests"/)
+    assert.match(ctx.pool.config(), /\[password_hashing\]/)
 
     const page = await ctx.pool.listUsers({ filter: 'email ^= "ali"', limit: 10 })
     assert.deepEqual(page.users.map((u) => u.username), ['alice'])
@@ -262,6 +264,10 @@ describe('errors', () => {
     await rejectsWith(UserPool.open({ delivery: 'console' }), typeError(/options.delivery must be a function, not a string/))
     await rejectsWith(UserPool.open({ clock: Date.now() }), typeError(/options.clock must be a function, not a number/))
     await rejectsWith(UserPool.open({ encryptionKey: 'secret' }), typeError(/encryptionKey must be a Uint8Array/))
+    await rejectsWith(
+      UserPool.open({ encryptionKey: new Uint16Array(16) }),
+      typeError(/encryptionKey must be a Uint8Array or Buffer, not another typed array/),
+    )
     await rejectsWith(UserPool.open({ path: 7 }), typeError(/options.path must be a string/))
     await rejectsWith(UserPool.open({ existingOnly: 'yes' }), typeError(/options.existingOnly must be a boolean, not a string/))
     await rejectsWith(UserPool.open({ config: { pool_id: 'x', no_such_key: 1 } }), { code: 'InvalidUserPoolConfigurationException' })

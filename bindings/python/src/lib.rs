@@ -731,7 +731,8 @@ impl UserPool {
             }
             None => None,
         };
-        let key = encryption_key.map(|k| k.as_bytes().to_vec());
+        // Python's own bytes object cannot be wiped; this copy is, when it is dropped.
+        let key = encryption_key.map(|k| zeroize::Zeroizing::new(k.as_bytes().to_vec()));
         let inner = run(py, move || {
             let config = match config {
                 Some(ConfigText::Json(text)) => up::PoolConfig::from_json(&text)?,

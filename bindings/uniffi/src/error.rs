@@ -120,6 +120,25 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for DeliveryError {
     }
 }
 
+/// What the host's [`Clock`](crate::Clock) may throw (Kotlin: `ClockException.Failed`); any
+/// other exception counts the same. The engine cannot stop halfway through an operation, so
+/// it goes on with the clock's last good reading, and logs a warning.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum ClockError {
+    /// The clock could not tell the time.
+    #[error("{reason}")]
+    Failed {
+        /// Why, for people.
+        reason: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ClockError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Failed { reason: error.reason }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

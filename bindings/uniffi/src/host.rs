@@ -2,10 +2,11 @@
 //! app implements, adapted here to the engine's [`up::Delivery`] and [`up::Clock`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use userpool as up;
+use userpool::{self as up, Clock as _};
 
-use crate::error::DeliveryError;
+use crate::error::{ClockError, DeliveryError};
 use crate::types::{FromCore, Message};
 
 /// Sends the messages that carry codes (sign-up confirmation, password reset, MFA,
@@ -19,11 +20,14 @@ pub trait Delivery: Send + Sync {
 }
 
 /// The current time, for apps and tests that move time themselves. Called on background
-/// threads.
+/// threads during the `async` calls, and on the caller's thread by the plain ones
+/// (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
+/// halfway: it goes on with the clock's last good reading (the system clock's before the
+/// first), and a warning is logged.
 #[uniffi::export(with_foreign)]
 pub trait Clock: Send + Sync {
     /// Milliseconds since the unix epoch.
-    fn now_ms(&self) -> i64;
+    fn now_ms(&self) -> Result<i64, ClockError>;
 }
 
 /// The host's [`Delivery`] as the engine's.
@@ -36,11 +40,30 @@ impl up::Delivery for HostDelivery {
     }
 }
 
-/// The host's [`Clock`] as the engine's.
-pub(crate) struct HostClock(pub(crate) Arc<dyn Clock>);
+/// The host's [`Clock`] as the engine's, which cannot fail.
+pub(crate) struct HostClock {
+    clock: Arc<dyn Clock>,
+    /// The last reading the host's clock gave (the system clock's before the first).
+    last: AtomicI64,
+}
+
+impl HostClock {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, last: AtomicI64::new(up::SystemClock.now_ms()) }
+    }
+}
 
 impl up::Clock for HostClock {
     fn now_ms(&self) -> i64 {
-        self.0.now_ms()
+        match self.clock.now_ms() {
+            Ok(ms) => {
+                self.last.store(ms, Ordering::SeqCst);
+                ms
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the host's clock failed; going on with its last good reading");
+                self.last.load(Ordering::SeqCst)
+            }
+        }
     }
 }

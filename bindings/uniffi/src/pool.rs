@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use userpool as up;
+use zeroize::Zeroizing;
 
 use crate::error::AuthError;
 use crate::host::{Clock, Delivery, HostClock, HostDelivery};
@@ -56,9 +57,9 @@ fn open_core(
         builder = builder.delivery(Arc::new(HostDelivery(delivery)));
     }
     if let Some(clock) = clock {
-        builder = builder.clock(Arc::new(HostClock(clock)));
+        builder = builder.clock(Arc::new(HostClock::new(clock)));
     }
-    if let Some(key) = encryption_key {
+    if let Some(key) = encryption_key.map(Zeroizing::new) {
         builder = builder.encryption_key(&key);
     }
     if existing_only { builder.open_existing() } else { builder.open() }
@@ -136,6 +137,12 @@ impl UserPool {
     /// The token issuer (`iss`).
     pub fn issuer(&self) -> String {
         self.core.issuer().to_owned()
+    }
+
+    /// The pool's configuration as TOML text: every key with the value in force, defaults
+    /// included, in the format of `userpool config default`.
+    pub fn config(&self) -> String {
+        self.core.config().to_toml()
     }
 
     // ── sign-up ──────────────────────────────────────────────────────────────────────────

@@ -609,19 +609,25 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 /**
  * The current time, for apps and tests that move time themselves. Called on background
- * threads.
+ * threads during the `async` calls, and on the caller's thread by the plain ones
+ * (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
+ * halfway: it goes on with the clock's last good reading (the system clock's before the
+ * first), and a warning is logged.
  */
 public protocol Clock: AnyObject, Sendable {
     
     /**
      * Milliseconds since the unix epoch.
      */
-    func nowMs()  -> Int64
+    func nowMs() throws  -> Int64
     
 }
 /**
  * The current time, for apps and tests that move time themselves. Called on background
- * threads.
+ * threads during the `async` calls, and on the caller's thread by the plain ones
+ * (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
+ * halfway: it goes on with the clock's last good reading (the system clock's before the
+ * first), and a warning is logged.
  */
 open class ClockImpl: Clock, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -679,8 +685,8 @@ open class ClockImpl: Clock, @unchecked Sendable {
     /**
      * Milliseconds since the unix epoch.
      */
-open func nowMs() -> Int64  {
-    return try!  FfiConverterInt64.lift(try! rustCall() {
+open func nowMs()throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeClockError_lift) {
         uniffiCallStatus in
     uniffi_userpool_uniffi_fn_method_clock_now_ms(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -726,16 +732,17 @@ fileprivate struct UniffiCallbackInterfaceClock {
                 guard let uniffiObj = try? FfiConverterTypeClock.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return uniffiObj.nowMs(
+                return try uniffiObj.nowMs(
                 )
             }
 
             
             let writeReturn = { uniffiOutReturn.pointee = FfiConverterInt64.lower($0) }
-            uniffiTraitInterfaceCall(
+            uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
-                writeReturn: writeReturn
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeClockError_lower
             )
         }
     )
@@ -1141,6 +1148,12 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
      * Changes the password (the old one is checked).
      */
     func changePassword(accessToken: String, oldPassword: String, newPassword: String) async throws 
+    
+    /**
+     * The pool's configuration as TOML text: every key with the value in force, defaults
+     * included, in the format of `userpool config default`.
+     */
+    func config()  -> String
     
     /**
      * Sets a new password with the reset code.
@@ -1765,6 +1778,19 @@ open func changePassword(accessToken: String, oldPassword: String, newPassword: 
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeAuthError_lift
         )
+}
+    
+    /**
+     * The pool's configuration as TOML text: every key with the value in force, defaults
+     * included, in the format of `userpool config default`.
+     */
+open func config() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_userpool_uniffi_fn_method_userpool_config(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -4085,6 +4111,92 @@ public func FfiConverterTypeChannel_lower(_ value: Channel) -> RustBuffer {
 
 
 /**
+ * What the host's [`Clock`](crate::Clock) may throw (Kotlin: `ClockException.Failed`); any
+ * other exception counts the same. The engine cannot stop halfway through an operation, so
+ * it goes on with the clock's last good reading, and logs a warning.
+ */
+public 
+enum ClockError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The clock could not tell the time.
+     */
+    case Failed(
+        /**
+         * Why, for people.
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ClockError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClockError: FfiConverterRustBuffer {
+    typealias SwiftType = ClockError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClockError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Failed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ClockError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Failed(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClockError_lift(_ buf: RustBuffer) throws -> ClockError {
+    return try FfiConverterTypeClockError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClockError_lower(_ value: ClockError) -> RustBuffer {
+    return FfiConverterTypeClockError.lower(value)
+}
+
+
+/**
  * What the host's [`Delivery`](crate::Delivery) throws when it cannot send a message
  * (Kotlin: `DeliveryException.Failed`). Any other exception it throws counts the same. The
  * operation then fails with `CodeDeliveryFailureException` and changes nothing.
@@ -5550,7 +5662,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_func_secret_hash() != 50290) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_method_clock_now_ms() != 31214) {
+    if (uniffi_userpool_uniffi_checksum_method_clock_now_ms() != 33256) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_delivery_deliver() != 35640) {
@@ -5614,6 +5726,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_change_password() != 48438) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_userpool_uniffi_checksum_method_userpool_config() != 16332) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_confirm_forgot_password() != 55029) {

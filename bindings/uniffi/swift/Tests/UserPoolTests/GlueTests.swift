@@ -204,6 +204,30 @@ final class GlueTests: XCTestCase {
         XCTAssertEqual(expired?.code, "NotAuthorizedException")
     }
 
+    func testAClockThatThrowsLeavesTheOperationInItsLastGoodTime() async throws {
+        final class FlakyClock: Clock, @unchecked Sendable {
+            private let lock = NSLock()
+            private var broken = false
+            func nowMs() throws -> Int64 {
+                lock.lock(); defer { lock.unlock() }
+                if broken { throw ClockError.Failed(reason: "no time") }
+                return 1_700_000_000_000
+            }
+            func breakIt() {
+                lock.lock(); defer { lock.unlock() }
+                broken = true
+            }
+        }
+        let clock = FlakyClock()
+        let pool = try await UserPool.open(config: fastConfig, delivery: delivery, clock: clock)
+        clock.breakIt()
+        let signUp = try await pool.signUp(username: "dave", password: password, attributes: ["email": "dave@example.com"])
+        XCTAssertEqual(signUp.nextStep, .confirmSignUp)
+        let dave = try await pool.adminGetUser(username: "dave")
+        XCTAssertEqual(dave.createdMs, 1_700_000_000_000)
+        XCTAssertTrue(pool.config().contains("[password_hashing]"))
+    }
+
     func testAsyncCallsFromSeveralTasks() async throws {
         let pool = try await open()
         let names = (1...8).map { "user\($0)" }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.nio.file.Path
 import java.util.concurrent.Executors
+import java.util.concurrent.atomic.AtomicBoolean
 
 private const val PASSWORD = "correct horse battery staple"
 
@@ -250,6 +251,31 @@ class GlueTest {
             assertEquals(1_700_000_000L, (claims["iat"] as Number).toLong())
             clock.advanceSecs(tokens.expiresIn.toLong() + 1)
             assertThrows<AuthException.NotAuthorizedException> { pool.verifyAccessToken(tokens.accessToken.reveal()) }
+        }
+    }
+
+    @Test
+    fun `a clock that throws leaves the operation in the clock's last good time`(): Unit = runBlocking {
+        val good = ManualClock(1_700_000_000_000L)
+        val broken = AtomicBoolean(false)
+        val clock = object : Clock {
+            override fun nowMs(): Long = if (broken.get()) throw IllegalStateException("no time") else good.nowMs()
+        }
+        UserPool.open(config = FAST_CONFIG, delivery = delivery, clock = clock).use { pool ->
+            broken.set(true)
+            // The sign-up is made, not lost to an internal error, and dated by the clock's own time.
+            assertEquals(SignUpStep.CONFIRM_SIGN_UP, pool.signUp("dave", PASSWORD, mapOf("email" to "dave@example.com")).nextStep)
+            assertEquals(1_700_000_000_000L, pool.adminGetUser("dave").createdMs)
+            assertTrue(pool.jwks().contains("keys"), "the plain functions go on too")
+        }
+    }
+
+    @Test
+    fun `config() is the configuration in force, defaults included`() {
+        open().use { pool ->
+            val config = pool.config()
+            assertTrue(config.contains("pool_id = \"${pool.poolId()}\""), config)
+            assertTrue(config.contains("[password_hashing]"), config)
         }
     }
 
