@@ -284,7 +284,8 @@ export declare class UserPool {
   get issuer(): string
   /**
    * The pool's configuration as TOML text: every key with the value in force, defaults
-   * included, in the format of `userpool config default`.
+   * included, in the format of `userpool config default`; client secrets show as
+   * `"<redacted>"`.
    */
   config(): string
   /** Registers a user; the confirmation code goes out through `delivery`. */

@@ -1,9 +1,9 @@
 //! Time, injected: the system clock by default, a manual clock for tests and for hosts that
 //! move time themselves. Nothing in userpool reads the OS clock except [`SystemClock`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of the current time in unix milliseconds.
 pub trait Clock: Send + Sync {
@@ -58,5 +58,51 @@ impl Clock for ManualClock {
 impl<F: Fn() -> i64 + Send + Sync> Clock for F {
     fn now_ms(&self) -> i64 {
         self()
+    }
+}
+
+/// What a host's clock that can fail (a callback into Python, JavaScript, Kotlin or Swift)
+/// falls back on, since [`Clock`] cannot fail and an operation cannot stop halfway: its last
+/// good reading, moved on by the time elapsed since, so that expiries and lockouts keep
+/// running in the host's own time; the system clock before it has given one.
+#[derive(Debug, Default)]
+pub struct LastReading(Mutex<Option<(i64, Instant)>>);
+
+impl LastReading {
+    /// Remembers a good reading, and returns it.
+    pub fn record(&self, ms: i64) -> i64 {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((ms, Instant::now()));
+        ms
+    }
+
+    /// The time to go on with after a failed reading.
+    pub fn fallback(&self) -> i64 {
+        match *self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some((ms, at)) => ms.saturating_add(i64::try_from(at.elapsed().as_millis()).unwrap_or(i64::MAX)),
+            None => SystemClock.now_ms(),
+        }
+    }
+
+    /// Whether the host's clock has given a reading yet.
+    pub fn has_reading(&self) -> bool {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_reading_goes_on_from_the_last_good_one() {
+        let last = LastReading::default();
+        assert!(!last.has_reading());
+        let before = SystemClock.now_ms();
+        assert!(last.fallback() >= before, "the system clock before any reading");
+        assert_eq!(last.record(1_700_000_000_000), 1_700_000_000_000);
+        assert!(last.has_reading());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let later = last.fallback();
+        assert!((1_700_000_000_020..1_700_000_060_000).contains(&later), "moved on by the time elapsed: {later}");
     }
 }

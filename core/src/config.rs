@@ -478,6 +478,17 @@ impl PoolConfig {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// The configuration as TOML text with each client secret shown as `"<redacted>"`: what
+    /// an app may print or log, and what the bindings' `config()` returns. It does not load
+    /// back as the same configuration: the secrets are not in it.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        for secret in shown.clients.iter_mut().filter_map(|client| client.secret.as_mut()) {
+            "<redacted>".clone_into(secret);
+        }
+        shown.to_toml()
+    }
+
     /// Starts a builder from the defaults.
     pub fn builder() -> PoolConfigBuilder {
         PoolConfigBuilder { config: Self::default() }
@@ -928,6 +939,17 @@ mod tests {
         assert_eq!(config.clients[0].refresh_token_validity_secs, 30 * 86_400);
         assert!(config.clients[0].prevent_user_existence_errors);
         assert!(!config.password_policy.require_symbols, "ASVS 6.2.5 forbids composition rules");
+    }
+
+    #[test]
+    fn the_redacted_text_has_no_client_secret() {
+        let config = PoolConfig::from_toml(
+            "pool_id = 'eu_test'\n[[clients]]\nid = 'web'\n[[clients]]\nid = 'server'\nsecret = 's3cret-0123456789abcdef'",
+        )
+        .unwrap();
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("s3cret") && shown.contains("secret = \"<redacted>\""), "{shown}");
+        assert!(shown.contains("id = \"web\"") && shown.contains("pool_id = \"eu_test\""), "{shown}");
     }
 
     #[test]

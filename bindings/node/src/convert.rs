@@ -156,9 +156,15 @@ pub(crate) fn known_keys(object: &Object<'_>, what: &str, known: &[&str]) -> Res
     Ok(())
 }
 
-/// A property of an options object, `undefined` when missing.
-pub(crate) fn property<'env>(object: &Object<'env>, name: &str) -> Result<Unknown<'env>, Failure> {
-    Ok(object.get_named_property(name)?)
+/// An options object's own property `name`: `None` when it has none, or it is `undefined` or
+/// `null`. An inherited one is never read: `Object.prototype.delivery = leak` elsewhere in an
+/// app must not become every pool's delivery.
+pub(crate) fn present<'env>(object: &Object<'env>, name: &str) -> Result<Option<Unknown<'env>>, Failure> {
+    if !object.has_own_property(name)? {
+        return Ok(None);
+    }
+    let value: Unknown<'env> = object.get_named_property(name)?;
+    Ok((!is_absent(Some(&value))).then_some(value))
 }
 
 /// MFA preferences `{ totp?, sms?, email? }`, each `ENABLED`, `DISABLED`, `PREFERRED` or
@@ -171,7 +177,7 @@ pub(crate) fn mfa_preferences(value: &Unknown<'_>, what: &str) -> Result<MfaPref
     known_keys(&preferences, what, &["totp", "sms", "email"])?;
     let one = |method: &str| -> Result<Option<MfaPreference>, Failure> {
         let name = format!("{what}.{method}");
-        match optional_string(Some(&property(&preferences, method)?), &name)? {
+        match optional_string(present(&preferences, method)?.as_ref(), &name)? {
             None => Ok(None),
             Some(text) => MfaPreference::parse(&text).map(Some).ok_or_else(|| {
                 Failure::Type(format!("{name} must be ENABLED, DISABLED, PREFERRED or NOT_PREFERRED, not {text:?}"))
@@ -193,11 +199,15 @@ pub(crate) fn import_users(value: &Unknown<'_>, what: &str) -> Result<Vec<Import
             let name = format!("{what}[{i}]");
             let user = object(&item, &name)?;
             known_keys(&user, &name, &["username", "attributes", "passwordHash"])?;
+            let username = format!("{name}.username");
             Ok(ImportUser {
-                username: string(&property(&user, "username")?, &format!("{name}.username"))?,
-                attributes: attributes(Some(&property(&user, "attributes")?), &format!("{name}.attributes"))?,
+                username: match present(&user, "username")? {
+                    Some(value) => string(&value, &username)?,
+                    None => return Err(type_error(&username, "a string", "undefined or null")),
+                },
+                attributes: attributes(present(&user, "attributes")?.as_ref(), &format!("{name}.attributes"))?,
                 password_hash: optional_string(
-                    Some(&property(&user, "passwordHash")?),
+                    present(&user, "passwordHash")?.as_ref(),
                     &format!("{name}.passwordHash"),
                 )?,
             })

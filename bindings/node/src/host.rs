@@ -8,7 +8,6 @@
 //! handed in through [`with_js_thread_now`]; delivery never happens there.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, ThreadId};
 
@@ -16,7 +15,7 @@ use napi::Status;
 use napi::bindgen_prelude::{Either, Promise, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use userpool::delivery::{Delivery, DeliveryError, Message};
-use userpool::{Clock, SystemClock};
+use userpool::{Clock, LastReading, SystemClock};
 
 use crate::errors::Failure;
 use crate::results;
@@ -132,14 +131,14 @@ impl Delivery for JsDelivery {
 pub(crate) struct JsClock {
     function: ClockFn,
     js_thread: ThreadId,
-    /// The last reading the function gave ([`NO_READING`] until it gives one).
-    last: AtomicI64,
+    /// What to go on with when the function fails.
+    last: LastReading,
 }
 
 impl JsClock {
     /// Wraps `function`; must be made on the JavaScript thread that owns it.
     pub(crate) fn new(function: ClockFn) -> Self {
-        Self { function, js_thread: thread::current().id(), last: AtomicI64::new(NO_READING) }
+        Self { function, js_thread: thread::current().id(), last: LastReading::default() }
     }
 
     fn read(&self) -> Result<i64, Failure> {
@@ -159,9 +158,6 @@ impl JsClock {
         }
     }
 }
-
-/// [`JsClock::last`] before the function has given a reading.
-const NO_READING: i64 = i64::MIN;
 
 /// Unix milliseconds from what a clock function returned.
 pub(crate) fn checked_ms(ms: f64) -> Result<i64, Failure> {
@@ -184,19 +180,15 @@ impl Clock for JsClock {
             return JS_THREAD_NOW.with(Cell::get).unwrap_or_else(|| SystemClock.now_ms());
         }
         match self.read() {
-            Ok(ms) => {
-                self.last.store(ms, Ordering::SeqCst);
-                ms
-            }
+            Ok(ms) => self.last.record(ms),
             Err(mut failure) => {
                 // The Clock trait cannot fail, and the operation may be halfway through: it
-                // goes on with the last good reading (the system clock's if there is none),
-                // and the failure is reported after it.
-                let last = self.last.load(Ordering::SeqCst);
-                let kept = last != NO_READING;
+                // goes on from the last good reading (the system clock if there is none), and
+                // the failure is reported after it.
+                let kept = self.last.has_reading();
                 if let Failure::Clock { message, .. } = &mut failure {
                     message.push_str(if kept {
-                        "; the operation ran on its last good reading"
+                        "; the operation went on from its last good reading"
                     } else {
                         "; the operation ran on the system clock"
                     });
@@ -204,7 +196,7 @@ impl Clock for JsClock {
                 CLOCK_FAILURE.with(|slot| {
                     slot.borrow_mut().get_or_insert((failure, kept));
                 });
-                if kept { last } else { SystemClock.now_ms() }
+                self.last.fallback()
             }
         }
     }

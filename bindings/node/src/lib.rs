@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 
 use crate::convert::{
     attributes, boolean, import_users, known_keys, mfa_preferences, object, optional_object, optional_string,
-    optional_u32, property, string, strings,
+    optional_u32, present, string, strings,
 };
 use crate::errors::{Failure, Rejection};
 use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
@@ -129,22 +129,22 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
         return Ok(open);
     };
     known_keys(&options, "options", OPEN_OPTIONS)?;
-    open.path = optional_string(Some(&property(&options, "path")?), "options.path")?;
-    let config = property(&options, "config")?;
-    open.config = match config.get_type()? {
-        ValueType::Undefined | ValueType::Null => ConfigSource::Default,
-        ValueType::String => ConfigSource::Toml(string(&config, "options.config")?),
-        _ => {
+    open.path = optional_string(present(&options, "path")?.as_ref(), "options.path")?;
+    open.config = match present(&options, "config")? {
+        None => ConfigSource::Default,
+        Some(config) if config.get_type()? == ValueType::String => {
+            ConfigSource::Toml(string(&config, "options.config")?)
+        }
+        Some(config) => {
             let config = object(&config, "options.config")?;
             let json: Object<'_> = env.get_global()?.get_named_property("JSON")?;
             let stringify: Function<'_, Object<'_>, String> = json.get_named_property("stringify")?;
             ConfigSource::Json(stringify.call(config)?)
         }
     };
-    let delivery = property(&options, "delivery")?;
-    open.delivery = match delivery.get_type()? {
-        ValueType::Undefined | ValueType::Null => None,
-        ValueType::Function => {
+    open.delivery = match present(&options, "delivery")? {
+        None => None,
+        Some(delivery) if delivery.get_type()? == ValueType::Function => {
             let function: Function<'_, results::Message, host::DeliveryReturn> =
                 options.get_named_property("delivery")?;
             let function: DeliveryFn = redact::delivery(env, function)
@@ -154,40 +154,37 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
                 .build()?;
             Some(JsDelivery::new(function))
         }
-        _ => return Err(errors::type_error("options.delivery", "a function", convert::type_name(&delivery))),
+        Some(other) => return Err(errors::type_error("options.delivery", "a function", convert::type_name(&other))),
     };
-    let clock = property(&options, "clock")?;
-    open.clock = match clock.get_type()? {
-        ValueType::Undefined | ValueType::Null => None,
-        ValueType::Function => {
+    open.clock = match present(&options, "clock")? {
+        None => None,
+        Some(clock) if clock.get_type()? == ValueType::Function => {
             let function: Function<'_, (), f64> = options.get_named_property("clock")?;
             let threadsafe: ClockFn =
                 function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
             Some((JsClock::new(threadsafe), function.create_ref()?))
         }
-        _ => return Err(errors::type_error("options.clock", "a function", convert::type_name(&clock))),
+        Some(other) => return Err(errors::type_error("options.clock", "a function", convert::type_name(&other))),
     };
-    let key = property(&options, "encryptionKey")?;
-    open.encryption_key = match key.get_type()? {
-        ValueType::Undefined | ValueType::Null => None,
-        _ if key.is_typedarray()? => {
+    open.encryption_key = match present(&options, "encryptionKey")? {
+        None => None,
+        Some(key) if key.is_typedarray()? => {
             let bytes: Uint8Array = options.get_named_property("encryptionKey").map_err(|_| {
                 errors::type_error("options.encryptionKey", "a Uint8Array or Buffer", "another typed array")
             })?;
             Some(Zeroizing::new(bytes.to_vec()))
         }
-        _ => {
+        Some(other) => {
             return Err(errors::type_error(
                 "options.encryptionKey",
                 "a Uint8Array or Buffer",
-                convert::type_name(&key),
+                convert::type_name(&other),
             ));
         }
     };
-    let existing_only = property(&options, "existingOnly")?;
-    open.existing_only = match existing_only.get_type()? {
-        ValueType::Undefined | ValueType::Null => false,
-        _ => boolean(&existing_only, "options.existingOnly")?,
+    open.existing_only = match present(&options, "existingOnly")? {
+        None => false,
+        Some(flag) => boolean(&flag, "options.existingOnly")?,
     };
     Ok(open)
 }
@@ -353,10 +350,11 @@ impl UserPool {
     }
 
     /// The pool's configuration as TOML text: every key with the value in force, defaults
-    /// included, in the format of `userpool config default`.
+    /// included, in the format of `userpool config default`; client secrets show as
+    /// `"<redacted>"`.
     #[napi]
     pub fn config(&self) -> String {
-        self.inner.config().to_toml()
+        self.inner.config().to_redacted_toml()
     }
 
     // ── sign-up ─────────────────────────────────────────────────────────────────────────
@@ -855,9 +853,9 @@ impl UserPool {
             };
             known_keys(&options, "options", &["filter", "limit", "paginationToken"])?;
             Ok((
-                optional_string(Some(&property(&options, "filter")?), "options.filter")?,
-                optional_u32(Some(&property(&options, "limit")?), "options.limit")?,
-                optional_string(Some(&property(&options, "paginationToken")?), "options.paginationToken")?,
+                optional_string(present(&options, "filter")?.as_ref(), "options.filter")?,
+                optional_u32(present(&options, "limit")?.as_ref(), "options.limit")?,
+                optional_string(present(&options, "paginationToken")?.as_ref(), "options.paginationToken")?,
             ))
         })();
         self.run(env, args, |pool, (filter, limit, token)| {
@@ -994,8 +992,8 @@ impl UserPool {
             known_keys(&options, "options", &["limit", "paginationToken"])?;
             Ok((
                 group,
-                optional_u32(Some(&property(&options, "limit")?), "options.limit")?,
-                optional_string(Some(&property(&options, "paginationToken")?), "options.paginationToken")?,
+                optional_u32(present(&options, "limit")?.as_ref(), "options.limit")?,
+                optional_string(present(&options, "paginationToken")?.as_ref(), "options.paginationToken")?,
             ))
         })();
         self.run(env, args, |pool, (group, limit, token)| {

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -131,11 +130,11 @@ impl up::Delivery for PyDelivery {
 }
 
 /// The host's clock callable (unix milliseconds). An exception or a non-integer answer is
-/// reported through `sys.unraisablehook` and the last good reading is used, since the engine
-/// cannot stop halfway through a call.
+/// reported through `sys.unraisablehook`, and the engine, which cannot stop halfway through a
+/// call, goes on from the last good reading ([`up::LastReading`]).
 struct PyClock {
     callback: Py<PyAny>,
-    last: AtomicI64,
+    last: up::LastReading,
 }
 
 impl PyClock {
@@ -147,13 +146,10 @@ impl PyClock {
 impl up::Clock for PyClock {
     fn now_ms(&self) -> i64 {
         Python::attach(|py| match self.read(py) {
-            Ok(ms) => {
-                self.last.store(ms, Ordering::SeqCst);
-                ms
-            }
+            Ok(ms) => self.last.record(ms),
             Err(err) => {
                 err.write_unraisable(py, Some(self.callback.bind(py)));
-                self.last.load(Ordering::SeqCst)
+                self.last.fallback()
             }
         })
     }
@@ -724,9 +720,9 @@ impl UserPool {
         let delivery = check_callable(delivery, py, "delivery")?;
         let clock = match check_callable(clock, py, "clock")? {
             Some(callback) => {
-                let clock = PyClock { callback, last: AtomicI64::new(0) };
+                let clock = PyClock { callback, last: up::LastReading::default() };
                 let now = clock.read(py)?;
-                clock.last.store(now, Ordering::SeqCst);
+                clock.last.record(now);
                 Some(Arc::new(clock))
             }
             None => None,
@@ -776,7 +772,7 @@ impl UserPool {
     }
 
     fn config(&self) -> String {
-        self.inner.config().to_toml()
+        self.inner.config().to_redacted_toml()
     }
 
     fn __repr__(&self) -> String {

@@ -103,6 +103,8 @@ def test_with_client_and_secret_hash(host: Host) -> None:
     with pytest.raises(userpool.NotAuthorizedError):
         pool.verify_id_token(tokens.id_token)  # the default client is "web"
     assert pool.with_client("server", "s3cret-s3cret-s3cret").pool_id == "local_pytest"
+    # The configuration as text may be printed or logged: the secret is not in it.
+    assert "s3cret" not in pool.config() and 'secret = "<redacted>"' in pool.config()
 
 
 def test_config_as_toml_text_and_dict(host: Host) -> None:

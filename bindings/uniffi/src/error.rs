@@ -122,7 +122,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for DeliveryError {
 
 /// What the host's [`Clock`](crate::Clock) may throw (Kotlin: `ClockException.Failed`); any
 /// other exception counts the same. The engine cannot stop halfway through an operation, so
-/// it goes on with the clock's last good reading, and logs a warning.
+/// it goes on from the clock's last good reading, moved on by the time elapsed since.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum ClockError {
     /// The clock could not tell the time.

@@ -2,9 +2,8 @@
 //! app implements, adapted here to the engine's [`up::Delivery`] and [`up::Clock`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use userpool::{self as up, Clock as _};
+use userpool as up;
 
 use crate::error::{ClockError, DeliveryError};
 use crate::types::{FromCore, Message};
@@ -22,8 +21,8 @@ pub trait Delivery: Send + Sync {
 /// The current time, for apps and tests that move time themselves. Called on background
 /// threads during the `async` calls, and on the caller's thread by the plain ones
 /// (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
-/// halfway: it goes on with the clock's last good reading (the system clock's before the
-/// first), and a warning is logged.
+/// halfway: it goes on from the clock's last good reading, moved on by the time elapsed
+/// since (the system clock before the first).
 #[uniffi::export(with_foreign)]
 pub trait Clock: Send + Sync {
     /// Milliseconds since the unix epoch.
@@ -43,26 +42,22 @@ impl up::Delivery for HostDelivery {
 /// The host's [`Clock`] as the engine's, which cannot fail.
 pub(crate) struct HostClock {
     clock: Arc<dyn Clock>,
-    /// The last reading the host's clock gave (the system clock's before the first).
-    last: AtomicI64,
+    last: up::LastReading,
 }
 
 impl HostClock {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, last: AtomicI64::new(up::SystemClock.now_ms()) }
+        Self { clock, last: up::LastReading::default() }
     }
 }
 
 impl up::Clock for HostClock {
     fn now_ms(&self) -> i64 {
         match self.clock.now_ms() {
-            Ok(ms) => {
-                self.last.store(ms, Ordering::SeqCst);
-                ms
-            }
+            Ok(ms) => self.last.record(ms),
             Err(error) => {
-                tracing::warn!(%error, "the host's clock failed; going on with its last good reading");
-                self.last.load(Ordering::SeqCst)
+                tracing::warn!(%error, "the host's clock failed; going on from its last good reading");
+                self.last.fallback()
             }
         }
     }

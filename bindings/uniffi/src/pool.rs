@@ -45,7 +45,7 @@ fn open_core(
     config_text: Option<String>,
     delivery: Option<Arc<dyn Delivery>>,
     clock: Option<Arc<dyn Clock>>,
-    encryption_key: Option<Vec<u8>>,
+    encryption_key: Option<Zeroizing<Vec<u8>>>,
     existing_only: bool,
 ) -> up::Result<up::UserPool> {
     let mut builder = up::UserPool::builder(config(config_text)?);
@@ -59,7 +59,7 @@ fn open_core(
     if let Some(clock) = clock {
         builder = builder.clock(Arc::new(HostClock::new(clock)));
     }
-    if let Some(key) = encryption_key.map(Zeroizing::new) {
+    if let Some(key) = encryption_key {
         builder = builder.encryption_key(&key);
     }
     if existing_only { builder.open_existing() } else { builder.open() }
@@ -111,6 +111,8 @@ impl UserPool {
         encryption_key: Option<Vec<u8>>,
         existing_only: bool,
     ) -> Result<Arc<Self>, AuthError> {
+        // Wiped on every path from here, an early error or a dropped future included.
+        let encryption_key = encryption_key.map(Zeroizing::new);
         let open = move || {
             let core = open_core(path, config, delivery, clock, encryption_key, existing_only)?;
             Ok(Arc::new(Self { core }))
@@ -140,9 +142,10 @@ impl UserPool {
     }
 
     /// The pool's configuration as TOML text: every key with the value in force, defaults
-    /// included, in the format of `userpool config default`.
+    /// included, in the format of `userpool config default`; client secrets show as
+    /// `"<redacted>"`.
     pub fn config(&self) -> String {
-        self.core.config().to_toml()
+        self.core.config().to_redacted_toml()
     }
 
     // ── sign-up ──────────────────────────────────────────────────────────────────────────

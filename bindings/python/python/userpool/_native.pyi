@@ -380,7 +380,7 @@ class UserPool:
     def issuer(self) -> str:
         """The token issuer (``iss``)."""
     def config(self) -> str:
-        """The configuration the pool runs on, as TOML text."""
+        """The configuration the pool runs on, as TOML text; client secrets show as ``"<redacted>"``."""
     def sign_up(self, username: str, password: str, attributes: Optional[dict[str, str]] = None) -> SignUpResult:
         """Registers a user; the confirmation code goes out through ``delivery``."""
     def confirm_sign_up(self, username: str, code: str) -> None:

@@ -81,7 +81,7 @@ class UserPool:
         return self._pool.issuer
 
     def config(self) -> str:
-        """The configuration the pool runs on, as TOML text."""
+        """The configuration the pool runs on, as TOML text; client secrets show as ``"<redacted>"``."""
         return self._pool.config()
 
     async def sign_up(self, username: str, password: str, attributes: Optional[dict[str, str]] = None) -> SignUpResult:

@@ -611,8 +611,8 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
  * The current time, for apps and tests that move time themselves. Called on background
  * threads during the `async` calls, and on the caller's thread by the plain ones
  * (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
- * halfway: it goes on with the clock's last good reading (the system clock's before the
- * first), and a warning is logged.
+ * halfway: it goes on from the clock's last good reading, moved on by the time elapsed
+ * since (the system clock before the first).
  */
 public protocol Clock: AnyObject, Sendable {
     
@@ -626,8 +626,8 @@ public protocol Clock: AnyObject, Sendable {
  * The current time, for apps and tests that move time themselves. Called on background
  * threads during the `async` calls, and on the caller's thread by the plain ones
  * (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
- * halfway: it goes on with the clock's last good reading (the system clock's before the
- * first), and a warning is logged.
+ * halfway: it goes on from the clock's last good reading, moved on by the time elapsed
+ * since (the system clock before the first).
  */
 open class ClockImpl: Clock, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1151,7 +1151,8 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     
     /**
      * The pool's configuration as TOML text: every key with the value in force, defaults
-     * included, in the format of `userpool config default`.
+     * included, in the format of `userpool config default`; client secrets show as
+     * `"<redacted>"`.
      */
     func config()  -> String
     
@@ -1782,7 +1783,8 @@ open func changePassword(accessToken: String, oldPassword: String, newPassword: 
     
     /**
      * The pool's configuration as TOML text: every key with the value in force, defaults
-     * included, in the format of `userpool config default`.
+     * included, in the format of `userpool config default`; client secrets show as
+     * `"<redacted>"`.
      */
 open func config() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -4113,7 +4115,7 @@ public func FfiConverterTypeChannel_lower(_ value: Channel) -> RustBuffer {
 /**
  * What the host's [`Clock`](crate::Clock) may throw (Kotlin: `ClockException.Failed`); any
  * other exception counts the same. The engine cannot stop halfway through an operation, so
- * it goes on with the clock's last good reading, and logs a warning.
+ * it goes on from the clock's last good reading, moved on by the time elapsed since.
  */
 public 
 enum ClockError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -5728,7 +5730,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_change_password() != 48438) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_method_userpool_config() != 16332) {
+    if (uniffi_userpool_uniffi_checksum_method_userpool_config() != 31219) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_confirm_forgot_password() != 55029) {
