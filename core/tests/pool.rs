@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use userpool::store::Write;
-use userpool::{Clock, ErrorCode, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
+use userpool::{Clock, ErrorCode, ImportUser, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
 
 mod common;
 
@@ -429,4 +429,46 @@ fn each_user_keeps_only_their_newest_events_and_unknown_names_share_one_record()
     assert!(unknown.iter().all(|e| e.detail.starts_with("unknown-user:") && !e.detail.contains("nobody")));
     let bad = PoolConfig::from_toml("[events]\nkeep_per_user = 0").unwrap_err();
     assert!(bad.message().contains("events.keep_per_user"), "{bad}");
+}
+
+/// An imported hash is verified at every sign-in attempt with its own costs, so costs no
+/// pool would spend (4 TiB, hours), a version `compute` cannot match, or a hash without a
+/// salt are refused at import. And a row refused for a taken key does not keep its other
+/// names from a later row.
+#[test]
+fn imported_hashes_are_checked_and_a_refused_row_frees_its_names() {
+    let f = common::open(
+        Arc::new(MemoryStore::new()),
+        common::config("pool_id = 'import'\n[sign_in]\nalias_attributes = ['email']"),
+        None,
+    );
+    let row = |username: &str, hash: Option<&str>| ImportUser {
+        username: username.to_owned(),
+        attributes: [
+            ("email".to_owned(), format!("{username}@example.com")),
+            ("email_verified".to_owned(), "true".to_owned()),
+        ]
+        .into(),
+        password_hash: hash.map(str::to_owned),
+    };
+    let refused = [
+        "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=256,t=4294967295,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=16$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=256,t=1,p=1",
+        "$argon2i$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+    ];
+    for (i, hash) in refused.iter().enumerate() {
+        let outcome = f.pool.admin_import_users(vec![row(&format!("user{i}"), Some(hash))]).unwrap();
+        assert_eq!(outcome[0].as_ref().unwrap_err().code(), ErrorCode::InvalidParameter, "{hash}");
+    }
+    let good = "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    assert!(f.pool.admin_import_users(vec![row("good", Some(good))]).unwrap()[0].is_ok());
+
+    let mut taken_email = row("carol", None);
+    taken_email.attributes.insert("email".to_owned(), "good@example.com".to_owned());
+    let outcomes = f.pool.admin_import_users(vec![taken_email, row("carol", None)]).unwrap();
+    assert_eq!(outcomes[0].as_ref().unwrap_err().code(), ErrorCode::AliasExists);
+    assert!(outcomes[1].is_ok(), "the username the refused row named is free: {:?}", outcomes[1]);
 }

@@ -67,6 +67,14 @@ impl std::fmt::Debug for Hasher {
 const SALT_LEN: usize = 16;
 const OUTPUT_LEN: usize = 32;
 
+/// The most memory a stored hash may ask for, unless the pool's own setting is higher:
+/// 1 GiB (libsodium's "sensitive" level). argon2 itself accepts up to 4 TiB, which one
+/// imported hash would then allocate at every sign-in attempt, whoever makes it.
+const MAX_STORED_MEMORY_KIB: u32 = 1 << 20;
+/// The most passes and lanes a stored hash may ask for: the configuration's own bounds.
+const MAX_STORED_ITERATIONS: u32 = 64;
+const MAX_STORED_PARALLELISM: u32 = 16;
+
 impl Hasher {
     pub(crate) fn new(config: &PasswordHashing) -> Result<Self> {
         let params = Params::new(config.memory_kib, config.iterations, config.parallelism, Some(OUTPUT_LEN))
@@ -119,9 +127,10 @@ impl Hasher {
         ))
     }
 
-    /// Whether `password` matches the PHC string. A malformed stored hash never matches.
+    /// Whether `password` matches the PHC string. A stored hash this pool cannot use (see
+    /// [`Hasher::check_stored`]) never matches.
     pub(crate) fn verify(&self, password: &str, phc: &str) -> bool {
-        let Ok(parsed) = PasswordHash::new(phc) else {
+        let Ok((params, salt, expected)) = self.stored(phc) else {
             // No usable hash (an imported user without a password): the same work anyway,
             // so the answer's timing does not tell such accounts apart.
             if phc != self.dummy {
@@ -129,22 +138,53 @@ impl Hasher {
             }
             return false;
         };
-        if parsed.algorithm.as_str() != "argon2id" {
-            return false;
-        }
-        // The parameters in the hash, so old hashes keep working after a change.
-        let (Ok(params), Some(salt), Some(expected)) = (Params::try_from(&parsed), &parsed.salt, &parsed.hash) else {
-            return false;
-        };
-        let expected = expected.as_bytes();
-        let Ok(params) = Params::new(params.m_cost(), params.t_cost(), params.p_cost(), Some(expected.len())) else {
-            return false;
-        };
         let mut out = Zeroizing::new(vec![0u8; expected.len()]);
-        if self.compute(&params, password.as_bytes(), salt.as_ref(), &mut out).is_err() {
+        if self.compute(&params, password.as_bytes(), &salt, &mut out).is_err() {
             return false;
         }
-        super::constant_time_eq(&out, expected)
+        super::constant_time_eq(&out, &expected)
+    }
+
+    /// Refuses a stored hash (an imported one) that this pool would not verify: anything but
+    /// an argon2id hash of version 19 with a salt and a hash, or costs beyond what the pool
+    /// spends on a sign-in (memory above 1 GiB or its own setting, more than 64 passes or 16
+    /// lanes).
+    pub(crate) fn check_stored(&self, phc: &str) -> Result<()> {
+        self.stored(phc).map(drop)
+    }
+
+    /// The parameters, salt and expected output of a usable stored hash. Its own costs, not
+    /// the pool's, so old hashes keep working after a change.
+    fn stored(&self, phc: &str) -> Result<(Params, Vec<u8>, Vec<u8>)> {
+        let refused = |why: &str| Err(Error::invalid(format!("password_hash: {why}")));
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return refused("not a PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash)");
+        };
+        if parsed.algorithm.as_str() != "argon2id" {
+            return refused("only argon2id hashes are accepted");
+        }
+        // What `compute` runs: a hash of another version would never match.
+        if parsed.version != Some(0x13) {
+            return refused("only version 19 (v=19) is accepted");
+        }
+        let (Ok(params), Some(salt), Some(expected)) = (Params::try_from(&parsed), &parsed.salt, &parsed.hash) else {
+            return refused("needs argon2 parameters, a salt and a hash");
+        };
+        let memory_cap = MAX_STORED_MEMORY_KIB.max(self.params.m_cost());
+        if params.m_cost() > memory_cap
+            || params.t_cost() > MAX_STORED_ITERATIONS
+            || params.p_cost() > MAX_STORED_PARALLELISM
+        {
+            return refused(&format!(
+                "costs beyond what a sign-in may spend (at most m={memory_cap}, t={MAX_STORED_ITERATIONS}, \
+                 p={MAX_STORED_PARALLELISM})"
+            ));
+        }
+        let expected = expected.as_bytes().to_vec();
+        let Ok(params) = Params::new(params.m_cost(), params.t_cost(), params.p_cost(), Some(expected.len())) else {
+            return refused("argon2 parameters out of range");
+        };
+        Ok((params, salt.as_ref().to_vec(), expected))
     }
 
     /// Spends the same work as a real verification, for unknown users.

@@ -165,6 +165,9 @@ pub(crate) enum Input {
     },
     RemoveFromGroup {
         group: String,
+        /// Only a membership of this generation of the group: the one a deletion removed,
+        /// so that a group created again under its name keeps the members it has since.
+        only_generation: Option<u64>,
     },
 }
 
@@ -344,7 +347,7 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
         (Some(u), I::GlobalSignOut) => user::global_sign_out(u, ctx),
         (Some(u), I::AdminDisable) => user::set_enabled(u, false, ctx),
         (Some(u), I::AddToGroup { group, generation }) => user::set_membership(u, group, Some(generation), ctx),
-        (Some(u), I::RemoveFromGroup { group }) => user::set_membership(u, group, None, ctx),
+        (Some(u), I::RemoveFromGroup { group, only_generation }) => user::leave_group(u, group, only_generation, ctx),
         (Some(u), I::AdminEnable) => user::set_enabled(u, true, ctx),
     }
 }

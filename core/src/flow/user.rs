@@ -891,6 +891,16 @@ pub(super) fn set_membership(u: &UserRecord, group: String, generation: Option<u
     Step::put(next, Ok(Reply::Done))
 }
 
+/// Removes the user from `group`; with `only_generation`, only a membership of that
+/// generation (memberships recorded before generations count as 0, as the groups do).
+pub(super) fn leave_group(u: &UserRecord, group: String, only_generation: Option<u64>, ctx: &mut Ctx<'_>) -> Step {
+    let joined = u.group_generations.get(&group).copied().unwrap_or(0);
+    if only_generation.is_some_and(|generation| generation != joined) {
+        return Step::reply(Reply::Done);
+    }
+    set_membership(u, group, None, ctx)
+}
+
 /// The error for a taken unique key, as Cognito names it.
 pub(crate) fn taken_error(settings: &Settings, key: &str) -> Error {
     if key.starts_with("u:") || matches!(settings.username_mode, UsernameMode::Attributes { .. }) {

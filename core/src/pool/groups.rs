@@ -145,12 +145,24 @@ impl UserPool {
 
     /// Deletes a group and removes every user from it.
     pub fn delete_group(&self, name: &str) -> Result<()> {
-        // Removing the definition ends every membership at once (its generation goes with
-        // it); the sweep after it only tidies the users' records.
+        let generation = self.remove_group_definition(name)?;
+        self.sweep_group_members(name, generation)
+    }
+
+    /// Removes a group's definition, which ends every membership at once (its generation
+    /// goes with it). Returns the generation removed.
+    fn remove_group_definition(&self, name: &str) -> Result<u64> {
         self.change_groups(|groups| {
+            let generation = groups.generation(name);
             groups.generations.remove(name);
-            groups.groups.remove(name).map(drop).ok_or_else(|| not_found(name))
-        })?;
+            groups.groups.remove(name).ok_or_else(|| not_found(name))?;
+            Ok(generation)
+        })
+    }
+
+    /// Tidies the records of a deleted group's members: only memberships of `generation`,
+    /// since the group may have been created again, and joined, while this ran.
+    fn sweep_group_members(&self, name: &str, generation: u64) -> Result<()> {
         let mut after: Option<String> = None;
         loop {
             let page = self
@@ -158,7 +170,12 @@ impl UserPool {
                 .users_matching(self.pool_id(), &members(name), after.as_deref(), 500, &|u| u.groups.contains(name))
                 .map_err(backend)?;
             for user in &page.users {
-                self.drive(super::Target::Sub(&user.sub), &Input::RemoveFromGroup { group: name.to_owned() })?;
+                let input = Input::RemoveFromGroup { group: name.to_owned(), only_generation: Some(generation) };
+                match self.drive(super::Target::Sub(&user.sub), &input) {
+                    // Deleted meanwhile: nothing of theirs is left to tidy.
+                    Err(e) if e.code() == ErrorCode::UserNotFound => {}
+                    outcome => drop(outcome?),
+                }
             }
             match page.next {
                 Some(next) => after = Some(next),
@@ -183,7 +200,8 @@ impl UserPool {
     /// Removes a user from a group.
     pub fn admin_remove_user_from_group(&self, username: &str, group: &str) -> Result<()> {
         self.get_group(group)?;
-        self.admin_drive(username, &Input::RemoveFromGroup { group: group.to_owned() }).map(|_: Outcome| ())
+        let input = Input::RemoveFromGroup { group: group.to_owned(), only_generation: None };
+        self.admin_drive(username, &input).map(|_: Outcome| ())
     }
 
     /// The groups a user belongs to, by precedence.
@@ -212,4 +230,33 @@ impl UserPool {
 /// found too: the caller's `keep` turns them away.
 fn members(group: &str) -> UserSearch {
     UserSearch { attribute: GROUP_ATTRIBUTE, term: group.to_owned(), prefix: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{MemoryStore, PoolConfig, UserPool};
+
+    /// `delete_group` removes the definition, then sweeps the members' records. A group
+    /// created again under the name, and joined, between the two keeps its new members.
+    #[test]
+    fn a_sweep_after_the_group_was_created_again_keeps_its_new_members() {
+        let config = PoolConfig::from_toml(
+            "pool_id = 'groups'\n[password_hashing]\nmemory_kib = 128\niterations = 1\ndangerous_allow_weak = true",
+        )
+        .unwrap();
+        let pool = UserPool::builder(config).store(Arc::new(MemoryStore::new())).open().unwrap();
+        pool.admin_create_user("alice", crate::Attributes::new(), Some("Temp-Passw0rd!"), false).unwrap();
+        pool.create_group("admins", None, None).unwrap();
+        pool.admin_add_user_to_group("alice", "admins").unwrap();
+
+        let deleted = pool.remove_group_definition("admins").unwrap();
+        pool.create_group("admins", None, None).unwrap();
+        pool.admin_add_user_to_group("alice", "admins").unwrap();
+        pool.sweep_group_members("admins", deleted).unwrap();
+
+        let groups = pool.admin_list_groups_for_user("alice").unwrap();
+        assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["admins"]);
+    }
 }

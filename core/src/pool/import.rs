@@ -86,7 +86,7 @@ impl UserPool {
                 for (index, user, keys) in pending {
                     let mut taken = None;
                     for k in &keys {
-                        if !claimed.insert(k.clone())
+                        if claimed.contains(k)
                             || self.store().user_by_key(self.pool_id(), k).map_err(backend)?.is_some()
                         {
                             taken = Some(k.clone());
@@ -95,7 +95,12 @@ impl UserPool {
                     }
                     match taken {
                         Some(k) => outcomes[index] = Err(user::taken_error(settings, &k)),
-                        None => kept.push((index, user, keys)),
+                        None => {
+                            // Only a user who is kept holds their keys: a refused one's
+                            // username stays free for a later row.
+                            claimed.extend(keys.iter().cloned());
+                            kept.push((index, user, keys));
+                        }
                     }
                 }
                 pending = kept;
@@ -121,11 +126,7 @@ impl UserPool {
             user::check_new_user(settings, self.client(), &imported.username, imported.attributes, true)?;
         let (status, password_hash) = match imported.password_hash {
             Some(hash) => {
-                let parsed = argon2::PasswordHash::new(&hash)
-                    .map_err(|_| Error::invalid("password_hash must be an argon2id PHC string"))?;
-                if parsed.algorithm.as_str() != "argon2id" {
-                    return Err(Error::invalid("password_hash must be an argon2id PHC string"));
-                }
+                self.shared.hasher.check_stored(&hash)?;
                 (crate::UserStatus::Confirmed, hash)
             }
             // No password matches an empty hash; the user must reset it.
