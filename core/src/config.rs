@@ -125,6 +125,11 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// The most passes `password_hashing.iterations` may set; a stored hash may ask for no more.
+pub(crate) const MAX_HASH_ITERATIONS: u32 = 64;
+/// The most lanes `password_hashing.parallelism` may set; a stored hash may ask for no more.
+pub(crate) const MAX_HASH_PARALLELISM: u32 = 16;
+
 /// Argon2id parameters. Defaults are OWASP's minimum (19 MiB, t=2, p=1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -717,8 +722,8 @@ impl Settings {
         )?;
 
         let hashing = &raw.password_hashing;
-        check_range("password_hashing.parallelism", hashing.parallelism.into(), 1, 16)?;
-        check_range("password_hashing.iterations", hashing.iterations.into(), 1, 64)?;
+        check_range("password_hashing.parallelism", hashing.parallelism.into(), 1, MAX_HASH_PARALLELISM.into())?;
+        check_range("password_hashing.iterations", hashing.iterations.into(), 1, MAX_HASH_ITERATIONS.into())?;
         // 8 KiB is argon2's own floor; the 8 × parallelism rule below is the real one.
         check_range("password_hashing.memory_kib", hashing.memory_kib.into(), 8, 4 << 20)?;
         if !hashing.dangerous_allow_weak && (hashing.memory_kib < 19_456 || hashing.iterations < 2) {

@@ -9,7 +9,7 @@ use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
-use crate::config::PasswordHashing;
+use crate::config::{MAX_HASH_ITERATIONS, MAX_HASH_PARALLELISM, PasswordHashing};
 use crate::error::{Error, Result};
 
 /// Counts permits; `acquire` blocks while none is free.
@@ -71,9 +71,6 @@ const OUTPUT_LEN: usize = 32;
 /// 1 GiB (libsodium's "sensitive" level). argon2 itself accepts up to 4 TiB, which one
 /// imported hash would then allocate at every sign-in attempt, whoever makes it.
 const MAX_STORED_MEMORY_KIB: u32 = 1 << 20;
-/// The most passes and lanes a stored hash may ask for: the configuration's own bounds.
-const MAX_STORED_ITERATIONS: u32 = 64;
-const MAX_STORED_PARALLELISM: u32 = 16;
 
 impl Hasher {
     pub(crate) fn new(config: &PasswordHashing) -> Result<Self> {
@@ -172,12 +169,12 @@ impl Hasher {
         };
         let memory_cap = MAX_STORED_MEMORY_KIB.max(self.params.m_cost());
         if params.m_cost() > memory_cap
-            || params.t_cost() > MAX_STORED_ITERATIONS
-            || params.p_cost() > MAX_STORED_PARALLELISM
+            || params.t_cost() > MAX_HASH_ITERATIONS
+            || params.p_cost() > MAX_HASH_PARALLELISM
         {
             return refused(&format!(
-                "costs beyond what a sign-in may spend (at most m={memory_cap}, t={MAX_STORED_ITERATIONS}, \
-                 p={MAX_STORED_PARALLELISM})"
+                "costs beyond what a sign-in may spend (at most m={memory_cap}, t={MAX_HASH_ITERATIONS}, \
+                 p={MAX_HASH_PARALLELISM})"
             ));
         }
         let expected = expected.as_bytes().to_vec();
