@@ -381,6 +381,47 @@ fn leftover_membership_on(store: Arc<dyn Store>) {
     assert_eq!(f.pool.list_users_in_group("admins", None, None).unwrap().users.len(), 1);
 }
 
+/// A user belongs to at most 100 groups, however many administrators add them at once: the
+/// limit is counted in the transition, on the record the add replaces.
+#[test]
+fn concurrent_adds_cannot_take_a_user_past_a_hundred_groups() {
+    let f = fixture("");
+    for n in 0..99 {
+        f.pool.create_group(&format!("g{n}"), None, None).unwrap();
+    }
+    for round in 0..5 {
+        let name = format!("user{round}");
+        confirmed(&f, &name);
+        for n in 0..99 {
+            f.pool.admin_add_user_to_group(&name, &format!("g{n}")).unwrap();
+        }
+        for n in 0..16 {
+            f.pool.create_group(&format!("r{round}-{n}"), None, None).unwrap();
+        }
+        let (pool, next) = (f.pool.clone(), Arc::new(AtomicUsize::new(0)));
+        let member = name.clone();
+        let won = race(16, move || {
+            let group = format!("r{round}-{}", next.fetch_add(1, Ordering::SeqCst));
+            match pool.admin_add_user_to_group(&member, &group) {
+                Ok(()) => true,
+                Err(e) => {
+                    assert_eq!(e.code(), ErrorCode::LimitExceeded, "{e}");
+                    false
+                }
+            }
+        });
+        assert_eq!(won, 1, "round {round}");
+        assert_eq!(f.pool.admin_list_groups_for_user(&name).unwrap().len(), 100);
+    }
+    // A deleted group's place is free again, though the sweep has not reached the record.
+    f.pool.create_group("late", None, None).unwrap();
+    f.pool.delete_group("g0").unwrap();
+    f.pool.admin_add_user_to_group("user0", "late").unwrap();
+    let groups = f.pool.admin_list_groups_for_user("user0").unwrap();
+    assert_eq!(groups.len(), 100);
+    assert!(groups.iter().any(|g| g.name == "late") && groups.iter().all(|g| g.name != "g0"));
+}
+
 /// A new session clears the user's sessions that ended more than a day ago (the longest an
 /// access token may outlive its session), with their refresh-token hashes.
 #[test]

@@ -10,6 +10,8 @@ mod session;
 pub mod state;
 pub(crate) mod user;
 
+use std::collections::BTreeMap;
+
 use rand_core::RngCore;
 use zeroize::Zeroizing;
 
@@ -162,6 +164,9 @@ pub(crate) enum Input {
     AddToGroup {
         group: String,
         generation: u64,
+        /// The user's memberships the driver found ended (name → generation): the group
+        /// deleted, or made again since. Dropped when the record still holds them.
+        ended: BTreeMap<String, u64>,
     },
     RemoveFromGroup {
         group: String,
@@ -346,7 +351,7 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
         (Some(_), I::Delete) => Step { change: Change::Delete, effects: Vec::new(), reply: Ok(Reply::Done) },
         (Some(u), I::GlobalSignOut) => user::global_sign_out(u, ctx),
         (Some(u), I::AdminDisable) => user::set_enabled(u, false, ctx),
-        (Some(u), I::AddToGroup { group, generation }) => user::set_membership(u, group, Some(generation), ctx),
+        (Some(u), I::AddToGroup { group, generation, ended }) => user::join_group(u, group, generation, ended, ctx),
         (Some(u), I::RemoveFromGroup { group, only_generation }) => user::leave_group(u, group, only_generation, ctx),
         (Some(u), I::AdminEnable) => user::set_enabled(u, true, ctx),
     }

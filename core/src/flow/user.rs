@@ -1,6 +1,8 @@
 //! Transitions of a user's record: sign-up, confirmation, password attempts and lockout,
 //! recovery, attributes, administration.
 
+use std::collections::BTreeMap;
+
 use super::state::{ChallengeKind, EventKind, Family, Lockout, MfaMethod, RECORD_VERSION, UserRecord, UserStatus};
 use super::{
     AttributeUpdate, Change, CodeDelivery, Ctx, Effect, NewSession, Reply, SignInNext, Step, event, issue_code,
@@ -872,23 +874,33 @@ pub(super) fn set_enabled(u: &UserRecord, enabled: bool, ctx: &mut Ctx<'_>) -> S
 }
 
 /// Adds the user to `group` at its current `generation` (`Some`), or removes them (`None`).
-pub(super) fn set_membership(u: &UserRecord, group: String, generation: Option<u64>, ctx: &mut Ctx<'_>) -> Step {
+/// The most groups a user belongs to, as in Cognito.
+const MAX_GROUPS_PER_USER: usize = 100;
+
+/// Adds the user to `group` (of `generation`), after dropping the memberships the driver
+/// found `ended` (name → the generation that ended) that the record still holds unchanged.
+/// The limit is counted here, on the record the write replaces, so concurrent adds cannot
+/// take a user past it; a membership ended since the driver looked still counts.
+pub(super) fn join_group(
+    u: &UserRecord,
+    group: String,
+    generation: u64,
+    ended: BTreeMap<String, u64>,
+    ctx: &mut Ctx<'_>,
+) -> Step {
     let mut next = u.clone();
-    match generation {
-        Some(generation) => {
-            next.groups.insert(group.clone());
-            next.group_generations.insert(group, generation);
-        }
-        None => {
-            next.groups.remove(&group);
-            next.group_generations.remove(&group);
+    for (name, ended_generation) in ended {
+        if next.group_generations.get(&name).copied().unwrap_or(0) == ended_generation {
+            drop_membership(&mut next, &name);
         }
     }
-    if next.groups == u.groups && next.group_generations == u.group_generations {
-        return Step::reply(Reply::Done);
+    let member = next.groups.contains(&group) && next.group_generations.get(&group) == Some(&generation);
+    if !member && next.groups.len() >= MAX_GROUPS_PER_USER {
+        return Step::fail(Error::new(ErrorCode::LimitExceeded, "A user belongs to at most 100 groups."));
     }
-    next.updated_ms = ctx.now;
-    Step::put(next, Ok(Reply::Done))
+    next.groups.insert(group.clone());
+    next.group_generations.insert(group, generation);
+    changed_memberships(u, next, ctx)
 }
 
 /// Removes the user from `group`; with `only_generation`, only a membership of that
@@ -898,7 +910,23 @@ pub(super) fn leave_group(u: &UserRecord, group: String, only_generation: Option
     if only_generation.is_some_and(|generation| generation != joined) {
         return Step::reply(Reply::Done);
     }
-    set_membership(u, group, None, ctx)
+    let mut next = u.clone();
+    drop_membership(&mut next, &group);
+    changed_memberships(u, next, ctx)
+}
+
+fn drop_membership(u: &mut UserRecord, group: &str) {
+    u.groups.remove(group);
+    u.group_generations.remove(group);
+}
+
+/// Writes `next` when its memberships differ from `u`'s.
+fn changed_memberships(u: &UserRecord, mut next: UserRecord, ctx: &Ctx<'_>) -> Step {
+    if next.groups == u.groups && next.group_generations == u.group_generations {
+        return Step::reply(Reply::Done);
+    }
+    next.updated_ms = ctx.now;
+    Step::put(next, Ok(Reply::Done))
 }
 
 /// The error for a taken unique key, as Cognito names it.

@@ -16,7 +16,6 @@ use crate::store::{GROUP_ATTRIBUTE, UserSearch, Write};
 
 const GROUPS_RECORD: &str = "groups";
 const MAX_GROUPS: usize = 10_000;
-const MAX_GROUPS_PER_USER: usize = 100;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct Groups {
@@ -189,11 +188,13 @@ impl UserPool {
         let groups = self.groups_having(group)?;
         let found = self.admin_find(username)?;
         let user = &found.value;
-        let joined = user.groups.iter().filter(|name| groups.has_member(user, name)).count();
-        if joined >= MAX_GROUPS_PER_USER && !groups.has_member(user, group) {
-            return Err(Error::new(ErrorCode::LimitExceeded, "A user belongs to at most 100 groups."));
-        }
-        let input = Input::AddToGroup { group: group.to_owned(), generation: groups.generation(group) };
+        let ended = user
+            .groups
+            .iter()
+            .filter(|name| !groups.has_member(user, name))
+            .map(|name| (name.clone(), user.group_generations.get(name).copied().unwrap_or(0)))
+            .collect();
+        let input = Input::AddToGroup { group: group.to_owned(), generation: groups.generation(group), ended };
         self.drive(super::Target::Sub(&user.sub), &input).map(drop)
     }
 
