@@ -256,6 +256,21 @@ fn arg_attributes(args: &Map<String, Value>, name: &str) -> Result<Attributes, S
     serde_json::from_value(value.clone()).map_err(|e| format!("argument {name}: {e}"))
 }
 
+fn arg_import_users(args: &Map<String, Value>, name: &str) -> Result<Vec<crate::ImportUser>, String> {
+    let rows =
+        args.get(name).and_then(Value::as_array).ok_or_else(|| format!("argument {name} (a list) is missing"))?;
+    rows.iter()
+        .map(|row| {
+            let row = row.as_object().ok_or_else(|| format!("argument {name}: each user is an object"))?;
+            Ok(crate::ImportUser {
+                username: arg_str(row, "username")?.to_owned(),
+                attributes: arg_attributes(row, "attributes")?,
+                password_hash: opt_str(row, "password_hash").map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
 fn arg_names(args: &Map<String, Value>, name: &str) -> Result<Vec<String>, String> {
     serde_json::from_value(args.get(name).cloned().unwrap_or(json!([]))).map_err(|e| format!("argument {name}: {e}"))
 }
@@ -302,6 +317,14 @@ pub mod result_json {
         json!({"username": u.username, "sub": u.sub, "status": u.status.as_str(), "enabled": u.enabled,
                "attributes": u.attributes, "mfa_enabled": u.mfa_enabled.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
                "preferred_mfa": u.preferred_mfa.map(|m| m.as_str()), "groups": u.groups})
+    }
+
+    /// One user's outcome of an import: its new `sub`, or the error code refusing it.
+    pub fn import_outcome(outcome: &crate::Result<String>) -> Value {
+        match outcome {
+            Ok(sub) => json!({"sub": sub, "code": null}),
+            Err(e) => json!({"sub": null, "code": e.code().as_str()}),
+        }
     }
 
     /// A group.
@@ -450,6 +473,9 @@ fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Valu
             done(pool.admin_delete_user_attributes(arg_str(a, "username")?, &arg_names(a, "names")?))
         }
         "admin_user_global_sign_out" => done(pool.admin_user_global_sign_out(arg_str(a, "username")?)),
+        "admin_import_users" => pool
+            .admin_import_users(arg_import_users(a, "users")?)
+            .map(|outcomes| Value::Array(outcomes.iter().map(rj::import_outcome).collect())),
         "list_users" => {
             let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
             pool.list_users(opt_str(a, "filter"), limit, opt_str(a, "pagination_token")).map(|l| {

@@ -402,11 +402,15 @@ fn a_strangers_code_requests_do_not_block_a_first_sign_in() {
 
 /// Lockout would reveal which accounts exist if only real ones locked: unknown names lock on
 /// the same schedule.
+/// An imported user without a password, under user-existence protection, is answered and
+/// locked out as a wrong password is (without it they are told to reset: scenario 50).
 #[test]
 fn unknown_names_lock_out_like_real_accounts() {
     let f = open(Arc::new(MemoryStore::new()), config("pool_id = 'enum_lockout'"), None);
     sign_up_and_in(&f, "alice");
-    for name in ["alice", "nobody"] {
+    let imported = userpool::ImportUser { username: "imported".into(), ..Default::default() };
+    assert!(f.pool.admin_import_users(vec![imported]).unwrap()[0].is_ok());
+    for name in ["alice", "nobody", "imported"] {
         for attempt in 1..=5 {
             let err = f.pool.sign_in(name, "wrong password here").unwrap_err();
             assert_eq!(err.message(), "Incorrect username or password.", "{name} attempt {attempt}");

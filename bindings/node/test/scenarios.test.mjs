@@ -99,6 +99,10 @@ const OPS = {
   admin_update_user_attributes: (p, a) => p.adminUpdateUserAttributes(a.username, a.attributes ?? {}).then(done),
   admin_delete_user_attributes: (p, a) => p.adminDeleteUserAttributes(a.username, a.names ?? []).then(done),
   admin_user_global_sign_out: (p, a) => p.adminUserGlobalSignOut(a.username).then(done),
+  admin_import_users: (p, a) =>
+    p
+      .adminImportUsers(a.users.map((u) => ({ username: u.username, attributes: u.attributes, passwordHash: u.password_hash })))
+      .then((outcomes) => outcomes.map((o) => ({ sub: o.sub ?? null, code: o.code ?? null }))),
   list_users: (p, a) => p.listUsers({ filter: a.filter, limit: a.limit, paginationToken: a.pagination_token }).then(userList),
   admin_list_user_auth_events: (p, a) => p.adminListUserAuthEvents(a.username, a.limit).then((e) => e.map(event)),
   rotate_signing_keys: (p) => p.rotateSigningKeys().then(done),

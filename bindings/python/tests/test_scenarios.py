@@ -151,6 +151,11 @@ def call(pool: userpool.UserPool, op: str, args: dict[str, Any]) -> Any:
         return canonical(pool.associate_software_token_with_session(**args))
     if op == "admin_set_user_password":
         args = {"permanent": False, **args}  # the scenario format's default
+    if op == "admin_import_users":
+        outcomes = pool.admin_import_users([userpool.ImportUser(**row) for row in args["users"]])
+        return [
+            {"sub": o, "code": None} if isinstance(o, str) else {"sub": None, "code": o.code} for o in outcomes
+        ]
     result = getattr(pool, op)(**args)
     if op == "jwks":
         return json.loads(result)

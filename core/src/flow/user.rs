@@ -341,6 +341,13 @@ pub(crate) fn lockout_secs(failures: u32, free: u32, max: u64) -> u64 {
 }
 
 pub(super) fn start_password_attempt(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    // An imported user has no password to guess. Without user-existence protection they are
+    // told to reset it, as Cognito's `PasswordResetRequiredException` tells them; with it,
+    // the attempt is counted and fails as a wrong password does, like an unknown name's.
+    let no_password = u.password_hash.is_empty() && u.status == UserStatus::ResetRequired && u.enabled;
+    if no_password && !ctx.client.prevent_user_existence_errors {
+        return Step::reply(Reply::SignIn(SignInNext::ResetPassword));
+    }
     let mut next = u.clone();
     if let Err(e) = count_attempt(&mut next.lockout, ctx) {
         return Step::fail(e);

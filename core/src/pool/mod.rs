@@ -626,7 +626,12 @@ impl UserPool {
         };
         let account = flow::display_username(&self.shared.settings, &found.value);
         let sub = found.value.sub;
-        let hash = self.start_password_attempt(&sub)?;
+        let started = self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt)?;
+        let hash = match started.reply {
+            Reply::CheckPassword { ref hash } => hash.clone(),
+            // Answered before any password is checked: a user who has none.
+            _ => return self.sign_in_result(started, None, &account),
+        };
         let matched = self.shared.hasher.verify(password, &hash);
         let rehash = if matched && self.shared.hasher.needs_rehash(&hash) {
             Some(self.shared.hasher.hash(password)?)
@@ -637,7 +642,7 @@ impl UserPool {
         let input =
             Input::FinishPasswordAttempt { matched, hash_checked: hash, rehash, setup_secret: setup.sealed.clone() };
         let outcome = self.drive(Target::Sub(&sub), &input)?;
-        self.sign_in_result(outcome, &setup, &account)
+        self.sign_in_result(outcome, Some(&setup), &account)
     }
 
     /// Answers the sign-in challenge of `session` (a loop until `DONE`):
@@ -703,7 +708,7 @@ impl UserPool {
             }
         };
         let outcome = self.drive(Target::Sub(&sub), &input)?;
-        self.sign_in_result(outcome, &setup, &account)
+        self.sign_in_result(outcome, Some(&setup), &account)
     }
 
     /// Appends audit events, then trims each user's to the newest `events.keep_per_user`.
@@ -822,7 +827,8 @@ impl UserPool {
         Ok(hash)
     }
 
-    fn sign_in_result(&self, outcome: Outcome, setup: &NewTotpSecret, account: &str) -> Result<SignInResult> {
+    /// The sign-in step for `outcome`; `setup` is the secret a TOTP-setup challenge shows.
+    fn sign_in_result(&self, outcome: Outcome, setup: Option<&NewTotpSecret>, account: &str) -> Result<SignInResult> {
         let Reply::SignIn(next) = outcome.reply else {
             return Err(Error::internal("unexpected reply to sign-in"));
         };
@@ -863,7 +869,10 @@ impl UserPool {
                 ..with_session(SignInStep::ContinueSignInWithMfaSelection, session)
             },
             SignInNext::TotpSetup { session } => SignInResult {
-                totp_setup: Some(self.totp_setup(&setup.plain, account)?),
+                totp_setup: Some(self.totp_setup(
+                    &setup.ok_or_else(|| Error::internal("a TOTP setup without a secret"))?.plain,
+                    account,
+                )?),
                 ..with_session(SignInStep::ContinueSignInWithTotpSetup, session)
             },
         })

@@ -183,6 +183,16 @@ final class ScenarioRunner {
             try await pool.adminDeleteUserAttributes(username: s("username"), names: names("names"))
             return .null
         case "admin_user_global_sign_out": try await pool.adminUserGlobalSignOut(username: s("username")); return .null
+        case "admin_import_users":
+            let users = (a["users"]?.arrayValue ?? []).map { row in
+                ImportUser(
+                    username: row["username"]?.stringValue ?? "",
+                    attributes: (row["attributes"]?.objectValue ?? [:]).compactMapValues(\.stringValue),
+                    passwordHash: row["password_hash"]?.stringValue.map { Secret($0) })
+            }
+            return .array(try await pool.adminImportUsers(users: users).map { outcome in
+                .object(["sub": outcome.sub.map(JSON.string) ?? .null, "code": outcome.code.map(JSON.string) ?? .null])
+            })
         case "list_users":
             return C.userList(try await pool.listUsers(filter: os("filter"), limit: limit("limit"), paginationToken: os("pagination_token")))
         case "admin_list_user_auth_events":

@@ -173,6 +173,15 @@ class ScenarioRunner(private val file: File) {
                 pool.adminSetUserPassword(s("username"), s("password"), (a["permanent"] as Boolean?) ?: false).let { null }
             "admin_update_user_attributes" -> pool.adminUpdateUserAttributes(s("username"), attrs("attributes")).let { null }
             "admin_delete_user_attributes" -> pool.adminDeleteUserAttributes(s("username"), names("names")).let { null }
+            "admin_import_users" -> pool.adminImportUsers(
+                (a["users"] as List<Map<String, Any?>>).map {
+                    ImportUser(
+                        it["username"] as String,
+                        (it["attributes"] as Map<String, String>?) ?: emptyMap(),
+                        (it["password_hash"] as String?)?.let(::Secret),
+                    )
+                },
+            ).map { mapOf("sub" to it.sub, "code" to it.code) }
             "admin_user_global_sign_out" -> pool.adminUserGlobalSignOut(s("username")).let { null }
             "list_users" -> c.userList(pool.listUsers(os("filter"), limit("limit"), os("pagination_token")))
             "admin_list_user_auth_events" -> pool.adminListUserAuthEvents(s("username"), limit("limit")).map(c::event)
