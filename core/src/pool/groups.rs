@@ -36,6 +36,19 @@ impl Groups {
         self.generations.get(name).copied().unwrap_or(0)
     }
 
+    /// The groups `user` belongs to as the `cognito:groups` claim orders them: by precedence
+    /// (lowest first; none last), then name.
+    pub(super) fn ordered(&self, user: &UserRecord) -> Vec<String> {
+        let mut names: Vec<(u32, &String)> = user
+            .groups
+            .iter()
+            .filter(|name| self.has_member(user, name))
+            .map(|name| (self.groups.get(name).and_then(|g| g.precedence).unwrap_or(u32::MAX), name))
+            .collect();
+        names.sort();
+        names.into_iter().map(|(_, n)| n.clone()).collect()
+    }
+
     /// Whether `user` belongs to the group `name` as it exists now.
     fn has_member(&self, user: &UserRecord, name: &str) -> bool {
         self.groups.contains_key(name)
@@ -84,21 +97,12 @@ impl UserPool {
         })
     }
 
-    /// The user's groups as the `cognito:groups` claim orders them: by precedence (lowest
-    /// first; none last), then name.
+    /// The user's groups as the `cognito:groups` claim orders them (see [`Groups::ordered`]).
     pub(super) fn ordered_groups(&self, user: &UserRecord) -> Result<Vec<String>> {
         if user.groups.is_empty() {
             return Ok(Vec::new());
         }
-        let (groups, _) = self.groups()?;
-        let mut names: Vec<(u32, &String)> = user
-            .groups
-            .iter()
-            .filter(|name| groups.has_member(user, name))
-            .map(|name| (groups.groups.get(name).and_then(|g| g.precedence).unwrap_or(u32::MAX), name))
-            .collect();
-        names.sort();
-        Ok(names.into_iter().map(|(_, n)| n.clone()).collect())
+        Ok(self.groups()?.0.ordered(user))
     }
 
     /// Creates a group.
@@ -209,7 +213,7 @@ impl UserPool {
     pub fn admin_list_groups_for_user(&self, username: &str) -> Result<Vec<Group>> {
         let found = self.admin_find(username)?;
         let (groups, _) = self.groups()?;
-        Ok(self.ordered_groups(&found.value)?.into_iter().filter_map(|n| groups.groups.get(&n).cloned()).collect())
+        Ok(groups.ordered(&found.value).into_iter().filter_map(|n| groups.groups.get(&n).cloned()).collect())
     }
 
     /// The users of a group, paged like `list_users`.

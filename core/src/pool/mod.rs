@@ -1173,25 +1173,7 @@ impl UserPool {
     // ── the signed-in user ──────────────────────────────────────────────────────────────
 
     fn view(&self, user: &UserRecord, client: Option<&ClientSettings>) -> Result<User> {
-        let mut attributes: Attributes = user
-            .attributes
-            .iter()
-            .filter(|(name, _)| client.and_then(|c| c.read.as_ref()).is_none_or(|r| r.contains(*name)))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        attributes.insert("sub".into(), user.sub.clone());
-        Ok(User {
-            username: user.username.clone(),
-            sub: user.sub.clone(),
-            status: user.status,
-            enabled: user.enabled,
-            attributes,
-            created_ms: user.created_ms,
-            updated_ms: user.updated_ms,
-            mfa_enabled: user.mfa.enabled(),
-            preferred_mfa: user.mfa.preferred,
-            groups: self.ordered_groups(user)?,
-        })
+        Ok(view_with_groups(user, client, self.ordered_groups(user)?))
     }
 
     /// The user an access token belongs to.
@@ -1501,7 +1483,13 @@ impl UserPool {
             StoreError::InvalidCursor => Error::invalid("invalid pagination token"),
             e => backend(e),
         })?;
-        let users = page.users.iter().map(|u| self.view(u, None)).collect::<Result<_>>()?;
+        // The group definitions once for the page, not once per member.
+        let groups = if page.users.iter().any(|u| !u.groups.is_empty()) { Some(self.groups()?.0) } else { None };
+        let users = page
+            .users
+            .iter()
+            .map(|u| view_with_groups(u, None, groups.as_ref().map(|g| g.ordered(u)).unwrap_or_default()))
+            .collect();
         let pagination_token = page.next.map(|next| self.shared.cursors.seal(listing, &next)).transpose()?;
         Ok(UserList { users, pagination_token })
     }
@@ -1511,6 +1499,30 @@ impl UserPool {
         let found = self.admin_find(username)?;
         let limit = limit.unwrap_or(60).clamp(1, 1000) as usize;
         self.store().events(self.pool_id(), &found.value.sub, limit).map_err(backend)
+    }
+}
+
+/// What the application sees of `user`: the attributes `client` may read (all without a
+/// client), with `groups` in claim order.
+fn view_with_groups(user: &UserRecord, client: Option<&ClientSettings>, groups: Vec<String>) -> User {
+    let mut attributes: Attributes = user
+        .attributes
+        .iter()
+        .filter(|(name, _)| client.and_then(|c| c.read.as_ref()).is_none_or(|r| r.contains(*name)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    attributes.insert("sub".into(), user.sub.clone());
+    User {
+        username: user.username.clone(),
+        sub: user.sub.clone(),
+        status: user.status,
+        enabled: user.enabled,
+        attributes,
+        created_ms: user.created_ms,
+        updated_ms: user.updated_ms,
+        mfa_enabled: user.mfa.enabled(),
+        preferred_mfa: user.mfa.preferred,
+        groups,
     }
 }
 
