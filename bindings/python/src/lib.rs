@@ -20,7 +20,7 @@ use std::sync::Arc;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
 use serde_json::Value;
 use userpool as up;
 
@@ -703,6 +703,18 @@ struct UserPool {
     inner: up::UserPool,
 }
 
+/// A copy of the encryption key, wiped when dropped. A `bytes` key cannot be wiped in
+/// Python; a `bytearray` can, by the caller, once `open` has returned.
+fn key_bytes(key: &Bound<'_, PyAny>) -> PyResult<zeroize::Zeroizing<Vec<u8>>> {
+    if let Ok(bytes) = key.cast::<PyBytes>() {
+        Ok(zeroize::Zeroizing::new(bytes.as_bytes().to_vec()))
+    } else if let Ok(array) = key.cast::<PyByteArray>() {
+        Ok(zeroize::Zeroizing::new(array.to_vec()))
+    } else {
+        Err(PyTypeError::new_err("encryption_key must be bytes or bytearray"))
+    }
+}
+
 #[pymethods]
 impl UserPool {
     #[staticmethod]
@@ -713,7 +725,7 @@ impl UserPool {
         config: Option<&Bound<'_, PyAny>>,
         delivery: Option<Py<PyAny>>,
         clock: Option<Py<PyAny>>,
-        encryption_key: Option<Bound<'_, PyBytes>>,
+        encryption_key: Option<Bound<'_, PyAny>>,
         existing_only: bool,
     ) -> PyResult<Self> {
         let config = parse_config(py, config)?;
@@ -727,8 +739,7 @@ impl UserPool {
             }
             None => None,
         };
-        // Python's own bytes object cannot be wiped; this copy is, when it is dropped.
-        let key = encryption_key.map(|k| zeroize::Zeroizing::new(k.as_bytes().to_vec()));
+        let key = encryption_key.as_ref().map(key_bytes).transpose()?;
         let inner = run(py, move || {
             let config = match config {
                 Some(ConfigText::Json(text)) => up::PoolConfig::from_json(&text)?,

@@ -281,6 +281,8 @@ def test_bad_input_is_a_python_error_never_a_crash(
         ({"clock": lambda: "noon"}, TypeError),
         ({"clock": lambda: 1.5}, TypeError),
         ({"encryption_key": "a str"}, TypeError),
+        ({"encryption_key": memoryview(bytes(32))}, TypeError),
+        ({"encryption_key": [0] * 32}, TypeError),
         ({"encryption_key": b"short"}, userpool.AuthError),
         ({"existing_only": "yes"}, TypeError),
     ],
@@ -455,6 +457,25 @@ def test_import_returns_a_sub_or_an_error_per_user(pool: userpool.UserPool, host
     assert host.messages[-1].username == "alice"  # import sends nothing
     with pytest.raises(TypeError):
         pool.admin_import_users([{"username": "carol"}])  # type: ignore[list-item]
+
+
+def test_a_bytearray_key_can_be_wiped_once_the_pool_is_open(tmp_path: Any, host: Host) -> None:
+    path = tmp_path / "sealed.db"
+    key = bytearray(range(32))
+    kept = bytes(key)
+    first = userpool.UserPool.open(
+        path=path, config=fast_config(), delivery=host.deliver, clock=host.clock, encryption_key=key
+    )
+    key[:] = bytes(32)  # the caller wipes its copy; the pool keeps its own
+    tokens = signed_in(first, host)
+    again = userpool.UserPool.open(
+        path=path, config=fast_config(), delivery=host.deliver, clock=host.clock, encryption_key=kept
+    )
+    assert again.verify_access_token(tokens.access_token)["username"] == "alice"
+    with pytest.raises(userpool.AuthError):
+        userpool.UserPool.open(
+            path=path, config=fast_config(), delivery=host.deliver, clock=host.clock, encryption_key=bytes(32)
+        )
 
 
 def test_a_path_opens_a_sqlite_pool_that_survives_reopening(tmp_path: Any, host: Host) -> None:

@@ -351,7 +351,7 @@ class UserPool:
         config: Union[str, dict[str, Any], None] = None,
         delivery: Optional[Callable[[Message], object]] = None,
         clock: Optional[Callable[[], int]] = None,
-        encryption_key: Optional[bytes] = None,
+        encryption_key: Union[bytes, bytearray, None] = None,
         existing_only: bool = False,
     ) -> UserPool:
         """Opens a pool.
