@@ -167,6 +167,25 @@ fn a_new_file_takes_the_page_size_asked_for_and_an_existing_one_keeps_its_own() 
     }
 }
 
+/// Without a host key the file holds the signing keys in plain form: a new file, its WAL
+/// and its shared memory are the owner's alone, whatever the umask. A file that exists
+/// keeps the mode its owner gave it.
+#[cfg(unix)]
+#[test]
+fn a_new_file_and_its_journal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, path, store) = file_with_users(&[("sub-a", "alice")]);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for file in ["pool.sqlite3", "pool.sqlite3-wal", "pool.sqlite3-shm"] {
+        assert_eq!(mode(&dir.path().join(file)), 0o600, "{file}");
+    }
+    drop(store);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.user_by_key("p1", "u:alice").unwrap().unwrap().version, 1);
+    assert_eq!(mode(&path), 0o640);
+}
+
 #[test]
 fn a_database_from_a_newer_library_is_refused_untouched() {
     let (_dir, path, store) = file_with_users(&[("sub-a", "alice")]);

@@ -379,6 +379,9 @@ impl SqliteStore {
         if options.existing_only && !path.exists() {
             return Err(Error::new(ErrorCode::InvalidParameter, format!("{} does not exist", path.display())));
         }
+        if !options.existing_only {
+            create_owner_only(&path);
+        }
         let mut writer = open_connection(&path, &options, false).map_err(|e| open_error(&path, &options, &e))?;
         if options.existing_only && !holds_pools(&writer).map_err(|e| open_error(&path, &options, &e))? {
             return Err(Error::new(
@@ -584,6 +587,20 @@ fn check_path(path: &Path) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Creates a missing database file readable and writable by its owner only: without a host
+/// key it holds the signing keys and TOTP secrets in plain form (`docs/security.md`). SQLite
+/// gives the `-wal` and `-shm` files the database file's mode. A file that exists keeps its
+/// mode; a failure here is left for SQLite's own open to report.
+fn create_owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        drop(std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path));
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Whether the database has userpool's tables (a schema table, as every version writes).
