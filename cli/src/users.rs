@@ -2,7 +2,7 @@
 //! Import and export use Cognito's user-import CSV format.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use userpool::{Attributes, ErrorCode, ImportUser, PoolConfig, SqliteOptions, User, UserPool};
@@ -44,8 +44,13 @@ const SHOWN_FAILURES: usize = 20;
 pub(crate) fn run(action: UsersAction) -> Result<(), String> {
     match action {
         UsersAction::List { pool, filter, limit } => list(&open_existing(&pool)?, filter.as_deref(), limit),
-        UsersAction::Import { file, pool } => import(&open(&pool)?, &file),
-        UsersAction::Export { pool, output } => export(&open_existing(&pool)?, output.as_deref()),
+        UsersAction::Import { file, pool } => import(&pool, &file),
+        UsersAction::Export { pool, output } => {
+            if let Some(output) = &output {
+                refuse_pool_as_output(&pool.pool, output)?;
+            }
+            export(&open_existing(&pool)?, output.as_deref())
+        }
     }
 }
 
@@ -196,6 +201,9 @@ fn check_header(header: &[String]) -> Result<(), String> {
     if let Some(unknown) = header.iter().find(|h| !CSV_HEADER.contains(&h.as_str()) && !h.starts_with("custom:")) {
         return Err(format!("unknown column `{unknown}`; the columns are those of Cognito's GetCSVHeader"));
     }
+    if let Some((i, repeated)) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)) {
+        return Err(format!("the column `{repeated}` appears twice (the second time as column {})", i + 1));
+    }
     if !header.iter().any(|h| h == USERNAME_COLUMN) {
         return Err(format!("the header has no `{USERNAME_COLUMN}` column"));
     }
@@ -232,7 +240,10 @@ fn flush(
     }
     let (lines, users): (Vec<u64>, Vec<ImportUser>) = std::mem::take(batch).into_iter().unzip();
     let names: Vec<String> = users.iter().map(|u| u.username.clone()).collect();
-    let outcomes = pool.admin_import_users(users).map_err(|e| e.to_string())?;
+    let outcomes = pool.admin_import_users(users).map_err(|e| {
+        let (first, last) = (lines.first().copied().unwrap_or(0), lines.last().copied().unwrap_or(0));
+        format!("{e}; the rows of lines {first}-{last} were not imported: import again from line {first}")
+    })?;
     for ((line, name), outcome) in lines.into_iter().zip(&names).zip(outcomes) {
         match outcome {
             Ok(_) => tally.imported += 1,
@@ -253,12 +264,15 @@ fn unreadable_row(error: &csv::Error) -> String {
     }
 }
 
-fn import(pool: &UserPool, file: &Path) -> Result<(), String> {
+/// Imports `file` into the pool of `args`, which is made if missing, but only once the
+/// file's header has been read and checked: a mistyped file name makes no pool.
+fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
     let size = std::fs::metadata(file).map_err(|e| named(&e))?.len();
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(file).map_err(|e| named(&e))?;
     let header: Vec<String> = reader.headers().map_err(|e| named(&e))?.iter().map(|h| h.trim().to_owned()).collect();
     check_header(&header).map_err(|e| named(&e))?;
+    let pool = &open(args)?;
     let progress = indicatif::ProgressBar::new(size).with_style(
         indicatif::ProgressStyle::with_template(
             "{spinner} importing [{bar:40}] {bytes}/{total_bytes} {msg} ({elapsed}, eta {eta})",
@@ -288,7 +302,7 @@ fn import(pool: &UserPool, file: &Path) -> Result<(), String> {
         );
     }
     if outcome.is_err() {
-        println!("the import stopped there: the rows after it were not read");
+        println!("the import stopped there: the rows after it were not imported");
     } else {
         println!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
     }
@@ -411,6 +425,7 @@ fn write_csv(
 /// far as [`keep_attributes`] allows; a new one is readable by its owner only, as it holds
 /// personal data. Anything else (a terminal, a pipe, `/dev/null`) is written to as it is.
 fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T, String>) -> Result<T, String> {
+    refuse_planted(path)?;
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let existing = std::fs::metadata(&target).ok();
@@ -429,6 +444,67 @@ fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T
     // Dropped unpersisted on any error above, the temporary file is removed.
     partial.persist(&target).map_err(|e| named(&e.error))?;
     Ok(value)
+}
+
+/// Refuses a path that another user may have laid out: a symlink anywhere along it, or a
+/// special file (a FIFO) at its end, in a directory anyone may write to (`/tmp`), would send
+/// the export wherever they chose. The way out is standard output.
+fn refuse_planted(path: &Path) -> Result<(), String> {
+    for (depth, part) in path.ancestors().filter(|p| !p.as_os_str().is_empty()).enumerate() {
+        let Ok(found) = std::fs::symlink_metadata(part) else { continue };
+        let what = if found.file_type().is_symlink() {
+            "a symlink"
+        } else if depth == 0 && !found.is_file() {
+            "not a regular file"
+        } else {
+            continue;
+        };
+        let dir = part.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if std::fs::metadata(dir).is_ok_and(|m| anyone_may_write(&m)) {
+            return Err(format!(
+                "{}: {} is {what} in a directory anyone may write to, so it is not followed; leave out -o and \
+                 redirect standard output instead",
+                path.display(),
+                part.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn anyone_may_write(dir: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    dir.permissions().mode() & 0o002 != 0
+}
+
+#[cfg(not(unix))]
+fn anyone_may_write(_dir: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Refuses to export over the pool's own file (or its journal), which the rename would
+/// replace while it is open.
+fn refuse_pool_as_output(pool: &Path, output: &Path) -> Result<(), String> {
+    // The journal files may not be there yet: their directory is.
+    let resolve = |path: &Path| {
+        std::fs::canonicalize(path).ok().or_else(|| {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            Some(std::fs::canonicalize(dir).ok()?.join(path.file_name()?))
+        })
+    };
+    let (Some(pool), Some(output)) = (resolve(pool), resolve(output)) else {
+        return Ok(());
+    };
+    let journal = |suffix: &str| {
+        let mut name = pool.clone().into_os_string();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    if output == pool || output == journal("-wal") || output == journal("-shm") {
+        return Err(format!("{}: this is the pool's own file; export to another file", output.display()));
+    }
+    Ok(())
 }
 
 /// Gives the replacement what the file it replaces had: its owner and group where the

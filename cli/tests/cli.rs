@@ -321,6 +321,37 @@ fn an_export_by_an_ordinary_user_keeps_a_group_it_belongs_to_and_shares_with_no_
     assert!(note.contains("not uid 4242 gid 4343; it is readable by you only"), "{note}");
 }
 
+/// A link that another user may have put along the path, in a directory anyone may write to,
+/// is not followed; nor is the pool's own file overwritten.
+#[cfg(unix)]
+#[test]
+fn an_export_follows_no_link_in_a_shared_directory_and_spares_the_pool() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    ok(&userpool(dir.path(), &["demo"]));
+    let shared = dir.path().join("tmp");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::create_dir(dir.path().join("private")).unwrap();
+    let victim = dir.path().join("private/keys");
+    std::fs::write(&victim, "kept\n").unwrap();
+    std::os::unix::fs::symlink("../private/keys", shared.join("users.csv")).unwrap();
+    std::os::unix::fs::symlink("../private", shared.join("dir")).unwrap();
+    for target in ["tmp/users.csv", "tmp/dir/keys"] {
+        let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", target]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("is a symlink in a directory anyone may write to"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept\n", "{target}");
+    }
+
+    for target in ["userpool-demo.sqlite3", "./userpool-demo.sqlite3-wal"] {
+        let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", target]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("the pool's own file"), "{target}: {err}");
+    }
+    assert!(ok(&userpool(dir.path(), &["users", "list", "--pool", "userpool-demo.sqlite3"])).contains("alice"));
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn an_export_that_cannot_be_written_names_where_it_went() {
@@ -342,6 +373,14 @@ fn bad_files_and_paths_are_clear_errors() {
     let out = userpool(dir.path(), &["users", "import", "wrong.csv", "--pool", "pool.sqlite3"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown column `username`"));
+    std::fs::write(dir.path().join("twice.csv"), "cognito:username,email,email\nx,x@example.com,y@example.com\n")
+        .unwrap();
+    let out = userpool(dir.path(), &["users", "import", "twice.csv", "--pool", "pool.sqlite3"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the column `email` appears twice"), "{out:?}");
+    let out = userpool(dir.path(), &["users", "import", "missing.csv", "--pool", "pool.sqlite3"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing.csv"), "{out:?}");
+    assert!(!dir.path().join("pool.sqlite3").exists(), "a file refused before any row makes no pool");
     let out = userpool(dir.path(), &["users", "list", "--pool", "missing/pool.sqlite3"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
