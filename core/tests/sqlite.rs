@@ -595,6 +595,26 @@ fn list_users_finds_filtered_users_through_the_index_page_by_page() {
     assert_eq!(err.message(), "invalid pagination token");
 }
 
+/// A row of one pool's key or search index never reads another pool's user, even if it
+/// names that user's row id (row ids are reused once the highest is deleted).
+#[test]
+fn an_index_row_never_reads_another_pools_user() {
+    let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO userpool_user_keys (pool, key, user_id) SELECT 'p2', 'u:stray', id FROM userpool_users;
+         INSERT INTO userpool_user_search (pool, attr, term, user_id)
+            SELECT 'p2', 'username', 'alice', id FROM userpool_users;",
+    )
+    .unwrap();
+    assert!(store.user_by_key("p2", "u:stray").unwrap().is_none());
+    assert!(store.user_sub_by_key("p2", "u:stray").unwrap().is_none());
+    let search = UserSearch { attribute: "username", term: search_term("alice"), prefix: false };
+    let page = store.users_matching("p2", &search, None, 10, &|_| true).unwrap();
+    assert!(page.users.is_empty(), "p2's search finds nobody");
+    assert!(store.user_by_key("p1", "u:alice").unwrap().is_some());
+}
+
 #[test]
 fn pools_can_share_the_apps_own_database_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -993,11 +1013,19 @@ fn existing_only_opens_a_pool_file_and_leaves_any_other_file_as_it_is() {
     assert_eq!(std::fs::read(&theirs).unwrap(), before, "another app's database is left as it was");
 
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
+    assert!(SqliteStore::open_with(&path, existing_only()).unwrap().user("p1", "s1").unwrap().is_some());
     drop(store);
+    // An older app may still serve an older file: upgrading it would stop that app's writes.
     back_to_version(&path, 4);
-    let store = SqliteStore::open_with(&path, existing_only()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5, "an older pool file is still migrated");
-    assert!(store.user("p1", "s1").unwrap().is_some());
+    let err = SqliteStore::open_with(&path, existing_only()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("schema version 4, written by an older userpool"), "{err}");
+    let version = |path: &Path| -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("SELECT MAX(version) FROM userpool_schema", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(version(&path), 4, "left as it was");
+    assert_eq!(SqliteStore::open(&path).unwrap().schema_version().unwrap(), 5, "an ordinary open upgrades it");
 }
 
 /// Not a test: the child process `a_lock_held_by_another_process_…` starts. It takes the

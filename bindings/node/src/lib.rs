@@ -268,8 +268,8 @@ impl UserPool {
     /// - `clock`: returns the time in unix milliseconds (tests move time with it).
     /// - `encryptionKey`: 32 bytes that seal the signing keys at rest.
     /// - `existingOnly`: for tools that administer a pool that must be there already. A
-    ///   missing file, or one without userpool's tables, rejects with
-    ///   `InvalidParameterException`; a pool id the file does not hold, with
+    ///   missing file, one without userpool's tables, or one an older userpool wrote
+    ///   (its app upgrades it), rejects with `InvalidParameterException`; a pool id the file does not hold, with
     ///   `ResourceNotFoundException`. Nothing is created either way.
     #[napi(ts_args_type = "options?: OpenOptions", ts_return_type = "Promise<UserPool>")]
     pub fn open<'env>(env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {

@@ -92,8 +92,9 @@ impl UserPool {
     /// (null: every code-sending operation fails with `CodeDeliveryFailureException`); `clock`
     /// gives the time (null: the system clock); `encryption_key` (32 bytes) seals the signing
     /// keys and TOTP secrets at rest. With `existing_only`, for tools that administer a pool
-    /// that must be there already, nothing is created: a missing file, or one without
-    /// userpool's tables, is `InvalidParameterException`, and a pool id the file does not
+    /// that must be there already, nothing is created or upgraded: a missing file, one
+    /// without userpool's tables, or one an older userpool wrote (its app upgrades it), is
+    /// `InvalidParameterException`, and a pool id the file does not
     /// hold is `ResourceNotFoundException`.
     #[uniffi::constructor(default(
         path = None,

@@ -266,10 +266,12 @@ impl SqliteOptions {
         self
     }
 
-    /// Open only a file that already holds userpool's tables (written by any version: an
-    /// older one is still migrated). A missing file, or one without them (another app's
-    /// database, an empty file), is refused with `InvalidParameterException` and left as it
-    /// is. For tools that administer existing pools; the default (`false`) creates both.
+    /// Open only a file that already holds userpool's tables at this library's schema
+    /// version. A missing file, one without them (another app's database, an empty file),
+    /// and one an older library wrote are refused with `InvalidParameterException` and left
+    /// as they are: upgrading a file would stop the older app that serves it from writing.
+    /// For tools that administer existing pools; the default (`false`) creates the file and
+    /// the tables, and upgrades older ones.
     pub fn existing_only(mut self, existing_only: bool) -> Self {
         self.existing_only = existing_only;
         self
@@ -403,7 +405,7 @@ impl SqliteStore {
                 format!("{}: cannot switch the database to WAL mode (it stays in {wal} mode)", path.display()),
             ));
         }
-        migrate(&mut writer, &path).map_err(|e| match e {
+        migrate(&mut writer, &path, !options.existing_only).map_err(|e| match e {
             MigrationError::Sqlite(e) => open_error(&path, &options, &e),
             MigrationError::Refused(error) => error,
         })?;
@@ -662,7 +664,9 @@ impl From<rusqlite::Error> for MigrationError {
     }
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> std::result::Result<(), MigrationError> {
+/// Brings the schema up to [`SCHEMA_VERSION`]; without `upgrade`, refuses a file that is
+/// behind it (and changes nothing) rather than migrate it.
+fn migrate(conn: &mut Connection, path: &Path, upgrade: bool) -> std::result::Result<(), MigrationError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS userpool_schema (
@@ -678,6 +682,17 @@ fn migrate(conn: &mut Connection, path: &Path) -> std::result::Result<(), Migrat
             format!(
                 "{}: the pool database has schema version {current}, written by a newer userpool; this \
                  version understands up to {SCHEMA_VERSION}. Upgrade userpool to open it.",
+                path.display()
+            ),
+        )));
+    }
+    if current < SCHEMA_VERSION && !upgrade {
+        return Err(MigrationError::Refused(Error::new(
+            ErrorCode::InvalidParameter,
+            format!(
+                "{}: the pool database has schema version {current}, written by an older userpool; this version \
+                 would upgrade it to {SCHEMA_VERSION}, after which the older one can no longer write to it. Upgrade \
+                 the app that uses it first (its next open upgrades the file); administering tools never do.",
                 path.display()
             ),
         )));
@@ -1085,7 +1100,7 @@ impl Store for SqliteStore {
 
     fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
         const SQL: &str = "SELECT u.version, u.record FROM userpool_user_keys k
-                           JOIN userpool_users u ON u.id = k.user_id WHERE k.pool = ?1 AND k.key = ?2";
+                           JOIN userpool_users u ON u.id = k.user_id AND u.pool = k.pool WHERE k.pool = ?1 AND k.key = ?2";
         self.point_read(SQL, pool, key, versioned)
     }
 
@@ -1096,7 +1111,7 @@ impl Store for SqliteStore {
 
     fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
         const SQL: &str = "SELECT u.version, u.sub FROM userpool_user_keys k
-                           JOIN userpool_users u ON u.id = k.user_id WHERE k.pool = ?1 AND k.key = ?2";
+                           JOIN userpool_users u ON u.id = k.user_id AND u.pool = k.pool WHERE k.pool = ?1 AND k.key = ?2";
         self.point_read(SQL, pool, key, |r| Ok(Versioned { version: version_from_sql(r.get(0)?), value: r.get(1)? }))
     }
 
@@ -1136,7 +1151,7 @@ impl Store for SqliteStore {
             self.read(|c| {
                 let mut stmt = c.prepare_cached(
                     "SELECT s.term, s.user_id, u.record FROM userpool_user_search s
-                     JOIN userpool_users u ON u.id = s.user_id
+                     JOIN userpool_users u ON u.id = s.user_id AND u.pool = s.pool
                      WHERE s.pool = ?1 AND s.attr = ?2 AND s.term >= ?3 AND s.term < CAST(?4 AS TEXT)
                         AND (s.term, s.user_id) > (?5, ?6)
                      ORDER BY s.term, s.user_id LIMIT ?7",
@@ -1157,7 +1172,7 @@ impl Store for SqliteStore {
 
     fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
         const SQL: &str = "SELECT f.version, f.record FROM userpool_refresh_hashes h
-                           JOIN userpool_families f ON f.id = h.family_id WHERE h.pool = ?1 AND h.hash = ?2";
+                           JOIN userpool_families f ON f.id = h.family_id AND f.pool = h.pool WHERE h.pool = ?1 AND h.hash = ?2";
         self.point_read(SQL, pool, hash, versioned)
     }
 
@@ -1292,6 +1307,11 @@ impl SqliteStore {
 
     fn run_group(&self, conn: &mut Connection, todo: &[Arc<Pending>]) -> GroupResult {
         let failed = |at: Option<usize>| move |e: rusqlite::Error| (at, self.backend(&e));
+        // A rollback that failed (rusqlite's drop ignores it) would leave the writer inside
+        // a transaction, and every later BEGIN refused: end it first.
+        if !conn.is_autocommit() {
+            conn.execute_batch("ROLLBACK").map_err(failed(None))?;
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed(None))?;
         // Another process may have migrated the file since this one opened it. A newer
         // schema may keep rows up to date that this library does not know of (as versions

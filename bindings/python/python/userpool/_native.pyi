@@ -362,10 +362,11 @@ class UserPool:
         :class:`CodeDeliveryFailureError` (the exception chained) and nothing changed. Without
         one, every operation that sends a code fails that way.
         ``clock``: returns unix milliseconds (tests move time with it); the system clock when ``None``.
-        ``encryption_key``: 32 bytes that seal signing keys and secrets at rest.
+        ``encryption_key``: 32 bytes (``bytes``, or a ``bytearray`` the caller may wipe after
+        ``open``) that seal signing keys and secrets at rest.
         ``existing_only``: for tools that administer a pool that must be there already. A
-        missing file, or one without userpool's tables, raises :class:`InvalidParameterError`
-        and is left as it is; a pool id the file does not hold raises
+        missing file, one without userpool's tables, or one an older userpool wrote (its app
+        upgrades it) raises :class:`InvalidParameterError` and is left as it is; a pool id the file does not hold raises
         :class:`ResourceNotFoundError`. Nothing is created either way.
         """
     def with_client(self, client_id: str, client_secret: Optional[str] = None) -> UserPool:
