@@ -263,8 +263,8 @@ export declare class UserPool {
    * - `clock`: returns the time in unix milliseconds (tests move time with it).
    * - `encryptionKey`: 32 bytes that seal the signing keys at rest.
    * - `existingOnly`: for tools that administer a pool that must be there already. A
-   *   missing file, or one without userpool's tables, rejects with
-   *   `InvalidParameterException`; a pool id the file does not hold, with
+   *   missing file, one without userpool's tables, or one an older userpool wrote
+   *   (its app upgrades it), rejects with `InvalidParameterException`; a pool id the file does not hold, with
    *   `ResourceNotFoundException`. Nothing is created either way.
    */
   static open(options?: OpenOptions): Promise<UserPool>

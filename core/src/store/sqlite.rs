@@ -542,7 +542,9 @@ impl SqliteStore {
                     .ok_or(RecordError::NotText)
                     .and_then(|text| from_json_record(&text))
                     .map_err(|e| StoreError::Unreadable(format!("{}: {} ({})", self.path.display(), e, row(&at))))?;
-                if keep(&user) {
+                // A chunk is read on its own, so a user whose term changed between two of
+                // them may come again: once on a page is enough.
+                if keep(&user) && !page.users.iter().any(|kept| kept.sub == user.sub) {
                     if page.users.len() == limit {
                         page.next = last_kept;
                         return Ok(page);
@@ -1381,6 +1383,25 @@ mod tests {
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let got = store.user_by_key("p1", "u:alice").unwrap().unwrap();
         assert_eq!((got.version, got.value), (1, user));
+    }
+
+    /// A user read again by a later chunk (their term changed between the two reads) is
+    /// listed once on the page.
+    #[test]
+    fn a_user_met_again_in_a_later_chunk_is_listed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
+        let record = |sub: &str| Some(to_json(&crate::store::conformance::sample_user(sub, sub)).unwrap());
+        let first = vec![(1, record("a")), (2, record("b")), (3, record("c"))];
+        let second = vec![(4, record("a")), (5, record("d"))];
+        // Read from the end.
+        let mut chunks = vec![second, first];
+        let keep = |u: &UserRecord| u.sub == "a" || u.sub == "d";
+        let page = store
+            .page(2, None, &keep, i64::to_string, i64::to_string, |_, _| Ok(chunks.pop().unwrap_or_default()))
+            .unwrap();
+        let subs: Vec<&str> = page.users.iter().map(|u| u.sub.as_str()).collect();
+        assert_eq!(subs, ["a", "d"]);
     }
 
     #[test]
