@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use userpool::attributes::AttributeType;
 use userpool::{Attributes, ErrorCode, ImportUser, PoolConfig, SqliteOptions, User, UserPool};
 use zeroize::Zeroizing;
 
@@ -169,7 +170,9 @@ fn list(pool: &UserPool, filter: Option<&str>, limit: Option<usize>) -> Result<(
 }
 
 /// Reads a row of the CSV into an import, or says what is wrong with it.
-fn row_to_user(header: &[String], row: &csv::StringRecord) -> Result<(ImportUser, bool), String> {
+/// `booleans` are the pool's custom attributes of type Boolean, whose cells, like the
+/// verification flags, may say `TRUE` or `FALSE` as Cognito's export and spreadsheets do.
+fn row_to_user(header: &[String], row: &csv::StringRecord, booleans: &[String]) -> Result<(ImportUser, bool), String> {
     let mut user = ImportUser::default();
     let mut mfa = false;
     for (name, value) in header.iter().zip(row.iter()) {
@@ -178,7 +181,9 @@ fn row_to_user(header: &[String], row: &csv::StringRecord) -> Result<(ImportUser
             USERNAME_COLUMN => user.username = value.to_owned(),
             MFA_COLUMN => mfa = value.eq_ignore_ascii_case("true"),
             _ if value.is_empty() => {}
-            flag @ ("email_verified" | "phone_number_verified") => {
+            flag if ["email_verified", "phone_number_verified"].contains(&flag)
+                || booleans.iter().any(|b| b == flag) =>
+            {
                 let flag_value = match value.to_ascii_lowercase().as_str() {
                     "true" => "true",
                     "false" => "false",
@@ -199,10 +204,17 @@ fn row_to_user(header: &[String], row: &csv::StringRecord) -> Result<(ImportUser
 
 fn check_header(header: &[String]) -> Result<(), String> {
     if let Some(unknown) = header.iter().find(|h| !CSV_HEADER.contains(&h.as_str()) && !h.starts_with("custom:")) {
-        return Err(format!("unknown column `{unknown}`; the columns are those of Cognito's GetCSVHeader"));
+        return Err(format!(
+            "unknown column `{}`; the columns are those of Cognito's GetCSVHeader",
+            unknown.escape_debug()
+        ));
     }
     if let Some((i, repeated)) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)) {
-        return Err(format!("the column `{repeated}` appears twice (the second time as column {})", i + 1));
+        return Err(format!(
+            "the column `{}` appears twice (the second time as column {})",
+            repeated.escape_debug(),
+            i + 1
+        ));
     }
     if !header.iter().any(|h| h == USERNAME_COLUMN) {
         return Err(format!("the header has no `{USERNAME_COLUMN}` column"));
@@ -220,10 +232,12 @@ impl Tally {
     fn fail(&mut self, progress: &indicatif::ProgressBar, line: u64, username: &str, why: &str) {
         self.failed += 1;
         if self.failed <= SHOWN_FAILURES {
+            // The file's text is shown with its control characters escaped: a crafted
+            // username must not move the terminal's cursor or rewrite what it shows.
             if username.is_empty() {
                 progress.suspend(|| eprintln!("line {line}: {why}"));
             } else {
-                progress.suspend(|| eprintln!("line {line}: {username}: {why}"));
+                progress.suspend(|| eprintln!("line {line}: {}: {why}", username.escape_debug()));
             }
         }
     }
@@ -321,6 +335,13 @@ fn import_rows(
     progress: &indicatif::ProgressBar,
 ) -> Result<(), String> {
     let username_at = header.iter().position(|h| h == USERNAME_COLUMN);
+    let booleans: Vec<String> = pool
+        .config()
+        .custom_attributes
+        .iter()
+        .filter(|a| a.kind == AttributeType::Boolean)
+        .map(|a| format!("custom:{}", a.name.strip_prefix("custom:").unwrap_or(&a.name)))
+        .collect();
     let mut batch = Vec::with_capacity(BATCH);
     let mut row = csv::StringRecord::new();
     let mut stopped = None;
@@ -341,7 +362,7 @@ fn import_rows(
             }
         }
         let line = row.position().map_or(0, csv::Position::line);
-        match row_to_user(header, &row) {
+        match row_to_user(header, &row, &booleans) {
             Ok((user, mfa)) => {
                 tally.mfa_ignored += usize::from(mfa);
                 batch.push((line, user));

@@ -92,14 +92,17 @@ fn an_import_goes_on_past_the_rows_it_cannot_read() {
     }
     csv.extend(b"too,many,fields,here\n");
     csv.extend(b"jos\xe9@example.com,TRUE,jos\xe9\n"); // Latin-1, as some spreadsheets save it
+    csv.extend(b"eve@example.com,maybe,eve\x1b[2J\n"); // a terminal escape in the name
     for name in ["cat", "dan"] {
         csv.extend(row(name).bytes());
     }
     std::fs::write(dir.path().join("mixed.csv"), csv).unwrap();
     let (out, err) = import(dir.path(), "mixed.csv");
-    assert!(out.contains("imported 4 user(s)") && out.contains("2 row(s) failed"), "{out}");
+    assert!(out.contains("imported 4 user(s)") && out.contains("3 row(s) failed"), "{out}");
     assert!(err.contains("line 4: 4 field(s) where the header has 3"), "{err}");
     assert!(err.contains("line 5: text that is not UTF-8"), "{err}");
+    assert!(err.contains("line 6: eve\\u{1b}[2J: email_verified must be TRUE or FALSE"), "{err}");
+    assert!(!err.contains('\x1b'), "the escape reaches the terminal as text: {err}");
     let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3"]));
     for name in ["ann", "ben", "cat", "dan"] {
         assert!(listed.contains(name), "{name} is missing:\n{listed}");
@@ -140,13 +143,14 @@ fn list_and_export_read_a_pool_that_is_there_and_make_none() {
 fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cannot_carry() {
     let dir = tempfile::tempdir().unwrap();
     let config = "pool_id = 'by_email'\n[sign_in]\nusername_attributes = ['email']\n\
-                  [[custom_attributes]]\nname = 'custom:tier'\n";
+                  [[custom_attributes]]\nname = 'custom:tier'\n\
+                  [[custom_attributes]]\nname = 'vip'\ntype = 'boolean'\n";
     std::fs::write(dir.path().join("pool.toml"), config).unwrap();
     std::fs::write(
         dir.path().join("users.csv"),
-        "email,email_verified,custom:tier,cognito:username\n\
-         ann@example.com,TRUE,gold,ann@example.com\n\
-         ben@example.com,TRUE,,ben@example.com\n",
+        "email,email_verified,custom:tier,custom:vip,cognito:username\n\
+         ann@example.com,TRUE,gold,TRUE,ann@example.com\n\
+         ben@example.com,TRUE,,,ben@example.com\n",
     )
     .unwrap();
     let pool_args = ["--pool", "pool.sqlite3", "--config", "pool.toml"];
@@ -167,9 +171,10 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     assert!(err.contains("exported 2 user(s)") && err.contains("1 of them are disabled"), "{err}");
     let csv = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().ends_with(",updated_at,custom:tier,cognito:mfa_enabled,cognito:username"));
+    assert!(lines.next().unwrap().ends_with(",updated_at,custom:tier,custom:vip,cognito:mfa_enabled,cognito:username"));
     let ann = lines.find(|l| l.contains("ann@")).unwrap();
-    assert!(ann.ends_with(",gold,FALSE,ann@example.com"), "the email, not the sub, as the username: {ann}");
+    // A boolean written TRUE, as spreadsheets write it, is stored as the pool's `true`.
+    assert!(ann.ends_with(",gold,true,FALSE,ann@example.com"), "the email, not the sub, as the username: {ann}");
     let leftovers = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".userpool-export-"));
