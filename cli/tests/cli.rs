@@ -156,6 +156,15 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     let pool_args = ["--pool", "pool.sqlite3", "--config", "pool.toml"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "users.csv"][..], &pool_args].concat()));
     assert!(out.contains("imported 2 user(s)"), "{out}");
+    // Without its configuration the pool would be read as one whose usernames are names.
+    for action in ["list", "export"] {
+        let out = userpool(dir.path(), &["users", action, "--pool", "pool.sqlite3", "--pool-id", "by_email"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(r#"was made with sign_in username_attributes = {"email"}"#),
+            "{err}"
+        );
+    }
     {
         let store = userpool::SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
         let pool = userpool::UserPool::builder(userpool::PoolConfig::from_toml(config).unwrap())

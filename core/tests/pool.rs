@@ -314,6 +314,34 @@ fn an_email_looking_name_is_the_alias_first_and_the_old_username_second() {
     assert_eq!(refused.code(), ErrorCode::InvalidParameter);
 }
 
+/// The settings that decide the keys users are stored under are fixed when the pool is
+/// made: an open with others is refused before it writes anything, and names what the pool
+/// was made with. The order of the attributes does not matter; alias attributes may change.
+#[test]
+fn a_pool_keeps_the_username_settings_it_was_made_with() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let made = "pool_id = 'fixed'\n[sign_in]\nusername_attributes = ['email', 'phone_number']";
+    let f = fixture_on(Arc::clone(&store), config(made));
+    f.pool.sign_up("ann@example.com", PW, email("ann")).unwrap();
+    drop(f);
+    for other in [
+        "pool_id = 'fixed'",
+        "pool_id = 'fixed'\n[sign_in]\nusername_attributes = ['email']",
+        "pool_id = 'fixed'\n[sign_in]\nusername_attributes = ['email', 'phone_number']\ncase_sensitive = true",
+    ] {
+        let refused = UserPool::builder(config(other)).store(Arc::clone(&store)).open().unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidUserPoolConfiguration, "{other}");
+        assert!(refused.message().contains(r#"made with sign_in username_attributes = {"email", "phone_number"}"#));
+        let refused = UserPool::builder(config(other)).store(Arc::clone(&store)).open_existing().unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidUserPoolConfiguration, "{other}");
+    }
+    let reordered = "pool_id = 'fixed'\n[sign_in]\nusername_attributes = ['phone_number', 'email']";
+    let f = fixture_on(Arc::clone(&store), config(reordered));
+    assert_eq!(f.pool.admin_get_user("ann@example.com").unwrap().attributes["email"], "ann@example.com");
+    // Another pool of the same store is its own.
+    fixture_on(store, config("pool_id = 'other'"));
+}
+
 /// Resends, reset codes and attribute codes share one budget per user and hour; one more is
 /// refused and changes nothing (the last code still works); an hour later there is room again.
 #[test]

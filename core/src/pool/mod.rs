@@ -31,6 +31,7 @@ use crate::store::{MemoryStore, Store, StoreError, UserPage, Versioned, Write};
 
 mod groups;
 mod import;
+mod lookup;
 
 pub use self::import::ImportUser;
 mod mfa_driver;
@@ -169,6 +170,7 @@ impl UserPoolBuilder {
         if existing_only && store.secret(&pool, crate::keyring::SECRET_NAME).map_err(backend)?.is_none() {
             return Err(Error::new(ErrorCode::ResourceNotFound, format!("User pool {pool} does not exist.")));
         }
+        lookup::check(store.as_ref(), &pool, &settings.raw.sign_in, !existing_only)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let sealer = Sealer::new(self.encryption_key.as_deref().map(Vec::as_slice))?;
         let hasher = Hasher::new(&settings.raw.password_hashing)?;
