@@ -880,7 +880,6 @@ pub(super) fn set_enabled(u: &UserRecord, enabled: bool, ctx: &mut Ctx<'_>) -> S
     if enabled { step } else { step.with(Effect::RevokeSessions) }
 }
 
-/// Adds the user to `group` at its current `generation` (`Some`), or removes them (`None`).
 /// The most groups a user belongs to, as in Cognito.
 const MAX_GROUPS_PER_USER: usize = 100;
 
