@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use userpool::attributes::AttributeType;
+use userpool::config::CustomAttribute;
 use userpool::{Attributes, ErrorCode, ImportUser, PoolConfig, SqliteOptions, User, UserPool};
 use zeroize::Zeroizing;
 
@@ -340,7 +341,7 @@ fn import_rows(
         .custom_attributes
         .iter()
         .filter(|a| a.kind == AttributeType::Boolean)
-        .map(|a| format!("custom:{}", a.name.strip_prefix("custom:").unwrap_or(&a.name)))
+        .map(custom_column)
         .collect();
     let mut batch = Vec::with_capacity(BATCH);
     let mut row = csv::StringRecord::new();
@@ -409,12 +410,14 @@ struct Exported {
 /// GetCSVHeader's columns, with the pool's `custom:` attributes before the two `cognito:`
 /// ones (an import takes the columns in any order).
 fn export_header(config: &PoolConfig) -> Vec<String> {
-    let custom = config.custom_attributes.iter().map(|a| {
-        let bare = a.name.strip_prefix("custom:").unwrap_or(&a.name);
-        format!("custom:{bare}")
-    });
+    let custom = config.custom_attributes.iter().map(custom_column);
     let (standard, cognito) = CSV_HEADER.split_at(CSV_HEADER.len() - 2);
     standard.iter().map(|&c| c.to_owned()).chain(custom).chain(cognito.iter().map(|&c| c.to_owned())).collect()
+}
+
+/// The column of a custom attribute, which the configuration may name without its prefix.
+fn custom_column(attribute: &CustomAttribute) -> String {
+    format!("custom:{}", attribute.name.strip_prefix("custom:").unwrap_or(&attribute.name))
 }
 
 /// Writes the pool's users to `sink`; its errors name it `sink_name`.
