@@ -447,7 +447,8 @@ fn write_csv(
 /// a failed export leaves the old file, or none, never half a file. Through a symlink, the
 /// file it names is the one replaced. An existing file keeps its owner and permissions as
 /// far as [`keep_attributes`] allows; a new one is readable by its owner only, as it holds
-/// personal data. Anything else (a terminal, a pipe, `/dev/null`) is written to as it is.
+/// personal data. Anything else (a terminal, a pipe, `/dev/null`) is written to as it is,
+/// unless [`refuse_planted`] refuses it.
 fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T, String>) -> Result<T, String> {
     refuse_planted(path)?;
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
@@ -457,7 +458,7 @@ fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T
         let mut file = std::fs::OpenOptions::new().write(true).open(&target).map_err(|e| named(&e))?;
         return write(&mut file);
     }
-    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = directory_of(&target);
     // A fresh name each time, created only if absent: nothing planted there is followed.
     let mut partial = tempfile::Builder::new().prefix(".userpool-export-").tempfile_in(dir).map_err(|e| named(&e))?;
     if let Some(existing) = existing {
@@ -468,6 +469,11 @@ fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T
     // Dropped unpersisted on any error above, the temporary file is removed.
     partial.persist(&target).map_err(|e| named(&e.error))?;
     Ok(value)
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+fn directory_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// Refuses a path that another user may have laid out: a symlink anywhere along it, or a
@@ -483,7 +489,7 @@ fn refuse_planted(path: &Path) -> Result<(), String> {
         } else {
             continue;
         };
-        let dir = part.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = directory_of(part);
         if std::fs::metadata(dir).is_ok_and(|m| anyone_may_write(&m)) {
             return Err(format!(
                 "{}: {} is {what} in a directory anyone may write to, so it is not followed; leave out -o and \
@@ -512,10 +518,9 @@ fn anyone_may_write(_dir: &std::fs::Metadata) -> bool {
 fn refuse_pool_as_output(pool: &Path, output: &Path) -> Result<(), String> {
     // The journal files may not be there yet: their directory is.
     let resolve = |path: &Path| {
-        std::fs::canonicalize(path).ok().or_else(|| {
-            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            Some(std::fs::canonicalize(dir).ok()?.join(path.file_name()?))
-        })
+        std::fs::canonicalize(path)
+            .ok()
+            .or_else(|| Some(std::fs::canonicalize(directory_of(path)).ok()?.join(path.file_name()?)))
     };
     let (Some(pool), Some(output)) = (resolve(pool), resolve(output)) else {
         return Ok(());
