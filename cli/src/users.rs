@@ -66,7 +66,11 @@ fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBui
         config.pool_id.clone_from(id);
     }
     let store = open_store(&args.pool, SqliteOptions::default().existing_only(existing_only)).map_err(|e| {
-        if existing_only { format!("{e} (users list and export read a pool; users import makes one)") } else { e }
+        if existing_only {
+            format!("{e} (users list and export read a pool that is there; users import makes a new file)")
+        } else {
+            e
+        }
     })?;
     // No delivery: nothing here sends a message.
     let mut builder = UserPool::builder(config).store(store);
@@ -110,6 +114,21 @@ fn read_key(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
 /// Opens the pool, making the file and the pool if they are not there yet (an import).
 fn open(args: &PoolArgs) -> Result<UserPool, String> {
     builder(args, false)?.open().map_err(|e| e.to_string())
+}
+
+/// Opens the pool an import writes to. A missing file is made, with the pool. A file that
+/// is there is administered, not changed: it must hold pools at this library's schema (its
+/// app upgrades it), and a pool it holds is opened as it is, since recording its username
+/// settings is its app's to do; a pool id it does not hold yet is made in it.
+fn open_for_import(args: &PoolArgs) -> Result<UserPool, String> {
+    if !args.pool.exists() {
+        return open(args);
+    }
+    let named = |e: userpool::Error| format!("{}: {}", args.pool.display(), e.message());
+    match builder(args, true)?.open_existing() {
+        Err(e) if e.code() == ErrorCode::ResourceNotFound => builder(args, true)?.open().map_err(named),
+        opened => opened.map_err(named),
+    }
 }
 
 /// Opens a pool that is there already, writing nothing otherwise: a mistyped path or pool
@@ -203,19 +222,19 @@ fn row_to_user(header: &[String], row: &csv::StringRecord, booleans: &[String]) 
     Ok((user, mfa))
 }
 
+/// Text from the file (a username, a column name, an error that quotes one) as it may be
+/// shown on a terminal: its control characters escaped, so that a crafted file cannot move
+/// the cursor or rewrite what the terminal shows.
+fn shown(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
 fn check_header(header: &[String]) -> Result<(), String> {
     if let Some(unknown) = header.iter().find(|h| !CSV_HEADER.contains(&h.as_str()) && !h.starts_with("custom:")) {
-        return Err(format!(
-            "unknown column `{}`; the columns are those of Cognito's GetCSVHeader",
-            unknown.escape_debug()
-        ));
+        return Err(format!("unknown column `{}`; the columns are those of Cognito's GetCSVHeader", shown(unknown)));
     }
     if let Some((i, repeated)) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)) {
-        return Err(format!(
-            "the column `{}` appears twice (the second time as column {})",
-            repeated.escape_debug(),
-            i + 1
-        ));
+        return Err(format!("the column `{}` appears twice (the second time as column {})", shown(repeated), i + 1));
     }
     if !header.iter().any(|h| h == USERNAME_COLUMN) {
         return Err(format!("the header has no `{USERNAME_COLUMN}` column"));
@@ -233,12 +252,11 @@ impl Tally {
     fn fail(&mut self, progress: &indicatif::ProgressBar, line: u64, username: &str, why: &str) {
         self.failed += 1;
         if self.failed <= SHOWN_FAILURES {
-            // The file's text is shown with its control characters escaped: a crafted
-            // username must not move the terminal's cursor or rewrite what it shows.
+            let why = shown(why);
             if username.is_empty() {
                 progress.suspend(|| eprintln!("line {line}: {why}"));
             } else {
-                progress.suspend(|| eprintln!("line {line}: {}: {why}", username.escape_debug()));
+                progress.suspend(|| eprintln!("line {line}: {}: {why}", shown(username)));
             }
         }
     }
@@ -287,7 +305,7 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(file).map_err(|e| named(&e))?;
     let header: Vec<String> = reader.headers().map_err(|e| named(&e))?.iter().map(|h| h.trim().to_owned()).collect();
     check_header(&header).map_err(|e| named(&e))?;
-    let pool = &open(args)?;
+    let pool = &open_for_import(args)?;
     let progress = indicatif::ProgressBar::new(size).with_style(
         indicatif::ProgressStyle::with_template(
             "{spinner} importing [{bar:40}] {bytes}/{total_bytes} {msg} ({elapsed}, eta {eta})",

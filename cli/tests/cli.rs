@@ -80,6 +80,11 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     // Importing it again into the same pool: every username is taken.
     let out = ok(&userpool(dir.path(), &["users", "import", "exported.csv", "--pool", "copy.sqlite3"]));
     assert!(out.contains("imported 0 user(s)") && out.contains("2 row(s) failed"), "{out}");
+    // A pool id the file does not hold yet is made beside the first.
+    let second = ["--pool", "copy.sqlite3", "--pool-id", "second"];
+    let out = ok(&userpool(dir.path(), &[&["users", "import", "exported.csv"][..], &second].concat()));
+    assert!(out.contains("imported 2 user(s) into pool `second`"), "{out}");
+    assert!(ok(&userpool(dir.path(), &[&["users", "list"][..], &second].concat())).contains("jane"));
 }
 
 #[test]
@@ -157,8 +162,9 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     let out = ok(&userpool(dir.path(), &[&["users", "import", "users.csv"][..], &pool_args].concat()));
     assert!(out.contains("imported 2 user(s)"), "{out}");
     // Without its configuration the pool would be read as one whose usernames are names.
-    for action in ["list", "export"] {
-        let out = userpool(dir.path(), &["users", action, "--pool", "pool.sqlite3", "--pool-id", "by_email"]);
+    let without_config = ["--pool", "pool.sqlite3", "--pool-id", "by_email"];
+    for action in [&["list"][..], &["export"], &["import", "users.csv"]] {
+        let out = userpool(dir.path(), &[&["users"][..], action, &without_config].concat());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && err.contains(r#"was made with sign_in username_attributes = {"email"}"#),

@@ -600,13 +600,18 @@ fn list_users_finds_filtered_users_through_the_index_page_by_page() {
 #[test]
 fn an_index_row_never_reads_another_pools_user() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
+    let family = sample_family("f1", "s1", "h-f1");
+    store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec!["h-f1".into()], expect: None }]).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "INSERT INTO userpool_user_keys (pool, key, user_id) SELECT 'p2', 'u:stray', id FROM userpool_users;
          INSERT INTO userpool_user_search (pool, attr, term, user_id)
-            SELECT 'p2', 'username', 'alice', id FROM userpool_users;",
+            SELECT 'p2', 'username', 'alice', id FROM userpool_users;
+         INSERT INTO userpool_refresh_hashes (pool, hash, family_id) SELECT 'p2', 'h-stray', id FROM userpool_families;",
     )
     .unwrap();
+    assert!(store.family_by_hash("p2", "h-stray").unwrap().is_none());
+    assert!(store.family_by_hash("p1", "h-f1").unwrap().is_some());
     assert!(store.user_by_key("p2", "u:stray").unwrap().is_none());
     assert!(store.user_sub_by_key("p2", "u:stray").unwrap().is_none());
     let search = UserSearch { attribute: "username", term: search_term("alice"), prefix: false };

@@ -189,8 +189,11 @@ impl UserPool {
 
     /// Adds a user to a group.
     pub fn admin_add_user_to_group(&self, username: &str, group: &str) -> Result<()> {
-        let groups = self.groups_having(group)?;
+        // The user first: every membership they hold was then made before the definitions
+        // are read, so one those do not show (or show at another generation) has ended.
+        // Read the other way round, a group made and joined in between would look ended.
         let found = self.admin_find(username)?;
+        let groups = self.groups_having(group)?;
         let user = &found.value;
         let ended = user
             .groups

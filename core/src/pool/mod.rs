@@ -170,10 +170,11 @@ impl UserPoolBuilder {
         if existing_only && store.secret(&pool, crate::keyring::SECRET_NAME).map_err(backend)?.is_none() {
             return Err(Error::new(ErrorCode::ResourceNotFound, format!("User pool {pool} does not exist.")));
         }
-        lookup::check(store.as_ref(), &pool, &settings.raw.sign_in, !existing_only)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let sealer = Sealer::new(self.encryption_key.as_deref().map(Vec::as_slice))?;
         let hasher = Hasher::new(&settings.raw.password_hashing)?;
+        // After every check that needs no store: an open refused for a bad key records nothing.
+        lookup::check(store.as_ref(), &pool, &settings.raw.sign_in, !existing_only)?;
         let now = clock.now_ms();
         let keys = KeyRing::load_or_create(store.as_ref(), &pool, settings.raw.tokens.algorithm, now, &sealer)?;
         let code_key = load_or_create_secret(store.as_ref(), &pool, CODE_KEY_SECRET, &sealer)?;
