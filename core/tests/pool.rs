@@ -340,6 +340,24 @@ fn a_pool_keeps_the_username_settings_it_was_made_with() {
     assert_eq!(bad_key.open().unwrap_err().code(), ErrorCode::InvalidParameter);
     fixture_on(Arc::clone(&store), config("pool_id = 'keyed'\n[sign_in]\ncase_sensitive = true"));
 
+    // A pool made before the settings were recorded: an administering open leaves it so
+    // (its configuration may be a guess); the app's next open records its own.
+    let stored = store.secret("fixed", "lookup_settings").unwrap().unwrap();
+    let ending = Write::PutSecret {
+        name: "lookup_settings".into(),
+        value: stored.value,
+        expect: Some(stored.version),
+        expires_ms: Some(0),
+    };
+    let purge = Write::PurgeExpired { records_until_ms: 0, families_until_ms: 0, limit: 10 };
+    store.commit("fixed", vec![ending]).unwrap();
+    store.commit("fixed", vec![purge]).unwrap();
+    assert!(store.secret("fixed", "lookup_settings").unwrap().is_none());
+    UserPool::builder(config("pool_id = 'fixed'")).store(Arc::clone(&store)).open_existing().unwrap();
+    assert!(store.secret("fixed", "lookup_settings").unwrap().is_none(), "a tool records nothing");
+    fixture_on(Arc::clone(&store), config(made));
+    assert!(store.secret("fixed", "lookup_settings").unwrap().is_some(), "the app's open records them");
+
     let reordered = "pool_id = 'fixed'\n[sign_in]\nusername_attributes = ['phone_number', 'email']";
     let f = fixture_on(Arc::clone(&store), config(reordered));
     assert_eq!(f.pool.admin_get_user("ann@example.com").unwrap().attributes["email"], "ann@example.com");
