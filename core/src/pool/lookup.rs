@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::backend;
 use crate::config::SignInConfig;
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::{Store, StoreError, Write};
+use crate::store::Store;
 
 /// The pool record that keeps them (plain JSON: nothing in it is secret).
 const RECORD: &str = "lookup_settings";
@@ -43,32 +43,25 @@ impl std::fmt::Display for LookupSettings {
 /// app's open, not an administering tool's, whose configuration may be a guess.
 pub(super) fn check(store: &dyn Store, pool: &str, sign_in: &SignInConfig, record: bool) -> Result<()> {
     let wanted = LookupSettings::of(sign_in);
-    for _ in 0..5 {
-        if let Some(stored) = store.secret(pool, RECORD).map_err(backend)? {
-            let stored: LookupSettings = serde_json::from_slice(&stored.value)
-                .map_err(|_| Error::internal("the pool's stored lookup settings are corrupt"))?;
-            if stored == wanted {
-                return Ok(());
-            }
-            return Err(Error::new(
-                ErrorCode::InvalidUserPoolConfiguration,
-                format!(
-                    "pool {pool} was made with sign_in {stored}; this configuration has {wanted}. These settings \
-                     decide how users are found and cannot change once the pool exists: open it with the ones it \
-                     was made with"
-                ),
-            ));
+    let stored = if record {
+        let fresh = || serde_json::to_vec(&wanted).map_err(|e| Error::internal(e.to_string()));
+        super::load_or_create_record(store, pool, RECORD, fresh)?
+    } else {
+        match store.secret(pool, RECORD).map_err(backend)? {
+            Some(stored) => stored.value,
+            None => return Ok(()),
         }
-        if !record {
-            return Ok(());
-        }
-        let value = serde_json::to_vec(&wanted).map_err(|e| Error::internal(e.to_string()))?;
-        let write = Write::PutSecret { name: RECORD.into(), value: value.into(), expect: None, expires_ms: None };
-        match store.commit(pool, vec![write]) {
-            // Another process recorded them first: compare with theirs.
-            Ok(()) | Err(StoreError::Conflict) => {}
-            Err(e) => return Err(backend(e)),
-        }
+    };
+    let stored: LookupSettings = serde_json::from_slice(&stored)
+        .map_err(|_| Error::internal("the pool's stored lookup settings are corrupt"))?;
+    if stored == wanted {
+        return Ok(());
     }
-    Err(Error::internal("could not record the pool's lookup settings"))
+    Err(Error::new(
+        ErrorCode::InvalidUserPoolConfiguration,
+        format!(
+            "pool {pool} was made with sign_in {stored}; this configuration has {wanted}. These settings decide how \
+             users are found and cannot change once the pool exists: open it with the ones it was made with"
+        ),
+    ))
 }

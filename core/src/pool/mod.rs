@@ -27,7 +27,7 @@ use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInN
 use crate::keyring::{KeyRing, KeyUse};
 use crate::results::{AttributeUpdate, CodeDelivery};
 use crate::results::{Claims, CreatedUser, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, User, UserList};
-use crate::store::{MemoryStore, Store, StoreError, UserPage, Versioned, Write};
+use crate::store::{MemoryStore, SecretBytes, Store, StoreError, UserPage, Versioned, Write};
 
 mod groups;
 mod import;
@@ -211,21 +211,29 @@ fn backend(e: StoreError) -> Error {
 
 fn load_or_create_secret(store: &dyn Store, pool: &str, name: &str, sealer: &Sealer) -> Result<Zeroizing<Vec<u8>>> {
     let label = format!("secret:{pool}:{name}");
+    let fresh = || sealer.seal(&label, &crypto::random_bytes::<32>(&mut crypto::os_rng()));
+    sealer.open(&label, &load_or_create_record(store, pool, name, fresh)?)
+}
+
+/// Pool record `name` as stored, or else what `fresh` makes, stored first. When another
+/// process stores one at the same moment, the record that won is the answer.
+fn load_or_create_record(
+    store: &dyn Store,
+    pool: &str,
+    name: &str,
+    fresh: impl Fn() -> Result<Vec<u8>>,
+) -> Result<SecretBytes> {
     for _ in 0..5 {
         if let Some(stored) = store.secret(pool, name).map_err(backend)? {
-            return sealer.open(&label, &stored.value);
+            return Ok(stored.value);
         }
-        let fresh = crypto::random_bytes::<32>(&mut crypto::os_rng());
-        let value = sealer.seal(&label, &fresh)?;
-        match store.commit(
-            pool,
-            vec![Write::PutSecret { name: name.into(), value: value.into(), expect: None, expires_ms: None }],
-        ) {
+        let write = Write::PutSecret { name: name.into(), value: fresh()?.into(), expect: None, expires_ms: None };
+        match store.commit(pool, vec![write]) {
             Ok(()) | Err(StoreError::Conflict) => {}
             Err(e) => return Err(backend(e)),
         }
     }
-    Err(Error::internal("could not create a pool secret"))
+    Err(Error::internal(format!("could not create the pool record {name}")))
 }
 
 /// Cognito's `SECRET_HASH`: base64(HMAC-SHA256(client_secret, username + client_id)).
