@@ -242,21 +242,108 @@ fn check_header(header: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Where a row is in the file: from the byte where the reader took it up (blank lines before
+/// it included) to the byte past its end.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u64,
+    end: u64,
+}
+
+/// Line numbers for the rows an import reports, counted in the file itself: the CSV reader's
+/// own count is wrong after a blank line (rust-csv issue 208). Only failing rows are counted
+/// to, so a clean import reads the file once.
+struct Lines {
+    file: std::fs::File,
+    size: u64,
+    /// A byte whose line is known, and that line (1 for byte 0).
+    at: u64,
+    line: u64,
+}
+
+impl Lines {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        Ok(Self { size: file.metadata()?.len(), file, at: 0, line: 1 })
+    }
+
+    /// Calls `f` with the bytes of `from..to`, a chunk at a time, until it says to stop.
+    fn scan(&mut self, from: u64, to: u64, mut f: impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
+        use std::io::{Read as _, Seek as _};
+        self.file.seek(std::io::SeekFrom::Start(from))?;
+        let mut chunk = vec![0; 64 << 10];
+        let mut left = to.saturating_sub(from);
+        while left > 0 {
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());
+            let read = self.file.read(&mut chunk[..want])?;
+            if read == 0 || !f(&chunk[..read]) {
+                break;
+            }
+            left -= read as u64;
+        }
+        Ok(())
+    }
+
+    /// The line `byte` is on: counted on from the last byte asked about, in either direction,
+    /// since rows are reported about in file order but for a batch at a time.
+    fn line_of(&mut self, byte: u64) -> std::io::Result<u64> {
+        let (from, to) = (self.at.min(byte), self.at.max(byte));
+        let mut newlines = 0;
+        self.scan(from, to, |bytes| {
+            newlines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            true
+        })?;
+        self.line = if byte >= self.at { self.line + newlines } else { self.line - newlines };
+        self.at = byte;
+        Ok(self.line)
+    }
+
+    /// The first and last line of a row.
+    fn of(&mut self, span: Span) -> std::io::Result<(u64, u64)> {
+        // Past the blank lines that the reader skipped on its way to the row.
+        let mut first = span.start;
+        self.scan(span.start, span.end, |bytes| {
+            let blank = bytes.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            first += blank as u64;
+            blank == bytes.len()
+        })?;
+        let first_line = self.line_of(first.min(span.end))?;
+        // The byte before the end is the row's own line ending, or its last byte at the end of the file.
+        Ok((first_line, self.line_of(span.end.saturating_sub(1).max(first))?))
+    }
+
+    /// Where a failing row is (its line or lines) and, for one that runs on to the end of
+    /// the file, what most likely made it do so.
+    fn place(&mut self, span: Span) -> (String, &'static str) {
+        match self.of(span) {
+            Ok((first, last)) if first == last => (format!("line {first}"), ""),
+            Ok((first, last)) if span.end >= self.size => (
+                format!("lines {first}-{last}"),
+                " (the row runs to the end of the file: if a quote in it is never closed, every line after \
+                 it was read into this row)",
+            ),
+            Ok((first, last)) => (format!("lines {first}-{last}"), ""),
+            Err(e) => (format!("the row at byte {} (its line could not be counted: {e})", span.start), ""),
+        }
+    }
+}
+
 struct Tally {
     imported: usize,
     failed: usize,
     mfa_ignored: usize,
+    lines: Lines,
 }
 
 impl Tally {
-    fn fail(&mut self, progress: &indicatif::ProgressBar, line: u64, username: &str, why: &str) {
+    fn fail(&mut self, progress: &indicatif::ProgressBar, span: Span, username: &str, why: &str) {
         self.failed += 1;
         if self.failed <= SHOWN_FAILURES {
-            let why = shown(why);
+            let ((at, hint), why) = (self.lines.place(span), shown(why));
             if username.is_empty() {
-                progress.suspend(|| eprintln!("line {line}: {why}"));
+                progress.suspend(|| eprintln!("{at}: {why}{hint}"));
             } else {
-                progress.suspend(|| eprintln!("line {line}: {}: {why}", shown(username)));
+                progress.suspend(|| eprintln!("{at}: {}: {why}{hint}", shown(username)));
             }
         }
     }
@@ -264,23 +351,24 @@ impl Tally {
 
 fn flush(
     pool: &UserPool,
-    batch: &mut Vec<(u64, ImportUser)>,
+    batch: &mut Vec<(Span, ImportUser)>,
     tally: &mut Tally,
     progress: &indicatif::ProgressBar,
 ) -> Result<(), String> {
     if batch.is_empty() {
         return Ok(());
     }
-    let (lines, users): (Vec<u64>, Vec<ImportUser>) = std::mem::take(batch).into_iter().unzip();
+    let (spans, users): (Vec<Span>, Vec<ImportUser>) = std::mem::take(batch).into_iter().unzip();
     let names: Vec<String> = users.iter().map(|u| u.username.clone()).collect();
     let outcomes = pool.admin_import_users(users).map_err(|e| {
-        let (first, last) = (lines.first().copied().unwrap_or(0), lines.last().copied().unwrap_or(0));
+        let first = spans.first().map(|s| tally.lines.of(*s).map_or(0, |(first, _)| first)).unwrap_or(0);
+        let last = spans.last().map(|s| tally.lines.of(*s).map_or(0, |(_, last)| last)).unwrap_or(0);
         format!("{e}; the rows of lines {first}-{last} were not imported: import again from line {first}")
     })?;
-    for ((line, name), outcome) in lines.into_iter().zip(&names).zip(outcomes) {
+    for ((span, name), outcome) in spans.into_iter().zip(&names).zip(outcomes) {
         match outcome {
             Ok(_) => tally.imported += 1,
-            Err(e) => tally.fail(progress, line, name, &e.to_string()),
+            Err(e) => tally.fail(progress, span, name, &e.to_string()),
         }
     }
     Ok(())
@@ -305,6 +393,7 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(file).map_err(|e| named(&e))?;
     let header: Vec<String> = reader.headers().map_err(|e| named(&e))?.iter().map(|h| h.trim().to_owned()).collect();
     check_header(&header).map_err(|e| named(&e))?;
+    let lines = Lines::open(file).map_err(|e| named(&e))?;
     let pool = &open_for_import(args)?;
     let progress = indicatif::ProgressBar::new(size).with_style(
         indicatif::ProgressStyle::with_template(
@@ -314,7 +403,7 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let mut tally = Tally { imported: 0, failed: 0, mfa_ignored: 0 };
+    let mut tally = Tally { imported: 0, failed: 0, mfa_ignored: 0, lines };
     let outcome = import_rows(pool, &mut reader, &header, &mut tally, &progress).map_err(|e| named(&e));
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
@@ -336,10 +425,14 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
     }
     if outcome.is_err() {
         println!("the import stopped there: the rows after it were not imported");
-    } else {
-        println!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
+        return outcome;
     }
-    outcome
+    println!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
+    // A script that imports must be able to tell that some users are missing.
+    match tally.failed {
+        0 => Ok(()),
+        failed => Err(named(&format!("{failed} row(s) were not imported (see above); the others were"))),
+    }
 }
 
 /// Reads every row and imports them in batches. A row that fails, whether the reader could
@@ -365,14 +458,15 @@ fn import_rows(
     let mut row = csv::StringRecord::new();
     let mut stopped = None;
     loop {
-        let before = reader.position().byte();
-        match reader.read_record(&mut row) {
+        let start = reader.position().byte();
+        let read = reader.read_record(&mut row);
+        let span = Span { start, end: reader.position().byte() };
+        match read {
             Ok(false) => break,
             Ok(true) => {}
             // A row the reader refused but got past: go on with the next one.
-            Err(e) if !matches!(e.kind(), csv::ErrorKind::Io(_)) && reader.position().byte() > before => {
-                let line = e.position().map_or(0, csv::Position::line);
-                tally.fail(progress, line, "", &unreadable_row(&e));
+            Err(e) if !matches!(e.kind(), csv::ErrorKind::Io(_)) && span.end > start => {
+                tally.fail(progress, span, "", &unreadable_row(&e));
                 continue;
             }
             Err(e) => {
@@ -380,13 +474,12 @@ fn import_rows(
                 break;
             }
         }
-        let line = row.position().map_or(0, csv::Position::line);
         match row_to_user(header, &row, &booleans) {
             Ok((user, mfa)) => {
                 tally.mfa_ignored += usize::from(mfa);
-                batch.push((line, user));
+                batch.push((span, user));
             }
-            Err(why) => tally.fail(progress, line, username_at.and_then(|i| row.get(i)).unwrap_or(""), &why),
+            Err(why) => tally.fail(progress, span, username_at.and_then(|i| row.get(i)).unwrap_or(""), &why),
         }
         if batch.len() == BATCH {
             flush(pool, &mut batch, tally, progress)?;

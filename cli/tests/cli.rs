@@ -18,11 +18,26 @@ fn ok(output: &Output) -> String {
     stdout(output)
 }
 
-/// Imports `file` into `pool.sqlite3`, which must succeed: what it printed on standard
-/// output and on standard error.
-fn import(dir: &Path, file: &str) -> (String, String) {
-    let imported = userpool(dir, &["users", "import", file, "--pool", "pool.sqlite3"]);
-    (ok(&imported), String::from_utf8_lossy(&imported.stderr).into_owned())
+/// Imports `file` into `pool`, which must go through to the end with `failed` rows refused
+/// and fail (for a script to see) if there were any: what it printed on standard output and
+/// on standard error.
+fn import_into(dir: &Path, file: &str, pool: &str, failed: usize) -> (String, String) {
+    let imported = userpool(dir, &["users", "import", file, "--pool", pool]);
+    let (out, err) = (stdout(&imported), String::from_utf8_lossy(&imported.stderr).into_owned());
+    assert!(out.contains(&format!("; {failed} row(s) failed")), "stdout:\n{out}\nstderr:\n{err}");
+    if failed == 0 {
+        ok(&imported);
+    } else {
+        assert_eq!(imported.status.code(), Some(1), "stdout:\n{out}\nstderr:\n{err}");
+        let summary = format!("error: {file}: {failed} row(s) were not imported (see above); the others were");
+        assert_eq!(err.lines().last(), Some(summary.as_str()), "{err}");
+    }
+    (out, err)
+}
+
+/// [`import_into`] `pool.sqlite3`.
+fn import(dir: &Path, file: &str, failed: usize) -> (String, String) {
+    import_into(dir, file, "pool.sqlite3", failed)
 }
 
 fn stdout(output: &Output) -> String {
@@ -58,8 +73,8 @@ Dup Jane,,,,,,,,,dup@example.com,TRUE,,,,,,,,,FALSE,jane
 fn users_import_then_export_round_trips_cognitos_csv() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("users.csv"), CSV).unwrap();
-    let (out, err) = import(dir.path(), "users.csv");
-    assert!(out.contains("imported 2 user(s)") && out.contains("2 row(s) failed"), "{out}");
+    let (out, err) = import(dir.path(), "users.csv", 2);
+    assert!(out.contains("imported 2 user(s)"), "{out}");
     assert!(err.contains("line 4: badflag: email_verified must be TRUE or FALSE"), "named by its username:\n{err}");
     let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3", "--filter", "email ^= \"ja\""]));
     assert_eq!(listed.lines().count(), 2, "{listed}");
@@ -75,11 +90,11 @@ fn users_import_then_export_round_trips_cognitos_csv() {
 
     // The export imports into another pool as it is.
     std::fs::write(dir.path().join("exported.csv"), &exported).unwrap();
-    let out = ok(&userpool(dir.path(), &["users", "import", "exported.csv", "--pool", "copy.sqlite3"]));
-    assert!(out.contains("imported 2 user(s)") && out.contains("0 row(s) failed"), "{out}");
+    let (out, _) = import_into(dir.path(), "exported.csv", "copy.sqlite3", 0);
+    assert!(out.contains("imported 2 user(s)"), "{out}");
     // Importing it again into the same pool: every username is taken.
-    let out = ok(&userpool(dir.path(), &["users", "import", "exported.csv", "--pool", "copy.sqlite3"]));
-    assert!(out.contains("imported 0 user(s)") && out.contains("2 row(s) failed"), "{out}");
+    let (out, err) = import_into(dir.path(), "exported.csv", "copy.sqlite3", 2);
+    assert!(out.contains("imported 0 user(s)") && err.contains(": jane: UsernameExistsException"), "{err}");
     // A pool id the file does not hold yet is made beside the first.
     let second = ["--pool", "copy.sqlite3", "--pool-id", "second"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "exported.csv"][..], &second].concat()));
@@ -102,8 +117,8 @@ fn an_import_goes_on_past_the_rows_it_cannot_read() {
         csv.extend(row(name).bytes());
     }
     std::fs::write(dir.path().join("mixed.csv"), csv).unwrap();
-    let (out, err) = import(dir.path(), "mixed.csv");
-    assert!(out.contains("imported 4 user(s)") && out.contains("3 row(s) failed"), "{out}");
+    let (out, err) = import(dir.path(), "mixed.csv", 3);
+    assert!(out.contains("imported 4 user(s)"), "{out}");
     assert!(err.contains("line 4: 4 field(s) where the header has 3"), "{err}");
     assert!(err.contains("line 5: text that is not UTF-8"), "{err}");
     assert!(err.contains("line 6: eve\\u{1b}[2J: email_verified must be TRUE or FALSE"), "{err}");
@@ -112,6 +127,37 @@ fn an_import_goes_on_past_the_rows_it_cannot_read() {
     for name in ["ann", "ben", "cat", "dan"] {
         assert!(listed.contains(name), "{name} is missing:\n{listed}");
     }
+}
+
+#[test]
+fn failing_rows_are_named_by_the_lines_they_are_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Blank lines, Windows line endings and a quoted field over two lines: the reader's own
+    // line count goes wrong after a blank line.
+    std::fs::write(
+        dir.path().join("windows.csv"),
+        "cognito:username,email,email_verified\r\nann,ann@example.com,TRUE\r\n\r\n\r\n\
+         ben,ben@example.com,maybe\r\n\"two\r\nlines\",two@example.com,maybe\r\ncat,cat@example.com,nope",
+    )
+    .unwrap();
+    let (out, err) = import(dir.path(), "windows.csv", 3);
+    assert!(out.contains("imported 1 user(s)"), "{out}");
+    assert!(err.contains("line 5: ben: email_verified must be TRUE or FALSE"), "{err}");
+    assert!(err.contains("lines 6-7: two\\r\\nlines: email_verified"), "{err}");
+    assert!(err.contains("line 8: cat: email_verified"), "{err}");
+    // A quote that is never closed takes the rest of the file into its row.
+    std::fs::write(
+        dir.path().join("unclosed.csv"),
+        "cognito:username,email,email_verified\nann,ann@example.com,TRUE\n\n\
+         ben,\"ben@example.com,TRUE\ncat,cat@example.com,TRUE\ndan,dan@example.com,TRUE\n",
+    )
+    .unwrap();
+    let (out, err) = import_into(dir.path(), "unclosed.csv", "other.sqlite3", 1);
+    assert!(out.contains("imported 1 user(s)"), "{out}");
+    assert!(
+        err.contains("lines 4-6: 2 field(s) where the header has 3 (the row runs to the end of the file: if a quote"),
+        "{err}"
+    );
 }
 
 #[test]
