@@ -562,9 +562,23 @@ fn write_csv(
 /// unless [`refuse_planted`] refuses it.
 fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T, String>) -> Result<T, String> {
     refuse_planted(path)?;
+    replace_file(path, write)
+}
+
+/// [`write_file`] past its check. In a directory anyone may write to, what the check saw may
+/// have changed since, so there the path itself is always renamed over: a link or a FIFO put
+/// there meanwhile is replaced, never followed or written to (and in a sticky directory such
+/// as `/tmp`, another user's entry cannot be replaced at all: the export fails).
+fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T, String>) -> Result<T, String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let existing = std::fs::metadata(&target).ok();
+    let shared = std::fs::metadata(directory_of(path)).is_ok_and(|m| anyone_may_write(&m));
+    let (target, existing) = if shared {
+        (path.to_path_buf(), std::fs::symlink_metadata(path).ok().filter(std::fs::Metadata::is_file))
+    } else {
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let existing = std::fs::metadata(&target).ok();
+        (target, existing)
+    };
     if existing.as_ref().is_some_and(|m| !m.is_file()) {
         let mut file = std::fs::OpenOptions::new().write(true).open(&target).map_err(|e| named(&e))?;
         return write(&mut file);
@@ -721,5 +735,54 @@ fn cell(user: &User, column: &str, username_attributes: &[String]) -> String {
             if verified { "TRUE" } else { "FALSE" }.to_owned()
         }
         attribute => attributes.get(attribute).cloned().unwrap_or_default(),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// A directory anyone may write to, without the sticky bit: the worst case.
+    fn shared_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_link_planted_after_the_check_is_replaced_not_followed() {
+        let (shared, private) = (shared_dir(), tempfile::tempdir().unwrap());
+        let victim = private.path().join("keys");
+        std::fs::write(&victim, "kept\n").unwrap();
+        let output = shared.path().join("users.csv");
+        std::os::unix::fs::symlink(&victim, &output).unwrap();
+        // As if the link appeared between `refuse_planted` and the write.
+        replace_file(&output, |file| file.write_all(b"exported\n").map_err(|e| e.to_string())).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept\n");
+        assert!(!std::fs::symlink_metadata(&output).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), "exported\n");
+    }
+
+    #[test]
+    fn a_fifo_planted_after_the_check_is_replaced_not_written_to() {
+        let shared = shared_dir();
+        let output = shared.path().join("users.csv");
+        assert!(std::process::Command::new("mkfifo").arg(&output).status().unwrap().success());
+        // Opening the FIFO to write would block until the planter read it: the test would hang.
+        replace_file(&output, |file| file.write_all(b"exported\n").map_err(|e| e.to_string())).unwrap();
+        assert!(std::fs::symlink_metadata(&output).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), "exported\n");
+    }
+
+    #[test]
+    fn outside_a_shared_directory_a_link_names_the_file_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, link) = (dir.path().join("users.csv"), dir.path().join("latest.csv"));
+        std::fs::write(&file, "old\n").unwrap();
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        replace_file(&link, |f| f.write_all(b"new\n").map_err(|e| e.to_string())).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new\n");
     }
 }
