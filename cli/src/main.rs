@@ -126,13 +126,20 @@ enum UsersAction {
     /// The columns are those `users import` reads, in GetCSVHeader's order, with the pool's
     /// custom: attributes; the output imports into another pool (or into Cognito) as it is.
     /// What the format cannot carry (a user disabled, group memberships) is counted on
-    /// standard error.
+    /// standard error, and so are values that a spreadsheet would run as formulas.
     Export {
         #[command(flatten)]
         pool: PoolArgs,
         /// Write here instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// For opening in a spreadsheet: a value that would start a formula there (one that
+        /// begins with =, @, a tab, or a + or - that does not begin a number) is written with
+        /// a ' before it, which the spreadsheet shows as text. Users set their own names and
+        /// other attributes, so a value such as =HYPERLINK(…) may be anyone's. Imported
+        /// again, such values keep the '.
+        #[arg(long)]
+        spreadsheet_safe: bool,
     },
 }
 

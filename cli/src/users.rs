@@ -47,11 +47,11 @@ pub(crate) fn run(action: UsersAction) -> Result<(), String> {
     match action {
         UsersAction::List { pool, filter, limit } => list(&open_existing(&pool)?, filter.as_deref(), limit),
         UsersAction::Import { file, pool } => import(&pool, &file),
-        UsersAction::Export { pool, output } => {
+        UsersAction::Export { pool, output, spreadsheet_safe } => {
             if let Some(output) = &output {
                 refuse_pool_as_output(&pool.pool, output)?;
             }
-            export(&open_existing(&pool)?, output.as_deref())
+            export(&open_existing(&pool)?, output.as_deref(), spreadsheet_safe)
         }
     }
 }
@@ -491,11 +491,12 @@ fn import_rows(
     stopped.map_or(Ok(()), Err)
 }
 
-fn export(pool: &UserPool, output: Option<&Path>) -> Result<(), String> {
+fn export(pool: &UserPool, output: Option<&Path>, spreadsheet_safe: bool) -> Result<(), String> {
     let header = export_header(pool.config());
+    let (header, safe) = (&header, spreadsheet_safe);
     let exported = match output {
-        None => write_csv(pool, &header, std::io::stdout().lock(), "standard output")?,
-        Some(path) => write_file(path, |file| write_csv(pool, &header, file, &path.display().to_string()))?,
+        None => write_csv(pool, header, safe, std::io::stdout().lock(), "standard output")?,
+        Some(path) => write_file(path, |file| write_csv(pool, header, safe, file, &path.display().to_string()))?,
     };
     eprintln!("exported {} user(s) from pool `{}`", exported.users, pool.pool_id());
     // What Cognito's format has no column for.
@@ -508,6 +509,14 @@ fn export(pool: &UserPool, output: Option<&Path>) -> Result<(), String> {
     if exported.in_groups > 0 {
         eprintln!("note: {} of them belong to groups; the format does not carry memberships", exported.in_groups);
     }
+    match (exported.formulas, spreadsheet_safe) {
+        (0, _) => {}
+        (formulas, false) => eprintln!(
+            "note: {formulas} value(s) would run as formulas in a spreadsheet (they begin with =, @, + or -); \
+             open the file in one only if exported with --spreadsheet-safe"
+        ),
+        (formulas, true) => eprintln!("note: {formulas} value(s) that would run as formulas were written with a '"),
+    }
     Ok(())
 }
 
@@ -516,6 +525,8 @@ struct Exported {
     users: usize,
     disabled: usize,
     in_groups: usize,
+    /// Values that a spreadsheet would run as formulas.
+    formulas: usize,
 }
 
 /// GetCSVHeader's columns, with the pool's `custom:` attributes before the two `cognito:`
@@ -531,10 +542,12 @@ fn custom_column(attribute: &CustomAttribute) -> String {
     format!("custom:{}", attribute.name.strip_prefix("custom:").unwrap_or(&attribute.name))
 }
 
-/// Writes the pool's users to `sink`; its errors name it `sink_name`.
+/// Writes the pool's users to `sink`, with the values a spreadsheet would run as formulas
+/// made text if `spreadsheet_safe`; its errors name it `sink_name`.
 fn write_csv(
     pool: &UserPool,
     header: &[String],
+    spreadsheet_safe: bool,
     sink: impl std::io::Write,
     sink_name: &str,
 ) -> Result<Exported, String> {
@@ -542,15 +555,33 @@ fn write_csv(
     let failed = |e: csv::Error| format!("{sink_name}: {e}");
     let mut writer = csv::Writer::from_writer(sink);
     writer.write_record(header).map_err(failed)?;
-    let (mut disabled, mut in_groups) = (0, 0);
+    let (mut disabled, mut in_groups, mut formulas) = (0, 0, 0);
     let users = each_user(pool, None, None, |u| {
         disabled += usize::from(!u.enabled);
         in_groups += usize::from(!u.groups.is_empty());
-        let cells = header.iter().map(|column| cell(u, column, username_attributes));
-        writer.write_record(cells).map_err(failed)
+        let cells = header.iter().map(|column| {
+            let value = cell(u, column, username_attributes);
+            if !starts_formula(&value) {
+                return value;
+            }
+            formulas += 1;
+            if spreadsheet_safe { format!("'{value}") } else { value }
+        });
+        writer.write_record(cells.collect::<Vec<_>>()).map_err(failed)
     })?;
     writer.flush().map_err(|e| format!("{sink_name}: {e}"))?;
-    Ok(Exported { users, disabled, in_groups })
+    Ok(Exported { users, disabled, in_groups, formulas })
+}
+
+/// Whether a spreadsheet would read `value` as a formula (OWASP's "CSV injection"): it begins
+/// with `=`, `@`, a tab or a carriage return, or with `+` or `-` not followed by digits only,
+/// so that phone numbers (`+15555550100`) stay as they are.
+fn starts_formula(value: &str) -> bool {
+    match value.as_bytes() {
+        [b'=' | b'@' | b'\t' | b'\r', ..] => true,
+        [b'+' | b'-', rest @ ..] => rest.is_empty() || !rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 /// Writes `path` through `write`, whose errors name what failed. A regular file (or a new

