@@ -184,6 +184,12 @@ fn a_new_file_and_its_journal_are_readable_by_their_owner_only() {
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.user_by_key("p1", "u:alice").unwrap().unwrap().version, 1);
     assert_eq!(mode(&path), 0o640);
+    drop(store);
+    // Through a link to a file not made yet, the file made is the owner's alone too.
+    let link = dir.path().join("link.sqlite3");
+    std::os::unix::fs::symlink("made-through-link.sqlite3", &link).unwrap();
+    drop(SqliteStore::open(&link).unwrap());
+    assert_eq!(mode(&dir.path().join("made-through-link.sqlite3")), 0o600);
 }
 
 #[test]

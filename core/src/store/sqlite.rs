@@ -601,7 +601,17 @@ fn create_owner_only(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        drop(std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path));
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).mode(0o600);
+        // A link to a missing file is followed, as SQLite will: the file it names is made.
+        // Nothing else that exists is opened (a FIFO would block the open).
+        let dangling = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) && !path.exists();
+        if dangling {
+            file.create(true);
+        } else {
+            file.create_new(true);
+        }
+        drop(file.open(path));
     }
     #[cfg(not(unix))]
     let _ = path;
