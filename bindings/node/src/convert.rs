@@ -3,9 +3,20 @@
 //!
 //! Strings are read as UTF-16 and decoded strictly: a lone surrogate is a `TypeError`, never
 //! silently replaced by U+FFFD (which would let two different passwords hash alike).
+//! Property names too: they are read as JavaScript values, not through `Object::keys`, which
+//! decodes them lossily (a name with a lone surrogate was then looked up under another name,
+//! found missing, and its property silently dropped).
+//!
+//! Objects are read as JavaScript code reads them, through `Object.keys`, `Object.hasOwn` and
+//! `Reflect.get` called as functions. A getter or Proxy trap that throws then comes back as an
+//! `Err` that holds its exception, cleared, and the operation's Promise rejects with it. Read
+//! through Node-API's property calls, the exception stayed pending, and the method threw it
+//! synchronously instead of returning a Promise.
 
-use napi::ValueType;
-use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, Unknown};
+use napi::bindgen_prelude::{
+    FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, JsValuesTupleIntoVec, Object, ToNapiValue, Unknown,
+};
+use napi::{Env, ValueType};
 use userpool::{Attributes, ImportUser, MfaPreference};
 
 use crate::errors::{Failure, type_error};
@@ -107,27 +118,50 @@ pub(crate) fn attributes(value: Option<&Unknown<'_>>, what: &str) -> Result<Attr
     };
     let mut attributes = Attributes::new();
     for name in own_keys(&object, what)? {
-        let value: Unknown<'_> = object.get_named_property(&name)?;
+        let value = property(&object, name.as_str())?;
         let text = string(&value, &format!("{what}[{name:?}]"))?;
         attributes.insert(name, text);
     }
     Ok(attributes)
 }
 
-/// The names of an object's own enumerable string-keyed properties, as `Object.keys` gives
-/// them. Inherited ones are left out: a property put on `Object.prototype` elsewhere in the
-/// app must not slip into a call (`email_verified` into an administrator's attributes).
+/// Calls the built-in `namespace.name` (`Object.keys`, `Reflect.get`) with `args` (one value,
+/// or several as [`FnArgs`]: a plain tuple would be passed as one array), in the realm of `near`.
+fn builtin<Args, Return>(near: &Object<'_>, namespace: &str, name: &str, args: Args) -> napi::Result<Return>
+where
+    Args: JsValuesTupleIntoVec,
+    Return: FromNapiValue,
+{
+    // `Object` is a function, `Reflect` a plain object: both are read as objects.
+    let namespace: Unknown<'static> = Env::from_raw(near.value().env).get_global()?.get_named_property(namespace)?;
+    let function: Function<'static, Args, Return> = namespace.coerce_to_object()?.get_named_property(name)?;
+    function.call(args)
+}
+
+/// `Reflect.get(object, key)`: a property's value as an assignment would read it.
+fn property<'env, K: ToNapiValue>(object: &Object<'env>, key: K) -> napi::Result<Unknown<'env>> {
+    typed_property(object, key)
+}
+
+/// [`property`] as a `T` (a `Function`, a `Uint8Array`), or an error if it is not one.
+pub(crate) fn typed_property<K: ToNapiValue, T: FromNapiValue>(object: &Object<'_>, key: K) -> napi::Result<T> {
+    builtin(object, "Reflect", "get", FnArgs::from((*object, key)))
+}
+
+/// The names of an object's own enumerable string-keyed properties: `Object.keys`. Inherited
+/// ones are left out: a property put on `Object.prototype` elsewhere in the app must not slip
+/// into a call (`email_verified` into an administrator's attributes).
 fn own_keys(object: &Object<'_>, what: &str) -> Result<Vec<String>, Failure> {
-    let mut own = Vec::new();
-    for key in Object::keys(object)? {
-        if key.contains('\0') {
-            return Err(Failure::Type(format!("{what} has a property name with a NUL character")));
-        }
-        if object.has_own_property(&key)? {
-            own.push(key);
-        }
-    }
-    Ok(own)
+    let keys: Object<'_> = builtin(object, "Object", "keys", *object)?;
+    (0..keys.get_array_length()?)
+        .map(|i| {
+            let key = string(&keys.get_element::<Unknown<'_>>(i)?, &format!("a property name of {what}"))?;
+            if key.contains('\0') {
+                return Err(Failure::Type(format!("{what} has a property name with a NUL character")));
+            }
+            Ok(key)
+        })
+        .collect()
 }
 
 /// An array of strings.
@@ -137,12 +171,7 @@ pub(crate) fn strings(value: &Unknown<'_>, what: &str) -> Result<Vec<String>, Fa
     }
     let array = value.coerce_to_object()?;
     let length = array.get_array_length()?;
-    (0..length)
-        .map(|i| {
-            let item: Unknown<'_> = array.get_element(i)?;
-            string(&item, &format!("{what}[{i}]"))
-        })
-        .collect()
+    (0..length).map(|i| string(&property(&array, i)?, &format!("{what}[{i}]"))).collect()
 }
 
 /// Refuses properties of an options object that the binding does not know (a typo such as
@@ -160,10 +189,11 @@ pub(crate) fn known_keys(object: &Object<'_>, what: &str, known: &[&str]) -> Res
 /// `null`. An inherited one is never read: `Object.prototype.delivery = leak` elsewhere in an
 /// app must not become every pool's delivery.
 pub(crate) fn present<'env>(object: &Object<'env>, name: &str) -> Result<Option<Unknown<'env>>, Failure> {
-    if !object.has_own_property(name)? {
+    let own: bool = builtin(object, "Object", "hasOwn", FnArgs::from((*object, name)))?;
+    if !own {
         return Ok(None);
     }
-    let value: Unknown<'env> = object.get_named_property(name)?;
+    let value = property(object, name)?;
     Ok((!is_absent(Some(&value))).then_some(value))
 }
 
@@ -195,7 +225,7 @@ pub(crate) fn import_users(value: &Unknown<'_>, what: &str) -> Result<Vec<Import
     let array = value.coerce_to_object()?;
     (0..array.get_array_length()?)
         .map(|i| {
-            let item: Unknown<'_> = array.get_element(i)?;
+            let item = property(&array, i)?;
             let name = format!("{what}[{i}]");
             let user = object(&item, &name)?;
             known_keys(&user, &name, &["username", "attributes", "passwordHash"])?;

@@ -146,7 +146,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
         None => None,
         Some(delivery) if delivery.get_type()? == ValueType::Function => {
             let function: Function<'_, results::Message, host::DeliveryReturn> =
-                options.get_named_property("delivery")?;
+                convert::typed_property(&options, "delivery")?;
             let function: DeliveryFn = redact::delivery(env, function)
                 .build_threadsafe_function()
                 .callee_handled::<false>()
@@ -159,7 +159,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
     open.clock = match present(&options, "clock")? {
         None => None,
         Some(clock) if clock.get_type()? == ValueType::Function => {
-            let function: Function<'_, (), f64> = options.get_named_property("clock")?;
+            let function: Function<'_, (), f64> = convert::typed_property(&options, "clock")?;
             let threadsafe: ClockFn =
                 function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
             Some((JsClock::new(threadsafe), function.create_ref()?))
@@ -169,7 +169,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
     open.encryption_key = match present(&options, "encryptionKey")? {
         None => None,
         Some(key) if key.is_typedarray()? => {
-            let bytes: Uint8Array = options.get_named_property("encryptionKey").map_err(|_| {
+            let bytes: Uint8Array = convert::typed_property(&options, "encryptionKey").map_err(|_| {
                 errors::type_error("options.encryptionKey", "a Uint8Array or Buffer", "another typed array")
             })?;
             Some(Zeroizing::new(bytes.to_vec()))

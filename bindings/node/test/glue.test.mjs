@@ -265,6 +265,39 @@ describe('errors', () => {
     assert.equal(result.nextStep, 'CONFIRM_SIGN_UP')
   })
 
+  test('a property name with a lone surrogate is refused, not dropped', async () => {
+    const { pool } = await openPool()
+    const attributes = { email: 'bob@example.com', ['custom:x\uD800']: 'v' }
+    await rejectsWith(pool.signUp('bob', PASSWORD, attributes), typeError(/a property name of attributes must be well-formed/))
+    await rejectsWith(pool.listUsers({ ['limit\uDC00']: 5 }), typeError(/a property name of options must be well-formed/))
+    await rejectsWith(pool.adminGetUser('bob'), { code: 'UserNotFoundException' })
+  })
+
+  test('a getter or Proxy trap that throws rejects the call, it does not throw', async () => {
+    const { pool } = await openPool()
+    const boom = new Error('boom')
+    const getter = { get email() { throw boom } }
+    const trap = (name, target = {}) => new Proxy(target, { [name]() { throw boom } })
+    const items = Object.defineProperty([], 0, { get() { throw boom }, enumerable: true })
+    const calls = [
+      () => pool.signUp('bob', PASSWORD, getter),
+      () => pool.signUp('bob', PASSWORD, trap('ownKeys')),
+      () => pool.signUp('bob', PASSWORD, trap('getOwnPropertyDescriptor', { email: 'bob@example.com' })),
+      () => pool.listUsers({ get limit() { throw boom } }),
+      () => pool.listUsers(trap('ownKeys')),
+      () => pool.adminImportUsers(items),
+      () => pool.adminImportUsers([{ get username() { throw boom } }]),
+      () => UserPool.open({ get clock() { throw boom } }),
+      () => UserPool.open(trap('getOwnPropertyDescriptor')),
+    ]
+    for (const call of calls) {
+      let promise
+      assert.doesNotThrow(() => { promise = call() }, `${call}`)
+      await assert.rejects(promise, (error) => error === boom, `${call}`)
+    }
+    await rejectsWith(pool.adminGetUser('bob'), { code: 'UserNotFoundException' })
+  })
+
   test('huge strings are an InvalidParameterException from core, not a crash', async () => {
     const { pool } = await openPool()
     const huge = 'x'.repeat(16 * 1024 * 1024)
