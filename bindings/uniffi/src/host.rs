@@ -22,7 +22,8 @@ pub trait Delivery: Send + Sync {
 /// threads during the `async` calls, and on the caller's thread by the plain ones
 /// (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
 /// halfway: it goes on from the clock's last good reading, moved on by the time elapsed
-/// since (the system clock before the first).
+/// since (the system clock before the first). So does a reading at or before the epoch (0 or
+/// less), which no real clock gives.
 #[uniffi::export(with_foreign)]
 pub trait Clock: Send + Sync {
     /// Milliseconds since the unix epoch.
@@ -54,7 +55,14 @@ impl HostClock {
 impl up::Clock for HostClock {
     fn now_ms(&self) -> i64 {
         match self.clock.now_ms() {
-            Ok(ms) => self.last.record(ms),
+            Ok(ms) if ms > 0 => self.last.record(ms),
+            // What a Kotlin `Error` (not an `Exception`) thrown by the clock reads as: the
+            // generated code does not catch it, and JNA answers 0. No real clock is at or before
+            // 1970, and going on at the epoch would date sessions and counters there.
+            Ok(ms) => {
+                tracing::warn!(ms, "the host's clock read the epoch or earlier; going on from its last good reading");
+                self.last.fallback()
+            }
             Err(error) => {
                 tracing::warn!(%error, "the host's clock failed; going on from its last good reading");
                 self.last.fallback()

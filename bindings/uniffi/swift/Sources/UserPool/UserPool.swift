@@ -612,7 +612,8 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
  * threads during the `async` calls, and on the caller's thread by the plain ones
  * (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
  * halfway: it goes on from the clock's last good reading, moved on by the time elapsed
- * since (the system clock before the first).
+ * since (the system clock before the first). So does a reading at or before the epoch (0 or
+ * less), which no real clock gives.
  */
 public protocol Clock: AnyObject, Sendable {
     
@@ -627,7 +628,8 @@ public protocol Clock: AnyObject, Sendable {
  * threads during the `async` calls, and on the caller's thread by the plain ones
  * (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
  * halfway: it goes on from the clock's last good reading, moved on by the time elapsed
- * since (the system clock before the first).
+ * since (the system clock before the first). So does a reading at or before the epoch (0 or
+ * less), which no real clock gives.
  */
 open class ClockImpl: Clock, @unchecked Sendable {
     fileprivate let handle: UInt64

@@ -272,6 +272,22 @@ class GlueTest {
     }
 
     @Test
+    fun `a clock that throws an Error is a failed reading too, not the epoch`(): Unit = runBlocking {
+        val good = ManualClock(1_700_000_000_000L)
+        val broken = AtomicBoolean(false)
+        val clock = object : Clock {
+            // The generated code catches Exceptions only: JNA answers 0 for an Error.
+            override fun nowMs(): Long = if (broken.get()) throw AssertionError("no time") else good.nowMs()
+        }
+        UserPool.open(config = FAST_CONFIG, delivery = delivery, clock = clock).use { pool ->
+            broken.set(true)
+            assertEquals(SignUpStep.CONFIRM_SIGN_UP, pool.signUp("erin", PASSWORD, mapOf("email" to "erin@example.com")).nextStep)
+            val created = pool.adminGetUser("erin").createdMs
+            assertTrue(created in 1_700_000_000_000L until 1_700_000_060_000L, "in the clock's own time: $created")
+        }
+    }
+
+    @Test
     fun `config() is the configuration in force, defaults included`() {
         open().use { pool ->
             val config = pool.config()
