@@ -349,6 +349,9 @@ pub fn ended_records_are_purged(store: &dyn Store) {
     }
     let version = store.secret("p1", "d").unwrap().unwrap().version;
     store.commit("p1", vec![record("d", &[2], Some(version), Some(15))]).unwrap();
+    // Read by a write that stalls past the purge.
+    let read = |name: &str| store.secret("p1", name).unwrap().unwrap().version;
+    let stale = [("a", read("a")), ("d", read("d"))];
     let left = |pool: &str| {
         ["keys", "a", "b", "c", "d"]
             .into_iter()
@@ -362,9 +365,18 @@ pub fn ended_records_are_purged(store: &dyn Store) {
     store.commit("p1", vec![purge(i64::MAX, i64::MIN, 10)]).unwrap();
     assert_eq!(left("p1"), ["keys"], "a record without an expiry stays");
     assert_eq!(left("p2"), ["keys", "a", "b", "c", "d"], "other pools keep theirs");
-    // A purged record can be created again.
-    store.commit("p1", vec![record("a", &[3], None, Some(50))]).unwrap();
-    assert_eq!(&*store.secret("p1", "a").unwrap().unwrap().value, [3]);
+    // A purged record can be created again, and the stalled write cannot replace the new one:
+    // its version is not one that the purged record had (`d`'s is where the new one goes
+    // once written again).
+    for (name, stale) in stale {
+        store.commit("p1", vec![record(name, &[3], None, Some(50))]).unwrap();
+        store.commit("p1", vec![record(name, &[4], Some(read(name)), Some(50))]).unwrap();
+        assert!(
+            matches!(store.commit("p1", vec![record(name, &[5], Some(stale), Some(50))]), Err(StoreError::Conflict)),
+            "{name}: a write that read the purged record"
+        );
+        assert_eq!(&*store.secret("p1", name).unwrap().unwrap().value, [4]);
+    }
 
     let mut families = Vec::new();
     for (id, expires) in [("f1", 100), ("f2", 200), ("f3", 300)] {

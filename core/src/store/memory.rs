@@ -20,6 +20,10 @@ struct Data {
     families_of: HashMap<PoolKey, BTreeSet<String>>,
     events: HashMap<PoolKey, Vec<AuditEvent>>,
     secrets: HashMap<PoolKey, Versioned<SecretBytes>>,
+    /// The version the last pool-record write gave: every such write takes the next one, so
+    /// a record purged and made again never has a version that a write read before the
+    /// purge could expect.
+    secret_versions: u64,
     secrets_expiry: Expiry,
     families_expiry: Expiry,
 }
@@ -182,9 +186,10 @@ impl Data {
             }
             Write::PutSecret { name, value, expect, expires_ms } => {
                 let id = k(pool, &name);
-                let version = expect.map_or(1, |v| v + 1);
+                self.secret_versions += 1;
+                debug_assert!(expect.is_none_or(|v| v < self.secret_versions));
                 self.secrets_expiry.set(&id, expires_ms);
-                self.secrets.insert(id, Versioned { version, value });
+                self.secrets.insert(id, Versioned { version: self.secret_versions, value });
             }
             Write::PurgeExpired { records_until_ms, families_until_ms, limit } => {
                 for name in self.secrets_expiry.due(pool, records_until_ms, limit) {

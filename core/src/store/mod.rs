@@ -117,7 +117,11 @@ pub enum Write {
         name: String,
         /// Its bytes (sealed when the host gave an encryption key).
         value: SecretBytes,
-        /// The version read, or `None` to create.
+        /// The version read, or `None` to create. Since [`Write::PurgeExpired`] deletes these
+        /// records and the engine may make one again under the same name, a store must not
+        /// give the new record a version the deleted one had (`MemoryStore` counts every
+        /// write; `SqliteStore` starts a new record at a random version): a write that read
+        /// the deleted record must conflict with the new one.
         expect: Option<u64>,
         /// From when (unix ms) [`Write::PurgeExpired`] may delete the record: by then it means
         /// no more than no record at all. `None` keeps it until it is replaced.

@@ -1068,9 +1068,13 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             .execute(params![pool, sub, limit_to_sql(*keep)])?;
         }
         Write::PutSecret { name, value, expect, expires_ms } => {
-            let version = version_to_sql(expect.map_or(1, |v| v + 1));
+            // A record made anew starts at a random version, not 1: pool records that end are
+            // purged and may be made again under the same name, and a write that read the old
+            // one (at 1, say) before the purge must not find its version in the new one.
+            let version = expect.map(|v| version_to_sql(v + 1));
             tx.prepare_cached(
-                "INSERT INTO userpool_secrets (pool, name, version, value, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO userpool_secrets (pool, name, version, value, expires_ms)
+                 VALUES (?1, ?2, COALESCE(?3, (random() & 4611686018427387903) + 1), ?4, ?5)
                  ON CONFLICT (pool, name) DO UPDATE SET version = excluded.version, value = excluded.value,
                     expires_ms = excluded.expires_ms",
             )?
