@@ -231,6 +231,7 @@ pub struct SqliteOptions {
     busy_timeout: Duration,
     existing_only: bool,
     idle_readers: usize,
+    max_readers: usize,
     max_size_bytes: Option<u64>,
     mmap_bytes: u64,
     page_size: u32,
@@ -244,6 +245,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             existing_only: false,
             idle_readers: 8,
+            max_readers: 32,
             max_size_bytes: None,
             // Mobile apps get less address space; their pools are small.
             mmap_bytes: if cfg!(target_pointer_width = "64") && !cfg!(any(target_os = "ios", target_os = "android")) {
@@ -278,9 +280,19 @@ impl SqliteOptions {
     }
 
     /// How many read connections are kept open between reads (default 8). More may be
-    /// open at once while many threads read; the extra ones are closed afterwards.
+    /// open at once while many threads read, up to [`max_readers`](Self::max_readers); the
+    /// extra ones are closed afterwards.
     pub fn idle_readers(mut self, count: usize) -> Self {
         self.idle_readers = count;
+        self
+    }
+
+    /// The most read connections open at once (default 32, at least 1). A read that finds
+    /// them all busy waits for one. Without a bound, a burst of threads (a blocking-task pool
+    /// of hundreds) opened a connection each, three file descriptors apiece, until the
+    /// process ran out of them and reads failed.
+    pub fn max_readers(mut self, count: usize) -> Self {
+        self.max_readers = count;
         self
     }
 
@@ -335,11 +347,44 @@ pub struct SqliteStore {
     path: PathBuf,
     options: SqliteOptions,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    /// Signalled when a read connection is given back, or a place for one frees.
+    reader_free: Condvar,
     /// Commits waiting for the writer, and whether one caller is committing (group commit).
     group: Mutex<Group>,
     /// Signalled when a group has been answered and the writer is free again.
     group_done: Condvar,
+}
+
+/// The read connections: those open between reads, and how many are open in all.
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+/// A read connection lent to one read; it goes back to the pool when dropped, even by a panic.
+struct LentReader<'a> {
+    store: &'a SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl Drop for LentReader<'_> {
+    fn drop(&mut self) {
+        let mut readers = self.store.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        let closed = match self.conn.take() {
+            Some(conn) if readers.idle.len() < self.store.options.idle_readers.max(1) => {
+                readers.idle.push(conn);
+                None
+            }
+            other => {
+                readers.open -= 1;
+                other
+            }
+        };
+        drop(readers);
+        self.store.reader_free.notify_one();
+        drop(closed);
+    }
 }
 
 /// The group-commit state.
@@ -422,7 +467,8 @@ impl SqliteStore {
             path,
             options,
             writer: Mutex::new(writer),
-            readers: Mutex::new(vec![reader]),
+            readers: Mutex::new(Readers { idle: vec![reader], open: 1 }),
+            reader_free: Condvar::new(),
             group: Mutex::new(Group::default()),
             group_done: Condvar::new(),
         })
@@ -450,18 +496,29 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let conn = match idle {
+        let mut lent = self.lend_reader()?;
+        let conn = match lent.conn.as_ref() {
             Some(conn) => conn,
-            None => open_connection(&self.path, &self.options, true).map_err(|e| self.backend(&e))?,
+            None => lent.conn.insert(open_connection(&self.path, &self.options, true).map_err(|e| self.backend(&e))?),
         };
-        let result = f(&conn);
-        let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < self.options.idle_readers.max(1) {
-            idle.push(conn);
+        f(conn).map_err(|e| self.read_error(&e))
+    }
+
+    /// An idle read connection, or a place for a new one (`conn: None`): waits while
+    /// [`SqliteOptions::max_readers`] are busy. Reads never wait for anything else while they
+    /// hold one, so waiting cannot deadlock.
+    fn lend_reader(&self) -> Result<LentReader<'_>, StoreError> {
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(conn) = readers.idle.pop() {
+                return Ok(LentReader { store: self, conn: Some(conn) });
+            }
+            if readers.open < self.options.max_readers.max(1) {
+                readers.open += 1;
+                return Ok(LentReader { store: self, conn: None });
+            }
+            readers = self.reader_free.wait(readers).unwrap_or_else(PoisonError::into_inner);
         }
-        drop(idle);
-        result.map_err(|e| self.read_error(&e))
     }
 
     /// The one row (of a pool's key: `pool`, then `key`) that `sql` selects, if any.
@@ -1382,6 +1439,37 @@ fn run_commits(mut tx: rusqlite::Transaction<'_>, todo: &[Arc<Pending>]) -> Grou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_wait_for_a_reader_once_max_readers_are_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions::default().max_readers(2).idle_readers(1);
+        let store = Arc::new(SqliteStore::open_with(dir.path().join("pool.sqlite3"), options).unwrap());
+        let user = crate::store::conformance::sample_user("sub-a", "alice");
+        store.commit("p1", vec![Write::PutUser { user, keys: vec!["u:alice".into()], expect: None }]).unwrap();
+        let busy = [store.lend_reader().unwrap(), store.lend_reader().unwrap()];
+        let (done, finished) = std::sync::mpsc::channel();
+        let reader = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || done.send(store.user("p1", "sub-a").unwrap().is_some()).unwrap())
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(finished.try_recv().is_err(), "a third reader was opened");
+        drop(busy);
+        assert!(finished.recv().unwrap());
+        reader.join().unwrap();
+
+        // Many threads share the two, and every read is answered.
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || (0..50).all(|_| store.user("p1", "sub-a").unwrap().is_some()))
+            })
+            .collect();
+        assert!(threads.into_iter().all(|t| t.join().unwrap()));
+        let readers = store.readers.lock().unwrap();
+        assert_eq!((readers.open, readers.idle.len()), (1, 1), "the one kept idle is all that stays open");
+    }
 
     #[test]
     fn reopening_keeps_everything_and_records_the_schema() {
