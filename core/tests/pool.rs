@@ -361,6 +361,20 @@ fn a_pool_keeps_the_username_settings_it_was_made_with() {
     let reordered = "pool_id = 'fixed'\n[sign_in]\nusername_attributes = ['phone_number', 'email']";
     let f = fixture_on(Arc::clone(&store), config(reordered));
     assert_eq!(f.pool.admin_get_user("ann@example.com").unwrap().attributes["email"], "ann@example.com");
+    drop(f);
+    // A corrupt record blocks every open, and the error says how to make it again.
+    let stored = store.secret("fixed", "lookup_settings").unwrap().unwrap();
+    let corrupt = Write::PutSecret {
+        name: "lookup_settings".into(),
+        value: b"{".to_vec().into(),
+        expect: Some(stored.version),
+        expires_ms: None,
+    };
+    store.commit("fixed", vec![corrupt]).unwrap();
+    let refused = UserPool::builder(config(made)).store(Arc::clone(&store)).open().unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InternalError);
+    let how = "DELETE FROM userpool_secrets WHERE pool = 'fixed' AND name = 'lookup_settings'";
+    assert!(refused.message().contains("(lookup_settings) is corrupt") && refused.message().contains(how), "{refused}");
     // Another pool of the same store is its own.
     fixture_on(store, config("pool_id = 'other'"));
 }

@@ -52,8 +52,14 @@ pub(super) fn check(store: &dyn Store, pool: &str, sign_in: &SignInConfig, recor
             None => return Ok(()),
         }
     };
-    let stored: LookupSettings = serde_json::from_slice(&stored)
-        .map_err(|_| Error::internal("the pool's stored lookup settings are corrupt"))?;
+    let stored: LookupSettings = serde_json::from_slice(&stored).map_err(|_| {
+        Error::internal(format!(
+            "pool {pool}: its record of the sign-in settings it was made with ({RECORD}) is corrupt. Delete that \
+             record (in SQLite: DELETE FROM userpool_secrets WHERE pool = '{pool}' AND name = '{RECORD}') and the \
+             app's next open records its configuration's settings again: make sure they are the ones the pool \
+             was made with"
+        ))
+    })?;
     if stored == wanted {
         return Ok(());
     }
