@@ -356,10 +356,12 @@ pub struct SqliteStore {
     group_done: Condvar,
 }
 
-/// The read connections: those open between reads, and how many are open in all.
+/// The read connections: those open between reads, how many are open in all, and how many
+/// reads wait for one.
 struct Readers {
     idle: Vec<Connection>,
     open: usize,
+    waiting: usize,
 }
 
 /// A read connection lent to one read; it goes back to the pool when dropped, even by a panic.
@@ -381,8 +383,12 @@ impl Drop for LentReader<'_> {
                 other
             }
         };
+        // Waking costs a system call even with nobody to wake: only when a read waits.
+        let wake = readers.waiting > 0;
         drop(readers);
-        self.store.reader_free.notify_one();
+        if wake {
+            self.store.reader_free.notify_one();
+        }
         drop(closed);
     }
 }
@@ -467,7 +473,7 @@ impl SqliteStore {
             path,
             options,
             writer: Mutex::new(writer),
-            readers: Mutex::new(Readers { idle: vec![reader], open: 1 }),
+            readers: Mutex::new(Readers { idle: vec![reader], open: 1, waiting: 0 }),
             reader_free: Condvar::new(),
             group: Mutex::new(Group::default()),
             group_done: Condvar::new(),
@@ -517,7 +523,9 @@ impl SqliteStore {
                 readers.open += 1;
                 return Ok(LentReader { store: self, conn: None });
             }
+            readers.waiting += 1;
             readers = self.reader_free.wait(readers).unwrap_or_else(PoisonError::into_inner);
+            readers.waiting -= 1;
         }
     }
 
