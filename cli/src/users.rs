@@ -491,9 +491,10 @@ fn import_rows(
     stopped.map_or(Ok(()), Err)
 }
 
-fn export(pool: &UserPool, output: Option<&Path>, spreadsheet_safe: bool) -> Result<(), String> {
-    let header = export_header(pool.config());
-    let (header, safe) = (&header, spreadsheet_safe);
+/// Exports every user to `output` (standard output if `None`), with the values a
+/// spreadsheet would run as formulas made text if `safe`.
+fn export(pool: &UserPool, output: Option<&Path>, safe: bool) -> Result<(), String> {
+    let header = &export_header(pool.config());
     let exported = match output {
         None => write_csv(pool, header, safe, std::io::stdout().lock(), "standard output")?,
         Some(path) => write_file(path, |file| write_csv(pool, header, safe, file, &path.display().to_string()))?,
@@ -509,7 +510,7 @@ fn export(pool: &UserPool, output: Option<&Path>, spreadsheet_safe: bool) -> Res
     if exported.in_groups > 0 {
         eprintln!("note: {} of them belong to groups; the format does not carry memberships", exported.in_groups);
     }
-    match (exported.formulas, spreadsheet_safe) {
+    match (exported.formulas, safe) {
         (0, _) => {}
         (formulas, false) => eprintln!(
             "note: {formulas} value(s) would run as formulas in a spreadsheet (they begin with =, @, + or -); \
@@ -543,11 +544,11 @@ fn custom_column(attribute: &CustomAttribute) -> String {
 }
 
 /// Writes the pool's users to `sink`, with the values a spreadsheet would run as formulas
-/// made text if `spreadsheet_safe`; its errors name it `sink_name`.
+/// made text if `safe`; its errors name it `sink_name`.
 fn write_csv(
     pool: &UserPool,
     header: &[String],
-    spreadsheet_safe: bool,
+    safe: bool,
     sink: impl std::io::Write,
     sink_name: &str,
 ) -> Result<Exported, String> {
@@ -565,7 +566,7 @@ fn write_csv(
                 return value;
             }
             formulas += 1;
-            if spreadsheet_safe { format!("'{value}") } else { value }
+            if safe { format!("'{value}") } else { value }
         });
         writer.write_record(cells.collect::<Vec<_>>()).map_err(failed)
     })?;
