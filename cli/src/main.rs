@@ -134,10 +134,10 @@ enum UsersAction {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
         /// For opening in a spreadsheet: a value that would start a formula there (one that
-        /// begins with =, @, a tab, or a + or - that does not begin a number) is written with
-        /// a ' before it, which the spreadsheet shows as text. Users set their own names and
-        /// other attributes, so a value such as =HYPERLINK(…) may be anyone's. Imported
-        /// again, such values keep the '.
+        /// begins with =, @, a tab, a carriage return, or a + or - that does not begin a
+        /// number) is written with a ' before it, which the spreadsheet shows as text. Users
+        /// set their own names and other attributes, so a value such as =HYPERLINK(…) may be
+        /// anyone's. Imported again, such values keep the '.
         #[arg(long)]
         spreadsheet_safe: bool,
     },

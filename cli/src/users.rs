@@ -251,11 +251,10 @@ struct Span {
 }
 
 /// Line numbers for the rows an import reports, counted in the file itself: the CSV reader's
-/// own count is wrong after a blank line (rust-csv issue 208). Only failing rows are counted
-/// to, so a clean import reads the file once.
+/// own count is wrong after a blank line (rust-csv issue 208) and takes no bare CR for a line
+/// end. Only failing rows are counted to, so a clean import reads the file once.
 struct Lines {
     file: std::fs::File,
-    size: u64,
     /// A byte whose line is known, and that line (1 for byte 0).
     at: u64,
     line: u64,
@@ -263,8 +262,7 @@ struct Lines {
 
 impl Lines {
     fn open(path: &Path) -> std::io::Result<Self> {
-        let file = std::fs::File::open(path)?;
-        Ok(Self { size: file.metadata()?.len(), file, at: 0, line: 1 })
+        Ok(Self { file: std::fs::File::open(path)?, at: 0, line: 1 })
     }
 
     /// Calls `f` with the bytes of `from..to`, a chunk at a time, until it says to stop.
@@ -288,14 +286,31 @@ impl Lines {
     /// since rows are reported about in file order but for a batch at a time.
     fn line_of(&mut self, byte: u64) -> std::io::Result<u64> {
         let (from, to) = (self.at.min(byte), self.at.max(byte));
-        let mut newlines = 0;
-        self.scan(from, to, |bytes| {
-            newlines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-            true
-        })?;
-        self.line = if byte >= self.at { self.line + newlines } else { self.line - newlines };
+        let breaks = self.line_breaks(from, to)?;
+        self.line = if byte >= self.at { self.line + breaks } else { self.line - breaks };
         self.at = byte;
         Ok(self.line)
+    }
+
+    /// How many lines end in `from..to`: at a `\n`, or at a `\r` that no `\n` follows (old Mac
+    /// files end lines so, and the CSV reader takes them as row ends). A `\r\n` ends one line,
+    /// at its `\n`: the byte after the range is read to know what follows a last `\r`.
+    fn line_breaks(&mut self, from: u64, to: u64) -> std::io::Result<u64> {
+        let (mut breaks, mut at, mut carriage_return) = (0, from, false);
+        self.scan(from, to.saturating_add(1), |bytes| {
+            for &b in bytes {
+                if carriage_return && b != b'\n' {
+                    breaks += 1;
+                }
+                carriage_return = b == b'\r' && at < to;
+                breaks += u64::from(b == b'\n' && at < to);
+                at += 1;
+            }
+            // On to the byte after the range, which may start the next chunk.
+            at <= to
+        })?;
+        // A `\r` at the very end of the file.
+        Ok(breaks + u64::from(carriage_return))
     }
 
     /// The first and last line of a row.
@@ -312,15 +327,25 @@ impl Lines {
         Ok((first_line, self.line_of(span.end.saturating_sub(1).max(first))?))
     }
 
-    /// Where a failing row is (its line or lines) and, for one that runs on to the end of
-    /// the file, what most likely made it do so.
+    /// Whether the row holds an odd number of quotes: one that opens a field and never closes.
+    fn quote_left_open(&mut self, span: Span) -> bool {
+        let mut quotes = 0_u64;
+        let counted = self.scan(span.start, span.end, |bytes| {
+            quotes += bytes.iter().filter(|&&b| b == b'"').count() as u64;
+            true
+        });
+        counted.is_ok() && quotes % 2 == 1
+    }
+
+    /// Where a failing row is (its line or lines) and, for one over several lines with a
+    /// quote left open, what made it so.
     fn place(&mut self, span: Span) -> (String, &'static str) {
         match self.of(span) {
             Ok((first, last)) if first == last => (format!("line {first}"), ""),
-            Ok((first, last)) if span.end >= self.size => (
+            Ok((first, last)) if self.quote_left_open(span) => (
                 format!("lines {first}-{last}"),
-                " (the row runs to the end of the file: if a quote in it is never closed, every line after \
-                 it was read into this row)",
+                " (a quote in the row is never closed, so every line after it, to the end of the file, was \
+                 read into this row)",
             ),
             Ok((first, last)) => (format!("lines {first}-{last}"), ""),
             Err(e) => (format!("the row at byte {} (its line could not be counted: {e})", span.start), ""),
@@ -513,8 +538,9 @@ fn export(pool: &UserPool, output: Option<&Path>, safe: bool) -> Result<(), Stri
     match (exported.formulas, safe) {
         (0, _) => {}
         (formulas, false) => eprintln!(
-            "note: {formulas} value(s) would run as formulas in a spreadsheet (they begin with =, @, + or -); \
-             open the file in one only if exported with --spreadsheet-safe"
+            "note: {formulas} value(s) would run as formulas in a spreadsheet (they begin with =, @, a tab, a \
+             carriage return, or a + or - that does not begin a number); open the file in one only if exported \
+             with --spreadsheet-safe"
         ),
         (formulas, true) => eprintln!("note: {formulas} value(s) that would run as formulas were written with a '"),
     }
@@ -575,12 +601,15 @@ fn write_csv(
 }
 
 /// Whether a spreadsheet would read `value` as a formula (OWASP's "CSV injection"): it begins
-/// with `=`, `@`, a tab or a carriage return, or with `+` or `-` not followed by digits only,
-/// so that phone numbers (`+15555550100`) stay as they are.
+/// with `=`, `@`, a tab or a carriage return, or with a `+` or `-` that does not begin a plain
+/// number (digits, and a decimal point), so that phone numbers (`+15555550100`) stay as they are.
 fn starts_formula(value: &str) -> bool {
     match value.as_bytes() {
         [b'=' | b'@' | b'\t' | b'\r', ..] => true,
-        [b'+' | b'-', rest @ ..] => rest.is_empty() || !rest.iter().all(u8::is_ascii_digit),
+        [b'+' | b'-', rest @ ..] => {
+            let number = rest.iter().any(u8::is_ascii_digit) && rest.iter().all(|b| b.is_ascii_digit() || *b == b'.');
+            !number
+        }
         _ => false,
     }
 }
@@ -783,6 +812,49 @@ mod tests {
     }
 
     #[test]
+    fn lines_are_counted_at_every_kind_of_line_ending_and_across_chunks() {
+        // LF, CRLF and bare CR endings, with a CRLF straddling the 64 KiB chunk boundary.
+        let mut text = Vec::new();
+        let endings: [&[u8]; 3] = [b"\n", b"\r\n", b"\r"];
+        // The line of each byte.
+        let mut expected = Vec::new();
+        let mut line = 1;
+        let boundary = 64 << 10;
+        for i in 0..9000 {
+            if (boundary - 40..boundary - 1).contains(&text.len()) {
+                let filler = boundary - 1 - text.len();
+                text.extend(std::iter::repeat_n(b'x', filler));
+                text.extend(b"\r\n");
+                expected.extend(std::iter::repeat_n(line, filler + 2));
+                line += 1;
+                continue;
+            }
+            let row = format!("row {i}");
+            expected.extend(std::iter::repeat_n(line, row.len()));
+            text.extend(row.bytes());
+            let ending = endings[i % 3];
+            expected.extend(std::iter::repeat_n(line, ending.len()));
+            text.extend(ending);
+            line += 1;
+        }
+        assert_eq!(&text[boundary - 1..=boundary], b"\r\n");
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &text).unwrap();
+        let mut lines = Lines::open(file.path()).unwrap();
+        // A range of exactly one chunk whose last byte is the CR of a CRLF; then forward,
+        // backward, and back and forth, as batches are reported.
+        let whole = text.len() as u64;
+        let bytes: Vec<u64> = [0, boundary as u64, 0, boundary as u64 + 1]
+            .into_iter()
+            .chain((0..whole).step_by(97))
+            .chain((0..whole).rev().step_by(89))
+            .collect();
+        for byte in bytes {
+            assert_eq!(lines.line_of(byte).unwrap(), expected[byte as usize], "byte {byte}");
+        }
+    }
+
+    #[test]
     fn a_link_planted_after_the_check_is_replaced_not_followed() {
         let (shared, private) = (shared_dir(), tempfile::tempdir().unwrap());
         let victim = private.path().join("keys");
@@ -801,8 +873,14 @@ mod tests {
         let shared = shared_dir();
         let output = shared.path().join("users.csv");
         assert!(std::process::Command::new("mkfifo").arg(&output).status().unwrap().success());
-        // Opening the FIFO to write would block until the planter read it: the test would hang.
-        replace_file(&output, |file| file.write_all(b"exported\n").map_err(|e| e.to_string())).unwrap();
+        // Opening the FIFO to write blocks until someone reads it: a write into it never ends.
+        let (done, replaced) = std::sync::mpsc::channel();
+        let path = output.clone();
+        std::thread::spawn(move || {
+            let written = replace_file(&path, |file| file.write_all(b"exported\n").map_err(|e| e.to_string()));
+            done.send(written).unwrap();
+        });
+        replaced.recv_timeout(std::time::Duration::from_secs(30)).expect("the export wrote into the FIFO").unwrap();
         assert!(std::fs::symlink_metadata(&output).unwrap().is_file());
         assert_eq!(std::fs::read_to_string(&output).unwrap(), "exported\n");
     }

@@ -155,9 +155,20 @@ fn failing_rows_are_named_by_the_lines_they_are_on() {
     let (out, err) = import_into(dir.path(), "unclosed.csv", "other.sqlite3", 1);
     assert!(out.contains("imported 1 user(s)"), "{out}");
     assert!(
-        err.contains("lines 4-6: 2 field(s) where the header has 3 (the row runs to the end of the file: if a quote"),
+        err.contains("lines 4-6: 2 field(s) where the header has 3 (a quote in the row is never closed, so every line"),
         "{err}"
     );
+    // Old Mac line endings (a bare CR), as Excel for Mac's "CSV (Macintosh)" writes; and a
+    // last row over two lines whose quotes all close: no word on quotes for it.
+    std::fs::write(
+        dir.path().join("mac.csv"),
+        "cognito:username,email,email_verified\rann,ann@example.com,TRUE\rben,ben@example.com,maybe\r\r\
+         \"cat\ncat\",cat@example.com,nope\n",
+    )
+    .unwrap();
+    let (_, err) = import_into(dir.path(), "mac.csv", "mac.sqlite3", 2);
+    assert!(err.contains("line 3: ben: email_verified"), "{err}");
+    assert!(err.contains("lines 5-6: cat\\ncat: email_verified must be TRUE or FALSE\n"), "{err}");
 }
 
 #[test]
