@@ -125,8 +125,9 @@ pub(crate) fn attributes(value: Option<&Unknown<'_>>, what: &str) -> Result<Attr
     Ok(attributes)
 }
 
-/// Calls the built-in `namespace.name` (`Object.keys`, `Reflect.get`) with `args` (one value,
-/// or several as [`FnArgs`]: a plain tuple would be passed as one array), in the realm of `near`.
+/// Calls the built-in `namespace.name` (`Object.keys`, `Reflect.get`) of the global object of
+/// `near`'s environment with `args` (one value, or several as [`FnArgs`]: a plain tuple would be
+/// passed as one array). An app that replaces these built-ins replaces them here too.
 fn builtin<Args, Return>(near: &Object<'_>, namespace: &str, name: &str, args: Args) -> napi::Result<Return>
 where
     Args: JsValuesTupleIntoVec,

@@ -383,13 +383,14 @@ impl Drop for LentReader<'_> {
                 other
             }
         };
-        // Waking costs a system call even with nobody to wake: only when a read waits.
+        // Waking costs a system call even with nobody to wake: only when a read waits. A
+        // connection closed here is closed first, so that no more than `max_readers` are open.
         let wake = readers.waiting > 0;
         drop(readers);
+        drop(closed);
         if wake {
             self.store.reader_free.notify_one();
         }
-        drop(closed);
     }
 }
 
