@@ -626,13 +626,13 @@ fn write_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T
     replace_file(path, write)
 }
 
-/// [`write_file`] past its check. In a directory anyone may write to, what the check saw may
+/// [`write_file`] past its check. In a directory others may write to, what the check saw may
 /// have changed since, so there the path itself is always renamed over: a link or a FIFO put
 /// there meanwhile is replaced, never followed or written to (and in a sticky directory such
 /// as `/tmp`, another user's entry cannot be replaced at all: the export fails).
 fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<T, String>) -> Result<T, String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let shared = std::fs::metadata(directory_of(path)).is_ok_and(|m| anyone_may_write(&m));
+    let shared = std::fs::metadata(directory_of(path)).is_ok_and(|m| others_may_write(&m));
     let (target, existing) = if shared {
         (path.to_path_buf(), std::fs::symlink_metadata(path).ok().filter(std::fs::Metadata::is_file))
     } else {
@@ -663,8 +663,9 @@ fn directory_of(path: &Path) -> &Path {
 }
 
 /// Refuses a path that another user may have laid out: a symlink anywhere along it, or a
-/// special file (a FIFO) at its end, in a directory anyone may write to (`/tmp`), would send
-/// the export wherever they chose. The way out is standard output.
+/// special file (a FIFO) at its end, in a directory others may write to (`/tmp`, or one that
+/// another user made there), would send the export wherever they chose. The way out is
+/// standard output.
 fn refuse_planted(path: &Path) -> Result<(), String> {
     for (depth, part) in path.ancestors().filter(|p| !p.as_os_str().is_empty()).enumerate() {
         let Ok(found) = std::fs::symlink_metadata(part) else { continue };
@@ -676,9 +677,9 @@ fn refuse_planted(path: &Path) -> Result<(), String> {
             continue;
         };
         let dir = directory_of(part);
-        if std::fs::metadata(dir).is_ok_and(|m| anyone_may_write(&m)) {
+        if std::fs::metadata(dir).is_ok_and(|m| others_may_write(&m)) {
             return Err(format!(
-                "{}: {} is {what} in a directory anyone may write to, so it is not followed; leave out -o and \
+                "{}: {} is {what} in a directory others may write to, so it is not followed; leave out -o and \
                  redirect standard output instead",
                 path.display(),
                 part.display()
@@ -688,14 +689,18 @@ fn refuse_planted(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether users other than the exporter (and root) may add or replace entries in `dir`:
+/// anyone or its group may write to it, or it is another user's (who may also, say, have
+/// made `/tmp/exports` for someone else's export to go into).
 #[cfg(unix)]
-fn anyone_may_write(dir: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    dir.permissions().mode() & 0o002 != 0
+fn others_may_write(dir: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let owner = dir.uid();
+    dir.permissions().mode() & 0o022 != 0 || (owner != 0 && owner != rustix::process::geteuid().as_raw())
 }
 
 #[cfg(not(unix))]
-fn anyone_may_write(_dir: &std::fs::Metadata) -> bool {
+fn others_may_write(_dir: &std::fs::Metadata) -> bool {
     false
 }
 

@@ -424,8 +424,8 @@ fn an_export_by_an_ordinary_user_keeps_a_group_it_belongs_to_and_shares_with_no_
     assert!(note.contains("not uid 4242 gid 4343; it is readable by you only"), "{note}");
 }
 
-/// A link that another user may have put along the path, in a directory anyone may write to,
-/// is not followed; nor is the pool's own file overwritten.
+/// A link that another user may have put along the path, in a directory others may write to
+/// or another user's, is not followed; nor is the pool's own file overwritten.
 #[cfg(unix)]
 #[test]
 fn an_export_follows_no_link_in_a_shared_directory_and_spares_the_pool() {
@@ -443,8 +443,21 @@ fn an_export_follows_no_link_in_a_shared_directory_and_spares_the_pool() {
     for target in ["tmp/users.csv", "tmp/dir/keys"] {
         let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", target]);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && err.contains("is a symlink in a directory anyone may write to"), "{err}");
+        assert!(!out.status.success() && err.contains("is a symlink in a directory others may write to"), "{err}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept\n", "{target}");
+    }
+    // A directory that another user made (in /tmp, say) and keeps to themselves is theirs to lay out.
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::symlink("../private/keys", theirs.join("users.csv")).unwrap();
+    if std::os::unix::fs::chown(&theirs, Some(65_534), Some(65_534)).is_ok() {
+        let out =
+            userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "theirs/users.csv"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("is a symlink in a directory others may write to"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept\n");
+    } else {
+        eprintln!("skipped: giving a directory to another user needs root");
     }
 
     for target in ["userpool-demo.sqlite3", "./userpool-demo.sqlite3-wal"] {
