@@ -169,8 +169,13 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
     open.encryption_key = match present(&options, "encryptionKey")? {
         None => None,
         Some(key) if key.is_typedarray()? => {
-            let bytes: Uint8Array = convert::typed_property(&options, "encryptionKey").map_err(|_| {
-                errors::type_error("options.encryptionKey", "a Uint8Array or Buffer", "another typed array")
+            // Read again as the typed array it must be; what a getter throws stays its own error.
+            let bytes: Uint8Array = convert::typed_property(&options, "encryptionKey").map_err(|e| {
+                if e.status == napi::Status::InvalidArg {
+                    errors::type_error("options.encryptionKey", "a Uint8Array or Buffer", "another typed array")
+                } else {
+                    Failure::Napi(e)
+                }
             })?;
             Some(Zeroizing::new(bytes.to_vec()))
         }

@@ -279,6 +279,18 @@ describe('errors', () => {
     const getter = { get email() { throw boom } }
     const trap = (name, target = {}) => new Proxy(target, { [name]() { throw boom } })
     const items = Object.defineProperty([], 0, { get() { throw boom }, enumerable: true })
+    // A getter that answers once, then throws: an option read twice must still reject with it.
+    const rereadThrows = (name, value) => {
+      let reads = 0
+      return Object.defineProperty({}, name, {
+        get() {
+          reads += 1
+          if (reads > 1) throw boom
+          return value
+        },
+        enumerable: true,
+      })
+    }
     const calls = [
       () => pool.signUp('bob', PASSWORD, getter),
       () => pool.signUp('bob', PASSWORD, trap('ownKeys')),
@@ -288,6 +300,7 @@ describe('errors', () => {
       () => pool.adminImportUsers(items),
       () => pool.adminImportUsers([{ get username() { throw boom } }]),
       () => UserPool.open({ get clock() { throw boom } }),
+      () => UserPool.open(rereadThrows('encryptionKey', new Uint8Array(32))),
       () => UserPool.open(trap('getOwnPropertyDescriptor')),
     ]
     for (const call of calls) {
