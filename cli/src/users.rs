@@ -690,13 +690,14 @@ fn refuse_planted(path: &Path) -> Result<(), String> {
 }
 
 /// Whether users other than the exporter (and root) may add or replace entries in `dir`:
-/// anyone or its group may write to it, or it is another user's (who may also, say, have
-/// made `/tmp/exports` for someone else's export to go into).
+/// anyone may write to it, or it is another user's (who may, say, have made `/tmp/exports`
+/// for someone else's export to go into). A directory its group may write to is trusted as
+/// its owner's: with one group per user (umask 002), that is most of them.
 #[cfg(unix)]
 fn others_may_write(dir: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let owner = dir.uid();
-    dir.permissions().mode() & 0o022 != 0 || (owner != 0 && owner != rustix::process::geteuid().as_raw())
+    dir.permissions().mode() & 0o002 != 0 || (owner != 0 && owner != rustix::process::geteuid().as_raw())
 }
 
 #[cfg(not(unix))]
