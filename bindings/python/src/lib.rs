@@ -29,6 +29,53 @@ const MODULE: &str = "userpool._native";
 thread_local! {
     /// The exception the delivery callback raised during the current call on this thread.
     static DELIVERY_ERROR: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+    /// A `BaseException` that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`) raised
+    /// by a callback during the current call on this thread: the call raises it as it is, after
+    /// the engine is done, so that Ctrl-C and `sys.exit()` are never turned into an `AuthError`
+    /// or lost.
+    static INTERRUPT: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// A secret argument (a password, a code, a token, a session): a `str`, wiped when dropped.
+/// A lone surrogate in it raises a `UnicodeEncodeError` that leaves the text out: Python's own
+/// holds the whole string in `object`, which `repr()` and many loggers show.
+struct Secret(zeroize::Zeroizing<String>);
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromPyObject<'_, '_> for Secret {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        match obj.cast::<PyString>()?.to_cow() {
+            Ok(text) => Ok(Self(zeroize::Zeroizing::new(text.into_owned()))),
+            Err(_) => Err(pyo3::exceptions::PyUnicodeEncodeError::new_err((
+                "utf-8",
+                "<secret>",
+                0_usize,
+                8_usize,
+                "a lone surrogate, which UTF-8 cannot encode (the secret's text is left out)",
+            ))),
+        }
+    }
+}
+
+/// Keeps `err` to be raised as it is when the current call returns, if it is an interrupt
+/// rather than an `Exception`; whether it was.
+fn keep_interrupt(py: Python<'_>, err: &PyErr) -> bool {
+    let interrupt = !err.is_instance_of::<pyo3::exceptions::PyException>(py);
+    if interrupt {
+        INTERRUPT.with(|slot| {
+            slot.borrow_mut().get_or_insert_with(|| err.clone_ref(py));
+        });
+    }
+    interrupt
 }
 
 // ── errors ──────────────────────────────────────────────────────────────────────────────
@@ -97,10 +144,16 @@ fn to_py_err(py: Python<'_>, error: &up::Error) -> PyErr {
     err
 }
 
-/// Runs engine work with the GIL released and converts its error.
+/// Runs engine work with the GIL released and converts its error. An interrupt that a
+/// callback raised meanwhile is raised instead, whatever the engine answered.
 fn run<T: Send>(py: Python<'_>, work: impl FnOnce() -> up::Result<T> + Send) -> PyResult<T> {
     DELIVERY_ERROR.with(|slot| slot.borrow_mut().take());
+    INTERRUPT.with(|slot| slot.borrow_mut().take());
     let result = py.detach(work);
+    if let Some(interrupt) = INTERRUPT.with(|slot| slot.borrow_mut().take()) {
+        DELIVERY_ERROR.with(|slot| slot.borrow_mut().take());
+        return Err(interrupt);
+    }
     result.map_err(|e| to_py_err(py, &e))
 }
 
@@ -114,10 +167,13 @@ struct PyDelivery {
 impl up::Delivery for PyDelivery {
     fn deliver(&self, message: &up::Message) -> Result<(), up::DeliveryError> {
         Python::attach(|py| {
-            let outcome = Bound::new(py, Message::from(message)).and_then(|m| self.callback.call1(py, (m,)));
+            let outcome = Bound::new(py, Message::from(message))
+                .and_then(|m| self.callback.call1(py, (m,)))
+                .and_then(|returned| sent(returned.bind(py)));
             match outcome {
-                Ok(_) => Ok(()),
+                Ok(()) => Ok(()),
                 Err(err) => {
+                    keep_interrupt(py, &err);
                     // The exception's text may carry what the host put in it (addresses,
                     // codes): the engine's message only names its type.
                     let kind = err.get_type(py).name().map_or_else(|_| "an exception".to_owned(), |n| n.to_string());
@@ -127,6 +183,23 @@ impl up::Delivery for PyDelivery {
             }
         })
     }
+}
+
+/// Whether what the delivery callback returned means the message went: anything but an
+/// awaitable. An `async def` callback returns a coroutine that nothing here would run, so the
+/// code would never go out while the pool went on as if it had: it is closed unrun, and the
+/// delivery fails with a `TypeError`.
+fn sent(returned: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !returned.hasattr("__await__")? {
+        return Ok(());
+    }
+    if returned.hasattr("close")? {
+        returned.call_method0("close")?;
+    }
+    Err(PyTypeError::new_err(
+        "the delivery callback returned an awaitable (is it an async def?): it must send the message before it \
+         returns; in asyncio, hand the message to your event loop from a plain function",
+    ))
 }
 
 /// The host's clock callable (unix milliseconds). An exception or a non-integer answer is
@@ -139,7 +212,12 @@ struct PyClock {
 
 impl PyClock {
     fn read(&self, py: Python<'_>) -> PyResult<i64> {
-        self.callback.call0(py)?.extract::<i64>(py)
+        let now = self.callback.call0(py)?.into_bound(py);
+        // `True` is an int to Python: 1 ms after 1970, every token issued then, with no error.
+        if now.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err("the clock returned a bool, not unix milliseconds"));
+        }
+        now.extract::<i64>()
     }
 }
 
@@ -148,7 +226,9 @@ impl up::Clock for PyClock {
         Python::attach(|py| match self.read(py) {
             Ok(ms) => self.last.record(ms),
             Err(err) => {
-                err.write_unraisable(py, Some(self.callback.bind(py)));
+                if !keep_interrupt(py, &err) {
+                    err.write_unraisable(py, Some(self.callback.bind(py)));
+                }
                 self.last.fallback()
             }
         })
@@ -228,6 +308,10 @@ fn opt_u32(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<u32>
     match value {
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),
+        // `True` is an int to Python; `limit=True` is a mistake, not 1.
+        Some(v) if v.is_instance_of::<PyBool>() => {
+            Err(PyTypeError::new_err(format!("{name} must be an int, not bool")))
+        }
         Some(v) => {
             let wide = match v.extract::<i128>() {
                 Ok(wide) => Some(wide),
@@ -496,7 +580,8 @@ struct ImportUser {
 impl ImportUser {
     #[new]
     #[pyo3(signature = (username, attributes=None, password_hash=None))]
-    fn new(username: String, attributes: Option<Attributes>, password_hash: Option<String>) -> Self {
+    fn new(username: String, attributes: Option<Attributes>, password_hash: Option<Secret>) -> Self {
+        let password_hash = password_hash.map(|hash| hash.to_owned());
         Self { username, attributes: attributes.unwrap_or_default(), password_hash }
     }
 
@@ -762,12 +847,12 @@ impl UserPool {
     }
 
     #[pyo3(signature = (client_id, client_secret=None))]
-    fn with_client(&self, py: Python<'_>, client_id: String, client_secret: Option<String>) -> PyResult<Self> {
+    fn with_client(&self, py: Python<'_>, client_id: String, client_secret: Option<Secret>) -> PyResult<Self> {
         let inner = run(py, || self.inner.with_client(&client_id, client_secret.as_deref()))?;
         Ok(Self { inner })
     }
 
-    fn with_client_secret_hash(&self, py: Python<'_>, client_id: String, secret_hash: String) -> PyResult<Self> {
+    fn with_client_secret_hash(&self, py: Python<'_>, client_id: String, secret_hash: Secret) -> PyResult<Self> {
         let inner = run(py, || self.inner.with_client_secret_hash(&client_id, &secret_hash))?;
         Ok(Self { inner })
     }
@@ -797,13 +882,13 @@ impl UserPool {
         &self,
         py: Python<'_>,
         username: String,
-        password: String,
+        password: Secret,
         attributes: Option<Attributes>,
     ) -> PyResult<SignUpResult> {
         run(py, || self.inner.sign_up(&username, &password, attributes.unwrap_or_default())).map(sign_up_result)
     }
 
-    fn confirm_sign_up(&self, py: Python<'_>, username: String, code: String) -> PyResult<()> {
+    fn confirm_sign_up(&self, py: Python<'_>, username: String, code: Secret) -> PyResult<()> {
         run(py, || self.inner.confirm_sign_up(&username, &code))
     }
 
@@ -813,7 +898,7 @@ impl UserPool {
 
     // sign-in
 
-    fn sign_in(&self, py: Python<'_>, username: String, password: String) -> PyResult<SignInResult> {
+    fn sign_in(&self, py: Python<'_>, username: String, password: Secret) -> PyResult<SignInResult> {
         run(py, || self.inner.sign_in(&username, &password)).map(SignInResult::from)
     }
 
@@ -821,8 +906,8 @@ impl UserPool {
     fn confirm_sign_in(
         &self,
         py: Python<'_>,
-        session: String,
-        answer: String,
+        session: Secret,
+        answer: Secret,
         attributes: Option<Attributes>,
     ) -> PyResult<SignInResult> {
         run(py, || self.inner.confirm_sign_in(&session, &answer, attributes.unwrap_or_default()))
@@ -831,15 +916,15 @@ impl UserPool {
 
     // tokens and sessions
 
-    fn refresh(&self, py: Python<'_>, refresh_token: String) -> PyResult<Tokens> {
+    fn refresh(&self, py: Python<'_>, refresh_token: Secret) -> PyResult<Tokens> {
         run(py, || self.inner.refresh(&refresh_token)).map(Tokens::from)
     }
 
-    fn sign_out(&self, py: Python<'_>, refresh_token: String) -> PyResult<()> {
+    fn sign_out(&self, py: Python<'_>, refresh_token: Secret) -> PyResult<()> {
         run(py, || self.inner.sign_out(&refresh_token))
     }
 
-    fn global_sign_out(&self, py: Python<'_>, access_token: String) -> PyResult<()> {
+    fn global_sign_out(&self, py: Python<'_>, access_token: Secret) -> PyResult<()> {
         run(py, || self.inner.global_sign_out(&access_token))
     }
 
@@ -851,7 +936,7 @@ impl UserPool {
         run(py, || self.inner.rotate_signing_keys())
     }
 
-    fn verify_access_token<'py>(&self, py: Python<'py>, token: String) -> PyResult<Bound<'py, PyDict>> {
+    fn verify_access_token<'py>(&self, py: Python<'py>, token: Secret) -> PyResult<Bound<'py, PyDict>> {
         let claims = run(py, || self.inner.verify_access_token(&token))?;
         claims_to_py(py, &claims)
     }
@@ -860,7 +945,7 @@ impl UserPool {
     fn verify_id_token<'py>(
         &self,
         py: Python<'py>,
-        token: String,
+        token: Secret,
         client_id: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let claims = run(py, || self.inner.verify_id_token(&token, client_id.as_deref()))?;
@@ -869,11 +954,11 @@ impl UserPool {
 
     // MFA
 
-    fn associate_software_token(&self, py: Python<'_>, access_token: String) -> PyResult<TotpSetup> {
+    fn associate_software_token(&self, py: Python<'_>, access_token: Secret) -> PyResult<TotpSetup> {
         run(py, || self.inner.associate_software_token(&access_token)).map(TotpSetup::from)
     }
 
-    fn associate_software_token_with_session(&self, py: Python<'_>, session: String) -> PyResult<TotpSetup> {
+    fn associate_software_token_with_session(&self, py: Python<'_>, session: Secret) -> PyResult<TotpSetup> {
         run(py, || self.inner.associate_software_token_with_session(&session)).map(TotpSetup::from)
     }
 
@@ -881,8 +966,8 @@ impl UserPool {
     fn verify_software_token(
         &self,
         py: Python<'_>,
-        access_token: String,
-        code: String,
+        access_token: Secret,
+        code: Secret,
         friendly_name: Option<String>,
     ) -> PyResult<()> {
         run(py, || self.inner.verify_software_token(&access_token, &code, friendly_name.as_deref()))
@@ -892,7 +977,7 @@ impl UserPool {
     fn set_mfa_preference(
         &self,
         py: Python<'_>,
-        access_token: String,
+        access_token: Secret,
         totp: Option<String>,
         sms: Option<String>,
         email: Option<String>,
@@ -961,7 +1046,7 @@ impl UserPool {
         py: Python<'_>,
         group: String,
         limit: Option<&Bound<'_, PyAny>>,
-        pagination_token: Option<String>,
+        pagination_token: Option<Secret>,
     ) -> PyResult<UserList> {
         let limit = opt_u32(limit, "limit")?;
         let list = run(py, || self.inner.list_users_in_group(&group, limit, pagination_token.as_deref()))?;
@@ -989,16 +1074,16 @@ impl UserPool {
 
     // the signed-in user
 
-    fn get_user(&self, py: Python<'_>, access_token: String) -> PyResult<User> {
+    fn get_user(&self, py: Python<'_>, access_token: Secret) -> PyResult<User> {
         run(py, || self.inner.get_user(&access_token)).map(User::from)
     }
 
     fn change_password(
         &self,
         py: Python<'_>,
-        access_token: String,
-        old_password: String,
-        new_password: String,
+        access_token: Secret,
+        old_password: Secret,
+        new_password: Secret,
     ) -> PyResult<()> {
         run(py, || self.inner.change_password(&access_token, &old_password, &new_password))
     }
@@ -1006,7 +1091,7 @@ impl UserPool {
     fn update_user_attributes(
         &self,
         py: Python<'_>,
-        access_token: String,
+        access_token: Secret,
         attributes: Attributes,
     ) -> PyResult<Vec<AttributeUpdate>> {
         let updates = run(py, || self.inner.update_user_attributes(&access_token, attributes))?;
@@ -1023,7 +1108,7 @@ impl UserPool {
     fn get_user_attribute_verification_code(
         &self,
         py: Python<'_>,
-        access_token: String,
+        access_token: Secret,
         attribute: String,
     ) -> PyResult<CodeDelivery> {
         run(py, || self.inner.get_user_attribute_verification_code(&access_token, &attribute)).map(CodeDelivery::from)
@@ -1032,18 +1117,18 @@ impl UserPool {
     fn verify_user_attribute(
         &self,
         py: Python<'_>,
-        access_token: String,
+        access_token: Secret,
         attribute: String,
-        code: String,
+        code: Secret,
     ) -> PyResult<()> {
         run(py, || self.inner.verify_user_attribute(&access_token, &attribute, &code))
     }
 
-    fn delete_user_attributes(&self, py: Python<'_>, access_token: String, names: Vec<String>) -> PyResult<()> {
+    fn delete_user_attributes(&self, py: Python<'_>, access_token: Secret, names: Vec<String>) -> PyResult<()> {
         run(py, || self.inner.delete_user_attributes(&access_token, &names))
     }
 
-    fn delete_user(&self, py: Python<'_>, access_token: String) -> PyResult<()> {
+    fn delete_user(&self, py: Python<'_>, access_token: Secret) -> PyResult<()> {
         run(py, || self.inner.delete_user(&access_token))
     }
 
@@ -1057,8 +1142,8 @@ impl UserPool {
         &self,
         py: Python<'_>,
         username: String,
-        code: String,
-        new_password: String,
+        code: Secret,
+        new_password: Secret,
     ) -> PyResult<()> {
         run(py, || self.inner.confirm_forgot_password(&username, &code, &new_password))
     }
@@ -1071,7 +1156,7 @@ impl UserPool {
         py: Python<'_>,
         username: String,
         attributes: Option<Attributes>,
-        temporary_password: Option<String>,
+        temporary_password: Option<Secret>,
         send_invitation: bool,
     ) -> PyResult<CreatedUser> {
         let created = run(py, || {
@@ -1113,7 +1198,7 @@ impl UserPool {
         &self,
         py: Python<'_>,
         username: String,
-        password: String,
+        password: Secret,
         permanent: bool,
     ) -> PyResult<()> {
         run(py, || self.inner.admin_set_user_password(&username, &password, permanent))
@@ -1137,7 +1222,7 @@ impl UserPool {
         py: Python<'_>,
         filter: Option<String>,
         limit: Option<&Bound<'_, PyAny>>,
-        pagination_token: Option<String>,
+        pagination_token: Option<Secret>,
     ) -> PyResult<UserList> {
         let limit = opt_u32(limit, "limit")?;
         let list = run(py, || self.inner.list_users(filter.as_deref(), limit, pagination_token.as_deref()))?;
@@ -1181,7 +1266,7 @@ fn open_store(path: Option<PathBuf>, existing_only: bool) -> up::Result<Arc<dyn 
 
 /// Cognito's `SECRET_HASH`: base64(HMAC-SHA256(client_secret, username + client_id)).
 #[pyfunction]
-fn secret_hash(client_secret: String, username: String, client_id: String) -> String {
+fn secret_hash(client_secret: Secret, username: String, client_id: String) -> String {
     up::secret_hash(&client_secret, &username, &client_id)
 }
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import gc
 import inspect
 import re
 import sys
 import threading
 import time
+import warnings
 from typing import Any
 
 import pytest
@@ -197,6 +199,50 @@ def test_a_later_error_does_not_inherit_an_old_delivery_exception(pool: userpool
     assert caught.value.__cause__ is None
 
 
+def test_an_async_delivery_callback_is_refused_not_left_unrun(host: Host) -> None:
+    sent: list[userpool.Message] = []
+
+    async def deliver(message: userpool.Message) -> None:
+        sent.append(message)
+
+    pool = userpool.UserPool.open(config=fast_config(), delivery=deliver, clock=host.clock)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(userpool.CodeDeliveryFailureError) as caught:
+            pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+        gc.collect()
+    assert not [w for w in seen if "never awaited" in str(w.message)], "the coroutine is closed, not dropped"
+    assert isinstance(caught.value.__cause__, TypeError)
+    assert "async def" in str(caught.value.__cause__)
+    assert sent == []
+    with pytest.raises(userpool.UserNotFoundError):
+        pool.admin_get_user("alice")
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), SystemExit(3)])
+def test_an_interrupt_in_a_callback_is_raised_as_it_is(host: Host, interrupt: BaseException) -> None:
+    pool = userpool.UserPool.open(config=fast_config(), delivery=host.deliver, clock=host.clock)
+    host.failure = interrupt
+    with pytest.raises(type(interrupt)) as caught:
+        pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    assert caught.value is interrupt
+    with pytest.raises(userpool.UserNotFoundError):
+        pool.admin_get_user("alice")
+    # From the clock: the operation ends, then the interrupt is raised, not sent to the hook.
+    host.failure = None
+    state = {"interrupt": False}
+
+    def clock() -> int:
+        if state["interrupt"]:
+            raise interrupt
+        return host.now_ms
+
+    timed = userpool.UserPool.open(config=fast_config(), delivery=host.deliver, clock=clock)
+    state["interrupt"] = True
+    with pytest.raises(type(interrupt)):
+        timed.sign_up("bob", PASSWORD, {"email": "bob@example.com"})
+
+
 def test_no_delivery_refuses_to_send() -> None:
     pool = userpool.UserPool.open(config=fast_config())
     with pytest.raises(userpool.CodeDeliveryFailureError) as caught:
@@ -251,6 +297,7 @@ def test_a_failing_clock_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch, 
         (lambda p: p.list_users(limit=2**80), ValueError),
         (lambda p: p.list_users(limit=2**200), ValueError),
         (lambda p: p.list_users(limit="5"), TypeError),
+        (lambda p: p.list_users(limit=True), TypeError),
         (lambda p: p.list_users(limit=0), userpool.InvalidParameterError),
         (lambda p: p.admin_delete_user_attributes("alice", "email"), TypeError),
         (lambda p: p.admin_create_user("bob", send_invitation="yes"), TypeError),
@@ -263,6 +310,24 @@ def test_bad_input_is_a_python_error_never_a_crash(
 ) -> None:
     with pytest.raises(error):
         call(pool)
+    assert pool.list_users().users == []
+
+
+def test_a_lone_surrogate_in_a_secret_is_refused_without_the_secret(pool: userpool.UserPool) -> None:
+    secret = "hunter2-correct-horse\ud800"
+    calls = [
+        lambda: pool.sign_up("alice", secret),
+        lambda: pool.sign_in("alice", secret),
+        lambda: pool.refresh(secret),
+        lambda: pool.confirm_sign_up("alice", secret),
+        lambda: pool.admin_set_user_password("alice", secret, permanent=True),
+        lambda: userpool.ImportUser("alice", password_hash=secret),
+    ]
+    for call in calls:
+        with pytest.raises(UnicodeEncodeError) as caught:
+            call()
+        shown = repr(caught.value) + str(caught.value) + repr(caught.value.args) + repr(caught.value.__cause__)
+        assert "hunter2" not in shown and "hunter2" not in caught.value.object, shown
     assert pool.list_users().users == []
 
 
@@ -280,6 +345,7 @@ def test_bad_input_is_a_python_error_never_a_crash(
         ({"clock": 17}, TypeError),
         ({"clock": lambda: "noon"}, TypeError),
         ({"clock": lambda: 1.5}, TypeError),
+        ({"clock": lambda: True}, TypeError),
         ({"encryption_key": "a str"}, TypeError),
         ({"encryption_key": memoryview(bytes(32))}, TypeError),
         ({"encryption_key": [0] * 32}, TypeError),
