@@ -365,9 +365,9 @@ pub fn ended_records_are_purged(store: &dyn Store) {
     store.commit("p1", vec![purge(i64::MAX, i64::MIN, 10)]).unwrap();
     assert_eq!(left("p1"), ["keys"], "a record without an expiry stays");
     assert_eq!(left("p2"), ["keys", "a", "b", "c", "d"], "other pools keep theirs");
-    // A purged record can be created again, and the stalled write cannot replace the new one:
-    // its version is not one that the purged record had (`d`'s is where the new one goes
-    // once written again).
+    // A purged record can be created again, and the stalled write cannot replace the new one,
+    // even once the new one has been written as often as the old one had (`d` was written
+    // twice): no version of the old record comes round again.
     for (name, stale) in stale {
         store.commit("p1", vec![record(name, &[3], None, Some(50))]).unwrap();
         store.commit("p1", vec![record(name, &[4], Some(read(name)), Some(50))]).unwrap();
