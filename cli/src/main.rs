@@ -140,6 +140,10 @@ enum UsersAction {
         /// anyone's. Imported again, such values keep the '.
         #[arg(long)]
         spreadsheet_safe: bool,
+        /// Leave out disabled users. The format cannot say that a user is disabled, so an
+        /// import would enable them.
+        #[arg(long)]
+        skip_disabled: bool,
     },
 }
 

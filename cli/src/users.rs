@@ -47,11 +47,11 @@ pub(crate) fn run(action: UsersAction) -> Result<(), String> {
     match action {
         UsersAction::List { pool, filter, limit } => list(&open_existing(&pool)?, filter.as_deref(), limit),
         UsersAction::Import { file, pool } => import(&pool, &file),
-        UsersAction::Export { pool, output, spreadsheet_safe } => {
+        UsersAction::Export { pool, output, spreadsheet_safe, skip_disabled } => {
             if let Some(output) = &output {
                 refuse_pool_as_output(&pool.pool, output)?;
             }
-            export(&open_existing(&pool)?, output.as_deref(), spreadsheet_safe)
+            export(&open_existing(&pool)?, output.as_deref(), ExportOptions { spreadsheet_safe, skip_disabled })
         }
     }
 }
@@ -516,26 +516,36 @@ fn import_rows(
     stopped.map_or(Ok(()), Err)
 }
 
-/// Exports every user to `output` (standard output if `None`), with the values a
-/// spreadsheet would run as formulas made text if `safe`.
-fn export(pool: &UserPool, output: Option<&Path>, safe: bool) -> Result<(), String> {
+/// How `users export` writes.
+#[derive(Clone, Copy)]
+struct ExportOptions {
+    /// Values that a spreadsheet would run as formulas are made text.
+    spreadsheet_safe: bool,
+    /// Disabled users are left out.
+    skip_disabled: bool,
+}
+
+/// Exports every user to `output` (standard output if `None`).
+fn export(pool: &UserPool, output: Option<&Path>, options: ExportOptions) -> Result<(), String> {
     let header = &export_header(pool.config());
     let exported = match output {
-        None => write_csv(pool, header, safe, std::io::stdout().lock(), "standard output")?,
-        Some(path) => write_file(path, |file| write_csv(pool, header, safe, file, &path.display().to_string()))?,
+        None => write_csv(pool, header, options, std::io::stdout().lock(), "standard output")?,
+        Some(path) => write_file(path, |file| write_csv(pool, header, options, file, &path.display().to_string()))?,
     };
     eprintln!("exported {} user(s) from pool `{}`", exported.users, pool.pool_id());
     // What Cognito's format has no column for.
-    if exported.disabled > 0 {
-        eprintln!(
-            "note: {} of them are disabled; the format cannot say so, and they import enabled",
-            exported.disabled
-        );
+    match (exported.disabled, options.skip_disabled) {
+        (0, _) => {}
+        (disabled, false) => eprintln!(
+            "note: {disabled} of them are disabled; the format cannot say so, and they import enabled \
+             (--skip-disabled leaves them out)"
+        ),
+        (disabled, true) => eprintln!("note: {disabled} disabled user(s) were left out"),
     }
     if exported.in_groups > 0 {
         eprintln!("note: {} of them belong to groups; the format does not carry memberships", exported.in_groups);
     }
-    match (exported.formulas, safe) {
+    match (exported.formulas, options.spreadsheet_safe) {
         (0, _) => {}
         (formulas, false) => eprintln!(
             "note: {formulas} value(s) would run as formulas in a spreadsheet (they begin with =, @, a tab, a \
@@ -550,6 +560,7 @@ fn export(pool: &UserPool, output: Option<&Path>, safe: bool) -> Result<(), Stri
 /// What an export wrote.
 struct Exported {
     users: usize,
+    /// Disabled users written, or left out with `skip_disabled`.
     disabled: usize,
     in_groups: usize,
     /// Values that a spreadsheet would run as formulas.
@@ -569,12 +580,11 @@ fn custom_column(attribute: &CustomAttribute) -> String {
     format!("custom:{}", attribute.name.strip_prefix("custom:").unwrap_or(&attribute.name))
 }
 
-/// Writes the pool's users to `sink`, with the values a spreadsheet would run as formulas
-/// made text if `safe`; its errors name it `sink_name`.
+/// Writes the pool's users to `sink` as `options` say; its errors name it `sink_name`.
 fn write_csv(
     pool: &UserPool,
     header: &[String],
-    safe: bool,
+    options: ExportOptions,
     sink: impl std::io::Write,
     sink_name: &str,
 ) -> Result<Exported, String> {
@@ -582,9 +592,13 @@ fn write_csv(
     let failed = |e: csv::Error| format!("{sink_name}: {e}");
     let mut writer = csv::Writer::from_writer(sink);
     writer.write_record(header).map_err(failed)?;
-    let (mut disabled, mut in_groups, mut formulas) = (0, 0, 0);
-    let users = each_user(pool, None, None, |u| {
+    let (mut users, mut disabled, mut in_groups, mut formulas) = (0, 0, 0, 0);
+    each_user(pool, None, None, |u| {
         disabled += usize::from(!u.enabled);
+        if options.skip_disabled && !u.enabled {
+            return Ok(());
+        }
+        users += 1;
         in_groups += usize::from(!u.groups.is_empty());
         let cells = header.iter().map(|column| {
             let value = cell(u, column, username_attributes);
@@ -592,7 +606,7 @@ fn write_csv(
                 return value;
             }
             formulas += 1;
-            if safe { format!("'{value}") } else { value }
+            if options.spreadsheet_safe { format!("'{value}") } else { value }
         });
         writer.write_record(cells.collect::<Vec<_>>()).map_err(failed)
     })?;

@@ -267,6 +267,10 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     ok(&exported);
     let err = String::from_utf8_lossy(&exported.stderr);
     assert!(err.contains("exported 2 user(s)") && err.contains("1 of them are disabled"), "{err}");
+    let skipped = userpool(dir.path(), &[&["users", "export", "--skip-disabled"][..], &pool_args].concat());
+    let (csv, err) = (ok(&skipped), String::from_utf8_lossy(&skipped.stderr));
+    assert!(err.contains("exported 1 user(s)") && err.contains("1 disabled user(s) were left out"), "{err}");
+    assert!(csv.contains("ann@example.com") && !csv.contains("ben@example.com"), "{csv}");
     let csv = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().ends_with(",updated_at,custom:tier,custom:vip,cognito:mfa_enabled,cognito:username"));
