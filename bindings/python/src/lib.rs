@@ -1046,7 +1046,7 @@ impl UserPool {
         py: Python<'_>,
         group: String,
         limit: Option<&Bound<'_, PyAny>>,
-        pagination_token: Option<Secret>,
+        pagination_token: Option<String>,
     ) -> PyResult<UserList> {
         let limit = opt_u32(limit, "limit")?;
         let list = run(py, || self.inner.list_users_in_group(&group, limit, pagination_token.as_deref()))?;
@@ -1222,7 +1222,7 @@ impl UserPool {
         py: Python<'_>,
         filter: Option<String>,
         limit: Option<&Bound<'_, PyAny>>,
-        pagination_token: Option<Secret>,
+        pagination_token: Option<String>,
     ) -> PyResult<UserList> {
         let limit = opt_u32(limit, "limit")?;
         let list = run(py, || self.inner.list_users(filter.as_deref(), limit, pagination_token.as_deref()))?;
