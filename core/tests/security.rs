@@ -10,7 +10,7 @@ use userpool::{Attributes, ErrorCode, MemoryStore, SqliteStore, Store};
 
 mod common;
 
-use common::{Fixture, PW, config, email, open};
+use common::{Fixture, PW, config, confirmed, email, open};
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/../fixtures/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -375,6 +375,37 @@ fn simulated_answers_have_the_shape_of_real_ones() {
         .collect();
     assert!(answers.iter().all(|a| a.starts_with("+*******")), "{answers:?}");
     assert!(answers.iter().any(|a| a != "+*******1234"), "{answers:?}");
+}
+
+/// Sign-ups send codes to any address they are given, so anyone can use up an address's
+/// hour of messages. A code request by that address must then get the same answer whether
+/// someone has it or nobody does, and must use up the same share of its hour: a name that is
+/// itself the address counts against it, as the real message would.
+#[test]
+fn an_address_a_stranger_used_up_does_not_tell_who_has_it() {
+    let f = open(
+        Arc::new(MemoryStore::new()),
+        config(
+            "pool_id = 'enum_budget'\n[sign_in]\nalias_attributes = ['email']\n[codes]\nmax_per_destination_per_hour = 3",
+        ),
+        None,
+    );
+    confirmed(&f, "victim");
+    f.clock.advance_secs(3600);
+    let mut answers = Vec::new();
+    for (address, stranger) in [("victim@example.com", "mallory"), ("ghost@example.com", "trudy")] {
+        let to_address: Attributes = [("email".to_owned(), address.to_owned())].into();
+        // Two of the address's three messages go to a stranger's sign-up; the code request
+        // takes the third, real or simulated.
+        f.pool.sign_up(&format!("{stranger}1"), PW, to_address.clone()).unwrap();
+        let request = f.pool.forgot_password(address).map(|d| d.destination).map_err(|e| e.code());
+        let sign_up = f.pool.sign_up(&format!("{stranger}2"), PW, to_address.clone()).map(|_| ()).map_err(|e| e.code());
+        // Used up: the next request is refused, whoever has the address.
+        let refused = f.pool.forgot_password(address).map(|d| d.destination).map_err(|e| e.code());
+        answers.push((request.map(|d| d.len()), sign_up, refused.map(|d| d.len())));
+    }
+    assert_eq!(answers[0], answers[1], "victim@ and ghost@ must be told apart by nothing");
+    assert_eq!(answers[0], (Ok(9), Ok(()), Err(ErrorCode::LimitExceeded)));
 }
 
 /// Anyone may ask for codes in an invited user's name and use up their hour. The code their

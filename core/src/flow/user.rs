@@ -152,23 +152,31 @@ fn found_by_address(settings: &Settings, attribute: &str) -> bool {
 pub(crate) fn simulated_delivery(ctx: &Ctx<'_>, name: &str, attribute: &str) -> CodeDelivery {
     let tag = ctx.codes.tag("simulated-delivery", "", &name.to_lowercase());
     let byte = |i: usize| tag.as_bytes().get(i).copied().unwrap_or(0);
-    let echoed = found_by_address(ctx.settings, attribute);
+    let echoed = echoed_address(ctx.settings, name, attribute);
     if attribute == "phone_number" {
-        let destination = if echoed && attributes::is_e164(name) {
-            attributes::mask(name)
-        } else {
-            let digits: String = (0..4).map(|i| char::from(b'0' + byte(i) % 10)).collect();
-            attributes::mask(&digits)
-        };
+        let destination = echoed.map_or_else(
+            || attributes::mask(&(0..4).map(|i| char::from(b'0' + byte(i) % 10)).collect::<String>()),
+            attributes::mask,
+        );
         return CodeDelivery { channel: Channel::Sms, destination, attribute: attribute.into() };
     }
-    let destination = if echoed && attributes::is_email(name) {
-        attributes::mask(name)
-    } else {
-        let letter = |i: usize| char::from(b'a' + byte(i) % 26);
-        format!("{}***@{}***", letter(0), letter(1))
-    };
+    let destination = echoed.map_or_else(
+        || {
+            let letter = |i: usize| char::from(b'a' + byte(i) % 26);
+            format!("{}***@{}***", letter(0), letter(1))
+        },
+        attributes::mask,
+    );
     CodeDelivery { channel: Channel::Email, destination, attribute: "email".into() }
+}
+
+/// `name` itself when a code through `attribute` (`email` or `phone_number`) would go to it:
+/// the name has that shape and the pool finds users by it, so a user found by it would be
+/// sent the code there.
+pub(crate) fn echoed_address<'n>(settings: &Settings, name: &'n str, attribute: &str) -> Option<&'n str> {
+    let phone = attribute == "phone_number";
+    let shaped = if phone { attributes::is_e164(name) } else { attributes::is_email(name) };
+    (shaped && found_by_address(settings, if phone { "phone_number" } else { "email" })).then_some(name)
 }
 
 /// The attribute a password-reset code goes to first in this pool.

@@ -469,7 +469,7 @@ impl UserPool {
                 }
             }
             // Every message counts against its destination's hourly limit, in this commit.
-            writes.extend(self.destination_writes(&messages)?);
+            writes.extend(self.destination_writes(messages.iter().map(|m| m.destination.as_str()))?);
             // Messages go out before the commit: a failed delivery leaves nothing behind.
             for message in &messages {
                 self.shared.delivery.deliver(message).map_err(|e| {
@@ -506,13 +506,13 @@ impl UserPool {
             .collect())
     }
 
-    /// Counts each message against `codes.max_per_destination_per_hour` for its destination
-    /// (kept by the SHA-256 of the address, in lower case); refuses when one is over.
-    fn destination_writes(&self, messages: &[Message]) -> Result<Vec<Write>> {
+    /// Counts a message to each of `destinations` against
+    /// `codes.max_per_destination_per_hour` (kept by the SHA-256 of the address, in lower
+    /// case); refuses when one is over.
+    fn destination_writes<'d>(&self, destinations: impl IntoIterator<Item = &'d str>) -> Result<Vec<Write>> {
         let mut counts: Vec<(String, usize)> = Vec::new();
-        for message in messages {
-            let key =
-                format!("destination:{}", crypto::sha256_hex(message.destination.trim().to_lowercase().as_bytes()));
+        for destination in destinations {
+            let key = format!("destination:{}", crypto::sha256_hex(destination.trim().to_lowercase().as_bytes()));
             match counts.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((key, 1)),
@@ -795,10 +795,19 @@ impl UserPool {
     /// A code request for a name no user has, under user-existence protection: counted
     /// against `codes.max_requests_per_hour` as a real user's is (so the limit does not tell
     /// them apart, and the request is a durable write in both cases), then answered with a
-    /// simulated delivery.
+    /// simulated delivery. A name that is itself the address the simulated code goes to
+    /// counts against that address's hour too, as the real message to a user found by it
+    /// would: anyone can fill an address's hour with sign-ups, and what is left of it must
+    /// not depend on whether someone has the address.
     fn unknown_code_request(&self, name: &str, attribute: &str) -> Result<CodeDelivery> {
         let key = self.unknown_name_key("unknown-codes", name);
-        self.change_unknown_name::<Vec<i64>>(&key, user::count_code_request)?;
+        let address = user::echoed_address(&self.shared.settings, name, attribute);
+        self.commit_rerunning("Too many concurrent requests for one name; retry.", || {
+            let mut writes = vec![self.changed_record::<Vec<i64>>(&key, user::count_code_request)?];
+            writes.extend(self.destination_writes(address)?);
+            writes.push(self.purge_write());
+            Ok((writes, ()))
+        })?;
         Ok(self.simulated(name, attribute))
     }
 
