@@ -597,3 +597,18 @@ fn imported_hashes_are_checked_and_a_refused_row_frees_its_names() {
     assert_eq!(outcomes[0].as_ref().unwrap_err().code(), ErrorCode::AliasExists);
     assert!(outcomes[1].is_ok(), "the username the refused row named is free: {:?}", outcomes[1]);
 }
+
+/// A colon may not appear in an `otpauth://` label's account name (Google's Key URI
+/// format, which totp-rs enforces), but usernames and emails may hold one. Such a user must
+/// still be offered an authenticator's setup when a pool requires one: it failed with
+/// `InternalErrorException`, so such a user could never sign in.
+#[test]
+fn a_name_with_a_colon_can_set_up_an_authenticator() {
+    let f = fixture("[mfa]\nmode = 'required'\nmethods = ['totp']");
+    f.pool.sign_up("corp:alice", PW, email("alice")).unwrap();
+    let code = f.delivery.last_code_to("alice@example.com").unwrap();
+    f.pool.confirm_sign_up("corp:alice", &code).unwrap();
+    let setup = f.pool.sign_in("corp:alice", PW).unwrap().totp_setup.expect("a TOTP setup challenge");
+    assert!(setup.uri.starts_with("otpauth://totp/"), "{}", setup.uri);
+    assert!(setup.uri.contains(":corp%20alice?"), "{}", setup.uri);
+}

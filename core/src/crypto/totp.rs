@@ -38,8 +38,14 @@ pub(crate) fn base32(secret: &[u8]) -> String {
 }
 
 /// The `otpauth://totp/…` URI for a QR code: issuer = pool name, account = username.
+///
+/// The label is `issuer:account`, so the key URI format forbids a colon in either. The
+/// pool's name cannot hold one; a username or email can, and its colons are shown as
+/// spaces: the account in the label only tells entries apart in the app.
 pub(crate) fn otpauth_uri(secret: &[u8], issuer: &str, account: &str) -> Result<String> {
-    totp(secret, Some(issuer), account)?.to_url().map_err(|e| Error::internal(format!("TOTP URI failed: {e}")))
+    totp(secret, Some(issuer), &account.replace(':', " "))?
+        .to_url()
+        .map_err(|e| Error::internal(format!("TOTP URI failed: {e}")))
 }
 
 /// The step a 6-digit `code` matches at `now_ms`, within ±1 step; `None` if none does.
@@ -93,5 +99,7 @@ mod tests {
         assert!(uri.starts_with("otpauth://totp/My%20Pool:alice?"), "{uri}");
         assert!(uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"), "{uri}");
         assert!(uri.contains("issuer=My%20Pool"), "{uri}");
+        let uri = otpauth_uri(b"12345678901234567890", "My Pool", "corp:a:b@example.com").unwrap();
+        assert!(uri.starts_with("otpauth://totp/My%20Pool:corp%20a%20b%40example.com?"), "{uri}");
     }
 }
