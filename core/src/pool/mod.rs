@@ -468,9 +468,11 @@ impl UserPool {
                     }
                 }
             }
-            // Every message counts against its destination's hourly limit, in this commit.
-            writes.extend(self.destination_writes(messages.iter().map(|m| m.destination.as_str()))?);
-            // Messages go out before the commit: a failed delivery leaves nothing behind.
+            if !messages.is_empty() && !self.reserve(loaded.as_ref(), user.as_ref(), &messages, &mut writes)? {
+                continue;
+            }
+            // Messages go out before the transition's commit: a failed delivery leaves
+            // nothing behind but its counts.
             for message in &messages {
                 self.shared.delivery.deliver(message).map_err(|e| {
                     tracing::warn!(purpose = message.purpose.as_str(), reason = %e, "code delivery failed");
@@ -504,6 +506,49 @@ impl UserPool {
             .filter(|f| f.value.expires_ms.saturating_add(LONGEST_TOKEN_MS) <= now)
             .map(|f| Write::DeleteFamily { id: f.value.id, expect: f.version })
             .collect())
+    }
+
+    /// Commits the counts that limit `messages` before any is sent: each message against its
+    /// destination's hourly limit and, when the transition counted a code request, the
+    /// user's own count; `writes`, the transition's own, then follow it. Requests made at
+    /// once all read the same counts: committing them first makes all but one run again and
+    /// find them taken, where sending first let every request send. `false` when another
+    /// commit got there first.
+    fn reserve(
+        &self,
+        loaded: Option<&Versioned<UserRecord>>,
+        next: Option<&UserRecord>,
+        messages: &[Message],
+        writes: &mut [Write],
+    ) -> Result<bool> {
+        let mut reservation = self.destination_writes(messages.iter().map(|m| m.destination.as_str()))?;
+        let mut counted = None;
+        if let (Some(before), Some(next)) = (loaded, next)
+            && before.value.code_requests_ms != next.code_requests_ms
+        {
+            let mut user = before.value.clone();
+            user.code_requests_ms.clone_from(&next.code_requests_ms);
+            let keys = user::index_keys(&self.shared.settings, &user);
+            reservation.push(Write::PutUser { keys, user: user.clone(), expect: Some(before.version) });
+            counted = Some(user);
+        }
+        match self.store().commit(self.pool_id(), reservation) {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Ok(false),
+            Err(e) => return Err(backend(e)),
+        }
+        let Some(counted) = counted else { return Ok(true) };
+        // The transition's write replaces the counted record, if nothing else came between.
+        let Some(now) = self.store().user(self.pool_id(), &counted.sub).map_err(backend)? else { return Ok(false) };
+        if now.value != counted {
+            return Ok(false);
+        }
+        for write in writes {
+            if let Write::PutUser { expect: expect @ Some(_), .. } = write {
+                *expect = Some(now.version);
+            }
+        }
+        Ok(true)
     }
 
     /// Counts a message to each of `destinations` against
