@@ -861,17 +861,15 @@ pub(super) fn delete_attributes(u: &UserRecord, names: &[String], by_admin: bool
     Step::put(next, Ok(Reply::Done))
 }
 
-/// Every session ends, and so does a sign-in waiting for its second factor.
+/// Every session ends, and so does a sign-in waiting for its second factor. The user is
+/// written even when nothing in the record changes: a sign-in writes the user too, so one
+/// that commits between this step's read of the sessions and its commit makes this step run
+/// again and end that session as well.
 pub(super) fn global_sign_out(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
     let audit = event(u, EventKind::GlobalSignOut, true, "", ctx);
-    let step = if u.challenge.is_some() {
-        let mut next = u.clone();
-        next.challenge = None;
-        Step::put(next, Ok(Reply::Done))
-    } else {
-        Step::reply(Reply::Done)
-    };
-    step.with(Effect::RevokeSessions).with(Effect::Audit(audit))
+    let mut next = u.clone();
+    next.challenge = None;
+    Step::put(next, Ok(Reply::Done)).with(Effect::RevokeSessions).with(Effect::Audit(audit))
 }
 
 pub(super) fn set_enabled(u: &UserRecord, enabled: bool, ctx: &mut Ctx<'_>) -> Step {
