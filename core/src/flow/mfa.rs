@@ -94,6 +94,20 @@ fn usable(u: &UserRecord, ctx: &Ctx<'_>) -> Vec<MfaMethod> {
 
 /// After the first factor: the second-factor step, or `None` when tokens may be issued.
 /// `setup_secret` (sealed) is used only if the user must set up an authenticator now.
+/// The user's methods that a sign-in may ask for as the second factor: the preferred
+/// one when it is usable, else every usable one (the user chooses). None when the pool asks
+/// for no second factor.
+pub(crate) fn sign_in_factors(u: &UserRecord, ctx: &Ctx<'_>) -> Vec<MfaMethod> {
+    if ctx.settings.raw.mfa.mode == MfaMode::Off {
+        return Vec::new();
+    }
+    let methods = usable(u, ctx);
+    match u.mfa.preferred {
+        Some(preferred) if methods.contains(&preferred) => vec![preferred],
+        _ => methods,
+    }
+}
+
 pub(crate) fn second_factor(
     next: &mut UserRecord,
     setup_secret: &str,

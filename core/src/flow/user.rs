@@ -557,20 +557,17 @@ pub(super) fn answer_new_password(
 
 // ── recovery and passwords ──────────────────────────────────────────────────────────────
 
-/// The first verified recovery channel in the pool's order. A channel that is the user's
-/// only second factor is skipped: recovering through it would make it both factors.
+/// The first verified recovery channel in the pool's order. A channel the next sign-in could
+/// take as the second factor is skipped: whoever holds that inbox or phone would get both the
+/// new password and the second factor.
 fn recovery_channel(u: &UserRecord, ctx: &Ctx<'_>) -> Option<&'static str> {
-    let mfa = u.mfa.enabled();
-    let only_factor = |attr: &str| {
-        mfa.len() == 1
-            && ((mfa[0] == MfaMethod::Sms && attr == "phone_number") || (mfa[0] == MfaMethod::Email && attr == "email"))
-    };
+    let factors = super::mfa::sign_in_factors(u, ctx);
     ctx.settings.recovery.iter().find_map(|c| {
-        let attr = match c {
-            RecoveryChannel::Email => "email",
-            RecoveryChannel::Phone => "phone_number",
+        let (attr, method) = match c {
+            RecoveryChannel::Email => ("email", MfaMethod::Email),
+            RecoveryChannel::Phone => ("phone_number", MfaMethod::Sms),
         };
-        (u.is_verified(attr) && !only_factor(attr)).then_some(attr)
+        (u.is_verified(attr) && !factors.contains(&method)).then_some(attr)
     })
 }
 
