@@ -561,7 +561,7 @@ pub(super) fn answer_new_password(
 /// take as the second factor is skipped: whoever holds that inbox or phone would get both the
 /// new password and the second factor.
 fn recovery_channel(u: &UserRecord, ctx: &Ctx<'_>) -> Option<&'static str> {
-    let factors = super::mfa::sign_in_factors(u, ctx);
+    let factors = mfa::sign_in_factors(u, ctx);
     ctx.settings.recovery.iter().find_map(|c| {
         let (attr, method) = match c {
             RecoveryChannel::Email => ("email", MfaMethod::Email),
