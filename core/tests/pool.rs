@@ -720,3 +720,26 @@ fn a_sign_in_during_a_global_sign_out_is_signed_out_too() {
 fn signed_in_with(pool: &UserPool) -> userpool::Tokens {
     pool.sign_in("alice", PW).unwrap().tokens.unwrap()
 }
+
+/// Past the cap, a locked account allows one guess per lockout (900 s), as documented. The
+/// quiet period that clears the count starts when the lockout ends: measured from the last
+/// failure, it had passed by then, so each capped lockout gave a fresh count of five free
+/// guesses and the whole schedule again.
+#[test]
+fn a_capped_lockout_allows_one_guess_per_lockout() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let wrong = |expected: &str| {
+        let err = f.pool.sign_in("alice", "not the passphrase").unwrap_err();
+        assert_eq!(err.message(), expected);
+    };
+    for failures in 1..=20u32 {
+        wrong("Incorrect username or password.");
+        // The documented schedule: 1 s after the fifth failure, doubling, at most 900 s.
+        let locked = if failures < 5 { 0 } else { (1_i64 << (failures - 5).min(10)).min(900) };
+        if locked > 0 {
+            wrong("Password attempts exceeded");
+            f.clock.advance_secs(locked);
+        }
+    }
+}

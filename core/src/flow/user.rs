@@ -372,7 +372,9 @@ pub(crate) fn count_attempt(lock: &mut Lockout, ctx: &Ctx<'_>) -> Result<()> {
     }
     let config = &ctx.settings.raw.lockout;
     let quiet = i64::try_from(config.reset_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    if lock.failures > 0 && ctx.now.saturating_sub(lock.last_failure_ms) >= quiet {
+    // Quiet since the lockout ended: measured from the last failure, a capped lockout as
+    // long as `reset_after_secs` would end with a fresh count, and the schedule start over.
+    if lock.failures > 0 && ctx.now.saturating_sub(lock.last_failure_ms.max(lock.locked_until_ms)) >= quiet {
         lock.failures = 0;
     }
     lock.failures += 1;
@@ -415,12 +417,12 @@ pub(crate) trait Expiring {
     fn expires_ms(&self, settings: &Settings) -> i64;
 }
 
-/// A lockout ends when it is no longer locked and its count would reset (see
-/// [`count_attempt`]).
+/// A lockout ends when its count would reset: quiet for `reset_after_secs` after it was last
+/// locked or failed (see [`count_attempt`]).
 impl Expiring for Lockout {
     fn expires_ms(&self, settings: &Settings) -> i64 {
         let quiet = i64::try_from(settings.raw.lockout.reset_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        self.locked_until_ms.max(self.last_failure_ms.saturating_add(quiet))
+        self.locked_until_ms.max(self.last_failure_ms).saturating_add(quiet)
     }
 }
 
