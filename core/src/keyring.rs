@@ -137,6 +137,12 @@ impl KeyRing {
         Ok(Some(Self { keys: loaded, version: stored.version }))
     }
 
+    /// Whether this ring was read after `other` was written: the store's version of the
+    /// record only grows, since it is never deleted.
+    pub(crate) fn is_newer_than(&self, other: &KeyRing) -> bool {
+        self.version > other.version
+    }
+
     /// The active key for a use (the newest not retired).
     pub(crate) fn signer(&self, key_use: KeyUse) -> Result<&LoadedKey> {
         self.keys

@@ -743,3 +743,33 @@ fn a_capped_lockout_allows_one_guess_per_lockout() {
         }
     }
 }
+
+/// Another process re-reads the keys once a minute, and until then signs with a key that a
+/// rotation elsewhere retired. A token it signs must verify until it expires: the retired
+/// key verifies for the longest token lifetime plus that minute.
+#[test]
+fn a_token_signed_with_a_key_retired_elsewhere_verifies_until_it_expires() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = userpool::ManualClock::new(1_700_000_000_000);
+    let delivery = userpool::RecordingDelivery::new();
+    let open = || {
+        UserPool::builder(config("pool_id = 'rotated'"))
+            .store(Arc::clone(&store))
+            .clock(Arc::new(clock.clone()))
+            .delivery(Arc::new(delivery.clone()))
+            .open()
+            .unwrap()
+    };
+    let (here, elsewhere) = (open(), open());
+    here.sign_up("alice", PW, email("alice")).unwrap();
+    here.confirm_sign_up("alice", &delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    here.rotate_signing_keys().unwrap();
+    clock.advance_secs(30);
+    let tokens = elsewhere.sign_in("alice", PW).unwrap().tokens.unwrap();
+    // An hour later, 29 s before the access token expires.
+    clock.advance_secs(3600 - 29);
+    assert!(here.verify_access_token(&tokens.access_token).is_ok(), "refused before it expires");
+    assert!(elsewhere.verify_access_token(&tokens.access_token).is_ok(), "refused before it expires");
+    clock.advance_secs(30);
+    assert!(here.verify_access_token(&tokens.access_token).is_err(), "expired");
+}

@@ -93,7 +93,8 @@ struct Shared {
     /// When the key ring was last read from the store (unix ms).
     keys_loaded_ms: std::sync::atomic::AtomicI64,
     verified: Mutex<HashMap<String, Claims>>,
-    /// Longest ID/access token lifetime: how long a retired key keeps verifying.
+    /// How long a retired key keeps verifying: the longest ID/access token lifetime, and the
+    /// minute another process may sign with it before re-reading the keys.
     key_grace_ms: i64,
 }
 
@@ -178,7 +179,9 @@ impl UserPoolBuilder {
         let now = clock.now_ms();
         let keys = KeyRing::load_or_create(store.as_ref(), &pool, settings.raw.tokens.algorithm, now, &sealer)?;
         let code_key = load_or_create_secret(store.as_ref(), &pool, CODE_KEY_SECRET, &sealer)?;
-        let key_grace_ms = settings.clients.iter().map(|c| c.access_ttl_ms.max(c.id_ttl_ms)).max().unwrap_or(0);
+        // Another process keeps signing with a key retired here until it re-reads the ring.
+        let longest_ttl_ms = settings.clients.iter().map(|c| c.access_ttl_ms.max(c.id_ttl_ms)).max().unwrap_or(0);
+        let key_grace_ms = longest_ttl_ms.saturating_add(KEY_REFRESH_MS);
         let shared = Shared {
             codes: CodeHasher::new(&code_key),
             cursors: CursorSealer::new(&code_key)?,
@@ -964,7 +967,11 @@ impl UserPool {
             return Ok(());
         }
         if let Some(fresh) = KeyRing::load(self.store(), self.pool_id(), &self.shared.sealer)? {
-            *self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
+            let mut keys = self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // A rotation here may have installed a newer ring since this read.
+            if fresh.is_newer_than(&keys) {
+                *keys = Arc::new(fresh);
+            }
         }
         Ok(())
     }
