@@ -773,3 +773,34 @@ fn a_token_signed_with_a_key_retired_elsewhere_verifies_until_it_expires() {
     clock.advance_secs(30);
     assert!(here.verify_access_token(&tokens.access_token).is_err(), "expired");
 }
+
+/// The pool never issues a token it would refuse. Attributes ride in the ID token, and a
+/// control character takes six bytes of JSON (`\u0001`): five attributes of 2 KiB of them
+/// made an ID token over the 64 KiB a token may have, which no verification accepted.
+#[test]
+fn attributes_never_make_an_id_token_too_long_to_verify() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let tokens = signed_in(&f, "alice");
+    let attrs = |value: &str, names: &[&str]| -> userpool::Attributes {
+        names.iter().map(|n| ((*n).to_owned(), value.to_owned())).collect()
+    };
+    // As much as fits: every free-text standard attribute, 2 KiB of plain text each.
+    let plain = attrs(
+        &"x".repeat(2048),
+        &["address", "family_name", "given_name", "locale", "middle_name", "name", "nickname", "picture"],
+    );
+    f.pool.update_user_attributes(&tokens.access_token, plain).unwrap();
+    let fresh = f.pool.refresh(&tokens.refresh_token).unwrap();
+    f.pool.verify_id_token(&fresh.id_token, None).expect("an ID token with 16 KiB of attributes");
+
+    let escaped = attrs(&"\u{1}".repeat(2048), &["profile", "website", "zoneinfo", "gender", "birthdate"]);
+    let err = f.pool.update_user_attributes(&fresh.access_token, escaped.clone()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter, "{err}");
+    let fresh = f.pool.refresh(&fresh.refresh_token).unwrap();
+    f.pool.verify_id_token(&fresh.id_token, None).expect("the refused write changed nothing");
+
+    let imported = ImportUser { username: "bob".to_owned(), attributes: escaped, password_hash: None };
+    let outcome = f.pool.admin_import_users(vec![imported]).unwrap();
+    assert_eq!(outcome[0].as_ref().unwrap_err().code(), ErrorCode::InvalidParameter);
+}

@@ -15,6 +15,11 @@ use crate::error::{Error, Result};
 /// Longest token accepted (ID tokens carry attributes, up to 2 KiB each).
 pub(crate) const MAX_TOKEN_LEN: usize = 64 * 1024;
 
+/// Most bytes of JSON a user's own claims (attributes and groups) may take, so that every ID
+/// token the pool issues is one it accepts: 45 KiB of JSON is 60 KiB in base64url, which
+/// leaves 4 KiB for the header, the other claims and the signature.
+pub(crate) const MAX_USER_CLAIMS_LEN: usize = 45 * 1024;
+
 /// Signs `claims` with `key`, putting `kid` and the key's algorithm in the header.
 pub(crate) fn sign(key: &PrivateKey, kid: &str, alg: SigningAlgorithm, claims: &Value) -> Result<String> {
     let header = serde_json::json!({"kid": kid, "alg": alg.as_str(), "typ": "JWT"});

@@ -22,7 +22,7 @@ use crate::attributes::Attributes;
 use crate::config::{ClientSettings, Settings};
 use crate::crypto::codes::CodeHasher;
 use crate::delivery::{Channel, Message, Purpose};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Everything a transition may read besides the state: time, settings, randomness.
 pub(crate) struct Ctx<'a> {
@@ -264,7 +264,7 @@ impl Step {
         Self { change: Change::Keep, effects: Vec::new(), reply: Ok(reply) }
     }
 
-    fn fail(error: crate::Error) -> Self {
+    fn fail(error: Error) -> Self {
         Self { change: Change::Keep, effects: Vec::new(), reply: Err(error) }
     }
 
@@ -289,9 +289,9 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
         (None, I::AdminCreate { username, attributes, temporary_password, password_hash, send_invitation }) => {
             user::admin_create(username, attributes, &temporary_password, password_hash, send_invitation, ctx)
         }
-        (None, _) => Step::fail(crate::Error::user_not_found()),
+        (None, _) => Step::fail(Error::user_not_found()),
         (Some(_), I::SignUp { .. } | I::AdminCreate { .. }) => {
-            Step::fail(crate::Error::new(crate::ErrorCode::UsernameExists, "User already exists"))
+            Step::fail(Error::new(crate::ErrorCode::UsernameExists, "User already exists"))
         }
 
         // ── sign-up confirmation ─────────────────────────────────────────────
@@ -332,7 +332,7 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
         (Some(u), I::ChangePassword { password_hash, old_hash }) => {
             if u.password_hash != old_hash {
                 // The password changed between the check and now (a reset, say).
-                return Step::fail(crate::Error::bad_credentials());
+                return Step::fail(Error::bad_credentials());
             }
             user::set_password(u, password_hash, true, ctx)
         }
@@ -417,6 +417,25 @@ pub(crate) fn message(
 
 /// The name a person signs in with: the username, or the email/phone when those are the
 /// username.
+/// Refuses a change to a user's attributes or groups that makes their claims longer than an
+/// ID token may carry ([`crate::crypto::jwt::MAX_USER_CLAIMS_LEN`]). A change that does not
+/// lengthen them passes, so a user past the limit can always shed attributes.
+pub(crate) fn check_token_size(before: Option<&UserRecord>, after: &UserRecord) -> Result<()> {
+    let unchanged = before.is_some_and(|b| b.attributes == after.attributes && b.groups == after.groups);
+    if unchanged {
+        return Ok(());
+    }
+    let len = after.claims_len();
+    if len > crate::crypto::jwt::MAX_USER_CLAIMS_LEN && before.is_none_or(|b| len > b.claims_len()) {
+        return Err(Error::invalid(format!(
+            "The user's attributes and groups would take {len} bytes in an ID token, more than the {} it can \
+             carry.",
+            crate::crypto::jwt::MAX_USER_CLAIMS_LEN
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn display_username(settings: &Settings, user: &UserRecord) -> String {
     match settings.username_mode {
         crate::config::UsernameMode::Username => user.username.clone(),
@@ -438,11 +457,11 @@ pub(crate) fn redeem(
     code: &str,
 ) -> Result<PendingCode> {
     let Some(current) = pending.as_mut() else {
-        return Err(crate::Error::expired_code());
+        return Err(Error::expired_code());
     };
     if ctx.now >= current.expires_ms {
         *pending = None;
-        return Err(crate::Error::expired_code());
+        return Err(Error::expired_code());
     }
     if ctx.codes.matches(purpose.as_str(), sub, code, &current.tag) {
         let used = current.clone();
@@ -452,7 +471,7 @@ pub(crate) fn redeem(
     current.attempts += 1;
     if current.attempts >= ctx.settings.raw.codes.max_attempts {
         *pending = None;
-        return Err(crate::Error::too_many_failed_attempts());
+        return Err(Error::too_many_failed_attempts());
     }
-    Err(crate::Error::code_mismatch())
+    Err(Error::code_mismatch())
 }

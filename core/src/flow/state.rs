@@ -411,6 +411,14 @@ impl UserRecord {
         self.attributes.contains_key(attribute)
             && self.attributes.get(&format!("{attribute}_verified")).map(String::as_str) == Some("true")
     }
+
+    /// Bytes of JSON the user's own claims take in an ID token: the attributes and the
+    /// groups (see [`crate::flow::check_token_size`]).
+    pub(crate) fn claims_len(&self) -> usize {
+        let attributes = serde_json::to_vec(&self.attributes).map_or(usize::MAX, |json| json.len());
+        let groups = serde_json::to_vec(&self.groups).map_or(usize::MAX, |json| json.len());
+        attributes.saturating_add(groups)
+    }
 }
 
 /// One sign-in session: a family of refresh tokens, each replacing the one before.

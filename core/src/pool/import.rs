@@ -147,6 +147,7 @@ impl UserPool {
         let Change::Create(mut record) = step.change else {
             return Err(Error::internal("an import created no user"));
         };
+        flow::check_token_size(None, &record)?;
         record.status = status;
         record.temporary_password_expires_ms = None;
         let keys = user::index_keys(settings, &record);

@@ -419,6 +419,9 @@ impl UserPool {
             let mut rng = crypto::os_rng();
             let mut ctx = self.ctx(&mut rng);
             let step = flow::transition(loaded.as_ref().map(|v| &v.value), input.clone(), &mut ctx);
+            if let Change::Create(u) | Change::Put(u) = &step.change {
+                flow::check_token_size(loaded.as_ref().map(|v| &v.value), u)?;
+            }
             let mut writes = Vec::new();
             let expect = loaded.as_ref().map(|v| v.version);
             let user = match step.change {
