@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use crate::config::SigningAlgorithm;
 use crate::crypto::keys::{self, PrivateKey, PublicKey};
@@ -29,8 +30,8 @@ struct StoredKey {
     alg: SigningAlgorithm,
     #[serde(rename = "use")]
     key_use: KeyUse,
-    /// PKCS#8, sealed, base64url.
-    private: String,
+    /// PKCS#8, sealed, base64url (the key itself when the pool has no encryption key).
+    private: Zeroizing<String>,
     created_ms: i64,
     retired_ms: Option<i64>,
 }
@@ -73,7 +74,7 @@ fn new_key(pool: &str, alg: SigningAlgorithm, key_use: KeyUse, now: i64, sealer:
     let kid = b64url(&crypto::random_bytes::<12>(&mut crypto::os_rng()));
     let der = keys::generate(alg)?;
     let sealed = sealer.seal(&label(pool, &kid), &der)?;
-    Ok(StoredKey { kid, alg, key_use, private: b64url(&sealed), created_ms: now, retired_ms: None })
+    Ok(StoredKey { kid, alg, key_use, private: Zeroizing::new(b64url(&sealed)), created_ms: now, retired_ms: None })
 }
 
 impl KeyRing {
@@ -122,7 +123,9 @@ impl KeyRing {
             serde_json::from_slice(&stored.value).map_err(|_| Error::internal("stored signing keys are corrupt"))?;
         let mut loaded = Vec::with_capacity(ring.keys.len());
         for key in ring.keys {
-            let sealed = b64url_decode(&key.private).ok_or_else(|| Error::internal("stored signing key is corrupt"))?;
+            let sealed = Zeroizing::new(
+                b64url_decode(&key.private).ok_or_else(|| Error::internal("stored signing key is corrupt"))?,
+            );
             let der = sealer.open(&label(pool, &key.kid), &sealed)?;
             let private = keys::load(key.alg, &der)?;
             loaded.push(LoadedKey {

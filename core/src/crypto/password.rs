@@ -58,6 +58,17 @@ pub(crate) struct Hasher {
     dummy: String,
 }
 
+/// The pooled working memory holds blocks derived from the last passwords hashed in it.
+impl Drop for Hasher {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        let buffers = self.buffers.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for block in buffers.iter_mut().flatten() {
+            block.zeroize();
+        }
+    }
+}
+
 impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hasher").field("params", &self.params).finish_non_exhaustive()

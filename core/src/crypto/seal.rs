@@ -29,10 +29,11 @@ impl Sealer {
     }
 
     /// Seals `plain`, binding it to `label` (what it is), so a sealed value cannot be moved
-    /// to another place in the store.
-    pub(crate) fn seal(&self, label: &str, plain: &[u8]) -> Result<Vec<u8>> {
+    /// to another place in the store. Without a key the result is `plain` itself, so it is
+    /// wiped when dropped like any copy of a secret.
+    pub(crate) fn seal(&self, label: &str, plain: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let Some(key) = &self.key else {
-            return Ok(plain.to_vec());
+            return Ok(Zeroizing::new(plain.to_vec()));
         };
         let nonce_bytes = super::random_bytes::<NONCE_LEN>(&mut super::os_rng());
         let mut buf = plain.to_vec();
@@ -41,7 +42,7 @@ impl Sealer {
         let mut out = PREFIX.to_vec();
         out.extend_from_slice(&nonce_bytes);
         out.extend_from_slice(&buf);
-        Ok(out)
+        Ok(Zeroizing::new(out))
     }
 
     /// Opens a value sealed by [`Sealer::seal`] with the same label.

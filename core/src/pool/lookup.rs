@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::backend;
 use crate::config::SignInConfig;
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::Store;
+use crate::store::{SecretBytes, Store};
 
 /// The pool record that keeps them (plain JSON: nothing in it is secret).
 const RECORD: &str = "lookup_settings";
@@ -44,7 +44,7 @@ impl std::fmt::Display for LookupSettings {
 pub(super) fn check(store: &dyn Store, pool: &str, sign_in: &SignInConfig, record: bool) -> Result<()> {
     let wanted = LookupSettings::of(sign_in);
     let stored = if record {
-        let fresh = || serde_json::to_vec(&wanted).map_err(|e| Error::internal(e.to_string()));
+        let fresh = || serde_json::to_vec(&wanted).map(SecretBytes::from).map_err(|e| Error::internal(e.to_string()));
         super::load_or_create_record(store, pool, RECORD, fresh)?
     } else {
         match store.secret(pool, RECORD).map_err(backend)? {

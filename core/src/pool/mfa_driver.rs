@@ -29,7 +29,10 @@ impl UserPool {
 
     /// The step `code` matches for a sealed secret at the pool's current time.
     pub(super) fn totp_step(&self, sub: &str, sealed: &str, code: &str) -> Result<Option<u64>> {
-        let bytes = crypto::b64url_decode(sealed).ok_or_else(|| Error::internal("stored TOTP secret is corrupt"))?;
+        // Without an encryption key, the stored form is the secret itself.
+        let bytes = Zeroizing::new(
+            crypto::b64url_decode(sealed).ok_or_else(|| Error::internal("stored TOTP secret is corrupt"))?,
+        );
         let secret = self.shared.sealer.open(&totp_label(self.pool_id(), sub), &bytes)?;
         Ok(totp::matched_step(&secret, code, self.now()))
     }

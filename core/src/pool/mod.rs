@@ -214,7 +214,7 @@ fn backend(e: StoreError) -> Error {
 
 fn load_or_create_secret(store: &dyn Store, pool: &str, name: &str, sealer: &Sealer) -> Result<Zeroizing<Vec<u8>>> {
     let label = format!("secret:{pool}:{name}");
-    let fresh = || sealer.seal(&label, &crypto::random_bytes::<32>(&mut crypto::os_rng()));
+    let fresh = || sealer.seal(&label, &crypto::random_bytes::<32>(&mut crypto::os_rng())).map(SecretBytes::from);
     sealer.open(&label, &load_or_create_record(store, pool, name, fresh)?)
 }
 
@@ -224,13 +224,13 @@ fn load_or_create_record(
     store: &dyn Store,
     pool: &str,
     name: &str,
-    fresh: impl Fn() -> Result<Vec<u8>>,
+    fresh: impl Fn() -> Result<SecretBytes>,
 ) -> Result<SecretBytes> {
     for _ in 0..5 {
         if let Some(stored) = store.secret(pool, name).map_err(backend)? {
             return Ok(stored.value);
         }
-        let write = Write::PutSecret { name: name.into(), value: fresh()?.into(), expect: None, expires_ms: None };
+        let write = Write::PutSecret { name: name.into(), value: fresh()?, expect: None, expires_ms: None };
         match store.commit(pool, vec![write]) {
             Ok(()) | Err(StoreError::Conflict) => {}
             Err(e) => return Err(backend(e)),

@@ -43,6 +43,12 @@ impl From<Vec<u8>> for SecretBytes {
     }
 }
 
+impl From<Zeroizing<Vec<u8>>> for SecretBytes {
+    fn from(bytes: Zeroizing<Vec<u8>>) -> Self {
+        Self(bytes)
+    }
+}
+
 impl Deref for SecretBytes {
     type Target = [u8];
 
