@@ -459,7 +459,7 @@ impl std::fmt::Debug for ClientConfig {
 impl PoolConfig {
     /// Parses TOML; unknown keys and bad values are errors naming the key.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let config: Self = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        let config: Self = toml::from_str(text).map_err(|e| config_error(toml_error(text, &e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -577,6 +577,17 @@ impl PoolConfigBuilder {
         self.config.validate()?;
         Ok(self.config)
     }
+}
+
+/// A TOML error as "line L, column C: what", without the source line toml's own text
+/// quotes: that line may hold a client secret.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(before) = e.span().and_then(|span| text.get(..span.start)) else {
+        return format!("TOML parse error: {}", e.message());
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("TOML parse error at line {line}, column {column}: {}", e.message())
 }
 
 fn config_error(message: impl Into<String>) -> Error {
@@ -955,6 +966,22 @@ mod tests {
         let shown = config.to_redacted_toml();
         assert!(!shown.contains("s3cret") && shown.contains("secret = \"<redacted>\""), "{shown}");
         assert!(shown.contains("id = \"web\"") && shown.contains("pool_id = \"eu_test\""), "{shown}");
+    }
+
+    /// toml quotes the line an error is on, and that line may hold a client secret: a
+    /// configuration error must say where, and not what is there.
+    #[test]
+    fn a_parse_error_does_not_quote_the_secret_it_is_on() {
+        for (text, line) in [
+            ("pool_id = 'p'\n[[clients]]\nid = 'srv'\nsecret = \"Zx9\\kQ7s3cret\"\n", 4),
+            ("[[clients]]\nid = 'srv'\nsecret = { value = 'Zx9-kQ7s3cret' }\n", 3),
+            ("[[clients]]\nid = 'srv'\nsecret = 'Zx9-kQ7s3cret' trailing\n", 3),
+        ] {
+            let err = PoolConfig::from_toml(text).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidUserPoolConfiguration);
+            assert!(!err.message().contains("kQ7"), "{err}");
+            assert!(err.message().contains(&format!("line {line}")), "{err}");
+        }
     }
 
     #[test]
