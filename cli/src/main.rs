@@ -2,6 +2,18 @@
 //! file (list, import and export in Cognito's CSV format), scenario replay, and
 //! configuration helpers.
 
+/// `println!` that makes a closed or failing standard output the command's error, where
+/// `println!` panics: `userpool demo | head -3` closes it before the demo is done.
+macro_rules! say {
+    () => {
+        say!("")
+    };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err(|e| format!("standard output: {e}"))?
+    }};
+}
+
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -165,12 +177,11 @@ fn main() -> ExitCode {
         Command::Users { action } => users::run(action),
         Command::Scenario { files } => scenarios(&files),
         Command::Config { action: ConfigAction::Default } => {
-            print!("{}", PoolConfig::default().to_toml());
-            Ok(())
+            use std::io::Write as _;
+            write!(std::io::stdout(), "{}", PoolConfig::default().to_toml())
+                .map_err(|e| format!("standard output: {e}"))
         }
-        Command::Config { action: ConfigAction::Check { file } } => {
-            load_config(&file).map(|_| println!("{}: valid", file.display()))
-        }
+        Command::Config { action: ConfigAction::Check { file } } => config_check(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -179,6 +190,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn config_check(file: &Path) -> Result<(), String> {
+    load_config(file)?;
+    say!("{}: valid", file.display());
+    Ok(())
 }
 
 fn load_config(path: &Path) -> Result<PoolConfig, String> {
@@ -194,39 +211,41 @@ fn scenarios(files: &[PathBuf]) -> Result<(), String> {
         match outcome {
             Ok(()) => {
                 passed += 1;
-                println!("ok    {}", path.display());
+                say!("ok    {}", path.display());
             }
             Err(e) => {
                 failed += 1;
-                println!("FAIL  {}: {e}", path.display());
+                say!("FAIL  {}: {e}", path.display());
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    say!("{passed} passed, {failed} failed");
     if failed == 0 { Ok(()) } else { Err(format!("{failed} scenario(s) failed")) }
 }
 
-fn step(n: u32, title: &str) {
+fn step(n: u32, title: &str) -> Result<(), String> {
     use std::io::IsTerminal as _;
     if std::io::stdout().is_terminal() {
-        println!("\n\x1b[1m{n:>2}. {title}\x1b[0m");
+        say!("\n\x1b[1m{n:>2}. {title}\x1b[0m");
     } else {
-        println!("\n{n:>2}. {title}");
+        say!("\n{n:>2}. {title}");
     }
+    Ok(())
 }
 
-fn show_messages(delivery: &RecordingDelivery, seen: &mut usize) {
+fn show_messages(delivery: &RecordingDelivery, seen: &mut usize) -> Result<(), String> {
     let messages = delivery.messages();
     for message in &messages[*seen..] {
-        println!("    ✉  {} to {}: \"{}\"", message.channel.as_str(), message.destination, message.text.as_str());
+        say!("    ✉  {} to {}: \"{}\"", message.channel.as_str(), message.destination, message.text.as_str());
     }
     *seen = messages.len();
+    Ok(())
 }
 
 /// Prints a QR code with Unicode half blocks (two modules per character cell).
-fn print_qr(text: &str) {
+fn print_qr(text: &str) -> Result<(), String> {
     let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else {
-        return;
+        return Ok(());
     };
     let width = code.width();
     let dark = |x: usize, y: usize| x < width && y < width && code[(x, y)] == qrcode::Color::Dark;
@@ -244,8 +263,9 @@ fn print_qr(text: &str) {
                 }
             })
             .collect();
-        println!("    {row}");
+        say!("    {row}");
     }
+    Ok(())
 }
 
 fn decode_jwt(token: &str) -> String {
@@ -291,7 +311,7 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     }
     let pool = builder.open().map_err(err)?;
     let place = file.map_or_else(|| "in memory".to_owned(), |f| format!("in {}", f.display()));
-    println!("userpool demo — pool `{}` {place}, issuer {}", pool.pool_id(), pool.issuer());
+    say!("userpool demo — pool `{}` {place}, issuer {}", pool.pool_id(), pool.issuer());
     // Each run on a kept pool signs up a user of its own: alice, then alice2, alice3, …
     let mut run = 1;
     let username = loop {
@@ -307,94 +327,94 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     let password = "correct horse battery staple";
     let new_password = "tr0ub4dor & 3, but longer";
 
-    step(1, "Sign up");
+    step(1, "Sign up")?;
     let attributes: Attributes =
         [("email".to_owned(), email.to_owned()), ("name".to_owned(), "Alice".to_owned())].into();
     let signed_up = pool.sign_up(username, password, attributes).map_err(err)?;
-    println!("    user_sub  {}", signed_up.user_sub);
-    println!("    next step {}", signed_up.next_step.as_str());
-    show_messages(&delivery, &mut seen);
+    say!("    user_sub  {}", signed_up.user_sub);
+    say!("    next step {}", signed_up.next_step.as_str());
+    show_messages(&delivery, &mut seen)?;
 
-    step(2, "Confirm the account with the delivered code");
+    step(2, "Confirm the account with the delivered code")?;
     let code = delivery.last_code_to(email).ok_or("no confirmation code was delivered")?;
     pool.confirm_sign_up(username, &code).map_err(err)?;
-    println!("    confirmed with {code}");
+    say!("    confirmed with {code}");
 
-    step(3, "Sign in");
+    step(3, "Sign in")?;
     let signed_in = pool.sign_in(username, password).map_err(err)?;
-    println!("    next step {}", signed_in.next_step.as_str());
+    say!("    next step {}", signed_in.next_step.as_str());
     let tokens = signed_in.tokens.ok_or("sign-in returned no tokens")?;
-    println!("    access token  {}", short(&tokens.access_token));
-    println!("    refresh token {}", short(&tokens.refresh_token));
-    println!("    ID token claims:\n{}", decode_jwt(&tokens.id_token));
-    println!("    access token claims:\n{}", decode_jwt(&tokens.access_token));
+    say!("    access token  {}", short(&tokens.access_token));
+    say!("    refresh token {}", short(&tokens.refresh_token));
+    say!("    ID token claims:\n{}", decode_jwt(&tokens.id_token));
+    say!("    access token claims:\n{}", decode_jwt(&tokens.access_token));
 
-    step(4, "Verify the access token (what every request of your API does)");
+    step(4, "Verify the access token (what every request of your API does)")?;
     let claims = pool.verify_access_token(&tokens.access_token).map_err(err)?;
-    println!("    valid: username={} sub={}", claims["username"], claims["sub"]);
+    say!("    valid: username={} sub={}", claims["username"], claims["sub"]);
 
-    step(5, "Refresh: new tokens, and the refresh token rotates");
+    step(5, "Refresh: new tokens, and the refresh token rotates")?;
     let refreshed = pool.refresh(&tokens.refresh_token).map_err(err)?;
-    println!("    new refresh token {}", short(&refreshed.refresh_token));
+    say!("    new refresh token {}", short(&refreshed.refresh_token));
     let replay = pool.refresh(&tokens.refresh_token);
-    println!(
+    say!(
         "    replaying the old one within the grace window: {}",
         if replay.is_ok() { "accepted (lost-response retry)" } else { "refused" }
     );
 
-    step(6, "Sign out");
+    step(6, "Sign out")?;
     let current = replay.as_ref().map_or(&refreshed.refresh_token, |t| &t.refresh_token);
     pool.sign_out(current).map_err(err)?;
     let after = pool.verify_access_token(&refreshed.access_token);
-    println!("    the session's access token now: {}", after.err().map_or("still valid?!".into(), |e| e.to_string()));
+    say!("    the session's access token now: {}", after.err().map_or("still valid?!".into(), |e| e.to_string()));
 
-    step(7, "Forgot password");
+    step(7, "Forgot password")?;
     let sent = pool.forgot_password(username).map_err(err)?;
-    println!("    code sent by {} to {}", sent.channel.as_str(), sent.destination);
-    show_messages(&delivery, &mut seen);
+    say!("    code sent by {} to {}", sent.channel.as_str(), sent.destination);
+    show_messages(&delivery, &mut seen)?;
 
-    step(8, "Reset the password with the code");
+    step(8, "Reset the password with the code")?;
     let wrong = pool.confirm_forgot_password(username, "000000", new_password);
-    println!("    a wrong code: {}", wrong.err().map_or("accepted?!".into(), |e| e.to_string()));
+    say!("    a wrong code: {}", wrong.err().map_or("accepted?!".into(), |e| e.to_string()));
     let code = delivery.last_code_to(email).ok_or("no reset code was delivered")?;
     pool.confirm_forgot_password(username, &code, new_password).map_err(err)?;
-    println!("    password reset");
+    say!("    password reset");
 
-    step(9, "Sign in again");
+    step(9, "Sign in again")?;
     let old = pool.sign_in(username, password);
-    println!("    with the old password: {}", old.err().map_or("accepted?!".into(), |e| e.to_string()));
+    say!("    with the old password: {}", old.err().map_or("accepted?!".into(), |e| e.to_string()));
     let again = pool.sign_in(username, new_password).map_err(err)?;
-    println!("    with the new password: {}", again.next_step.as_str());
+    say!("    with the new password: {}", again.next_step.as_str());
     if again.next_step != SignInStep::Done {
         return Err("the final sign-in did not complete".into());
     }
     let tokens = again.tokens.ok_or("sign-in returned no tokens")?;
 
-    step(10, "Add an authenticator app (MFA)");
+    step(10, "Add an authenticator app (MFA)")?;
     let setup = pool.associate_software_token(&tokens.access_token).map_err(err)?;
-    println!("    scan this with an authenticator app, or type the secret {}:", setup.secret);
-    print_qr(&setup.uri);
-    println!("    {}", setup.uri);
+    say!("    scan this with an authenticator app, or type the secret {}:", setup.secret);
+    print_qr(&setup.uri)?;
+    say!("    {}", setup.uri);
     // This demo plays the authenticator app: RFC 6238 from the secret.
     let app_code = |now_ms: i64| userpool::scenario::totp_code(&setup.secret, now_ms / 1000);
     pool.verify_software_token(&tokens.access_token, &app_code(clock.now_ms())?, Some("demo phone")).map_err(err)?;
-    println!("    verified with the app's current code: TOTP is on for {username}");
+    say!("    verified with the app's current code: TOTP is on for {username}");
 
-    step(11, "Sign in with the second factor");
+    step(11, "Sign in with the second factor")?;
     clock.advance_secs(30);
     let challenge = pool.sign_in(username, new_password).map_err(err)?;
-    println!("    next step {}", challenge.next_step.as_str());
+    say!("    next step {}", challenge.next_step.as_str());
     let session = challenge.session.ok_or("no challenge session")?;
     let replayed = pool.confirm_sign_in(&session, &app_code(clock.now_ms() - 30_000)?, Attributes::new());
-    println!("    the code already used: {}", replayed.err().map_or("accepted?!".into(), |e| e.to_string()));
+    say!("    the code already used: {}", replayed.err().map_or("accepted?!".into(), |e| e.to_string()));
     let done = pool.confirm_sign_in(&session, &app_code(clock.now_ms())?, Attributes::new()).map_err(err)?;
-    println!("    the app's new code: {}", done.next_step.as_str());
+    say!("    the app's new code: {}", done.next_step.as_str());
     if done.next_step != SignInStep::Done {
         return Err("the MFA sign-in did not complete".into());
     }
-    println!("\nThe whole journey ran. Public keys for your API gateway: pool.jwks() →\n    {}", short(&pool.jwks()));
+    say!("\nThe whole journey ran. Public keys for your API gateway: pool.jwks() →\n    {}", short(&pool.jwks()));
     if let Some(file) = file {
-        println!("The pool is kept in {0}: `userpool users list --pool {0}` shows its users.", file.display());
+        say!("The pool is kept in {0}: `userpool users list --pool {0}` shows its users.", file.display());
     }
     Ok(())
 }

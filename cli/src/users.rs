@@ -432,7 +432,7 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
     let outcome = import_rows(pool, &mut reader, &header, &mut tally, &progress).map_err(|e| named(&e));
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    say!(
         "imported {} user(s) into pool `{}` in {secs:.1} s ({:.0}/s); {} row(s) failed",
         tally.imported,
         pool.pool_id(),
@@ -440,19 +440,19 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
         tally.failed
     );
     if tally.failed > SHOWN_FAILURES {
-        println!("(the first {SHOWN_FAILURES} failures are shown above)");
+        say!("(the first {SHOWN_FAILURES} failures are shown above)");
     }
     if tally.mfa_ignored > 0 {
-        println!(
+        say!(
             "note: {} user(s) had cognito:mfa_enabled = TRUE; MFA settings are not imported: they set up MFA again",
             tally.mfa_ignored
         );
     }
     if outcome.is_err() {
-        println!("the import stopped there: the rows after it were not imported");
+        say!("the import stopped there: the rows after it were not imported");
         return outcome;
     }
-    println!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
+    say!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
     // A script that imports must be able to tell that some users are missing.
     match tally.failed {
         0 => Ok(()),

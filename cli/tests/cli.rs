@@ -61,6 +61,25 @@ fn the_demo_runs_again_and_again_on_its_file_and_in_memory() {
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "--memory writes no file");
 }
 
+/// A reader that stops early (`userpool demo | head -3`) closes the pipe: the demo then ends
+/// with an error naming standard output, where `println!` panicked (exit status 101).
+#[test]
+fn a_closed_standard_output_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_userpool"))
+        .current_dir(dir.path())
+        .args(["demo", "--memory"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: standard output:") && !stderr.contains("panicked"), "{stderr}");
+}
+
 const CSV: &str = "\
 name,given_name,family_name,middle_name,nickname,preferred_username,profile,picture,website,email,email_verified,gender,birthdate,zoneinfo,locale,phone_number,phone_number_verified,address,updated_at,cognito:mfa_enabled,cognito:username
 Jane Doe,Jane,Doe,,,jane,,,,jane@example.com,TRUE,,,,,+15555550100,false,,,FALSE,jane
