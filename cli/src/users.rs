@@ -67,7 +67,9 @@ fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBui
     }
     let store = open_store(&args.pool, SqliteOptions::default().existing_only(existing_only)).map_err(|e| {
         if existing_only {
-            format!("{e} (users list and export read a pool that is there; users import makes a new file)")
+            format!(
+                "{e} (a file that is there must hold userpool's pools; users import makes the file when none is there)"
+            )
         } else {
             e
         }
@@ -388,7 +390,10 @@ fn flush(
     let outcomes = pool.admin_import_users(users).map_err(|e| {
         let first = spans.first().map(|s| tally.lines.of(*s).map_or(0, |(first, _)| first)).unwrap_or(0);
         let last = spans.last().map(|s| tally.lines.of(*s).map_or(0, |(_, last)| last)).unwrap_or(0);
-        format!("{e}; the rows of lines {first}-{last} were not imported: import again from line {first}")
+        format!(
+            "{e}; nothing from line {first} on was imported (the rows of lines {first}-{last} failed together), \
+             the rows before it were: import a file of the rows from line {first} on"
+        )
     })?;
     for ((span, name), outcome) in spans.into_iter().zip(&names).zip(outcomes) {
         match outcome {

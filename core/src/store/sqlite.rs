@@ -427,7 +427,7 @@ impl SqliteStore {
         if !options.page_size.is_power_of_two() || !(512..=65_536).contains(&options.page_size) {
             return Err(Error::new(
                 ErrorCode::InvalidParameter,
-                format!("page size {} is not a power of two from 512 to 65536", options.page_size),
+                format!("{}: page size {} is not a power of two from 512 to 65536", path.display(), options.page_size),
             ));
         }
         if options.existing_only && !path.exists() {
@@ -694,7 +694,8 @@ fn holds_pools(conn: &Connection) -> rusqlite::Result<bool> {
 
 fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqlite::Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if !reader {
+    // An administering tool's open makes no file, even one removed since it looked.
+    if !reader && !options.existing_only {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
     let conn = Connection::open_with_flags(path, flags)?;
