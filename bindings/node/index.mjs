@@ -4,5 +4,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const binding = require('./index.js')
 
-export const { UserPool, errorCodes, secretHash } = binding
+export const { UserPool, errorCodes, secretHash, __napiBindingTarget } = binding
 export default binding

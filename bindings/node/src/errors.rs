@@ -14,6 +14,9 @@ pub(crate) enum Failure {
     /// A JavaScript argument has the wrong type or is not well-formed Unicode: a `TypeError`
     /// whose `code` is `InvalidParameterException`.
     Type(String),
+    /// A [`Failure::Type`] caused by what a JavaScript function threw (`JSON.stringify` of a
+    /// configuration object), carried as `cause`.
+    TypeCaused { message: String, cause: napi::Error },
     /// The host's clock function failed during the operation: a `TypeError` carrying the
     /// clock's own error (if it threw) as `cause`.
     Clock { message: String, cause: Option<napi::Error> },
@@ -69,6 +72,11 @@ pub(crate) fn to_js(env: &Env, failure: Failure, delivery_cause: Option<napi::Er
         }
         Failure::Type(message) => {
             let inner = napi::Error::new(ErrorCode::InvalidParameter.as_str(), message);
+            (JsTypeError::from(inner).into_unknown(*env), None)
+        }
+        Failure::TypeCaused { message, cause } => {
+            let mut inner = napi::Error::new(ErrorCode::InvalidParameter.as_str(), message);
+            inner.set_cause(cause);
             (JsTypeError::from(inner).into_unknown(*env), None)
         }
         Failure::Clock { message, cause } => {

@@ -115,10 +115,12 @@ impl Delivery for JsDelivery {
         if status != Status::Ok {
             return Err(DeliveryError("the JavaScript environment is shutting down".into()));
         }
-        let outcome = match receiver.recv() {
-            Ok(Called::Done(outcome)) => outcome,
-            Ok(Called::Pending(promise)) => runtime::block_on(promise).map(drop),
-            Err(_) => return Err(DeliveryError("the JavaScript environment is shutting down".into())),
+        let Some(outcome) = runtime::waiting_for_js(|| match receiver.recv() {
+            Ok(Called::Done(outcome)) => Some(outcome),
+            Ok(Called::Pending(promise)) => Some(runtime::block_on(promise).map(drop)),
+            Err(_) => None,
+        }) else {
+            return Err(DeliveryError("the JavaScript environment is shutting down".into()));
         };
         outcome.map_err(|error| {
             DELIVERY_FAILURE.with(|slot| *slot.borrow_mut() = Some(error));
@@ -151,7 +153,7 @@ impl JsClock {
         if status != Status::Ok {
             return Err(clock_failure("could not be called: the JavaScript environment is shutting down", None));
         }
-        match receiver.recv() {
+        match runtime::waiting_for_js(|| receiver.recv()) {
             Ok(Ok(ms)) => checked_ms(ms),
             Ok(Err(error)) => Err(clock_failure("threw or did not return a number", Some(error))),
             Err(_) => Err(clock_failure("could not be called: the JavaScript environment is shutting down", None)),

@@ -28,9 +28,9 @@ use zeroize::Zeroizing;
 
 use crate::convert::{
     attributes, boolean, import_users, known_keys, mfa_preferences, object, optional_object, optional_string,
-    optional_u32, present, string, strings,
+    optional_u32, present, string, strings, type_name,
 };
-use crate::errors::{Failure, Rejection};
+use crate::errors::{Failure, Rejection, type_error};
 use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
 use crate::redact::HasSecrets;
 use crate::results::{
@@ -138,8 +138,16 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
         Some(config) => {
             let config = object(&config, "options.config")?;
             let json: Object<'_> = env.get_global()?.get_named_property("JSON")?;
-            let stringify: Function<'_, Object<'_>, String> = json.get_named_property("stringify")?;
-            ConfigSource::Json(stringify.call(config)?)
+            let stringify: Function<'_, Object<'_>, Unknown<'_>> = json.get_named_property("stringify")?;
+            // A BigInt or a cycle makes it throw; a `toJSON` may make it give `undefined`.
+            let text = stringify.call(config).map_err(|cause| Failure::TypeCaused {
+                message: "options.config cannot be written as JSON (JSON.stringify threw: see the cause)".into(),
+                cause,
+            })?;
+            if text.get_type()? != ValueType::String {
+                return Err(type_error("JSON.stringify(options.config)", "a string", type_name(&text)));
+            }
+            ConfigSource::Json(string(&text, "options.config")?)
         }
     };
     open.delivery = match present(&options, "delivery")? {
@@ -154,7 +162,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
                 .build()?;
             Some(JsDelivery::new(function))
         }
-        Some(other) => return Err(errors::type_error("options.delivery", "a function", convert::type_name(&other))),
+        Some(other) => return Err(type_error("options.delivery", "a function", type_name(&other))),
     };
     open.clock = match present(&options, "clock")? {
         None => None,
@@ -164,7 +172,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
                 function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
             Some((JsClock::new(threadsafe), function.create_ref()?))
         }
-        Some(other) => return Err(errors::type_error("options.clock", "a function", convert::type_name(&other))),
+        Some(other) => return Err(type_error("options.clock", "a function", type_name(&other))),
     };
     open.encryption_key = match present(&options, "encryptionKey")? {
         None => None,
@@ -172,7 +180,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
             // Read again as the typed array it must be; what a getter throws stays its own error.
             let bytes: Uint8Array = convert::typed_property(&options, "encryptionKey").map_err(|e| {
                 if e.status == napi::Status::InvalidArg {
-                    errors::type_error("options.encryptionKey", "a Uint8Array or Buffer", "another typed array")
+                    type_error("options.encryptionKey", "a Uint8Array or Buffer", "another typed array")
                 } else {
                     Failure::Napi(e)
                 }
@@ -180,11 +188,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
             Some(Zeroizing::new(bytes.to_vec()))
         }
         Some(other) => {
-            return Err(errors::type_error(
-                "options.encryptionKey",
-                "a Uint8Array or Buffer",
-                convert::type_name(&other),
-            ));
+            return Err(type_error("options.encryptionKey", "a Uint8Array or Buffer", type_name(&other)));
         }
     };
     open.existing_only = match present(&options, "existingOnly")? {

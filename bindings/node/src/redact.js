@@ -37,6 +37,8 @@
       if (result.totpSetup) hide(result.totpSetup, TOTP_SETUP)
       return hide(result, SIGN_IN)
     },
-    delivery: (deliver) => (message) => deliver(hide(message, MESSAGE)),
+    // An async function's Promise adopts whatever the host returns: a native Promise, another
+    // library's, or any thenable, whose rejection then fails the operation as it should.
+    delivery: (deliver) => async (message) => deliver(hide(message, MESSAGE)),
   }
 })()

@@ -7,8 +7,10 @@
 //! elastic pool: idle threads are reused, a new one is started whenever none is idle (so a job
 //! never queues behind a job that is waiting for JavaScript), and threads idle for
 //! [`IDLE_EXIT`] end. Past [`MAX_THREADS`] busy threads (tokio's cap for blocking work), jobs
-//! queue for the next thread that frees up. Password hashing stays bounded by core's own limit
-//! on concurrent hashes.
+//! queue for the next thread that frees up. A thread waiting for the JavaScript thread (a
+//! delivery or clock call, see [`waiting_for_js`]) does not count as busy: the delivery may call
+//! the pool, and its call must not queue behind the very waits it would end. Password hashing
+//! stays bounded by core's own limit on concurrent hashes.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -37,13 +39,23 @@ struct State {
     idle: usize,
     /// Threads in [`Workers::serve`].
     threads: usize,
+    /// Threads inside [`waiting_for_js`].
+    waiting: usize,
+}
+
+impl State {
+    /// Whether another thread may start: fewer than [`MAX_THREADS`] are busy, not counting
+    /// those waiting for JavaScript.
+    fn may_start(&self) -> bool {
+        self.threads.saturating_sub(self.waiting) < MAX_THREADS
+    }
 }
 
 fn workers() -> &'static Arc<Workers> {
     static WORKERS: OnceLock<Arc<Workers>> = OnceLock::new();
     WORKERS.get_or_init(|| {
         Arc::new(Workers {
-            state: Mutex::new(State { queue: VecDeque::new(), idle: 0, threads: 0 }),
+            state: Mutex::new(State { queue: VecDeque::new(), idle: 0, threads: 0, waiting: 0 }),
             wake: Condvar::new(),
         })
     })
@@ -64,21 +76,61 @@ pub(crate) fn spawn(job: Job) {
         workers.wake.notify_one();
         return;
     }
-    if state.threads >= MAX_THREADS {
+    if !state.may_start() {
         // The job stays queued for the next worker that frees up.
         return;
     }
-    // The new thread counts as idle until it takes a job.
+    if !start_thread(workers, state) {
+        let mut state = lock(&workers.state);
+        if state.threads == 0 {
+            // No thread could be started, and none is there to take the job later: it runs
+            // here, holding the event loop once, rather than never settling.
+            if let Some(job) = state.queue.pop_back() {
+                drop(state);
+                job();
+            }
+        }
+    }
+}
+
+/// Starts a worker thread (counted as idle until it takes a job), releasing `state`; `false`
+/// if the system would not start one.
+fn start_thread(workers: &Arc<Workers>, mut state: MutexGuard<'_, State>) -> bool {
     state.idle += 1;
     state.threads += 1;
     drop(state);
     let serving = Arc::clone(workers);
-    if thread::Builder::new().name("userpool-worker".into()).spawn(move || serving.serve()).is_err() {
-        // No thread could be started: the job stays queued for the next worker that frees up.
-        let mut state = lock(&workers.state);
-        state.idle -= 1;
-        state.threads -= 1;
+    if thread::Builder::new().name("userpool-worker".into()).spawn(move || serving.serve()).is_ok() {
+        return true;
     }
+    let mut state = lock(&workers.state);
+    state.idle -= 1;
+    state.threads -= 1;
+    false
+}
+
+/// Runs `wait`, in which this worker waits for the JavaScript thread (a delivery or clock
+/// call), outside the cap on busy threads. Jobs queued at the cap get a thread: one of them
+/// may be the very call the JavaScript side makes before it answers.
+pub(crate) fn waiting_for_js<R>(wait: impl FnOnce() -> R) -> R {
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            let mut state = lock(&workers().state);
+            state.waiting = state.waiting.saturating_sub(1);
+        }
+    }
+    let workers = workers();
+    let mut state = lock(&workers.state);
+    state.waiting += 1;
+    let _waiting = Waiting;
+    if state.idle < state.queue.len() && state.may_start() {
+        // If none starts, a job still runs when a thread frees up, as before.
+        let _ = start_thread(workers, state);
+    } else {
+        drop(state);
+    }
+    wait()
 }
 
 impl Workers {
