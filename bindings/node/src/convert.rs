@@ -18,6 +18,7 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, ValueType};
 use userpool::{Attributes, ImportUser, MfaPreference};
+use zeroize::Zeroizing;
 
 use crate::errors::{Failure, type_error};
 
@@ -57,6 +58,12 @@ pub(crate) fn string(value: &Unknown<'_>, what: &str) -> Result<String, Failure>
     utf16
         .as_str()
         .map_err(|_| Failure::Type(format!("{what} must be well-formed Unicode, but it contains a lone surrogate")))
+}
+
+/// A string argument that is a secret (a password, code, token or session): wiped from this
+/// side's memory when dropped. The JavaScript string it came from is the engine's to collect.
+pub(crate) fn secret(value: &Unknown<'_>, what: &str) -> Result<Zeroizing<String>, Failure> {
+    string(value, what).map(Zeroizing::new)
 }
 
 /// An optional string argument: `undefined` and `null` are `None`.

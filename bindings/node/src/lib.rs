@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 
 use crate::convert::{
     attributes, boolean, import_users, known_keys, mfa_preferences, object, optional_object, optional_string,
-    optional_u32, present, string, strings, type_name,
+    optional_u32, present, secret, string, strings, type_name,
 };
 use crate::errors::{Failure, Rejection, type_error};
 use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
@@ -340,7 +340,7 @@ impl UserPool {
     ) -> napi::Result<UserPool> {
         let view = (|| {
             let client_id = string(&client_id, "clientId")?;
-            let secret_hash = string(&secret_hash, "secretHash")?;
+            let secret_hash = secret(&secret_hash, "secretHash")?;
             Ok(self.inner.with_client_secret_hash(&client_id, &secret_hash)?)
         })();
         view.map(|inner| self.view(inner)).map_err(|failure| errors::to_js(env, failure, None))
@@ -383,7 +383,7 @@ impl UserPool {
         let args = (|| {
             Ok((
                 string(&username, "username")?,
-                string(&password, "password")?,
+                secret(&password, "password")?,
                 self::attributes(attributes.as_ref(), "attributes")?,
             ))
         })();
@@ -400,7 +400,7 @@ impl UserPool {
         username: Unknown<'_>,
         code: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| Ok((string(&username, "username")?, string(&code, "code")?)))();
+        let args = (|| Ok((string(&username, "username")?, secret(&code, "code")?)))();
         self.run(env, args, |pool, (username, code)| pool.confirm_sign_up(&username, &code))
     }
 
@@ -421,7 +421,7 @@ impl UserPool {
         username: Unknown<'_>,
         password: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| Ok((string(&username, "username")?, string(&password, "password")?)))();
+        let args = (|| Ok((string(&username, "username")?, secret(&password, "password")?)))();
         self.run_secret(env, args, |pool, (username, password)| {
             pool.sign_in(&username, &password).map(SignInResult::from)
         })
@@ -443,8 +443,8 @@ impl UserPool {
     ) -> napi::Result<Object<'env>> {
         let args = (|| {
             Ok((
-                string(&session, "session")?,
-                string(&answer, "answer")?,
+                secret(&session, "session")?,
+                secret(&answer, "answer")?,
                 self::attributes(attributes.as_ref(), "attributes")?,
             ))
         })();
@@ -456,21 +456,21 @@ impl UserPool {
     /// New ID and access tokens for a refresh token (which rotates, by default).
     #[napi(ts_args_type = "refreshToken: string", ts_return_type = "Promise<Tokens>")]
     pub fn refresh<'env>(&self, env: &'env Env, refresh_token: Unknown<'_>) -> napi::Result<Object<'env>> {
-        let args = string(&refresh_token, "refreshToken");
+        let args = secret(&refresh_token, "refreshToken");
         self.run_secret(env, args, |pool, token| pool.refresh(&token).map(Tokens::from))
     }
 
     /// Ends the session a refresh token belongs to.
     #[napi(ts_args_type = "refreshToken: string", ts_return_type = "Promise<void>")]
     pub fn sign_out<'env>(&self, env: &'env Env, refresh_token: Unknown<'_>) -> napi::Result<Object<'env>> {
-        let args = string(&refresh_token, "refreshToken");
+        let args = secret(&refresh_token, "refreshToken");
         self.run(env, args, |pool, token| pool.sign_out(&token))
     }
 
     /// Ends every session of the user the access token belongs to.
     #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<void>")]
     pub fn global_sign_out<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
-        let args = string(&access_token, "accessToken");
+        let args = secret(&access_token, "accessToken");
         self.run(env, args, |pool, token| pool.global_sign_out(&token))
     }
 
@@ -495,7 +495,7 @@ impl UserPool {
     /// resolves with its claims.
     #[napi(ts_args_type = "token: string", ts_return_type = "Promise<Claims>")]
     pub fn verify_access_token<'env>(&self, env: &'env Env, token: Unknown<'_>) -> napi::Result<Object<'env>> {
-        let args = string(&token, "token");
+        let args = secret(&token, "token");
         self.run(env, args, |pool, token| pool.verify_access_token(&token))
     }
 
@@ -503,7 +503,7 @@ impl UserPool {
     /// remembered) and synchronous, for request middleware. Throws instead of rejecting.
     #[napi(ts_args_type = "token: string", ts_return_type = "Claims")]
     pub fn verify_access_token_sync(&self, env: &Env, token: Unknown<'_>) -> napi::Result<Map<String, Value>> {
-        self.sync(env, |pool| Ok(pool.verify_access_token(&string(&token, "token")?)?))
+        self.sync(env, |pool| Ok(pool.verify_access_token(&secret(&token, "token")?)?))
     }
 
     /// Verifies an ID token for `clientId` (this pool view's client when left out).
@@ -514,7 +514,7 @@ impl UserPool {
         token: Unknown<'_>,
         client_id: Option<Unknown<'_>>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| Ok((string(&token, "token")?, optional_string(client_id.as_ref(), "clientId")?)))();
+        let args = (|| Ok((secret(&token, "token")?, optional_string(client_id.as_ref(), "clientId")?)))();
         self.run(env, args, |pool, (token, client_id)| pool.verify_id_token(&token, client_id.as_deref()))
     }
 
@@ -523,7 +523,7 @@ impl UserPool {
     /// The user an access token belongs to.
     #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<User>")]
     pub fn get_user<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
-        let args = string(&access_token, "accessToken");
+        let args = secret(&access_token, "accessToken");
         self.run(env, args, |pool, token| pool.get_user(&token).map(User::from))
     }
 
@@ -541,9 +541,9 @@ impl UserPool {
     ) -> napi::Result<Object<'env>> {
         let args = (|| {
             Ok((
-                string(&access_token, "accessToken")?,
-                string(&old_password, "oldPassword")?,
-                string(&new_password, "newPassword")?,
+                secret(&access_token, "accessToken")?,
+                secret(&old_password, "oldPassword")?,
+                secret(&new_password, "newPassword")?,
             ))
         })();
         self.run(env, args, |pool, (token, old, new)| pool.change_password(&token, &old, &new))
@@ -563,7 +563,7 @@ impl UserPool {
     ) -> napi::Result<Object<'env>> {
         let args = (|| {
             object(&attributes, "attributes")?;
-            Ok((string(&access_token, "accessToken")?, self::attributes(Some(&attributes), "attributes")?))
+            Ok((secret(&access_token, "accessToken")?, self::attributes(Some(&attributes), "attributes")?))
         })();
         self.run(env, args, |pool, (token, attributes)| {
             pool.update_user_attributes(&token, attributes)
@@ -580,7 +580,7 @@ impl UserPool {
         access_token: Unknown<'_>,
         attribute: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| Ok((string(&access_token, "accessToken")?, string(&attribute, "attribute")?)))();
+        let args = (|| Ok((secret(&access_token, "accessToken")?, string(&attribute, "attribute")?)))();
         self.run(env, args, |pool, (token, attribute)| {
             pool.get_user_attribute_verification_code(&token, &attribute).map(CodeDelivery::from)
         })
@@ -596,7 +596,7 @@ impl UserPool {
         code: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
         let args =
-            (|| Ok((string(&access_token, "accessToken")?, string(&attribute, "attribute")?, string(&code, "code")?)))(
+            (|| Ok((secret(&access_token, "accessToken")?, string(&attribute, "attribute")?, secret(&code, "code")?)))(
             );
         self.run(env, args, |pool, (token, attribute, code)| pool.verify_user_attribute(&token, &attribute, &code))
     }
@@ -609,14 +609,14 @@ impl UserPool {
         access_token: Unknown<'_>,
         names: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| Ok((string(&access_token, "accessToken")?, strings(&names, "names")?)))();
+        let args = (|| Ok((secret(&access_token, "accessToken")?, strings(&names, "names")?)))();
         self.run(env, args, |pool, (token, names)| pool.delete_user_attributes(&token, &names))
     }
 
     /// Deletes the signed-in user and every session.
     #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<void>")]
     pub fn delete_user<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
-        let args = string(&access_token, "accessToken");
+        let args = secret(&access_token, "accessToken");
         self.run(env, args, |pool, token| pool.delete_user(&token))
     }
 
@@ -630,7 +630,7 @@ impl UserPool {
         env: &'env Env,
         access_token: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
-        let args = string(&access_token, "accessToken");
+        let args = secret(&access_token, "accessToken");
         self.run_secret(env, args, |pool, token| pool.associate_software_token(&token).map(TotpSetup::from))
     }
 
@@ -642,7 +642,7 @@ impl UserPool {
         env: &'env Env,
         session: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
-        let args = string(&session, "session");
+        let args = secret(&session, "session");
         self.run_secret(env, args, |pool, session| {
             pool.associate_software_token_with_session(&session).map(TotpSetup::from)
         })
@@ -662,8 +662,8 @@ impl UserPool {
     ) -> napi::Result<Object<'env>> {
         let args = (|| {
             Ok((
-                string(&access_token, "accessToken")?,
-                string(&code, "code")?,
+                secret(&access_token, "accessToken")?,
+                secret(&code, "code")?,
                 optional_string(friendly_name.as_ref(), "friendlyName")?,
             ))
         })();
@@ -679,7 +679,7 @@ impl UserPool {
         access_token: Unknown<'_>,
         preferences: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| Ok((string(&access_token, "accessToken")?, mfa_preferences(&preferences, "preferences")?)))();
+        let args = (|| Ok((secret(&access_token, "accessToken")?, mfa_preferences(&preferences, "preferences")?)))();
         self.run(env, args, |pool, (token, (totp, sms, email))| pool.set_mfa_preference(&token, totp, sms, email))
     }
 
@@ -716,7 +716,7 @@ impl UserPool {
         new_password: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
         let args =
-            (|| Ok((string(&username, "username")?, string(&code, "code")?, string(&new_password, "newPassword")?)))();
+            (|| Ok((string(&username, "username")?, secret(&code, "code")?, secret(&new_password, "newPassword")?)))();
         self.run(env, args, |pool, (username, code, password)| {
             pool.confirm_forgot_password(&username, &code, &password)
         })
@@ -807,7 +807,7 @@ impl UserPool {
         permanent: Unknown<'_>,
     ) -> napi::Result<Object<'env>> {
         let args = (|| {
-            Ok((string(&username, "username")?, string(&password, "password")?, boolean(&permanent, "permanent")?))
+            Ok((string(&username, "username")?, secret(&password, "password")?, boolean(&permanent, "permanent")?))
         })();
         self.run(env, args, |pool, (username, password, permanent)| {
             pool.admin_set_user_password(&username, &password, permanent)
