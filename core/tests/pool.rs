@@ -804,3 +804,20 @@ fn attributes_never_make_an_id_token_too_long_to_verify() {
     let outcome = f.pool.admin_import_users(vec![imported]).unwrap();
     assert_eq!(outcome[0].as_ref().unwrap_err().code(), ErrorCode::InvalidParameter);
 }
+
+/// An answer to the new-password challenge that the second factor then refuses changes
+/// nothing: the temporary password and the challenge still work. It used to save the new
+/// password and mark the user CONFIRMED while answering with an error, so a client that
+/// retried with the temporary password was told it was wrong.
+#[test]
+fn a_new_password_the_second_factor_refuses_is_not_saved() {
+    let f = fixture("[mfa]\nmode = 'required'\nmethods = ['sms']");
+    f.pool.admin_create_user("bob", email("bob"), Some("Temp-Passw0rd!"), false).unwrap();
+    let challenge = f.pool.sign_in("bob", "Temp-Passw0rd!").unwrap();
+    let session = challenge.session.expect("the new-password challenge");
+    let err = f.pool.confirm_sign_in(&session, PW, userpool::Attributes::new()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::MfaMethodNotFound, "{err}");
+    assert_eq!(f.pool.admin_get_user("bob").unwrap().status, userpool::UserStatus::ForceChangePassword);
+    let again = f.pool.sign_in("bob", "Temp-Passw0rd!").unwrap();
+    assert_eq!(again.next_step, SignInStep::ConfirmSignInWithNewPasswordRequired);
+}

@@ -553,6 +553,11 @@ pub(super) fn answer_new_password(
     next.updated_ms = ctx.now;
     let audit = event(&next, EventKind::PasswordChange, true, "new password required", ctx);
     let mut step = after_first_factor(next, setup_secret, ctx);
+    // The second factor refused (locked, or no method to use): nothing is saved, so the
+    // temporary password and this challenge still work once that is resolved.
+    if let Err(e) = &step.reply {
+        return Step::fail(e.clone());
+    }
     step.effects.extend(messages);
     step.with(Effect::Audit(audit))
 }
