@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use userpool::flow::state::{AuditEvent, Family, UserRecord};
-use userpool::store::{SecretBytes, StoreError, UserPage, UserSearch, Versioned, Write};
+use userpool::store::Write;
 use userpool::{Clock, ErrorCode, ImportUser, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
 
 mod common;
 
-use common::{Fixture, PW, confirmed, email, race, signed_in};
+use common::{Fixture, Interposed, PW, confirmed, email, race, signed_in};
 
 fn fixture_on(store: Arc<dyn Store>, config: PoolConfig) -> Fixture {
     common::open(store, config, None)
@@ -640,76 +639,18 @@ fn requests_made_at_once_cannot_outrun_the_hourly_limits() {
     assert!(sent <= 8 && (1..=sent).contains(&granted), "codes.max_per_destination_per_hour is 8: {granted} of {sent}");
 }
 
-/// A store that runs `hook` once, right after the next read of a user's sessions returns:
-/// whatever the hook commits lands between that read and the commit that follows it.
-#[derive(Default)]
-struct AfterSessionsRead {
-    store: MemoryStore,
-    hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
-}
-
-impl Store for AfterSessionsRead {
-    fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.store.user(pool, sub)
-    }
-    fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.store.user_by_key(pool, key)
-    }
-    fn users(
-        &self,
-        pool: &str,
-        after: Option<&str>,
-        limit: usize,
-        keep: &dyn Fn(&UserRecord) -> bool,
-    ) -> Result<UserPage, StoreError> {
-        self.store.users(pool, after, limit, keep)
-    }
-    fn users_matching(
-        &self,
-        pool: &str,
-        search: &UserSearch,
-        after: Option<&str>,
-        limit: usize,
-        keep: &dyn Fn(&UserRecord) -> bool,
-    ) -> Result<UserPage, StoreError> {
-        self.store.users_matching(pool, search, after, limit, keep)
-    }
-    fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
-        self.store.family(pool, id)
-    }
-    fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
-        self.store.family_by_hash(pool, hash)
-    }
-    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
-        let read = self.store.families_of(pool, sub);
-        let hook = self.hook.lock().unwrap().take();
-        if let Some(hook) = hook {
-            hook();
-        }
-        read
-    }
-    fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
-        self.store.events(pool, sub, limit)
-    }
-    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
-        self.store.secret(pool, name)
-    }
-    fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.store.commit(pool, writes)
-    }
-}
-
 /// A sign-in that commits while a global sign-out runs is one of the sessions it ends. The
 /// sign-out wrote only the sessions it had read, so one made after that read survived it.
 #[test]
 fn a_sign_in_during_a_global_sign_out_is_signed_out_too() {
-    let store = Arc::new(AfterSessionsRead::default());
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
     let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
     confirmed(&f, "alice");
     let first = signed_in(&f, "alice");
     let late = Arc::new(std::sync::Mutex::new(None));
     let (pool, slot) = (f.pool.clone(), Arc::clone(&late));
-    *store.hook.lock().unwrap() = Some(Box::new(move || *slot.lock().unwrap() = Some(signed_in_with(&pool))));
+    *store.after_sessions_read.lock().unwrap() =
+        Some(Box::new(move || *slot.lock().unwrap() = Some(signed_in_with(&pool))));
     f.pool.global_sign_out(&first.access_token).unwrap();
     let late = late.lock().unwrap().take().expect("the sign-in ran during the sign-out");
     assert!(f.pool.verify_access_token(&first.access_token).is_err());

@@ -11,87 +11,28 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
-use userpool::flow::state::{AuditEvent, Family, UserRecord};
+use userpool::flow::state::{AuditEvent, UserRecord};
 use userpool::store::conformance::{sample_family, sample_user};
-use userpool::store::{GROUP_ATTRIBUTE, SecretBytes, StoreError, UserPage, UserSearch, Versioned, Write, search_term};
+use userpool::store::{GROUP_ATTRIBUTE, StoreError, UserSearch, Write, search_term};
 use userpool::{ErrorCode, ManualClock, PoolConfig, RecordingDelivery, SqliteOptions, SqliteStore, Store, UserPool};
 
 mod common;
 
-use common::{PW, email};
+use common::{Interposed, PW, email};
 /// Set in a child process of this test binary: hold a write lock on this file.
 const LOCK_HOLDER_ENV: &str = "USERPOOL_TEST_HOLD_LOCK_ON";
 
 /// A store on a file in a directory that is removed with it, which counts the walks through
 /// the whole pool (`Store::users`).
-struct TempStore {
-    store: SqliteStore,
-    walks: AtomicUsize,
-    _dir: TempDir,
+type TempStore = Interposed<SqliteStore>;
+
+fn temp_store() -> TempStore {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
+    Interposed::new(store).keeping(dir)
 }
 
-impl TempStore {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
-        Self { store, walks: AtomicUsize::new(0), _dir: dir }
-    }
-}
-
-impl Store for TempStore {
-    fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.store.user(pool, sub)
-    }
-    fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.store.user_by_key(pool, key)
-    }
-    fn user_version(&self, pool: &str, sub: &str) -> Result<Option<u64>, StoreError> {
-        self.store.user_version(pool, sub)
-    }
-    fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
-        self.store.user_sub_by_key(pool, key)
-    }
-    fn users(
-        &self,
-        pool: &str,
-        after: Option<&str>,
-        limit: usize,
-        keep: &dyn Fn(&UserRecord) -> bool,
-    ) -> Result<UserPage, StoreError> {
-        self.walks.fetch_add(1, Ordering::Relaxed);
-        self.store.users(pool, after, limit, keep)
-    }
-    fn users_matching(
-        &self,
-        pool: &str,
-        search: &UserSearch,
-        after: Option<&str>,
-        limit: usize,
-        keep: &dyn Fn(&UserRecord) -> bool,
-    ) -> Result<UserPage, StoreError> {
-        self.store.users_matching(pool, search, after, limit, keep)
-    }
-    fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
-        self.store.family(pool, id)
-    }
-    fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
-        self.store.family_by_hash(pool, hash)
-    }
-    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
-        self.store.families_of(pool, sub)
-    }
-    fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
-        self.store.events(pool, sub, limit)
-    }
-    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
-        self.store.secret(pool, name)
-    }
-    fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.store.commit(pool, writes)
-    }
-}
-
-userpool::store_conformance_tests!(TempStore::new());
+userpool::store_conformance_tests!(temp_store());
 
 fn put_user(user: UserRecord, keys: &[&str], expect: Option<u64>) -> Write {
     Write::PutUser { user, keys: keys.iter().map(|k| (*k).to_owned()).collect(), expect }
@@ -247,7 +188,7 @@ fn indexed(store: &SqliteStore, attribute: &'static str, value: &str, prefix: bo
 
 #[test]
 fn a_search_reads_exactly_the_users_whose_terms_match() {
-    let temp = TempStore::new();
+    let temp = temp_store();
     let store = &temp.store;
     let long = format!("{}@example.com", "x".repeat(200));
     let emails = [
@@ -655,7 +596,7 @@ const ROUNDS: usize = 1000;
 /// commit wins every round.
 #[test]
 fn thirty_two_threads_racing_on_one_version_have_one_winner_every_round() {
-    let store = Arc::new(TempStore::new());
+    let store = Arc::new(temp_store());
     store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
     let family = sample_family("fam-1", "sub-a", "hash-0");
     store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec!["hash-0".into()], expect: None }]).unwrap();
@@ -722,7 +663,7 @@ fn thirty_two_threads_racing_on_one_version_have_one_winner_every_round() {
 /// leaves nothing behind, and every thread that claims nothing shared succeeds.
 #[test]
 fn grouped_commits_succeed_and_fail_one_by_one() {
-    let store = Arc::new(TempStore::new());
+    let store = Arc::new(temp_store());
     for round in 0..50 {
         let pool = format!("p{round}");
         let barrier = Arc::new(Barrier::new(THREADS));
@@ -783,7 +724,7 @@ struct Fixture {
 }
 
 fn fixture(extra: &str) -> Fixture {
-    let store = Arc::new(TempStore::new());
+    let store = Arc::new(temp_store());
     let delivery = RecordingDelivery::new();
     let pool = UserPool::builder(pool_config(extra))
         .store(Arc::clone(&store) as Arc<dyn Store>)
@@ -858,7 +799,7 @@ fn one_refresh_token_rotates_once_on_sqlite() {
 /// tokens the pool takes back.
 #[test]
 fn a_groups_listing_pages_through_its_members_whatever_its_name() {
-    let store = Arc::new(TempStore::new());
+    let store = Arc::new(temp_store());
     let pool = UserPool::builder(pool_config(""))
         .store(Arc::clone(&store) as Arc<dyn Store>)
         .delivery(Arc::new(RecordingDelivery::new()))

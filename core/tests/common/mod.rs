@@ -3,8 +3,10 @@
 #![allow(dead_code, reason = "each test crate uses a subset of these helpers")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 
+use userpool::flow::state::{AuditEvent, Family, UserRecord};
+use userpool::store::{SecretBytes, StoreError, UserPage, UserSearch, Versioned, Write};
 use userpool::{Attributes, ManualClock, PoolConfig, RecordingDelivery, Store, UserPool};
 
 /// The password every test user signs up with.
@@ -75,4 +77,86 @@ pub(crate) fn race(threads: usize, attempt: impl Fn() -> bool + Send + Sync + 's
         h.join().unwrap();
     }
     wins.load(Ordering::SeqCst)
+}
+
+/// A store that forwards to `store` and lets a test watch and step in: it counts the walks
+/// through a whole pool (`Store::users`), and runs a hook right after the next read of a
+/// user's sessions returns, so that what the hook commits lands between that read and the
+/// commit that follows it.
+pub(crate) struct Interposed<S> {
+    pub(crate) store: S,
+    pub(crate) walks: AtomicUsize,
+    pub(crate) after_sessions_read: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// Whatever must live as long as the store (the temporary directory of its file).
+    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl<S: Store> Interposed<S> {
+    pub(crate) fn new(store: S) -> Self {
+        Self { store, walks: AtomicUsize::new(0), after_sessions_read: Mutex::new(None), _keep: None }
+    }
+
+    /// Keeps `keep` alive as long as the store.
+    pub(crate) fn keeping(mut self, keep: impl std::any::Any + Send + Sync) -> Self {
+        self._keep = Some(Box::new(keep));
+        self
+    }
+}
+
+impl<S: Store> Store for Interposed<S> {
+    fn user(&self, pool: &str, sub: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+        self.store.user(pool, sub)
+    }
+    fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
+        self.store.user_by_key(pool, key)
+    }
+    fn user_version(&self, pool: &str, sub: &str) -> Result<Option<u64>, StoreError> {
+        self.store.user_version(pool, sub)
+    }
+    fn user_sub_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<String>>, StoreError> {
+        self.store.user_sub_by_key(pool, key)
+    }
+    fn users(
+        &self,
+        pool: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        self.walks.fetch_add(1, Ordering::Relaxed);
+        self.store.users(pool, after, limit, keep)
+    }
+    fn users_matching(
+        &self,
+        pool: &str,
+        search: &UserSearch,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&UserRecord) -> bool,
+    ) -> Result<UserPage, StoreError> {
+        self.store.users_matching(pool, search, after, limit, keep)
+    }
+    fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
+        self.store.family(pool, id)
+    }
+    fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
+        self.store.family_by_hash(pool, hash)
+    }
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
+        let read = self.store.families_of(pool, sub);
+        let hook = self.after_sessions_read.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        read
+    }
+    fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        self.store.events(pool, sub, limit)
+    }
+    fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
+        self.store.secret(pool, name)
+    }
+    fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.store.commit(pool, writes)
+    }
 }
