@@ -92,8 +92,6 @@ fn usable(u: &UserRecord, ctx: &Ctx<'_>) -> Vec<MfaMethod> {
         .collect()
 }
 
-/// After the first factor: the second-factor step, or `None` when tokens may be issued.
-/// `setup_secret` (sealed) is used only if the user must set up an authenticator now.
 /// The user's methods that a sign-in may ask for as the second factor: the preferred
 /// one when it is usable, else every usable one (the user chooses). None when the pool asks
 /// for no second factor.
@@ -108,6 +106,8 @@ pub(crate) fn sign_in_factors(u: &UserRecord, ctx: &Ctx<'_>) -> Vec<MfaMethod> {
     }
 }
 
+/// After the first factor: the second-factor step, or `None` when tokens may be issued.
+/// `setup_secret` (sealed) is used only if the user must set up an authenticator now.
 pub(crate) fn second_factor(
     next: &mut UserRecord,
     setup_secret: &str,

@@ -415,8 +415,6 @@ pub(crate) fn message(
     (message, delivery)
 }
 
-/// The name a person signs in with: the username, or the email/phone when those are the
-/// username.
 /// Refuses a change to a user's attributes or groups that makes their claims longer than an
 /// ID token may carry ([`crate::crypto::jwt::MAX_USER_CLAIMS_LEN`]). A change that does not
 /// lengthen them passes, so a user past the limit can always shed attributes.
@@ -436,6 +434,8 @@ pub(crate) fn check_token_size(before: Option<&UserRecord>, after: &UserRecord) 
     Ok(())
 }
 
+/// The name a person signs in with: the username, or the email/phone when those are the
+/// username.
 pub(crate) fn display_username(settings: &Settings, user: &UserRecord) -> String {
     match settings.username_mode {
         crate::config::UsernameMode::Username => user.username.clone(),
