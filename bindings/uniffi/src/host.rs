@@ -10,12 +10,16 @@ use crate::types::{FromCore, Message};
 
 /// Sends the messages that carry codes (sign-up confirmation, password reset, MFA,
 /// invitations). The app implements it (email, SMS, a push to another device…). It is called
-/// on a background thread; throwing fails the operation with `CodeDeliveryFailureException`
-/// and leaves the pool as it was.
+/// on a background thread. Returning `false`, or throwing, fails the operation with
+/// `CodeDeliveryFailureException` and leaves the pool as it was.
+///
+/// Why a `Bool` and not nothing: a Kotlin `Error` (`TODO()`, an `AssertionError`), unlike an
+/// `Exception`, escapes the generated code, and JNA then answers the call with zeros. With
+/// nothing to return, that read as a message sent; a zero `Bool` is `false`, a failure.
 #[uniffi::export(with_foreign)]
 pub trait Delivery: Send + Sync {
-    /// Sends one message.
-    fn deliver(&self, message: Message) -> Result<(), DeliveryError>;
+    /// Sends one message; `true` once it is sent (or queued to be).
+    fn deliver(&self, message: Message) -> Result<bool, DeliveryError>;
 }
 
 /// The current time, for apps and tests that move time themselves. Called on background
@@ -36,7 +40,11 @@ pub(crate) struct HostDelivery(pub(crate) Arc<dyn Delivery>);
 impl up::Delivery for HostDelivery {
     fn deliver(&self, message: &up::Message) -> Result<(), up::DeliveryError> {
         let message = Message::from_core(message).map_err(|e| up::DeliveryError(e.message().to_owned()))?;
-        self.0.deliver(message).map_err(|e| up::DeliveryError(e.to_string()))
+        match self.0.deliver(message) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(up::DeliveryError("the delivery returned false: the message was not sent".into())),
+            Err(e) => Err(up::DeliveryError(e.to_string())),
+        }
     }
 }
 

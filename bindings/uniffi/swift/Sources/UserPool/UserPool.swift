@@ -829,22 +829,30 @@ public func FfiConverterTypeClock_lower(_ value: Clock) -> UInt64 {
 /**
  * Sends the messages that carry codes (sign-up confirmation, password reset, MFA,
  * invitations). The app implements it (email, SMS, a push to another device…). It is called
- * on a background thread; throwing fails the operation with `CodeDeliveryFailureException`
- * and leaves the pool as it was.
+ * on a background thread. Returning `false`, or throwing, fails the operation with
+ * `CodeDeliveryFailureException` and leaves the pool as it was.
+ *
+ * Why a `Bool` and not nothing: a Kotlin `Error` (`TODO()`, an `AssertionError`), unlike an
+ * `Exception`, escapes the generated code, and JNA then answers the call with zeros. With
+ * nothing to return, that read as a message sent; a zero `Bool` is `false`, a failure.
  */
 public protocol Delivery: AnyObject, Sendable {
     
     /**
-     * Sends one message.
+     * Sends one message; `true` once it is sent (or queued to be).
      */
-    func deliver(message: Message) throws 
+    func deliver(message: Message) throws  -> Bool
     
 }
 /**
  * Sends the messages that carry codes (sign-up confirmation, password reset, MFA,
  * invitations). The app implements it (email, SMS, a push to another device…). It is called
- * on a background thread; throwing fails the operation with `CodeDeliveryFailureException`
- * and leaves the pool as it was.
+ * on a background thread. Returning `false`, or throwing, fails the operation with
+ * `CodeDeliveryFailureException` and leaves the pool as it was.
+ *
+ * Why a `Bool` and not nothing: a Kotlin `Error` (`TODO()`, an `AssertionError`), unlike an
+ * `Exception`, escapes the generated code, and JNA then answers the call with zeros. With
+ * nothing to return, that read as a message sent; a zero `Bool` is `false`, a failure.
  */
 open class DeliveryImpl: Delivery, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -900,15 +908,16 @@ open class DeliveryImpl: Delivery, @unchecked Sendable {
 
     
     /**
-     * Sends one message.
+     * Sends one message; `true` once it is sent (or queued to be).
      */
-open func deliver(message: Message)throws   {try rustCallWithError(FfiConverterTypeDeliveryError_lift) {
+open func deliver(message: Message)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeDeliveryError_lift) {
         uniffiCallStatus in
     uniffi_userpool_uniffi_fn_method_delivery_deliver(
             self.uniffiCloneHandle(),
         FfiConverterTypeMessage_lower(message),uniffiCallStatus
     )
-}
+})
 }
     
 
@@ -942,11 +951,11 @@ fileprivate struct UniffiCallbackInterfaceDelivery {
         deliver: { (
             uniffiHandle: UInt64,
             message: RustBuffer,
-            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiOutReturn: UnsafeMutablePointer<Int8>,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
             let makeCall = {
-                () throws -> () in
+                () throws -> Bool in
                 guard let uniffiObj = try? FfiConverterTypeDelivery.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
@@ -956,7 +965,7 @@ fileprivate struct UniffiCallbackInterfaceDelivery {
             }
 
             
-            let writeReturn = { () }
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
             uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
@@ -5670,7 +5679,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_clock_now_ms() != 33256) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_method_delivery_deliver() != 35640) {
+    if (uniffi_userpool_uniffi_checksum_method_delivery_deliver() != 23894) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_admin_add_user_to_group() != 18038) {

@@ -102,6 +102,13 @@ final class GlueTests: XCTestCase {
             _ = try await pool.signUp(username: "alice", password: password, attributes: ["email": "alice@example.com"])
         }
         XCTAssertTrue(declared?.message.contains("the SMS gateway refused") ?? false)
+        delivery.fail(with: nil)
+        delivery.accept(false)
+        let refused = await authError {
+            _ = try await pool.signUp(username: "alice", password: password, attributes: ["email": "alice@example.com"])
+        }
+        XCTAssertEqual(refused?.code, "CodeDeliveryFailureException")
+        delivery.accept(true)
         let users = try await pool.listUsers()
         XCTAssertEqual(users.users.count, 0)
         delivery.fail(with: nil)

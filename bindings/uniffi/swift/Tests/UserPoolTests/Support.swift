@@ -127,7 +127,7 @@ func json(_ n: Int64) -> JSON { .number(Double(n)) }
 
 // MARK: - Host implementations
 
-/// A delivery that records every message and can be told to throw.
+/// A delivery that records every message and can be told to throw, or to answer `false`.
 final class RecordingDelivery: Delivery, @unchecked Sendable {
     private let lock = NSLock()
     private var recorded: [Message] = []
@@ -144,10 +144,20 @@ final class RecordingDelivery: Delivery, @unchecked Sendable {
         failure = error
     }
 
-    func deliver(message: Message) throws {
+    private var accepting = true
+
+    /// What `deliver` answers from now on when it does not throw.
+    func accept(_ answer: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        accepting = answer
+    }
+
+    func deliver(message: Message) throws -> Bool {
         lock.lock(); defer { lock.unlock() }
         if let failure { throw failure }
+        guard accepting else { return false }
         recorded.append(message)
+        return true
     }
 
     func lastCode(to destination: String) -> String? {

@@ -252,7 +252,7 @@ typedef void (*UniffiCallbackInterfaceClockMethod0)(uint64_t, int64_t* _Nonnull,
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DELIVERY_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DELIVERY_METHOD0
-typedef void (*UniffiCallbackInterfaceDeliveryMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+typedef void (*UniffiCallbackInterfaceDeliveryMethod0)(uint64_t, RustBuffer, int8_t* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -312,7 +312,7 @@ void uniffi_userpool_uniffi_fn_init_callback_vtable_delivery(const UniffiVTableC
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_DELIVERY_DELIVER
 #define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_DELIVERY_DELIVER
-void uniffi_userpool_uniffi_fn_method_delivery_deliver(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+int8_t uniffi_userpool_uniffi_fn_method_delivery_deliver(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_CLONE_USERPOOL

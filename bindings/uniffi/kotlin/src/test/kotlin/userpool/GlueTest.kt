@@ -134,8 +134,21 @@ class GlueTest {
                 runBlocking { pool.signUp("alice", PASSWORD, mapOf("email" to "alice@example.com")) }
             }
             assertTrue(declared.message!!.contains("the SMS gateway refused"), declared.message)
-            assertEquals(0, pool.listUsers().users.size)
+            // An Error is not an Exception: it escapes the generated code, and JNA answers
+            // the call with zeros. Were that read as "sent", alice would be created here.
+            for (error in listOf(NotImplementedError("wire SMTP"), AssertionError("unreachable"))) {
+                delivery.failing = error
+                assertThrows<AuthException.CodeDeliveryFailureException> {
+                    runBlocking { pool.signUp("alice", PASSWORD, mapOf("email" to "alice@example.com")) }
+                }
+            }
             delivery.failing = null
+            delivery.refusing = true
+            assertThrows<AuthException.CodeDeliveryFailureException> {
+                runBlocking { pool.signUp("alice", PASSWORD, mapOf("email" to "alice@example.com")) }
+            }
+            delivery.refusing = false
+            assertEquals(0, pool.listUsers().users.size)
             assertTrue(delivery.messages.isEmpty())
             pool.signUpConfirmed("alice", "alice@example.com")
             assertEquals(UserStatus.CONFIRMED, pool.adminGetUser("alice").status)

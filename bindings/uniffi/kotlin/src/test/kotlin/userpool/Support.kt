@@ -8,16 +8,21 @@ import java.util.concurrent.atomic.AtomicLong
 import javax.crypto.Mac
 import javax.crypto.spec.SecretKeySpec
 
-/** A delivery that records every message and can be told to throw. */
+/** A delivery that records every message and can be told to throw, or to answer `false`. */
 class RecordingDelivery : Delivery {
     val messages = CopyOnWriteArrayList<Message>()
 
     @Volatile
     var failing: Throwable? = null
 
-    override fun deliver(message: Message) {
+    @Volatile
+    var refusing = false
+
+    override fun deliver(message: Message): Boolean {
         failing?.let { throw it }
+        if (refusing) return false
         messages.add(message)
+        return true
     }
 
     /** The code of the last message sent to [destination]. */
