@@ -288,6 +288,15 @@ export declare class UserPool {
    * `"<redacted>"`.
    */
   config(): string
+  /**
+   * Closes this handle: later calls on it fail with `InvalidParameterException`, while
+   * calls already running finish. The pool itself (its file, and the delivery and clock
+   * functions it holds) is released once every handle on it is closed or collected:
+   * this one and those `withClient` made. A delivery or clock that refers to its pool
+   * keeps it alive until then, since the garbage collector cannot see through the
+   * references the pool holds to them. Closing twice does nothing.
+   */
+  close(): void
   /** Registers a user; the confirmation code goes out through `delivery`. */
   signUp(username: string, password: string, attributes?: Record<string, string>): Promise<SignUpResult>
   /** Confirms a new account with the code it was sent. */

@@ -205,12 +205,33 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
 /// the Cognito exception name, e.g. `UsernameExistsException`.
 #[napi]
 pub struct UserPool {
+    /// The pool and the host's clock until [`UserPool::close`]; `None` after.
+    open: std::sync::Mutex<Option<Handle>>,
+    pool_id: String,
+    issuer: String,
+}
+
+/// What an open [`UserPool`] holds.
+#[derive(Clone)]
+struct Handle {
     inner: userpool::UserPool,
     /// The host's clock, for the synchronous methods (which run on the JavaScript thread).
     clock: Option<Arc<FunctionRef<(), f64>>>,
 }
 
 impl UserPool {
+    fn new(handle: Handle) -> Self {
+        let (pool_id, issuer) = (handle.inner.pool_id().to_owned(), handle.inner.issuer().to_owned());
+        Self { open: std::sync::Mutex::new(Some(handle)), pool_id, issuer }
+    }
+
+    /// The pool while this handle is open.
+    fn handle(&self) -> Result<Handle, Failure> {
+        let open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        open.clone()
+            .ok_or_else(|| Failure::Pool(userpool::Error::new(ErrorCode::InvalidParameter, "This pool was closed.")))
+    }
+
     /// Runs `op` on a worker thread with the converted `args`; returns its Promise.
     fn run<'env, A, T>(
         &self,
@@ -222,8 +243,8 @@ impl UserPool {
         A: Send + 'static,
         T: ToNapiValue + Send + 'static,
     {
-        let pool = self.inner.clone();
-        settle(env, args.map(|args| move || op(&pool, args).map_err(Failure::Pool)))
+        let work = self.handle().and_then(|h| args.map(|args| move || op(&h.inner, args).map_err(Failure::Pool)));
+        settle(env, work)
     }
 
     /// [`Self::run`] for a result that carries secrets: they print as `<redacted>`.
@@ -237,16 +258,16 @@ impl UserPool {
         A: Send + 'static,
         T: HasSecrets + Send + 'static,
     {
-        let pool = self.inner.clone();
-        settle_as(env, args.map(|args| move || op(&pool, args).map_err(Failure::Pool)), redact::present::<T>)
+        let work = self.handle().and_then(|h| args.map(|args| move || op(&h.inner, args).map_err(Failure::Pool)));
+        settle_as(env, work, redact::present::<T>)
     }
 
     /// Runs `op` here, on the JavaScript thread, with the host's clock read first. A panic
     /// is caught as on the worker threads: it must not unwind into Node.
     fn sync<R>(&self, env: &Env, op: impl FnOnce(&userpool::UserPool) -> Result<R, Failure>) -> napi::Result<R> {
         let op = |pool: &userpool::UserPool| catch_unwind(AssertUnwindSafe(|| op(pool))).unwrap_or(Err(Failure::Panic));
-        let outcome = match &self.clock {
-            None => op(&self.inner),
+        let outcome = self.handle().and_then(|handle| match &handle.clock {
+            None => op(&handle.inner),
             Some(clock) => clock
                 .borrow_back(env)
                 .and_then(|clock| clock.call(()))
@@ -255,13 +276,18 @@ impl UserPool {
                     cause: Some(error),
                 })
                 .and_then(host::checked_ms)
-                .and_then(|now| host::with_js_thread_now(now, || op(&self.inner))),
-        };
+                .and_then(|now| host::with_js_thread_now(now, || op(&handle.inner))),
+        });
         outcome.map_err(|failure| errors::to_js(env, failure, None))
     }
 
-    fn view(&self, inner: userpool::UserPool) -> Self {
-        Self { inner, clock: self.clock.clone() }
+    /// A handle of its own on `make(this pool)`, sharing the clock.
+    fn view(
+        &self,
+        make: impl FnOnce(&userpool::UserPool) -> Result<userpool::UserPool, Failure>,
+    ) -> Result<Self, Failure> {
+        let handle = self.handle()?;
+        Ok(Self::new(Handle { inner: make(&handle.inner)?, clock: handle.clock }))
     }
 }
 
@@ -306,7 +332,7 @@ impl UserPool {
                     builder = builder.encryption_key(&key);
                 }
                 let inner = if options.existing_only { builder.open_existing()? } else { builder.open()? };
-                Ok(UserPool { inner, clock: clock_ref })
+                Ok(UserPool::new(Handle { inner, clock: clock_ref }))
             }
         });
         settle(env, work)
@@ -324,9 +350,9 @@ impl UserPool {
         let view = (|| {
             let client_id = string(&client_id, "clientId")?;
             let secret = optional_string(client_secret.as_ref(), "clientSecret")?;
-            Ok(self.inner.with_client(&client_id, secret.as_deref())?)
+            self.view(|pool| Ok(pool.with_client(&client_id, secret.as_deref())?))
         })();
-        view.map(|inner| self.view(inner)).map_err(|failure| errors::to_js(env, failure, None))
+        view.map_err(|failure| errors::to_js(env, failure, None))
     }
 
     /// The same pool, acting as a client with a secret, proven per call by Cognito's
@@ -341,29 +367,40 @@ impl UserPool {
         let view = (|| {
             let client_id = string(&client_id, "clientId")?;
             let secret_hash = secret(&secret_hash, "secretHash")?;
-            Ok(self.inner.with_client_secret_hash(&client_id, &secret_hash)?)
+            self.view(|pool| Ok(pool.with_client_secret_hash(&client_id, &secret_hash)?))
         })();
-        view.map(|inner| self.view(inner)).map_err(|failure| errors::to_js(env, failure, None))
+        view.map_err(|failure| errors::to_js(env, failure, None))
     }
 
     /// The pool id.
     #[napi(getter)]
     pub fn pool_id(&self) -> String {
-        self.inner.pool_id().to_owned()
+        self.pool_id.clone()
     }
 
     /// The token issuer (`iss`).
     #[napi(getter)]
     pub fn issuer(&self) -> String {
-        self.inner.issuer().to_owned()
+        self.issuer.clone()
     }
 
     /// The pool's configuration as TOML text: every key with the value in force, defaults
     /// included, in the format of `userpool config default`; client secrets show as
     /// `"<redacted>"`.
     #[napi]
-    pub fn config(&self) -> String {
-        self.inner.config().to_redacted_toml()
+    pub fn config(&self, env: &Env) -> napi::Result<String> {
+        self.handle().map(|h| h.inner.config().to_redacted_toml()).map_err(|failure| errors::to_js(env, failure, None))
+    }
+
+    /// Closes this handle: later calls on it fail with `InvalidParameterException`, while
+    /// calls already running finish. The pool itself (its file, and the delivery and clock
+    /// functions it holds) is released once every handle on it is closed or collected:
+    /// this one and those `withClient` made. A delivery or clock that refers to its pool
+    /// keeps it alive until then, since the garbage collector cannot see through the
+    /// references the pool holds to them. Closing twice does nothing.
+    #[napi]
+    pub fn close(&self) {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     }
 
     // ── sign-up ─────────────────────────────────────────────────────────────────────────

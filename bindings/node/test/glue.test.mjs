@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { inspect, promisify } from 'node:util'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 import { FAST_HASHING, PASSWORD, UserPool, openPool, signedIn, userpool } from './helpers.mjs'
 
@@ -641,6 +643,47 @@ describe('storage', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('closing', () => {
+  test('a closed handle refuses new calls, lets running ones finish, and closes twice', async () => {
+    const { pool } = await openPool()
+    const view = pool.withClient('default')
+    const running = pool.adminCreateUser('gina', { email: 'gina@example.com' }, null, false)
+    pool.close()
+    pool.close()
+    assert.equal((await running).user.username, 'gina')
+    await rejectsWith(pool.listUsers(), { code: 'InvalidParameterException', message: /closed/ })
+    assert.throws(() => pool.verifyAccessTokenSync('x.y.z'), { code: 'InvalidParameterException' })
+    assert.throws(() => pool.config(), { code: 'InvalidParameterException' })
+    assert.throws(() => pool.withClient('default'), { code: 'InvalidParameterException' })
+    assert.equal(pool.poolId, view.poolId, 'what the handle was stays readable')
+    assert.deepEqual((await view.listUsers()).users.map((u) => u.username), ['gina'], 'a view is a handle of its own')
+  })
+
+  test('a closed pool lets a delivery that refers to it be collected', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc')
+    let collected = false
+    const registry = new FinalizationRegistry(() => {
+      collected = true
+    })
+    await (async () => {
+      let pool
+      const delivery = async () => {
+        await pool.listUsers()
+      }
+      registry.register(delivery, 'delivery')
+      pool = await UserPool.open({ config: { password_hashing: FAST_HASHING }, delivery })
+      await pool.signUp('carol', PASSWORD, { email: 'carol@example.com' })
+      pool.close()
+    })()
+    for (let round = 0; round < 50 && !collected; round++) {
+      gc()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.ok(collected, 'the delivery (and with it the pool) was never collected')
   })
 })
 
