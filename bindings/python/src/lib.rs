@@ -15,12 +15,12 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::Value;
 use userpool as up;
 
@@ -785,7 +785,23 @@ fn sign_up_result(r: up::SignUpResult) -> SignUpResult {
 /// An open user pool; safe to share between threads.
 #[pyclass(frozen, module = "userpool._native")]
 struct UserPool {
-    inner: up::UserPool,
+    /// The pool until [`UserPool::close`]; `None` after.
+    open: Mutex<Option<up::UserPool>>,
+    pool_id: String,
+    issuer: String,
+}
+
+impl UserPool {
+    fn new(pool: up::UserPool) -> Self {
+        let (pool_id, issuer) = (pool.pool_id().to_owned(), pool.issuer().to_owned());
+        Self { open: Mutex::new(Some(pool)), pool_id, issuer }
+    }
+
+    /// The pool while this handle is open.
+    fn pool(&self) -> up::Result<up::UserPool> {
+        let open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        open.clone().ok_or_else(|| up::Error::new(up::ErrorCode::InvalidParameter, "This pool was closed."))
+    }
 }
 
 /// A copy of the encryption key, wiped when dropped. A `bytes` key cannot be wiped in
@@ -843,36 +859,49 @@ impl UserPool {
             }
             if existing_only { builder.open_existing() } else { builder.open() }
         })?;
-        Ok(Self { inner })
+        Ok(Self::new(inner))
     }
 
     #[pyo3(signature = (client_id, client_secret=None))]
     fn with_client(&self, py: Python<'_>, client_id: String, client_secret: Option<Secret>) -> PyResult<Self> {
-        let inner = run(py, || self.inner.with_client(&client_id, client_secret.as_deref()))?;
-        Ok(Self { inner })
+        run(py, || self.pool()?.with_client(&client_id, client_secret.as_deref())).map(Self::new)
     }
 
     fn with_client_secret_hash(&self, py: Python<'_>, client_id: String, secret_hash: Secret) -> PyResult<Self> {
-        let inner = run(py, || self.inner.with_client_secret_hash(&client_id, &secret_hash))?;
-        Ok(Self { inner })
+        run(py, || self.pool()?.with_client_secret_hash(&client_id, &secret_hash)).map(Self::new)
     }
 
     #[getter]
     fn pool_id(&self) -> &str {
-        self.inner.pool_id()
+        &self.pool_id
     }
 
     #[getter]
     fn issuer(&self) -> &str {
-        self.inner.issuer()
+        &self.issuer
     }
 
-    fn config(&self) -> String {
-        self.inner.config().to_redacted_toml()
+    fn config(&self, py: Python<'_>) -> PyResult<String> {
+        run(py, || Ok(self.pool()?.config().to_redacted_toml()))
     }
 
     fn __repr__(&self) -> String {
-        format!("UserPool(pool_id={:?})", self.inner.pool_id())
+        format!("UserPool(pool_id={:?})", self.pool_id)
+    }
+
+    /// Closes this handle; see the stub's docstring.
+    fn close(&self) {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
     }
 
     // sign-up
@@ -885,21 +914,21 @@ impl UserPool {
         password: Secret,
         attributes: Option<Attributes>,
     ) -> PyResult<SignUpResult> {
-        run(py, || self.inner.sign_up(&username, &password, attributes.unwrap_or_default())).map(sign_up_result)
+        run(py, || self.pool()?.sign_up(&username, &password, attributes.unwrap_or_default())).map(sign_up_result)
     }
 
     fn confirm_sign_up(&self, py: Python<'_>, username: String, code: Secret) -> PyResult<()> {
-        run(py, || self.inner.confirm_sign_up(&username, &code))
+        run(py, || self.pool()?.confirm_sign_up(&username, &code))
     }
 
     fn resend_sign_up_code(&self, py: Python<'_>, username: String) -> PyResult<CodeDelivery> {
-        run(py, || self.inner.resend_sign_up_code(&username)).map(CodeDelivery::from)
+        run(py, || self.pool()?.resend_sign_up_code(&username)).map(CodeDelivery::from)
     }
 
     // sign-in
 
     fn sign_in(&self, py: Python<'_>, username: String, password: Secret) -> PyResult<SignInResult> {
-        run(py, || self.inner.sign_in(&username, &password)).map(SignInResult::from)
+        run(py, || self.pool()?.sign_in(&username, &password)).map(SignInResult::from)
     }
 
     #[pyo3(signature = (session, answer, attributes=None))]
@@ -910,34 +939,34 @@ impl UserPool {
         answer: Secret,
         attributes: Option<Attributes>,
     ) -> PyResult<SignInResult> {
-        run(py, || self.inner.confirm_sign_in(&session, &answer, attributes.unwrap_or_default()))
+        run(py, || self.pool()?.confirm_sign_in(&session, &answer, attributes.unwrap_or_default()))
             .map(SignInResult::from)
     }
 
     // tokens and sessions
 
     fn refresh(&self, py: Python<'_>, refresh_token: Secret) -> PyResult<Tokens> {
-        run(py, || self.inner.refresh(&refresh_token)).map(Tokens::from)
+        run(py, || self.pool()?.refresh(&refresh_token)).map(Tokens::from)
     }
 
     fn sign_out(&self, py: Python<'_>, refresh_token: Secret) -> PyResult<()> {
-        run(py, || self.inner.sign_out(&refresh_token))
+        run(py, || self.pool()?.sign_out(&refresh_token))
     }
 
     fn global_sign_out(&self, py: Python<'_>, access_token: Secret) -> PyResult<()> {
-        run(py, || self.inner.global_sign_out(&access_token))
+        run(py, || self.pool()?.global_sign_out(&access_token))
     }
 
     fn jwks(&self, py: Python<'_>) -> PyResult<String> {
-        run(py, || Ok(self.inner.jwks()))
+        run(py, || Ok(self.pool()?.jwks()))
     }
 
     fn rotate_signing_keys(&self, py: Python<'_>) -> PyResult<()> {
-        run(py, || self.inner.rotate_signing_keys())
+        run(py, || self.pool()?.rotate_signing_keys())
     }
 
     fn verify_access_token<'py>(&self, py: Python<'py>, token: Secret) -> PyResult<Bound<'py, PyDict>> {
-        let claims = run(py, || self.inner.verify_access_token(&token))?;
+        let claims = run(py, || self.pool()?.verify_access_token(&token))?;
         claims_to_py(py, &claims)
     }
 
@@ -948,18 +977,18 @@ impl UserPool {
         token: Secret,
         client_id: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let claims = run(py, || self.inner.verify_id_token(&token, client_id.as_deref()))?;
+        let claims = run(py, || self.pool()?.verify_id_token(&token, client_id.as_deref()))?;
         claims_to_py(py, &claims)
     }
 
     // MFA
 
     fn associate_software_token(&self, py: Python<'_>, access_token: Secret) -> PyResult<TotpSetup> {
-        run(py, || self.inner.associate_software_token(&access_token)).map(TotpSetup::from)
+        run(py, || self.pool()?.associate_software_token(&access_token)).map(TotpSetup::from)
     }
 
     fn associate_software_token_with_session(&self, py: Python<'_>, session: Secret) -> PyResult<TotpSetup> {
-        run(py, || self.inner.associate_software_token_with_session(&session)).map(TotpSetup::from)
+        run(py, || self.pool()?.associate_software_token_with_session(&session)).map(TotpSetup::from)
     }
 
     #[pyo3(signature = (access_token, code, friendly_name=None))]
@@ -970,7 +999,7 @@ impl UserPool {
         code: Secret,
         friendly_name: Option<String>,
     ) -> PyResult<()> {
-        run(py, || self.inner.verify_software_token(&access_token, &code, friendly_name.as_deref()))
+        run(py, || self.pool()?.verify_software_token(&access_token, &code, friendly_name.as_deref()))
     }
 
     #[pyo3(signature = (access_token, totp=None, sms=None, email=None))]
@@ -984,7 +1013,7 @@ impl UserPool {
     ) -> PyResult<()> {
         let (totp, sms, email) =
             (mfa_preference(totp, "totp")?, mfa_preference(sms, "sms")?, mfa_preference(email, "email")?);
-        run(py, || self.inner.set_mfa_preference(&access_token, totp, sms, email))
+        run(py, || self.pool()?.set_mfa_preference(&access_token, totp, sms, email))
     }
 
     #[pyo3(signature = (username, totp=None, sms=None, email=None))]
@@ -998,7 +1027,7 @@ impl UserPool {
     ) -> PyResult<()> {
         let (totp, sms, email) =
             (mfa_preference(totp, "totp")?, mfa_preference(sms, "sms")?, mfa_preference(email, "email")?);
-        run(py, || self.inner.admin_set_user_mfa_preference(&username, totp, sms, email))
+        run(py, || self.pool()?.admin_set_user_mfa_preference(&username, totp, sms, email))
     }
 
     // groups
@@ -1012,31 +1041,31 @@ impl UserPool {
         precedence: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Group> {
         let precedence = opt_u32(precedence, "precedence")?;
-        run(py, || self.inner.create_group(&name, description.as_deref(), precedence)).map(Group::from)
+        run(py, || self.pool()?.create_group(&name, description.as_deref(), precedence)).map(Group::from)
     }
 
     fn get_group(&self, py: Python<'_>, name: String) -> PyResult<Group> {
-        run(py, || self.inner.get_group(&name)).map(Group::from)
+        run(py, || self.pool()?.get_group(&name)).map(Group::from)
     }
 
     fn list_groups(&self, py: Python<'_>) -> PyResult<Vec<Group>> {
-        run(py, || self.inner.list_groups()).map(|groups| groups.into_iter().map(Group::from).collect())
+        run(py, || self.pool()?.list_groups()).map(|groups| groups.into_iter().map(Group::from).collect())
     }
 
     fn delete_group(&self, py: Python<'_>, name: String) -> PyResult<()> {
-        run(py, || self.inner.delete_group(&name))
+        run(py, || self.pool()?.delete_group(&name))
     }
 
     fn admin_add_user_to_group(&self, py: Python<'_>, username: String, group: String) -> PyResult<()> {
-        run(py, || self.inner.admin_add_user_to_group(&username, &group))
+        run(py, || self.pool()?.admin_add_user_to_group(&username, &group))
     }
 
     fn admin_remove_user_from_group(&self, py: Python<'_>, username: String, group: String) -> PyResult<()> {
-        run(py, || self.inner.admin_remove_user_from_group(&username, &group))
+        run(py, || self.pool()?.admin_remove_user_from_group(&username, &group))
     }
 
     fn admin_list_groups_for_user(&self, py: Python<'_>, username: String) -> PyResult<Vec<Group>> {
-        run(py, || self.inner.admin_list_groups_for_user(&username))
+        run(py, || self.pool()?.admin_list_groups_for_user(&username))
             .map(|groups| groups.into_iter().map(Group::from).collect())
     }
 
@@ -1049,7 +1078,7 @@ impl UserPool {
         pagination_token: Option<String>,
     ) -> PyResult<UserList> {
         let limit = opt_u32(limit, "limit")?;
-        let list = run(py, || self.inner.list_users_in_group(&group, limit, pagination_token.as_deref()))?;
+        let list = run(py, || self.pool()?.list_users_in_group(&group, limit, pagination_token.as_deref()))?;
         Ok(UserList {
             users: list.users.into_iter().map(User::from).collect(),
             pagination_token: list.pagination_token,
@@ -1062,7 +1091,7 @@ impl UserPool {
             .into_iter()
             .map(|u| up::ImportUser { username: u.username, attributes: u.attributes, password_hash: u.password_hash })
             .collect();
-        let outcomes = run(py, || self.inner.admin_import_users(users))?;
+        let outcomes = run(py, || self.pool()?.admin_import_users(users))?;
         outcomes
             .into_iter()
             .map(|outcome| match outcome {
@@ -1075,7 +1104,7 @@ impl UserPool {
     // the signed-in user
 
     fn get_user(&self, py: Python<'_>, access_token: Secret) -> PyResult<User> {
-        run(py, || self.inner.get_user(&access_token)).map(User::from)
+        run(py, || self.pool()?.get_user(&access_token)).map(User::from)
     }
 
     fn change_password(
@@ -1085,7 +1114,7 @@ impl UserPool {
         old_password: Secret,
         new_password: Secret,
     ) -> PyResult<()> {
-        run(py, || self.inner.change_password(&access_token, &old_password, &new_password))
+        run(py, || self.pool()?.change_password(&access_token, &old_password, &new_password))
     }
 
     fn update_user_attributes(
@@ -1094,7 +1123,7 @@ impl UserPool {
         access_token: Secret,
         attributes: Attributes,
     ) -> PyResult<Vec<AttributeUpdate>> {
-        let updates = run(py, || self.inner.update_user_attributes(&access_token, attributes))?;
+        let updates = run(py, || self.pool()?.update_user_attributes(&access_token, attributes))?;
         Ok(updates
             .into_iter()
             .map(|u| AttributeUpdate {
@@ -1111,7 +1140,7 @@ impl UserPool {
         access_token: Secret,
         attribute: String,
     ) -> PyResult<CodeDelivery> {
-        run(py, || self.inner.get_user_attribute_verification_code(&access_token, &attribute)).map(CodeDelivery::from)
+        run(py, || self.pool()?.get_user_attribute_verification_code(&access_token, &attribute)).map(CodeDelivery::from)
     }
 
     fn verify_user_attribute(
@@ -1121,21 +1150,21 @@ impl UserPool {
         attribute: String,
         code: Secret,
     ) -> PyResult<()> {
-        run(py, || self.inner.verify_user_attribute(&access_token, &attribute, &code))
+        run(py, || self.pool()?.verify_user_attribute(&access_token, &attribute, &code))
     }
 
     fn delete_user_attributes(&self, py: Python<'_>, access_token: Secret, names: Vec<String>) -> PyResult<()> {
-        run(py, || self.inner.delete_user_attributes(&access_token, &names))
+        run(py, || self.pool()?.delete_user_attributes(&access_token, &names))
     }
 
     fn delete_user(&self, py: Python<'_>, access_token: Secret) -> PyResult<()> {
-        run(py, || self.inner.delete_user(&access_token))
+        run(py, || self.pool()?.delete_user(&access_token))
     }
 
     // recovery
 
     fn forgot_password(&self, py: Python<'_>, username: String) -> PyResult<CodeDelivery> {
-        run(py, || self.inner.forgot_password(&username)).map(CodeDelivery::from)
+        run(py, || self.pool()?.forgot_password(&username)).map(CodeDelivery::from)
     }
 
     fn confirm_forgot_password(
@@ -1145,7 +1174,7 @@ impl UserPool {
         code: Secret,
         new_password: Secret,
     ) -> PyResult<()> {
-        run(py, || self.inner.confirm_forgot_password(&username, &code, &new_password))
+        run(py, || self.pool()?.confirm_forgot_password(&username, &code, &new_password))
     }
 
     // administration
@@ -1160,7 +1189,7 @@ impl UserPool {
         send_invitation: bool,
     ) -> PyResult<CreatedUser> {
         let created = run(py, || {
-            self.inner.admin_create_user(
+            self.pool()?.admin_create_user(
                 &username,
                 attributes.unwrap_or_default(),
                 temporary_password.as_deref(),
@@ -1171,27 +1200,27 @@ impl UserPool {
     }
 
     fn admin_get_user(&self, py: Python<'_>, username: String) -> PyResult<User> {
-        run(py, || self.inner.admin_get_user(&username)).map(User::from)
+        run(py, || self.pool()?.admin_get_user(&username)).map(User::from)
     }
 
     fn admin_delete_user(&self, py: Python<'_>, username: String) -> PyResult<()> {
-        run(py, || self.inner.admin_delete_user(&username))
+        run(py, || self.pool()?.admin_delete_user(&username))
     }
 
     fn admin_disable_user(&self, py: Python<'_>, username: String) -> PyResult<()> {
-        run(py, || self.inner.admin_disable_user(&username))
+        run(py, || self.pool()?.admin_disable_user(&username))
     }
 
     fn admin_enable_user(&self, py: Python<'_>, username: String) -> PyResult<()> {
-        run(py, || self.inner.admin_enable_user(&username))
+        run(py, || self.pool()?.admin_enable_user(&username))
     }
 
     fn admin_confirm_sign_up(&self, py: Python<'_>, username: String) -> PyResult<()> {
-        run(py, || self.inner.admin_confirm_sign_up(&username))
+        run(py, || self.pool()?.admin_confirm_sign_up(&username))
     }
 
     fn admin_reset_user_password(&self, py: Python<'_>, username: String) -> PyResult<Option<CodeDelivery>> {
-        run(py, || self.inner.admin_reset_user_password(&username)).map(|d| d.map(CodeDelivery::from))
+        run(py, || self.pool()?.admin_reset_user_password(&username)).map(|d| d.map(CodeDelivery::from))
     }
 
     fn admin_set_user_password(
@@ -1201,19 +1230,19 @@ impl UserPool {
         password: Secret,
         permanent: bool,
     ) -> PyResult<()> {
-        run(py, || self.inner.admin_set_user_password(&username, &password, permanent))
+        run(py, || self.pool()?.admin_set_user_password(&username, &password, permanent))
     }
 
     fn admin_update_user_attributes(&self, py: Python<'_>, username: String, attributes: Attributes) -> PyResult<()> {
-        run(py, || self.inner.admin_update_user_attributes(&username, attributes))
+        run(py, || self.pool()?.admin_update_user_attributes(&username, attributes))
     }
 
     fn admin_delete_user_attributes(&self, py: Python<'_>, username: String, names: Vec<String>) -> PyResult<()> {
-        run(py, || self.inner.admin_delete_user_attributes(&username, &names))
+        run(py, || self.pool()?.admin_delete_user_attributes(&username, &names))
     }
 
     fn admin_user_global_sign_out(&self, py: Python<'_>, username: String) -> PyResult<()> {
-        run(py, || self.inner.admin_user_global_sign_out(&username))
+        run(py, || self.pool()?.admin_user_global_sign_out(&username))
     }
 
     #[pyo3(signature = (filter=None, limit=None, pagination_token=None))]
@@ -1225,7 +1254,7 @@ impl UserPool {
         pagination_token: Option<String>,
     ) -> PyResult<UserList> {
         let limit = opt_u32(limit, "limit")?;
-        let list = run(py, || self.inner.list_users(filter.as_deref(), limit, pagination_token.as_deref()))?;
+        let list = run(py, || self.pool()?.list_users(filter.as_deref(), limit, pagination_token.as_deref()))?;
         Ok(UserList {
             users: list.users.into_iter().map(User::from).collect(),
             pagination_token: list.pagination_token,
@@ -1240,7 +1269,7 @@ impl UserPool {
         limit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<AuthEvent>> {
         let limit = opt_u32(limit, "limit")?;
-        let events = run(py, || self.inner.admin_list_user_auth_events(&username, limit))?;
+        let events = run(py, || self.pool()?.admin_list_user_auth_events(&username, limit))?;
         Ok(events
             .into_iter()
             .map(|e| AuthEvent {

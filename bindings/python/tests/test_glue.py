@@ -426,7 +426,7 @@ def test_aio_offers_every_method_as_a_coroutine() -> None:
         name for name, member in inspect.getmembers(userpool.UserPool)
         if not name.startswith("_") and callable(member)
     }
-    plain = {"open", "with_client", "with_client_secret_hash", "config"}
+    plain = {"open", "with_client", "with_client_secret_hash", "config", "close"}
     for name in sync_methods - plain:
         assert inspect.iscoroutinefunction(getattr(userpool.aio.UserPool, name)), name
         sync_sig = inspect.signature(getattr(userpool.UserPool, name))
@@ -621,3 +621,53 @@ def test_every_public_method_of_the_core_pool_is_forwarded() -> None:
     assert len(names) > 50
     missing = sorted(n for n in names - builder if not hasattr(userpool.UserPool, n))
     assert missing == []
+
+
+def test_a_closed_handle_refuses_new_calls_and_closes_twice(host: Host) -> None:
+    with userpool.UserPool.open(config=fast_config(), delivery=host.deliver, clock=host.clock) as pool:
+        view = pool.with_client("default")
+        pool.admin_create_user("gina", {"email": "gina@example.com"}, send_invitation=False)
+    pool.close()
+    with pytest.raises(userpool.InvalidParameterError, match="closed"):
+        pool.list_users()
+    with pytest.raises(userpool.InvalidParameterError):
+        pool.config()
+    with pytest.raises(userpool.InvalidParameterError):
+        pool.with_client("default")
+    assert pool.pool_id == view.pool_id, "what the handle was stays readable"
+    assert [u.username for u in view.list_users().users] == ["gina"], "a view is a handle of its own"
+
+
+def test_a_closed_pool_lets_a_delivery_that_refers_to_it_be_collected() -> None:
+    import weakref
+
+    class Mailer:
+        pool: userpool.UserPool | None = None
+
+        def __call__(self, message: userpool.Message) -> None:
+            assert self.pool is not None
+            self.pool.list_users()
+
+    def open_and_close(close: bool) -> weakref.ref[Mailer]:
+        mailer = Mailer()
+        mailer.pool = userpool.UserPool.open(config=fast_config(), delivery=mailer)
+        mailer.pool.sign_up("carol", PASSWORD, {"email": "carol@example.com"})
+        if close:
+            mailer.pool.close()
+        return weakref.ref(mailer)
+
+    kept = open_and_close(close=False)
+    closed = open_and_close(close=True)
+    gc.collect()
+    assert kept() is not None, "without close() the cycle runs through Rust, where gc cannot see"
+    assert closed() is None, "closed, the pool let go of its delivery"
+
+
+def test_the_asyncio_pool_closes_as_an_async_context_manager(host: Host) -> None:
+    async def main() -> None:
+        async with await userpool.aio.UserPool.open(config=fast_config(), delivery=host.deliver) as pool:
+            await pool.admin_create_user("gina", {"email": "gina@example.com"}, send_invitation=False)
+        with pytest.raises(userpool.InvalidParameterError, match="closed"):
+            await pool.list_users()
+
+    asyncio.run(main())

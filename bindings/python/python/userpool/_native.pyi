@@ -382,6 +382,15 @@ class UserPool:
         """The token issuer (``iss``)."""
     def config(self) -> str:
         """The configuration the pool runs on, as TOML text; client secrets show as ``"<redacted>"``."""
+    def close(self) -> None:
+        """Closes this handle: later calls on it raise :class:`InvalidParameterError`, while
+        calls already running finish. The pool (its file, its delivery and clock) is released
+        once every handle on it is closed or collected: this one and those ``with_client``
+        made. A delivery or clock that refers to its pool keeps it alive until then: the
+        references the pool holds to them are not ones Python's cycle collector sees.
+        Closing twice does nothing. ``with UserPool.open(...) as pool:`` closes on exit."""
+    def __enter__(self) -> UserPool: ...
+    def __exit__(self, *exc: object) -> bool: ...
     def sign_up(self, username: str, password: str, attributes: Optional[dict[str, str]] = None) -> SignUpResult:
         """Registers a user; the confirmation code goes out through ``delivery``."""
     def confirm_sign_up(self, username: str, code: str) -> None:

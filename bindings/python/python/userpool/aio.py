@@ -84,6 +84,17 @@ class UserPool:
         """The configuration the pool runs on, as TOML text; client secrets show as ``"<redacted>"``."""
         return self._pool.config()
 
+    def close(self) -> None:
+        """Closes this handle, as :meth:`userpool.UserPool.close` (no I/O, so not a coroutine)."""
+        self._pool.close()
+
+    async def __aenter__(self) -> UserPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> bool:
+        self.close()
+        return False
+
     async def sign_up(self, username: str, password: str, attributes: Optional[dict[str, str]] = None) -> SignUpResult:
         """Registers a user; the confirmation code goes out through ``delivery``.
 
