@@ -4,7 +4,7 @@
 //! caller's thread is never held by a password hash; the fast, read-only ones are synchronous.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use userpool as up;
 use zeroize::Zeroizing;
@@ -20,12 +20,17 @@ use crate::types::{
 /// Safe to use from many threads and coroutines at once.
 #[derive(uniffi::Object)]
 pub struct UserPool {
-    core: up::UserPool,
+    /// The engine's pool until [`UserPool::close`]; `None` after.
+    open: Mutex<Option<up::UserPool>>,
+    /// What the pool is, readable after it is closed.
+    pool_id: String,
+    issuer: String,
+    config: String,
 }
 
 impl std::fmt::Debug for UserPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.core.fmt(f)
+        f.debug_struct("UserPool").field("pool_id", &self.pool_id).finish_non_exhaustive()
     }
 }
 
@@ -66,6 +71,18 @@ fn open_core(
 }
 
 impl UserPool {
+    fn new(core: up::UserPool) -> Arc<Self> {
+        let (pool_id, issuer) = (core.pool_id().to_owned(), core.issuer().to_owned());
+        let config = core.config().to_redacted_toml();
+        Arc::new(Self { open: Mutex::new(Some(core)), pool_id, issuer, config })
+    }
+
+    /// The engine's pool while this handle is open.
+    fn core(&self) -> Result<up::UserPool, AuthError> {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.clone().ok_or_else(|| AuthError::InvalidParameterException("This pool was closed.".into()))
+    }
+
     /// Runs `work` on the engine on tokio's blocking pool and converts its result.
     async fn run<T, U>(
         &self,
@@ -75,7 +92,7 @@ impl UserPool {
         T: Send + 'static,
         U: FromCore<T> + Send + 'static,
     {
-        let core = self.core.clone();
+        let core = self.core()?;
         tokio::task::spawn_blocking(move || lift(work(&core))).await.unwrap_or_else(|e| Err(join_error(&e)))
     }
 }
@@ -114,39 +131,46 @@ impl UserPool {
     ) -> Result<Arc<Self>, AuthError> {
         // Wiped on every path from here, an early error or a dropped future included.
         let encryption_key = encryption_key.map(Zeroizing::new);
-        let open = move || {
-            let core = open_core(path, config, delivery, clock, encryption_key, existing_only)?;
-            Ok(Arc::new(Self { core }))
-        };
+        let open = move || Ok(Self::new(open_core(path, config, delivery, clock, encryption_key, existing_only)?));
         tokio::task::spawn_blocking(open).await.unwrap_or_else(|e| Err(join_error(&e)))
     }
 
     /// The same pool, acting as another app client (`client_secret` for a client that has one).
     #[uniffi::method(default(client_secret = None))]
     pub fn with_client(&self, client_id: String, client_secret: Option<String>) -> Result<Arc<Self>, AuthError> {
-        Ok(Arc::new(Self { core: self.core.with_client(&client_id, client_secret.as_deref())? }))
+        Ok(Self::new(self.core()?.with_client(&client_id, client_secret.as_deref())?))
     }
 
     /// The same pool, acting as a client with a secret proven by Cognito's `SECRET_HASH`.
     pub fn with_client_secret_hash(&self, client_id: String, secret_hash: String) -> Result<Arc<Self>, AuthError> {
-        Ok(Arc::new(Self { core: self.core.with_client_secret_hash(&client_id, &secret_hash)? }))
+        Ok(Self::new(self.core()?.with_client_secret_hash(&client_id, &secret_hash)?))
     }
 
     /// The pool id.
     pub fn pool_id(&self) -> String {
-        self.core.pool_id().to_owned()
+        self.pool_id.clone()
     }
 
     /// The token issuer (`iss`).
     pub fn issuer(&self) -> String {
-        self.core.issuer().to_owned()
+        self.issuer.clone()
     }
 
     /// The pool's configuration as TOML text: every key with the value in force, defaults
     /// included, in the format of `userpool config default`; client secrets show as
     /// `"<redacted>"`.
     pub fn config(&self) -> String {
-        self.core.config().to_redacted_toml()
+        self.config.clone()
+    }
+
+    /// Closes this handle: later calls on it fail with `InvalidParameterException`, while
+    /// calls already running finish. The pool (its file, and the delivery and clock it holds)
+    /// is released once every handle on it is closed or freed: this one and those
+    /// `with_client` made. A delivery or clock that refers to its pool keeps it alive until
+    /// then. Closing twice does nothing. (In Kotlin this is `closePool()`: `close()` is the
+    /// `AutoCloseable` one uniffi generates, which frees the handle itself.)
+    pub fn close(&self) {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner).take();
     }
 
     // ── sign-up ──────────────────────────────────────────────────────────────────────────
@@ -209,18 +233,18 @@ impl UserPool {
 
     /// Verifies an access token; its claims as a JSON object.
     pub fn verify_access_token(&self, token: String) -> Result<String, AuthError> {
-        lift(self.core.verify_access_token(&token))
+        lift(self.core()?.verify_access_token(&token))
     }
 
     /// Verifies an ID token (for `client_id`, or the pool's client); its claims as a JSON object.
     #[uniffi::method(default(client_id = None))]
     pub fn verify_id_token(&self, token: String, client_id: Option<String>) -> Result<String, AuthError> {
-        lift(self.core.verify_id_token(&token, client_id.as_deref()))
+        lift(self.core()?.verify_id_token(&token, client_id.as_deref()))
     }
 
     /// The public signing keys as a JWKS JSON document.
-    pub fn jwks(&self) -> String {
-        self.core.jwks()
+    pub fn jwks(&self) -> Result<String, AuthError> {
+        Ok(self.core()?.jwks())
     }
 
     /// Makes a new signing key current; the old one keeps verifying until its tokens expire.

@@ -1161,6 +1161,16 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     func changePassword(accessToken: String, oldPassword: String, newPassword: String) async throws 
     
     /**
+     * Closes this handle: later calls on it fail with `InvalidParameterException`, while
+     * calls already running finish. The pool (its file, and the delivery and clock it holds)
+     * is released once every handle on it is closed or freed: this one and those
+     * `with_client` made. A delivery or clock that refers to its pool keeps it alive until
+     * then. Closing twice does nothing. (In Kotlin this is `closePool()`: `close()` is the
+     * `AutoCloseable` one uniffi generates, which frees the handle itself.)
+     */
+    func close() 
+    
+    /**
      * The pool's configuration as TOML text: every key with the value in force, defaults
      * included, in the format of `userpool config default`; client secrets show as
      * `"<redacted>"`.
@@ -1235,7 +1245,7 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     /**
      * The public signing keys as a JWKS JSON document.
      */
-    func jwks()  -> String
+    func jwks() throws  -> String
     
     /**
      * Every group.
@@ -1794,6 +1804,22 @@ open func changePassword(accessToken: String, oldPassword: String, newPassword: 
 }
     
     /**
+     * Closes this handle: later calls on it fail with `InvalidParameterException`, while
+     * calls already running finish. The pool (its file, and the delivery and clock it holds)
+     * is released once every handle on it is closed or freed: this one and those
+     * `with_client` made. A delivery or clock that refers to its pool keeps it alive until
+     * then. Closing twice does nothing. (In Kotlin this is `closePool()`: `close()` is the
+     * `AutoCloseable` one uniffi generates, which frees the handle itself.)
+     */
+open func close()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_userpool_uniffi_fn_method_userpool_close(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The pool's configuration as TOML text: every key with the value in force, defaults
      * included, in the format of `userpool config default`; client secrets show as
      * `"<redacted>"`.
@@ -2050,8 +2076,8 @@ open func issuer() -> String  {
     /**
      * The public signing keys as a JWKS JSON document.
      */
-open func jwks() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
+open func jwks()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeAuthError_lift) {
         uniffiCallStatus in
     uniffi_userpool_uniffi_fn_method_userpool_jwks(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -5742,6 +5768,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_change_password() != 48438) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_userpool_uniffi_checksum_method_userpool_close() != 59186) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_userpool_uniffi_checksum_method_userpool_config() != 31219) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5784,7 +5813,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_issuer() != 22156) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_method_userpool_jwks() != 51007) {
+    if (uniffi_userpool_uniffi_checksum_method_userpool_jwks() != 55135) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_list_groups() != 11028) {

@@ -87,6 +87,39 @@ final class GlueTests: XCTestCase {
         XCTAssertEqual(Set([Secret("a"), Secret("a"), Secret("b")]).count, 2)
     }
 
+    func testCloseEndsAHandleNotItsViewsAndMayBeCalledTwice() async throws {
+        let pool = try await open()
+        let view = try pool.withClient(clientId: "default")
+        pool.close()
+        pool.close()
+        let refused = await authError { _ = try await pool.listUsers() }
+        XCTAssertEqual(refused?.code, "InvalidParameterException")
+        XCTAssertThrowsError(try pool.jwks())
+        XCTAssertEqual(pool.poolId(), view.poolId(), "what the handle was stays readable")
+        let users = try await view.listUsers()
+        XCTAssertEqual(users.users.count, 0, "a view is a handle of its own")
+    }
+
+    func testAClosedPoolLetsGoOfADeliveryThatRefersToIt() async throws {
+        final class Gone: @unchecked Sendable { var value = false }
+        final class Mailer: Delivery, @unchecked Sendable {
+            var pool: UserPool?
+            let gone: Gone
+            init(_ gone: Gone) { self.gone = gone }
+            deinit { gone.value = true }
+            func deliver(message: Message) throws -> Bool { true }
+        }
+        let kept = Gone()
+        let closed = Gone()
+        for (gone, close) in [(kept, false), (closed, true)] {
+            let mailer = Mailer(gone)
+            mailer.pool = try await UserPool.open(config: fastConfig, delivery: mailer)
+            if close { mailer.pool?.close() }
+        }
+        XCTAssertFalse(kept.value, "unclosed, the pool holds its delivery, which holds the pool")
+        XCTAssertTrue(closed.value, "closed, the pool let go of its delivery")
+    }
+
     func testAThrowingDeliveryBecomesCodeDeliveryFailureAndChangesNothing() async throws {
         let pool = try await open()
         delivery.fail(with: HostFailure(description: "smtp is down for alice@example.com"))

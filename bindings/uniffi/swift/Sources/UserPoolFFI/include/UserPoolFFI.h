@@ -430,6 +430,11 @@ uint64_t uniffi_userpool_uniffi_fn_method_userpool_associate_software_token_with
 uint64_t uniffi_userpool_uniffi_fn_method_userpool_change_password(uint64_t ptr, RustBuffer access_token, RustBuffer old_password, RustBuffer new_password
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_CLOSE
+#define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_CLOSE
+void uniffi_userpool_uniffi_fn_method_userpool_close(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_CONFIG
 #define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_CONFIG
 RustBuffer uniffi_userpool_uniffi_fn_method_userpool_config(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -995,6 +1000,12 @@ uint16_t uniffi_userpool_uniffi_checksum_method_userpool_associate_software_toke
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_METHOD_USERPOOL_CHANGE_PASSWORD
 #define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_METHOD_USERPOOL_CHANGE_PASSWORD
 uint16_t uniffi_userpool_uniffi_checksum_method_userpool_change_password(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_METHOD_USERPOOL_CLOSE
+#define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_METHOD_USERPOOL_CLOSE
+uint16_t uniffi_userpool_uniffi_checksum_method_userpool_close(void
     
 );
 #endif

@@ -156,6 +156,20 @@ class GlueTest {
     }
 
     @Test
+    fun `closePool ends a handle, not its views, and may be called twice`(): Unit = runBlocking {
+        open().use { pool ->
+            pool.withClient("default").use { view ->
+                pool.closePool()
+                pool.closePool()
+                assertThrows<AuthException.InvalidParameterException> { runBlocking { pool.listUsers() } }
+                assertThrows<AuthException.InvalidParameterException> { pool.jwks() }
+                assertEquals(view.poolId(), pool.poolId(), "what the handle was stays readable")
+                assertEquals(0, view.listUsers().users.size, "a view is a handle of its own")
+            }
+        }
+    }
+
+    @Test
     fun `bad input gives typed errors, never a crash`(): Unit = runBlocking {
         open().use { pool ->
             val huge = "x".repeat(1_000_000)
