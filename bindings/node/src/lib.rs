@@ -207,8 +207,10 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
 pub struct UserPool {
     /// The pool and the host's clock until [`UserPool::close`]; `None` after.
     open: std::sync::Mutex<Option<Handle>>,
+    /// What the pool is, readable after it is closed.
     pool_id: String,
     issuer: String,
+    config: String,
 }
 
 /// What an open [`UserPool`] holds.
@@ -222,7 +224,8 @@ struct Handle {
 impl UserPool {
     fn new(handle: Handle) -> Self {
         let (pool_id, issuer) = (handle.inner.pool_id().to_owned(), handle.inner.issuer().to_owned());
-        Self { open: std::sync::Mutex::new(Some(handle)), pool_id, issuer }
+        let config = handle.inner.config().to_redacted_toml();
+        Self { open: std::sync::Mutex::new(Some(handle)), pool_id, issuer, config }
     }
 
     /// The pool while this handle is open.
@@ -388,8 +391,8 @@ impl UserPool {
     /// included, in the format of `userpool config default`; client secrets show as
     /// `"<redacted>"`.
     #[napi]
-    pub fn config(&self, env: &Env) -> napi::Result<String> {
-        self.handle().map(|h| h.inner.config().to_redacted_toml()).map_err(|failure| errors::to_js(env, failure, None))
+    pub fn config(&self) -> String {
+        self.config.clone()
     }
 
     /// Closes this handle: later calls on it fail with `InvalidParameterException`, while

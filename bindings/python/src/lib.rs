@@ -787,14 +787,17 @@ fn sign_up_result(r: up::SignUpResult) -> SignUpResult {
 struct UserPool {
     /// The pool until [`UserPool::close`]; `None` after.
     open: Mutex<Option<up::UserPool>>,
+    /// What the pool is, readable after it is closed.
     pool_id: String,
     issuer: String,
+    config: String,
 }
 
 impl UserPool {
     fn new(pool: up::UserPool) -> Self {
         let (pool_id, issuer) = (pool.pool_id().to_owned(), pool.issuer().to_owned());
-        Self { open: Mutex::new(Some(pool)), pool_id, issuer }
+        let config = pool.config().to_redacted_toml();
+        Self { open: Mutex::new(Some(pool)), pool_id, issuer, config }
     }
 
     /// The pool while this handle is open.
@@ -881,8 +884,8 @@ impl UserPool {
         &self.issuer
     }
 
-    fn config(&self, py: Python<'_>) -> PyResult<String> {
-        run(py, || Ok(self.pool()?.config().to_redacted_toml()))
+    fn config(&self) -> &str {
+        &self.config
     }
 
     fn __repr__(&self) -> String {
