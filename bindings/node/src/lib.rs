@@ -235,6 +235,21 @@ impl UserPool {
             .ok_or_else(|| Failure::Pool(userpool::Error::new(ErrorCode::InvalidParameter, "This pool was closed.")))
     }
 
+    /// `op` on this pool with the converted `args`, as work for a worker thread. Only the
+    /// engine's pool goes with it: the clock's reference must be dropped here, on the
+    /// JavaScript thread.
+    fn work<A, T>(
+        &self,
+        args: Result<A, Failure>,
+        op: impl FnOnce(&userpool::UserPool, A) -> userpool::Result<T> + Send + 'static,
+    ) -> Result<impl FnOnce() -> Result<T, Failure> + Send + 'static, Failure>
+    where
+        A: Send + 'static,
+    {
+        let pool = self.handle()?.inner;
+        args.map(|args| move || op(&pool, args).map_err(Failure::Pool))
+    }
+
     /// Runs `op` on a worker thread with the converted `args`; returns its Promise.
     fn run<'env, A, T>(
         &self,
@@ -246,7 +261,7 @@ impl UserPool {
         A: Send + 'static,
         T: ToNapiValue + Send + 'static,
     {
-        let work = self.handle().and_then(|h| args.map(|args| move || op(&h.inner, args).map_err(Failure::Pool)));
+        let work = self.work(args, op);
         settle(env, work)
     }
 
@@ -261,7 +276,7 @@ impl UserPool {
         A: Send + 'static,
         T: HasSecrets + Send + 'static,
     {
-        let work = self.handle().and_then(|h| args.map(|args| move || op(&h.inner, args).map_err(Failure::Pool)));
+        let work = self.work(args, op);
         settle_as(env, work, redact::present::<T>)
     }
 
