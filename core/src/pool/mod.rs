@@ -42,6 +42,10 @@ use self::mfa_driver::NewTotpSecret;
 const MAX_RERUNS: usize = 16;
 /// Verified token signatures remembered (expiry and revocation are still checked per call).
 const VERIFY_CACHE_SIZE: usize = 10_000;
+/// The longest token whose verified claims are remembered. A user's attributes may make an ID
+/// token up to 64 KiB long; remembering only tokens of ordinary size keeps the cache to tens
+/// of megabytes, where 10,000 of the longest would take more than half a gigabyte.
+const VERIFY_CACHE_MAX_TOKEN_LEN: usize = 4 * 1024;
 const CODE_KEY_SECRET: &str = "code_key";
 /// The `sub` the audit events of sign-ins with unknown names are recorded under.
 const UNKNOWN_NAMES_EVENTS: &str = "unknown-user";
@@ -1172,7 +1176,9 @@ impl UserPool {
                 let mut claims = parsed.claims;
                 // Remember which key signed, so its retirement is checked on every call.
                 claims.insert("\u{0}kid".into(), json!(parsed.kid));
-                if let Ok(mut cache) = self.shared.verified.lock() {
+                if token.len() <= VERIFY_CACHE_MAX_TOKEN_LEN
+                    && let Ok(mut cache) = self.shared.verified.lock()
+                {
                     if cache.len() >= VERIFY_CACHE_SIZE {
                         cache.clear();
                     }
