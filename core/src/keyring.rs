@@ -182,6 +182,7 @@ impl KeyRing {
         pool: &str,
         alg: SigningAlgorithm,
         now: i64,
+        keep_retired_ms: i64,
         sealer: &Sealer,
     ) -> Result<Self> {
         let Some(stored) = store.secret(pool, SECRET_NAME).map_err(store_error)? else {
@@ -195,6 +196,8 @@ impl KeyRing {
         for key in &mut ring.keys {
             key.retired_ms.get_or_insert(now);
         }
+        // A key retired longer ago than any token it signed can live verifies nothing more.
+        ring.keys.retain(|key| key.retired_ms.is_none_or(|retired| retired.saturating_add(keep_retired_ms) > now));
         ring.keys.push(new_key(pool, alg, KeyUse::Id, now, sealer)?);
         ring.keys.push(new_key(pool, alg, KeyUse::Access, now, sealer)?);
         let bytes = serde_json::to_vec(&ring).map_err(|e| Error::internal(e.to_string()))?;

@@ -762,3 +762,27 @@ fn a_new_password_the_second_factor_refuses_is_not_saved() {
     let again = f.pool.sign_in("bob", "Temp-Passw0rd!").unwrap();
     assert_eq!(again.next_step, SignInStep::ConfirmSignInWithNewPasswordRequired);
 }
+
+/// Retired signing keys are dropped once no token they signed can still be alive (a day, the
+/// longest any token may live, and the minute of a stale key ring), so rotating every so
+/// often does not grow the stored key ring, and every re-read of it, without end.
+#[test]
+fn rotation_drops_the_keys_no_living_token_can_need() {
+    let store = Arc::new(MemoryStore::new());
+    let f = fixture_on(store.clone(), config("pool_id = 'rotating'"));
+    let stored_keys = || {
+        let ring = store.secret("rotating", "signing_keys").unwrap().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&ring.value).unwrap()["keys"].as_array().unwrap().len()
+    };
+    assert_eq!(stored_keys(), 2);
+    f.pool.rotate_signing_keys().unwrap();
+    assert_eq!(stored_keys(), 4, "the retired keys still verify the tokens they signed");
+    f.clock.advance_secs(86_400 + 60);
+    f.pool.rotate_signing_keys().unwrap();
+    assert_eq!(stored_keys(), 4, "the first keys went; the second are retired now");
+    let tokens = {
+        confirmed(&f, "alice");
+        signed_in(&f, "alice")
+    };
+    f.pool.verify_access_token(&tokens.access_token).expect("the current keys sign and verify");
+}

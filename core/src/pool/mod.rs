@@ -1144,6 +1144,9 @@ impl UserPool {
             self.pool_id(),
             self.shared.settings.raw.tokens.algorithm,
             self.now(),
+            // Whatever this process's clients say, no token lives longer than a day; another
+            // process may sign with a retired key for one more minute.
+            LONGEST_TOKEN_MS + KEY_REFRESH_MS,
             &self.shared.sealer,
         )?;
         *self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rotated);
