@@ -391,9 +391,15 @@ fn an_address_a_stranger_used_up_does_not_tell_who_has_it() {
         None,
     );
     confirmed(&f, "victim");
+    // A real user who cannot receive a reset code is answered as an unknown name is, and
+    // must use up the same share of the hour.
+    confirmed(&f, "benched");
+    f.pool.admin_disable_user("benched").unwrap();
     f.clock.advance_secs(3600);
     let mut answers = Vec::new();
-    for (address, stranger) in [("victim@example.com", "mallory"), ("ghost@example.com", "trudy")] {
+    for (address, stranger) in
+        [("victim@example.com", "mallory"), ("ghost@example.com", "trudy"), ("benched@example.com", "oscar")]
+    {
         let to_address: Attributes = [("email".to_owned(), address.to_owned())].into();
         // Two of the address's three messages go to a stranger's sign-up; the code request
         // takes the third, real or simulated.
@@ -405,6 +411,7 @@ fn an_address_a_stranger_used_up_does_not_tell_who_has_it() {
         answers.push((request.map(|d| d.len()), sign_up, refused.map(|d| d.len())));
     }
     assert_eq!(answers[0], answers[1], "victim@ and ghost@ must be told apart by nothing");
+    assert_eq!(answers[2], answers[1], "benched@ (disabled) and ghost@ must be told apart by nothing");
     assert_eq!(answers[0], (Ok(9), Ok(()), Err(ErrorCode::LimitExceeded)));
 }
 

@@ -37,6 +37,7 @@ use crate::results::{
     AttributeUpdate, AuthEvent, CodeDelivery, CreatedUser, Group, ImportOutcome, SignInResult, SignUpResult, Tokens,
     TotpSetup, User, UserList,
 };
+use crate::runtime::Turn;
 
 /// How a Promise made by [`settle`] is settled on the JavaScript thread.
 type Resolver<T> = Box<dyn FnOnce(Env) -> napi::Result<T> + Send>;
@@ -66,7 +67,15 @@ where
     let (deferred, promise) = env.create_deferred::<R, Resolver<R>>()?;
     match work {
         Err(failure) => deferred.resolve(Box::new(move |env| Err(errors::to_js(&env, failure, None)))),
-        Ok(work) => runtime::spawn(Box::new(move || {
+        Ok(work) => runtime::spawn(Box::new(move |turn| {
+            if let Turn::Refused = turn {
+                let failure = Failure::Pool(userpool::Error::new(
+                    ErrorCode::InternalError,
+                    "no thread could be started to run the operation (the process is at its thread limit)",
+                ));
+                deferred.resolve(Box::new(move |env| Err(errors::to_js(&env, failure, None))));
+                return;
+            }
             host::begin_operation();
             let outcome = catch_unwind(AssertUnwindSafe(work)).unwrap_or(Err(Failure::Panic));
             let host = host::end_operation();
@@ -418,7 +427,10 @@ impl UserPool {
     /// references the pool holds to them. Closing twice does nothing.
     #[napi]
     pub fn close(&self) {
-        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let closed = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        // Dropped once the lock is released: the pool's last reference may run finalizers
+        // (the host's delivery, say) that call this handle again.
+        drop(closed);
     }
 
     // ── sign-up ─────────────────────────────────────────────────────────────────────────

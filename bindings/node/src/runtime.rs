@@ -20,8 +20,18 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
-/// A unit of work for a worker thread.
-pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A unit of work for a worker thread, told whether it may run.
+pub(crate) type Job = Box<dyn FnOnce(Turn) + Send + 'static>;
+
+/// How a [`Job`] is called.
+pub(crate) enum Turn {
+    /// On a worker thread: do the work.
+    Run,
+    /// No worker thread could be started, and none is there to take the job later. It is
+    /// called on the JavaScript thread, where the work must not run (a delivery or clock call
+    /// from there would wait for itself): it settles without running.
+    Refused,
+}
 
 /// How long a worker waits for a job before it ends.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
@@ -82,13 +92,12 @@ pub(crate) fn spawn(job: Job) {
     }
     if !start_thread(workers, state) {
         let mut state = lock(&workers.state);
-        if state.threads == 0 {
-            // No thread could be started, and none is there to take the job later: it runs
-            // here, holding the event loop once, rather than never settling.
-            if let Some(job) = state.queue.pop_back() {
-                drop(state);
-                job();
-            }
+        if state.threads == 0
+            && let Some(job) = state.queue.pop_back()
+        {
+            // Settled now, refused, rather than never.
+            drop(state);
+            job(Turn::Refused);
         }
     }
 }
@@ -140,7 +149,7 @@ impl Workers {
             if let Some(job) = state.queue.pop_front() {
                 state.idle -= 1;
                 drop(state);
-                job();
+                job(Turn::Run);
                 state = lock(&self.state);
                 state.idle += 1;
                 continue;

@@ -894,7 +894,10 @@ impl UserPool {
 
     /// Closes this handle; see the stub's docstring.
     fn close(&self) {
-        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let closed = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        // Dropped once the lock is released: the pool's last reference may run finalizers
+        // (the host's delivery, say) that call this handle again.
+        drop(closed);
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

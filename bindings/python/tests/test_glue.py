@@ -670,3 +670,20 @@ def test_the_asyncio_pool_closes_as_an_async_context_manager(host: Host) -> None
             await pool.list_users()
 
     asyncio.run(main())
+
+
+def test_a_delivery_finalizer_that_closes_the_pool_again_does_not_hang() -> None:
+    import weakref
+
+    class Mailer:
+        def __call__(self, message: userpool.Message) -> None:
+            pass
+
+    mailer = Mailer()
+    pool = userpool.UserPool.open(config=fast_config(), delivery=mailer)
+    finalizer = weakref.finalize(mailer, pool.close)
+    del mailer
+    # Drops the pool's last reference to the delivery, whose finalizer closes the pool again:
+    # with the handle's lock still held, that second close waited for itself.
+    pool.close()
+    assert not finalizer.alive

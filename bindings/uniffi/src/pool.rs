@@ -170,7 +170,10 @@ impl UserPool {
     /// then. Closing twice does nothing. (In Kotlin this is `closePool()`: `close()` is the
     /// `AutoCloseable` one uniffi generates, which frees the handle itself.)
     pub fn close(&self) {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let closed = self.open.lock().unwrap_or_else(PoisonError::into_inner).take();
+        // Dropped once the lock is released: the pool's last reference may run finalizers
+        // (the host's delivery, say) that call this handle again.
+        drop(closed);
     }
 
     // ── sign-up ──────────────────────────────────────────────────────────────────────────

@@ -201,6 +201,9 @@ pub(crate) enum Effect {
     Audit(AuditEvent),
     /// Revoke every session family of the user, in the same commit.
     RevokeSessions,
+    /// Count a message to this address against its hour, in the same commit, though none is
+    /// sent: what a simulated delivery to it costs, as a real one would.
+    CountMessageTo(String),
 }
 
 /// Where a code was sent, with the destination masked.

@@ -600,8 +600,14 @@ pub(super) fn forgot_password(u: &UserRecord, name: &str, ctx: &mut Ctx<'_>) -> 
         return Step::fail(e);
     }
     let Some(attribute) = attribute else {
-        let simulated = simulated_delivery(ctx, name, recovery_attribute(ctx.settings));
-        return Step::put(next, Ok(Reply::Delivery(Some(simulated))));
+        let recovery = recovery_attribute(ctx.settings);
+        let simulated = simulated_delivery(ctx, name, recovery);
+        let step = Step::put(next, Ok(Reply::Delivery(Some(simulated))));
+        // Counted against the address as an unknown name that is the address would be.
+        return match echoed_address(ctx.settings, name, recovery) {
+            Some(address) => step.with(Effect::CountMessageTo(address.to_owned())),
+            None => step,
+        };
     };
     let ttl = ctx.settings.raw.codes.reset_validity_secs;
     let (pending, code) = issue_code(ctx, Purpose::ForgotPassword, &u.sub, attribute, ttl);

@@ -447,6 +447,7 @@ impl UserPool {
             };
             let mut messages = Vec::new();
             let mut events = Vec::new();
+            let mut simulated = Vec::new();
             for effect in step.effects {
                 match effect {
                     Effect::Deliver(message) => messages.push(message),
@@ -456,9 +457,11 @@ impl UserPool {
                             writes.extend(self.revoke_writes(&u.sub)?);
                         }
                     }
+                    Effect::CountMessageTo(address) => simulated.push(address),
                 }
             }
             writes.extend(self.audit_writes(events));
+            writes.extend(self.destination_writes(simulated.iter().map(String::as_str))?);
             if let Ok(Reply::SignIn(SignInNext::Tokens(session))) = &step.reply {
                 writes.extend(self.expired_family_writes(&session.family.sub)?);
                 writes.push(Write::PutFamily {
