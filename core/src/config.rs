@@ -253,7 +253,8 @@ impl Default for CodeConfig {
 }
 
 /// Cognito's progressive lockout: after `free_attempts` failures, 1 s doubling per failure up
-/// to `max_lockout_secs`; the count resets after `reset_after_secs` without a failure.
+/// to `max_lockout_secs`; the count resets after `reset_after_secs` without a failure, counted
+/// from the end of the last lockout.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutConfig {

@@ -2,7 +2,9 @@
 //!
 //! userpool never sends email or SMS itself; the host decides (SES, Twilio, a queue, a log in
 //! development). A delivery that fails makes the operation fail with
-//! `CodeDeliveryFailureException` and leaves no state behind.
+//! `CodeDeliveryFailureException` and leaves no state behind but the hourly counts the
+//! message took (they are committed before it is sent, so that requests made at once cannot
+//! all pass the limits).
 
 use std::fmt;
 use std::sync::{Arc, Mutex};

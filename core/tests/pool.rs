@@ -759,6 +759,10 @@ fn a_new_password_the_second_factor_refuses_is_not_saved() {
     let err = f.pool.confirm_sign_in(&session, PW, userpool::Attributes::new()).unwrap_err();
     assert_eq!(err.code(), ErrorCode::MfaMethodNotFound, "{err}");
     assert_eq!(f.pool.admin_get_user("bob").unwrap().status, userpool::UserStatus::ForceChangePassword);
+    // The challenge was not used up: answered again, it meets the same refusal, not an
+    // expired session.
+    let err = f.pool.confirm_sign_in(&session, PW, userpool::Attributes::new()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::MfaMethodNotFound, "{err}");
     let again = f.pool.sign_in("bob", "Temp-Passw0rd!").unwrap();
     assert_eq!(again.next_step, SignInStep::ConfirmSignInWithNewPasswordRequired);
 }
