@@ -830,7 +830,8 @@ public func FfiConverterTypeClock_lower(_ value: Clock) -> UInt64 {
  * Sends the messages that carry codes (sign-up confirmation, password reset, MFA,
  * invitations). The app implements it (email, SMS, a push to another device…). It is called
  * on a background thread. Returning `false`, or throwing, fails the operation with
- * `CodeDeliveryFailureException` and leaves the pool as it was.
+ * `CodeDeliveryFailureException` and leaves the pool as it was but for the hourly counts the
+ * message took.
  *
  * Why a `Bool` and not nothing: a Kotlin `Error` (`TODO()`, an `AssertionError`), unlike an
  * `Exception`, escapes the generated code, and JNA then answers the call with zeros. With
@@ -848,7 +849,8 @@ public protocol Delivery: AnyObject, Sendable {
  * Sends the messages that carry codes (sign-up confirmation, password reset, MFA,
  * invitations). The app implements it (email, SMS, a push to another device…). It is called
  * on a background thread. Returning `false`, or throwing, fails the operation with
- * `CodeDeliveryFailureException` and leaves the pool as it was.
+ * `CodeDeliveryFailureException` and leaves the pool as it was but for the hourly counts the
+ * message took.
  *
  * Why a `Bool` and not nothing: a Kotlin `Error` (`TODO()`, an `AssertionError`), unlike an
  * `Exception`, escapes the generated code, and JNA then answers the call with zeros. With
