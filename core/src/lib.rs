@@ -45,6 +45,7 @@ pub mod delivery;
 pub mod error;
 mod filter;
 pub mod flow;
+mod handle;
 mod keyring;
 mod pool;
 pub mod results;
@@ -60,6 +61,7 @@ pub use crate::delivery::{
 pub use crate::error::{Error, ErrorCode, Result};
 pub use crate::flow::MfaPreference;
 pub use crate::flow::state::{AuditEvent, EventKind, MfaMethod, UserStatus};
+pub use crate::handle::PoolHandle;
 pub use crate::pool::ImportUser;
 pub use crate::pool::{UserPool, UserPoolBuilder, secret_hash};
 pub use crate::results::{

@@ -214,34 +214,29 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
 /// the Cognito exception name, e.g. `UsernameExistsException`.
 #[napi]
 pub struct UserPool {
-    /// The pool and the host's clock until [`UserPool::close`]; `None` after.
-    open: std::sync::Mutex<Option<Handle>>,
-    /// What the pool is, readable after it is closed.
-    pool_id: String,
-    issuer: String,
-    config: String,
+    /// The pool, with the host's clock for the synchronous methods (which run on the
+    /// JavaScript thread), until [`UserPool::close`].
+    handle: userpool::PoolHandle<ClockRef>,
 }
 
+/// The host's clock function, held while the pool is open.
+type ClockRef = Option<Arc<FunctionRef<(), f64>>>;
+
 /// What an open [`UserPool`] holds.
-#[derive(Clone)]
 struct Handle {
     inner: userpool::UserPool,
-    /// The host's clock, for the synchronous methods (which run on the JavaScript thread).
-    clock: Option<Arc<FunctionRef<(), f64>>>,
+    clock: ClockRef,
 }
 
 impl UserPool {
     fn new(handle: Handle) -> Self {
-        let (pool_id, issuer) = (handle.inner.pool_id().to_owned(), handle.inner.issuer().to_owned());
-        let config = handle.inner.config().to_redacted_toml();
-        Self { open: std::sync::Mutex::new(Some(handle)), pool_id, issuer, config }
+        Self { handle: userpool::PoolHandle::new(handle.inner, handle.clock) }
     }
 
     /// The pool while this handle is open.
     fn handle(&self) -> Result<Handle, Failure> {
-        let open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        open.clone()
-            .ok_or_else(|| Failure::Pool(userpool::Error::new(ErrorCode::InvalidParameter, "This pool was closed.")))
+        let (inner, clock) = self.handle.get()?;
+        Ok(Handle { inner, clock })
     }
 
     /// `op` on this pool with the converted `args`, as work for a worker thread. Only the
@@ -402,13 +397,13 @@ impl UserPool {
     /// The pool id.
     #[napi(getter)]
     pub fn pool_id(&self) -> String {
-        self.pool_id.clone()
+        self.handle.pool_id().to_owned()
     }
 
     /// The token issuer (`iss`).
     #[napi(getter)]
     pub fn issuer(&self) -> String {
-        self.issuer.clone()
+        self.handle.issuer().to_owned()
     }
 
     /// The pool's configuration as TOML text: every key with the value in force, defaults
@@ -416,7 +411,7 @@ impl UserPool {
     /// `"<redacted>"`.
     #[napi]
     pub fn config(&self) -> String {
-        self.config.clone()
+        self.handle.config().to_owned()
     }
 
     /// Closes this handle: later calls on it fail with `InvalidParameterException`, while
@@ -427,10 +422,7 @@ impl UserPool {
     /// references the pool holds to them. Closing twice does nothing.
     #[napi]
     pub fn close(&self) {
-        let closed = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        // Dropped once the lock is released: the pool's last reference may run finalizers
-        // (the host's delivery, say) that call this handle again.
-        drop(closed);
+        self.handle.close();
     }
 
     // ── sign-up ─────────────────────────────────────────────────────────────────────────

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -785,25 +785,17 @@ fn sign_up_result(r: up::SignUpResult) -> SignUpResult {
 /// An open user pool; safe to share between threads.
 #[pyclass(frozen, module = "userpool._native")]
 struct UserPool {
-    /// The pool until [`UserPool::close`]; `None` after.
-    open: Mutex<Option<up::UserPool>>,
-    /// What the pool is, readable after it is closed.
-    pool_id: String,
-    issuer: String,
-    config: String,
+    handle: up::PoolHandle,
 }
 
 impl UserPool {
     fn new(pool: up::UserPool) -> Self {
-        let (pool_id, issuer) = (pool.pool_id().to_owned(), pool.issuer().to_owned());
-        let config = pool.config().to_redacted_toml();
-        Self { open: Mutex::new(Some(pool)), pool_id, issuer, config }
+        Self { handle: up::PoolHandle::new(pool, ()) }
     }
 
     /// The pool while this handle is open.
     fn pool(&self) -> up::Result<up::UserPool> {
-        let open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        open.clone().ok_or_else(|| up::Error::new(up::ErrorCode::InvalidParameter, "This pool was closed."))
+        self.handle.pool()
     }
 }
 
@@ -876,28 +868,25 @@ impl UserPool {
 
     #[getter]
     fn pool_id(&self) -> &str {
-        &self.pool_id
+        self.handle.pool_id()
     }
 
     #[getter]
     fn issuer(&self) -> &str {
-        &self.issuer
+        self.handle.issuer()
     }
 
     fn config(&self) -> &str {
-        &self.config
+        self.handle.config()
     }
 
     fn __repr__(&self) -> String {
-        format!("UserPool(pool_id={:?})", self.pool_id)
+        format!("UserPool(pool_id={:?})", self.handle.pool_id())
     }
 
     /// Closes this handle; see the stub's docstring.
     fn close(&self) {
-        let closed = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        // Dropped once the lock is released: the pool's last reference may run finalizers
-        // (the host's delivery, say) that call this handle again.
-        drop(closed);
+        self.handle.close();
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

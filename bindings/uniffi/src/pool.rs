@@ -4,7 +4,7 @@
 //! caller's thread is never held by a password hash; the fast, read-only ones are synchronous.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use userpool as up;
 use zeroize::Zeroizing;
@@ -18,20 +18,9 @@ use crate::types::{
 
 /// An open user pool: sign-up, sign-in with MFA, tokens, recovery and administration.
 /// Safe to use from many threads and coroutines at once.
-#[derive(uniffi::Object)]
+#[derive(uniffi::Object, Debug)]
 pub struct UserPool {
-    /// The engine's pool until [`UserPool::close`]; `None` after.
-    open: Mutex<Option<up::UserPool>>,
-    /// What the pool is, readable after it is closed.
-    pool_id: String,
-    issuer: String,
-    config: String,
-}
-
-impl std::fmt::Debug for UserPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserPool").field("pool_id", &self.pool_id).finish_non_exhaustive()
-    }
+    handle: up::PoolHandle,
 }
 
 /// Converts a synchronous engine result.
@@ -72,15 +61,12 @@ fn open_core(
 
 impl UserPool {
     fn new(core: up::UserPool) -> Arc<Self> {
-        let (pool_id, issuer) = (core.pool_id().to_owned(), core.issuer().to_owned());
-        let config = core.config().to_redacted_toml();
-        Arc::new(Self { open: Mutex::new(Some(core)), pool_id, issuer, config })
+        Arc::new(Self { handle: up::PoolHandle::new(core, ()) })
     }
 
     /// The engine's pool while this handle is open.
     fn core(&self) -> Result<up::UserPool, AuthError> {
-        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.clone().ok_or_else(|| AuthError::InvalidParameterException("This pool was closed.".into()))
+        Ok(self.handle.pool()?)
     }
 
     /// Runs `work` on the engine on tokio's blocking pool and converts its result.
@@ -148,19 +134,19 @@ impl UserPool {
 
     /// The pool id.
     pub fn pool_id(&self) -> String {
-        self.pool_id.clone()
+        self.handle.pool_id().to_owned()
     }
 
     /// The token issuer (`iss`).
     pub fn issuer(&self) -> String {
-        self.issuer.clone()
+        self.handle.issuer().to_owned()
     }
 
     /// The pool's configuration as TOML text: every key with the value in force, defaults
     /// included, in the format of `userpool config default`; client secrets show as
     /// `"<redacted>"`.
     pub fn config(&self) -> String {
-        self.config.clone()
+        self.handle.config().to_owned()
     }
 
     /// Closes this handle: later calls on it fail with `InvalidParameterException`, while
@@ -170,10 +156,7 @@ impl UserPool {
     /// then. Closing twice does nothing. (In Kotlin this is `closePool()`: `close()` is the
     /// `AutoCloseable` one uniffi generates, which frees the handle itself.)
     pub fn close(&self) {
-        let closed = self.open.lock().unwrap_or_else(PoisonError::into_inner).take();
-        // Dropped once the lock is released: the pool's last reference may run finalizers
-        // (the host's delivery, say) that call this handle again.
-        drop(closed);
+        self.handle.close();
     }
 
     // ── sign-up ──────────────────────────────────────────────────────────────────────────
