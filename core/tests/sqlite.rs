@@ -916,6 +916,24 @@ fn a_directory_or_an_empty_path_is_a_clear_error() {
     assert_eq!(SqliteStore::open("").unwrap_err().code(), ErrorCode::InvalidParameter);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_path_the_system_refuses_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    // A link to itself: every check passes it, and SQLite can only say "unable to open".
+    let looped = dir.path().join("looped.sqlite3");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let err = SqliteStore::open(&looped).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    let why = std::io::Error::from_raw_os_error(40).to_string();
+    assert!(err.message().contains(&looped.display().to_string()) && err.message().contains(&why), "{err}");
+
+    let long = dir.path().join(format!("{}.sqlite3", "p".repeat(300)));
+    let err = SqliteStore::open(&long).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("File name too long"), "{err}");
+}
+
 #[test]
 fn a_read_only_file_is_a_clear_error_and_stays_untouched() {
     let (_dir, path, store) = file_with_users(&[("sub-a", "alice")]);

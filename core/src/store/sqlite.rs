@@ -804,12 +804,23 @@ fn describe(path: &Path, options: &SqliteOptions, e: &rusqlite::Error) -> String
             options.busy_timeout.as_millis()
         ),
         Some(SqliteCode::ReadOnly) => format!("{file} is read-only (the file or its directory is not writable)"),
-        Some(SqliteCode::CannotOpen) => format!("cannot open {file}"),
+        Some(SqliteCode::CannotOpen) => format!("cannot open {file}{}", os_refusal(path)),
         Some(SqliteCode::DiskFull) => {
             format!("{file}: the disk or the database's size limit is full; nothing of the failed write was kept")
         }
         Some(SqliteCode::SystemIoFailure) => format!("{file}: I/O error ({e})"),
         _ => format!("{file}: {e}"),
+    }
+}
+
+/// Why the system refuses `path`, which SQLite reports only as "unable to open": the error
+/// of opening it for reading and writing ourselves (`: Permission denied (os error 13)`), or,
+/// when that succeeds, the files SQLite also needs beside it.
+fn os_refusal(path: &Path) -> String {
+    // Opening for writing neither creates nor truncates, and on Linux does not wait on a FIFO.
+    match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+        Err(e) => format!(": {e}"),
+        Ok(_) => " (the file opens; its directory must also let SQLite create the -wal and -shm files)".to_owned(),
     }
 }
 
