@@ -14,7 +14,8 @@
 //! synchronously instead of returning a Promise.
 
 use napi::bindgen_prelude::{
-    FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, JsValuesTupleIntoVec, Object, ToNapiValue, Unknown,
+    Either, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, JsValuesTupleIntoVec, Object, ToNapiValue,
+    TypeName, Unknown, ValidateNapiValue,
 };
 use napi::{Env, ValueType};
 use userpool::{Attributes, ImportUser, MfaPreference};
@@ -203,6 +204,26 @@ pub(crate) fn present<'env>(object: &Object<'env>, name: &str) -> Result<Option<
     }
     let value = property(object, name)?;
     Ok((!is_absent(Some(&value))).then_some(value))
+}
+
+/// [`present`] for an option that must be a `T` (a function, a typed array): read once, so
+/// that a getter which answers differently the second time cannot slip another value past
+/// the check. `Either::B` is the value when it is not a `T`, for the caller's message.
+pub(crate) fn present_as<'env, T>(
+    object: &Object<'env>,
+    name: &str,
+) -> Result<Option<Either<T, Unknown<'env>>>, Failure>
+where
+    T: FromNapiValue + ValidateNapiValue + TypeName,
+{
+    let own: bool = builtin(object, "Object", "hasOwn", FnArgs::from((*object, name)))?;
+    if !own {
+        return Ok(None);
+    }
+    Ok(match typed_property(object, name)? {
+        Either::B(value) if is_absent(Some(&value)) => None,
+        value => Some(value),
+    })
 }
 
 /// MFA preferences `{ totp?, sms?, email? }`, each `ENABLED`, `DISABLED`, `PREFERRED` or

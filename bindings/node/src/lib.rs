@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use napi::ValueType;
 use napi::bindgen_prelude::{
-    Env, Function, FunctionRef, JsObjectValue, JsValue, Object, ToNapiValue, Uint8Array, Unknown,
+    Either, Env, Function, FunctionRef, JsObjectValue, JsValue, Object, ToNapiValue, Uint8Array, Unknown,
 };
 use napi_derive::napi;
 use serde_json::{Map, Value};
@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 
 use crate::convert::{
     attributes, boolean, import_users, known_keys, mfa_preferences, object, optional_object, optional_string,
-    optional_u32, present, secret, string, strings, type_name,
+    optional_u32, present, present_as, secret, string, strings, type_name,
 };
 use crate::errors::{Failure, Rejection, type_error};
 use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
@@ -159,11 +159,9 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
             ConfigSource::Json(string(&text, "options.config")?)
         }
     };
-    open.delivery = match present(&options, "delivery")? {
+    open.delivery = match present_as::<Function<'_, results::Message, host::DeliveryReturn>>(&options, "delivery")? {
         None => None,
-        Some(delivery) if delivery.get_type()? == ValueType::Function => {
-            let function: Function<'_, results::Message, host::DeliveryReturn> =
-                convert::typed_property(&options, "delivery")?;
+        Some(Either::A(function)) => {
             let function: DeliveryFn = redact::delivery(env, function)
                 .build_threadsafe_function()
                 .callee_handled::<false>()
@@ -171,33 +169,23 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
                 .build()?;
             Some(JsDelivery::new(function))
         }
-        Some(other) => return Err(type_error("options.delivery", "a function", type_name(&other))),
+        Some(Either::B(other)) => return Err(type_error("options.delivery", "a function", type_name(&other))),
     };
-    open.clock = match present(&options, "clock")? {
+    open.clock = match present_as::<Function<'_, (), f64>>(&options, "clock")? {
         None => None,
-        Some(clock) if clock.get_type()? == ValueType::Function => {
-            let function: Function<'_, (), f64> = convert::typed_property(&options, "clock")?;
+        Some(Either::A(function)) => {
             let threadsafe: ClockFn =
                 function.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
             Some((JsClock::new(threadsafe), function.create_ref()?))
         }
-        Some(other) => return Err(type_error("options.clock", "a function", type_name(&other))),
+        Some(Either::B(other)) => return Err(type_error("options.clock", "a function", type_name(&other))),
     };
-    open.encryption_key = match present(&options, "encryptionKey")? {
+    open.encryption_key = match present_as::<Uint8Array>(&options, "encryptionKey")? {
         None => None,
-        Some(key) if key.is_typedarray()? => {
-            // Read again as the typed array it must be; what a getter throws stays its own error.
-            let bytes: Uint8Array = convert::typed_property(&options, "encryptionKey").map_err(|e| {
-                if e.status == napi::Status::InvalidArg {
-                    type_error("options.encryptionKey", "a Uint8Array or Buffer", "another typed array")
-                } else {
-                    Failure::Napi(e)
-                }
-            })?;
-            Some(Zeroizing::new(bytes.to_vec()))
-        }
-        Some(other) => {
-            return Err(type_error("options.encryptionKey", "a Uint8Array or Buffer", type_name(&other)));
+        Some(Either::A(bytes)) => Some(Zeroizing::new(bytes.to_vec())),
+        Some(Either::B(other)) => {
+            let other_type = if other.is_typedarray()? { "another typed array" } else { type_name(&other) };
+            return Err(type_error("options.encryptionKey", "a Uint8Array or Buffer", other_type));
         }
     };
     open.existing_only = match present(&options, "existingOnly")? {

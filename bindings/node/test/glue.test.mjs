@@ -289,18 +289,6 @@ describe('errors', () => {
     const getter = { get email() { throw boom } }
     const trap = (name, target = {}) => new Proxy(target, { [name]() { throw boom } })
     const items = Object.defineProperty([], 0, { get() { throw boom }, enumerable: true })
-    // A getter that answers once, then throws: an option read twice must still reject with it.
-    const rereadThrows = (name, value) => {
-      let reads = 0
-      return Object.defineProperty({}, name, {
-        get() {
-          reads += 1
-          if (reads > 1) throw boom
-          return value
-        },
-        enumerable: true,
-      })
-    }
     const calls = [
       () => pool.signUp('bob', PASSWORD, getter),
       () => pool.signUp('bob', PASSWORD, trap('ownKeys')),
@@ -310,7 +298,6 @@ describe('errors', () => {
       () => pool.adminImportUsers(items),
       () => pool.adminImportUsers([{ get username() { throw boom } }]),
       () => UserPool.open({ get clock() { throw boom } }),
-      () => UserPool.open(rereadThrows('encryptionKey', new Uint8Array(32))),
       () => UserPool.open(trap('getOwnPropertyDescriptor')),
     ]
     for (const call of calls) {
@@ -319,6 +306,28 @@ describe('errors', () => {
       await assert.rejects(promise, (error) => error === boom, `${call}`)
     }
     await rejectsWith(pool.adminGetUser('bob'), { code: 'UserNotFoundException' })
+  })
+
+  test('each open option is read once, so what was checked is what is used', async () => {
+    const reads = {}
+    // Each getter answers as asked the first time and with a wrong type after that.
+    const options = {}
+    const define = (name, first) => Object.defineProperty(options, name, {
+      get() {
+        reads[name] = (reads[name] ?? 0) + 1
+        return reads[name] === 1 ? first : 'not what was checked'
+      },
+      enumerable: true,
+    })
+    const delivered = []
+    define('delivery', (message) => { delivered.push(message.destination) })
+    define('clock', () => 1_700_000_000_000)
+    define('encryptionKey', new Uint8Array(32).fill(7))
+    const pool = await UserPool.open(options)
+    assert.deepEqual(reads, { delivery: 1, clock: 1, encryptionKey: 1 })
+    await pool.signUp('bob', PASSWORD, { email: 'bob@example.com' })
+    assert.deepEqual(delivered, ['bob@example.com'])
+    pool.close()
   })
 
   test('huge strings are an InvalidParameterException from core, not a crash', async () => {
