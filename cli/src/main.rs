@@ -125,8 +125,9 @@ enum UsersAction {
     /// cognito:username is required. As in Cognito, imported users have no password and
     /// the status RESET_REQUIRED: each sets one through forgot-password. Rows that fail (a
     /// taken username or alias, a bad attribute, a row that cannot be read) are reported by
-    /// line and skipped; the others are imported in transactions of 1,000 users. The exit
-    /// status is 0 only when every row was imported.
+    /// line and skipped; the others are imported in transactions of 1,000 users. Cells are
+    /// read as they are, spaces included. The exit status is 0 only when every row was
+    /// imported.
     Import {
         /// The CSV file.
         file: PathBuf,

@@ -194,19 +194,22 @@ fn list(pool: &UserPool, filter: Option<&str>, limit: Option<usize>) -> Result<(
 /// Reads a row of the CSV into an import, or says what is wrong with it.
 /// `booleans` are the pool's custom attributes of type Boolean, whose cells, like the
 /// verification flags, may say `TRUE` or `FALSE` as Cognito's export and spreadsheets do.
+///
+/// Text is taken as the file has it, spaces included: the export writes a value with
+/// leading or trailing spaces as it is, and the import must read it back so. A username or
+/// an address padded by hand (`ann, ann@example.com`) is refused by name, not cut.
 fn row_to_user(header: &[String], row: &csv::StringRecord, booleans: &[String]) -> Result<(ImportUser, bool), String> {
     let mut user = ImportUser::default();
     let mut mfa = false;
     for (name, value) in header.iter().zip(row.iter()) {
-        let value = value.trim();
         match name.as_str() {
             USERNAME_COLUMN => user.username = value.to_owned(),
-            MFA_COLUMN => mfa = value.eq_ignore_ascii_case("true"),
+            MFA_COLUMN => mfa = value.trim().eq_ignore_ascii_case("true"),
             _ if value.is_empty() => {}
             flag if ["email_verified", "phone_number_verified"].contains(&flag)
                 || booleans.iter().any(|b| b == flag) =>
             {
-                let flag_value = match value.to_ascii_lowercase().as_str() {
+                let flag_value = match value.trim().to_ascii_lowercase().as_str() {
                     "true" => "true",
                     "false" => "false",
                     _ => return Err(format!("{flag} must be TRUE or FALSE")),

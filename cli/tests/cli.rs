@@ -83,7 +83,7 @@ fn a_closed_standard_output_is_an_error_not_a_panic() {
 const CSV: &str = "\
 name,given_name,family_name,middle_name,nickname,preferred_username,profile,picture,website,email,email_verified,gender,birthdate,zoneinfo,locale,phone_number,phone_number_verified,address,updated_at,cognito:mfa_enabled,cognito:username
 Jane Doe,Jane,Doe,,,jane,,,,jane@example.com,TRUE,,,,,+15555550100,false,,,FALSE,jane
-John Roe,John,Roe,,,,,,,john@example.com,true,,,,,,,,,FALSE,john
+\" John Roe \",John,Roe,,,,,,,john@example.com,true,,,,,,,,,FALSE,john
 Bad Flag,,,,,,,,,bad@example.com,maybe,,,,,,,,,FALSE,badflag
 Dup Jane,,,,,,,,,dup@example.com,TRUE,,,,,,,,,FALSE,jane
 ";
@@ -106,11 +106,20 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     assert_eq!(rows.len(), 2);
     let jane = rows.iter().find(|r| r.ends_with(",jane")).unwrap();
     assert_eq!(*jane, "Jane Doe,Jane,Doe,,,jane,,,,jane@example.com,TRUE,,,,,+15555550100,FALSE,,,FALSE,jane");
+    let john = rows.iter().find(|r| r.ends_with(",john")).unwrap();
+    assert!(john.starts_with(" John Roe ,John,"), "the spaces are the user's: {john}");
 
     // The export imports into another pool as it is.
     std::fs::write(dir.path().join("exported.csv"), &exported).unwrap();
     let (out, _) = import_into(dir.path(), "exported.csv", "copy.sqlite3", 0);
     assert!(out.contains("imported 2 user(s)"), "{out}");
+    let copied = ok(&userpool(dir.path(), &["users", "export", "--pool", "copy.sqlite3"]));
+    let sorted = |csv: &str| {
+        let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(sorted(&copied), sorted(&exported), "the copy exports as the original did");
     // Importing it again into the same pool: every username is taken.
     let (out, err) = import_into(dir.path(), "exported.csv", "copy.sqlite3", 2);
     assert!(out.contains("imported 0 user(s)") && err.contains(": jane: UsernameExistsException"), "{err}");
