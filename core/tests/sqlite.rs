@@ -131,6 +131,14 @@ fn a_new_file_and_its_journal_are_readable_by_their_owner_only() {
     std::os::unix::fs::symlink("made-through-link.sqlite3", &link).unwrap();
     drop(SqliteStore::open(&link).unwrap());
     assert_eq!(mode(&dir.path().join("made-through-link.sqlite3")), 0o600);
+    // Through a chain of links, one of them absolute, into another directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let last = elsewhere.path().join("last-link.sqlite3");
+    std::os::unix::fs::symlink("made-through-two.sqlite3", &last).unwrap();
+    let first = dir.path().join("first-link.sqlite3");
+    std::os::unix::fs::symlink(&last, &first).unwrap();
+    drop(SqliteStore::open(&first).unwrap());
+    assert_eq!(mode(&elsewhere.path().join("made-through-two.sqlite3")), 0o600);
 }
 
 #[test]

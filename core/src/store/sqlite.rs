@@ -667,17 +667,15 @@ fn create_owner_only(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        let mut file = std::fs::OpenOptions::new();
-        file.write(true).mode(0o600);
         // A link to a missing file is followed, as SQLite will: the file it names is made.
-        // Nothing else that exists is opened (a FIFO would block the open).
-        let dangling = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) && !path.exists();
-        if dangling {
-            file.create(true);
-        } else {
-            file.create_new(true);
+        // The links are read here and the file made with `create_new`, which opens nothing
+        // that exists: a FIFO put where the link points meanwhile would block an open.
+        let mut target = path.to_path_buf();
+        for _ in 0..40 {
+            let Ok(next) = std::fs::read_link(&target) else { break };
+            target = target.parent().map_or_else(|| next.clone(), |dir| dir.join(&next));
         }
-        drop(file.open(path));
+        drop(std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(target));
     }
     #[cfg(not(unix))]
     let _ = path;
