@@ -467,7 +467,7 @@ impl PoolConfig {
 
     /// Parses JSON (what bindings produce from a dict or object); same rules as TOML.
     pub fn from_json(text: &str) -> Result<Self> {
-        let config: Self = serde_json::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        let config: Self = serde_json::from_str(text).map_err(|e| config_error(without_value(&e.to_string())))?;
         config.validate()?;
         Ok(config)
     }
@@ -583,12 +583,28 @@ impl PoolConfigBuilder {
 /// A TOML error as "line L, column C: what", without the source line toml's own text
 /// quotes: that line may hold a client secret.
 fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let what = without_value(e.message());
     let Some(before) = e.span().and_then(|span| text.get(..span.start)) else {
-        return format!("TOML parse error: {}", e.message());
+        return format!("TOML parse error: {what}");
     };
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!("TOML parse error at line {line}, column {column}: {}", e.message())
+    format!("TOML parse error at line {line}, column {column}: {what}")
+}
+
+/// serde's "invalid type: integer `12345`, expected a string" as "invalid type: integer,
+/// expected a string": the value may be a client secret written as the wrong type.
+fn without_value(message: &str) -> String {
+    let split = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|prefix| message.find(prefix).map(|at| message.split_at(at + prefix.len())));
+    let Some((head, tail)) = split else {
+        return message.to_owned();
+    };
+    // What follows the last ", expected" is the type's own description, never the input's.
+    let (unexpected, after) = tail.rfind(", expected").map_or((tail, ""), |at| tail.split_at(at));
+    let kind = unexpected.split(['`', '"']).next().unwrap_or_default().trim_end();
+    format!("{head}{kind}{after}")
 }
 
 fn config_error(message: impl Into<String>) -> Error {
@@ -982,6 +998,26 @@ mod tests {
             assert_eq!(err.code(), ErrorCode::InvalidUserPoolConfiguration);
             assert!(!err.message().contains("kQ7"), "{err}");
             assert!(err.message().contains(&format!("line {line}")), "{err}");
+        }
+    }
+
+    /// serde quotes a value of the wrong type, and a client secret may be written as one.
+    #[test]
+    fn a_value_of_the_wrong_type_is_not_quoted() {
+        let errors = [
+            PoolConfig::from_toml("[[clients]]\nid = 'srv'\nsecret = 98765432109876543\n"),
+            PoolConfig::from_toml("[[clients]]\nid = 'srv'\nsecret = 9876.5432109876543\n"),
+            PoolConfig::from_json(r#"{"clients": [{"id": "srv", "secret": 98765432109876543}]}"#),
+            PoolConfig::from_json(
+                r#"{"clients": [{"id": "srv", "secret": true}], "password_policy": {"minimum_length": "987654, expected 321"}}"#,
+            ),
+            PoolConfig::from_json(r#"{"password_policy": {"minimum_length": "987654, expected 321"}}"#),
+        ];
+        for error in errors {
+            let err = error.unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidUserPoolConfiguration);
+            assert!(!err.message().contains("987") && !err.message().contains("321"), "{err}");
+            assert!(err.message().contains("invalid type: "), "{err}");
         }
     }
 
