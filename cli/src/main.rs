@@ -308,7 +308,7 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     let clock = ManualClock::new(SystemClock.now_ms());
     let mut builder = UserPool::builder(config).delivery(Arc::new(delivery.clone())).clock(Arc::new(clock.clone()));
     if let Some(file) = file {
-        builder = builder.store(open_store(file, SqliteOptions::default())?);
+        builder = builder.sqlite(file, SqliteOptions::default());
     }
     let pool = builder.open().map_err(err)?;
     let place = file.map_or_else(|| "in memory".to_owned(), |f| format!("in {}", f.display()));

@@ -943,6 +943,25 @@ fn a_path_the_system_refuses_says_why() {
 }
 
 #[test]
+fn an_open_refused_for_its_key_or_configuration_makes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let builder = |config: PoolConfig| UserPool::builder(config).sqlite(&path, SqliteOptions::default());
+    let short_key = builder(PoolConfig::default()).encryption_key(b"too short").open();
+    assert_eq!(short_key.unwrap_err().code(), ErrorCode::InvalidParameter);
+    let mut weak_hashing = PoolConfig::default();
+    weak_hashing.password_hashing.memory_kib = 1;
+    assert_eq!(builder(weak_hashing).open().unwrap_err().code(), ErrorCode::InvalidUserPoolConfiguration);
+    assert!(!path.exists(), "no file was made");
+
+    let pool = builder(PoolConfig::default()).encryption_key(&[7; 32]).open().unwrap();
+    pool.admin_create_user("ann", email("ann"), None, false).unwrap();
+    drop(pool);
+    let reopened = builder(PoolConfig::default()).encryption_key(&[7; 32]).open().unwrap();
+    assert_eq!(reopened.admin_get_user("ann").unwrap().username, "ann");
+}
+
+#[test]
 fn a_read_only_file_is_a_clear_error_and_stays_untouched() {
     let (_dir, path, store) = file_with_users(&[("sub-a", "alice")]);
     drop(store);

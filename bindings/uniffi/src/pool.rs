@@ -45,7 +45,7 @@ fn open_core(
     let mut builder = up::UserPool::builder(config(config_text)?);
     if let Some(path) = path {
         let options = up::SqliteOptions::default().existing_only(existing_only);
-        builder = builder.store(Arc::new(up::SqliteStore::open_with(path, options)?));
+        builder = builder.sqlite(path, options);
     }
     if let Some(delivery) = delivery {
         builder = builder.delivery(Arc::new(HostDelivery(delivery)));

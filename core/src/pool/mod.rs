@@ -128,12 +128,30 @@ pub struct UserPoolBuilder {
     delivery: Option<Arc<dyn Delivery>>,
     clock: Option<Arc<dyn Clock>>,
     encryption_key: Option<Zeroizing<Vec<u8>>>,
+    /// A SQLite file to open once everything else has been checked.
+    #[cfg(feature = "sqlite")]
+    sqlite: Option<(std::path::PathBuf, crate::store::SqliteOptions)>,
 }
 
 impl UserPoolBuilder {
     /// Where the pool lives (default: a new in-memory store).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        #[cfg(feature = "sqlite")]
+        {
+            self.sqlite = None;
+        }
+        self
+    }
+
+    /// The pool lives in the SQLite file at `path`, opened as
+    /// [`SqliteStore::open_with`](crate::SqliteStore::open_with) opens it, but only once the
+    /// configuration and the encryption key have passed their checks: an open refused for
+    /// either makes no file.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite(mut self, path: impl Into<std::path::PathBuf>, options: crate::store::SqliteOptions) -> Self {
+        self.sqlite = Some((path.into(), options));
+        self.store = None;
         self
     }
 
@@ -170,14 +188,20 @@ impl UserPoolBuilder {
 
     fn open_pool(self, existing_only: bool) -> Result<UserPool> {
         let settings = Settings::new(self.config)?;
+        let sealer = Sealer::new(self.encryption_key.as_deref().map(Vec::as_slice))?;
+        let hasher = Hasher::new(&settings.raw.password_hashing)?;
+        #[cfg(feature = "sqlite")]
+        let store = match (self.store, self.sqlite) {
+            (None, Some((path, options))) => Arc::new(crate::SqliteStore::open_with(path, options)?),
+            (store, _) => store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+        };
+        #[cfg(not(feature = "sqlite"))]
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let pool = settings.pool_id().to_owned();
         if existing_only && store.secret(&pool, crate::keyring::SECRET_NAME).map_err(backend)?.is_none() {
             return Err(Error::new(ErrorCode::ResourceNotFound, format!("User pool {pool} does not exist.")));
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let sealer = Sealer::new(self.encryption_key.as_deref().map(Vec::as_slice))?;
-        let hasher = Hasher::new(&settings.raw.password_hashing)?;
         // After every check that needs no store: an open refused for a bad key records nothing.
         lookup::check(store.as_ref(), &pool, &settings.raw.sign_in, !existing_only)?;
         let now = clock.now_ms();
@@ -268,7 +292,15 @@ struct Outcome {
 impl UserPool {
     /// Starts opening a pool with `config`.
     pub fn builder(config: PoolConfig) -> UserPoolBuilder {
-        UserPoolBuilder { config, store: None, delivery: None, clock: None, encryption_key: None }
+        UserPoolBuilder {
+            config,
+            store: None,
+            delivery: None,
+            clock: None,
+            encryption_key: None,
+            #[cfg(feature = "sqlite")]
+            sqlite: None,
+        }
     }
 
     /// Opens a pool on `store` with `delivery` and the system clock.
