@@ -191,7 +191,7 @@ export interface PoolConfig {
 export interface OpenOptions {
   /** A SQLite file, created if missing; the pool lives in memory when left out. */
   path?: string | null
-  /** TOML text or a plain object; core's defaults when left out. */
+  /** TOML or JSON text, or a plain object; core's defaults when left out. */
   config?: string | PoolConfig | null
   /** Sends messages carrying codes; without it, operations that send a code fail. */
   delivery?: DeliveryFunction | null

@@ -191,7 +191,7 @@ export interface PoolConfig {
 export interface OpenOptions {
   /** A SQLite file, created if missing; the pool lives in memory when left out. */
   path?: string | null
-  /** TOML text or a plain object; core's defaults when left out. */
+  /** TOML or JSON text, or a plain object; core's defaults when left out. */
   config?: string | PoolConfig | null
   /** Sends messages carrying codes; without it, operations that send a code fail. */
   delivery?: DeliveryFunction | null
@@ -256,7 +256,8 @@ export declare class UserPool {
    * Opens a pool.
    *
    * - `path`: a SQLite file, created if missing; in memory when left out.
-   * - `config`: TOML text or a plain object (the same keys); core's defaults when left out.
+   * - `config`: TOML or JSON text, or a plain object (the same keys); core's defaults when
+   *   left out.
    * - `delivery`: receives every message carrying a code; may return a Promise. When it
    *   throws or rejects, the operation rejects with `CodeDeliveryFailureException` (the
    *   function's error as `cause`) and nothing changes. Without it, codes cannot be sent.

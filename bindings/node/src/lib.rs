@@ -106,8 +106,8 @@ where
 enum ConfigSource {
     /// Core's defaults.
     Default,
-    /// TOML text.
-    Toml(String),
+    /// TOML or JSON text, wiped when dropped (it may hold client secrets).
+    Text(Zeroizing<String>),
     /// A plain object, as JSON text (made by `JSON.stringify`).
     Json(String),
 }
@@ -142,7 +142,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
     open.config = match present(&options, "config")? {
         None => ConfigSource::Default,
         Some(config) if config.get_type()? == ValueType::String => {
-            ConfigSource::Toml(string(&config, "options.config")?)
+            ConfigSource::Text(Zeroizing::new(string(&config, "options.config")?))
         }
         Some(config) => {
             let config = object(&config, "options.config")?;
@@ -306,7 +306,8 @@ impl UserPool {
     /// Opens a pool.
     ///
     /// - `path`: a SQLite file, created if missing; in memory when left out.
-    /// - `config`: TOML text or a plain object (the same keys); core's defaults when left out.
+    /// - `config`: TOML or JSON text, or a plain object (the same keys); core's defaults when
+    ///   left out.
     /// - `delivery`: receives every message carrying a code; may return a Promise. When it
     ///   throws or rejects, the operation rejects with `CodeDeliveryFailureException` (the
     ///   function's error as `cause`) and nothing changes. Without it, codes cannot be sent.
@@ -322,13 +323,13 @@ impl UserPool {
             move || {
                 let config = match options.config {
                     ConfigSource::Default => PoolConfig::default(),
-                    ConfigSource::Toml(text) => PoolConfig::from_toml(&text)?,
+                    ConfigSource::Text(text) => PoolConfig::parse(&text)?,
                     ConfigSource::Json(text) => PoolConfig::from_json(&text)?,
                 };
                 let mut builder = userpool::UserPool::builder(config);
                 if let Some(path) = options.path {
                     let sqlite = userpool::SqliteOptions::default().existing_only(options.existing_only);
-                    builder = builder.store(Arc::new(userpool::SqliteStore::open_with(path, sqlite)?));
+                    builder = builder.sqlite(path, sqlite);
                 }
                 if let Some(delivery) = options.delivery {
                     builder = builder.delivery(Arc::new(delivery));

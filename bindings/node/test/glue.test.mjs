@@ -354,6 +354,15 @@ describe('errors', () => {
     await rejectsWith(UserPool.open({ existingOnly: 'yes' }), typeError(/options.existingOnly must be a boolean, not a string/))
     await rejectsWith(UserPool.open({ config: { pool_id: 'x', no_such_key: 1 } }), { code: 'InvalidUserPoolConfigurationException' })
     await rejectsWith(UserPool.open({ config: 'pool_id = ' }), { code: 'InvalidUserPoolConfigurationException' })
+    const fromJson = await UserPool.open({ config: JSON.stringify({ pool_id: 'from_json' }) })
+    assert.equal(fromJson.poolId, 'from_json')
+    fromJson.close()
+    // Refused for its key: no file is made.
+    const dir = mkdtempSync(join(tmpdir(), 'userpool-node-'))
+    const path = join(dir, 'new.sqlite3')
+    await rejectsWith(UserPool.open({ path, encryptionKey: new Uint8Array(5) }), { code: 'InvalidParameterException' })
+    assert.equal(existsSync(path), false)
+    rmSync(dir, { recursive: true })
     await rejectsWith(
       UserPool.open({ config: { toJSON: () => undefined } }),
       typeError(/JSON.stringify\(options.config\) must be a string, not undefined/),

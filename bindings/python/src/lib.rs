@@ -53,15 +53,26 @@ impl FromPyObject<'_, '_> for Secret {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
-        match obj.cast::<PyString>()?.to_cow() {
-            Ok(text) => Ok(Self(zeroize::Zeroizing::new(text.into_owned()))),
-            Err(_) => Err(pyo3::exceptions::PyUnicodeEncodeError::new_err((
+        let text = obj.cast::<PyString>()?;
+        secret_text(&text, "secret").map(Self)
+    }
+}
+
+/// A `str` that may hold secrets, as UTF-8 wiped when dropped. A lone surrogate raises a
+/// `UnicodeEncodeError` whose `object` is `<{what}>`, not the text.
+fn secret_text(text: &Bound<'_, PyString>, what: &str) -> PyResult<zeroize::Zeroizing<String>> {
+    match text.to_cow() {
+        Ok(text) => Ok(zeroize::Zeroizing::new(text.into_owned())),
+        Err(_) => {
+            let placeholder = format!("<{what}>");
+            let end = placeholder.len();
+            Err(pyo3::exceptions::PyUnicodeEncodeError::new_err((
                 "utf-8",
-                "<secret>",
+                placeholder,
                 0_usize,
-                8_usize,
-                "a lone surrogate, which UTF-8 cannot encode (the secret's text is left out)",
-            ))),
+                end,
+                format!("a lone surrogate, which UTF-8 cannot encode (the {what}'s text is left out)"),
+            )))
         }
     }
 }
@@ -124,8 +135,7 @@ fn error_types(py: Python<'_>) -> PyResult<&ErrorTypes> {
 
 /// Converts an engine error into its Python class, chaining the delivery callback's
 /// exception when the engine reports a failed delivery.
-fn to_py_err(py: Python<'_>, error: &up::Error) -> PyErr {
-    let delivery_error = DELIVERY_ERROR.with(|slot| slot.borrow_mut().take());
+fn to_py_err(py: Python<'_>, error: &up::Error, delivery_error: Option<PyErr>) -> PyErr {
     let types = match error_types(py) {
         Ok(types) => types,
         Err(e) => return e,
@@ -145,16 +155,23 @@ fn to_py_err(py: Python<'_>, error: &up::Error) -> PyErr {
 }
 
 /// Runs engine work with the GIL released and converts its error. An interrupt that a
-/// callback raised meanwhile is raised instead, whatever the engine answered.
+/// callback raised meanwhile is raised instead, whatever the engine answered. A panic, a bug,
+/// is an `InternalErrorError` rather than pyo3's `PanicException`, which `except Exception`
+/// does not catch.
 fn run<T: Send>(py: Python<'_>, work: impl FnOnce() -> up::Result<T> + Send) -> PyResult<T> {
-    DELIVERY_ERROR.with(|slot| slot.borrow_mut().take());
-    INTERRUPT.with(|slot| slot.borrow_mut().take());
-    let result = py.detach(work);
-    if let Some(interrupt) = INTERRUPT.with(|slot| slot.borrow_mut().take()) {
-        DELIVERY_ERROR.with(|slot| slot.borrow_mut().take());
+    // A call made from inside a callback (a delivery that calls the pool) keeps its own
+    // slots: the outer call's are put back when it returns, so its interrupt is not lost.
+    let outer = (DELIVERY_ERROR.with(RefCell::take), INTERRUPT.with(RefCell::take));
+    let result = py.detach(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+            Err(up::Error::new(up::ErrorCode::InternalError, "userpool failed unexpectedly (a bug: please report it)"))
+        })
+    });
+    let delivery_error = DELIVERY_ERROR.with(|slot| slot.replace(outer.0));
+    if let Some(interrupt) = INTERRUPT.with(|slot| slot.replace(outer.1)) {
         return Err(interrupt);
     }
-    result.map_err(|e| to_py_err(py, &e))
+    result.map_err(|e| to_py_err(py, &e, delivery_error))
 }
 
 // ── host callbacks ──────────────────────────────────────────────────────────────────────
@@ -217,7 +234,13 @@ impl PyClock {
         if now.is_instance_of::<PyBool>() {
             return Err(PyTypeError::new_err("the clock returned a bool, not unix milliseconds"));
         }
-        now.extract::<i64>()
+        now.extract::<i64>().map_err(|e| {
+            if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
+                PyValueError::new_err("the clock returned a time out of range for unix milliseconds")
+            } else {
+                e
+            }
+        })
     }
 }
 
@@ -334,25 +357,22 @@ fn check_callable(value: Option<Py<PyAny>>, py: Python<'_>, name: &str) -> PyRes
     }
 }
 
-/// A configuration as the host gave it.
-enum ConfigText {
-    Toml(String),
-    Json(String),
-}
-
-/// `config` as the engine parses it: TOML text, or a dict turned into JSON.
-fn parse_config(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Option<ConfigText>> {
+/// `config` as the engine parses it ([`up::PoolConfig::parse`]): TOML or JSON text, or a dict
+/// turned into JSON. It may hold client secrets, so it is wiped when dropped.
+fn config_text(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Option<zeroize::Zeroizing<String>>> {
     match config {
         None => Ok(None),
         Some(c) if c.is_none() => Ok(None),
-        Some(c) if c.is_instance_of::<PyString>() => Ok(Some(ConfigText::Toml(c.extract::<String>()?))),
         Some(c) if c.is_instance_of::<PyDict>() => {
             let kwargs = PyDict::new(py);
             kwargs.set_item("allow_nan", false)?;
             let text = py.import("json")?.getattr("dumps")?.call((c,), Some(&kwargs))?;
-            Ok(Some(ConfigText::Json(text.extract::<String>()?)))
+            secret_text(text.cast::<PyString>()?, "config").map(Some)
         }
-        Some(_) => Err(PyTypeError::new_err("config must be TOML text (str) or a dict")),
+        Some(c) => match c.cast::<PyString>() {
+            Ok(text) => secret_text(text, "config").map(Some),
+            Err(_) => Err(PyTypeError::new_err("config must be TOML or JSON text (str) or a dict")),
+        },
     }
 }
 
@@ -360,17 +380,23 @@ type Attributes = BTreeMap<String, String>;
 
 // ── results ─────────────────────────────────────────────────────────────────────────────
 
-/// A message the engine asks the host to deliver.
-#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+/// A message the engine asks the host to deliver. The code, and the text that holds it, are
+/// wiped on the Rust side when the message is collected.
+#[pyclass(frozen, eq, module = "userpool._native")]
 #[derive(Clone, PartialEq)]
 struct Message {
+    #[pyo3(get)]
     channel: String,
+    #[pyo3(get)]
     destination: String,
+    #[pyo3(get)]
     purpose: String,
+    #[pyo3(get)]
     username: String,
-    code: String,
+    code: zeroize::Zeroizing<String>,
+    #[pyo3(get)]
     subject: String,
-    text: String,
+    text: zeroize::Zeroizing<String>,
 }
 
 impl From<&up::Message> for Message {
@@ -380,15 +406,25 @@ impl From<&up::Message> for Message {
             destination: m.destination.clone(),
             purpose: m.purpose.as_str().to_owned(),
             username: m.username.clone(),
-            code: m.code.to_string(),
+            code: m.code.clone(),
             subject: m.subject.clone(),
-            text: m.text.to_string(),
+            text: m.text.clone(),
         }
     }
 }
 
 #[pymethods]
 impl Message {
+    #[getter]
+    fn code(&self) -> &str {
+        &self.code
+    }
+
+    #[getter]
+    fn text(&self) -> &str {
+        &self.text
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Message(channel={:?}, destination={:?}, purpose={:?}, username={:?}, code=<redacted>)",
@@ -824,7 +860,7 @@ impl UserPool {
         encryption_key: Option<Bound<'_, PyAny>>,
         existing_only: bool,
     ) -> PyResult<Self> {
-        let config = parse_config(py, config)?;
+        let config = config_text(py, config)?;
         let delivery = check_callable(delivery, py, "delivery")?;
         let clock = match check_callable(clock, py, "clock")? {
             Some(callback) => {
@@ -837,12 +873,11 @@ impl UserPool {
         };
         let key = encryption_key.as_ref().map(key_bytes).transpose()?;
         let inner = run(py, move || {
-            let config = match config {
-                Some(ConfigText::Json(text)) => up::PoolConfig::from_json(&text)?,
-                Some(ConfigText::Toml(text)) => up::PoolConfig::from_toml(&text)?,
-                None => up::PoolConfig::default(),
-            };
-            let mut builder = up::UserPool::builder(config).store(open_store(path, existing_only)?);
+            let config = config.map_or_else(|| Ok(up::PoolConfig::default()), |text| up::PoolConfig::parse(&text))?;
+            let mut builder = up::UserPool::builder(config);
+            if let Some(path) = path {
+                builder = builder.sqlite(path, up::SqliteOptions::default().existing_only(existing_only));
+            }
             if let Some(callback) = delivery {
                 builder = builder.delivery(Arc::new(PyDelivery { callback }));
             }
@@ -884,9 +919,10 @@ impl UserPool {
         format!("UserPool(pool_id={:?})", self.handle.pool_id())
     }
 
-    /// Closes this handle; see the stub's docstring.
-    fn close(&self) {
-        self.handle.close();
+    /// Closes this handle; see the stub's docstring. The last handle's close ends the store
+    /// (a SQLite checkpoint and its sync), so it runs without the GIL.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.handle.close());
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -894,8 +930,8 @@ impl UserPool {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
-        self.close();
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.close(py);
         false
     }
 
@@ -1091,7 +1127,7 @@ impl UserPool {
             .into_iter()
             .map(|outcome| match outcome {
                 Ok(sub) => Ok(PyString::new(py, &sub).into_any()),
-                Err(e) => Ok(to_py_err(py, &e).value(py).clone().into_any()),
+                Err(e) => Ok(to_py_err(py, &e, None).value(py).clone().into_any()),
             })
             .collect()
     }
@@ -1279,15 +1315,6 @@ impl UserPool {
 }
 
 /// The store for `path`: in memory when `None`.
-fn open_store(path: Option<PathBuf>, existing_only: bool) -> up::Result<Arc<dyn up::Store>> {
-    Ok(match path {
-        None => Arc::new(up::MemoryStore::new()),
-        Some(path) => {
-            Arc::new(up::SqliteStore::open_with(path, up::SqliteOptions::default().existing_only(existing_only))?)
-        }
-    })
-}
-
 /// Cognito's `SECRET_HASH`: base64(HMAC-SHA256(client_secret, username + client_id)).
 #[pyfunction]
 fn secret_hash(client_secret: Secret, username: String, client_id: String) -> String {

@@ -243,6 +243,27 @@ def test_an_interrupt_in_a_callback_is_raised_as_it_is(host: Host, interrupt: Ba
         timed.sign_up("bob", PASSWORD, {"email": "bob@example.com"})
 
 
+def test_an_interrupt_survives_a_delivery_that_calls_the_pool(host: Host) -> None:
+    """The clock raises Ctrl-C early in a sign-up; the delivery then calls the pool itself."""
+    state = {"armed": False}
+
+    def clock() -> int:
+        if state["armed"]:
+            state["armed"] = False
+            raise KeyboardInterrupt
+        return host.now_ms
+
+    def deliver(message: userpool.Message) -> None:
+        pool.list_users()
+        host.deliver(message)
+
+    pool = userpool.UserPool.open(config=fast_config(), delivery=deliver, clock=clock)
+    state["armed"] = True
+    with pytest.raises(KeyboardInterrupt):
+        pool.sign_up("carol", PASSWORD, {"email": "carol@example.com"})
+    assert [m.destination for m in host.messages] == ["carol@example.com"]
+
+
 def test_no_delivery_refuses_to_send() -> None:
     pool = userpool.UserPool.open(config=fast_config())
     with pytest.raises(userpool.CodeDeliveryFailureError) as caught:
@@ -612,12 +633,33 @@ def test_the_quick_start_of_the_python_guide_runs(tmp_path: Any) -> None:
     assert (tmp_path / "users.db").exists()
 
 
+def test_config_text_may_be_json_and_keeps_its_secrets_out_of_errors(tmp_path: Path) -> None:
+    import json
+
+    pool = userpool.UserPool.open(config=json.dumps(fast_config(pool_id="from_json")))
+    assert pool.pool_id == "from_json"
+    toml = '[[clients]]\nid = "srv"\nsecret = "Zx9-kQ7-s3cret-s3cret"\nname = "\ud800"\n'
+    with pytest.raises(UnicodeEncodeError) as caught:
+        userpool.UserPool.open(config=toml)
+    assert "kQ7" not in repr(caught.value.object) and "kQ7" not in str(caught.value)
+    with pytest.raises(userpool.InvalidUserPoolConfigurationError) as wrong_type:
+        userpool.UserPool.open(config={"clients": [{"id": "srv", "secret": 98765432109876543}]})
+    assert "987" not in wrong_type.value.message
+
+
+def test_an_open_refused_for_its_key_makes_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    with pytest.raises(userpool.InvalidParameterError, match="32 bytes"):
+        userpool.UserPool.open(path=path, config=fast_config(), encryption_key=b"short")
+    assert not path.exists()
+
+
 def test_every_public_method_of_the_core_pool_is_forwarded() -> None:
     """A method added to core's UserPool must appear here (and in the stub and aio)."""
     core = "".join(p.read_text() for p in sorted((REPO / "core" / "src" / "pool").glob("*.rs")))
     names = set(re.findall(r"^    pub fn (\w+)", core, re.M))
     # UserPool.open's arguments (open_existing is open(existing_only=True))
-    builder = {"builder", "store", "delivery", "clock", "encryption_key", "open_existing"}
+    builder = {"builder", "store", "sqlite", "delivery", "clock", "encryption_key", "open_existing"}
     assert len(names) > 50
     missing = sorted(n for n in names - builder if not hasattr(userpool.UserPool, n))
     assert missing == []

@@ -357,10 +357,11 @@ class UserPool:
         """Opens a pool.
 
         ``path``: a SQLite file (created if missing); in memory when ``None``.
-        ``config``: TOML text or a dict of the same keys; the defaults when ``None``.
+        ``config``: TOML or JSON text, or a dict of the same keys; the defaults when ``None``.
         ``delivery``: called with each :class:`Message`; raising fails the operation with
-        :class:`CodeDeliveryFailureError` (the exception chained) and nothing changed. Without
-        one, every operation that sends a code fails that way.
+        :class:`CodeDeliveryFailureError` (the exception chained), and nothing has changed but
+        the hourly counts the message took. Without one, every operation that sends a code
+        fails that way.
         ``clock``: returns unix milliseconds (tests move time with it); the system clock when ``None``.
         ``encryption_key``: 32 bytes (``bytes``, or a ``bytearray`` the caller may wipe after
         ``open``) that seal signing keys and secrets at rest.
