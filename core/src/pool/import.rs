@@ -87,7 +87,7 @@ impl UserPool {
                     let mut taken = None;
                     for k in &keys {
                         if claimed.contains(k)
-                            || self.store().user_by_key(self.pool_id(), k).map_err(backend)?.is_some()
+                            || self.store().user_sub_by_key(self.pool_id(), k).map_err(backend)?.is_some()
                         {
                             taken = Some(k.clone());
                             break;
