@@ -378,6 +378,44 @@ fn a_record_that_no_longer_decodes_can_still_be_deleted() {
 }
 
 #[test]
+fn an_import_that_meets_a_record_it_cannot_read_skips_that_row_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let open = || UserPool::builder(PoolConfig::default()).sqlite(&path, SqliteOptions::default()).open().unwrap();
+    let pool = open();
+    let alice = pool.admin_create_user("alice", email("alice"), None, false).unwrap();
+    drop(pool);
+    spoil_record(&path, &alice.user.sub);
+    let user = |name: &str| userpool::ImportUser { username: name.into(), ..Default::default() };
+    let outcomes = open().admin_import_users(vec![user("alice"), user("carol")]).unwrap();
+    assert_eq!(outcomes[0].as_ref().unwrap_err().code(), ErrorCode::UsernameExists);
+    assert!(outcomes[1].is_ok(), "{:?}", outcomes[1]);
+}
+
+#[test]
+fn a_failure_count_at_its_limit_keeps_the_user_locked_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let pool = UserPool::builder(PoolConfig::default())
+        .sqlite(&path, SqliteOptions::default())
+        .clock(Arc::new(ManualClock::new(1_700_000_000_000)))
+        .open()
+        .unwrap();
+    let alice = pool.admin_create_user("alice", email("alice"), None, false).unwrap();
+    pool.admin_set_user_password("alice", PW, true).unwrap();
+    // A damaged (or hostile) file: the count at u32::MAX, its last failure just now (so the
+    // quiet period does not reset it first), no lockout running.
+    let lockout = r#"{"failures": 4294967295, "last_failure_ms": 1700000000000, "locked_until_ms": 1}"#;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let sql = "UPDATE userpool_users SET record = json_set(record, '$.lockout', json(?1)) WHERE sub = ?2";
+    assert_eq!(conn.execute(sql, [lockout, alice.user.sub.as_str()]).unwrap(), 1);
+    let err = pool.sign_in("alice", "wrong password 123").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotAuthorized);
+    let err = pool.sign_in("alice", PW).unwrap_err();
+    assert!(err.message().contains("attempts exceeded"), "still locked: {err}");
+}
+
+#[test]
 fn deleting_a_newer_librarys_user_removes_the_terms_only_it_knows() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
     let conn = rusqlite::Connection::open(&path).unwrap();

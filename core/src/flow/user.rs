@@ -377,11 +377,15 @@ pub(crate) fn count_attempt(lock: &mut Lockout, ctx: &Ctx<'_>) -> Result<()> {
     if lock.failures > 0 && ctx.now.saturating_sub(lock.last_failure_ms.max(lock.locked_until_ms)) >= quiet {
         lock.failures = 0;
     }
-    lock.failures += 1;
+    // Saturating: a count read from a damaged record must neither panic nor start over.
+    lock.failures = lock.failures.saturating_add(1);
     lock.last_failure_ms = ctx.now;
     let secs = lockout_secs(lock.failures, config.free_attempts, config.max_lockout_secs);
-    lock.locked_until_ms =
-        if secs == 0 { 0 } else { ctx.now.saturating_add(i64::try_from(secs * 1000).unwrap_or(i64::MAX)) };
+    lock.locked_until_ms = if secs == 0 {
+        0
+    } else {
+        ctx.now.saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX))
+    };
     Ok(())
 }
 
