@@ -981,6 +981,21 @@ fn a_path_the_system_refuses_says_why() {
 }
 
 #[test]
+fn an_app_database_in_utf16_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let app = rusqlite::Connection::open(&path).unwrap();
+    app.execute_batch("PRAGMA encoding = 'UTF-16le'; CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('é');")
+        .unwrap();
+    drop(app);
+    let before = std::fs::read(&path).unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("app.db") && err.message().contains("UTF-16le"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
 fn an_open_refused_for_its_key_or_configuration_makes_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pool.sqlite3");

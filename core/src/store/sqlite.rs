@@ -446,6 +446,19 @@ impl SqliteStore {
                 ),
             ));
         }
+        // The range bounds of listings and searches are UTF-8 bytes given to SQLite as text:
+        // a UTF-16 database would read them as other characters and list nobody.
+        let encoding: String =
+            writer.query_row("PRAGMA encoding", [], |r| r.get(0)).map_err(|e| open_error(&path, &options, &e))?;
+        if encoding != "UTF-8" {
+            return Err(Error::new(
+                ErrorCode::InvalidParameter,
+                format!(
+                    "{} stores its text as {encoding}; userpool's tables need a UTF-8 database. It was left as it is",
+                    path.display()
+                ),
+            ));
+        }
         // Only a file with no tables yet takes a page size; for others this changes nothing.
         writer.pragma_update(None, "page_size", options.page_size).map_err(|e| open_error(&path, &options, &e))?;
         let wal: String = writer
