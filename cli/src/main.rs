@@ -136,8 +136,9 @@ enum UsersAction {
     },
     /// Export every user as CSV in Cognito's user-import format.
     ///
-    /// The columns are those `users import` reads, in GetCSVHeader's order, with the pool's
-    /// custom: attributes; the output imports into another pool (or into Cognito) as it is.
+    /// The columns are those `users import` reads, in GetCSVHeader's order, with every
+    /// custom: attribute the configuration lists or a user holds; the output imports into
+    /// another pool (or into Cognito) as it is.
     /// What the format cannot carry (a user disabled, group memberships) is counted on
     /// standard error, and so are values that a spreadsheet would run as formulas.
     Export {

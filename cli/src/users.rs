@@ -1,6 +1,7 @@
 //! `userpool users`: list, import and export the users of a pool kept in a SQLite file.
 //! Import and export use Cognito's user-import CSV format.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -535,7 +536,7 @@ struct ExportOptions {
 
 /// Exports every user to `output` (standard output if `None`).
 fn export(pool: &UserPool, output: Option<&Path>, options: ExportOptions) -> Result<(), String> {
-    let header = &export_header(pool.config());
+    let header = &export_header(pool.config(), &custom_attributes_held(pool)?);
     let exported = match output {
         None => write_csv(pool, header, options, std::io::stdout().lock(), "standard output")?,
         Some(path) => write_file(path, |file| write_csv(pool, header, options, file, &path.display().to_string()))?,
@@ -552,6 +553,13 @@ fn export(pool: &UserPool, output: Option<&Path>, options: ExportOptions) -> Res
     }
     if exported.in_groups > 0 {
         eprintln!("note: {} of them belong to groups; the format does not carry memberships", exported.in_groups);
+    }
+    if exported.left_out > 0 {
+        eprintln!(
+            "note: {} custom attribute value(s) were left out: their attribute appeared while the export ran, \
+             after its header was written",
+            exported.left_out
+        );
     }
     match (exported.formulas, options.spreadsheet_safe) {
         (0, _) => {}
@@ -573,14 +581,30 @@ struct Exported {
     in_groups: usize,
     /// Values that a spreadsheet would run as formulas.
     formulas: usize,
+    /// Values of `custom:` attributes the header has no column for.
+    left_out: usize,
 }
 
 /// GetCSVHeader's columns, with the pool's `custom:` attributes before the two `cognito:`
-/// ones (an import takes the columns in any order).
-fn export_header(config: &PoolConfig) -> Vec<String> {
-    let custom = config.custom_attributes.iter().map(custom_column);
+/// ones (an import takes the columns in any order): those `config` lists, then any other
+/// that a user holds (`held`).
+fn export_header(config: &PoolConfig, held: &BTreeSet<String>) -> Vec<String> {
+    let mut custom: Vec<String> = config.custom_attributes.iter().map(custom_column).collect();
+    custom.extend(held.iter().filter(|c| !custom.contains(c)).cloned().collect::<Vec<_>>());
     let (standard, cognito) = CSV_HEADER.split_at(CSV_HEADER.len() - 2);
     standard.iter().map(|&c| c.to_owned()).chain(custom).chain(cognito.iter().map(|&c| c.to_owned())).collect()
+}
+
+/// The `custom:` attributes the pool's users hold. The tool may run without the app's
+/// configuration, which lists them; a column taken from it alone would leave their values
+/// out of the file without a word. One more read of the pool, before the export's own.
+fn custom_attributes_held(pool: &UserPool) -> Result<BTreeSet<String>, String> {
+    let mut held = BTreeSet::new();
+    each_user(pool, None, None, |user| {
+        held.extend(user.attributes.keys().filter(|name| name.starts_with("custom:")).cloned());
+        Ok(())
+    })?;
+    Ok(held)
 }
 
 /// The column of a custom attribute, which the configuration may name without its prefix.
@@ -600,7 +624,7 @@ fn write_csv(
     let failed = |e: csv::Error| format!("{sink_name}: {e}");
     let mut writer = csv::Writer::from_writer(sink);
     writer.write_record(header).map_err(failed)?;
-    let (mut users, mut disabled, mut in_groups, mut formulas) = (0, 0, 0, 0);
+    let (mut users, mut disabled, mut in_groups, mut formulas, mut left_out) = (0, 0, 0, 0, 0);
     each_user(pool, None, None, |u| {
         disabled += usize::from(!u.enabled);
         if options.skip_disabled && !u.enabled {
@@ -608,6 +632,7 @@ fn write_csv(
         }
         users += 1;
         in_groups += usize::from(!u.groups.is_empty());
+        left_out += u.attributes.keys().filter(|name| name.starts_with("custom:") && !header.contains(name)).count();
         let cells = header.iter().map(|column| {
             let value = cell(u, column, username_attributes);
             if !starts_formula(&value) {
@@ -619,7 +644,7 @@ fn write_csv(
         writer.write_record(cells.collect::<Vec<_>>()).map_err(failed)
     })?;
     writer.flush().map_err(|e| format!("{sink_name}: {e}"))?;
-    Ok(Exported { users, disabled, in_groups, formulas })
+    Ok(Exported { users, disabled, in_groups, formulas, left_out })
 }
 
 /// Whether a spreadsheet would read `value` as a formula (OWASP's "CSV injection"): it begins

@@ -291,6 +291,14 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
         pool.admin_disable_user("ben@example.com").unwrap();
     }
 
+    // A configuration that does not list the custom attributes: the users' values go out anyway.
+    std::fs::write(dir.path().join("bare.toml"), "pool_id = 'by_email'\n[sign_in]\nusername_attributes = ['email']\n")
+        .unwrap();
+    let bare = ok(&userpool(dir.path(), &["users", "export", "--pool", "pool.sqlite3", "--config", "bare.toml"]));
+    let header = bare.lines().next().unwrap();
+    assert!(header.ends_with(",custom:tier,custom:vip,cognito:mfa_enabled,cognito:username"), "{header}");
+    assert!(bare.contains("ann@example.com,TRUE,") && bare.contains(",gold,true,FALSE,ann@example.com"), "{bare}");
+
     let exported = userpool(dir.path(), &[&["users", "export", "-o", "out.csv"][..], &pool_args].concat());
     ok(&exported);
     let err = String::from_utf8_lossy(&exported.stderr);
