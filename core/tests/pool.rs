@@ -379,6 +379,30 @@ fn a_pool_keeps_the_username_settings_it_was_made_with() {
     fixture_on(store, config("pool_id = 'other'"));
 }
 
+/// Alias attributes may change from one open of the app to the next, but a tool (an import)
+/// that guessed other ones would store users under keys the app does not look up, and let
+/// a second user take an address the first signs in with.
+#[test]
+fn a_tool_opens_a_pool_with_the_aliases_of_its_app() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let tool = |toml: &str| UserPool::builder(config(toml)).store(Arc::clone(&store)).open_existing();
+    let (with_alias, without) = (
+        "pool_id = 'aliased'
+[sign_in]
+alias_attributes = ['email']",
+        "pool_id = 'aliased'",
+    );
+    drop(fixture_on(Arc::clone(&store), config(with_alias)));
+    let refused = tool(without).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidUserPoolConfiguration);
+    assert!(refused.message().contains(r#"alias_attributes = {"email"}; this configuration has {}"#), "{refused}");
+    tool(with_alias).unwrap();
+    // The app drops the alias: tools follow its last open.
+    drop(fixture_on(Arc::clone(&store), config(without)));
+    tool(without).unwrap();
+    assert_eq!(tool(with_alias).unwrap_err().code(), ErrorCode::InvalidUserPoolConfiguration);
+}
+
 /// Resends, reset codes and attribute codes share one budget per user and hour; one more is
 /// refused and changes nothing (the last code still works); an hour later there is room again.
 #[test]

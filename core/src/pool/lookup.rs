@@ -4,6 +4,8 @@
 //! other ones would miss its users, or let a second user claim an address the first one
 //! signs in with. Alias attributes may still be added or removed: users stored before keep
 //! their username, and a lookup by a name that looks like an alias tries the username next.
+//! The record keeps the aliases of the app's last open too, so that a tool, whose
+//! configuration may be a guess, writes users under the keys the app looks them up by.
 
 use std::collections::BTreeSet;
 
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::backend;
 use crate::config::SignInConfig;
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::{SecretBytes, Store};
+use crate::store::{SecretBytes, Store, StoreError, Write};
 
 /// The pool record that keeps them (plain JSON: nothing in it is secret).
 const RECORD: &str = "lookup_settings";
@@ -21,6 +23,9 @@ const RECORD: &str = "lookup_settings";
 struct LookupSettings {
     username_attributes: BTreeSet<String>,
     case_sensitive: bool,
+    /// The app's, as of its last open; `None` in records from before they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alias_attributes: Option<BTreeSet<String>>,
 }
 
 impl LookupSettings {
@@ -28,7 +33,17 @@ impl LookupSettings {
         Self {
             username_attributes: sign_in.username_attributes.iter().cloned().collect(),
             case_sensitive: sign_in.case_sensitive,
+            alias_attributes: Some(sign_in.alias_attributes.iter().cloned().collect()),
         }
+    }
+
+    /// What cannot change once the pool exists.
+    fn fixed(&self) -> (&BTreeSet<String>, bool) {
+        (&self.username_attributes, self.case_sensitive)
+    }
+
+    fn to_bytes(&self) -> Result<SecretBytes> {
+        serde_json::to_vec(self).map(SecretBytes::from).map_err(|e| Error::internal(e.to_string()))
     }
 }
 
@@ -40,34 +55,77 @@ impl std::fmt::Display for LookupSettings {
 
 /// Refuses `sign_in` when pool `pool` was made with other lookup settings. A pool that has
 /// none recorded (made before they were, or being made now) gets these when `record`: an
-/// app's open, not an administering tool's, whose configuration may be a guess.
+/// app's open, not an administering tool's, whose configuration may be a guess. An app's
+/// open also records its alias attributes; a tool's must have the same.
 pub(super) fn check(store: &dyn Store, pool: &str, sign_in: &SignInConfig, record: bool) -> Result<()> {
     let wanted = LookupSettings::of(sign_in);
-    let stored = if record {
-        let fresh = || serde_json::to_vec(&wanted).map(SecretBytes::from).map_err(|e| Error::internal(e.to_string()));
-        super::load_or_create_record(store, pool, RECORD, fresh)?
-    } else {
-        match store.secret(pool, RECORD).map_err(backend)? {
-            Some(stored) => stored.value,
-            None => return Ok(()),
+    for _ in 0..5 {
+        let found = store.secret(pool, RECORD).map_err(backend)?;
+        let Some(found) = found else {
+            if !record {
+                return Ok(());
+            }
+            let create =
+                Write::PutSecret { name: RECORD.into(), value: wanted.to_bytes()?, expect: None, expires_ms: None };
+            match store.commit(pool, vec![create]) {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(backend(e)),
+            }
+        };
+        let stored = decode(pool, &found.value)?;
+        if stored.fixed() != wanted.fixed() {
+            return Err(refusal(pool, &stored, &wanted));
         }
-    };
-    let stored: LookupSettings = serde_json::from_slice(&stored).map_err(|_| {
+        if stored.alias_attributes == wanted.alias_attributes {
+            return Ok(());
+        }
+        if !record {
+            return match stored.alias_attributes {
+                None => Ok(()),
+                Some(app) => Err(Error::new(
+                    ErrorCode::InvalidUserPoolConfiguration,
+                    format!(
+                        "pool {pool}'s app signs users in with sign_in alias_attributes = {app:?}; this configuration \
+                         has {:?}. A tool must find and store users under the names the app does: give it the \
+                         app's configuration",
+                        wanted.alias_attributes.unwrap_or_default()
+                    ),
+                )),
+            };
+        }
+        let update = Write::PutSecret {
+            name: RECORD.into(),
+            value: wanted.to_bytes()?,
+            expect: Some(found.version),
+            expires_ms: None,
+        };
+        match store.commit(pool, vec![update]) {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(backend(e)),
+        }
+    }
+    Err(Error::internal(format!("pool {pool}: could not record its sign-in settings ({RECORD}), written meanwhile")))
+}
+
+fn decode(pool: &str, stored: &[u8]) -> Result<LookupSettings> {
+    serde_json::from_slice(stored).map_err(|_| {
         Error::internal(format!(
             "pool {pool}: its record of the sign-in settings it was made with ({RECORD}) is corrupt. Delete that \
              record (in SQLite: DELETE FROM userpool_secrets WHERE pool = '{pool}' AND name = '{RECORD}') and the \
              app's next open records its configuration's settings again: make sure they are the ones the pool \
              was made with"
         ))
-    })?;
-    if stored == wanted {
-        return Ok(());
-    }
-    Err(Error::new(
+    })
+}
+
+fn refusal(pool: &str, stored: &LookupSettings, wanted: &LookupSettings) -> Error {
+    Error::new(
         ErrorCode::InvalidUserPoolConfiguration,
         format!(
             "pool {pool} was made with sign_in {stored}; this configuration has {wanted}. These settings decide how \
              users are found and cannot change once the pool exists: open it with the ones it was made with"
         ),
-    ))
+    )
 }
