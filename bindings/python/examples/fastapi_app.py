@@ -7,7 +7,8 @@ The protected route's dependency verifies the bearer access token with
 
 from typing import Annotated, Any, Callable, Optional
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -60,6 +61,12 @@ def create_app(
     pool = userpool.aio.UserPool(userpool.UserPool.open(config=config, delivery=delivery))
     app = FastAPI(title="userpool example")
     bearer = HTTPBearer()
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unencodable_text(_request: Request, _error: UnicodeEncodeError) -> JSONResponse:
+        """JSON may carry a lone surrogate ("\\ud800"), which no str the pool takes may hold."""
+        detail = {"code": "InvalidParameterException", "message": "text with a lone surrogate"}
+        return JSONResponse({"detail": detail}, status_code=400)
 
     async def current_claims(
         credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)],

@@ -42,3 +42,14 @@ def test_sign_up_confirm_sign_in_and_protected_route() -> None:
     bad_password = client.post("/sign-in", json={"username": "alice", "password": "wrong password"})
     assert bad_password.status_code == 401
     assert client.get("/.well-known/jwks.json").json()["keys"]
+
+
+def test_text_with_a_lone_surrogate_is_a_400_not_a_500() -> None:
+    client = TestClient(fastapi_app.create_app(config=fast_config(), delivery=lambda _m: None))
+    for path, body in [
+        ("/sign-in", '{"username": "alice", "password": "\\ud800"}'),
+        ("/sign-up", '{"username": "\\ud800", "password": "x", "email": "a@example.com"}'),
+    ]:
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["detail"]["code"] == "InvalidParameterException"
