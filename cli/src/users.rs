@@ -844,10 +844,12 @@ fn cell(user: &User, column: &str, username_attributes: &[String]) -> String {
             username_attributes.iter().find_map(|attribute| attributes.get(attribute)).unwrap_or(&user.username).clone()
         }
         MFA_COLUMN => if user.mfa_enabled.is_empty() { "FALSE" } else { "TRUE" }.to_owned(),
-        "email_verified" | "phone_number_verified" => {
-            let verified = attributes.get(column).is_some_and(|v| v == "true");
-            if verified { "TRUE" } else { "FALSE" }.to_owned()
-        }
+        // Left empty for a user who has none, whom an import would otherwise give one.
+        "email_verified" | "phone_number_verified" => match attributes.get(column).map(String::as_str) {
+            None => String::new(),
+            Some("true") => "TRUE".to_owned(),
+            Some(_) => "FALSE".to_owned(),
+        },
         attribute => attributes.get(attribute).cloned().unwrap_or_default(),
     }
 }
