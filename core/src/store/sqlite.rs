@@ -454,7 +454,8 @@ impl SqliteStore {
             return Err(Error::new(
                 ErrorCode::InvalidParameter,
                 format!(
-                    "{} stores its text as {encoding}; userpool's tables need a UTF-8 database. It was left as it is",
+                    "{} stores its text as {encoding}; userpool's tables need a UTF-8 database. It was left as it \
+                     is (`sqlite3 OLD .dump | sqlite3 NEW` copies every table into a new file, which is UTF-8)",
                     path.display()
                 ),
             ));
@@ -824,14 +825,23 @@ fn describe(path: &Path, options: &SqliteOptions, e: &rusqlite::Error) -> String
     }
 }
 
-/// Why the system refuses `path`, which SQLite reports only as "unable to open": the error
-/// of opening it for reading and writing ourselves (`: Permission denied (os error 13)`), or,
-/// when that succeeds, the files SQLite also needs beside it.
+/// Why the system refuses `path`, which SQLite reports only as "unable to open": what the
+/// system says of the path (`: Too many levels of symbolic links (os error 40)`), or what
+/// to check. It never opens the file: closing any descriptor of it would drop the locks
+/// this process's connections hold on it, and another process could then take its WAL away
+/// (SQLite's "How To Corrupt", 2.2).
 fn os_refusal(path: &Path) -> String {
-    // Opening for writing neither creates nor truncates, and on Linux does not wait on a FIFO.
-    match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+    match std::fs::metadata(path) {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && path.parent().filter(|dir| !dir.as_os_str().is_empty()).is_none_or(Path::is_dir) =>
+        {
+            ": it is not there, and could not be made (may this process write to its directory?)".to_owned()
+        }
         Err(e) => format!(": {e}"),
-        Ok(_) => " (the file opens; its directory must also let SQLite create the -wal and -shm files)".to_owned(),
+        Ok(_) => {
+            " (it is there: may this process read and write it, and make the -wal and -shm files beside it?)".to_owned()
+        }
     }
 }
 
