@@ -66,6 +66,8 @@ fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBui
     if let Some(id) = &args.pool_id {
         config.pool_id.clone_from(id);
     }
+    // Before the file is opened, which may make it: a key that cannot be read makes nothing.
+    let key = args.encryption_key_file.as_deref().map(read_key).transpose()?;
     let store = open_store(&args.pool, SqliteOptions::default().existing_only(existing_only)).map_err(|e| {
         if existing_only {
             format!(
@@ -77,8 +79,8 @@ fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBui
     })?;
     // No delivery: nothing here sends a message.
     let mut builder = UserPool::builder(config).store(store);
-    if let Some(path) = &args.encryption_key_file {
-        builder = builder.encryption_key(&*read_key(path)?);
+    if let Some(key) = &key {
+        builder = builder.encryption_key(&**key);
     }
     Ok(builder)
 }

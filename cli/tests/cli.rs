@@ -351,6 +351,11 @@ fn a_pool_sealed_with_an_encryption_key_is_administered_with_its_key_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("encrypted secrets"));
     let out = run(&["users", "list", "--encryption-key-file", "short.hex"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("short.hex: an encryption key is 32 bytes"));
+    // An import into a new file with a key that cannot be read makes no file.
+    let new = ["users", "import", "users.csv", "--pool", "new.sqlite3", "--encryption-key-file", "short.hex"];
+    let out = userpool(dir.path(), &new);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("short.hex"));
+    assert!(!dir.path().join("new.sqlite3").exists());
 
     let out = ok(&run(&["users", "import", "users.csv", "--encryption-key-file", "key.hex"]));
     assert!(out.contains("imported 1 user(s)"), "{out}");
