@@ -397,6 +397,10 @@ alias_attributes = ['email']",
     assert_eq!(refused.code(), ErrorCode::InvalidUserPoolConfiguration);
     assert!(refused.message().contains(r#"alias_attributes = {"email"}; this configuration has {}"#), "{refused}");
     tool(with_alias).unwrap();
+    // An app's open refused for a wrong key records nothing.
+    let wrong_key = UserPool::builder(config(without)).store(Arc::clone(&store)).encryption_key(&[9; 32]).open();
+    assert!(wrong_key.is_err());
+    tool(with_alias).unwrap();
     // The app drops the alias: tools follow its last open.
     drop(fixture_on(Arc::clone(&store), config(without)));
     tool(without).unwrap();

@@ -53,54 +53,54 @@ impl std::fmt::Display for LookupSettings {
     }
 }
 
-/// Refuses `sign_in` when pool `pool` was made with other lookup settings. A pool that has
-/// none recorded (made before they were, or being made now) gets these when `record`: an
-/// app's open, not an administering tool's, whose configuration may be a guess. An app's
-/// open also records its alias attributes; a tool's must have the same.
-pub(super) fn check(store: &dyn Store, pool: &str, sign_in: &SignInConfig, record: bool) -> Result<()> {
+/// Refuses `sign_in` when pool `pool` was made with other lookup settings, and, for a tool
+/// (`tool`: an administering open, whose configuration may be a guess), when the pool's app
+/// last opened it with other alias attributes. Writes nothing: [`record`] does, once the
+/// open has passed every other check.
+pub(super) fn check(store: &dyn Store, pool: &str, sign_in: &SignInConfig, tool: bool) -> Result<()> {
+    let wanted = LookupSettings::of(sign_in);
+    let Some(found) = store.secret(pool, RECORD).map_err(backend)? else {
+        return Ok(());
+    };
+    let stored = decode(pool, &found.value)?;
+    if stored.fixed() != wanted.fixed() {
+        return Err(refusal(pool, &stored, &wanted));
+    }
+    match stored.alias_attributes {
+        Some(app) if tool && Some(&app) != wanted.alias_attributes.as_ref() => Err(Error::new(
+            ErrorCode::InvalidUserPoolConfiguration,
+            format!(
+                "pool {pool}'s app signs users in with sign_in alias_attributes = {app:?}; this configuration has \
+                 {:?}. A tool must find and store users under the names the app does: give it the app's \
+                 configuration",
+                wanted.alias_attributes.unwrap_or_default()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Records an app's lookup settings: those a pool is made with, and the alias attributes of
+/// this open. Refuses, as [`check`] does, settings another app recorded meanwhile.
+pub(super) fn record(store: &dyn Store, pool: &str, sign_in: &SignInConfig) -> Result<()> {
     let wanted = LookupSettings::of(sign_in);
     for _ in 0..5 {
         let found = store.secret(pool, RECORD).map_err(backend)?;
-        let Some(found) = found else {
-            if !record {
-                return Ok(());
-            }
-            let create =
-                Write::PutSecret { name: RECORD.into(), value: wanted.to_bytes()?, expect: None, expires_ms: None };
-            match store.commit(pool, vec![create]) {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(backend(e)),
+        let expect = match &found {
+            None => None,
+            Some(found) => {
+                let stored = decode(pool, &found.value)?;
+                if stored.fixed() != wanted.fixed() {
+                    return Err(refusal(pool, &stored, &wanted));
+                }
+                if stored.alias_attributes == wanted.alias_attributes {
+                    return Ok(());
+                }
+                Some(found.version)
             }
         };
-        let stored = decode(pool, &found.value)?;
-        if stored.fixed() != wanted.fixed() {
-            return Err(refusal(pool, &stored, &wanted));
-        }
-        if stored.alias_attributes == wanted.alias_attributes {
-            return Ok(());
-        }
-        if !record {
-            return match stored.alias_attributes {
-                None => Ok(()),
-                Some(app) => Err(Error::new(
-                    ErrorCode::InvalidUserPoolConfiguration,
-                    format!(
-                        "pool {pool}'s app signs users in with sign_in alias_attributes = {app:?}; this configuration \
-                         has {:?}. A tool must find and store users under the names the app does: give it the \
-                         app's configuration",
-                        wanted.alias_attributes.unwrap_or_default()
-                    ),
-                )),
-            };
-        }
-        let update = Write::PutSecret {
-            name: RECORD.into(),
-            value: wanted.to_bytes()?,
-            expect: Some(found.version),
-            expires_ms: None,
-        };
-        match store.commit(pool, vec![update]) {
+        let write = Write::PutSecret { name: RECORD.into(), value: wanted.to_bytes()?, expect, expires_ms: None };
+        match store.commit(pool, vec![write]) {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(backend(e)),

@@ -202,11 +202,14 @@ impl UserPoolBuilder {
             return Err(Error::new(ErrorCode::ResourceNotFound, format!("User pool {pool} does not exist.")));
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        // After every check that needs no store: an open refused for a bad key records nothing.
-        lookup::check(store.as_ref(), &pool, &settings.raw.sign_in, !existing_only)?;
+        lookup::check(store.as_ref(), &pool, &settings.raw.sign_in, existing_only)?;
         let now = clock.now_ms();
         let keys = KeyRing::load_or_create(store.as_ref(), &pool, settings.raw.tokens.algorithm, now, &sealer)?;
         let code_key = load_or_create_secret(store.as_ref(), &pool, CODE_KEY_SECRET, &sealer)?;
+        // Once the keys have opened: an open refused for a wrong key records nothing.
+        if !existing_only {
+            lookup::record(store.as_ref(), &pool, &settings.raw.sign_in)?;
+        }
         // Another process keeps signing with a key retired here until it re-reads the ring.
         let longest_ttl_ms = settings.clients.iter().map(|c| c.access_ttl_ms.max(c.id_ttl_ms)).max().unwrap_or(0);
         let key_grace_ms = longest_ttl_ms.saturating_add(KEY_REFRESH_MS);
