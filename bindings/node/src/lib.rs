@@ -109,7 +109,7 @@ enum ConfigSource {
     /// TOML or JSON text, wiped when dropped (it may hold client secrets).
     Text(Zeroizing<String>),
     /// A plain object, as JSON text (made by `JSON.stringify`).
-    Json(String),
+    Json(Zeroizing<String>),
 }
 
 /// `UserPool.open`'s options, read on the JavaScript thread.
@@ -156,7 +156,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
             if text.get_type()? != ValueType::String {
                 return Err(type_error("JSON.stringify(options.config)", "a string", type_name(&text)));
             }
-            ConfigSource::Json(string(&text, "options.config")?)
+            ConfigSource::Json(Zeroizing::new(string(&text, "options.config")?))
         }
     };
     open.delivery = match present_as::<Function<'_, results::Message, host::DeliveryReturn>>(&options, "delivery")? {
@@ -310,7 +310,8 @@ impl UserPool {
     ///   left out.
     /// - `delivery`: receives every message carrying a code; may return a Promise. When it
     ///   throws or rejects, the operation rejects with `CodeDeliveryFailureException` (the
-    ///   function's error as `cause`) and nothing changes. Without it, codes cannot be sent.
+    ///   function's error as `cause`) and nothing changes but the hourly counts the message
+    ///   took. Without it, codes cannot be sent.
     /// - `clock`: returns the time in unix milliseconds (tests move time with it).
     /// - `encryptionKey`: 32 bytes that seal the signing keys at rest.
     /// - `existingOnly`: for tools that administer a pool that must be there already. A

@@ -1314,7 +1314,6 @@ impl UserPool {
     }
 }
 
-/// The store for `path`: in memory when `None`.
 /// Cognito's `SECRET_HASH`: base64(HMAC-SHA256(client_secret, username + client_id)).
 #[pyfunction]
 fn secret_hash(client_secret: Secret, username: String, client_id: String) -> String {
