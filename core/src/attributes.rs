@@ -63,6 +63,13 @@ pub fn is_standard(name: &str) -> bool {
     STANDARD.contains(&name)
 }
 
+/// Whether `name` is one of the two verification flags: only these are booleans in tokens
+/// and set by the engine. A custom attribute may end in `_verified` (`custom:age_verified`)
+/// and is a string like any custom attribute.
+pub(crate) fn is_verification_flag(name: &str) -> bool {
+    name == "email_verified" || name == "phone_number_verified"
+}
+
 /// A simple, strict email check: one `@`, a non-empty local part, a dotted domain, no spaces.
 pub(crate) fn is_email(value: &str) -> bool {
     let Some((local, domain)) = value.split_once('@') else {
@@ -173,8 +180,7 @@ pub(crate) fn check_writes(
         if name == "sub" {
             return Err(Error::invalid("sub cannot be written"));
         }
-        let is_flag = name == "email_verified" || name == "phone_number_verified";
-        if is_flag {
+        if is_verification_flag(name) {
             if !kind.by_admin() {
                 return Err(Error::invalid(format!("{name} can only be set by an administrator")));
             }
@@ -205,6 +211,13 @@ pub(crate) fn check_writes(
             }
             "preferred_username" if check_username(value).is_err() => {
                 return Err(Error::invalid("preferred_username must be 1-128 characters without spaces"));
+            }
+            // As Cognito: an alias one signs in by is taken as soon as it is stored, so a sign-up
+            // nobody confirms could hold any name it likes.
+            "preferred_username" if kind == WriteKind::SignUp && settings.aliases.contains(name) => {
+                return Err(Error::invalid(
+                    "preferred_username is an alias in this user pool: it can be set once the account is confirmed",
+                ));
             }
             _ => {}
         }

@@ -772,7 +772,7 @@ impl Settings {
         )?;
         let mut required = BTreeSet::new();
         for name in &raw.sign_up.required_attributes {
-            if !attributes::is_standard(name) || name == "sub" || name.ends_with("_verified") {
+            if !attributes::is_standard(name) || name == "sub" || attributes::is_verification_flag(name) {
                 return Err(bad_key(
                     "sign_up.required_attributes",
                     format!("`{name}` is not a standard attribute that can be required"),

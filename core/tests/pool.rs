@@ -818,3 +818,61 @@ fn rotation_drops_the_keys_no_living_token_can_need() {
     };
     f.pool.verify_access_token(&tokens.access_token).expect("the current keys sign and verify");
 }
+
+/// Only `email_verified` and `phone_number_verified` are flags: a custom attribute whose name
+/// ends the same way is a string in tokens, as every custom attribute is, and can be updated.
+#[test]
+fn a_custom_attribute_named_like_a_flag_is_an_ordinary_string() {
+    let f = fixture("[[custom_attributes]]\nname = 'age_verified'");
+    let mut attributes = email("ann");
+    attributes.insert("custom:age_verified".into(), "pending".into());
+    f.pool.sign_up("ann", PW, attributes).unwrap();
+    let code = f.delivery.last_code_to("ann@example.com").unwrap();
+    f.pool.confirm_sign_up("ann", &code).unwrap();
+    let tokens = signed_in(&f, "ann");
+    let claims = f.pool.verify_id_token(&tokens.id_token, None).unwrap();
+    assert_eq!(claims["custom:age_verified"], "pending");
+    assert_eq!(claims["email_verified"], true);
+    let update = [("custom:age_verified".to_owned(), "checked".to_owned())].into();
+    f.pool.update_user_attributes(&tokens.access_token, update).unwrap();
+    assert_eq!(f.pool.get_user(&tokens.access_token).unwrap().attributes["custom:age_verified"], "checked");
+}
+
+/// As Cognito: `preferred_username`, as an alias, is set once the account is confirmed. A
+/// sign-up nobody confirms must not hold a name another user could sign in with.
+#[test]
+fn a_preferred_username_alias_is_set_after_confirmation() {
+    let f = fixture("[sign_in]\nalias_attributes = ['preferred_username']");
+    let mut attributes = email("ann");
+    attributes.insert("preferred_username".into(), "ally".into());
+    let refused = f.pool.sign_up("ann", PW, attributes).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter);
+    assert!(refused.message().contains("once the account is confirmed"), "{refused}");
+    confirmed(&f, "ann");
+    let tokens = signed_in(&f, "ann");
+    let update = [("preferred_username".to_owned(), "ally".to_owned())].into();
+    f.pool.update_user_attributes(&tokens.access_token, update).unwrap();
+    assert_eq!(f.pool.admin_get_user("ally").unwrap().username, "ann");
+}
+
+/// A refresh with a client secret proves it with SECRET_HASH over the internal username, as
+/// Cognito's clients compute it (the sub, where users sign in by email), or over the email.
+#[test]
+fn a_refresh_takes_the_secret_hash_of_the_internal_username() {
+    let secret = "a-very-long-client-secret";
+    let f = fixture(&format!(
+        "[sign_in]\nusername_attributes = ['email']\n[[clients]]\nid = 'backend'\nsecret = '{secret}'\n"
+    ));
+    let backend = f.pool.with_client("backend", Some(secret)).unwrap();
+    let sub = backend.sign_up("ann@example.com", PW, userpool::Attributes::new()).unwrap().user_sub;
+    let code = f.delivery.last_code_to("ann@example.com").unwrap();
+    backend.confirm_sign_up("ann@example.com", &code).unwrap();
+    let tokens = backend.sign_in("ann@example.com", PW).unwrap().tokens.unwrap();
+    let by = |name: &str| f.pool.with_client_secret_hash("backend", &userpool::secret_hash(secret, name, "backend"));
+    let fresh = by(&sub).unwrap().refresh(&tokens.refresh_token).unwrap();
+    let fresh = by("ann@example.com").unwrap().refresh(&fresh.refresh_token).unwrap();
+    assert_eq!(
+        by("bob@example.com").unwrap().refresh(&fresh.refresh_token).unwrap_err().code(),
+        ErrorCode::NotAuthorized
+    );
+}

@@ -741,7 +741,7 @@ fn write_attributes(
     let mut updates = Vec::new();
     let mut effects = Vec::new();
     for (name, value) in attrs {
-        if name.ends_with("_verified") {
+        if attributes::is_verification_flag(name) {
             continue;
         }
         let is_channel = name == "email" || name == "phone_number";
@@ -788,7 +788,7 @@ fn write_attributes(
     }
     if by_admin {
         // Administrators may set verification flags directly.
-        for (name, value) in attrs.iter().filter(|(n, _)| n.ends_with("_verified")) {
+        for (name, value) in attrs.iter().filter(|(n, _)| attributes::is_verification_flag(n)) {
             next.attributes.insert(name.clone(), value.clone());
         }
     }
@@ -955,9 +955,13 @@ fn changed_memberships(u: &UserRecord, mut next: UserRecord, ctx: &Ctx<'_>) -> S
     Step::put(next, Ok(Reply::Done))
 }
 
-/// The error for a taken unique key, as Cognito names it.
-pub(crate) fn taken_error(settings: &Settings, key: &str) -> Error {
-    if key.starts_with("u:") || matches!(settings.username_mode, UsernameMode::Attributes { .. }) {
+/// The error for a taken unique key, as Cognito names it: a new user's username (the email
+/// or phone number, in a pool that signs in by them) is `UsernameExists`; an address an
+/// existing user changes to, or verifies, is `AliasExists`, the only one Cognito's attribute
+/// operations and ConfirmSignUp answer.
+pub(crate) fn taken_error(settings: &Settings, key: &str, new_user: bool) -> Error {
+    let username = key.starts_with("u:") || matches!(settings.username_mode, UsernameMode::Attributes { .. });
+    if new_user && username {
         Error::new(ErrorCode::UsernameExists, "An account with the given username already exists.")
     } else {
         Error::new(ErrorCode::AliasExists, "An account with the given email or phone number already exists.")

@@ -75,7 +75,7 @@ impl UserPool {
                 // Taken since the check (a concurrent writer): drop the last claimant.
                 if let Some(last) = pending.iter().rposition(|(_, _, keys)| keys.contains(&key)) {
                     let (index, _, _) = pending.remove(last);
-                    outcomes[index] = Err(user::taken_error(settings, &key));
+                    outcomes[index] = Err(user::taken_error(settings, &key, true));
                 }
             } else {
                 // The first collision: drop every user whose key is already held, or is
@@ -94,7 +94,7 @@ impl UserPool {
                         }
                     }
                     match taken {
-                        Some(k) => outcomes[index] = Err(user::taken_error(settings, &k)),
+                        Some(k) => outcomes[index] = Err(user::taken_error(settings, &k, true)),
                         None => {
                             // Only a user who is kept holds their keys: a refused one's
                             // username stays free for a later row.

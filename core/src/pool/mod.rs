@@ -511,7 +511,7 @@ impl UserPool {
                 if let Write::PutUser { keys, expect: None, .. } = write {
                     for key in keys {
                         if self.store().user_by_key(self.pool_id(), key).map_err(backend)?.is_some() {
-                            return Err(user::taken_error(settings, key));
+                            return Err(user::taken_error(settings, key, true));
                         }
                     }
                 }
@@ -532,7 +532,7 @@ impl UserPool {
                 match self.store().commit(self.pool_id(), writes) {
                     Ok(()) => {}
                     Err(StoreError::Conflict) => continue,
-                    Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key)),
+                    Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key, loaded.is_none())),
                     Err(e) => return Err(backend(e)),
                 }
             }
@@ -1041,7 +1041,7 @@ impl UserPool {
             if client.read.as_ref().is_some_and(|r| !r.contains(name)) {
                 continue;
             }
-            let value = if name.ends_with("_verified") { json!(value == "true") } else { json!(value) };
+            let value = if attributes::is_verification_flag(name) { json!(value == "true") } else { json!(value) };
             id.insert(name.clone(), value);
         }
         let groups = self.ordered_groups(user)?;
@@ -1138,7 +1138,11 @@ impl UserPool {
             return Err(invalid());
         }
         let user = self.store().user(self.pool_id(), &found.value.sub).map_err(backend)?.ok_or_else(invalid)?.value;
-        self.check_client(&flow::display_username(&self.shared.settings, &user))?;
+        // Cognito's later hashes take the internal username (the sub, in a pool that signs in
+        // by email or phone number); the name the user signs in with is taken too.
+        if self.check_client(&flow::display_username(&self.shared.settings, &user)).is_err() {
+            self.check_client(&user.username)?;
+        }
         if !user.enabled {
             return Err(Error::not_authorized("User is disabled."));
         }
