@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Node binding's suite, called by scripts/test (and so by .ci/run) on a fresh machine:
 # installs the npm tools it needs (once per package-lock.json), lints the crate, builds the
-# addon with @napi-rs/cli, type-checks the typed example, then runs every node:test file.
+# addon with @napi-rs/cli, compiles the typed example, then runs every node:test file.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,7 +22,7 @@ cargo clippy -p userpool-node --all-targets --locked -- -D warnings
 echo "-- napi build --platform --release"
 npx napi build --platform --release
 
-echo "-- tsc --noEmit (examples/typed.ts)"
+echo "-- tsc (examples/typed.mts, into examples/build, which test/examples.test.mjs runs)"
 npx tsc -p examples/tsconfig.json
 
 echo "-- node --test"

@@ -1,6 +1,7 @@
-// The Amplify journey in TypeScript, checked by `tsc --noEmit` in the test suite: every name
-// the package exports is typed (no `any`), so mistakes such as a misspelt step are compile
-// errors. (Run it with a TypeScript runner; the suite only type-checks it.)
+// The Amplify journey in TypeScript: every name the package exports is typed (no `any`), so
+// mistakes such as a misspelt step are compile errors. The test suite compiles it (`tsc -p
+// examples/tsconfig.json`, into examples/build) and runs `journey()`.
+import { createHmac } from 'node:crypto'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import {
   type Claims,
@@ -16,6 +17,18 @@ import {
 } from 'userpool'
 
 const outbox: Message[] = []
+
+/** The code an authenticator app shows for a base32 secret now (RFC 6238: 30 s, 6 digits). */
+function authenticatorCode(secret: string, nowMs: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  const bits = [...secret.replace(/=+$/, '')].map((c) => alphabet.indexOf(c).toString(2).padStart(5, '0')).join('')
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((byte) => parseInt(byte, 2)))
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(nowMs / 30_000)))
+  const mac = createHmac('sha1', key).update(counter).digest()
+  const offset = (mac[mac.length - 1] ?? 0) & 0x0f
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0')
+}
 
 function isUserPoolError(error: unknown): error is UserPoolError {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'string'
@@ -47,7 +60,11 @@ async function nextStepOf(result: SignInResult): Promise<string> {
 
 export async function journey(): Promise<Claims> {
   const pool: UserPool = await UserPool.open({
-    config: { pool_id: 'typed_example', password_hashing: { memory_kib: 256, iterations: 1, dangerous_allow_weak: true } },
+    config: {
+      pool_id: 'typed_example',
+      password_hashing: { memory_kib: 256, iterations: 1, dangerous_allow_weak: true },
+      mfa: { mode: 'optional' },
+    },
     delivery: async (message: Message): Promise<void> => {
       outbox.push(message)
     },
@@ -95,6 +112,7 @@ export async function journey(): Promise<Claims> {
 
   const setup = await pool.associateSoftwareToken(tokens.accessToken)
   console.log(setup.uri.startsWith('otpauth://'))
+  await pool.verifySoftwareToken(tokens.accessToken, authenticatorCode(setup.secret, Date.now()), 'phone')
   await pool.setMfaPreference(tokens.accessToken, { totp: 'PREFERRED', sms: null })
   const group = await pool.createGroup('admins', 'Administrators', 1)
   await pool.adminAddUserToGroup('alice', group.name)
