@@ -823,7 +823,7 @@ fn rotation_drops_the_keys_no_living_token_can_need() {
 /// ends the same way is a string in tokens, as every custom attribute is, and can be updated.
 #[test]
 fn a_custom_attribute_named_like_a_flag_is_an_ordinary_string() {
-    let f = fixture("[[custom_attributes]]\nname = 'age_verified'");
+    let f = fixture("[[custom_attributes]]\nname = 'age_verified'\n[[custom_attributes]]\nname = 'age'");
     let mut attributes = email("ann");
     attributes.insert("custom:age_verified".into(), "pending".into());
     f.pool.sign_up("ann", PW, attributes).unwrap();
@@ -836,6 +836,12 @@ fn a_custom_attribute_named_like_a_flag_is_an_ordinary_string() {
     let update = [("custom:age_verified".to_owned(), "checked".to_owned())].into();
     f.pool.update_user_attributes(&tokens.access_token, update).unwrap();
     assert_eq!(f.pool.get_user(&tokens.access_token).unwrap().attributes["custom:age_verified"], "checked");
+    // Deleting `custom:age` leaves `custom:age_verified`, which is not its flag.
+    let update = [("custom:age".to_owned(), "41".to_owned())].into();
+    f.pool.update_user_attributes(&tokens.access_token, update).unwrap();
+    f.pool.delete_user_attributes(&tokens.access_token, &["custom:age".to_owned()]).unwrap();
+    let attributes = f.pool.get_user(&tokens.access_token).unwrap().attributes;
+    assert!(!attributes.contains_key("custom:age") && attributes["custom:age_verified"] == "checked", "{attributes:?}");
 }
 
 /// As Cognito: `preferred_username`, as an alias, is set once the account is confirmed. A
@@ -875,4 +881,24 @@ fn a_refresh_takes_the_secret_hash_of_the_internal_username() {
         by("bob@example.com").unwrap().refresh(&fresh.refresh_token).unwrap_err().code(),
         ErrorCode::NotAuthorized
     );
+}
+
+/// A user who changes to an address another user holds gets `AliasExistsException` before
+/// anything is sent: no verification code reaches the other account's mailbox.
+#[test]
+fn an_address_another_user_holds_gets_no_code() {
+    let f = fixture(
+        "[sign_in]\nusername_attributes = ['email']\n[attribute_update]\nrequire_verification_before_update = []",
+    );
+    for name in ["ann", "bob"] {
+        f.pool.sign_up(&format!("{name}@example.com"), PW, userpool::Attributes::new()).unwrap();
+        let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
+        f.pool.confirm_sign_up(&format!("{name}@example.com"), &code).unwrap();
+    }
+    let tokens = f.pool.sign_in("bob@example.com", PW).unwrap().tokens.unwrap();
+    let sent = f.delivery.messages().len();
+    let update = [("email".to_owned(), "ann@example.com".to_owned())].into();
+    let err = f.pool.update_user_attributes(&tokens.access_token, update).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::AliasExists);
+    assert_eq!(f.delivery.messages().len(), sent, "a code went to ann's address");
 }
