@@ -867,7 +867,9 @@ pub(super) fn delete_attributes(u: &UserRecord, names: &[String], by_admin: bool
             return Step::fail(Error::invalid(format!("{name} is write-once and cannot be changed")));
         }
         next.attributes.remove(name);
-        next.attributes.remove(&format!("{name}_verified"));
+        if name == "email" || name == "phone_number" {
+            next.attributes.remove(&format!("{name}_verified"));
+        }
         next.attribute_codes.remove(name);
         drop_codes_sent_to(&mut next, name);
     }
