@@ -15,7 +15,8 @@ use std::fmt;
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
-    /// An email or phone number is already a verified alias of another user.
+    /// An email, phone number or preferred username that another user already holds (as a
+    /// verified alias, or as the username where users sign in by email or phone number).
     AliasExists,
     /// A message carrying a code could not be delivered.
     CodeDeliveryFailure,

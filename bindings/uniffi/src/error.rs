@@ -51,7 +51,8 @@ macro_rules! auth_error {
 }
 
 auth_error! {
-    /// An email or phone number is already a verified alias of another user.
+    /// An email, phone number or preferred username that another user already holds (as a
+    /// verified alias, or as the username where users sign in by email or phone number).
     AliasExistsException,
     /// A message carrying a code could not be delivered (the host's delivery threw).
     CodeDeliveryFailureException,

@@ -538,7 +538,8 @@ class AuthError(Exception):
     message: str
 
 class AliasExistsError(AuthError):
-    """`AliasExistsException`: An email or phone number is already a verified alias of another user."""
+    """`AliasExistsException`: An email, phone number or preferred username that another user already
+    holds (as a verified alias, or as the username where users sign in by email or phone number)."""
 
 class CodeDeliveryFailureError(AuthError):
     """`CodeDeliveryFailureException`: A message carrying a code could not be delivered."""

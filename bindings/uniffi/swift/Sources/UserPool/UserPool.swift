@@ -3763,7 +3763,8 @@ enum AuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     
     /**
-     * An email or phone number is already a verified alias of another user.
+     * An email, phone number or preferred username that another user already holds (as a
+     * verified alias, or as the username where users sign in by email or phone number).
      */
     case AliasExistsException(message: String)
     
