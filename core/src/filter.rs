@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::flow::state::{UserRecord, UserStatus};
-use crate::store::{SEARCH_ATTRIBUTES, UserSearch, search_term};
+use crate::store::{SEARCH_ATTRIBUTES, UserSearch, fold_case, search_term};
 
 /// A parsed filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +21,7 @@ impl Filter {
         if text.is_empty() {
             return Ok(None);
         }
-        if text.len() > 256 {
+        if text.chars().count() > 256 {
             return Err(Error::invalid("Filter must be at most 256 characters"));
         }
         let bad = || Error::invalid(r#"Filter must look like attribute = "value" or attribute ^= "value""#);
@@ -56,7 +56,7 @@ impl Filter {
 
     fn test(&self, actual: &str, case_insensitive: bool) -> bool {
         let (a, v) = if case_insensitive {
-            (actual.to_lowercase(), self.value.to_lowercase())
+            (fold_case(actual).collect(), fold_case(&self.value).collect())
         } else {
             (actual.to_owned(), self.value.clone())
         };
@@ -177,6 +177,24 @@ mod tests {
             let f = Filter { attribute: "name".into(), prefix: false, value: "ΟΔΥΣΣΕΥΣ".into() };
             assert!(f.test("Οδυσσευς", true));
             assert_eq!(f.search().unwrap().term, search_term("Οδυσσευς"));
+        }
+
+        /// `to_lowercase` makes a Σ that ends the filter a final ς, which no longer begins the
+        /// word it is the start of.
+        #[test]
+        fn a_prefix_ending_in_a_capital_sigma_matches_the_word_it_begins() {
+            let f = Filter { attribute: "given_name".into(), prefix: true, value: "ΟΔΥΣ".into() };
+            assert!(f.test("ΟΔΥΣΣΕΑΣ", true));
+            assert!(f.test("Οδυσσεας", true));
+            assert!(!f.test("Οδυσσεας", false));
+        }
+
+        #[test]
+        fn the_filter_limit_counts_characters() {
+            let wide = format!("name ^= \"{}\"", "名".repeat(90));
+            assert!(wide.len() > 256 && wide.chars().count() <= 256);
+            assert!(Filter::parse(&wide).unwrap().is_some());
+            assert!(Filter::parse(&format!("name ^= \"{}\"", "a".repeat(250))).is_err());
         }
 
         proptest! {

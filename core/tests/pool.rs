@@ -902,3 +902,22 @@ fn an_address_another_user_holds_gets_no_code() {
     assert_eq!(err.code(), ErrorCode::AliasExists);
     assert_eq!(f.delivery.messages().len(), sent, "a code went to ann's address");
 }
+
+/// Groups without a precedence come after every group with one, the highest Cognito allows
+/// included; a precedence Cognito cannot hold is refused.
+#[test]
+fn a_group_without_precedence_comes_after_the_highest_precedence() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let highest = u32::try_from(i32::MAX).unwrap();
+    f.pool.create_group("z-last-ranked", None, Some(highest)).unwrap();
+    f.pool.create_group("a-unranked", None, None).unwrap();
+    for group in ["z-last-ranked", "a-unranked"] {
+        f.pool.admin_add_user_to_group("alice", group).unwrap();
+    }
+    let tokens = signed_in(&f, "alice");
+    let claims = f.pool.verify_id_token(&tokens.id_token, None).unwrap();
+    assert_eq!(claims["cognito:groups"], serde_json::json!(["z-last-ranked", "a-unranked"]));
+    let refused = f.pool.create_group("beyond", None, Some(highest + 1)).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter);
+}

@@ -39,11 +39,15 @@ impl Groups {
     /// The groups `user` belongs to as the `cognito:groups` claim orders them: by precedence
     /// (lowest first; none last), then name.
     pub(super) fn ordered(&self, user: &UserRecord) -> Vec<String> {
-        let mut names: Vec<(u32, &String)> = user
+        // `(false, p)` sorts before `(true, _)`: a group without one comes after any precedence.
+        let mut names: Vec<((bool, Option<u32>), &String)> = user
             .groups
             .iter()
             .filter(|name| self.has_member(user, name))
-            .map(|name| (self.groups.get(name).and_then(|g| g.precedence).unwrap_or(u32::MAX), name))
+            .map(|name| {
+                let precedence = self.groups.get(name).and_then(|g| g.precedence);
+                ((precedence.is_none(), precedence), name)
+            })
             .collect();
         names.sort();
         names.into_iter().map(|(_, n)| n.clone()).collect()
@@ -61,6 +65,14 @@ fn check_name(name: &str) -> Result<()> {
     let ok =
         !name.is_empty() && name.chars().count() <= 128 && name.chars().all(|c| !c.is_control() && !c.is_whitespace());
     if ok { Ok(()) } else { Err(Error::invalid("group name must be 1-128 characters without spaces")) }
+}
+
+/// Cognito's `Precedence` is a non-negative 32-bit signed integer.
+fn check_precedence(precedence: Option<u32>) -> Result<()> {
+    if precedence.is_some_and(|p| i32::try_from(p).is_err()) {
+        return Err(Error::invalid("precedence must be from 0 to 2147483647"));
+    }
+    Ok(())
 }
 
 fn not_found(name: &str) -> Error {
@@ -108,9 +120,10 @@ impl UserPool {
     /// Creates a group.
     pub fn create_group(&self, name: &str, description: Option<&str>, precedence: Option<u32>) -> Result<Group> {
         check_name(name)?;
-        if description.is_some_and(|d| d.len() > 2048) {
-            return Err(Error::invalid("description must be at most 2048 bytes"));
+        if description.is_some_and(|d| d.chars().count() > 2048) {
+            return Err(Error::invalid("description must be at most 2048 characters"));
         }
+        check_precedence(precedence)?;
         let now = self.now();
         self.change_groups(|groups| {
             if groups.groups.contains_key(name) {

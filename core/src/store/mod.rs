@@ -217,14 +217,20 @@ pub const SEARCH_TERM_BYTES: usize = 128;
 /// case-sensitive or case-insensitive filter matches, the terms match too.
 pub fn search_term(value: &str) -> String {
     let mut term = String::with_capacity(value.len().min(SEARCH_TERM_BYTES));
-    for c in value.chars().flat_map(char::to_lowercase) {
-        let c = if c == 'ς' { 'σ' } else { c };
+    for c in fold_case(value) {
         if term.len() + c.len_utf8() > SEARCH_TERM_BYTES {
             break;
         }
         term.push(c);
     }
     term
+}
+
+/// `value` lowercased character by character, a final sigma as any other: what a
+/// case-insensitive comparison compares. `str::to_lowercase` turns a final Σ into ς, so a
+/// prefix ending in Σ ("ΟΔΥΣ") would not be a prefix of the word it begins ("ΟΔΥΣΣΕΑΣ").
+pub(crate) fn fold_case(value: &str) -> impl Iterator<Item = char> + '_ {
+    value.chars().flat_map(char::to_lowercase).map(|c| if c == 'ς' { 'σ' } else { c })
 }
 
 /// The search attribute of group membership: a term per group a user's record names, the
