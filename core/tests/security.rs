@@ -581,3 +581,29 @@ fn no_secret_reaches_logs_or_debug_output() {
         assert!(!contains(output.as_bytes(), secret), "a secret was printed: {}", String::from_utf8_lossy(secret));
     }
 }
+
+/// The password policy refuses a new password that holds the username. Checked against the
+/// username behind an address before the code, it told a stranger which username that is
+/// (and that the address is someone's), with no hash spent and nothing counted.
+#[test]
+fn a_new_passwords_policy_does_not_name_the_user_behind_an_address() {
+    let f = open(
+        Arc::new(MemoryStore::new()),
+        config("pool_id = 'enum_policy'\n[sign_in]\nalias_attributes = ['email']"),
+        None,
+    );
+    confirmed(&f, "alice");
+    let verified = [("email_verified".to_owned(), "true".to_owned())].into();
+    f.pool.admin_update_user_attributes("alice", verified).unwrap();
+    f.pool.forgot_password("alice@example.com").unwrap();
+    f.pool.forgot_password("carol@example.com").unwrap();
+    let new = "alice and carol went hiking";
+    let real = f.pool.confirm_forgot_password("alice@example.com", "000000", new).unwrap_err();
+    let ghost = f.pool.confirm_forgot_password("carol@example.com", "000000", new).unwrap_err();
+    assert_eq!((real.code(), real.message()), (ghost.code(), ghost.message()));
+    // With the right code, the user hears why, and the code still works for a better one.
+    let code = f.delivery.last_code_to("alice@example.com").unwrap();
+    let refused = f.pool.confirm_forgot_password("alice@example.com", &code, new).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidPassword);
+    f.pool.confirm_forgot_password("alice@example.com", &code, "a brand new passphrase").unwrap();
+}

@@ -121,6 +121,10 @@ pub(crate) enum Input {
     ConfirmForgotPassword {
         code: Zeroizing<String>,
         password_hash: String,
+        /// The password policy's refusal of the new password for this user's own username,
+        /// told only to a caller with the right code: told before, it would say which
+        /// username is behind the address asked about.
+        refused: Option<Error>,
     },
     /// Replaces the password whose hash the driver verified the old password against.
     ChangePassword {
@@ -329,8 +333,8 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
 
         // ── recovery and passwords ───────────────────────────────────────────
         (Some(u), I::ForgotPassword { name }) => user::forgot_password(u, &name, ctx),
-        (Some(u), I::ConfirmForgotPassword { code, password_hash }) => {
-            user::confirm_forgot_password(u, &code, password_hash, ctx)
+        (Some(u), I::ConfirmForgotPassword { code, password_hash, refused }) => {
+            user::confirm_forgot_password(u, &code, password_hash, refused, ctx)
         }
         (Some(u), I::ChangePassword { password_hash, old_hash }) => {
             if u.password_hash != old_hash {

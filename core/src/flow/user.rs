@@ -622,7 +622,13 @@ pub(super) fn forgot_password(u: &UserRecord, name: &str, ctx: &mut Ctx<'_>) -> 
     Step::put(next, Ok(Reply::Delivery(Some(delivery)))).with(Effect::Deliver(msg)).with(Effect::Audit(audit))
 }
 
-pub(super) fn confirm_forgot_password(u: &UserRecord, code: &str, password_hash: String, ctx: &mut Ctx<'_>) -> Step {
+pub(super) fn confirm_forgot_password(
+    u: &UserRecord,
+    code: &str,
+    password_hash: String,
+    refused: Option<Error>,
+    ctx: &mut Ctx<'_>,
+) -> Step {
     if !u.enabled {
         return Step::fail(if ctx.client.prevent_user_existence_errors {
             Error::code_mismatch()
@@ -633,6 +639,10 @@ pub(super) fn confirm_forgot_password(u: &UserRecord, code: &str, password_hash:
     let mut next = u.clone();
     if let Err(e) = redeem(&mut next.reset_code, ctx, Purpose::ForgotPassword, &u.sub, code) {
         return Step::put(next, Err(e));
+    }
+    if let Some(refusal) = refused {
+        // Nothing saved: the code stays for a password the policy takes.
+        return Step::fail(refusal);
     }
     next.password_hash = password_hash;
     next.password_changed_ms = ctx.now;

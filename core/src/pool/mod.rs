@@ -1424,15 +1424,17 @@ impl UserPool {
         self.check_client(username)?;
         attributes::check_username(username)?;
         let found = self.find(username)?;
-        let display = found
-            .as_ref()
-            .map_or_else(|| username.to_owned(), |f| flow::display_username(&self.shared.settings, &f.value));
-        // Hashing first keeps an unknown user as slow as a real one.
-        let password_hash = self.hash_new_password(new_password, &display)?;
+        // The policy sees the name as given, whoever has it, and the hash is made for an unknown
+        // name as for a real one: neither the answer nor its time tells them apart. The user's
+        // own username (behind an address, it may be another name) is checked once the code
+        // has proved the caller is the user.
+        let password_hash = self.hash_new_password(new_password, username)?;
         let Some(found) = found else {
             return Err(if self.protects() { Error::code_mismatch() } else { Error::user_not_found() });
         };
-        let input = Input::ConfirmForgotPassword { code: Zeroizing::new(code.to_owned()), password_hash };
+        let display = flow::display_username(&self.shared.settings, &found.value);
+        let refused = password::check_policy(&self.shared.settings.raw.password_policy, new_password, &display).err();
+        let input = Input::ConfirmForgotPassword { code: Zeroizing::new(code.to_owned()), password_hash, refused };
         self.drive(Target::Sub(&found.value.sub), &input)?;
         Ok(())
     }
