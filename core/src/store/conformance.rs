@@ -224,6 +224,76 @@ pub fn searches_find_every_match(store: &dyn Store) {
     assert_eq!(search_all(store, "p1", &group("Readers2"), &|u| u.groups.contains("Readers2")), ["s4"]);
 }
 
+/// One page of a listing: `users` when `search` is `None`, else `users_matching`.
+fn page(
+    store: &dyn Store,
+    search: Option<&UserSearch>,
+    after: Option<&str>,
+    limit: usize,
+    keep: &dyn Fn(&UserRecord) -> bool,
+) -> super::UserPage {
+    match search {
+        None => store.users("p1", after, limit, keep).unwrap(),
+        Some(search) => store.users_matching("p1", search, after, limit, keep).unwrap(),
+    }
+}
+
+/// Pages hold their place. A page that says more follows is never empty and the last one
+/// says nothing follows, however many users `keep` turns away; users deleted or added
+/// between two pages (the previous page's last one among them) make the listing neither skip
+/// nor repeat a user that was there all along.
+pub fn pages_hold_their_place(store: &dyn Store) {
+    let with_email = |sub: &str| {
+        let mut user = sample_user(sub, sub);
+        user.attributes.insert("email".into(), format!("{sub}@example.com"));
+        user
+    };
+    for i in 0..9 {
+        store.commit("p1", vec![put(with_email(&format!("s{i}")), &[], None)]).unwrap();
+    }
+    let by_email = UserSearch { attribute: "email", term: search_term("s"), prefix: true };
+    let even = |u: &UserRecord| u.sub.ends_with(['0', '2', '4', '6', '8']);
+    for search in [None, Some(&by_email)] {
+        for limit in 1..4 {
+            let (mut seen, mut after) = (Vec::new(), None);
+            loop {
+                let page = page(store, search, after.as_deref(), limit, &even);
+                assert!(page.users.len() <= limit);
+                assert!(page.next.is_none() || !page.users.is_empty(), "an empty page says more follows");
+                seen.extend(page.users.into_iter().map(|u| u.sub));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, ["s0", "s2", "s4", "s6", "s8"], "{search:?}, {limit} a page");
+        }
+    }
+
+    let all = |_: &UserRecord| true;
+    let first = page(store, Some(&by_email), None, 3, &all);
+    let first: (Vec<String>, String) = (first.users.into_iter().map(|u| u.sub).collect(), first.next.unwrap());
+    let first_plain = page(store, None, None, 3, &all);
+    assert_eq!(first.0, ["s0", "s1", "s2"]);
+    assert_eq!(first_plain.users.iter().map(|u| u.sub.as_str()).collect::<Vec<_>>(), ["s0", "s1", "s2"]);
+    // Between the pages: the page's last user and one further on leave, one arrives after.
+    for sub in ["s2", "s5"] {
+        let found = store.user("p1", sub).unwrap().unwrap();
+        store.commit("p1", vec![Write::DeleteUser { sub: sub.into(), expect: found.version }]).unwrap();
+    }
+    store.commit("p1", vec![put(with_email("s25"), &[], None)]).unwrap();
+    for (search, after) in [(Some(&by_email), first.1), (None, first_plain.next.unwrap())] {
+        let (mut rest, mut after) = (Vec::new(), Some(after));
+        while let Some(from) = after {
+            let page = page(store, search, Some(&from), 3, &all);
+            rest.extend(page.users.into_iter().map(|u| u.sub));
+            after = page.next;
+        }
+        rest.retain(|sub| sub != "s25");
+        assert_eq!(rest, ["s3", "s4", "s6", "s7", "s8"], "{search:?}");
+    }
+}
+
 /// Families are found by id, by any hash ever issued in them, and by user; deleting the user
 /// deletes them.
 pub fn families_follow_their_user(store: &dyn Store) {
@@ -450,6 +520,10 @@ macro_rules! store_conformance_tests {
         #[test]
         fn conformance_users_page_in_order() {
             $crate::store::conformance::users_page_in_order(&$make);
+        }
+        #[test]
+        fn conformance_pages_hold_their_place() {
+            $crate::store::conformance::pages_hold_their_place(&$make);
         }
         #[test]
         fn conformance_searches_find_every_match() {
