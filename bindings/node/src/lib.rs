@@ -106,10 +106,9 @@ where
 enum ConfigSource {
     /// Core's defaults.
     Default,
-    /// TOML or JSON text, wiped when dropped (it may hold client secrets).
+    /// TOML or JSON text (a plain object comes as the JSON `JSON.stringify` makes of it),
+    /// wiped when dropped: it may hold client secrets.
     Text(Zeroizing<String>),
-    /// A plain object, as JSON text (made by `JSON.stringify`).
-    Json(Zeroizing<String>),
 }
 
 /// `UserPool.open`'s options, read on the JavaScript thread.
@@ -156,7 +155,7 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
             if text.get_type()? != ValueType::String {
                 return Err(type_error("JSON.stringify(options.config)", "a string", type_name(&text)));
             }
-            ConfigSource::Json(Zeroizing::new(string(&text, "options.config")?))
+            ConfigSource::Text(Zeroizing::new(string(&text, "options.config")?))
         }
     };
     open.delivery = match present_as::<Function<'_, results::Message, host::DeliveryReturn>>(&options, "delivery")? {
@@ -325,7 +324,6 @@ impl UserPool {
                 let config = match options.config {
                     ConfigSource::Default => PoolConfig::default(),
                     ConfigSource::Text(text) => PoolConfig::parse(&text)?,
-                    ConfigSource::Json(text) => PoolConfig::from_json(&text)?,
                 };
                 let mut builder = userpool::UserPool::builder(config);
                 if let Some(path) = options.path {
