@@ -313,13 +313,17 @@ fn an_older_file_gets_the_expiry_of_its_sessions_when_opened() {
 fn reopened_from_version(path: &Path, version: i64) -> SqliteStore {
     back_to_version(path, version);
     let store = SqliteStore::open(path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     store
 }
 
 /// Turns a file into what an older library wrote: schema `version` and nothing after it.
 fn back_to_version(path: &Path, version: i64) {
     let conn = rusqlite::Connection::open(path).unwrap();
+    if version < 6 {
+        // Version 6 changed no table: the engine converts the groups record (see `pool.rs`).
+        conn.execute("DELETE FROM userpool_schema WHERE version = 6", []).unwrap();
+    }
     if version < 5 {
         conn.execute_batch(&format!(
             "DELETE FROM userpool_user_search WHERE attr = '{GROUP_ATTRIBUTE}';
@@ -1076,7 +1080,7 @@ fn existing_only_opens_a_pool_file_and_leaves_any_other_file_as_it_is() {
         conn.query_row("SELECT MAX(version) FROM userpool_schema", [], |r| r.get(0)).unwrap()
     };
     assert_eq!(version(&path), 4, "left as it was");
-    assert_eq!(SqliteStore::open(&path).unwrap().schema_version().unwrap(), 5, "an ordinary open upgrades it");
+    assert_eq!(SqliteStore::open(&path).unwrap().schema_version().unwrap(), 6, "an ordinary open upgrades it");
 }
 
 /// Not a test: the child process `a_lock_held_by_another_process_…` starts. It takes the

@@ -402,6 +402,44 @@ pub fn events_and_secrets(store: &dyn Store) {
     assert_eq!(format!("{:?}", secret.value), "SecretBytes(<2 bytes redacted>)");
 }
 
+/// Pool records list by name prefix, in byte order of their names, a page at a time, in
+/// their pool only; a delete takes the version read.
+pub fn records_list_by_prefix_and_delete(store: &dyn Store) {
+    // Names around the prefix's edges: "g:" + U+10FFFF is the highest name that starts with
+    // it, "g;" the lowest above them, "g" the highest below.
+    let names = ["g", "g:", "g:a", "g:b\u{e9}", "g:ba", "g:\u{10ffff}", "g;", "group"];
+    for (i, name) in names.iter().enumerate() {
+        store.commit("p1", vec![record(name, &[u8::try_from(i).unwrap()], None, None)]).unwrap();
+    }
+    store.commit("p2", vec![record("g:other", &[9], None, None)]).unwrap();
+    let list = |after: Option<&str>, limit: usize| -> Vec<String> {
+        store.secrets("p1", "g:", after, limit).unwrap().into_iter().map(|(name, _)| name).collect()
+    };
+    let expected = ["g:", "g:a", "g:ba", "g:b\u{e9}", "g:\u{10ffff}"];
+    assert_eq!(list(None, 100), expected, "in byte order, the prefix's own name included");
+    assert_eq!(list(None, 2), ["g:", "g:a"]);
+    assert_eq!(list(Some("g:a"), 2), ["g:ba", "g:b\u{e9}"]);
+    assert_eq!(list(Some("g:b\u{e9}"), 2), ["g:\u{10ffff}"]);
+    assert!(list(Some("g:\u{10ffff}"), 2).is_empty());
+    assert_eq!(list(Some("a"), 1), ["g:"], "a cursor before the prefix starts at the prefix");
+    let (name, got) = store.secrets("p1", "g:a", None, 10).unwrap().remove(0);
+    assert_eq!((name.as_str(), &*got.value), ("g:a", &[2][..]));
+    assert_eq!(got.version, store.secret("p1", "g:a").unwrap().unwrap().version);
+    assert!(store.secrets("p3", "g:", None, 10).unwrap().is_empty());
+
+    let delete = |name: &str, expect: u64| Write::DeleteSecret { name: name.to_owned(), expect };
+    assert_eq!(store.commit("p1", vec![delete("g:a", got.version + 1)]), Err(StoreError::Conflict));
+    assert_eq!(store.commit("p1", vec![delete("g:none", 1)]), Err(StoreError::Conflict));
+    store.commit("p1", vec![delete("g:a", got.version)]).unwrap();
+    assert!(store.secret("p1", "g:a").unwrap().is_none());
+    assert_eq!(list(None, 100), ["g:", "g:ba", "g:b\u{e9}", "g:\u{10ffff}"]);
+    assert_eq!(store.commit("p1", vec![delete("g:a", got.version)]), Err(StoreError::Conflict), "gone");
+    // Made again, it does not take the deleted one's version (see `Write::PutSecret`).
+    store.commit("p1", vec![record("g:a", &[7], None, None)]).unwrap();
+    assert_ne!(store.secret("p1", "g:a").unwrap().unwrap().version, got.version);
+    assert_eq!(store.secrets("p2", "g:", None, 10).unwrap().len(), 1, "other pools keep theirs");
+}
+
 fn record(name: &str, value: &[u8], expect: Option<u64>, expires_ms: Option<i64>) -> Write {
     Write::PutSecret { name: name.to_owned(), value: value.to_vec().into(), expect, expires_ms }
 }
@@ -540,6 +578,10 @@ macro_rules! store_conformance_tests {
         #[test]
         fn conformance_events_and_secrets() {
             $crate::store::conformance::events_and_secrets(&$make);
+        }
+        #[test]
+        fn conformance_records_list_by_prefix_and_delete() {
+            $crate::store::conformance::records_list_by_prefix_and_delete(&$make);
         }
         #[test]
         fn conformance_ended_records_are_purged() {

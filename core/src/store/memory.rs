@@ -19,7 +19,7 @@ struct Data {
     hashes_of: HashMap<PoolKey, Vec<String>>,
     families_of: HashMap<PoolKey, BTreeSet<String>>,
     events: HashMap<PoolKey, Vec<AuditEvent>>,
-    secrets: HashMap<PoolKey, Versioned<SecretBytes>>,
+    secrets: BTreeMap<PoolKey, Versioned<SecretBytes>>,
     /// The version the last pool-record write gave: every such write takes the next one, so
     /// a record purged and made again never has a version that a write read before the
     /// purge could expect.
@@ -134,6 +134,9 @@ impl Data {
                 Write::PutSecret { name, expect, .. } => {
                     check(self.secrets.get(&k(pool, name)).map(|v| v.version), *expect)?;
                 }
+                Write::DeleteSecret { name, expect } => {
+                    check(self.secrets.get(&k(pool, name)).map(|v| v.version), Some(*expect))?;
+                }
             }
         }
         Ok(())
@@ -190,6 +193,11 @@ impl Data {
                 debug_assert!(expect.is_none_or(|v| v < self.secret_versions));
                 self.secrets_expiry.set(&id, expires_ms);
                 self.secrets.insert(id, Versioned { version: self.secret_versions, value });
+            }
+            Write::DeleteSecret { name, .. } => {
+                let id = k(pool, &name);
+                self.secrets_expiry.remove(&id);
+                self.secrets.remove(&id);
             }
             Write::PurgeExpired { records_until_ms, families_until_ms, limit } => {
                 for name in self.secrets_expiry.due(pool, records_until_ms, limit) {
@@ -280,6 +288,28 @@ impl Store for MemoryStore {
 
     fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
         Ok(self.lock().secrets.get(&k(pool, name)).cloned())
+    }
+
+    fn secrets(
+        &self,
+        pool: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Versioned<SecretBytes>)>, StoreError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(after) if after >= prefix => Bound::Excluded(k(pool, after)),
+            _ => Bound::Included(k(pool, prefix)),
+        };
+        let data = self.lock();
+        Ok(data
+            .secrets
+            .range((start, Bound::Unbounded))
+            .take_while(|((p, name), _)| p == pool && name.starts_with(prefix))
+            .take(limit)
+            .map(|((_, name), record)| (name.clone(), record.clone()))
+            .collect())
     }
 
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {

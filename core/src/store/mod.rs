@@ -133,6 +133,13 @@ pub enum Write {
         /// no more than no record at all. `None` keeps it until it is replaced.
         expires_ms: Option<i64>,
     },
+    /// Deletes a pool record (see [`Write::PutSecret`]).
+    DeleteSecret {
+        /// The record's name.
+        name: String,
+        /// The version read.
+        expect: u64,
+    },
     /// Deletes a few records that ended: at most `limit` pool records whose `expires_ms` is
     /// at or before `records_until_ms`, and at most `limit` session families (with their
     /// refresh-token hashes) whose `expires_ms` is at or before `families_until_ms`. The
@@ -160,6 +167,7 @@ impl fmt::Debug for Write {
             Self::PutSecret { name, expect, expires_ms, .. } => {
                 write!(f, "PutSecret({name}, <redacted>, expect {expect:?}, expires {expires_ms:?})")
             }
+            Self::DeleteSecret { name, expect } => write!(f, "DeleteSecret({name}, expect {expect})"),
             Self::PurgeExpired { records_until_ms, families_until_ms, limit } => {
                 write!(
                     f,
@@ -338,6 +346,16 @@ pub trait Store: Send + Sync {
     fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
     /// A pool secret.
     fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError>;
+    /// The pool records whose names start with `prefix`, in the order of their names' bytes,
+    /// starting after the name `after`, at most `limit`: how the engine pages through records
+    /// it keeps one per item (group definitions).
+    fn secrets(
+        &self,
+        pool: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Versioned<SecretBytes>)>, StoreError>;
     /// Applies every write or none; fails with `Conflict` when an expectation is not met.
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError>;
 }
@@ -388,6 +406,15 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
         (**self).secret(pool, name)
+    }
+    fn secrets(
+        &self,
+        pool: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Versioned<SecretBytes>)>, StoreError> {
+        (**self).secrets(pool, prefix, after, limit)
     }
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
         (**self).commit(pool, writes)

@@ -34,7 +34,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::flow::state::{AuditEvent, Family, RECORD_VERSION, Record, UserRecord};
 
 /// The schema version this library writes; files with a newer one are refused.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// One step of the schema: SQL, then (for steps that derive rows from records) a fill.
 struct Migration {
@@ -99,6 +99,15 @@ const MIGRATIONS: &[Migration] = &[
             FROM userpool_users u, json_each(u.record, '$.groups') g
             WHERE json_valid(u.record) AND g.type = 'text';
         ",
+        fill: None,
+    },
+    Migration {
+        version: 6,
+        description: "group definitions one record each",
+        // Nothing here changes: the engine moves a pool's definitions out of its one `groups`
+        // record when it opens the pool. The version keeps older libraries away, which would
+        // find no groups and issue tokens without them.
+        sql: "",
         fill: None,
     },
 ];
@@ -1056,16 +1065,19 @@ fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
                 check(family_row(tx, pool, id)?.map(|(_, v)| v), Some(*expect))?;
             }
             Write::AppendEvent(_) | Write::TrimEvents { .. } | Write::PurgeExpired { .. } => {}
-            Write::PutSecret { name, expect, .. } => {
-                let current: Option<i64> = tx
-                    .prepare_cached("SELECT version FROM userpool_secrets WHERE pool = ?1 AND name = ?2")?
-                    .query_row(params![pool, name], |r| r.get(0))
-                    .optional()?;
-                check(current.map(version_from_sql), *expect)?;
-            }
+            Write::PutSecret { name, expect, .. } => check(secret_version(tx, pool, name)?, *expect)?,
+            Write::DeleteSecret { name, expect } => check(secret_version(tx, pool, name)?, Some(*expect))?,
         }
     }
     Ok(())
+}
+
+fn secret_version(tx: &Connection, pool: &str, name: &str) -> rusqlite::Result<Option<u64>> {
+    let current: Option<i64> = tx
+        .prepare_cached("SELECT version FROM userpool_secrets WHERE pool = ?1 AND name = ?2")?
+        .query_row(params![pool, name], |r| r.get(0))
+        .optional()?;
+    Ok(current.map(version_from_sql))
 }
 
 fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
@@ -1178,6 +1190,10 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
                     expires_ms = excluded.expires_ms",
             )?
             .execute(params![pool, name, version, &value[..], expires_ms])?;
+        }
+        Write::DeleteSecret { name, .. } => {
+            tx.prepare_cached("DELETE FROM userpool_secrets WHERE pool = ?1 AND name = ?2")?
+                .execute(params![pool, name])?;
         }
         Write::PurgeExpired { records_until_ms, families_until_ms, limit } => {
             tx.prepare_cached(
@@ -1317,6 +1333,36 @@ impl Store for SqliteStore {
         self.point_read(SQL, pool, name, |r| {
             let value = r.get_ref(1)?.as_blob()?.to_vec();
             Ok(Versioned { version: version_from_sql(r.get(0)?), value: value.into() })
+        })
+    }
+
+    fn secrets(
+        &self,
+        pool: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Versioned<SecretBytes>)>, StoreError> {
+        // Names in [prefix, prefix + 0xFF): UTF-8 never holds 0xFF (see `users_matching`).
+        let mut high = prefix.as_bytes().to_vec();
+        high.push(0xFF);
+        let after = after.filter(|after| *after >= prefix);
+        self.read(|c| {
+            // Two statements, so that each seeks straight to where it starts.
+            let sql = if after.is_none() {
+                "SELECT name, version, value FROM userpool_secrets
+                 WHERE pool = ?1 AND name >= ?2 AND name < CAST(?3 AS TEXT) ORDER BY name LIMIT ?4"
+            } else {
+                "SELECT name, version, value FROM userpool_secrets
+                 WHERE pool = ?1 AND name > ?2 AND name < CAST(?3 AS TEXT) ORDER BY name LIMIT ?4"
+            };
+            let start = after.unwrap_or(prefix);
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![pool, start, high, limit_to_sql(limit)], |r| {
+                let value = r.get_ref(2)?.as_blob()?.to_vec();
+                Ok((r.get(0)?, Versioned { version: version_from_sql(r.get(1)?), value: value.into() }))
+            })?;
+            rows.collect()
         })
     }
 

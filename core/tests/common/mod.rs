@@ -156,6 +156,15 @@ impl<S: Store> Store for Interposed<S> {
     fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
         self.store.secret(pool, name)
     }
+    fn secrets(
+        &self,
+        pool: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Versioned<SecretBytes>)>, StoreError> {
+        self.store.secrets(pool, prefix, after, limit)
+    }
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
         self.store.commit(pool, writes)
     }
