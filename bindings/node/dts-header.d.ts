@@ -217,9 +217,9 @@ export interface ListUsersOptions {
   paginationToken?: string | null
 }
 
-/** `listUsersInGroup`'s options. */
+/** The options of `listGroups` and `listUsersInGroup`. */
 export interface PageOptions {
-  /** 1–60 users per page (60 when left out). */
+  /** 1–60 groups or users per page (60 when left out). */
   limit?: number | null
   /** The `paginationToken` of the previous page. */
   paginationToken?: string | null

@@ -217,9 +217,9 @@ export interface ListUsersOptions {
   paginationToken?: string | null
 }
 
-/** `listUsersInGroup`'s options. */
+/** The options of `listGroups` and `listUsersInGroup`. */
 export interface PageOptions {
-  /** 1–60 users per page (60 when left out). */
+  /** 1–60 groups or users per page (60 when left out). */
   limit?: number | null
   /** The `paginationToken` of the previous page. */
   paginationToken?: string | null
@@ -426,8 +426,8 @@ export declare class UserPool {
   createGroup(name: string, description?: string | null, precedence?: number | null): Promise<Group>
   /** A group by name. */
   getGroup(name: string): Promise<Group>
-  /** Every group, by name. */
-  listGroups(): Promise<Group[]>
+  /** The groups by name, a page at a time (`limit`: 1 to 60, 60 when absent). */
+  listGroups(options?: PageOptions): Promise<GroupList>
   /** Deletes a group and removes every user from it. */
   deleteGroup(name: string): Promise<void>
   /** Adds a user to a group. */
@@ -497,6 +497,14 @@ export interface Group {
   createdMs: number
   /** Last change (unix ms). */
   updatedMs: number
+}
+
+/** A page of `listGroups`. */
+export interface GroupList {
+  /** The groups, by name. */
+  groups: Array<Group>
+  /** Pass to the next call to get the next page. */
+  paginationToken?: string
 }
 
 /** What `adminImportUsers` did with one user: its new `sub`, or why it was not imported. */

@@ -65,8 +65,8 @@ pub use crate::handle::PoolHandle;
 pub use crate::pool::ImportUser;
 pub use crate::pool::{UserPool, UserPoolBuilder, secret_hash};
 pub use crate::results::{
-    AttributeUpdate, Claims, CodeDelivery, CreatedUser, Group, SignInResult, SignInStep, SignUpResult, SignUpStep,
-    Tokens, TotpSetup, User, UserList,
+    AttributeUpdate, Claims, CodeDelivery, CreatedUser, Group, GroupList, SignInResult, SignInStep, SignUpResult,
+    SignUpStep, Tokens, TotpSetup, User, UserList,
 };
 pub use crate::store::{MemoryStore, Store};
 #[cfg(feature = "sqlite")]

@@ -195,6 +195,15 @@ pub struct UserList {
     pub pagination_token: Option<String>,
 }
 
+/// A page of `list_groups`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupList {
+    /// The groups, by name.
+    pub groups: Vec<Group>,
+    /// Pass to the next call to get the next page.
+    pub pagination_token: Option<String>,
+}
+
 /// A group of users.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Group {

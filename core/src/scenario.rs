@@ -515,7 +515,12 @@ fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Valu
             )
             .map(|g| rj::group(&g)),
         "get_group" => pool.get_group(arg_str(a, "name")?).map(|g| rj::group(&g)),
-        "list_groups" => pool.list_groups().map(|gs| Value::Array(gs.iter().map(rj::group).collect())),
+        "list_groups" => {
+            let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            pool.list_groups(limit, opt_str(a, "pagination_token")).map(|l| {
+                json!({"groups": l.groups.iter().map(rj::group).collect::<Vec<_>>(), "pagination_token": l.pagination_token})
+            })
+        }
         "delete_group" => done(pool.delete_group(arg_str(a, "name")?)),
         "admin_add_user_to_group" => done(pool.admin_add_user_to_group(arg_str(a, "username")?, arg_str(a, "group")?)),
         "admin_remove_user_from_group" => {

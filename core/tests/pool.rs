@@ -534,6 +534,109 @@ fn a_membership_left_by_a_deleted_group_frees_its_place() {
     assert_eq!(f.pool.admin_list_groups_for_user("alice").unwrap().len(), 100);
 }
 
+/// A pool whose groups an older library kept in one record (before schema 6) gets a record
+/// per group when it opens: the groups, their generations (so memberships keep counting) and
+/// the count all carry over.
+#[test]
+fn groups_an_older_library_kept_in_one_record_carry_over() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'groups'"));
+    confirmed(&f, "alice");
+    f.pool.create_group("admins", Some("Run it"), Some(2)).unwrap();
+    f.pool.admin_add_user_to_group("alice", "admins").unwrap();
+    let admins = store.secret("groups", "group:admins").unwrap().unwrap();
+    let count = store.secret("groups", "group_count").unwrap().unwrap();
+    let generation = serde_json::from_slice::<serde_json::Value>(&admins.value).unwrap()["generation"].clone();
+    // What an older library wrote: every definition in one record; "early" predates
+    // generations (none stored: 0), as does alice's membership of it.
+    let legacy = serde_json::json!({
+        "groups": {
+            "admins": {"name": "admins", "description": "Run it", "precedence": 2, "created_ms": 1, "updated_ms": 1},
+            "early": {"name": "early", "description": null, "precedence": 1, "created_ms": 1, "updated_ms": 1},
+        },
+        "generations": {"admins": generation},
+        "last_generation": 7,
+    });
+    let mut alice = store.user_by_key("groups", "u:alice").unwrap().unwrap();
+    let version = alice.version;
+    alice.value.groups.insert("early".into());
+    store
+        .commit(
+            "groups",
+            vec![
+                Write::DeleteSecret { name: "group:admins".into(), expect: admins.version },
+                Write::DeleteSecret { name: "group_count".into(), expect: count.version },
+                Write::PutSecret {
+                    name: "groups".into(),
+                    value: serde_json::to_vec(&legacy).unwrap().into(),
+                    expect: None,
+                    expires_ms: None,
+                },
+                Write::PutUser { user: alice.value, keys: vec!["u:alice".into()], expect: Some(version) },
+            ],
+        )
+        .unwrap();
+    assert!(f.pool.list_groups(None, None).unwrap().groups.is_empty(), "the old record is not read");
+
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'groups'"));
+    assert!(store.secret("groups", "groups").unwrap().is_none(), "converted at open");
+    let listed = f.pool.list_groups(None, None).unwrap();
+    let names: Vec<_> = listed.groups.iter().map(|g| (g.name.as_str(), g.precedence)).collect();
+    assert_eq!(names, [("admins", Some(2)), ("early", Some(1))]);
+    assert_eq!(f.pool.get_group("admins").unwrap().description.as_deref(), Some("Run it"));
+    let tokens = signed_in(&f, "alice");
+    let claims = f.pool.verify_id_token(&tokens.id_token, None).unwrap();
+    assert_eq!(claims["cognito:groups"], serde_json::json!(["early", "admins"]), "memberships keep counting");
+    // The count came along: the two count against the limit, and a delete takes one off.
+    f.pool.delete_group("early").unwrap();
+    let count = store.secret("groups", "group_count").unwrap().unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&count.value).unwrap()["groups"], 1);
+    // Opening again finds nothing to convert.
+    fixture_on(Arc::clone(&store), config("pool_id = 'groups'"));
+    assert_eq!(f.pool.list_groups(None, None).unwrap().groups.len(), 1);
+}
+
+/// A pool holds at most 10,000 groups, however many administrators create them at once; a
+/// deleted group frees its place.
+#[test]
+fn concurrent_creates_cannot_take_a_pool_past_ten_thousand_groups() {
+    let f = fixture("");
+    for n in 0..9_990 {
+        f.pool.create_group(&format!("g{n}"), None, None).unwrap();
+    }
+    let (pool, next) = (f.pool.clone(), Arc::new(AtomicUsize::new(0)));
+    let won = race(16, move || {
+        let name = format!("r{}", next.fetch_add(1, Ordering::SeqCst));
+        loop {
+            match pool.create_group(&name, None, None) {
+                Ok(_) => return true,
+                // Sixteen creates at once may outrun one's reruns: it may try again.
+                Err(e) if e.code() == ErrorCode::TooManyRequests => continue,
+                Err(e) => {
+                    assert_eq!(e.code(), ErrorCode::LimitExceeded, "{e}");
+                    return false;
+                }
+            }
+        }
+    });
+    assert_eq!(won, 10);
+    let mut listed = 0;
+    let mut token = None;
+    loop {
+        let page = f.pool.list_groups(Some(60), token.as_deref()).unwrap();
+        assert!(!page.groups.is_empty(), "a page that a token promised is never empty");
+        listed += page.groups.len();
+        match page.pagination_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, 10_000);
+    assert_eq!(f.pool.create_group("one-more", None, None).unwrap_err().code(), ErrorCode::LimitExceeded);
+    f.pool.delete_group("g0").unwrap();
+    f.pool.create_group("one-more", None, None).unwrap();
+}
+
 /// A new session clears the user's sessions that ended more than a day ago (the longest an
 /// access token may outlive its session), with their refresh-token hashes.
 #[test]

@@ -34,8 +34,8 @@ use crate::errors::{Failure, Rejection, type_error};
 use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
 use crate::redact::HasSecrets;
 use crate::results::{
-    AttributeUpdate, AuthEvent, CodeDelivery, CreatedUser, Group, ImportOutcome, SignInResult, SignUpResult, Tokens,
-    TotpSetup, User, UserList,
+    AttributeUpdate, AuthEvent, CodeDelivery, CreatedUser, Group, GroupList, ImportOutcome, SignInResult, SignUpResult,
+    Tokens, TotpSetup, User, UserList,
 };
 use crate::runtime::Turn;
 
@@ -979,12 +979,11 @@ impl UserPool {
         self.run(env, args, |pool, name| pool.get_group(&name).map(Group::from))
     }
 
-    /// Every group, by name.
-    #[napi(ts_return_type = "Promise<Group[]>")]
-    pub fn list_groups<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        self.run(env, Ok(()), |pool, ()| {
-            pool.list_groups().map(|groups| groups.into_iter().map(Group::from).collect::<Vec<_>>())
-        })
+    /// The groups by name, a page at a time (`limit`: 1 to 60, 60 when absent).
+    #[napi(ts_args_type = "options?: PageOptions", ts_return_type = "Promise<GroupList>")]
+    pub fn list_groups<'env>(&self, env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
+        let args = page_options(options.as_ref());
+        self.run(env, args, |pool, (limit, token)| pool.list_groups(limit, token.as_deref()).map(GroupList::from))
     }
 
     /// Deletes a group and removes every user from it.
@@ -1040,22 +1039,23 @@ impl UserPool {
         group: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| {
-            let group = string(&group, "group")?;
-            let Some(options) = optional_object(options.as_ref(), "options")? else {
-                return Ok((group, None, None));
-            };
-            known_keys(&options, "options", &["limit", "paginationToken"])?;
-            Ok((
-                group,
-                optional_u32(present(&options, "limit")?.as_ref(), "options.limit")?,
-                optional_string(present(&options, "paginationToken")?.as_ref(), "options.paginationToken")?,
-            ))
-        })();
-        self.run(env, args, |pool, (group, limit, token)| {
+        let args = (|| Ok((string(&group, "group")?, page_options(options.as_ref())?)))();
+        self.run(env, args, |pool, (group, (limit, token))| {
             pool.list_users_in_group(&group, limit, token.as_deref()).map(UserList::from)
         })
     }
+}
+
+/// A listing's `PageOptions`: its `limit` and `paginationToken`, each absent when not given.
+fn page_options(options: Option<&Unknown<'_>>) -> Result<(Option<u32>, Option<String>), Failure> {
+    let Some(options) = optional_object(options, "options")? else {
+        return Ok((None, None));
+    };
+    known_keys(&options, "options", &["limit", "paginationToken"])?;
+    Ok((
+        optional_u32(present(&options, "limit")?.as_ref(), "options.limit")?,
+        optional_string(present(&options, "paginationToken")?.as_ref(), "options.paginationToken")?,
+    ))
 }
 
 /// Cognito's `SECRET_HASH` for a client with a secret: base64(HMAC-SHA256(clientSecret,

@@ -193,6 +193,21 @@ impl From<userpool::UserList> for UserList {
     }
 }
 
+/// A page of `listGroups`.
+#[napi(object, object_from_js = false)]
+pub struct GroupList {
+    /// The groups, by name.
+    pub groups: Vec<Group>,
+    /// Pass to the next call to get the next page.
+    pub pagination_token: Option<String>,
+}
+
+impl From<userpool::GroupList> for GroupList {
+    fn from(l: userpool::GroupList) -> Self {
+        Self { groups: l.groups.into_iter().map(Into::into).collect(), pagination_token: l.pagination_token }
+    }
+}
+
 /// The outcome of `adminCreateUser`.
 #[napi(object, object_from_js = false)]
 pub struct CreatedUser {

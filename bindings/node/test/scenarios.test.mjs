@@ -115,7 +115,10 @@ const OPS = {
   admin_set_user_mfa_preference: (p, a) => p.adminSetUserMfaPreference(a.username, preferences(a)).then(done),
   create_group: (p, a) => p.createGroup(a.name, a.description, a.precedence).then(group),
   get_group: (p, a) => p.getGroup(a.name).then(group),
-  list_groups: (p) => p.listGroups().then((groups) => groups.map(group)),
+  list_groups: (p, a) =>
+    p
+      .listGroups({ limit: a.limit, paginationToken: a.pagination_token })
+      .then((l) => ({ groups: l.groups.map(group), pagination_token: l.paginationToken ?? null })),
   delete_group: (p, a) => p.deleteGroup(a.name).then(done),
   admin_add_user_to_group: (p, a) => p.adminAddUserToGroup(a.username, a.group).then(done),
   admin_remove_user_from_group: (p, a) => p.adminRemoveUserFromGroup(a.username, a.group).then(done),

@@ -743,6 +743,21 @@ impl UserList {
     }
 }
 
+/// A page of `list_groups`.
+#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+#[derive(Clone, PartialEq)]
+struct GroupList {
+    groups: Vec<Group>,
+    pagination_token: Option<String>,
+}
+
+#[pymethods]
+impl GroupList {
+    fn __repr__(&self) -> String {
+        format!("GroupList(groups=[{} groups], pagination_token={:?})", self.groups.len(), self.pagination_token)
+    }
+}
+
 /// The outcome of `admin_create_user`.
 #[pyclass(frozen, get_all, eq, module = "userpool._native")]
 #[derive(Clone, PartialEq)]
@@ -1079,8 +1094,19 @@ impl UserPool {
         run(py, || self.pool()?.get_group(&name)).map(Group::from)
     }
 
-    fn list_groups(&self, py: Python<'_>) -> PyResult<Vec<Group>> {
-        run(py, || self.pool()?.list_groups()).map(|groups| groups.into_iter().map(Group::from).collect())
+    #[pyo3(signature = (limit=None, pagination_token=None))]
+    fn list_groups(
+        &self,
+        py: Python<'_>,
+        limit: Option<&Bound<'_, PyAny>>,
+        pagination_token: Option<String>,
+    ) -> PyResult<GroupList> {
+        let limit = opt_u32(limit, "limit")?;
+        let list = run(py, || self.pool()?.list_groups(limit, pagination_token.as_deref()))?;
+        Ok(GroupList {
+            groups: list.groups.into_iter().map(Group::from).collect(),
+            pagination_token: list.pagination_token,
+        })
     }
 
     fn delete_group(&self, py: Python<'_>, name: String) -> PyResult<()> {
@@ -1333,6 +1359,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Tokens>()?;
     m.add_class::<User>()?;
     m.add_class::<UserList>()?;
+    m.add_class::<GroupList>()?;
     m.add_class::<CreatedUser>()?;
     m.add_class::<AttributeUpdate>()?;
     m.add_class::<AuthEvent>()?;

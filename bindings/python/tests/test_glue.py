@@ -524,8 +524,10 @@ def test_groups_reach_the_tokens(pool: userpool.UserPool, host: Host) -> None:
     assert tokens is not None
     assert pool.verify_access_token(tokens.access_token)["cognito:groups"] == ["admins"]
     assert pool.get_user(tokens.access_token).groups == ["admins"]
+    listed = pool.list_groups()
+    assert [g.name for g in listed.groups] == ["admins"] and listed.pagination_token is None
     pool.delete_group("admins")
-    assert pool.list_groups() == []
+    assert pool.list_groups().groups == []
     with pytest.raises(userpool.ResourceNotFoundError):
         pool.get_group("admins")
 

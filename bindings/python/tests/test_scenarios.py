@@ -77,6 +77,8 @@ def canonical(value: Any) -> Any:
         }
     if isinstance(value, userpool.UserList):
         return {"users": [canonical(u) for u in value.users], "pagination_token": value.pagination_token}
+    if isinstance(value, userpool.GroupList):
+        return {"groups": [canonical(g) for g in value.groups], "pagination_token": value.pagination_token}
     if isinstance(value, userpool.CreatedUser):
         return {"user": canonical(value.user), "code_delivery": canonical(value.code_delivery)}
     if isinstance(value, userpool.AttributeUpdate):

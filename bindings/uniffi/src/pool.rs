@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 use crate::error::AuthError;
 use crate::host::{Clock, Delivery, HostClock, HostDelivery};
 use crate::types::{
-    AttributeUpdate, AuditEvent, CodeDelivery, CreatedUser, FromCore, Group, ImportOutcome, ImportUser, MfaPreference,
-    SignInResult, SignUpResult, TotpSetup, User, UserList, to_attributes,
+    AttributeUpdate, AuditEvent, CodeDelivery, CreatedUser, FromCore, Group, GroupList, ImportOutcome, ImportUser,
+    MfaPreference, SignInResult, SignUpResult, TotpSetup, User, UserList, to_attributes,
 };
 
 /// An open user pool: sign-up, sign-in with MFA, tokens, recovery and administration.
@@ -483,9 +483,14 @@ impl UserPool {
         self.run(move |p| p.get_group(&name)).await
     }
 
-    /// Every group.
-    pub async fn list_groups(&self) -> Result<Vec<Group>, AuthError> {
-        self.run(|p| p.list_groups()).await
+    /// The groups by name, a page at a time (`limit`: 1 to 60, 60 when absent).
+    #[uniffi::method(default(limit = None, pagination_token = None))]
+    pub async fn list_groups(
+        &self,
+        limit: Option<u32>,
+        pagination_token: Option<String>,
+    ) -> Result<GroupList, AuthError> {
+        self.run(move |p| p.list_groups(limit, pagination_token.as_deref())).await
     }
 
     /// Deletes a group.

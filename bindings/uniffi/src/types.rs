@@ -427,6 +427,21 @@ impl FromCore<up::UserList> for UserList {
     }
 }
 
+/// A page of `listGroups`.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct GroupList {
+    /// The groups, by name.
+    pub groups: Vec<Group>,
+    /// Pass to the next call to get the next page.
+    pub pagination_token: Option<String>,
+}
+
+impl FromCore<up::GroupList> for GroupList {
+    fn from_core(l: up::GroupList) -> Result<Self, AuthError> {
+        Ok(Self { groups: Vec::from_core(l.groups)?, pagination_token: l.pagination_token })
+    }
+}
+
 /// One user for `adminImportUsers` (a row of Cognito's user-import CSV).
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct ImportUser {

@@ -1,63 +1,78 @@
 //! Groups: named sets of users whose names go into the `cognito:groups` claim, ordered by
-//! precedence. Group definitions are one small pool-level record (a pool has at most 10,000
-//! groups, as Cognito); memberships live on each user's record, so adding a user to a group
-//! is one atomic user transition.
+//! precedence. Each group's definition is a pool record of its own (`group:NAME`), and one
+//! more record counts them (a pool has at most 10,000 groups, as Cognito); memberships live
+//! on each user's record, so adding a user to a group is one atomic user transition.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Outcome, UserPool, backend};
+use crate::crypto;
 use crate::error::{Error, ErrorCode, Result};
 use crate::flow::Input;
 use crate::flow::state::UserRecord;
-use crate::results::{Group, UserList};
-use crate::store::{GROUP_ATTRIBUTE, UserSearch, Write};
+use crate::results::{Group, GroupList, UserList};
+use crate::store::{GROUP_ATTRIBUTE, Store, StoreError, UserSearch, Versioned, Write};
 
-const GROUPS_RECORD: &str = "groups";
-const MAX_GROUPS: usize = 10_000;
+/// What a group's record name starts with; the group's name follows.
+const RECORD_PREFIX: &str = "group:";
+/// The record that counts the groups, so that creating one can keep to [`MAX_GROUPS`].
+const COUNT_RECORD: &str = "group_count";
+/// The one record that held every definition until schema 6 (see [`convert_legacy_record`]).
+const LEGACY_RECORD: &str = "groups";
+const MAX_GROUPS: u32 = 10_000;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// A group's record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Definition {
+    #[serde(flatten)]
+    group: Group,
+    /// The group's generation (0: a group created before generations existed). A group
+    /// created again under a deleted one's name gets a new one, so memberships of the old
+    /// one that a delete did not sweep (cut short by a crash, or added while it ran) grant
+    /// nothing.
+    #[serde(default)]
+    generation: u64,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Count {
+    groups: u32,
+}
+
+/// The definitions of the groups a caller asked for, those that exist.
+#[derive(Default)]
 pub(super) struct Groups {
-    pub(super) groups: BTreeMap<String, Group>,
-    /// Each group's generation (absent: 0, a group created before generations existed). A
-    /// group created again under a deleted one's name gets a new generation, so memberships
-    /// of the old one that a delete did not sweep (cut short by a crash, or added while it
-    /// ran) grant nothing.
-    #[serde(default)]
-    generations: BTreeMap<String, u64>,
-    /// The last generation handed out.
-    #[serde(default)]
-    last_generation: u64,
+    found: BTreeMap<String, Definition>,
 }
 
 impl Groups {
     fn generation(&self, name: &str) -> u64 {
-        self.generations.get(name).copied().unwrap_or(0)
+        self.found.get(name).map_or(0, |d| d.generation)
     }
 
     /// The groups `user` belongs to as the `cognito:groups` claim orders them: by precedence
-    /// (lowest first; none last), then name.
+    /// (lowest first; none last), then name. Only groups asked for count.
     pub(super) fn ordered(&self, user: &UserRecord) -> Vec<String> {
         // `(false, p)` sorts before `(true, _)`: a group without one comes after any precedence.
         let mut names: Vec<((bool, Option<u32>), &String)> = user
             .groups
             .iter()
-            .filter(|name| self.has_member(user, name))
-            .map(|name| {
-                let precedence = self.groups.get(name).and_then(|g| g.precedence);
-                ((precedence.is_none(), precedence), name)
+            .filter_map(|name| {
+                let precedence = self.member_of(user, name)?.precedence;
+                Some(((precedence.is_none(), precedence), name))
             })
             .collect();
         names.sort();
         names.into_iter().map(|(_, n)| n.clone()).collect()
     }
 
-    /// Whether `user` belongs to the group `name` as it exists now.
-    fn has_member(&self, user: &UserRecord, name: &str) -> bool {
-        self.groups.contains_key(name)
-            && user.groups.contains(name)
-            && user.group_generations.get(name).copied().unwrap_or(0) == self.generation(name)
+    /// The group `name`, if `user` belongs to it as it exists now.
+    fn member_of(&self, user: &UserRecord, name: &str) -> Option<&Group> {
+        let definition = self.found.get(name)?;
+        let generation = user.group_generations.get(name).copied().unwrap_or(0);
+        (user.groups.contains(name) && generation == definition.generation).then_some(&definition.group)
     }
 }
 
@@ -79,42 +94,83 @@ fn not_found(name: &str) -> Error {
     Error::new(ErrorCode::ResourceNotFound, format!("Group {name} not found."))
 }
 
-impl UserPool {
-    pub(super) fn groups(&self) -> Result<(Groups, Option<u64>)> {
-        match self.store().secret(self.pool_id(), GROUPS_RECORD).map_err(backend)? {
-            None => Ok((Groups::default(), None)),
-            Some(v) => {
-                let groups =
-                    serde_json::from_slice(&v.value).map_err(|_| Error::internal("stored groups are corrupt"))?;
-                Ok((groups, Some(v.version)))
-            }
+fn record_name(group: &str) -> String {
+    format!("{RECORD_PREFIX}{group}")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|_| Error::internal("a stored group record is corrupt"))
+}
+
+fn encode(name: &str, value: &impl Serialize, expect: Option<u64>) -> Result<Write> {
+    let value = serde_json::to_vec(value).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(Write::PutSecret { name: name.to_owned(), value: value.into(), expect, expires_ms: None })
+}
+
+/// The group count as stored, and its record's version.
+fn count(store: &dyn Store, pool: &str) -> Result<(u32, Option<u64>)> {
+    match store.secret(pool, COUNT_RECORD).map_err(backend)? {
+        None => Ok((0, None)),
+        Some(stored) => Ok((decode::<Count>(&stored.value)?.groups, Some(stored.version))),
+    }
+}
+
+/// Moves the definitions out of the one record that held them all (libraries before schema
+/// 6) into a record each, in one commit; nothing when there is no such record. The old
+/// record grew with every group and was read whole on every token issue of a user in any
+/// group: at 10,000 groups with long descriptions, over 100 MB.
+pub(super) fn convert_legacy_record(store: &dyn Store, pool: &str) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Legacy {
+        groups: BTreeMap<String, Group>,
+        #[serde(default)]
+        generations: BTreeMap<String, u64>,
+    }
+    for _ in 0..super::MAX_RERUNS {
+        let Some(stored) = store.secret(pool, LEGACY_RECORD).map_err(backend)? else { return Ok(()) };
+        let legacy: Legacy = decode(&stored.value)?;
+        let (mut groups, count_version) = count(store, pool)?;
+        let mut writes = vec![Write::DeleteSecret { name: LEGACY_RECORD.to_owned(), expect: stored.version }];
+        for (name, group) in legacy.groups {
+            let generation = legacy.generations.get(&name).copied().unwrap_or(0);
+            writes.push(encode(&record_name(&name), &Definition { group, generation }, None)?);
+            groups += 1;
+        }
+        writes.push(encode(COUNT_RECORD, &Count { groups }, count_version)?);
+        match store.commit(pool, writes) {
+            // Another process converted it, or made one of these groups meanwhile: read again.
+            Err(StoreError::Conflict) => continue,
+            done => return done.map_err(backend),
         }
     }
+    Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent group changes; retry."))
+}
 
-    /// The group definitions, when `group` is one of them.
-    fn groups_having(&self, group: &str) -> Result<Groups> {
-        let (groups, _) = self.groups()?;
-        if groups.groups.contains_key(group) { Ok(groups) } else { Err(not_found(group)) }
+impl UserPool {
+    /// The definition of the group `name`, with its record's version.
+    fn definition(&self, name: &str) -> Result<Option<Versioned<Definition>>> {
+        let Some(stored) = self.store().secret(self.pool_id(), &record_name(name)).map_err(backend)? else {
+            return Ok(None);
+        };
+        Ok(Some(Versioned { version: stored.version, value: decode(&stored.value)? }))
     }
 
-    /// Rewrites the group definitions with `change`, rerunning on a concurrent change.
-    fn change_groups<T>(&self, change: impl Fn(&mut Groups) -> Result<T>) -> Result<T> {
-        self.commit_rerunning("Too many concurrent group changes; retry.", || {
-            let (mut groups, version) = self.groups()?;
-            let out = change(&mut groups)?;
-            let value = serde_json::to_vec(&groups).map_err(|e| Error::internal(e.to_string()))?;
-            let write =
-                Write::PutSecret { name: GROUPS_RECORD.into(), value: value.into(), expect: version, expires_ms: None };
-            Ok((vec![write], out))
-        })
+    /// The definitions of the groups named that exist, each read once.
+    pub(super) fn groups_named<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Result<Groups> {
+        let mut groups = Groups::default();
+        for name in names {
+            if !groups.found.contains_key(name)
+                && let Some(definition) = self.definition(name)?
+            {
+                groups.found.insert(name.clone(), definition.value);
+            }
+        }
+        Ok(groups)
     }
 
     /// The user's groups as the `cognito:groups` claim orders them (see [`Groups::ordered`]).
     pub(super) fn ordered_groups(&self, user: &UserRecord) -> Result<Vec<String>> {
-        if user.groups.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(self.groups()?.0.ordered(user))
+        Ok(self.groups_named(&user.groups)?.ordered(user))
     }
 
     /// Creates a group.
@@ -125,38 +181,60 @@ impl UserPool {
         }
         check_precedence(precedence)?;
         let now = self.now();
-        self.change_groups(|groups| {
-            if groups.groups.contains_key(name) {
+        let group = Group {
+            name: name.to_owned(),
+            description: description.map(str::to_owned),
+            precedence,
+            created_ms: now,
+            updated_ms: now,
+        };
+        self.commit_rerunning("Too many concurrent group changes; retry.", || {
+            if self.definition(name)?.is_some() {
                 return Err(Error::new(
                     ErrorCode::GroupExists,
                     format!("A group with the name {name} already exists."),
                 ));
             }
-            if groups.groups.len() >= MAX_GROUPS {
+            let (groups, count_version) = count(self.store(), self.pool_id())?;
+            if groups >= MAX_GROUPS {
                 return Err(Error::new(ErrorCode::LimitExceeded, "A pool has at most 10,000 groups."));
             }
-            let group = Group {
-                name: name.to_owned(),
-                description: description.map(str::to_owned),
-                precedence,
-                created_ms: now,
-                updated_ms: now,
-            };
-            groups.groups.insert(name.to_owned(), group.clone());
-            groups.last_generation += 1;
-            groups.generations.insert(name.to_owned(), groups.last_generation);
-            Ok(group)
+            // Random rather than counted, so that no record is written by every create: a
+            // generation only has to differ from the deleted groups' of the same name.
+            let generation = u64::from_le_bytes(crypto::random_bytes::<8>(&mut crypto::os_rng())).max(1);
+            let definition = Definition { group: group.clone(), generation };
+            let writes = vec![
+                encode(&record_name(name), &definition, None)?,
+                encode(COUNT_RECORD, &Count { groups: groups + 1 }, count_version)?,
+            ];
+            Ok((writes, group.clone()))
         })
     }
 
     /// A group by name.
     pub fn get_group(&self, name: &str) -> Result<Group> {
-        self.groups()?.0.groups.remove(name).ok_or_else(|| not_found(name))
+        Ok(self.definition(name)?.ok_or_else(|| not_found(name))?.value.group)
     }
 
-    /// Every group, by name.
-    pub fn list_groups(&self) -> Result<Vec<Group>> {
-        Ok(self.groups()?.0.groups.into_values().collect())
+    /// The groups by name, paged like `list_users` (at most `limit`, 60 when absent).
+    pub fn list_groups(&self, limit: Option<u32>, pagination_token: Option<&str>) -> Result<GroupList> {
+        const LISTING: &str = "groups";
+        let (limit, after) = self.page_request(LISTING, limit, pagination_token)?;
+        let after = after.map(|name| record_name(&name));
+        // One more than the page, to know whether another follows.
+        let mut records =
+            self.store().secrets(self.pool_id(), RECORD_PREFIX, after.as_deref(), limit + 1).map_err(backend)?;
+        let more = records.len() > limit;
+        records.truncate(limit);
+        let groups = records
+            .iter()
+            .map(|(_, stored)| decode::<Definition>(&stored.value).map(|d| d.group))
+            .collect::<Result<Vec<_>>>()?;
+        let pagination_token = match groups.last() {
+            Some(last) if more => Some(self.shared.cursors.seal(LISTING, &last.name)?),
+            _ => None,
+        };
+        Ok(GroupList { groups, pagination_token })
     }
 
     /// Deletes a group and removes every user from it.
@@ -168,14 +246,16 @@ impl UserPool {
     /// Removes a group's definition, which ends every membership at once (its generation
     /// goes with it). Returns the generation removed.
     fn remove_group_definition(&self, name: &str) -> Result<u64> {
-        self.change_groups(|groups| {
-            let generation = groups.generation(name);
-            groups.generations.remove(name);
-            groups.groups.remove(name).ok_or_else(|| not_found(name))?;
-            Ok(generation)
+        self.commit_rerunning("Too many concurrent group changes; retry.", || {
+            let found = self.definition(name)?.ok_or_else(|| not_found(name))?;
+            let (groups, count_version) = count(self.store(), self.pool_id())?;
+            let writes = vec![
+                Write::DeleteSecret { name: record_name(name), expect: found.version },
+                encode(COUNT_RECORD, &Count { groups: groups.saturating_sub(1) }, count_version)?,
+            ];
+            Ok((writes, found.value.generation))
         })
     }
-
     /// Tidies the records of a deleted group's members: only memberships of `generation`,
     /// since the group may have been created again, and joined, while this ran.
     fn sweep_group_members(&self, name: &str, generation: u64) -> Result<()> {
@@ -206,12 +286,16 @@ impl UserPool {
         // are read, so one those do not show (or show at another generation) has ended.
         // Read the other way round, a group made and joined in between would look ended.
         let found = self.admin_find(username)?;
-        let groups = self.groups_having(group)?;
         let user = &found.value;
+        let joined = group.to_owned();
+        let groups = self.groups_named(user.groups.iter().chain([&joined]))?;
+        if !groups.found.contains_key(group) {
+            return Err(not_found(group));
+        }
         let ended = user
             .groups
             .iter()
-            .filter(|name| !groups.has_member(user, name))
+            .filter(|name| groups.member_of(user, name).is_none())
             .map(|name| (name.clone(), user.group_generations.get(name).copied().unwrap_or(0)))
             .collect();
         let input = Input::AddToGroup { group: group.to_owned(), generation: groups.generation(group), ended };
@@ -227,9 +311,9 @@ impl UserPool {
 
     /// The groups a user belongs to, by precedence.
     pub fn admin_list_groups_for_user(&self, username: &str) -> Result<Vec<Group>> {
-        let found = self.admin_find(username)?;
-        let (groups, _) = self.groups()?;
-        Ok(groups.ordered(&found.value).into_iter().filter_map(|n| groups.groups.get(&n).cloned()).collect())
+        let user = self.admin_find(username)?.value;
+        let groups = self.groups_named(&user.groups)?;
+        Ok(groups.ordered(&user).iter().filter_map(|name| groups.member_of(&user, name).cloned()).collect())
     }
 
     /// The users of a group, paged like `list_users`.
@@ -239,9 +323,14 @@ impl UserPool {
         limit: Option<u32>,
         pagination_token: Option<&str>,
     ) -> Result<UserList> {
-        let groups = self.groups_having(group)?;
+        let name = group.to_owned();
+        let groups = self.groups_named([&name])?;
+        if groups.found.is_empty() {
+            return Err(not_found(group));
+        }
         self.page_of_users(&format!("group\n{group}"), limit, pagination_token, |after, limit| {
-            self.store().users_matching(self.pool_id(), &members(group), after, limit, &|u| groups.has_member(u, group))
+            let keep = |u: &UserRecord| groups.member_of(u, group).is_some();
+            self.store().users_matching(self.pool_id(), &members(group), after, limit, &keep)
         })
     }
 }

@@ -210,6 +210,7 @@ impl UserPoolBuilder {
         if !existing_only {
             lookup::record(store.as_ref(), &pool, &settings.raw.sign_in)?;
         }
+        groups::convert_legacy_record(store.as_ref(), &pool)?;
         // Another process keeps signing with a key retired here until it re-reads the ring.
         let longest_ttl_ms = settings.clients.iter().map(|c| c.access_ttl_ms.max(c.id_ttl_ms)).max().unwrap_or(0);
         let key_grace_ms = longest_ttl_ms.saturating_add(KEY_REFRESH_MS);
@@ -1605,6 +1606,26 @@ impl UserPool {
         pagination_token: Option<&str>,
         read: impl FnOnce(Option<&str>, usize) -> std::result::Result<UserPage, StoreError>,
     ) -> Result<UserList> {
+        let (limit, cursor) = self.page_request(listing, limit, pagination_token)?;
+        let page = read(cursor.as_deref(), limit).map_err(|e| match e {
+            StoreError::InvalidCursor => Error::invalid("invalid pagination token"),
+            e => backend(e),
+        })?;
+        // Each group's definition once for the page, not once per member.
+        let groups = self.groups_named(page.users.iter().flat_map(|u| &u.groups))?;
+        let users = page.users.iter().map(|u| view_with_groups(u, None, groups.ordered(u))).collect();
+        let pagination_token = page.next.map(|next| self.shared.cursors.seal(listing, &next)).transpose()?;
+        Ok(UserList { users, pagination_token })
+    }
+
+    /// A page's size (`limit`, 60 when absent, as Cognito's) and where it starts (the cursor
+    /// sealed in `pagination_token` for `listing`).
+    fn page_request(
+        &self,
+        listing: &str,
+        limit: Option<u32>,
+        pagination_token: Option<&str>,
+    ) -> Result<(usize, Option<String>)> {
         let limit = limit.unwrap_or(60);
         if !(1..=60).contains(&limit) {
             return Err(Error::invalid("limit must be between 1 and 60"));
@@ -1613,19 +1634,7 @@ impl UserPool {
             return Err(Error::invalid("invalid pagination token"));
         }
         let cursor = pagination_token.map(|t| self.shared.cursors.open(listing, t)).transpose()?;
-        let page = read(cursor.as_deref(), limit as usize).map_err(|e| match e {
-            StoreError::InvalidCursor => Error::invalid("invalid pagination token"),
-            e => backend(e),
-        })?;
-        // The group definitions once for the page, not once per member.
-        let groups = if page.users.iter().any(|u| !u.groups.is_empty()) { Some(self.groups()?.0) } else { None };
-        let users = page
-            .users
-            .iter()
-            .map(|u| view_with_groups(u, None, groups.as_ref().map(|g| g.ordered(u)).unwrap_or_default()))
-            .collect();
-        let pagination_token = page.next.map(|next| self.shared.cursors.seal(listing, &next)).transpose()?;
-        Ok(UserList { users, pagination_token })
+        Ok((limit as usize, cursor))
     }
 
     /// A user's most recent authentication events, newest first.

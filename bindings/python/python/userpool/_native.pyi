@@ -23,6 +23,7 @@ __all__ = [
     "AuthEvent",
     "TotpSetup",
     "Group",
+    "GroupList",
     "ImportUser",
     "secret_hash",
     "SignUpStep",
@@ -285,6 +286,17 @@ class User:
         """Groups, ordered by precedence then name."""
 
 @final
+class GroupList:
+    """A page of ``list_groups``."""
+
+    @property
+    def groups(self) -> list[Group]:
+        """The groups of this page, by name."""
+    @property
+    def pagination_token(self) -> Optional[str]:
+        """Pass to the next ``list_groups`` call for the next page; ``None`` on the last page."""
+
+@final
 class UserList:
     """A page of ``list_users``."""
 
@@ -452,8 +464,8 @@ class UserPool:
         """Creates a group."""
     def get_group(self, name: str) -> Group:
         """A group by name."""
-    def list_groups(self) -> list[Group]:
-        """Every group, by name."""
+    def list_groups(self, limit: Optional[int] = None, pagination_token: Optional[str] = None) -> GroupList:
+        """The groups by name, a page at a time (``limit``: 1 to 60, 60 when ``None``)."""
     def delete_group(self, name: str) -> None:
         """Deletes a group and removes every user from it."""
     def admin_add_user_to_group(self, username: str, group: str) -> None:

@@ -21,6 +21,7 @@ from userpool._native import (
     CodeDelivery,
     CreatedUser,
     Group,
+    GroupList,
     ImportUser,
     Message,
     SignInResult,
@@ -228,12 +229,12 @@ class UserPool:
         """
         return await asyncio.to_thread(self._pool.get_group, name)
 
-    async def list_groups(self) -> list[Group]:
-        """Every group, by name.
+    async def list_groups(self, limit: Optional[int] = None, pagination_token: Optional[str] = None) -> GroupList:
+        """The groups by name, a page at a time (``limit``: 1 to 60, 60 when ``None``).
 
         Runs in a worker thread, off the event loop.
         """
-        return await asyncio.to_thread(self._pool.list_groups)
+        return await asyncio.to_thread(self._pool.list_groups, limit, pagination_token)
 
     async def delete_group(self, name: str) -> None:
         """Deletes a group and removes every user from it.

@@ -1250,9 +1250,9 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     func jwks() throws  -> String
     
     /**
-     * Every group.
+     * The groups by name, a page at a time (`limit`: 1 to 60, 60 when absent).
      */
-    func listGroups() async throws  -> [Group]
+    func listGroups(limit: UInt32?, paginationToken: String?) async throws  -> GroupList
     
     /**
      * Lists users, optionally filtered (`email ^= "ali"`), a page at a time.
@@ -2088,20 +2088,20 @@ open func jwks()throws  -> String  {
 }
     
     /**
-     * Every group.
+     * The groups by name, a page at a time (`limit`: 1 to 60, 60 when absent).
      */
-open func listGroups()async throws  -> [Group]  {
+open func listGroups(limit: UInt32? = nil, paginationToken: String? = nil)async throws  -> GroupList  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_userpool_uniffi_fn_method_userpool_list_groups(
-                        self.uniffiCloneHandle()
+                        self.uniffiCloneHandle(),FfiConverterOptionUInt32.lower(limit),FfiConverterOptionString.lower(paginationToken)
                 )
             },
             pollFunc: ffi_userpool_uniffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_userpool_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_userpool_uniffi_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterSequenceTypeGroup.lift,
+            liftFunc: FfiConverterTypeGroupList_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -2871,6 +2871,75 @@ public func FfiConverterTypeGroup_lift(_ buf: RustBuffer) throws -> Group {
 #endif
 public func FfiConverterTypeGroup_lower(_ value: Group) -> RustBuffer {
     return FfiConverterTypeGroup.lower(value)
+}
+
+
+/**
+ * A page of `listGroups`.
+ */
+public struct GroupList: Equatable, Hashable {
+    /**
+     * The groups, by name.
+     */
+    public var groups: [Group]
+    /**
+     * Pass to the next call to get the next page.
+     */
+    public var paginationToken: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The groups, by name.
+         */groups: [Group], 
+        /**
+         * Pass to the next call to get the next page.
+         */paginationToken: String?) {
+        self.groups = groups
+        self.paginationToken = paginationToken
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension GroupList: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGroupList: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GroupList {
+        return
+            try GroupList(
+                groups: FfiConverterSequenceTypeGroup.read(from: &buf), 
+                paginationToken: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: GroupList, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeGroup.write(value.groups, into: &buf)
+        FfiConverterOptionString.write(value.paginationToken, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGroupList_lift(_ buf: RustBuffer) throws -> GroupList {
+    return try FfiConverterTypeGroupList.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGroupList_lower(_ value: GroupList) -> RustBuffer {
+    return FfiConverterTypeGroupList.lower(value)
 }
 
 
@@ -5819,7 +5888,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_jwks() != 55135) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_method_userpool_list_groups() != 11028) {
+    if (uniffi_userpool_uniffi_checksum_method_userpool_list_groups() != 33145) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_list_users() != 57423) {

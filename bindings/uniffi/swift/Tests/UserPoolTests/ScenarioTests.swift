@@ -218,7 +218,8 @@ final class ScenarioRunner {
         case "create_group":
             return C.group(try await pool.createGroup(name: s("name"), description: os("description"), precedence: limit("precedence")))
         case "get_group": return C.group(try await pool.getGroup(name: s("name")))
-        case "list_groups": return .array(try await pool.listGroups().map(C.group))
+        case "list_groups":
+            return C.groupList(try await pool.listGroups(limit: limit("limit"), paginationToken: os("pagination_token")))
         case "delete_group": try await pool.deleteGroup(name: s("name")); return .null
         case "admin_add_user_to_group": try await pool.adminAddUserToGroup(username: s("username"), group: s("group")); return .null
         case "admin_remove_user_from_group":

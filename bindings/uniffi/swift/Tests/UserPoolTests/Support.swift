@@ -329,6 +329,10 @@ enum Canonical {
         .object(["users": .array(l.users.map(user)), "pagination_token": json(l.paginationToken)])
     }
 
+    static func groupList(_ l: GroupList) -> JSON {
+        .object(["groups": .array(l.groups.map(group)), "pagination_token": json(l.paginationToken)])
+    }
+
     static func group(_ g: Group) -> JSON {
         .object(["name": .string(g.name), "description": json(g.description),
                  "precedence": g.precedence.map { JSON.number(Double($0)) } ?? .null])

@@ -512,7 +512,7 @@ RustBuffer uniffi_userpool_uniffi_fn_method_userpool_jwks(uint64_t ptr, RustCall
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_LIST_GROUPS
 #define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_LIST_GROUPS
-uint64_t uniffi_userpool_uniffi_fn_method_userpool_list_groups(uint64_t ptr
+uint64_t uniffi_userpool_uniffi_fn_method_userpool_list_groups(uint64_t ptr, RustBuffer limit, RustBuffer pagination_token
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_LIST_USERS

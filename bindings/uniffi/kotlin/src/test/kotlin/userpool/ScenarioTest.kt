@@ -203,7 +203,7 @@ class ScenarioRunner(private val file: File) {
             ).let { null }
             "create_group" -> c.group(pool.createGroup(s("name"), os("description"), limit("precedence")))
             "get_group" -> c.group(pool.getGroup(s("name")))
-            "list_groups" -> pool.listGroups().map(c::group)
+            "list_groups" -> c.groupList(pool.listGroups(limit("limit"), os("pagination_token")))
             "delete_group" -> pool.deleteGroup(s("name")).let { null }
             "admin_add_user_to_group" -> pool.adminAddUserToGroup(s("username"), s("group")).let { null }
             "admin_remove_user_from_group" -> pool.adminRemoveUserFromGroup(s("username"), s("group")).let { null }

@@ -113,6 +113,9 @@ object Canonical {
     fun userList(l: UserList): Map<String, Any?> =
         mapOf("users" to l.users.map(::user), "pagination_token" to l.paginationToken)
 
+    fun groupList(l: GroupList): Map<String, Any?> =
+        mapOf("groups" to l.groups.map(::group), "pagination_token" to l.paginationToken)
+
     fun group(g: Group): Map<String, Any?> =
         mapOf("name" to g.name, "description" to g.description, "precedence" to g.precedence?.toLong())
 
