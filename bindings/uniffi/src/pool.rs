@@ -29,14 +29,14 @@ fn lift<T, U: FromCore<T>>(result: up::Result<T>) -> Result<U, AuthError> {
 }
 
 /// The pool configuration from TOML or JSON text, or the engine's defaults.
-fn config(text: Option<String>) -> up::Result<up::PoolConfig> {
+fn config(text: Option<Zeroizing<String>>) -> up::Result<up::PoolConfig> {
     text.map_or_else(|| Ok(up::PoolConfig::default()), |text| up::PoolConfig::parse(&text))
 }
 
 /// Opens the engine's pool (blocking: may create the store and the signing keys).
 fn open_core(
     path: Option<String>,
-    config_text: Option<String>,
+    config_text: Option<Zeroizing<String>>,
     delivery: Option<Arc<dyn Delivery>>,
     clock: Option<Arc<dyn Clock>>,
     encryption_key: Option<Zeroizing<Vec<u8>>>,
@@ -83,6 +83,17 @@ impl UserPool {
     }
 }
 
+/// Runs a synchronous method's work, a panic answered as the async methods answer it
+/// (`InternalErrorException`), not as uniffi's own panic error, which `catch` blocks for
+/// `AuthException` / `AuthError` would miss.
+fn guarded<T>(work: impl FnOnce() -> Result<T, AuthError>) -> Result<T, AuthError> {
+    // Unwind safe: a panic leaves nothing half-done that a later call could see, since every
+    // write the engine makes is one store commit.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        Err(AuthError::InternalErrorException("the engine panicked during the operation".to_owned()))
+    })
+}
+
 fn join_error(error: &tokio::task::JoinError) -> AuthError {
     let what = if error.is_panic() { "panicked" } else { "was cancelled" };
     AuthError::InternalErrorException(format!("the engine {what} during the operation"))
@@ -115,8 +126,10 @@ impl UserPool {
         encryption_key: Option<Vec<u8>>,
         existing_only: bool,
     ) -> Result<Arc<Self>, AuthError> {
-        // Wiped on every path from here, an early error or a dropped future included.
+        // Wiped on every path from here, an early error or a dropped future included. The
+        // config may hold client secrets.
         let encryption_key = encryption_key.map(Zeroizing::new);
+        let config = config.map(Zeroizing::new);
         let open = move || Ok(Self::new(open_core(path, config, delivery, clock, encryption_key, existing_only)?));
         tokio::task::spawn_blocking(open).await.unwrap_or_else(|e| Err(join_error(&e)))
     }
@@ -124,12 +137,14 @@ impl UserPool {
     /// The same pool, acting as another app client (`client_secret` for a client that has one).
     #[uniffi::method(default(client_secret = None))]
     pub fn with_client(&self, client_id: String, client_secret: Option<String>) -> Result<Arc<Self>, AuthError> {
-        Ok(Self::new(self.core()?.with_client(&client_id, client_secret.as_deref())?))
+        let client_secret = client_secret.map(Zeroizing::new);
+        guarded(|| Ok(Self::new(self.core()?.with_client(&client_id, client_secret.as_deref().map(String::as_str))?)))
     }
 
     /// The same pool, acting as a client with a secret proven by Cognito's `SECRET_HASH`.
     pub fn with_client_secret_hash(&self, client_id: String, secret_hash: String) -> Result<Arc<Self>, AuthError> {
-        Ok(Self::new(self.core()?.with_client_secret_hash(&client_id, &secret_hash)?))
+        let secret_hash = Zeroizing::new(secret_hash);
+        guarded(|| Ok(Self::new(self.core()?.with_client_secret_hash(&client_id, &secret_hash)?)))
     }
 
     /// The pool id.
@@ -169,11 +184,13 @@ impl UserPool {
         password: String,
         attributes: HashMap<String, String>,
     ) -> Result<SignUpResult, AuthError> {
+        let password = Zeroizing::new(password);
         self.run(move |p| p.sign_up(&username, &password, to_attributes(attributes))).await
     }
 
     /// Confirms an account with the code that was sent.
     pub async fn confirm_sign_up(&self, username: String, code: String) -> Result<(), AuthError> {
+        let code = Zeroizing::new(code);
         self.run(move |p| p.confirm_sign_up(&username, &code)).await
     }
 
@@ -186,6 +203,7 @@ impl UserPool {
 
     /// Starts a sign-in: `DONE` with tokens, or a challenge to answer with `confirm_sign_in`.
     pub async fn sign_in(&self, username: String, password: String) -> Result<SignInResult, AuthError> {
+        let password = Zeroizing::new(password);
         self.run(move |p| p.sign_in(&username, &password)).await
     }
 
@@ -197,21 +215,26 @@ impl UserPool {
         answer: String,
         attributes: HashMap<String, String>,
     ) -> Result<SignInResult, AuthError> {
+        let session = Zeroizing::new(session);
+        let answer = Zeroizing::new(answer);
         self.run(move |p| p.confirm_sign_in(&session, &answer, to_attributes(attributes))).await
     }
 
     /// New ID and access tokens; the refresh token rotates.
     pub async fn refresh(&self, refresh_token: String) -> Result<crate::types::Tokens, AuthError> {
+        let refresh_token = Zeroizing::new(refresh_token);
         self.run(move |p| p.refresh(&refresh_token)).await
     }
 
     /// Ends the session of a refresh token.
     pub async fn sign_out(&self, refresh_token: String) -> Result<(), AuthError> {
+        let refresh_token = Zeroizing::new(refresh_token);
         self.run(move |p| p.sign_out(&refresh_token)).await
     }
 
     /// Ends every session of the access token's user.
     pub async fn global_sign_out(&self, access_token: String) -> Result<(), AuthError> {
+        let access_token = Zeroizing::new(access_token);
         self.run(move |p| p.global_sign_out(&access_token)).await
     }
 
@@ -219,18 +242,20 @@ impl UserPool {
 
     /// Verifies an access token; its claims as a JSON object.
     pub fn verify_access_token(&self, token: String) -> Result<String, AuthError> {
-        lift(self.core()?.verify_access_token(&token))
+        let token = Zeroizing::new(token);
+        guarded(|| lift(self.core()?.verify_access_token(&token)))
     }
 
     /// Verifies an ID token (for `client_id`, or the pool's client); its claims as a JSON object.
     #[uniffi::method(default(client_id = None))]
     pub fn verify_id_token(&self, token: String, client_id: Option<String>) -> Result<String, AuthError> {
-        lift(self.core()?.verify_id_token(&token, client_id.as_deref()))
+        let token = Zeroizing::new(token);
+        guarded(|| lift(self.core()?.verify_id_token(&token, client_id.as_deref())))
     }
 
     /// The public signing keys as a JWKS JSON document.
     pub fn jwks(&self) -> Result<String, AuthError> {
-        Ok(self.core()?.jwks())
+        guarded(|| Ok(self.core()?.jwks()))
     }
 
     /// Makes a new signing key current; the old one keeps verifying until its tokens expire.
@@ -242,6 +267,7 @@ impl UserPool {
 
     /// The access token's user.
     pub async fn get_user(&self, access_token: String) -> Result<User, AuthError> {
+        let access_token = Zeroizing::new(access_token);
         self.run(move |p| p.get_user(&access_token)).await
     }
 
@@ -252,6 +278,9 @@ impl UserPool {
         old_password: String,
         new_password: String,
     ) -> Result<(), AuthError> {
+        let access_token = Zeroizing::new(access_token);
+        let old_password = Zeroizing::new(old_password);
+        let new_password = Zeroizing::new(new_password);
         self.run(move |p| p.change_password(&access_token, &old_password, &new_password)).await
     }
 
@@ -261,6 +290,7 @@ impl UserPool {
         access_token: String,
         attributes: HashMap<String, String>,
     ) -> Result<Vec<AttributeUpdate>, AuthError> {
+        let access_token = Zeroizing::new(access_token);
         self.run(move |p| p.update_user_attributes(&access_token, to_attributes(attributes))).await
     }
 
@@ -270,6 +300,7 @@ impl UserPool {
         access_token: String,
         attribute: String,
     ) -> Result<CodeDelivery, AuthError> {
+        let access_token = Zeroizing::new(access_token);
         self.run(move |p| p.get_user_attribute_verification_code(&access_token, &attribute)).await
     }
 
@@ -280,16 +311,20 @@ impl UserPool {
         attribute: String,
         code: String,
     ) -> Result<(), AuthError> {
+        let access_token = Zeroizing::new(access_token);
+        let code = Zeroizing::new(code);
         self.run(move |p| p.verify_user_attribute(&access_token, &attribute, &code)).await
     }
 
     /// Deletes attributes.
     pub async fn delete_user_attributes(&self, access_token: String, names: Vec<String>) -> Result<(), AuthError> {
+        let access_token = Zeroizing::new(access_token);
         self.run(move |p| p.delete_user_attributes(&access_token, &names)).await
     }
 
     /// Deletes the access token's user.
     pub async fn delete_user(&self, access_token: String) -> Result<(), AuthError> {
+        let access_token = Zeroizing::new(access_token);
         self.run(move |p| p.delete_user(&access_token)).await
     }
 
@@ -307,6 +342,8 @@ impl UserPool {
         code: String,
         new_password: String,
     ) -> Result<(), AuthError> {
+        let code = Zeroizing::new(code);
+        let new_password = Zeroizing::new(new_password);
         self.run(move |p| p.confirm_forgot_password(&username, &code, &new_password)).await
     }
 
@@ -314,11 +351,13 @@ impl UserPool {
 
     /// A new authenticator for the signed-in user (confirm it with `verify_software_token`).
     pub async fn associate_software_token(&self, access_token: String) -> Result<TotpSetup, AuthError> {
+        let access_token = Zeroizing::new(access_token);
         self.run(move |p| p.associate_software_token(&access_token)).await
     }
 
     /// A new authenticator during a sign-in challenge session.
     pub async fn associate_software_token_with_session(&self, session: String) -> Result<TotpSetup, AuthError> {
+        let session = Zeroizing::new(session);
         self.run(move |p| p.associate_software_token_with_session(&session)).await
     }
 
@@ -330,6 +369,8 @@ impl UserPool {
         code: String,
         friendly_name: Option<String>,
     ) -> Result<(), AuthError> {
+        let access_token = Zeroizing::new(access_token);
+        let code = Zeroizing::new(code);
         self.run(move |p| p.verify_software_token(&access_token, &code, friendly_name.as_deref())).await
     }
 
@@ -342,6 +383,7 @@ impl UserPool {
         sms: Option<MfaPreference>,
         email: Option<MfaPreference>,
     ) -> Result<(), AuthError> {
+        let access_token = Zeroizing::new(access_token);
         let (totp, sms, email) = (totp.map(Into::into), sms.map(Into::into), email.map(Into::into));
         self.run(move |p| p.set_mfa_preference(&access_token, totp, sms, email)).await
     }
@@ -370,8 +412,14 @@ impl UserPool {
         temporary_password: Option<String>,
         send_invitation: bool,
     ) -> Result<CreatedUser, AuthError> {
+        let temporary_password = temporary_password.map(Zeroizing::new);
         self.run(move |p| {
-            p.admin_create_user(&username, to_attributes(attributes), temporary_password.as_deref(), send_invitation)
+            p.admin_create_user(
+                &username,
+                to_attributes(attributes),
+                temporary_password.as_deref().map(String::as_str),
+                send_invitation,
+            )
         })
         .await
     }
@@ -414,6 +462,7 @@ impl UserPool {
         password: String,
         permanent: bool,
     ) -> Result<(), AuthError> {
+        let password = Zeroizing::new(password);
         self.run(move |p| p.admin_set_user_password(&username, &password, permanent)).await
     }
 
@@ -528,5 +577,6 @@ impl UserPool {
 /// Cognito's `SECRET_HASH` for a client with a secret: base64(HMAC-SHA256(secret, username + client_id)).
 #[uniffi::export]
 pub fn secret_hash(client_secret: String, username: String, client_id: String) -> String {
+    let client_secret = Zeroizing::new(client_secret);
     up::secret_hash(&client_secret, &username, &client_id)
 }

@@ -1,6 +1,6 @@
 // swift-tools-version:5.9
 // The Swift package of userpool's uniffi binding: module `UserPool` (generated Swift, plus
-// AuthError+Code.swift), over the C module `UserPoolFFI` (generated header and module map),
+// AuthError+Code.swift and Secret.swift), over the C module `UserPoolFFI` (generated header and module map),
 // linked against libuserpool_uniffi built by cargo. See docs/bindings/swift.md.
 //
 //   cargo build --release -p userpool-uniffi          # from the repository root
