@@ -424,6 +424,8 @@ export declare class UserPool {
   adminListUserAuthEvents(username: string, limit?: number | null): Promise<AuthEvent[]>
   /** Creates a group; `precedence` orders `cognito:groups` (lower first). */
   createGroup(name: string, description?: string | null, precedence?: number | null): Promise<Group>
+  /** Changes a group's description or precedence; what is left out stays as it is. */
+  updateGroup(name: string, description?: string | null, precedence?: number | null): Promise<Group>
   /** A group by name. */
   getGroup(name: string): Promise<Group>
   /** The groups by name, a page at a time (`limit`: 1 to 60, 60 when absent). */

@@ -249,6 +249,11 @@ fn opt_str<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     args.get(name).and_then(Value::as_str)
 }
 
+/// A group's `precedence`, if given; one beyond `u32` stays beyond what the engine takes.
+fn precedence(args: &Map<String, Value>) -> Option<u32> {
+    args.get("precedence").and_then(Value::as_u64).map(|p| u32::try_from(p).unwrap_or(u32::MAX))
+}
+
 fn arg_attributes(args: &Map<String, Value>, name: &str) -> Result<Attributes, String> {
     let Some(value) = args.get(name) else {
         return Ok(Attributes::new());
@@ -507,13 +512,12 @@ fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Valu
             let (totp, sms, email) = preferences(a)?;
             done(pool.admin_set_user_mfa_preference(arg_str(a, "username")?, totp, sms, email))
         }
-        "create_group" => pool
-            .create_group(
-                arg_str(a, "name")?,
-                opt_str(a, "description"),
-                a.get("precedence").and_then(Value::as_u64).map(|p| u32::try_from(p).unwrap_or(u32::MAX)),
-            )
-            .map(|g| rj::group(&g)),
+        "create_group" => {
+            pool.create_group(arg_str(a, "name")?, opt_str(a, "description"), precedence(a)).map(|g| rj::group(&g))
+        }
+        "update_group" => {
+            pool.update_group(arg_str(a, "name")?, opt_str(a, "description"), precedence(a)).map(|g| rj::group(&g))
+        }
         "get_group" => pool.get_group(arg_str(a, "name")?).map(|g| rj::group(&g)),
         "list_groups" => {
             let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));

@@ -960,15 +960,27 @@ impl UserPool {
         description: Option<Unknown<'_>>,
         precedence: Option<Unknown<'_>>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| {
-            Ok((
-                string(&name, "name")?,
-                optional_string(description.as_ref(), "description")?,
-                optional_u32(precedence.as_ref(), "precedence")?,
-            ))
-        })();
+        let args = group_fields(&name, description.as_ref(), precedence.as_ref());
         self.run(env, args, |pool, (name, description, precedence)| {
             pool.create_group(&name, description.as_deref(), precedence).map(Group::from)
+        })
+    }
+
+    /// Changes a group's description or precedence; what is left out stays as it is.
+    #[napi(
+        ts_args_type = "name: string, description?: string | null, precedence?: number | null",
+        ts_return_type = "Promise<Group>"
+    )]
+    pub fn update_group<'env>(
+        &self,
+        env: &'env Env,
+        name: Unknown<'_>,
+        description: Option<Unknown<'_>>,
+        precedence: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = group_fields(&name, description.as_ref(), precedence.as_ref());
+        self.run(env, args, |pool, (name, description, precedence)| {
+            pool.update_group(&name, description.as_deref(), precedence).map(Group::from)
         })
     }
 
@@ -1044,6 +1056,15 @@ impl UserPool {
             pool.list_users_in_group(&group, limit, token.as_deref()).map(UserList::from)
         })
     }
+}
+
+/// The arguments of `createGroup` and `updateGroup`.
+fn group_fields(
+    name: &Unknown<'_>,
+    description: Option<&Unknown<'_>>,
+    precedence: Option<&Unknown<'_>>,
+) -> Result<(String, Option<String>, Option<u32>), Failure> {
+    Ok((string(name, "name")?, optional_string(description, "description")?, optional_u32(precedence, "precedence")?))
 }
 
 /// A listing's `PageOptions`: its `limit` and `paginationToken`, each absent when not given.

@@ -114,6 +114,7 @@ const OPS = {
   set_mfa_preference: (p, a) => p.setMfaPreference(a.access_token, preferences(a)).then(done),
   admin_set_user_mfa_preference: (p, a) => p.adminSetUserMfaPreference(a.username, preferences(a)).then(done),
   create_group: (p, a) => p.createGroup(a.name, a.description, a.precedence).then(group),
+  update_group: (p, a) => p.updateGroup(a.name, a.description, a.precedence).then(group),
   get_group: (p, a) => p.getGroup(a.name).then(group),
   list_groups: (p, a) =>
     p

@@ -1090,6 +1090,18 @@ impl UserPool {
         run(py, || self.pool()?.create_group(&name, description.as_deref(), precedence)).map(Group::from)
     }
 
+    #[pyo3(signature = (name, description=None, precedence=None))]
+    fn update_group(
+        &self,
+        py: Python<'_>,
+        name: String,
+        description: Option<String>,
+        precedence: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Group> {
+        let precedence = opt_u32(precedence, "precedence")?;
+        run(py, || self.pool()?.update_group(&name, description.as_deref(), precedence)).map(Group::from)
+    }
+
     fn get_group(&self, py: Python<'_>, name: String) -> PyResult<Group> {
         run(py, || self.pool()?.get_group(&name)).map(Group::from)
     }

@@ -527,6 +527,17 @@ impl UserPool {
         self.run(move |p| p.create_group(&name, description.as_deref(), precedence)).await
     }
 
+    /// Changes a group's description or precedence; what is null stays as it is.
+    #[uniffi::method(default(description = None, precedence = None))]
+    pub async fn update_group(
+        &self,
+        name: String,
+        description: Option<String>,
+        precedence: Option<u32>,
+    ) -> Result<Group, AuthError> {
+        self.run(move |p| p.update_group(&name, description.as_deref(), precedence)).await
+    }
+
     /// A group by name.
     pub async fn get_group(&self, name: String) -> Result<Group, AuthError> {
         self.run(move |p| p.get_group(&name)).await

@@ -82,6 +82,13 @@ fn check_name(name: &str) -> Result<()> {
     if ok { Ok(()) } else { Err(Error::invalid("group name must be 1-128 characters without spaces")) }
 }
 
+fn check_description(description: Option<&str>) -> Result<()> {
+    if description.is_some_and(|d| d.chars().count() > 2048) {
+        return Err(Error::invalid("description must be at most 2048 characters"));
+    }
+    Ok(())
+}
+
 /// Cognito's `Precedence` is a non-negative 32-bit signed integer.
 fn check_precedence(precedence: Option<u32>) -> Result<()> {
     if precedence.is_some_and(|p| i32::try_from(p).is_err()) {
@@ -176,9 +183,7 @@ impl UserPool {
     /// Creates a group.
     pub fn create_group(&self, name: &str, description: Option<&str>, precedence: Option<u32>) -> Result<Group> {
         check_name(name)?;
-        if description.is_some_and(|d| d.chars().count() > 2048) {
-            return Err(Error::invalid("description must be at most 2048 characters"));
-        }
+        check_description(description)?;
         check_precedence(precedence)?;
         let now = self.now();
         let group = Group {
@@ -208,6 +213,29 @@ impl UserPool {
                 encode(COUNT_RECORD, &Count { groups: groups + 1 }, count_version)?,
             ];
             Ok((writes, group.clone()))
+        })
+    }
+
+    /// Changes a group's description or precedence, as Cognito's `UpdateGroup`: what is
+    /// `None` stays as it is. A new precedence reorders `cognito:groups` in the tokens
+    /// issued from then on; the group's members and generation stay.
+    pub fn update_group(&self, name: &str, description: Option<&str>, precedence: Option<u32>) -> Result<Group> {
+        check_name(name)?;
+        check_description(description)?;
+        check_precedence(precedence)?;
+        let now = self.now();
+        self.commit_rerunning("Too many concurrent group changes; retry.", || {
+            let found = self.definition(name)?.ok_or_else(|| not_found(name))?;
+            let mut definition = found.value;
+            if let Some(description) = description {
+                definition.group.description = Some(description.to_owned());
+            }
+            if precedence.is_some() {
+                definition.group.precedence = precedence;
+            }
+            definition.group.updated_ms = now;
+            let write = encode(&record_name(name), &definition, Some(found.version))?;
+            Ok((vec![write], definition.group))
         })
     }
 

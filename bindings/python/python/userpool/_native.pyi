@@ -462,6 +462,10 @@ class UserPool:
         self, name: str, description: Optional[str] = None, precedence: Optional[int] = None
     ) -> Group:
         """Creates a group."""
+    def update_group(
+        self, name: str, description: Optional[str] = None, precedence: Optional[int] = None
+    ) -> Group:
+        """Changes a group's description or precedence; what is ``None`` stays as it is."""
     def get_group(self, name: str) -> Group:
         """A group by name."""
     def list_groups(self, limit: Optional[int] = None, pagination_token: Optional[str] = None) -> GroupList:

@@ -222,6 +222,13 @@ class UserPool:
         """
         return await asyncio.to_thread(self._pool.create_group, name, description, precedence)
 
+    async def update_group(self, name: str, description: Optional[str] = None, precedence: Optional[int] = None) -> Group:
+        """Changes a group's description or precedence; what is ``None`` stays as it is.
+
+        Runs in a worker thread, off the event loop.
+        """
+        return await asyncio.to_thread(self._pool.update_group, name, description, precedence)
+
     async def get_group(self, name: str) -> Group:
         """A group by name.
 

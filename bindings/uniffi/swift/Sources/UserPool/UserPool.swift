@@ -1305,6 +1305,11 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     func signUp(username: String, password: String, attributes: [String: String]) async throws  -> SignUpResult
     
     /**
+     * Changes a group's description or precedence; what is null stays as it is.
+     */
+    func updateGroup(name: String, description: String?, precedence: UInt32?) async throws  -> Group
+    
+    /**
      * Updates attributes; a changed email or phone waits for a code.
      */
     func updateUserAttributes(accessToken: String, attributes: [String: String]) async throws  -> [AttributeUpdate]
@@ -2285,6 +2290,25 @@ open func signUp(username: String, password: String, attributes: [String: String
             completeFunc: ffi_userpool_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_userpool_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSignUpResult_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Changes a group's description or precedence; what is null stays as it is.
+     */
+open func updateGroup(name: String, description: String? = nil, precedence: UInt32? = nil)async throws  -> Group  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_userpool_uniffi_fn_method_userpool_update_group(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterOptionString.lower(description),FfiConverterOptionUInt32.lower(precedence)
+                )
+            },
+            pollFunc: ffi_userpool_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_userpool_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_userpool_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeGroup_lift,
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -5919,6 +5943,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_sign_up() != 24769) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_userpool_uniffi_checksum_method_userpool_update_group() != 57415) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_update_user_attributes() != 51385) {

@@ -217,6 +217,8 @@ final class ScenarioRunner {
             return .null
         case "create_group":
             return C.group(try await pool.createGroup(name: s("name"), description: os("description"), precedence: limit("precedence")))
+        case "update_group":
+            return C.group(try await pool.updateGroup(name: s("name"), description: os("description"), precedence: limit("precedence")))
         case "get_group": return C.group(try await pool.getGroup(name: s("name")))
         case "list_groups":
             return C.groupList(try await pool.listGroups(limit: limit("limit"), paginationToken: os("pagination_token")))

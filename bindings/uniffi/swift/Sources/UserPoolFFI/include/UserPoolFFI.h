@@ -565,6 +565,11 @@ uint64_t uniffi_userpool_uniffi_fn_method_userpool_sign_out(uint64_t ptr, RustBu
 uint64_t uniffi_userpool_uniffi_fn_method_userpool_sign_up(uint64_t ptr, RustBuffer username, RustBuffer password, RustBuffer attributes
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_UPDATE_GROUP
+#define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_UPDATE_GROUP
+uint64_t uniffi_userpool_uniffi_fn_method_userpool_update_group(uint64_t ptr, RustBuffer name, RustBuffer description, RustBuffer precedence
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_UPDATE_USER_ATTRIBUTES
 #define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_METHOD_USERPOOL_UPDATE_USER_ATTRIBUTES
 uint64_t uniffi_userpool_uniffi_fn_method_userpool_update_user_attributes(uint64_t ptr, RustBuffer access_token, RustBuffer attributes
@@ -1162,6 +1167,12 @@ uint16_t uniffi_userpool_uniffi_checksum_method_userpool_sign_out(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_METHOD_USERPOOL_SIGN_UP
 #define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_METHOD_USERPOOL_SIGN_UP
 uint16_t uniffi_userpool_uniffi_checksum_method_userpool_sign_up(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_METHOD_USERPOOL_UPDATE_GROUP
+#define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_METHOD_USERPOOL_UPDATE_GROUP
+uint16_t uniffi_userpool_uniffi_checksum_method_userpool_update_group(void
     
 );
 #endif

@@ -202,6 +202,7 @@ class ScenarioRunner(private val file: File) {
                 s("username"), preference("totp"), preference("sms"), preference("email"),
             ).let { null }
             "create_group" -> c.group(pool.createGroup(s("name"), os("description"), limit("precedence")))
+            "update_group" -> c.group(pool.updateGroup(s("name"), os("description"), limit("precedence")))
             "get_group" -> c.group(pool.getGroup(s("name")))
             "list_groups" -> c.groupList(pool.listGroups(limit("limit"), os("pagination_token")))
             "delete_group" -> pool.deleteGroup(s("name")).let { null }
