@@ -596,6 +596,43 @@ fn groups_an_older_library_kept_in_one_record_carry_over() {
     assert_eq!(f.pool.list_groups(None, None).unwrap().groups.len(), 1);
 }
 
+/// An old groups record meets what it should not: a group of one of its names made since
+/// (a store without a schema version let an older library in again), or bytes that do not
+/// decode. The pool still opens; what was made since stays, and a tool's open converts
+/// nothing.
+#[test]
+fn an_old_groups_record_that_meets_a_newer_group_or_does_not_decode_still_opens() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'groups'"));
+    f.pool.create_group("admins", Some("new"), Some(1)).unwrap();
+    let legacy = |value: &[u8]| Write::PutSecret {
+        name: "groups".into(),
+        value: value.to_vec().into(),
+        expect: None,
+        expires_ms: None,
+    };
+    let old = serde_json::json!({"groups": {
+        "admins": {"name": "admins", "description": "old", "precedence": 9, "created_ms": 1, "updated_ms": 1},
+        "early": {"name": "early", "description": null, "precedence": null, "created_ms": 1, "updated_ms": 1},
+    }});
+    store.commit("groups", vec![legacy(&serde_json::to_vec(&old).unwrap())]).unwrap();
+
+    let existing_only = UserPool::builder(config("pool_id = 'groups'")).store(Arc::clone(&store)).open_existing();
+    assert!(existing_only.unwrap().list_groups(None, None).unwrap().groups.len() == 1, "a tool converts nothing");
+    assert!(store.secret("groups", "groups").unwrap().is_some());
+
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'groups'"));
+    let listed = f.pool.list_groups(None, None).unwrap().groups;
+    let names: Vec<_> = listed.iter().map(|g| (g.name.as_str(), g.description.as_deref())).collect();
+    assert_eq!(names, [("admins", Some("new")), ("early", None)], "the newer admins stays");
+    let count = store.secret("groups", "group_count").unwrap().unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&count.value).unwrap()["groups"], 2);
+
+    store.commit("groups", vec![legacy(b"{not json")]).unwrap();
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'groups'"));
+    assert_eq!(f.pool.list_groups(None, None).unwrap().groups.len(), 2, "opens, with the groups it had");
+}
+
 /// A pool holds at most 10,000 groups, however many administrators create them at once; a
 /// deleted group frees its place.
 #[test]

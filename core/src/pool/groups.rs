@@ -135,12 +135,22 @@ pub(super) fn convert_legacy_record(store: &dyn Store, pool: &str) -> Result<()>
     }
     for _ in 0..super::MAX_RERUNS {
         let Some(stored) = store.secret(pool, LEGACY_RECORD).map_err(backend)? else { return Ok(()) };
-        let legacy: Legacy = decode(&stored.value)?;
+        let Ok(legacy) = decode::<Legacy>(&stored.value) else {
+            // Left where it is: the pool opens, and only the groups it held are missing.
+            tracing::warn!(pool, "the pool's old groups record does not decode; its groups are not carried over");
+            return Ok(());
+        };
         let (mut groups, count_version) = count(store, pool)?;
         let mut writes = vec![Write::DeleteSecret { name: LEGACY_RECORD.to_owned(), expect: stored.version }];
         for (name, group) in legacy.groups {
+            let record = record_name(&name);
+            // A group of that name made since (the old record written again by an older
+            // library that a store without a schema version let in) stays as it is.
+            if store.secret(pool, &record).map_err(backend)?.is_some() {
+                continue;
+            }
             let generation = legacy.generations.get(&name).copied().unwrap_or(0);
-            writes.push(encode(&record_name(&name), &Definition { group, generation }, None)?);
+            writes.push(encode(&record, &Definition { group, generation }, None)?);
             groups += 1;
         }
         writes.push(encode(COUNT_RECORD, &Count { groups }, count_version)?);

@@ -206,11 +206,12 @@ impl UserPoolBuilder {
         let now = clock.now_ms();
         let keys = KeyRing::load_or_create(store.as_ref(), &pool, settings.raw.tokens.algorithm, now, &sealer)?;
         let code_key = load_or_create_secret(store.as_ref(), &pool, CODE_KEY_SECRET, &sealer)?;
-        // Once the keys have opened: an open refused for a wrong key records nothing.
+        // Once the keys have opened: an open refused for a wrong key records nothing. A tool's
+        // open changes nothing (it sees no groups of a pool its app has not opened since).
         if !existing_only {
             lookup::record(store.as_ref(), &pool, &settings.raw.sign_in)?;
+            groups::convert_legacy_record(store.as_ref(), &pool)?;
         }
-        groups::convert_legacy_record(store.as_ref(), &pool)?;
         // Another process keeps signing with a key retired here until it re-reads the ring.
         let longest_ttl_ms = settings.clients.iter().map(|c| c.access_ttl_ms.max(c.id_ttl_ms)).max().unwrap_or(0);
         let key_grace_ms = longest_ttl_ms.saturating_add(KEY_REFRESH_MS);
