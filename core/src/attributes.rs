@@ -109,6 +109,31 @@ pub(crate) fn check_username(username: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether `c` may be in a name Cognito's `[\p{L}\p{M}\p{S}\p{N}\p{P}]+` takes (usernames,
+/// group names): a letter, mark, symbol, number or punctuation. Not spaces, control or
+/// format characters (U+200B, the bidirectional controls), private-use or unassigned code
+/// points, with which a name can look like another one.
+pub(crate) fn is_name_char(c: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup as Group, UnicodeGeneralCategory as _};
+    matches!(
+        c.general_category_group(),
+        Group::Letter | Group::Mark | Group::Symbol | Group::Number | Group::Punctuation
+    )
+}
+
+/// Validates the username of a new user, or a new `preferred_username`: its shape, and only
+/// characters Cognito's pattern takes ([`is_name_char`]). Names already stored are looked up
+/// with [`check_username`] alone, so that users made before this check can still sign in.
+pub(crate) fn check_new_username(username: &str) -> Result<()> {
+    check_username(username)?;
+    if !username.chars().all(is_name_char) {
+        return Err(Error::invalid(
+            "username must be letters, marks, symbols, numbers or punctuation (no format or private-use characters)",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a password's length before any work is done on it.
 pub(crate) fn check_password_input(password: &str) -> Result<()> {
     if password.is_empty() {
@@ -209,8 +234,10 @@ pub(crate) fn check_writes(
             "phone_number" if !is_e164(value) => {
                 return Err(Error::invalid("Invalid phone number format: use E.164, e.g. +14325551212."));
             }
-            "preferred_username" if check_username(value).is_err() => {
-                return Err(Error::invalid("preferred_username must be 1-128 characters without spaces"));
+            "preferred_username" if check_new_username(value).is_err() => {
+                return Err(Error::invalid(
+                    "preferred_username must be 1-128 letters, marks, symbols, numbers or punctuation",
+                ));
             }
             // As Cognito: an alias one signs in by is taken as soon as it is stored, so a sign-up
             // nobody confirms could hold any name it likes.
@@ -296,6 +323,21 @@ pub(crate) fn mask(destination: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_take_what_cognitos_pattern_takes() {
+        for c in ['a', '\u{e9}', '\u{0301}', '7', '_', '-', '@', '+', '\u{1f600}', '\u{4e2d}'] {
+            assert!(is_name_char(c), "{c:?} is a letter, mark, number, punctuation or symbol");
+        }
+        // Zero-width space, right-to-left override, soft hyphen, private use, unassigned,
+        // a space, a tab.
+        for c in ['\u{200b}', '\u{202e}', '\u{ad}', '\u{e000}', '\u{378}', ' ', '\t'] {
+            assert!(!is_name_char(c), "{c:?}");
+        }
+        assert!(check_new_username("alice\u{e9}").is_ok());
+        assert!(check_new_username("admin\u{200b}").is_err());
+        assert!(check_username("admin\u{200b}").is_ok(), "a stored name is still looked up");
+    }
 
     #[test]
     fn emails_and_phones() {

@@ -674,6 +674,38 @@ fn concurrent_creates_cannot_take_a_pool_past_ten_thousand_groups() {
     f.pool.create_group("one-more", None, None).unwrap();
 }
 
+/// A new name (username, preferred_username, group) takes only what Cognito's pattern takes:
+/// no format characters, with which "admin" and "admin\u{200b}" look the same. A user made
+/// with such a name before the check still signs in.
+#[test]
+fn names_with_invisible_characters_are_refused_but_old_ones_still_work() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'names'"));
+    for name in ["admin\u{200b}", "\u{202e}nimda", "adm\u{ad}in"] {
+        let refused = f.pool.sign_up(name, PW, email("x")).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidParameter, "{name:?}");
+        let refused = f.pool.admin_create_user(name, email("y"), None, false).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidParameter, "{name:?}");
+        assert_eq!(f.pool.create_group(name, None, None).unwrap_err().code(), ErrorCode::InvalidParameter);
+    }
+    confirmed(&f, "carol");
+    let tokens = signed_in(&f, "carol");
+    let attributes = userpool::Attributes::from([("preferred_username".to_owned(), "car\u{200b}ol".to_owned())]);
+    let refused = f.pool.update_user_attributes(&tokens.access_token, attributes).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter);
+
+    // As an older library stored it: the username holds a zero-width space.
+    confirmed(&f, "legacyuser");
+    let mut legacy = store.user_by_key("names", "u:legacyuser").unwrap().unwrap();
+    let version = legacy.version;
+    legacy.value.username = "legacy\u{200b}user".into();
+    let keys = vec!["u:legacy\u{200b}user".into(), "a:email:legacyuser@example.com".into()];
+    store.commit("names", vec![Write::PutUser { user: legacy.value, keys, expect: Some(version) }]).unwrap();
+    let signed = f.pool.sign_in("legacy\u{200b}user", PW).unwrap();
+    assert_eq!(signed.next_step, SignInStep::Done);
+    f.pool.forgot_password("legacy\u{200b}user").unwrap();
+}
+
 /// A new session clears the user's sessions that ended more than a day ago (the longest an
 /// access token may outlive its session), with their refresh-token hashes.
 #[test]

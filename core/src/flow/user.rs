@@ -25,7 +25,7 @@ pub(crate) fn check_new_user(
     mut attrs: Attributes,
     by_admin: bool,
 ) -> Result<(String, Attributes)> {
-    attributes::check_username(username)?;
+    attributes::check_new_username(username)?;
     let kind = if by_admin { WriteKind::AdminCreate } else { WriteKind::SignUp };
     attributes::check_writes(settings, client.write.as_ref(), &attrs, kind)?;
     let stored = match settings.username_mode {
