@@ -87,7 +87,8 @@ struct PoolArgs {
     #[arg(long, value_name = "PATH")]
     pool: PathBuf,
     /// The pool's configuration (TOML, or JSON): its pool id, username and alias settings decide
-    /// how users are found. Defaults to the built-in defaults.
+    /// how users are found. Without it, the built-in defaults, with the username and alias
+    /// settings the pool's app recorded when it last opened the pool.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// The pool id within the file (default: the configuration's, or `local_demo`

@@ -130,7 +130,7 @@ fn open_for_import(args: &PoolArgs) -> Result<UserPool, String> {
         return open(args);
     }
     let named = |e: userpool::Error| format!("{}: {}", args.pool.display(), e.message());
-    match builder(args, true)?.open_existing() {
+    match open_as_administrator(args)? {
         Err(e) if e.code() == ErrorCode::ResourceNotFound => builder(args, true)?.open().map_err(named),
         opened => opened.map_err(named),
     }
@@ -140,12 +140,21 @@ fn open_for_import(args: &PoolArgs) -> Result<UserPool, String> {
 /// id, or another app's database, must not get a pool made in it, reported empty.
 fn open_existing(args: &PoolArgs) -> Result<UserPool, String> {
     let path = &args.pool;
-    builder(args, true)?.open_existing().map_err(|e| match e.code() {
+    open_as_administrator(args)?.map_err(|e| match e.code() {
         ErrorCode::ResourceNotFound => {
             format!("{}: {} (choose it with --pool-id, or the configuration's pool_id)", path.display(), e.message())
         }
         _ => format!("{}: {}", path.display(), e.message()),
     })
+}
+
+/// Opens a pool that is there already. Without `--config`, with the sign-in settings its
+/// app recorded (how users are found: by username, email or phone number, and by which
+/// aliases), so that a pool is administered without a copy of its app's configuration;
+/// with one, those settings must be the app's.
+fn open_as_administrator(args: &PoolArgs) -> Result<userpool::Result<UserPool>, String> {
+    let builder = builder(args, true)?;
+    Ok(if args.config.is_some() { builder.open_existing() } else { builder.open_existing_as_recorded() })
 }
 
 /// Every user (matching `filter`), page after page, at most `limit`.

@@ -273,16 +273,22 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     let pool_args = ["--pool", "pool.sqlite3", "--config", "pool.toml"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "users.csv"][..], &pool_args].concat()));
     assert!(out.contains("imported 2 user(s)"), "{out}");
-    // Without its configuration the pool would be read as one whose usernames are names.
-    let without_config = ["--pool", "pool.sqlite3", "--pool-id", "by_email"];
+    // A configuration with other sign-in settings would read the pool as one whose usernames
+    // are names: refused.
+    std::fs::write(dir.path().join("names.toml"), "pool_id = 'by_email'\n").unwrap();
+    let wrong_config = ["--pool", "pool.sqlite3", "--config", "names.toml"];
     for action in [&["list"][..], &["export"], &["import", "users.csv"]] {
-        let out = userpool(dir.path(), &[&["users"][..], action, &without_config].concat());
+        let out = userpool(dir.path(), &[&["users"][..], action, &wrong_config].concat());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && err.contains(r#"was made with sign_in username_attributes = {"email"}"#),
             "{err}"
         );
     }
+    // Without one, the tools take the settings the app recorded.
+    let without_config = ["--pool", "pool.sqlite3", "--pool-id", "by_email"];
+    let listed = ok(&userpool(dir.path(), &[&["users", "list"][..], &without_config].concat()));
+    assert!(listed.contains("ann@example.com") && listed.contains("ben@example.com"), "{listed}");
     {
         let store = userpool::SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
         let pool = userpool::UserPool::builder(userpool::PoolConfig::from_toml(config).unwrap())
@@ -324,6 +330,20 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     assert!(out.contains("imported 2 user(s)") && out.contains("0 row(s) failed"), "{out}");
     let again = ok(&userpool(dir.path(), &[&["users", "export"][..], &copy].concat()));
     assert_eq!(again.lines().find(|l| l.contains("ann@")), Some(ann), "the round trip keeps ann as she was");
+
+    // An import and an export without the configuration, too.
+    std::fs::write(
+        dir.path().join("more.csv"),
+        "email,email_verified,cognito:username\ncid@example.com,TRUE,cid@example.com\n",
+    )
+    .unwrap();
+    let out = ok(&userpool(dir.path(), &[&["users", "import", "more.csv"][..], &without_config].concat()));
+    assert!(out.contains("imported 1 user(s)"), "{out}");
+    let exported = ok(&userpool(dir.path(), &[&["users", "export"][..], &without_config].concat()));
+    assert!(
+        exported.lines().any(|l| l.contains(",cid@example.com,TRUE,") && l.ends_with(",cid@example.com")),
+        "{exported}"
+    );
 }
 
 #[test]

@@ -407,6 +407,35 @@ alias_attributes = ['email']",
     assert_eq!(tool(with_alias).unwrap_err().code(), ErrorCode::InvalidUserPoolConfiguration);
 }
 
+/// A tool without the app's configuration opens the pool with the sign-in settings the app
+/// recorded, and finds users as the app does.
+#[test]
+fn a_tool_may_take_the_sign_in_settings_its_app_recorded() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let by_email = "pool_id = 'by_email'\n[sign_in]\nusername_attributes = ['email']\ncase_sensitive = true";
+    let aliased = "pool_id = 'aliased'\n[sign_in]\nalias_attributes = ['email', 'preferred_username']";
+    for app in [by_email, aliased] {
+        let f = fixture_on(Arc::clone(&store), config(app));
+        let mut verified = email("ann");
+        verified.insert("email_verified".into(), "true".into());
+        // Whichever the pool takes: an email username, or a username with an email alias.
+        let made = f.pool.admin_create_user("ann@example.com", verified.clone(), None, false);
+        made.or_else(|_| f.pool.admin_create_user("ann", verified, None, false)).unwrap();
+    }
+    for pool_id in ["by_email", "aliased"] {
+        let bare = || UserPool::builder(config(&format!("pool_id = '{pool_id}'"))).store(Arc::clone(&store));
+        assert_eq!(bare().open_existing().unwrap_err().code(), ErrorCode::InvalidUserPoolConfiguration);
+        let tool = bare().open_existing_as_recorded().unwrap();
+        let found = tool.admin_get_user("ann@example.com").unwrap();
+        assert_eq!(found.attributes["email"], "ann@example.com", "{pool_id}");
+    }
+    let tool = UserPool::builder(config("pool_id = 'by_email'")).store(Arc::clone(&store));
+    let sign_in = tool.open_existing_as_recorded().unwrap().config().sign_in.clone();
+    assert!(sign_in.case_sensitive && sign_in.username_attributes == ["email"], "{sign_in:?}");
+    let missing = UserPool::builder(config("pool_id = 'nobody'")).store(Arc::clone(&store)).open_existing_as_recorded();
+    assert_eq!(missing.unwrap_err().code(), ErrorCode::ResourceNotFound);
+}
+
 /// Resends, reset codes and attribute codes share one budget per user and hour; one more is
 /// refused and changes nothing (the last code still works); an hour later there is room again.
 #[test]

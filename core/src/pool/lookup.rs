@@ -80,6 +80,21 @@ pub(super) fn check(store: &dyn Store, pool: &str, sign_in: &SignInConfig, tool:
     }
 }
 
+/// Puts the sign-in settings pool `pool`'s app recorded in place of `sign_in`'s (the alias
+/// attributes too, when the record has them). Returns whether there was a record.
+pub(super) fn adopt(store: &dyn Store, pool: &str, sign_in: &mut SignInConfig) -> Result<bool> {
+    let Some(found) = store.secret(pool, RECORD).map_err(backend)? else {
+        return Ok(false);
+    };
+    let stored = decode(pool, &found.value)?;
+    sign_in.username_attributes = stored.username_attributes.into_iter().collect();
+    sign_in.case_sensitive = stored.case_sensitive;
+    if let Some(aliases) = stored.alias_attributes {
+        sign_in.alias_attributes = aliases.into_iter().collect();
+    }
+    Ok(true)
+}
+
 /// Records an app's lookup settings: those a pool is made with, and the alias attributes of
 /// this open. Refuses, as [`check`] does, settings another app recorded meanwhile.
 pub(super) fn record(store: &dyn Store, pool: &str, sign_in: &SignInConfig) -> Result<()> {

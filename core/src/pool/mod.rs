@@ -175,7 +175,7 @@ impl UserPoolBuilder {
 
     /// Validates the configuration, loads or creates the pool's keys, and opens it.
     pub fn open(self) -> Result<UserPool> {
-        self.open_pool(false)
+        self.open_pool(Opening::App)
     }
 
     /// Opens a pool that the store already holds. If it holds no such pool (no signing keys
@@ -183,11 +183,26 @@ impl UserPoolBuilder {
     /// tools that administer an existing pool, where a mistyped file or pool id must not
     /// make a new, empty one.
     pub fn open_existing(self) -> Result<UserPool> {
-        self.open_pool(true)
+        self.open_pool(Opening::Existing)
     }
 
-    fn open_pool(self, existing_only: bool) -> Result<UserPool> {
-        let settings = Settings::new(self.config)?;
+    /// Opens a pool that the store already holds, as [`open_existing`](Self::open_existing)
+    /// does, with the sign-in settings its app recorded at its last open (username
+    /// attributes, case sensitivity, alias attributes) in place of the configuration's: for
+    /// tools that administer a pool without its app's configuration, such as the CLI's
+    /// `users` commands. Where the app left no record (it has not opened the pool with a
+    /// library that keeps one), the configuration's stay; where the record predates alias
+    /// attributes, the configuration's aliases do.
+    pub fn open_existing_as_recorded(self) -> Result<UserPool> {
+        self.open_pool(Opening::ExistingAsRecorded)
+    }
+
+    fn open_pool(self, opening: Opening) -> Result<UserPool> {
+        let existing_only = opening != Opening::App;
+        let mut config = self.config;
+        // Checked before the store is opened, so that a refused configuration makes no file;
+        // made again below when the recorded sign-in settings replace the configuration's.
+        let mut settings = Settings::new(config.clone())?;
         let sealer = Sealer::new(self.encryption_key.as_deref().map(Vec::as_slice))?;
         let hasher = Hasher::new(&settings.raw.password_hashing)?;
         #[cfg(feature = "sqlite")]
@@ -200,6 +215,9 @@ impl UserPoolBuilder {
         let pool = settings.pool_id().to_owned();
         if existing_only && store.secret(&pool, crate::keyring::SECRET_NAME).map_err(backend)?.is_none() {
             return Err(Error::new(ErrorCode::ResourceNotFound, format!("User pool {pool} does not exist.")));
+        }
+        if opening == Opening::ExistingAsRecorded && lookup::adopt(store.as_ref(), &pool, &mut config.sign_in)? {
+            settings = Settings::new(config)?;
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         lookup::check(store.as_ref(), &pool, &settings.raw.sign_in, existing_only)?;
@@ -231,6 +249,16 @@ impl UserPoolBuilder {
         };
         Ok(UserPool { shared: Arc::new(shared), client: 0, proof: ClientProof::None })
     }
+}
+
+/// Who opens a pool: its app (which may make it, and records its sign-in settings), or a
+/// tool that administers a pool that is there already, with the configuration's sign-in
+/// settings or with those the app recorded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    App,
+    Existing,
+    ExistingAsRecorded,
 }
 
 /// An administrator's name for a user: a username, an alias or a sub.
