@@ -605,5 +605,8 @@ fn a_new_passwords_policy_does_not_name_the_user_behind_an_address() {
     let code = f.delivery.last_code_to("alice@example.com").unwrap();
     let refused = f.pool.confirm_forgot_password("alice@example.com", &code, new).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::InvalidPassword);
+    // The refusal is in the user's history, as a failed password change.
+    let events = f.pool.admin_list_user_auth_events("alice", Some(1)).unwrap();
+    assert_eq!((events[0].kind.as_str(), events[0].success), ("PasswordChange", false), "{events:?}");
     f.pool.confirm_forgot_password("alice@example.com", &code, "a brand new passphrase").unwrap();
 }

@@ -35,7 +35,8 @@ pub(crate) struct Ctx<'a> {
 
 /// What a user transition is asked to do. Passwords arrive already hashed by the driver
 /// (hashing is slow CPU work and never happens inside a transition or a store lock).
-#[derive(Clone, Debug)]
+/// Not `Debug`: codes, sessions and a new password travel in it.
+#[derive(Clone)]
 pub(crate) enum Input {
     // ── sign-up ──────────────────────────────────────────────────────────────
     SignUp {
@@ -121,10 +122,11 @@ pub(crate) enum Input {
     ConfirmForgotPassword {
         code: Zeroizing<String>,
         password_hash: String,
-        /// The password policy's refusal of the new password for this user's own username,
-        /// told only to a caller with the right code: told before, it would say which
+        /// The new password itself, for the one policy rule that depends on the user: not to
+        /// contain their own username. Checked here, on the record this transition reads,
+        /// and told only to a caller with the right code: told before, it would say which
         /// username is behind the address asked about.
-        refused: Option<Error>,
+        password: Zeroizing<String>,
     },
     /// Replaces the password whose hash the driver verified the old password against.
     ChangePassword {
@@ -333,8 +335,8 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
 
         // ── recovery and passwords ───────────────────────────────────────────
         (Some(u), I::ForgotPassword { name }) => user::forgot_password(u, &name, ctx),
-        (Some(u), I::ConfirmForgotPassword { code, password_hash, refused }) => {
-            user::confirm_forgot_password(u, &code, password_hash, refused, ctx)
+        (Some(u), I::ConfirmForgotPassword { code, password_hash, password }) => {
+            user::confirm_forgot_password(u, &code, password_hash, &password, ctx)
         }
         (Some(u), I::ChangePassword { password_hash, old_hash }) => {
             if u.password_hash != old_hash {

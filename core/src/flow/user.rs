@@ -626,7 +626,7 @@ pub(super) fn confirm_forgot_password(
     u: &UserRecord,
     code: &str,
     password_hash: String,
-    refused: Option<Error>,
+    password: &str,
     ctx: &mut Ctx<'_>,
 ) -> Step {
     if !u.enabled {
@@ -640,9 +640,11 @@ pub(super) fn confirm_forgot_password(
     if let Err(e) = redeem(&mut next.reset_code, ctx, Purpose::ForgotPassword, &u.sub, code) {
         return Step::put(next, Err(e));
     }
-    if let Some(refusal) = refused {
+    let own_name = super::display_username(ctx.settings, u);
+    if let Err(refusal) = crypto::password::check_policy(&ctx.settings.raw.password_policy, password, &own_name) {
         // Nothing saved: the code stays for a password the policy takes.
-        return Step::fail(refusal);
+        let audit = event(u, EventKind::PasswordChange, false, "forgot password: the policy refused it", ctx);
+        return Step::fail(refusal).with(Effect::Audit(audit));
     }
     next.password_hash = password_hash;
     next.password_changed_ms = ctx.now;

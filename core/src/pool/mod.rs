@@ -1462,9 +1462,11 @@ impl UserPool {
         let Some(found) = found else {
             return Err(if self.protects() { Error::code_mismatch() } else { Error::user_not_found() });
         };
-        let display = flow::display_username(&self.shared.settings, &found.value);
-        let refused = password::check_policy(&self.shared.settings.raw.password_policy, new_password, &display).err();
-        let input = Input::ConfirmForgotPassword { code: Zeroizing::new(code.to_owned()), password_hash, refused };
+        let input = Input::ConfirmForgotPassword {
+            code: Zeroizing::new(code.to_owned()),
+            password_hash,
+            password: Zeroizing::new(new_password.to_owned()),
+        };
         self.drive(Target::Sub(&found.value.sub), &input)?;
         Ok(())
     }
