@@ -230,7 +230,11 @@ pub(crate) fn check_writes(
             ));
         }
         match name.as_str() {
-            "email" if !is_email(value) => return Err(Error::invalid("Invalid email address format.")),
+            // A new address takes no format characters either: it may be a username or an
+            // alias, and `a\u{200b}@example.com` would look like another user's.
+            "email" if !is_email(value) || !value.chars().all(is_name_char) => {
+                return Err(Error::invalid("Invalid email address format."));
+            }
             "phone_number" if !is_e164(value) => {
                 return Err(Error::invalid("Invalid phone number format: use E.164, e.g. +14325551212."));
             }

@@ -432,6 +432,20 @@ fn a_tool_may_take_the_sign_in_settings_its_app_recorded() {
     let tool = UserPool::builder(config("pool_id = 'by_email'")).store(Arc::clone(&store));
     let sign_in = tool.open_existing_as_recorded().unwrap().config().sign_in.clone();
     assert!(sign_in.case_sensitive && sign_in.username_attributes == ["email"], "{sign_in:?}");
+    // A record from before aliases were kept: a pool that signs in by email takes none, so
+    // a tool's configuration that names some does not make the open fail.
+    let recorded = store.secret("by_email", "lookup_settings").unwrap().unwrap();
+    let old_record = br#"{"username_attributes":["email"],"case_sensitive":true}"#.to_vec();
+    let write = Write::PutSecret {
+        name: "lookup_settings".into(),
+        value: old_record.into(),
+        expect: Some(recorded.version),
+        expires_ms: None,
+    };
+    store.commit("by_email", vec![write]).unwrap();
+    let with_aliases = config("pool_id = 'by_email'\n[sign_in]\nalias_attributes = ['email']");
+    let tool = UserPool::builder(with_aliases).store(Arc::clone(&store)).open_existing_as_recorded().unwrap();
+    tool.admin_get_user("ann@example.com").unwrap();
     let missing = UserPool::builder(config("pool_id = 'nobody'")).store(Arc::clone(&store)).open_existing_as_recorded();
     assert_eq!(missing.unwrap_err().code(), ErrorCode::ResourceNotFound);
 }
@@ -627,8 +641,7 @@ fn groups_an_older_library_kept_in_one_record_carry_over() {
 
 /// An old groups record meets what it should not: a group of one of its names made since
 /// (a store without a schema version let an older library in again), or bytes that do not
-/// decode. The pool still opens; what was made since stays, and a tool's open converts
-/// nothing.
+/// decode. The pool still opens, and what was made since stays.
 #[test]
 fn an_old_groups_record_that_meets_a_newer_group_or_does_not_decode_still_opens() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
@@ -646,12 +659,10 @@ fn an_old_groups_record_that_meets_a_newer_group_or_does_not_decode_still_opens(
     }});
     store.commit("groups", vec![legacy(&serde_json::to_vec(&old).unwrap())]).unwrap();
 
-    let existing_only = UserPool::builder(config("pool_id = 'groups'")).store(Arc::clone(&store)).open_existing();
-    assert!(existing_only.unwrap().list_groups(None, None).unwrap().groups.len() == 1, "a tool converts nothing");
-    assert!(store.secret("groups", "groups").unwrap().is_some());
-
-    let f = fixture_on(Arc::clone(&store), config("pool_id = 'groups'"));
-    let listed = f.pool.list_groups(None, None).unwrap().groups;
+    // A tool's open converts too: otherwise a group it creates would take an old one's place.
+    let tool = UserPool::builder(config("pool_id = 'groups'")).store(Arc::clone(&store)).open_existing().unwrap();
+    assert!(store.secret("groups", "groups").unwrap().is_none());
+    let listed = tool.list_groups(None, None).unwrap().groups;
     let names: Vec<_> = listed.iter().map(|g| (g.name.as_str(), g.description.as_deref())).collect();
     assert_eq!(names, [("admins", Some("new")), ("early", None)], "the newer admins stays");
     let count = store.secret("groups", "group_count").unwrap().unwrap();
@@ -721,6 +732,10 @@ fn names_with_invisible_characters_are_refused_but_old_ones_still_work() {
     let tokens = signed_in(&f, "carol");
     let attributes = userpool::Attributes::from([("preferred_username".to_owned(), "car\u{200b}ol".to_owned())]);
     let refused = f.pool.update_user_attributes(&tokens.access_token, attributes).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter);
+    // An address may be a username or an alias: it takes none either.
+    let hidden = userpool::Attributes::from([("email".to_owned(), "car\u{200b}ol@example.com".to_owned())]);
+    let refused = f.pool.admin_update_user_attributes("carol", hidden).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::InvalidParameter);
 
     // As an older library stored it: the username holds a zero-width space.

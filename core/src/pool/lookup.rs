@@ -87,11 +87,15 @@ pub(super) fn adopt(store: &dyn Store, pool: &str, sign_in: &mut SignInConfig) -
         return Ok(false);
     };
     let stored = decode(pool, &found.value)?;
+    // A record from before aliases were kept leaves the configuration's, unless the pool
+    // signs in by an address, which takes none.
+    match stored.alias_attributes {
+        Some(aliases) => sign_in.alias_attributes = aliases.into_iter().collect(),
+        None if !stored.username_attributes.is_empty() => sign_in.alias_attributes.clear(),
+        None => {}
+    }
     sign_in.username_attributes = stored.username_attributes.into_iter().collect();
     sign_in.case_sensitive = stored.case_sensitive;
-    if let Some(aliases) = stored.alias_attributes {
-        sign_in.alias_attributes = aliases.into_iter().collect();
-    }
     Ok(true)
 }
 

@@ -217,19 +217,22 @@ impl UserPoolBuilder {
             return Err(Error::new(ErrorCode::ResourceNotFound, format!("User pool {pool} does not exist.")));
         }
         if opening == Opening::ExistingAsRecorded && lookup::adopt(store.as_ref(), &pool, &mut config.sign_in)? {
-            settings = Settings::new(config)?;
+            settings = Settings::new(config).map_err(|e| {
+                Error::new(e.code(), format!("with the sign-in settings pool {pool}'s app recorded: {}", e.message()))
+            })?;
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         lookup::check(store.as_ref(), &pool, &settings.raw.sign_in, existing_only)?;
         let now = clock.now_ms();
         let keys = KeyRing::load_or_create(store.as_ref(), &pool, settings.raw.tokens.algorithm, now, &sealer)?;
         let code_key = load_or_create_secret(store.as_ref(), &pool, CODE_KEY_SECRET, &sealer)?;
-        // Once the keys have opened: an open refused for a wrong key records nothing. A tool's
-        // open changes nothing (it sees no groups of a pool its app has not opened since).
+        // Once the keys have opened: an open refused for a wrong key records nothing.
         if !existing_only {
             lookup::record(store.as_ref(), &pool, &settings.raw.sign_in)?;
-            groups::convert_legacy_record(store.as_ref(), &pool)?;
         }
+        // A tool's too: until then its pool would issue tokens without groups, and a group
+        // created through it would take the place of an old one of the same name.
+        groups::convert_legacy_record(store.as_ref(), &pool)?;
         // Another process keeps signing with a key retired here until it re-reads the ring.
         let longest_ttl_ms = settings.clients.iter().map(|c| c.access_ttl_ms.max(c.id_ttl_ms)).max().unwrap_or(0);
         let key_grace_ms = longest_ttl_ms.saturating_add(KEY_REFRESH_MS);
