@@ -152,6 +152,34 @@ fn pools_sharing_a_store_are_isolated() {
     assert_eq!(a.pool.list_users(None, None, None).unwrap().users.len(), 1);
 }
 
+/// What an access token may read and write is decided by the client it was issued to, as in
+/// Cognito, not by the view of the pool a host happens to call through.
+#[test]
+fn an_access_token_carries_its_own_clients_attribute_permissions() {
+    let f = fixture(
+        "[[clients]]\nid = 'web'\n\
+         [[clients]]\nid = 'mobile'\nread_attributes = ['email', 'name']\nwrite_attributes = ['name']\n",
+    );
+    confirmed(&f, "alice");
+    let mobile = f.pool.with_client("mobile", None).unwrap();
+    let token = mobile.sign_in("alice", PW).unwrap().tokens.unwrap().access_token;
+    let given = userpool::Attributes::from([("given_name".to_owned(), "Al".to_owned())]);
+    // Through the default view (web, which may write anything), the token is still mobile's.
+    let refused = f.pool.update_user_attributes(&token, given.clone()).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::NotAuthorized, "{refused}");
+    let refused = f.pool.delete_user_attributes(&token, &["given_name".to_owned()]).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::NotAuthorized, "{refused}");
+    let named = userpool::Attributes::from([("name".to_owned(), "Alice".to_owned())]);
+    f.pool.update_user_attributes(&token, named).unwrap();
+    f.pool.admin_update_user_attributes("alice", given).unwrap();
+    let seen = f.pool.get_user(&token).unwrap();
+    let mut names: Vec<_> = seen.attributes.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["email", "name", "sub"], "mobile reads only these (and sub, always)");
+    let web = f.pool.sign_in("alice", PW).unwrap().tokens.unwrap().access_token;
+    assert!(mobile.get_user(&web).unwrap().attributes.contains_key("given_name"), "web's token reads all");
+}
+
 #[test]
 fn client_secrets_are_checked_as_secret_hash() {
     let f = fixture("[[clients]]\nid = 'public'\n[[clients]]\nid = 'backend'\nsecret = 'a-very-long-client-secret'\n");

@@ -45,12 +45,12 @@ impl UserPool {
     /// Starts adding an authenticator app for the signed-in user: returns the secret and the
     /// `otpauth://` URI to show as a QR code. Finish with [`UserPool::verify_software_token`].
     pub fn associate_software_token(&self, access_token: &str) -> Result<TotpSetup> {
-        let (_, found) = self.user_from_access_token(access_token)?;
+        let (pool, found) = self.user_from_access_token(access_token)?;
         let sub = found.value.sub.clone();
-        let secret = self.new_totp_secret(&sub)?;
-        self.drive(Target::Sub(&sub), &Input::AssociateTotp { secret: secret.sealed })?;
-        let account = crate::flow::display_username(&self.shared.settings, &found.value);
-        self.totp_setup(&secret.plain, &account)
+        let secret = pool.new_totp_secret(&sub)?;
+        pool.drive(Target::Sub(&sub), &Input::AssociateTotp { secret: secret.sealed })?;
+        let account = crate::flow::display_username(&pool.shared.settings, &found.value);
+        pool.totp_setup(&secret.plain, &account)
     }
 
     /// During `CONTINUE_SIGN_IN_WITH_TOTP_SETUP`: a new secret for the setup session (the
@@ -73,7 +73,7 @@ impl UserPool {
     /// Finishes adding an authenticator with its first code; TOTP is then enabled for
     /// sign-in. A wrong code is `EnableSoftwareTokenMFAException`.
     pub fn verify_software_token(&self, access_token: &str, code: &str, friendly_name: Option<&str>) -> Result<()> {
-        let (_, found) = self.user_from_access_token(access_token)?;
+        let (pool, found) = self.user_from_access_token(access_token)?;
         let name = friendly_name.unwrap_or("authenticator");
         if name.is_empty() || name.len() > 128 {
             return Err(Error::invalid("friendly_name must be 1-128 characters"));
@@ -85,9 +85,9 @@ impl UserPool {
                 "No software token is being associated; call associate_software_token first.",
             ));
         };
-        let step = self.totp_step(&sub, &pending.secret, code)?;
+        let step = pool.totp_step(&sub, &pending.secret, code)?;
         let input = Input::VerifyTotp { step, secret_checked: pending.secret.clone(), friendly_name: name.to_owned() };
-        self.drive(Target::Sub(&sub), &input)?;
+        pool.drive(Target::Sub(&sub), &input)?;
         Ok(())
     }
 
@@ -101,8 +101,8 @@ impl UserPool {
         sms: Option<MfaPreference>,
         email: Option<MfaPreference>,
     ) -> Result<()> {
-        let (_, found) = self.user_from_access_token(access_token)?;
-        self.drive(Target::Sub(&found.value.sub), &Input::SetMfaPreference { totp, sms, email }).map(drop)
+        let (pool, found) = self.user_from_access_token(access_token)?;
+        pool.drive(Target::Sub(&found.value.sub), &Input::SetMfaPreference { totp, sms, email }).map(drop)
     }
 
     /// Sets a user's second factors as an administrator.

@@ -1207,8 +1207,8 @@ impl UserPool {
 
     /// Ends every session of the user the access token belongs to.
     pub fn global_sign_out(&self, access_token: &str) -> Result<()> {
-        let (_, found) = self.user_from_access_token(access_token)?;
-        self.drive(Target::Sub(&found.value.sub), &Input::GlobalSignOut)?;
+        let (pool, found) = self.user_from_access_token(access_token)?;
+        pool.drive(Target::Sub(&found.value.sub), &Input::GlobalSignOut)?;
         Ok(())
     }
 
@@ -1321,8 +1321,18 @@ impl UserPool {
         Ok(claims)
     }
 
-    fn user_from_access_token(&self, access_token: &str) -> Result<(Claims, Versioned<UserRecord>)> {
+    /// The user an access token belongs to, and the pool as the client the token was issued
+    /// to: that client's attribute permissions and settings apply, as in Cognito, whichever
+    /// view of the pool the host calls through.
+    fn user_from_access_token(&self, access_token: &str) -> Result<(UserPool, Versioned<UserRecord>)> {
         let claims = self.verify_access_token(access_token)?;
+        let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
+        let client = self.shared.settings.clients.iter().position(|c| c.id == client_id);
+        let pool = UserPool {
+            shared: Arc::clone(&self.shared),
+            client: client.ok_or_else(Error::invalid_token)?,
+            proof: ClientProof::None,
+        };
         let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
         let found = self
             .store()
@@ -1332,7 +1342,7 @@ impl UserPool {
         if !found.value.enabled {
             return Err(Error::not_authorized("User is disabled."));
         }
-        Ok((claims, found))
+        Ok((pool, found))
     }
 
     // ── the signed-in user ──────────────────────────────────────────────────────────────
@@ -1343,28 +1353,28 @@ impl UserPool {
 
     /// The user an access token belongs to.
     pub fn get_user(&self, access_token: &str) -> Result<User> {
-        let (_, found) = self.user_from_access_token(access_token)?;
-        self.view(&found.value, Some(self.client()))
+        let (pool, found) = self.user_from_access_token(access_token)?;
+        pool.view(&found.value, Some(pool.client()))
     }
 
     /// Changes the signed-in user's password after checking the old one (lockout applies).
     pub fn change_password(&self, access_token: &str, old_password: &str, new_password: &str) -> Result<()> {
-        let (_, found) = self.user_from_access_token(access_token)?;
+        let (pool, found) = self.user_from_access_token(access_token)?;
         attributes::check_password_input(old_password)?;
         attributes::check_password_input(new_password)?;
-        let display = flow::display_username(&self.shared.settings, &found.value);
+        let display = flow::display_username(&pool.shared.settings, &found.value);
         // The new password is checked before the old one costs an attempt.
-        password::check_policy(&self.shared.settings.raw.password_policy, new_password, &display)?;
+        password::check_policy(&pool.shared.settings.raw.password_policy, new_password, &display)?;
         let sub = found.value.sub;
-        let old_hash = self.start_password_attempt(&sub)?;
-        if !self.shared.hasher.verify(old_password, &old_hash) {
+        let old_hash = pool.start_password_attempt(&sub)?;
+        if !pool.shared.hasher.verify(old_password, &old_hash) {
             let setup_secret = String::new();
             let input =
                 Input::FinishPasswordAttempt { matched: false, hash_checked: old_hash, rehash: None, setup_secret };
-            return self.drive(Target::Sub(&sub), &input).map(drop);
+            return pool.drive(Target::Sub(&sub), &input).map(drop);
         }
-        let password_hash = self.shared.hasher.hash(new_password)?;
-        self.drive(Target::Sub(&sub), &Input::ChangePassword { password_hash, old_hash })?;
+        let password_hash = pool.shared.hasher.hash(new_password)?;
+        pool.drive(Target::Sub(&sub), &Input::ChangePassword { password_hash, old_hash })?;
         Ok(())
     }
 
@@ -1372,14 +1382,14 @@ impl UserPool {
     /// `attribute_update.require_verification_before_update` keeps its old value until the
     /// code sent to the new one is verified.
     pub fn update_user_attributes(&self, access_token: &str, attributes: Attributes) -> Result<Vec<AttributeUpdate>> {
-        let (_, found) = self.user_from_access_token(access_token)?;
+        let (pool, found) = self.user_from_access_token(access_token)?;
         attributes::check_writes(
-            &self.shared.settings,
-            self.client().write.as_ref(),
+            &pool.shared.settings,
+            pool.client().write.as_ref(),
             &attributes,
             WriteKind::UserUpdate,
         )?;
-        match self.drive(Target::Sub(&found.value.sub), &Input::UpdateAttributes { attributes, by_admin: false })?.reply
+        match pool.drive(Target::Sub(&found.value.sub), &Input::UpdateAttributes { attributes, by_admin: false })?.reply
         {
             Reply::Attributes(updates) => Ok(updates),
             _ => Err(Error::internal("unexpected reply to an attribute update")),
@@ -1389,8 +1399,8 @@ impl UserPool {
     /// Sends a verification code for `email` or `phone_number` (Amplify's
     /// `sendUserAttributeVerificationCode`).
     pub fn get_user_attribute_verification_code(&self, access_token: &str, attribute: &str) -> Result<CodeDelivery> {
-        let (_, found) = self.user_from_access_token(access_token)?;
-        match self
+        let (pool, found) = self.user_from_access_token(access_token)?;
+        match pool
             .drive(Target::Sub(&found.value.sub), &Input::SendAttributeCode { attribute: attribute.to_owned() })?
             .reply
         {
@@ -1402,28 +1412,28 @@ impl UserPool {
     /// Verifies an attribute with its code; a pending new value replaces the old one.
     pub fn verify_user_attribute(&self, access_token: &str, attribute: &str, code: &str) -> Result<()> {
         check_code_input(code)?;
-        let (_, found) = self.user_from_access_token(access_token)?;
+        let (pool, found) = self.user_from_access_token(access_token)?;
         let input = Input::VerifyAttribute { attribute: attribute.to_owned(), code: Zeroizing::new(code.to_owned()) };
-        self.drive(Target::Sub(&found.value.sub), &input)?;
+        pool.drive(Target::Sub(&found.value.sub), &input)?;
         Ok(())
     }
 
     /// Deletes attributes of the signed-in user.
     pub fn delete_user_attributes(&self, access_token: &str, names: &[String]) -> Result<()> {
-        let (_, found) = self.user_from_access_token(access_token)?;
-        if let Some(allowed) = &self.client().write
+        let (pool, found) = self.user_from_access_token(access_token)?;
+        if let Some(allowed) = &pool.client().write
             && let Some(name) = names.iter().find(|n| !allowed.contains(*n))
         {
             return Err(Error::not_authorized(format!("A client attempted to write unauthorized attribute {name}")));
         }
-        self.drive(Target::Sub(&found.value.sub), &Input::DeleteAttributes { names: names.to_vec(), by_admin: false })?;
+        pool.drive(Target::Sub(&found.value.sub), &Input::DeleteAttributes { names: names.to_vec(), by_admin: false })?;
         Ok(())
     }
 
     /// Deletes the signed-in user and every session.
     pub fn delete_user(&self, access_token: &str) -> Result<()> {
-        let (_, found) = self.user_from_access_token(access_token)?;
-        self.drive(Target::Sub(&found.value.sub), &Input::Delete)?;
+        let (pool, found) = self.user_from_access_token(access_token)?;
+        pool.drive(Target::Sub(&found.value.sub), &Input::Delete)?;
         Ok(())
     }
 
