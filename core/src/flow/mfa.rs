@@ -92,6 +92,32 @@ fn usable(u: &UserRecord, ctx: &Ctx<'_>) -> Vec<MfaMethod> {
         .collect()
 }
 
+/// Whether a sign-in would still ask this user for `method`: a challenge started before the
+/// method was turned off, or before its phone or email was removed or unverified, must not
+/// go on to tokens (whoever answers may be the one the change was meant to shut out).
+fn still_asked(u: &UserRecord, method: MfaMethod, ctx: &Ctx<'_>) -> bool {
+    let mode = ctx.settings.raw.mfa.mode;
+    if mode == MfaMode::Off {
+        return false;
+    }
+    let methods = usable(u, ctx);
+    if !methods.is_empty() {
+        return methods.contains(&method);
+    }
+    // Required with nothing usable: the verified address `second_factor` falls back to.
+    mode == MfaMode::Required
+        && method != MfaMethod::Totp
+        && ctx.settings.mfa_methods.contains(&method)
+        && u.is_verified(method.attribute())
+}
+
+/// Ends the challenge of a method a sign-in would no longer ask for (see [`still_asked`]).
+fn ended_method(u: &UserRecord) -> Step {
+    let mut next = u.clone();
+    next.challenge = None;
+    Step::put(next, Err(invalid_session()))
+}
+
 /// The user's methods that a sign-in may ask for as the second factor: the preferred
 /// one when it is usable, else every usable one (the user chooses). None when the pool asks
 /// for no second factor.
@@ -224,6 +250,9 @@ pub(super) fn answer_code(u: &UserRecord, session: &str, code: &str, ctx: &mut C
     let ChallengeKind::Mfa { method, code: Some(pending) } = challenge.kind else {
         return Step::fail(invalid_session());
     };
+    if !still_asked(u, method, ctx) {
+        return ended_method(u);
+    }
     if ctx.now >= pending.expires_ms {
         let mut next = u.clone();
         next.challenge = None;
@@ -251,6 +280,9 @@ pub(super) fn answer_totp(
     };
     if let Some(locked) = locked_out(u, ctx) {
         return locked;
+    }
+    if !still_asked(u, MfaMethod::Totp, ctx) {
+        return ended_method(u);
     }
     match step {
         // A code of a step at or before the last accepted one is a replay (RFC 6238 §5.2).
@@ -311,6 +343,9 @@ pub(super) fn answer_selection(u: &UserRecord, session: &str, method: MfaMethod,
     };
     if !options.contains(&method) {
         return Step::fail(Error::invalid(format!("{} is not one of the offered MFA methods", method.as_str())));
+    }
+    if !still_asked(u, method, ctx) {
+        return ended_method(u);
     }
     let mut next = u.clone();
     let (step, effects) = start_method(&mut next, method, ctx);

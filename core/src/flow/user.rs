@@ -807,14 +807,20 @@ fn write_attributes(
     Ok((updates, effects))
 }
 
-/// A password-reset or sign-up code sent to an address the user no longer has must not
-/// reset the password or confirm the account: whoever still reads the old mailbox or number
-/// is not the user any more.
+/// A password-reset, sign-up or sign-in (MFA) code sent to an address the user no longer has
+/// must not reset the password, confirm the account or sign in: whoever still reads the old
+/// mailbox or number is not the user any more.
 fn drop_codes_sent_to(next: &mut UserRecord, attribute: &str) {
     for slot in [&mut next.reset_code, &mut next.sign_up_code] {
         if slot.as_ref().is_some_and(|code| code.attribute == attribute) {
             *slot = None;
         }
+    }
+    let sent_there = |kind: &ChallengeKind| {
+        matches!(kind, ChallengeKind::Mfa { code: Some(code), .. } if code.attribute == attribute)
+    };
+    if next.challenge.as_ref().is_some_and(|c| sent_there(&c.kind)) {
+        next.challenge = None;
     }
 }
 
