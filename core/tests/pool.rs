@@ -51,6 +51,29 @@ fn one_reset_code_has_one_winner() {
     }
 }
 
+/// Two refreshes of one token at once (two tabs) each get a new token, and the client keeps
+/// whichever answer came last: either works, and the first one used ends the other (which,
+/// used later, is a reuse that ends the session).
+#[test]
+fn a_raced_refresh_leaves_the_session_with_whichever_token_the_client_kept() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    for keep_first in [true, false] {
+        let t0 = signed_in(&f, "alice").refresh_token;
+        let t1 = f.pool.refresh(&t0).unwrap().refresh_token;
+        let t2 = f.pool.refresh(&t0).unwrap().refresh_token;
+        let (kept, other) = if keep_first { (t1, t2) } else { (t2, t1) };
+        let t3 = f.pool.refresh(&kept).unwrap().refresh_token;
+        f.pool.refresh(&kept).unwrap();
+        assert_eq!(f.pool.refresh(&other).unwrap_err().code(), ErrorCode::RefreshTokenReuse);
+        assert!(f.pool.refresh(&t3).is_err(), "the reuse ended the session");
+    }
+    // Retries keep at most four tokens live beside the current one.
+    let t0 = signed_in(&f, "alice").refresh_token;
+    let issued: Vec<String> = (0..6).map(|_| f.pool.refresh(&t0).unwrap().refresh_token).collect();
+    assert_eq!(f.pool.refresh(&issued[0]).unwrap_err().code(), ErrorCode::RefreshTokenReuse);
+}
+
 #[test]
 fn one_refresh_token_rotates_once() {
     let f = fixture("[[clients]]\nid = 'app'\nrefresh_grace_secs = 0\n");

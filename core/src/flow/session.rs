@@ -58,7 +58,7 @@ pub(crate) fn session_transition(family: &Family, input: SessionInput<'_>, ctx: 
             if family.client_id != ctx.client.id {
                 return keep(Err(Error::not_authorized("Invalid Refresh Token")));
             }
-            let current = presented_hash == family.current_hash;
+            let current = presented_hash == family.current_hash || family.siblings.iter().any(|s| s == presented_hash);
             let in_grace = family.previous_hash.as_deref() == Some(presented_hash)
                 && family.rotated_ms.is_some_and(|at| ctx.now.saturating_sub(at) < ctx.client.refresh_grace_ms);
             if !current && !in_grace {
@@ -81,14 +81,23 @@ pub(crate) fn session_transition(family: &Family, input: SessionInput<'_>, ctx: 
                 return keep(Ok(()));
             }
             let token = codes::refresh_token(ctx.rng);
+            let new_hash = codes::refresh_token_hash(&token);
             let mut next = family.clone();
             if current {
-                next.previous_hash = Some(family.current_hash.clone());
+                next.previous_hash = Some(presented_hash.to_owned());
                 next.rotated_ms = Some(ctx.now);
+                next.siblings.clear();
+                next.current_hash = new_hash;
+            } else {
+                // A retry within the grace window (the grace window does not restart): the
+                // token the rotation issued may not have been lost, only raced (two tabs
+                // refreshing at once, the client keeping the answer that came last), so it
+                // stays live beside the new one until one of them is used.
+                next.siblings.push(std::mem::replace(&mut next.current_hash, new_hash));
+                if next.siblings.len() > super::state::MAX_SIBLINGS {
+                    next.siblings.remove(0);
+                }
             }
-            // A retry within the grace window replaces the token that was lost in transit;
-            // the grace window itself does not restart.
-            next.current_hash = codes::refresh_token_hash(&token);
             next.generation += 1;
             SessionStep { family: Some(next), new_token: Some(token), audit: None, reply: Ok(()) }
         }

@@ -448,7 +448,16 @@ pub struct Family {
     pub previous_hash: Option<String>,
     /// When the last rotation happened (unix ms).
     pub rotated_ms: Option<i64>,
+    /// SHA-256 of tokens that retries within the grace window issued before the live one,
+    /// each as live as it (oldest first, at most [`MAX_SIBLINGS`]): two refreshes of one token
+    /// at once each get a token, and the client may keep either. The first one used ends
+    /// the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<String>,
 }
+
+/// The most tokens a grace window's retries keep live beside the current one.
+pub const MAX_SIBLINGS: usize = 4;
 
 impl fmt::Debug for Family {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

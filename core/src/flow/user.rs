@@ -452,6 +452,7 @@ pub(crate) fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {
         current_hash: codes::refresh_token_hash(&refresh_token),
         previous_hash: None,
         rotated_ms: None,
+        siblings: Vec::new(),
     };
     NewSession { family, refresh_token }
 }
@@ -816,9 +817,7 @@ fn drop_codes_sent_to(next: &mut UserRecord, attribute: &str) {
             *slot = None;
         }
     }
-    let sent_there = |kind: &ChallengeKind| {
-        matches!(kind, ChallengeKind::Mfa { code: Some(code), .. } if code.attribute == attribute)
-    };
+    let sent_there = |kind: &ChallengeKind| matches!(kind, ChallengeKind::Mfa { code: Some(code), .. } if code.attribute == attribute);
     if next.challenge.as_ref().is_some_and(|c| sent_there(&c.kind)) {
         next.challenge = None;
     }

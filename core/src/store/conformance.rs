@@ -55,6 +55,7 @@ pub fn sample_family(id: &str, sub: &str, hash: &str) -> Family {
         current_hash: hash.to_owned(),
         previous_hash: None,
         rotated_ms: None,
+        siblings: Vec::new(),
     }
 }
 
