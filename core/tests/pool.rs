@@ -203,6 +203,27 @@ fn an_access_token_carries_its_own_clients_attribute_permissions() {
     assert!(mobile.get_user(&web).unwrap().attributes.contains_key("given_name"), "web's token reads all");
 }
 
+/// One method at most is preferred: a call that prefers two is refused and changes nothing.
+#[test]
+fn two_preferred_second_factors_are_refused() {
+    let f = fixture("[mfa]\nmode = 'optional'\nmethods = ['sms', 'email']");
+    confirmed(&f, "alice");
+    let verified = userpool::Attributes::from([
+        ("phone_number".to_owned(), "+14325551212".to_owned()),
+        ("phone_number_verified".to_owned(), "true".to_owned()),
+    ]);
+    f.pool.admin_update_user_attributes("alice", verified).unwrap();
+    let both = Some(userpool::MfaPreference::Preferred);
+    let refused = f.pool.admin_set_user_mfa_preference("alice", None, both, both).unwrap_err();
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (ErrorCode::InvalidParameter, "Only one MFA method can be preferred.")
+    );
+    let user = f.pool.admin_get_user("alice").unwrap();
+    assert!(user.mfa_enabled.is_empty() && user.preferred_mfa.is_none(), "nothing changed");
+    f.pool.admin_set_user_mfa_preference("alice", None, both, Some(userpool::MfaPreference::Enabled)).unwrap();
+}
+
 #[test]
 fn client_secrets_are_checked_as_secret_hash() {
     let f = fixture("[[clients]]\nid = 'public'\n[[clients]]\nid = 'backend'\nsecret = 'a-very-long-client-secret'\n");

@@ -42,8 +42,8 @@ pub(crate) fn sign(key: &PrivateKey, kid: &str, alg: SigningAlgorithm, claims: &
     Ok(input)
 }
 
-/// A token split and decoded, signature not yet checked.
-#[derive(Debug)]
+/// A token split and decoded, signature not yet checked. Not `Debug`: the signing input
+/// and the signature together are the bearer token.
 pub(crate) struct Parsed<'a> {
     pub(crate) kid: String,
     pub(crate) alg: String,

@@ -422,8 +422,12 @@ pub(super) fn set_preference(
     email: Option<MfaPreference>,
     ctx: &mut Ctx<'_>,
 ) -> Step {
+    let choices = [(MfaMethod::Totp, totp), (MfaMethod::Sms, sms), (MfaMethod::Email, email)];
+    if choices.iter().filter(|(_, choice)| *choice == Some(MfaPreference::Preferred)).count() > 1 {
+        return Step::fail(Error::invalid("Only one MFA method can be preferred."));
+    }
     let mut next = u.clone();
-    for (method, choice) in [(MfaMethod::Totp, totp), (MfaMethod::Sms, sms), (MfaMethod::Email, email)] {
+    for (method, choice) in choices {
         let Some(choice) = choice else { continue };
         let on = choice != MfaPreference::Disabled;
         if on {
@@ -438,10 +442,11 @@ pub(super) fn set_preference(
                 MfaMethod::Sms | MfaMethod::Email => next.is_verified(method.attribute()),
             };
             if !ready {
+                // Cognito's answer for TOTP too: SetUserMFAPreference has no
+                // SoftwareTokenMFANotFoundException.
                 return Step::fail(match method {
-                    MfaMethod::Totp => Error::new(
-                        ErrorCode::SoftwareTokenMfaNotFound,
-                        "Software token MFA has not been set up; associate and verify an authenticator first.",
+                    MfaMethod::Totp => Error::invalid(
+                        "User has not set up software token mfa; associate and verify an authenticator first.",
                     ),
                     _ => Error::invalid(format!(
                         "User does not have a verified {} to turn on {} MFA.",

@@ -1235,6 +1235,10 @@ impl UserPool {
     }
 
     fn verify(&self, token: &str, key_use: KeyUse) -> Result<Claims> {
+        // Before the cache key is hashed: a caller's megabytes are not worth a SHA-256.
+        if token.len() > jwt::MAX_TOKEN_LEN {
+            return Err(Error::invalid_token());
+        }
         let cache_key = crypto::sha256_hex(token.as_bytes());
         let cached = self.shared.verified.lock().ok().and_then(|c| c.get(&cache_key).cloned());
         let now = self.now();
