@@ -203,6 +203,28 @@ fn an_access_token_carries_its_own_clients_attribute_permissions() {
     assert!(mobile.get_user(&web).unwrap().attributes.contains_key("given_name"), "web's token reads all");
 }
 
+/// An administrator's reset holds whatever happens to its code: with the address's hourly
+/// limit filled by a stranger's sign-ups (or a delivery that fails), the user is still reset
+/// and signed out, and the answer says no code went out.
+#[test]
+fn an_admin_reset_holds_when_its_code_cannot_go_out() {
+    let f = fixture("[codes]\nmax_per_destination_per_hour = 2");
+    confirmed(&f, "alice");
+    let tokens = signed_in(&f, "alice");
+    f.pool.sign_up("mallory", PW, email("alice")).unwrap();
+    let sent = f.delivery.messages().len();
+    assert_eq!(f.pool.admin_reset_user_password("alice").unwrap(), None);
+    assert_eq!(f.delivery.messages().len(), sent, "no code went out");
+    assert_eq!(f.pool.admin_get_user("alice").unwrap().status.as_str(), "RESET_REQUIRED");
+    assert!(f.pool.refresh(&tokens.refresh_token).is_err(), "the sessions ended");
+    assert!(f.pool.get_user(&tokens.access_token).is_err());
+    // An hour later the user asks for a code, as the answer says.
+    f.clock.advance_secs(3600);
+    f.pool.forgot_password("alice").unwrap();
+    let code = f.delivery.last_code_to("alice@example.com").unwrap();
+    f.pool.confirm_forgot_password("alice", &code, "a brand new passphrase").unwrap();
+}
+
 /// One method at most is preferred: a call that prefers two is refused and changes nothing.
 #[test]
 fn two_preferred_second_factors_are_refused() {

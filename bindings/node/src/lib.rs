@@ -835,7 +835,9 @@ impl UserPool {
     }
 
     /// Puts the user in RESET_REQUIRED, ends their sessions and sends a reset code to a
-    /// verified recovery channel if there is one (resolves with where it went, or `null`).
+    /// verified recovery channel if there is one (resolves with where it went, or `null` when
+    /// no code went out: no such channel, or the delivery failed or met the address's hourly
+    /// limit; the reset holds either way).
     #[napi(ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery | null>")]
     pub fn admin_reset_user_password<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");

@@ -163,6 +163,8 @@ pub(crate) enum Input {
     AdminDisable,
     AdminEnable,
     AdminResetPassword,
+    /// Sends the reset code of an administrator's reset, in a step of its own after it.
+    SendAdminResetCode,
     AdminSetPassword {
         password_hash: String,
         permanent: bool,
@@ -349,6 +351,7 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
             user::set_password(u, password_hash, permanent, ctx)
         }
         (Some(u), I::AdminResetPassword) => user::admin_reset_password(u, ctx),
+        (Some(u), I::SendAdminResetCode) => user::send_admin_reset_code(u, ctx),
 
         // ── attributes and account ───────────────────────────────────────────
         (Some(u), I::UpdateAttributes { attributes, by_admin }) => {

@@ -693,18 +693,22 @@ pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
     next.challenge = None;
     next.reset_code = None;
     next.updated_ms = ctx.now;
-    let mut step_effects = vec![Effect::RevokeSessions];
-    let mut delivery = None;
-    if let Some(attribute) = recovery_channel(u, ctx) {
-        let ttl = ctx.settings.raw.codes.reset_validity_secs;
-        let (pending, code) = issue_code(ctx, Purpose::ForgotPassword, &u.sub, attribute, ttl);
-        next.reset_code = Some(pending);
-        let destination = next.attributes[attribute].clone();
-        let (msg, shown) = message(ctx, &next, attribute, &destination, Purpose::ForgotPassword, &code);
-        step_effects.insert(0, Effect::Deliver(msg));
-        delivery = Some(shown);
-    }
-    Step { change: Change::Put(next), effects: step_effects, reply: Ok(Reply::Delivery(delivery)) }
+    Step::put(next, Ok(Reply::Done)).with(Effect::RevokeSessions)
+}
+
+/// The code of an administrator's reset, to the user's recovery channel: `None` when there is
+/// none, or when the user is no longer waiting for a reset (changed since).
+pub(super) fn send_admin_reset_code(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    let Some(attribute) = recovery_channel(u, ctx).filter(|_| u.status == UserStatus::ResetRequired) else {
+        return Step::reply(Reply::Delivery(None));
+    };
+    let mut next = u.clone();
+    let ttl = ctx.settings.raw.codes.reset_validity_secs;
+    let (pending, code) = issue_code(ctx, Purpose::ForgotPassword, &u.sub, attribute, ttl);
+    next.reset_code = Some(pending);
+    let destination = next.attributes[attribute].clone();
+    let (msg, shown) = message(ctx, &next, attribute, &destination, Purpose::ForgotPassword, &code);
+    Step::put(next, Ok(Reply::Delivery(Some(shown)))).with(Effect::Deliver(msg))
 }
 
 // ── attributes and account ──────────────────────────────────────────────────────────────

@@ -1585,11 +1585,23 @@ impl UserPool {
     }
 
     /// Puts the user in RESET_REQUIRED, ends their sessions and sends a reset code to a
-    /// verified recovery channel if there is one.
+    /// verified recovery channel if there is one. `None` when no code went out: no such
+    /// channel, or the delivery failed or met the address's hourly limit. The reset and the
+    /// sign-out hold either way, and the user can ask for a code with `forgot_password`.
     pub fn admin_reset_user_password(&self, username: &str) -> Result<Option<CodeDelivery>> {
-        match self.admin_drive(username, &Input::AdminResetPassword)?.reply {
-            Reply::Delivery(d) => Ok(d),
-            _ => Err(Error::internal("unexpected reply to an admin reset")),
+        let sub = self.admin_find(username)?.value.sub;
+        // The reset and the end of every session first, in a commit of their own: a delivery
+        // that fails, or an address's hourly limit (which anyone can fill with sign-ups), must
+        // not leave signed in a user an administrator meant to shut out.
+        self.drive(Target::Sub(&sub), &Input::AdminResetPassword)?;
+        match self.drive(Target::Sub(&sub), &Input::SendAdminResetCode) {
+            Ok(Outcome { reply: Reply::Delivery(delivery), .. }) => Ok(delivery),
+            Ok(_) => Err(Error::internal("unexpected reply to an admin reset")),
+            Err(e) if matches!(e.code(), ErrorCode::CodeDeliveryFailure | ErrorCode::LimitExceeded) => {
+                tracing::warn!(code = e.code().as_str(), "admin reset done, but no code could be sent");
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 

@@ -526,7 +526,9 @@ class UserPool:
         """Confirms a user without a code."""
     def admin_reset_user_password(self, username: str) -> Optional[CodeDelivery]:
         """Puts the user in ``RESET_REQUIRED``, ends their sessions and sends a reset code to a
-        verified recovery channel if there is one."""
+        verified recovery channel if there is one. ``None`` when no code went out (no such
+        channel, or the delivery failed or met the address's hourly limit): the reset holds
+        either way."""
     def admin_set_user_password(self, username: str, password: str, permanent: bool) -> None:
         """Sets a password: permanent (``CONFIRMED``) or temporary (``FORCE_CHANGE_PASSWORD``)."""
     def admin_update_user_attributes(self, username: str, attributes: dict[str, str]) -> None:

@@ -391,7 +391,7 @@ class UserPool:
         return await asyncio.to_thread(self._pool.admin_confirm_sign_up, username)
 
     async def admin_reset_user_password(self, username: str) -> Optional[CodeDelivery]:
-        """Puts the user in ``RESET_REQUIRED``, ends their sessions and sends a reset code to a verified recovery channel if there is one.
+        """Puts the user in ``RESET_REQUIRED``, ends their sessions and sends a reset code to a verified recovery channel if there is one. ``None`` when no code went out (no such channel, or the delivery failed or met the address's hourly limit): the reset holds either way.
 
         Runs in a worker thread, off the event loop.
         """
