@@ -107,7 +107,8 @@ pub struct PasswordPolicy {
     pub require_symbols: bool,
     /// Reject the most common passwords (built-in list).
     pub reject_common: bool,
-    /// Days a temporary password from `admin_create_user` stays usable (0–365, default 7).
+    /// Days a temporary password from `admin_create_user` stays usable (0–365, default 7; 0
+    /// means the default, as in Cognito).
     pub temporary_password_validity_days: u32,
 }
 
@@ -932,7 +933,12 @@ impl Settings {
             });
         }
 
-        let temp_password_ttl_ms = i64::from(policy.temporary_password_validity_days) * 86_400 * SECS;
+        // Cognito treats 0 as no value, so the default of 7 days: not as expiring at once.
+        let days = match policy.temporary_password_validity_days {
+            0 => PasswordPolicy::default().temporary_password_validity_days,
+            days => days,
+        };
+        let temp_password_ttl_ms = i64::from(days) * 86_400 * SECS;
         Ok(Self {
             raw,
             issuer,

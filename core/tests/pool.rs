@@ -225,6 +225,70 @@ fn an_admin_reset_holds_when_its_code_cannot_go_out() {
     f.pool.confirm_forgot_password("alice", &code, "a brand new passphrase").unwrap();
 }
 
+/// Disabling an unconfirmed sign-up stops it: no real code goes out, and a code sent before
+/// no longer confirms it (under user-existence protection, answered as a stranger would be).
+#[test]
+fn a_disabled_sign_up_gets_no_code_and_cannot_be_confirmed() {
+    let f = fixture("");
+    f.pool.sign_up("spam", PW, email("victim")).unwrap();
+    let code = f.delivery.last_code_to("victim@example.com").unwrap();
+    f.pool.admin_disable_user("spam").unwrap();
+    let sent = f.delivery.messages().len();
+    f.pool.resend_sign_up_code("spam").unwrap();
+    assert_eq!(f.delivery.messages().len(), sent, "a simulated delivery only");
+    assert_eq!(f.pool.confirm_sign_up("spam", &code).unwrap_err().code(), ErrorCode::CodeMismatch);
+    assert_eq!(f.pool.admin_get_user("spam").unwrap().status.as_str(), "UNCONFIRMED");
+    f.pool.admin_enable_user("spam").unwrap();
+    f.pool.confirm_sign_up("spam", &code).unwrap();
+}
+
+/// An imported user never meets the new-password challenge that asks an administrator's
+/// user for missing required attributes, so a row without one is refused.
+#[test]
+fn an_imported_row_without_a_required_attribute_is_refused() {
+    let f = fixture("[sign_up]\nrequired_attributes = ['email', 'given_name']");
+    let row = |name: &str, given: Option<&str>| {
+        let mut attributes = email(name);
+        if let Some(given) = given {
+            attributes.insert("given_name".into(), given.into());
+        }
+        ImportUser { username: name.into(), attributes, password_hash: None }
+    };
+    let outcomes = f.pool.admin_import_users(vec![row("bob", None), row("cid", Some("Cid"))]).unwrap();
+    let refused = outcomes[0].as_ref().unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter);
+    assert!(refused.message().contains("given_name required"), "{refused}");
+    assert!(outcomes[1].is_ok());
+}
+
+/// A temporary password validity of 0 days means the default (7), as in Cognito, not a
+/// password that expires as it is issued.
+#[test]
+fn zero_days_of_temporary_password_validity_means_the_default() {
+    let f = fixture("[password_policy]\ntemporary_password_validity_days = 0");
+    f.pool.admin_create_user("bob", email("bob"), Some("Temp-Passw0rd!1"), false).unwrap();
+    f.clock.advance_secs(6 * 86_400);
+    assert_eq!(
+        f.pool.sign_in("bob", "Temp-Passw0rd!1").unwrap().next_step,
+        SignInStep::ConfirmSignInWithNewPasswordRequired
+    );
+    f.clock.advance_secs(86_400);
+    assert!(f.pool.sign_in("bob", "Temp-Passw0rd!1").is_err(), "expired after 7 days");
+}
+
+/// In a pool of email usernames the email cannot be deleted, but a phone number is an
+/// ordinary attribute.
+#[test]
+fn only_the_attribute_a_pool_signs_in_by_is_kept_from_deletion() {
+    let f = fixture("[sign_in]\nusername_attributes = ['email']");
+    let attributes = userpool::Attributes::from([("phone_number".to_owned(), "+14325551212".to_owned())]);
+    f.pool.admin_create_user("ann@example.com", attributes, None, false).unwrap();
+    let refused = f.pool.admin_delete_user_attributes("ann@example.com", &["email".to_owned()]).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter);
+    f.pool.admin_delete_user_attributes("ann@example.com", &["phone_number".to_owned()]).unwrap();
+    assert!(!f.pool.admin_get_user("ann@example.com").unwrap().attributes.contains_key("phone_number"));
+}
+
 /// One method at most is preferred: a call that prefers two is refused and changes nothing.
 #[test]
 fn two_preferred_second_factors_are_refused() {

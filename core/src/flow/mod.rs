@@ -147,7 +147,6 @@ pub(crate) enum Input {
     },
     DeleteAttributes {
         names: Vec<String>,
-        by_admin: bool,
     },
     Delete,
     GlobalSignOut,
@@ -359,7 +358,7 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
         }
         (Some(u), I::SendAttributeCode { attribute }) => user::send_attribute_code(u, &attribute, ctx),
         (Some(u), I::VerifyAttribute { attribute, code }) => user::verify_attribute(u, &attribute, &code, ctx),
-        (Some(u), I::DeleteAttributes { names, by_admin }) => user::delete_attributes(u, &names, by_admin, ctx),
+        (Some(u), I::DeleteAttributes { names }) => user::delete_attributes(u, &names, ctx),
         (Some(_), I::Delete) => Step { change: Change::Delete, effects: Vec::new(), reply: Ok(Reply::Done) },
         (Some(u), I::GlobalSignOut) => user::global_sign_out(u, ctx),
         (Some(u), I::AdminDisable) => user::set_enabled(u, false, ctx),

@@ -67,17 +67,21 @@ pub(crate) fn check_new_user(
             username.to_owned()
         }
     };
+    // An administrator's user gives them at its new-password challenge.
     if !by_admin {
-        let missing: Vec<&str> =
-            settings.required.iter().filter(|r| !attrs.contains_key(*r)).map(String::as_str).collect();
-        if !missing.is_empty() {
-            return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: {} required",
-                missing.join(", ")
-            )));
-        }
+        check_required(settings, &attrs)?;
     }
     Ok((stored, attrs))
+}
+
+/// Refuses a new user's attributes that lack one the pool requires.
+pub(crate) fn check_required(settings: &Settings, attrs: &Attributes) -> Result<()> {
+    let missing: Vec<&str> = settings.required.iter().filter(|r| !attrs.contains_key(*r)).map(String::as_str).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("Attributes did not conform to the schema: {} required", missing.join(", "))))
+    }
 }
 
 fn looks_like_uuid(name: &str) -> bool {
@@ -255,6 +259,14 @@ pub(super) fn sign_up(username: String, password_hash: String, attributes: Attri
 }
 
 pub(super) fn confirm_sign_up(u: &UserRecord, code: &str, ctx: &mut Ctx<'_>) -> Step {
+    if !u.enabled {
+        // As for a wrong code under user-existence protection; nothing is counted.
+        return Step::fail(if ctx.client.prevent_user_existence_errors {
+            Error::code_mismatch()
+        } else {
+            Error::not_authorized("User is disabled.")
+        });
+    }
     if u.status != UserStatus::Unconfirmed {
         return Step::fail(Error::not_authorized(format!(
             "User cannot be confirmed. Current status is {}",
@@ -275,6 +287,10 @@ pub(super) fn confirm_sign_up(u: &UserRecord, code: &str, ctx: &mut Ctx<'_>) -> 
 }
 
 pub(super) fn resend_sign_up_code(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
+    if !u.enabled {
+        // The driver answers a disabled user before this; a rerun may meet one disabled since.
+        return Step::fail(Error::not_authorized("User is disabled."));
+    }
     if u.status != UserStatus::Unconfirmed {
         return Step::fail(Error::invalid("User is already confirmed."));
     }
@@ -873,18 +889,25 @@ pub(super) fn verify_attribute(u: &UserRecord, attribute: &str, code: &str, ctx:
     }
 }
 
-pub(super) fn delete_attributes(u: &UserRecord, names: &[String], by_admin: bool, ctx: &mut Ctx<'_>) -> Step {
+pub(super) fn delete_attributes(u: &UserRecord, names: &[String], ctx: &mut Ctx<'_>) -> Step {
     let mut next = u.clone();
     for name in names {
-        let login = matches!(ctx.settings.username_mode, UsernameMode::Attributes { .. })
-            && (name == "email" || name == "phone_number");
+        // Only the attributes the pool signs in by: in a pool of email usernames, a phone
+        // number is an ordinary attribute.
+        let login = match ctx.settings.username_mode {
+            UsernameMode::Attributes { email, phone } => {
+                (email && name == "email") || (phone && name == "phone_number")
+            }
+            UsernameMode::Username => false,
+        };
         if ctx.settings.required.contains(name) || name == "sub" || login {
             return Step::fail(Error::invalid(format!("{name} is required and cannot be deleted")));
         }
         if !attributes::is_standard(name) && !ctx.settings.custom.contains_key(name) {
             return Step::fail(Error::invalid(format!("{name} is not an attribute of this pool")));
         }
-        if !by_admin && ctx.settings.custom.get(name).is_some_and(|c| !c.mutable) {
+        // For administrators too: none of them could write it again.
+        if ctx.settings.custom.get(name).is_some_and(|c| !c.mutable) {
             return Step::fail(Error::invalid(format!("{name} is write-once and cannot be changed")));
         }
         next.attributes.remove(name);

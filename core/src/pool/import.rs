@@ -124,6 +124,9 @@ impl UserPool {
         let settings = &self.shared.settings;
         let (username, attributes) =
             user::check_new_user(settings, self.client(), &imported.username, imported.attributes, true)?;
+        // Unlike an administrator's user, an imported one never meets a new-password
+        // challenge that would ask for what is missing.
+        user::check_required(settings, &attributes)?;
         let (status, password_hash) = match imported.password_hash {
             Some(hash) => {
                 self.shared.hasher.check_stored(&hash)?;

@@ -735,13 +735,19 @@ impl UserPool {
     pub fn resend_sign_up_code(&self, username: &str) -> Result<CodeDelivery> {
         attributes::check_username(username)?;
         self.check_client(username)?;
-        let Some(found) = self.find(username)? else {
+        let found = self.find(username)?;
+        // A disabled user gets no real code (an administrator who disabled an abusive sign-up
+        // stops its mail too): under user-existence protection, what a name nobody has gets.
+        let Some(found) = found.filter(|f| f.value.enabled || !self.protects()) else {
             return if self.protects() {
                 self.unknown_code_request(username, user::sign_up_code_attribute(&self.shared.settings, username))
             } else {
                 Err(Error::user_not_found())
             };
         };
+        if !found.value.enabled {
+            return Err(Error::not_authorized("User is disabled."));
+        }
         match self.drive(Target::Sub(&found.value.sub), &Input::ResendSignUpCode)?.reply {
             Reply::Delivery(Some(d)) => Ok(d),
             _ => Err(Error::internal("unexpected reply to resend")),
@@ -1430,7 +1436,7 @@ impl UserPool {
         {
             return Err(Error::not_authorized(format!("A client attempted to write unauthorized attribute {name}")));
         }
-        pool.drive(Target::Sub(&found.value.sub), &Input::DeleteAttributes { names: names.to_vec(), by_admin: false })?;
+        pool.drive(Target::Sub(&found.value.sub), &Input::DeleteAttributes { names: names.to_vec() })?;
         Ok(())
     }
 
@@ -1622,7 +1628,7 @@ impl UserPool {
 
     /// Deletes attributes as an administrator.
     pub fn admin_delete_user_attributes(&self, username: &str, names: &[String]) -> Result<()> {
-        self.admin_drive(username, &Input::DeleteAttributes { names: names.to_vec(), by_admin: true }).map(drop)
+        self.admin_drive(username, &Input::DeleteAttributes { names: names.to_vec() }).map(drop)
     }
 
     /// Ends every session of a user.
