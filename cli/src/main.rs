@@ -46,12 +46,13 @@ enum Command {
     /// Walk through the whole journey of the tutorial, printing each step.
     ///
     /// Sign up, confirm with the delivered code, sign in, decode the tokens, refresh, sign
-    /// out, forgot password, reset, sign in again. The pool lives in a SQLite file (created
-    /// if missing; each run signs up a new user: alice, alice2, …), or in memory with
-    /// --memory.
+    /// out, forgot password, reset, sign in again, add an authenticator app, sign in with the
+    /// second factor. The pool lives in a SQLite file (created if missing; each run signs up
+    /// a new user: alice, alice2, …), or in memory with --memory.
     Demo {
         /// Pool configuration (TOML, or JSON); defaults to the built-in defaults with pool id
-        /// `local_demo`.
+        /// `local_demo` and optional TOTP MFA. One given here needs plain usernames and
+        /// `mfa.mode = "optional"` with `totp` among `mfa.methods`.
         #[arg(long)]
         config: Option<PathBuf>,
         /// The SQLite file the pool lives in.
@@ -417,7 +418,12 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     }
     say!("\nThe whole journey ran. Public keys for your API gateway: pool.jwks() →\n    {}", short(&pool.jwks()));
     if let Some(file) = file {
-        say!("The pool is kept in {0}: `userpool users list --pool {0}` shows its users.", file.display());
+        say!(
+            "The pool is kept in {0}: `cargo run -p userpool-cli -- users list --pool {0} --pool-id {1}` shows its \
+             users.",
+            file.display(),
+            pool.pool_id()
+        );
     }
     Ok(())
 }

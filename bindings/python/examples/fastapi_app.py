@@ -1,6 +1,7 @@
 """A FastAPI app on userpool: sign-up, confirmation, sign-in and a protected route.
 
-Run it with ``uvicorn fastapi_app:app`` (codes are printed, as a development delivery).
+Run it with ``uvicorn fastapi_app:app`` (``pip install fastapi uvicorn`` first; codes are
+printed, as a development delivery).
 The protected route's dependency verifies the bearer access token with
 ``verify_access_token``; the pool does the work, the app only maps errors to HTTP codes.
 """
