@@ -140,9 +140,10 @@ enum UsersAction {
     ///
     /// The columns are those `users import` reads, in GetCSVHeader's order, with every
     /// custom: attribute the configuration lists or a user holds; the output imports into
-    /// another pool (or into Cognito) as it is.
-    /// What the format cannot carry (a user disabled, group memberships) is counted on
-    /// standard error, and so are values that a spreadsheet would run as formulas.
+    /// another pool (or into Cognito) as it is, but for users still without a required
+    /// attribute (made by an administrator, before their first sign-in), whose rows an
+    /// import refuses. What the format cannot carry (a user disabled, group memberships) is
+    /// counted on standard error, and so are values that a spreadsheet would run as formulas.
     Export {
         #[command(flatten)]
         pool: PoolArgs,

@@ -707,7 +707,13 @@ fn subset(key: &str, values: &[String], allowed: &[&str]) -> Result<BTreeSet<Str
 }
 
 impl Settings {
-    pub(crate) fn new(raw: PoolConfig) -> Result<Self> {
+    pub(crate) fn new(mut raw: PoolConfig) -> Result<Self> {
+        // Cognito treats 0 as no value, so the default of 7 days, not as expiring at once;
+        // the configuration in force says so too.
+        if raw.password_policy.temporary_password_validity_days == 0 {
+            raw.password_policy.temporary_password_validity_days =
+                PasswordPolicy::default().temporary_password_validity_days;
+        }
         let id_ok = !raw.pool_id.is_empty()
             && raw.pool_id.len() <= 55
             && raw.pool_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -933,12 +939,7 @@ impl Settings {
             });
         }
 
-        // Cognito treats 0 as no value, so the default of 7 days: not as expiring at once.
-        let days = match policy.temporary_password_validity_days {
-            0 => PasswordPolicy::default().temporary_password_validity_days,
-            days => days,
-        };
-        let temp_password_ttl_ms = i64::from(days) * 86_400 * SECS;
+        let temp_password_ttl_ms = i64::from(policy.temporary_password_validity_days) * 86_400 * SECS;
         Ok(Self {
             raw,
             issuer,

@@ -62,6 +62,9 @@ fn a_raced_refresh_leaves_the_session_with_whichever_token_the_client_kept() {
         let t0 = signed_in(&f, "alice").refresh_token;
         let t1 = f.pool.refresh(&t0).unwrap().refresh_token;
         let t2 = f.pool.refresh(&t0).unwrap().refresh_token;
+        // Written down: a thief's replay within the window would look the same.
+        let split = &f.pool.admin_list_user_auth_events("alice", Some(1)).unwrap()[0];
+        assert_eq!((split.kind.as_str(), split.success), ("RefreshTokenReuse", true));
         let (kept, other) = if keep_first { (t1, t2) } else { (t2, t1) };
         let t3 = f.pool.refresh(&kept).unwrap().refresh_token;
         f.pool.refresh(&kept).unwrap();
@@ -266,6 +269,7 @@ fn an_imported_row_without_a_required_attribute_is_refused() {
 #[test]
 fn zero_days_of_temporary_password_validity_means_the_default() {
     let f = fixture("[password_policy]\ntemporary_password_validity_days = 0");
+    assert_eq!(f.pool.config().password_policy.temporary_password_validity_days, 7, "in force");
     f.pool.admin_create_user("bob", email("bob"), Some("Temp-Passw0rd!1"), false).unwrap();
     f.clock.advance_secs(6 * 86_400);
     assert_eq!(
@@ -287,6 +291,39 @@ fn only_the_attribute_a_pool_signs_in_by_is_kept_from_deletion() {
     assert_eq!(refused.code(), ErrorCode::InvalidParameter);
     f.pool.admin_delete_user_attributes("ann@example.com", &["phone_number".to_owned()]).unwrap();
     assert!(!f.pool.admin_get_user("ann@example.com").unwrap().attributes.contains_key("phone_number"));
+}
+
+/// A second-factor challenge counts only while a new sign-in would ask for the same thing:
+/// turning SMS off in a pool that also allows TOTP makes a sign-in ask for TOTP setup, so
+/// the SMS code no longer signs in; and a setup challenge ends once the user has a method,
+/// so its holder cannot put their own authenticator in place.
+#[test]
+fn a_challenge_counts_only_while_a_sign_in_would_ask_for_it() {
+    let f = fixture("[mfa]\nmode = 'required'\nmethods = ['totp', 'sms']");
+    confirmed(&f, "alice");
+    let phone = userpool::Attributes::from([
+        ("phone_number".to_owned(), "+14325551212".to_owned()),
+        ("phone_number_verified".to_owned(), "true".to_owned()),
+    ]);
+    f.pool.admin_update_user_attributes("alice", phone).unwrap();
+    let preferred = Some(userpool::MfaPreference::Preferred);
+    f.pool.admin_set_user_mfa_preference("alice", None, preferred, None).unwrap();
+    let sms = f.pool.sign_in("alice", PW).unwrap();
+    assert_eq!(sms.next_step, SignInStep::ConfirmSignInWithSmsCode);
+    let code = f.delivery.last_code_to("+14325551212").unwrap();
+    f.pool.admin_set_user_mfa_preference("alice", None, Some(userpool::MfaPreference::Disabled), None).unwrap();
+    let ended = f.pool.confirm_sign_in(&sms.session.unwrap(), &code, userpool::Attributes::new()).unwrap_err();
+    assert_eq!(ended.code(), ErrorCode::NotAuthorized, "{ended}");
+
+    let setup = f.pool.sign_in("alice", PW).unwrap();
+    assert_eq!(setup.next_step, SignInStep::ContinueSignInWithTotpSetup);
+    let secret = setup.totp_setup.unwrap().secret;
+    f.pool.admin_set_user_mfa_preference("alice", None, Some(userpool::MfaPreference::Enabled), None).unwrap();
+    let now_secs = f.clock.now_ms() / 1000;
+    let totp = userpool::scenario::totp_code(&secret, now_secs).unwrap();
+    let ended = f.pool.confirm_sign_in(&setup.session.unwrap(), &totp, userpool::Attributes::new()).unwrap_err();
+    assert_eq!(ended.code(), ErrorCode::NotAuthorized, "{ended}");
+    assert!(!f.pool.admin_get_user("alice").unwrap().mfa_enabled.iter().any(|m| m.as_str() == "TOTP"));
 }
 
 /// One method at most is preferred: a call that prefers two is refused and changes nothing.

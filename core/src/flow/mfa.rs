@@ -92,23 +92,60 @@ fn usable(u: &UserRecord, ctx: &Ctx<'_>) -> Vec<MfaMethod> {
         .collect()
 }
 
-/// Whether a sign-in would still ask this user for `method`: a challenge started before the
-/// method was turned off, or before its phone or email was removed or unverified, must not
-/// go on to tokens (whoever answers may be the one the change was meant to shut out).
-fn still_asked(u: &UserRecord, method: MfaMethod, ctx: &Ctx<'_>) -> bool {
+/// What a sign-in asks this user for after the password.
+#[derive(Debug, PartialEq, Eq)]
+enum Ask {
+    /// No second factor.
+    Nothing,
+    /// An authenticator to set up now (required, nothing usable, TOTP allowed).
+    TotpSetup,
+    /// This method: the preferred one, the only usable one, or the required-mode fallback.
+    One(MfaMethod),
+    /// A choice among these.
+    Choice(Vec<MfaMethod>),
+    /// Required, and nothing the user could receive a code by.
+    Unreachable,
+}
+
+/// The one place that decides [`Ask`]: a sign-in starts a challenge by it, and an answer to
+/// a challenge counts only while it still agrees (see [`still_asked`]).
+fn ask(u: &UserRecord, ctx: &Ctx<'_>) -> Ask {
     let mode = ctx.settings.raw.mfa.mode;
     if mode == MfaMode::Off {
-        return false;
+        return Ask::Nothing;
     }
     let methods = usable(u, ctx);
-    if !methods.is_empty() {
-        return methods.contains(&method);
+    if methods.is_empty() {
+        if mode == MfaMode::Optional {
+            return Ask::Nothing;
+        }
+        let allowed = &ctx.settings.mfa_methods;
+        if allowed.contains(&MfaMethod::Totp) {
+            return Ask::TotpSetup;
+        }
+        // Required, no authenticator allowed: a verified phone or email is used as is.
+        return [MfaMethod::Sms, MfaMethod::Email]
+            .into_iter()
+            .find(|m| allowed.contains(m) && u.is_verified(m.attribute()))
+            .map_or(Ask::Unreachable, Ask::One);
     }
-    // Required with nothing usable: the verified address `second_factor` falls back to.
-    mode == MfaMode::Required
-        && method != MfaMethod::Totp
-        && ctx.settings.mfa_methods.contains(&method)
-        && u.is_verified(method.attribute())
+    match u.mfa.preferred {
+        Some(preferred) if methods.contains(&preferred) => Ask::One(preferred),
+        _ if methods.len() == 1 => Ask::One(methods[0]),
+        _ => Ask::Choice(methods),
+    }
+}
+
+/// Whether a sign-in would still ask this user for `method` ([`ask`]): a challenge started
+/// before the method was turned off or another one preferred, or before its phone or email
+/// was removed or unverified, must not go on to tokens (whoever answers may be the one the
+/// change was meant to shut out).
+fn still_asked(u: &UserRecord, method: MfaMethod, ctx: &Ctx<'_>) -> bool {
+    match ask(u, ctx) {
+        Ask::One(asked) => asked == method,
+        Ask::Choice(methods) => methods.contains(&method),
+        Ask::Nothing | Ask::TotpSetup | Ask::Unreachable => false,
+    }
 }
 
 /// Ends the challenge of a method a sign-in would no longer ask for (see [`still_asked`]).
@@ -139,45 +176,28 @@ pub(crate) fn second_factor(
     setup_secret: &str,
     ctx: &mut Ctx<'_>,
 ) -> Result<Option<(SignInNext, Vec<Effect>)>> {
-    let mode = ctx.settings.raw.mfa.mode;
-    if mode == MfaMode::Off {
+    if ctx.settings.raw.mfa.mode == MfaMode::Off {
         return Ok(None);
     }
     if ctx.now < next.mfa_lockout.locked_until_ms {
         return Err(Error::not_authorized("Password attempts exceeded"));
     }
-    let mut methods = usable(next, ctx);
-    if methods.is_empty() {
-        if mode == MfaMode::Optional {
-            return Ok(None);
-        }
-        let allowed = &ctx.settings.mfa_methods;
-        if allowed.contains(&MfaMethod::Totp) {
+    match ask(next, ctx) {
+        Ask::Nothing => Ok(None),
+        Ask::TotpSetup => {
             let session = start_challenge(next, ChallengeKind::TotpSetup { secret: setup_secret.to_owned() }, ctx);
-            return Ok(Some((SignInNext::TotpSetup { session }, Vec::new())));
+            Ok(Some((SignInNext::TotpSetup { session }, Vec::new())))
         }
-        // Required, no authenticator allowed: a verified phone or email is used as is.
-        methods = [MfaMethod::Sms, MfaMethod::Email]
-            .into_iter()
-            .filter(|m| allowed.contains(m) && next.is_verified(m.attribute()))
-            .take(1)
-            .collect();
-        if methods.is_empty() {
-            return Err(Error::new(
-                ErrorCode::MfaMethodNotFound,
-                "MFA is required but the user has no verified phone number or email to receive a code.",
-            ));
+        Ask::One(method) => Ok(Some(start_method(next, method, ctx))),
+        Ask::Choice(options) => {
+            let session = start_challenge(next, ChallengeKind::SelectMfa { options: options.clone() }, ctx);
+            Ok(Some((SignInNext::SelectMfa { session, options }, Vec::new())))
         }
+        Ask::Unreachable => Err(Error::new(
+            ErrorCode::MfaMethodNotFound,
+            "MFA is required but the user has no verified phone number or email to receive a code.",
+        )),
     }
-    let method = match next.mfa.preferred {
-        Some(preferred) if methods.contains(&preferred) => preferred,
-        _ if methods.len() == 1 => methods[0],
-        _ => {
-            let session = start_challenge(next, ChallengeKind::SelectMfa { options: methods.clone() }, ctx);
-            return Ok(Some((SignInNext::SelectMfa { session, options: methods }, Vec::new())));
-        }
-    };
-    Ok(Some(start_method(next, method, ctx)))
 }
 
 /// Starts the challenge of one method: a TOTP prompt, or a code sent by SMS or email.
@@ -314,6 +334,12 @@ pub(super) fn answer_totp_setup(
     };
     if let Some(locked) = locked_out(u, ctx) {
         return locked;
+    }
+    // Only while a sign-in would still ask for setup: one that meanwhile gained a method
+    // (an authenticator added elsewhere, SMS turned on) must not let this challenge's holder
+    // put their own authenticator in its place.
+    if ask(u, ctx) != Ask::TotpSetup {
+        return ended_method(u);
     }
     match step {
         Some(step) if secret == secret_checked => {

@@ -83,6 +83,7 @@ pub(crate) fn session_transition(family: &Family, input: SessionInput<'_>, ctx: 
             let token = codes::refresh_token(ctx.rng);
             let new_hash = codes::refresh_token_hash(&token);
             let mut next = family.clone();
+            let mut audit = None;
             if current {
                 next.previous_hash = Some(presented_hash.to_owned());
                 next.rotated_ms = Some(ctx.now);
@@ -97,9 +98,18 @@ pub(crate) fn session_transition(family: &Family, input: SessionInput<'_>, ctx: 
                 if next.siblings.len() > super::state::MAX_SIBLINGS {
                     next.siblings.remove(0);
                 }
+                // Written down: the session now has two live lines, and only one of them may
+                // be its owner's (a thief's replay within the window looks the same).
+                audit = Some(AuditEvent {
+                    sub: family.sub.clone(),
+                    kind: EventKind::RefreshTokenReuse,
+                    success: true,
+                    at_ms: ctx.now,
+                    detail: format!("generation {}: retried within the grace window", family.generation),
+                });
             }
             next.generation += 1;
-            SessionStep { family: Some(next), new_token: Some(token), audit: None, reply: Ok(()) }
+            SessionStep { family: Some(next), new_token: Some(token), audit, reply: Ok(()) }
         }
     }
 }

@@ -709,13 +709,16 @@ pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
     next.challenge = None;
     next.reset_code = None;
     next.updated_ms = ctx.now;
-    Step::put(next, Ok(Reply::Done)).with(Effect::RevokeSessions)
+    let audit = event(&next, EventKind::PasswordChange, true, "reset by an administrator", ctx);
+    Step::put(next, Ok(Reply::Done)).with(Effect::RevokeSessions).with(Effect::Audit(audit))
 }
 
 /// The code of an administrator's reset, to the user's recovery channel: `None` when there is
 /// none, or when the user is no longer waiting for a reset (changed since).
 pub(super) fn send_admin_reset_code(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
-    let Some(attribute) = recovery_channel(u, ctx).filter(|_| u.status == UserStatus::ResetRequired) else {
+    // A disabled user gets no mail, as nowhere else.
+    let waiting = u.status == UserStatus::ResetRequired && u.enabled;
+    let Some(attribute) = recovery_channel(u, ctx).filter(|_| waiting) else {
         return Step::reply(Reply::Delivery(None));
     };
     let mut next = u.clone();
