@@ -297,6 +297,7 @@ impl UserPool {
             Ok((writes, found.value.generation))
         })
     }
+
     /// Tidies the records of a deleted group's members: only memberships of `generation`,
     /// since the group may have been created again, and joined, while this ran.
     fn sweep_group_members(&self, name: &str, generation: u64) -> Result<()> {
