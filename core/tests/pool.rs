@@ -293,6 +293,15 @@ fn only_the_attribute_a_pool_signs_in_by_is_kept_from_deletion() {
     assert!(!f.pool.admin_get_user("ann@example.com").unwrap().attributes.contains_key("phone_number"));
 }
 
+/// Gives `name` the verified phone number +14325551212, as an administrator.
+fn give_verified_phone(f: &Fixture, name: &str) {
+    let phone = userpool::Attributes::from([
+        ("phone_number".to_owned(), "+14325551212".to_owned()),
+        ("phone_number_verified".to_owned(), "true".to_owned()),
+    ]);
+    f.pool.admin_update_user_attributes(name, phone).unwrap();
+}
+
 /// A second-factor challenge counts only while a new sign-in would ask for the same thing:
 /// turning SMS off in a pool that also allows TOTP makes a sign-in ask for TOTP setup, so
 /// the SMS code no longer signs in; and a setup challenge ends once the user has a method,
@@ -301,11 +310,7 @@ fn only_the_attribute_a_pool_signs_in_by_is_kept_from_deletion() {
 fn a_challenge_counts_only_while_a_sign_in_would_ask_for_it() {
     let f = fixture("[mfa]\nmode = 'required'\nmethods = ['totp', 'sms']");
     confirmed(&f, "alice");
-    let phone = userpool::Attributes::from([
-        ("phone_number".to_owned(), "+14325551212".to_owned()),
-        ("phone_number_verified".to_owned(), "true".to_owned()),
-    ]);
-    f.pool.admin_update_user_attributes("alice", phone).unwrap();
+    give_verified_phone(&f, "alice");
     let preferred = Some(userpool::MfaPreference::Preferred);
     f.pool.admin_set_user_mfa_preference("alice", None, preferred, None).unwrap();
     let sms = f.pool.sign_in("alice", PW).unwrap();
@@ -331,11 +336,7 @@ fn a_challenge_counts_only_while_a_sign_in_would_ask_for_it() {
 fn two_preferred_second_factors_are_refused() {
     let f = fixture("[mfa]\nmode = 'optional'\nmethods = ['sms', 'email']");
     confirmed(&f, "alice");
-    let verified = userpool::Attributes::from([
-        ("phone_number".to_owned(), "+14325551212".to_owned()),
-        ("phone_number_verified".to_owned(), "true".to_owned()),
-    ]);
-    f.pool.admin_update_user_attributes("alice", verified).unwrap();
+    give_verified_phone(&f, "alice");
     let both = Some(userpool::MfaPreference::Preferred);
     let refused = f.pool.admin_set_user_mfa_preference("alice", None, both, both).unwrap_err();
     assert_eq!(
