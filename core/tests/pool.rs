@@ -293,6 +293,25 @@ fn only_the_attribute_a_pool_signs_in_by_is_kept_from_deletion() {
     assert!(!f.pool.admin_get_user("ann@example.com").unwrap().attributes.contains_key("phone_number"));
 }
 
+/// A temporary password set by an administrator ends the user's sessions: the account is
+/// not to be used until a new password is chosen, and a kept access token could otherwise
+/// replace the temporary password through change_password without the new-password
+/// challenge. A permanent one leaves them.
+#[test]
+fn a_temporary_password_from_an_administrator_ends_the_sessions() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let kept = signed_in(&f, "alice");
+    f.pool.admin_set_user_password("alice", "another long passphrase", true).unwrap();
+    f.pool.get_user(&kept.access_token).unwrap();
+    f.pool.admin_set_user_password("alice", "Temp-Passw0rd!1", false).unwrap();
+    assert!(f.pool.get_user(&kept.access_token).is_err());
+    assert!(f.pool.refresh(&kept.refresh_token).is_err());
+    let refused = f.pool.change_password(&kept.access_token, "Temp-Passw0rd!1", "a third long passphrase");
+    assert!(refused.is_err());
+    assert_eq!(f.pool.admin_get_user("alice").unwrap().status.as_str(), "FORCE_CHANGE_PASSWORD");
+}
+
 /// Gives `name` the verified phone number +14325551212, as an administrator.
 fn give_verified_phone(f: &Fixture, name: &str) {
     let phone = userpool::Attributes::from([

@@ -695,7 +695,12 @@ pub(super) fn set_password(u: &UserRecord, password_hash: String, permanent: boo
         next.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
     }
     let audit = event(&next, EventKind::PasswordChange, true, "", ctx);
-    Step::put(next, Ok(Reply::Done)).with(Effect::Audit(audit))
+    let step = Step::put(next, Ok(Reply::Done)).with(Effect::Audit(audit));
+    // A temporary password means: choose a new one before going on. A session kept from
+    // before would go on anyway, and its access token could even replace the temporary
+    // password through `change_password`, skipping the required attributes that the
+    // new-password challenge collects.
+    if permanent { step } else { step.with(Effect::RevokeSessions) }
 }
 
 pub(super) fn admin_reset_password(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
