@@ -47,10 +47,10 @@ impl UserPool {
     pub fn associate_software_token(&self, access_token: &str) -> Result<TotpSetup> {
         let (pool, found) = self.user_from_access_token(access_token)?;
         let sub = found.value.sub.clone();
-        let secret = pool.new_totp_secret(&sub)?;
+        let secret = self.new_totp_secret(&sub)?;
         pool.drive(Target::Sub(&sub), &Input::AssociateTotp { secret: secret.sealed })?;
-        let account = crate::flow::display_username(&pool.shared.settings, &found.value);
-        pool.totp_setup(&secret.plain, &account)
+        let account = crate::flow::display_username(&self.shared.settings, &found.value);
+        self.totp_setup(&secret.plain, &account)
     }
 
     /// During `CONTINUE_SIGN_IN_WITH_TOTP_SETUP`: a new secret for the setup session (the
@@ -85,7 +85,7 @@ impl UserPool {
                 "No software token is being associated; call associate_software_token first.",
             ));
         };
-        let step = pool.totp_step(&sub, &pending.secret, code)?;
+        let step = self.totp_step(&sub, &pending.secret, code)?;
         let input = Input::VerifyTotp { step, secret_checked: pending.secret.clone(), friendly_name: name.to_owned() };
         pool.drive(Target::Sub(&sub), &input)?;
         Ok(())

@@ -1372,18 +1372,18 @@ impl UserPool {
         let (pool, found) = self.user_from_access_token(access_token)?;
         attributes::check_password_input(old_password)?;
         attributes::check_password_input(new_password)?;
-        let display = flow::display_username(&pool.shared.settings, &found.value);
+        let display = flow::display_username(&self.shared.settings, &found.value);
         // The new password is checked before the old one costs an attempt.
-        password::check_policy(&pool.shared.settings.raw.password_policy, new_password, &display)?;
+        password::check_policy(&self.shared.settings.raw.password_policy, new_password, &display)?;
         let sub = found.value.sub;
         let old_hash = pool.start_password_attempt(&sub)?;
-        if !pool.shared.hasher.verify(old_password, &old_hash) {
+        if !self.shared.hasher.verify(old_password, &old_hash) {
             let setup_secret = String::new();
             let input =
                 Input::FinishPasswordAttempt { matched: false, hash_checked: old_hash, rehash: None, setup_secret };
             return pool.drive(Target::Sub(&sub), &input).map(drop);
         }
-        let password_hash = pool.shared.hasher.hash(new_password)?;
+        let password_hash = self.shared.hasher.hash(new_password)?;
         pool.drive(Target::Sub(&sub), &Input::ChangePassword { password_hash, old_hash })?;
         Ok(())
     }
@@ -1394,7 +1394,7 @@ impl UserPool {
     pub fn update_user_attributes(&self, access_token: &str, attributes: Attributes) -> Result<Vec<AttributeUpdate>> {
         let (pool, found) = self.user_from_access_token(access_token)?;
         attributes::check_writes(
-            &pool.shared.settings,
+            &self.shared.settings,
             pool.client().write.as_ref(),
             &attributes,
             WriteKind::UserUpdate,
