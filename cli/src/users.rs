@@ -645,7 +645,7 @@ fn write_csv(
         in_groups += usize::from(!u.groups.is_empty());
         left_out += u.attributes.keys().filter(|name| name.starts_with("custom:") && !header.contains(name)).count();
         let cells = header.iter().map(|column| {
-            let value = cell(u, column, username_attributes);
+            let value = cell(pool, u, column, username_attributes);
             if !starts_formula(&value) {
                 return value;
             }
@@ -846,14 +846,10 @@ fn keep_attributes(
     replacement.set_permissions(existing.permissions())
 }
 
-fn cell(user: &User, column: &str, username_attributes: &[String]) -> String {
+fn cell(pool: &UserPool, user: &User, column: &str, username_attributes: &[String]) -> String {
     let attributes: &Attributes = &user.attributes;
     match column {
-        // A pool that signs users in by email or phone number keeps their `sub` as the
-        // username; an import into such a pool takes the email or number instead.
-        USERNAME_COLUMN => {
-            username_attributes.iter().find_map(|attribute| attributes.get(attribute)).unwrap_or(&user.username).clone()
-        }
+        USERNAME_COLUMN => exported_username(pool, user, username_attributes),
         MFA_COLUMN => if user.mfa_enabled.is_empty() { "FALSE" } else { "TRUE" }.to_owned(),
         // Left empty for a user who has none, whom an import would otherwise give one.
         "email_verified" | "phone_number_verified" => match attributes.get(column).map(String::as_str) {
@@ -863,6 +859,29 @@ fn cell(user: &User, column: &str, username_attributes: &[String]) -> String {
         },
         attribute => attributes.get(attribute).cloned().unwrap_or_default(),
     }
+}
+
+/// The `cognito:username` of `user`. A pool that signs users in by email or phone number
+/// keeps their `sub` as the username, which an import refuses; the row gives the address
+/// that signs the user in instead. The other address signs in only once verified, so an
+/// unverified one is given only if the user signs in by it (it is what they signed up with);
+/// otherwise an import would make it theirs, and refuse the row of the user who has it.
+fn exported_username(pool: &UserPool, user: &User, username_attributes: &[String]) -> String {
+    let addresses: Vec<(&String, &String)> =
+        username_attributes.iter().filter_map(|attribute| Some((attribute, user.attributes.get(attribute)?))).collect();
+    let verified = |attribute: &str| user.attributes.get(&format!("{attribute}_verified")).is_some_and(|v| v == "true");
+    let signs_in = |address: &str| pool.admin_get_user(address).is_ok_and(|found| found.sub == user.sub);
+    let chosen = match addresses.as_slice() {
+        [] => None,
+        [(_, only)] => Some(*only),
+        several => several
+            .iter()
+            .find(|(attribute, _)| verified(attribute))
+            .or_else(|| several.iter().find(|(_, address)| signs_in(address)))
+            .or(several.first())
+            .map(|(_, address)| *address),
+    };
+    chosen.unwrap_or(&user.username).clone()
 }
 
 #[cfg(all(test, unix))]

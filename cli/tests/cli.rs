@@ -346,6 +346,44 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     );
 }
 
+/// In a pool whose users sign up with an email or a phone number, a user's other address
+/// signs in only once verified. The export gives, as `cognito:username`, an address the
+/// user signs in by, so that the round trip keeps every row: an unverified email named by a
+/// phone user is not theirs to import with, when another user signs in by it.
+#[test]
+fn an_export_names_users_by_an_address_they_sign_in_by() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "pool_id = 'by_address'\n[sign_in]\nusername_attributes = ['email', 'phone_number']\n";
+    std::fs::write(dir.path().join("pool.toml"), config).unwrap();
+    std::fs::write(
+        dir.path().join("users.csv"),
+        "email,email_verified,phone_number,phone_number_verified,cognito:username\n\
+         ann@example.com,FALSE,+14325551212,TRUE,+14325551212\n\
+         ann@example.com,TRUE,,,ann@example.com\n\
+         cid@example.com,FALSE,+14325550000,FALSE,+14325550000\n",
+    )
+    .unwrap();
+    let pool_args = ["--pool", "pool.sqlite3", "--config", "pool.toml"];
+    let out = ok(&userpool(dir.path(), &[&["users", "import", "users.csv"][..], &pool_args].concat()));
+    assert!(out.contains("imported 3 user(s)"), "{out}");
+    let exported = ok(&userpool(dir.path(), &[&["users", "export"][..], &pool_args].concat()));
+    let usernames: Vec<&str> = exported.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
+    for name in ["+14325551212", "ann@example.com", "+14325550000"] {
+        assert_eq!(usernames.iter().filter(|u| **u == name).count(), 1, "{name} in {exported}");
+    }
+    std::fs::write(dir.path().join("out.csv"), &exported).unwrap();
+    let copy = ["--pool", "copy.sqlite3", "--config", "pool.toml"];
+    let out = ok(&userpool(dir.path(), &[&["users", "import", "out.csv"][..], &copy].concat()));
+    assert!(out.contains("imported 3 user(s)") && out.contains("0 row(s) failed"), "{out}");
+    let again = ok(&userpool(dir.path(), &[&["users", "export"][..], &copy].concat()));
+    let sorted = |csv: &str| {
+        let mut rows: Vec<&str> = csv.lines().collect();
+        rows.sort_unstable();
+        rows.join("\n")
+    };
+    assert_eq!(sorted(&again), sorted(&exported), "the round trip keeps every user as they were");
+}
+
 #[test]
 fn a_pool_sealed_with_an_encryption_key_is_administered_with_its_key_file() {
     let dir = tempfile::tempdir().unwrap();

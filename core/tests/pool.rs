@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use userpool::store::Write;
-use userpool::{Clock, ErrorCode, ImportUser, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
+use userpool::{Attributes, Clock, ErrorCode, ImportUser, MemoryStore, PoolConfig, SignInStep, Store, UserPool};
 
 mod common;
 
@@ -189,13 +189,13 @@ fn an_access_token_carries_its_own_clients_attribute_permissions() {
     confirmed(&f, "alice");
     let mobile = f.pool.with_client("mobile", None).unwrap();
     let token = mobile.sign_in("alice", PW).unwrap().tokens.unwrap().access_token;
-    let given = userpool::Attributes::from([("given_name".to_owned(), "Al".to_owned())]);
+    let given = Attributes::from([("given_name".to_owned(), "Al".to_owned())]);
     // Through the default view (web, which may write anything), the token is still mobile's.
     let refused = f.pool.update_user_attributes(&token, given.clone()).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::NotAuthorized, "{refused}");
     let refused = f.pool.delete_user_attributes(&token, &["given_name".to_owned()]).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::NotAuthorized, "{refused}");
-    let named = userpool::Attributes::from([("name".to_owned(), "Alice".to_owned())]);
+    let named = Attributes::from([("name".to_owned(), "Alice".to_owned())]);
     f.pool.update_user_attributes(&token, named).unwrap();
     f.pool.admin_update_user_attributes("alice", given).unwrap();
     let seen = f.pool.get_user(&token).unwrap();
@@ -285,12 +285,58 @@ fn zero_days_of_temporary_password_validity_means_the_default() {
 #[test]
 fn only_the_attribute_a_pool_signs_in_by_is_kept_from_deletion() {
     let f = fixture("[sign_in]\nusername_attributes = ['email']");
-    let attributes = userpool::Attributes::from([("phone_number".to_owned(), "+14325551212".to_owned())]);
+    let attributes = Attributes::from([("phone_number".to_owned(), "+14325551212".to_owned())]);
     f.pool.admin_create_user("ann@example.com", attributes, None, false).unwrap();
     let refused = f.pool.admin_delete_user_attributes("ann@example.com", &["email".to_owned()]).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::InvalidParameter);
     f.pool.admin_delete_user_attributes("ann@example.com", &["phone_number".to_owned()]).unwrap();
     assert!(!f.pool.admin_get_user("ann@example.com").unwrap().attributes.contains_key("phone_number"));
+}
+
+/// In a pool that signs in by email or phone number, the address a user did not sign up with
+/// signs in only once verified, as an alias does: a user who names someone else's email holds
+/// nothing, its owner still signs up with it, and verifying it then is `AliasExists`. The
+/// address a user signed up with stays their username, verified or not, and cannot be deleted;
+/// the other one can.
+#[test]
+fn an_unverified_second_address_holds_nobody_elses_sign_up() {
+    let f = fixture(
+        "[sign_in]\nusername_attributes = ['email', 'phone_number']\n\
+         [sign_up]\nauto_verified_attributes = ['phone_number']",
+    );
+    let phone = "+14325551212";
+    f.pool.sign_up(phone, PW, email("ann")).unwrap();
+    let code = f.delivery.last_code_to(phone).unwrap();
+    f.pool.confirm_sign_up(phone, &code).unwrap();
+    let refused = f.pool.sign_in("ann@example.com", PW).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::NotAuthorized, "{refused}");
+    f.pool.sign_in(phone, PW).unwrap().tokens.unwrap();
+
+    // The email's owner signs up with it (confirmed at once: the pool verifies phones), and
+    // signs in by it.
+    f.pool.sign_up("ann@example.com", PW, Attributes::new()).unwrap();
+    let owner = f.pool.admin_get_user("ann@example.com").unwrap();
+    assert_eq!(owner.attributes["email"], "ann@example.com");
+    assert_ne!(owner.sub, f.pool.admin_get_user(phone).unwrap().sub);
+    f.pool.sign_in("ann@example.com", PW).unwrap().tokens.unwrap();
+
+    // Verifying an address another user signs in by is refused; the phone's user keeps it
+    // unverified, and may delete it.
+    let verified = Attributes::from([("email_verified".to_owned(), "true".to_owned())]);
+    let taken = f.pool.admin_update_user_attributes(phone, verified).unwrap_err();
+    assert_eq!(taken.code(), ErrorCode::AliasExists, "{taken}");
+    f.pool.admin_delete_user_attributes(phone, &["email".to_owned()]).unwrap();
+    let kept = f.pool.admin_delete_user_attributes(phone, &["phone_number".to_owned()]).unwrap_err();
+    assert_eq!(kept.code(), ErrorCode::InvalidParameter, "{kept}");
+
+    // Once verified, a second address signs in like the first.
+    let bob = Attributes::from([("email".to_owned(), "bob@example.com".to_owned())]);
+    f.pool.admin_create_user("+14325550000", bob, Some("Temp-Passw0rd!1"), false).unwrap();
+    assert!(f.pool.admin_get_user("bob@example.com").is_err());
+    let verified = Attributes::from([("email_verified".to_owned(), "true".to_owned())]);
+    f.pool.admin_update_user_attributes("+14325550000", verified).unwrap();
+    let bob = f.pool.admin_get_user("bob@example.com").unwrap();
+    assert_eq!(bob.attributes["phone_number"], "+14325550000");
 }
 
 /// A temporary password set by an administrator ends the user's sessions: the account is
@@ -314,7 +360,7 @@ fn a_temporary_password_from_an_administrator_ends_the_sessions() {
 
 /// Gives `name` the verified phone number +14325551212, as an administrator.
 fn give_verified_phone(f: &Fixture, name: &str) {
-    let phone = userpool::Attributes::from([
+    let phone = Attributes::from([
         ("phone_number".to_owned(), "+14325551212".to_owned()),
         ("phone_number_verified".to_owned(), "true".to_owned()),
     ]);
@@ -336,7 +382,7 @@ fn a_challenge_counts_only_while_a_sign_in_would_ask_for_it() {
     assert_eq!(sms.next_step, SignInStep::ConfirmSignInWithSmsCode);
     let code = f.delivery.last_code_to("+14325551212").unwrap();
     f.pool.admin_set_user_mfa_preference("alice", None, Some(userpool::MfaPreference::Disabled), None).unwrap();
-    let ended = f.pool.confirm_sign_in(&sms.session.unwrap(), &code, userpool::Attributes::new()).unwrap_err();
+    let ended = f.pool.confirm_sign_in(&sms.session.unwrap(), &code, Attributes::new()).unwrap_err();
     assert_eq!(ended.code(), ErrorCode::NotAuthorized, "{ended}");
 
     let setup = f.pool.sign_in("alice", PW).unwrap();
@@ -345,7 +391,7 @@ fn a_challenge_counts_only_while_a_sign_in_would_ask_for_it() {
     f.pool.admin_set_user_mfa_preference("alice", None, Some(userpool::MfaPreference::Enabled), None).unwrap();
     let now_secs = f.clock.now_ms() / 1000;
     let totp = userpool::scenario::totp_code(&secret, now_secs).unwrap();
-    let ended = f.pool.confirm_sign_in(&setup.session.unwrap(), &totp, userpool::Attributes::new()).unwrap_err();
+    let ended = f.pool.confirm_sign_in(&setup.session.unwrap(), &totp, Attributes::new()).unwrap_err();
     assert_eq!(ended.code(), ErrorCode::NotAuthorized, "{ended}");
     assert!(!f.pool.admin_get_user("alice").unwrap().mfa_enabled.iter().any(|m| m.as_str() == "TOTP"));
 }
@@ -513,7 +559,7 @@ fn every_algorithm_signs_and_verifies() {
 #[test]
 fn an_email_looking_name_is_the_alias_first_and_the_old_username_second() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let verified = |email: &str| -> userpool::Attributes {
+    let verified = |email: &str| -> Attributes {
         [("email".to_owned(), email.to_owned()), ("email_verified".to_owned(), "true".to_owned())].into()
     };
     let before = fixture_on(Arc::clone(&store), config("pool_id = 'aliases'"));
@@ -945,11 +991,11 @@ fn names_with_invisible_characters_are_refused_but_old_ones_still_work() {
     }
     confirmed(&f, "carol");
     let tokens = signed_in(&f, "carol");
-    let attributes = userpool::Attributes::from([("preferred_username".to_owned(), "car\u{200b}ol".to_owned())]);
+    let attributes = Attributes::from([("preferred_username".to_owned(), "car\u{200b}ol".to_owned())]);
     let refused = f.pool.update_user_attributes(&tokens.access_token, attributes).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::InvalidParameter);
     // An address may be a username or an alias: it takes none either.
-    let hidden = userpool::Attributes::from([("email".to_owned(), "car\u{200b}ol@example.com".to_owned())]);
+    let hidden = Attributes::from([("email".to_owned(), "car\u{200b}ol@example.com".to_owned())]);
     let refused = f.pool.admin_update_user_attributes("carol", hidden).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::InvalidParameter);
 
@@ -1182,7 +1228,7 @@ fn attributes_never_make_an_id_token_too_long_to_verify() {
     let f = fixture("");
     confirmed(&f, "alice");
     let tokens = signed_in(&f, "alice");
-    let attrs = |value: &str, names: &[&str]| -> userpool::Attributes {
+    let attrs = |value: &str, names: &[&str]| -> Attributes {
         names.iter().map(|n| ((*n).to_owned(), value.to_owned())).collect()
     };
     // As much as fits: every free-text standard attribute, 2 KiB of plain text each.
@@ -1215,12 +1261,12 @@ fn a_new_password_the_second_factor_refuses_is_not_saved() {
     f.pool.admin_create_user("bob", email("bob"), Some("Temp-Passw0rd!"), false).unwrap();
     let challenge = f.pool.sign_in("bob", "Temp-Passw0rd!").unwrap();
     let session = challenge.session.expect("the new-password challenge");
-    let err = f.pool.confirm_sign_in(&session, PW, userpool::Attributes::new()).unwrap_err();
+    let err = f.pool.confirm_sign_in(&session, PW, Attributes::new()).unwrap_err();
     assert_eq!(err.code(), ErrorCode::MfaMethodNotFound, "{err}");
     assert_eq!(f.pool.admin_get_user("bob").unwrap().status, userpool::UserStatus::ForceChangePassword);
     // The challenge was not used up: answered again, it meets the same refusal, not an
     // expired session.
-    let err = f.pool.confirm_sign_in(&session, PW, userpool::Attributes::new()).unwrap_err();
+    let err = f.pool.confirm_sign_in(&session, PW, Attributes::new()).unwrap_err();
     assert_eq!(err.code(), ErrorCode::MfaMethodNotFound, "{err}");
     let again = f.pool.sign_in("bob", "Temp-Passw0rd!").unwrap();
     assert_eq!(again.next_step, SignInStep::ConfirmSignInWithNewPasswordRequired);
@@ -1301,7 +1347,7 @@ fn a_refresh_takes_the_secret_hash_of_the_internal_username() {
         "[sign_in]\nusername_attributes = ['email']\n[[clients]]\nid = 'backend'\nsecret = '{secret}'\n"
     ));
     let backend = f.pool.with_client("backend", Some(secret)).unwrap();
-    let sub = backend.sign_up("ann@example.com", PW, userpool::Attributes::new()).unwrap().user_sub;
+    let sub = backend.sign_up("ann@example.com", PW, Attributes::new()).unwrap().user_sub;
     let code = f.delivery.last_code_to("ann@example.com").unwrap();
     backend.confirm_sign_up("ann@example.com", &code).unwrap();
     let tokens = backend.sign_in("ann@example.com", PW).unwrap().tokens.unwrap();
@@ -1322,7 +1368,7 @@ fn an_address_another_user_holds_gets_no_code() {
         "[sign_in]\nusername_attributes = ['email']\n[attribute_update]\nrequire_verification_before_update = []",
     );
     for name in ["ann", "bob"] {
-        f.pool.sign_up(&format!("{name}@example.com"), PW, userpool::Attributes::new()).unwrap();
+        f.pool.sign_up(&format!("{name}@example.com"), PW, Attributes::new()).unwrap();
         let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
         f.pool.confirm_sign_up(&format!("{name}@example.com"), &code).unwrap();
     }

@@ -40,7 +40,7 @@ pub(crate) struct Ctx<'a> {
 pub(crate) enum Input {
     // ── sign-up ──────────────────────────────────────────────────────────────
     SignUp {
-        username: String,
+        name: user::NewName,
         password_hash: String,
         attributes: Attributes,
     },
@@ -152,7 +152,7 @@ pub(crate) enum Input {
     GlobalSignOut,
     // ── administration ───────────────────────────────────────────────────────
     AdminCreate {
-        username: String,
+        name: user::NewName,
         attributes: Attributes,
         temporary_password: Zeroizing<String>,
         password_hash: String,
@@ -293,11 +293,9 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
     use Input as I;
     match (state, input) {
         // ── no user yet ──────────────────────────────────────────────────────
-        (None, I::SignUp { username, password_hash, attributes }) => {
-            user::sign_up(username, password_hash, attributes, ctx)
-        }
-        (None, I::AdminCreate { username, attributes, temporary_password, password_hash, send_invitation }) => {
-            user::admin_create(username, attributes, &temporary_password, password_hash, send_invitation, ctx)
+        (None, I::SignUp { name, password_hash, attributes }) => user::sign_up(name, password_hash, attributes, ctx),
+        (None, I::AdminCreate { name, attributes, temporary_password, password_hash, send_invitation }) => {
+            user::admin_create(name, attributes, &temporary_password, password_hash, send_invitation, ctx)
         }
         (None, _) => Step::fail(Error::user_not_found()),
         (Some(_), I::SignUp { .. } | I::AdminCreate { .. }) => {
@@ -451,8 +449,10 @@ pub(crate) fn display_username(settings: &Settings, user: &UserRecord) -> String
     match settings.username_mode {
         crate::config::UsernameMode::Username => user.username.clone(),
         crate::config::UsernameMode::Attributes { .. } => user
-            .attributes
-            .get("email")
+            .username_attribute
+            .as_ref()
+            .and_then(|attribute| user.attributes.get(attribute))
+            .or_else(|| user.attributes.get("email"))
             .or_else(|| user.attributes.get("phone_number"))
             .cloned()
             .unwrap_or_else(|| user.username.clone()),

@@ -132,6 +132,13 @@ pub struct UserRecord {
     pub sub: String,
     /// The username as given (the `sub` when email/phone is the username).
     pub username: String,
+    /// In a pool whose users sign in by email or phone number, the one of the two this user
+    /// signed up with: their username, a sign-in key whether verified or not. The other
+    /// address becomes a key only once verified, as an alias does, so that nobody can hold
+    /// someone else's address by naming it. Absent on users made before it was kept (both
+    /// addresses are then keys, as they were) and in pools of usernames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_attribute: Option<String>,
     /// Account status.
     pub status: UserStatus,
     /// Whether the account may sign in (administrators disable it).
@@ -397,6 +404,7 @@ impl fmt::Debug for UserRecord {
         f.debug_struct("UserRecord")
             .field("sub", &self.sub)
             .field("username", &self.username)
+            .field("username_attribute", &self.username_attribute)
             .field("status", &self.status)
             .field("enabled", &self.enabled)
             .field("password_hash", &"<redacted>")

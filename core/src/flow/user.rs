@@ -16,7 +16,17 @@ use crate::error::{Error, ErrorCode, Result};
 
 // ── validation at the boundary (pure, run by the driver before any hashing) ──────────────
 
-/// Checks a sign-up or admin-create request and returns the username to store and the full
+/// A new user's name, as sign-up, an administrator or an import gives it.
+#[derive(Clone)]
+pub(crate) enum NewName {
+    /// A username of its own.
+    Username(String),
+    /// In a pool that signs in by email or phone number: which of the two the user signed up
+    /// with. Its value is among the attributes; the stored username is the sub.
+    Address(&'static str),
+}
+
+/// Checks a sign-up or admin-create request and returns the new user's name and the full
 /// attributes (with the email/phone taken from the username when those are the username).
 pub(crate) fn check_new_user(
     settings: &Settings,
@@ -24,7 +34,7 @@ pub(crate) fn check_new_user(
     username: &str,
     mut attrs: Attributes,
     by_admin: bool,
-) -> Result<(String, Attributes)> {
+) -> Result<(NewName, Attributes)> {
     attributes::check_new_username(username)?;
     let kind = if by_admin { WriteKind::AdminCreate } else { WriteKind::SignUp };
     attributes::check_writes(settings, client.write.as_ref(), &attrs, kind)?;
@@ -46,8 +56,7 @@ pub(crate) fn check_new_user(
                 return Err(Error::invalid(format!("{attribute} must match the username")));
             }
             attrs.insert(attribute.to_owned(), username.to_owned());
-            // The stored username is the sub, chosen in the transition.
-            String::new()
+            NewName::Address(attribute)
         }
         UsernameMode::Username => {
             if looks_like_uuid(username) {
@@ -64,7 +73,7 @@ pub(crate) fn check_new_user(
                     "Username cannot be of phone number format, since user pool is configured for phone_number alias.",
                 ));
             }
-            username.to_owned()
+            NewName::Username(username.to_owned())
         }
     };
     // An administrator's user gives them at its new-password challenge.
@@ -98,7 +107,8 @@ pub(crate) fn index_keys(settings: &Settings, user: &UserRecord) -> Vec<String> 
     match settings.username_mode {
         UsernameMode::Attributes { email, phone } => {
             for (on, attr) in [(email, "email"), (phone, "phone_number")] {
-                if let (true, Some(value)) = (on, user.attributes.get(attr)) {
+                let counts = is_username_attribute(user, attr) || user.is_verified(attr);
+                if let (true, true, Some(value)) = (on, counts, user.attributes.get(attr)) {
                     keys.push(format!("a:{}", attributes::alias_key(settings, attr, value)));
                 }
             }
@@ -113,6 +123,13 @@ pub(crate) fn index_keys(settings: &Settings, user: &UserRecord) -> Vec<String> 
         }
     }
     keys
+}
+
+/// Whether `attribute` is the address a user of a pool that signs in by email or phone
+/// number signed up with. Users made before that was kept have both addresses as their
+/// username.
+fn is_username_attribute(user: &UserRecord, attribute: &str) -> bool {
+    user.username_attribute.as_deref().is_none_or(|theirs| theirs == attribute)
 }
 
 /// The keys a sign-in name may be found under, most specific first.
@@ -203,18 +220,22 @@ pub(crate) fn sign_up_code_attribute(settings: &Settings, name: &str) -> &'stati
 // ── sign-up ─────────────────────────────────────────────────────────────────────────────
 
 fn new_user(
-    username: String,
+    name: NewName,
     password_hash: String,
     attributes: Attributes,
     status: UserStatus,
     ctx: &mut Ctx<'_>,
 ) -> UserRecord {
     let sub = crypto::uuid_v4(ctx.rng);
-    let username = if username.is_empty() { sub.clone() } else { username };
+    let (username, username_attribute) = match name {
+        NewName::Username(username) => (username, None),
+        NewName::Address(attribute) => (sub.clone(), Some(attribute.to_owned())),
+    };
     UserRecord {
         record_version: RECORD_VERSION,
         sub,
         username,
+        username_attribute,
         status,
         enabled: true,
         attributes,
@@ -236,8 +257,8 @@ fn new_user(
     }
 }
 
-pub(super) fn sign_up(username: String, password_hash: String, attributes: Attributes, ctx: &mut Ctx<'_>) -> Step {
-    let mut user = new_user(username, password_hash, attributes, UserStatus::Unconfirmed, ctx);
+pub(super) fn sign_up(name: NewName, password_hash: String, attributes: Attributes, ctx: &mut Ctx<'_>) -> Step {
+    let mut user = new_user(name, password_hash, attributes, UserStatus::Unconfirmed, ctx);
     let target = ["email", "phone_number"]
         .into_iter()
         .find(|a| ctx.settings.auto_verified.contains(*a) && user.attributes.contains_key(*a));
@@ -330,14 +351,14 @@ pub(super) fn admin_confirm(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
 }
 
 pub(super) fn admin_create(
-    username: String,
+    name: NewName,
     attributes: Attributes,
     temporary_password: &str,
     password_hash: String,
     send_invitation: bool,
     ctx: &mut Ctx<'_>,
 ) -> Step {
-    let mut user = new_user(username, password_hash, attributes, UserStatus::ForceChangePassword, ctx);
+    let mut user = new_user(name, password_hash, attributes, UserStatus::ForceChangePassword, ctx);
     user.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
     let mut step = Step { change: Change::Keep, effects: Vec::new(), reply: Ok(Reply::Delivery(None)) };
     if send_invitation
@@ -900,11 +921,12 @@ pub(super) fn verify_attribute(u: &UserRecord, attribute: &str, code: &str, ctx:
 pub(super) fn delete_attributes(u: &UserRecord, names: &[String], ctx: &mut Ctx<'_>) -> Step {
     let mut next = u.clone();
     for name in names {
-        // Only the attributes the pool signs in by: in a pool of email usernames, a phone
-        // number is an ordinary attribute.
+        // Only the address the user signs up with: in a pool of email usernames, a phone
+        // number is an ordinary attribute, and so is the other address of a pool that takes
+        // either.
         let login = match ctx.settings.username_mode {
             UsernameMode::Attributes { email, phone } => {
-                (email && name == "email") || (phone && name == "phone_number")
+                ((email && name == "email") || (phone && name == "phone_number")) && is_username_attribute(u, name)
             }
             UsernameMode::Username => false,
         };
@@ -1024,7 +1046,27 @@ pub(crate) fn taken_error(settings: &Settings, key: &str, new_user: bool) -> Err
 
 #[cfg(test)]
 mod tests {
-    use super::lockout_secs;
+    use super::{index_keys, lockout_secs};
+    use crate::config::{PoolConfig, Settings};
+    use crate::store::conformance::sample_user;
+
+    /// A user made before the address they signed up with was kept has both addresses as
+    /// keys, as before; a newer one has the other only once verified.
+    #[test]
+    fn a_second_address_is_a_key_once_verified_or_on_an_older_user() {
+        let config = PoolConfig::from_toml("[sign_in]\nusername_attributes = ['email', 'phone_number']").unwrap();
+        let settings = Settings::new(config).unwrap();
+        let mut user = sample_user("s1", "s1");
+        user.attributes.insert("phone_number".into(), "+14325551212".into());
+        let older = index_keys(&settings, &user);
+        assert_eq!(older.len(), 3, "{older:?}");
+        user.username_attribute = Some("phone_number".into());
+        let newer = index_keys(&settings, &user);
+        assert_eq!(newer.len(), 2, "{newer:?}");
+        assert!(newer[1].contains("+14325551212"), "{newer:?}");
+        user.attributes.insert("email_verified".into(), "true".into());
+        assert_eq!(index_keys(&settings, &user), older);
+    }
 
     #[test]
     fn lockout_follows_cognito_schedule() {

@@ -122,7 +122,7 @@ impl UserPool {
         rng: &mut dyn rand_core::RngCore,
     ) -> Result<(UserRecord, Vec<String>)> {
         let settings = &self.shared.settings;
-        let (username, attributes) =
+        let (name, attributes) =
             user::check_new_user(settings, self.client(), &imported.username, imported.attributes, true)?;
         // Unlike an administrator's user, an imported one never meets a new-password
         // challenge that would ask for what is missing.
@@ -138,7 +138,7 @@ impl UserPool {
         // The record is made by the same transition as an administrator's create, so it
         // gets every field a new user gets; only its status and password differ.
         let input = Input::AdminCreate {
-            username,
+            name,
             attributes,
             temporary_password: Zeroizing::new(String::new()),
             password_hash,

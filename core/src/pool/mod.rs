@@ -705,10 +705,10 @@ impl UserPool {
         if !settings.raw.sign_up.enabled {
             return Err(Error::not_authorized("SignUp is not permitted for this user pool"));
         }
-        let (stored, attributes) = user::check_new_user(settings, self.client(), username, attributes, false)?;
+        let (name, attributes) = user::check_new_user(settings, self.client(), username, attributes, false)?;
         attributes::check_password_input(password)?;
         let password_hash = self.hash_new_password(password, username)?;
-        let outcome = self.drive(Target::New, &Input::SignUp { username: stored, password_hash, attributes })?;
+        let outcome = self.drive(Target::New, &Input::SignUp { name, password_hash, attributes })?;
         let Reply::SignedUp { sub, confirmed, delivery } = outcome.reply else {
             return Err(Error::internal("unexpected reply to sign-up"));
         };
@@ -1516,7 +1516,7 @@ impl UserPool {
         send_invitation: bool,
     ) -> Result<CreatedUser> {
         let settings = &self.shared.settings;
-        let (stored, attributes) = user::check_new_user(settings, self.client(), username, attributes, true)?;
+        let (name, attributes) = user::check_new_user(settings, self.client(), username, attributes, true)?;
         let temporary = match temporary_password {
             Some(p) => {
                 attributes::check_password_input(p)?;
@@ -1526,13 +1526,8 @@ impl UserPool {
             None => codes::temporary_password(&mut crypto::os_rng()),
         };
         let password_hash = self.shared.hasher.hash(&temporary)?;
-        let input = Input::AdminCreate {
-            username: stored,
-            attributes,
-            temporary_password: temporary,
-            password_hash,
-            send_invitation,
-        };
+        let input =
+            Input::AdminCreate { name, attributes, temporary_password: temporary, password_hash, send_invitation };
         let outcome = self.drive(Target::New, &input)?;
         let user = outcome.user.ok_or_else(|| Error::internal("created no user"))?;
         let code_delivery = match outcome.reply {

@@ -19,6 +19,7 @@ pub fn sample_user(sub: &str, username: &str) -> UserRecord {
         record_version: RECORD_VERSION,
         sub: sub.to_owned(),
         username: username.to_owned(),
+        username_attribute: None,
         status: UserStatus::Confirmed,
         enabled: true,
         attributes: BTreeMap::from([("email".to_owned(), format!("{username}@example.com"))]),
