@@ -7,6 +7,15 @@ cd "$(dirname "$0")"
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# The package runs on any Node 20 (package.json's engines); its suite needs --test-timeout,
+# which came in Node 20.11. Say so at once rather than as an unknown option at the end.
+node -e '
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  if (major < 20 || (major === 20 && minor < 11)) {
+    console.error(`bindings/node/test.sh needs Node >= 20.11 (for node --test-timeout); this is ${process.version}`);
+    process.exit(1);
+  }'
+
 echo "-- npm ci (only when package-lock.json changed)"
 stamp=node_modules/.userpool-lock.sha256
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
