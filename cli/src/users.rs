@@ -863,9 +863,9 @@ fn cell(pool: &UserPool, user: &User, column: &str, username_attributes: &[Strin
 
 /// The `cognito:username` of `user`. A pool that signs users in by email or phone number
 /// keeps their `sub` as the username, which an import refuses; the row gives the address
-/// that signs the user in instead. The other address signs in only once verified, so an
-/// unverified one is given only if the user signs in by it (it is what they signed up with);
-/// otherwise an import would make it theirs, and refuse the row of the user who has it.
+/// the user signed up with instead, which an import makes their username again. The other
+/// address signs in only once verified, so an unverified address that signs the user in is
+/// the one; else a verified one (either signs in, and stays a key after the import).
 fn exported_username(pool: &UserPool, user: &User, username_attributes: &[String]) -> String {
     let addresses: Vec<(&String, &String)> =
         username_attributes.iter().filter_map(|attribute| Some((attribute, user.attributes.get(attribute)?))).collect();
@@ -876,8 +876,8 @@ fn exported_username(pool: &UserPool, user: &User, username_attributes: &[String
         [(_, only)] => Some(*only),
         several => several
             .iter()
-            .find(|(attribute, _)| verified(attribute))
-            .or_else(|| several.iter().find(|(_, address)| signs_in(address)))
+            .find(|(attribute, address)| !verified(attribute) && signs_in(address))
+            .or_else(|| several.iter().find(|(attribute, _)| verified(attribute)))
             .or(several.first())
             .map(|(_, address)| *address),
     };

@@ -320,6 +320,16 @@ fn an_unverified_second_address_holds_nobody_elses_sign_up() {
     assert_ne!(owner.sub, f.pool.admin_get_user(phone).unwrap().sub);
     f.pool.sign_in("ann@example.com", PW).unwrap().tokens.unwrap();
 
+    // An address another user signs in by cannot be taken on even unverified: no code goes
+    // to it for someone else.
+    let sent = f.delivery.messages().len();
+    let refused = f.pool.sign_up("+14325559999", PW, email("ann")).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::UsernameExists, "{refused}");
+    assert_eq!(f.delivery.messages().len(), sent, "a code went to ann's address");
+    f.pool.admin_create_user("+14325558888", Attributes::new(), None, false).unwrap();
+    let refused = f.pool.admin_update_user_attributes("+14325558888", email("ann")).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::AliasExists, "{refused}");
+
     // Verifying an address another user signs in by is refused; the phone's user keeps it
     // unverified, and may delete it.
     let verified = Attributes::from([("email_verified".to_owned(), "true".to_owned())]);
@@ -337,6 +347,41 @@ fn an_unverified_second_address_holds_nobody_elses_sign_up() {
     f.pool.admin_update_user_attributes("+14325550000", verified).unwrap();
     let bob = f.pool.admin_get_user("bob@example.com").unwrap();
     assert_eq!(bob.attributes["phone_number"], "+14325550000");
+}
+
+/// A user made before the record said which address they signed up with has both as keys.
+/// With one address, the next write records it, so an address added later signs in only
+/// once verified; the record then carries the version that older libraries refuse, since
+/// they would drop the field and take the added address as a key again.
+#[test]
+fn an_older_sign_up_address_user_is_recorded_on_their_next_write() {
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let f = fixture_on(
+        store.clone(),
+        config("pool_id = 'older'\n[sign_in]\nusername_attributes = ['email', 'phone_number']"),
+    );
+    f.pool.admin_create_user("+14325551212", Attributes::new(), Some("Temp-Passw0rd!1"), false).unwrap();
+    f.pool.admin_set_user_password("+14325551212", PW, true).unwrap();
+    let key = "a:phone_number:+14325551212";
+    let mut older = store.user_by_key("older", key).unwrap().unwrap();
+    assert_eq!((older.value.username_attribute.as_deref(), older.value.record_version), (Some("phone_number"), 2));
+    older.value.username_attribute = None;
+    older.value.record_version = 1;
+    let keys = vec![format!("u:{}", older.value.sub), key.to_owned()];
+    store.commit("older", vec![Write::PutUser { user: older.value, keys, expect: Some(older.version) }]).unwrap();
+
+    let tokens = f.pool.sign_in("+14325551212", PW).unwrap().tokens.unwrap();
+    let recorded = store.user_by_key("older", key).unwrap().unwrap().value;
+    assert_eq!((recorded.username_attribute.as_deref(), recorded.record_version), (Some("phone_number"), 2));
+    f.pool.update_user_attributes(&tokens.access_token, email("ann")).unwrap();
+    assert!(f.pool.admin_get_user("ann@example.com").is_err(), "an unverified address added later is no key");
+    f.pool.admin_create_user("ann@example.com", Attributes::new(), None, false).unwrap();
+
+    // A user of a pool of usernames carries nothing newer: older libraries still read it.
+    let names: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let f = fixture_on(names.clone(), config("pool_id = 'names'"));
+    confirmed(&f, "alice");
+    assert_eq!(names.user_by_key("names", "u:alice").unwrap().unwrap().value.record_version, 1);
 }
 
 /// A temporary password set by an administrator ends the user's sessions: the account is

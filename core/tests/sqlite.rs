@@ -26,6 +26,8 @@ const LOCK_HOLDER_ENV: &str = "USERPOOL_TEST_HOLD_LOCK_ON";
 /// the whole pool (`Store::users`).
 type TempStore = Interposed<SqliteStore>;
 
+/// A record version this library does not know.
+const NEWER: u32 = userpool::flow::state::RECORD_VERSION + 1;
 fn temp_store() -> TempStore {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap();
@@ -424,10 +426,10 @@ fn deleting_a_newer_librarys_user_removes_the_terms_only_it_knows() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
     let conn = rusqlite::Connection::open(&path).unwrap();
     // A newer library indexed a term this one has never heard of; the record still decodes.
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "INSERT INTO userpool_user_search (pool, attr, term, user_id) VALUES ('p1', 'nickname', 'ally', 1);
-         UPDATE userpool_users SET record = json_set(record, '$.record_version', 2);",
-    )
+         UPDATE userpool_users SET record = json_set(record, '$.record_version', {NEWER});"
+    ))
     .unwrap();
     store.commit("p1", vec![Write::DeleteUser { sub: "s1".into(), expect: 1 }]).unwrap();
     let left: i64 = conn.query_row("SELECT count(*) FROM userpool_user_search", [], |r| r.get(0)).unwrap();
@@ -476,7 +478,9 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     for table in ["userpool_users", "userpool_families"] {
         conn.execute(
-            &format!("UPDATE {table} SET record = json_set(record, '$.record_version', 2, '$.passkeys', json('[]'))"),
+            &format!(
+                "UPDATE {table} SET record = json_set(record, '$.record_version', {NEWER}, '$.passkeys', json('[]'))"
+            ),
             [],
         )
         .unwrap();
@@ -490,13 +494,13 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
     ];
     for refused in refusals {
         let Err(StoreError::Unreadable(message)) = refused else { panic!("read: {refused:?}") };
-        assert!(message.contains("newer userpool (record version 2"), "{message}");
+        assert!(message.contains(&format!("newer userpool (record version {NEWER}")), "{message}");
     }
     // What the newer library added may be what keeps the record from decoding here.
     conn.execute("UPDATE userpool_users SET record = json_set(record, '$.status', 'ARCHIVED')", []).unwrap();
     for refused in [store.user("p1", "s1").map(|_| ()), store.users("p1", None, 10, &|_| true).map(|_| ())] {
         let Err(StoreError::Unreadable(message)) = refused else { panic!("read: {refused:?}") };
-        assert!(message.contains("newer userpool (record version 2"), "{message}");
+        assert!(message.contains(&format!("newer userpool (record version {NEWER}")), "{message}");
     }
 }
 

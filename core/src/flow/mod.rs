@@ -291,6 +291,8 @@ impl Step {
 /// The transition table: one arm per (state, input).
 pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx<'_>) -> Step {
     use Input as I;
+    let adopted = state.and_then(|u| user::with_username_attribute(ctx.settings, u));
+    let state = adopted.as_ref().or(state);
     match (state, input) {
         // ── no user yet ──────────────────────────────────────────────────────
         (None, I::SignUp { name, password_hash, attributes }) => user::sign_up(name, password_hash, attributes, ctx),

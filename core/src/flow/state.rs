@@ -11,10 +11,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::attributes::Attributes;
 
-/// Schema version of [`UserRecord`] and [`Family`] as written by this library. Raise it
+/// The newest schema version of [`UserRecord`] and [`Family`] this library reads. Raise it
 /// with any new field that an older library must not ignore: stores refuse records newer
-/// than the library reading them (see [`Record`]).
-pub const RECORD_VERSION: u32 = 1;
+/// than the library reading them (see [`Record`]). A record is written with the lowest
+/// version that holds what it carries, so that older libraries still read the rest.
+pub const RECORD_VERSION: u32 = 2;
+
+/// The version of a record that holds nothing later versions added.
+pub(crate) const BASE_RECORD_VERSION: u32 = 1;
+
+/// The version that added [`UserRecord::username_attribute`]. An older library would drop
+/// the field when writing the user back, and then take the user's unverified other address
+/// as a sign-in key: a write that fails for good once another user signs in by it.
+pub(crate) const USERNAME_ATTRIBUTE_RECORD_VERSION: u32 = 2;
 
 /// Whether a field holds its default, which a record leaves out: most users have no code,
 /// challenge, group or second factor, and the fields that say so were a third of a record.
@@ -414,6 +423,13 @@ impl fmt::Debug for UserRecord {
 }
 
 impl UserRecord {
+    /// Records which address (`email`, `phone_number`) the user signed up with, in the
+    /// record version that carries it.
+    pub(crate) fn set_username_attribute(&mut self, attribute: &str) {
+        self.username_attribute = Some(attribute.to_owned());
+        self.record_version = self.record_version.max(USERNAME_ATTRIBUTE_RECORD_VERSION);
+    }
+
     /// Whether `attribute` (`email`, `phone_number`) is present and verified.
     pub fn is_verified(&self, attribute: &str) -> bool {
         self.attributes.contains_key(attribute)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::state::{ChallengeKind, EventKind, Family, Lockout, MfaMethod, RECORD_VERSION, UserRecord, UserStatus};
+use super::state::{BASE_RECORD_VERSION, ChallengeKind, EventKind, Family, Lockout, MfaMethod, UserRecord, UserStatus};
 use super::{
     AttributeUpdate, Change, CodeDelivery, Ctx, Effect, NewSession, Reply, SignInNext, Step, event, issue_code,
     message, mfa, redeem,
@@ -103,11 +103,23 @@ fn looks_like_uuid(name: &str) -> bool {
 
 /// The unique lookup keys of a user: its username and its login aliases.
 pub(crate) fn index_keys(settings: &Settings, user: &UserRecord) -> Vec<String> {
+    keys(settings, user, false)
+}
+
+/// The user's [`index_keys`] and, in a pool whose users sign up with an email or a phone
+/// number, the key their other address takes once verified. A user may not take on an
+/// address another user signs in by, even unverified: no code goes to it for them, as none
+/// did when every address was a key.
+pub(crate) fn claimed_keys(settings: &Settings, user: &UserRecord) -> Vec<String> {
+    keys(settings, user, true)
+}
+
+fn keys(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<String> {
     let mut keys = vec![format!("u:{}", attributes::login_key(settings, &user.username))];
     match settings.username_mode {
         UsernameMode::Attributes { email, phone } => {
             for (on, attr) in [(email, "email"), (phone, "phone_number")] {
-                let counts = is_username_attribute(user, attr) || user.is_verified(attr);
+                let counts = unverified || is_username_attribute(user, attr) || user.is_verified(attr);
                 if let (true, true, Some(value)) = (on, counts, user.attributes.get(attr)) {
                     keys.push(format!("a:{}", attributes::alias_key(settings, attr, value)));
                 }
@@ -123,6 +135,24 @@ pub(crate) fn index_keys(settings: &Settings, user: &UserRecord) -> Vec<String> 
         }
     }
     keys
+}
+
+/// A user made before the record said which address they signed up with, in a pool whose
+/// users sign up with an email or a phone number, and who has one address: a copy that
+/// names it. The username cannot be deleted, so it is the one. Once recorded, an address the
+/// user adds later signs in only once verified; without it, both would be keys for good.
+pub(crate) fn with_username_attribute(settings: &Settings, user: &UserRecord) -> Option<UserRecord> {
+    let UsernameMode::Attributes { email, phone } = settings.username_mode else { return None };
+    if user.username_attribute.is_some() {
+        return None;
+    }
+    let mut present = [(email, "email"), (phone, "phone_number")]
+        .into_iter()
+        .filter(|(on, attr)| *on && user.attributes.contains_key(*attr));
+    let (Some((_, only)), None) = (present.next(), present.next()) else { return None };
+    let mut adopted = user.clone();
+    adopted.set_username_attribute(only);
+    Some(adopted)
 }
 
 /// Whether `attribute` is the address a user of a pool that signs in by email or phone
@@ -227,15 +257,15 @@ fn new_user(
     ctx: &mut Ctx<'_>,
 ) -> UserRecord {
     let sub = crypto::uuid_v4(ctx.rng);
-    let (username, username_attribute) = match name {
+    let (username, address) = match name {
         NewName::Username(username) => (username, None),
-        NewName::Address(attribute) => (sub.clone(), Some(attribute.to_owned())),
+        NewName::Address(attribute) => (sub.clone(), Some(attribute)),
     };
-    UserRecord {
-        record_version: RECORD_VERSION,
+    let mut user = UserRecord {
+        record_version: BASE_RECORD_VERSION,
         sub,
         username,
-        username_attribute,
+        username_attribute: None,
         status,
         enabled: true,
         attributes,
@@ -254,13 +284,22 @@ fn new_user(
         mfa_lockout: Default::default(),
         code_requests_ms: Vec::new(),
         group_generations: Default::default(),
+    };
+    if let Some(attribute) = address {
+        user.set_username_attribute(attribute);
     }
+    user
 }
 
 pub(super) fn sign_up(name: NewName, password_hash: String, attributes: Attributes, ctx: &mut Ctx<'_>) -> Step {
     let mut user = new_user(name, password_hash, attributes, UserStatus::Unconfirmed, ctx);
-    let target = ["email", "phone_number"]
+    // The address signed up with first: the other may be someone else's, whose owner's
+    // account would then make every confirmation an AliasExists.
+    let signed_up_with = user.username_attribute.clone();
+    let target = signed_up_with
+        .as_deref()
         .into_iter()
+        .chain(["email", "phone_number"])
         .find(|a| ctx.settings.auto_verified.contains(*a) && user.attributes.contains_key(*a));
     let Some(attribute) = target else {
         // Nothing to verify: the account is usable at once.
@@ -477,7 +516,7 @@ impl Expiring for Vec<i64> {
 pub(crate) fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {
     let refresh_token = codes::refresh_token(ctx.rng);
     let family = Family {
-        record_version: RECORD_VERSION,
+        record_version: BASE_RECORD_VERSION,
         id: crypto::uuid_v4(ctx.rng),
         sub: u.sub.clone(),
         client_id: ctx.client.id.clone(),

@@ -538,16 +538,17 @@ impl UserPool {
                     expect: None,
                 });
             }
-            // The keys a user takes on (all of a new user's) are checked before anything is
-            // sent, so a taken username or address gets no message (not even a code for the
-            // address itself); the commit re-checks them atomically.
+            // The keys a user takes on or claims (all of a new user's; see
+            // `user::claimed_keys`) are checked before anything is sent, so a taken username
+            // or address gets no message (not even a code for the address itself); the
+            // commit re-checks the keys it takes atomically.
             for write in &writes {
-                if let Write::PutUser { keys, expect, user: next } = write {
+                if let Write::PutUser { expect, user: next, .. } = write {
                     let held = match (expect, &loaded) {
-                        (Some(_), Some(before)) => user::index_keys(settings, &before.value),
+                        (Some(_), Some(before)) => user::claimed_keys(settings, &before.value),
                         _ => Vec::new(),
                     };
-                    for key in keys.iter().filter(|key| !held.contains(key)) {
+                    for key in user::claimed_keys(settings, next).iter().filter(|key| !held.contains(key)) {
                         let holder = self.store().user_sub_by_key(self.pool_id(), key).map_err(backend)?;
                         if holder.is_some_and(|holder| holder.value != next.sub) {
                             return Err(user::taken_error(settings, key, expect.is_none()));

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{GROUP_ATTRIBUTE, Store, StoreError, UserSearch, Write, search_term};
-use crate::flow::state::{AuditEvent, EventKind, Family, Lockout, RECORD_VERSION, UserRecord, UserStatus};
+use crate::flow::state::{AuditEvent, BASE_RECORD_VERSION, EventKind, Family, Lockout, UserRecord, UserStatus};
 
 /// A user record for tests.
 pub fn sample_user(sub: &str, username: &str) -> UserRecord {
     UserRecord {
-        record_version: RECORD_VERSION,
+        record_version: BASE_RECORD_VERSION,
         sub: sub.to_owned(),
         username: username.to_owned(),
         username_attribute: None,
@@ -44,7 +44,7 @@ pub fn sample_user(sub: &str, username: &str) -> UserRecord {
 /// A family record for tests.
 pub fn sample_family(id: &str, sub: &str, hash: &str) -> Family {
     Family {
-        record_version: RECORD_VERSION,
+        record_version: BASE_RECORD_VERSION,
         id: id.to_owned(),
         sub: sub.to_owned(),
         client_id: "default".to_owned(),
