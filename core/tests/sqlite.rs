@@ -421,6 +421,24 @@ fn a_failure_count_at_its_limit_keeps_the_user_locked_out() {
     assert!(err.message().contains("attempts exceeded"), "still locked: {err}");
 }
 
+/// Should a user's `keys` column ever list another user's key (a hand edit, a newer
+/// library's bug), replacing or deleting that user releases none of the other's: the name
+/// would otherwise be free for anyone to take.
+#[test]
+fn a_user_releases_only_its_own_keys() {
+    let (_dir, path, store) = file_with_users(&[("s1", "alice"), ("s2", "bob")]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let drift = "UPDATE userpool_users SET keys = json('[\"u:alice\", \"u:bob\"]') WHERE sub = 's1'";
+    let bob = || store.user_by_key("p1", "u:bob").unwrap().map(|found| found.value.sub);
+    conn.execute(drift, []).unwrap();
+    store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], Some(1))]).unwrap();
+    assert_eq!(bob().as_deref(), Some("s2"));
+    conn.execute(drift, []).unwrap();
+    store.commit("p1", vec![Write::DeleteUser { sub: "s1".into(), expect: 2 }]).unwrap();
+    assert_eq!(bob().as_deref(), Some("s2"));
+    assert_eq!(store.user_by_key("p1", "u:alice").unwrap(), None);
+}
+
 #[test]
 fn deleting_a_newer_librarys_user_removes_the_terms_only_it_knows() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);

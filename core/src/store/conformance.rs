@@ -332,6 +332,14 @@ pub fn families_follow_their_user(store: &dyn Store) {
     assert!(store.family("p1", "fam-1").unwrap().is_none());
     assert!(store.family_by_hash("p1", "h1").unwrap().is_none());
     assert!(store.families_of("p1", "sub-a").unwrap().is_empty());
+
+    // A family written with another `sub` is listed under that user only.
+    let moved = sample_family("fam-2", "sub-b", "h4");
+    store.commit("p1", vec![Write::PutFamily { family: moved.clone(), new_hashes: vec![], expect: None }]).unwrap();
+    let moved = Family { sub: "sub-c".into(), ..moved };
+    store.commit("p1", vec![Write::PutFamily { family: moved, new_hashes: vec![], expect: Some(1) }]).unwrap();
+    assert!(store.families_of("p1", "sub-b").unwrap().is_empty());
+    assert_eq!(store.families_of("p1", "sub-c").unwrap().len(), 1);
 }
 
 /// A family deleted at the version read is gone with every hash issued in it; the user and

@@ -173,6 +173,13 @@ impl Data {
                     self.family_by_hash.insert(k(pool, &hash), family.id.clone());
                     self.hashes_of.entry(fid.clone()).or_default().push(hash);
                 }
+                // A family whose `sub` changed is listed under its new user only, as SQLite's
+                // `sub` column lists it.
+                if let Some(old) = self.families.get(&fid).filter(|old| old.value.sub != family.sub)
+                    && let Some(listed) = self.families_of.get_mut(&k(pool, &old.value.sub))
+                {
+                    listed.remove(&family.id);
+                }
                 self.families_of.entry(k(pool, &family.sub)).or_default().insert(family.id.clone());
                 self.families_expiry.set(&fid, Some(family.expires_ms));
                 let version = expect.map_or(1, |v| v + 1);

@@ -269,11 +269,15 @@ impl Default for SqliteOptions {
     }
 }
 
+/// The longest [`SqliteOptions::busy_timeout`]: `i32::MAX` milliseconds.
+const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
 impl SqliteOptions {
     /// How long any connection waits for a lock held by another connection or process
-    /// before failing (default 5 s).
+    /// before failing (default 5 s). SQLite counts it in milliseconds in an `int`: a longer
+    /// wait is waited as `i32::MAX` milliseconds (24.8 days).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        self.busy_timeout = timeout;
+        self.busy_timeout = timeout.min(MAX_BUSY_TIMEOUT);
         self
     }
 
@@ -1097,9 +1101,12 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
                 .query_row(params![pool, user.sub, version, user.username, to_json(&keys)?, to_json(&user)?], |r| {
                     r.get(0)
                 })?;
-            let mut release = tx.prepare_cached("DELETE FROM userpool_user_keys WHERE pool = ?1 AND key = ?2")?;
+            // Only the user's own key rows: should the `keys` column ever disagree with the
+            // keys table, no other user's name is released.
+            let mut release =
+                tx.prepare_cached("DELETE FROM userpool_user_keys WHERE pool = ?1 AND key = ?2 AND user_id = ?3")?;
             for old in old_keys.iter().filter(|k| !keys.contains(*k)) {
-                release.execute(params![pool, old])?;
+                release.execute(params![pool, old, id])?;
             }
             let mut claim = tx.prepare_cached(
                 "INSERT INTO userpool_user_keys (pool, key, user_id) VALUES (?1, ?2, ?3)
@@ -1123,9 +1130,10 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
         }
         Write::DeleteUser { sub, .. } => {
             if let Some(old) = stored_user(tx, pool, sub)? {
-                let mut release = tx.prepare_cached("DELETE FROM userpool_user_keys WHERE pool = ?1 AND key = ?2")?;
+                let mut release =
+                    tx.prepare_cached("DELETE FROM userpool_user_keys WHERE pool = ?1 AND key = ?2 AND user_id = ?3")?;
                 for key in &old.keys {
-                    release.execute(params![pool, key])?;
+                    release.execute(params![pool, key, old.id])?;
                 }
                 unindex_user(tx, pool, old.id, old.terms.as_deref())?;
                 tx.prepare_cached("DELETE FROM userpool_users WHERE id = ?1")?.execute(params![old.id])?;
@@ -1444,7 +1452,8 @@ impl SqliteStore {
     /// whose expectations fail is rolled back alone and answered `Conflict` or `Taken`,
     /// exactly as if the group's commits had run one after another. Answers are given only
     /// once the transaction is durable. A database error inside one commit fails that
-    /// commit, and the rest are retried without it.
+    /// commit, and the rest are retried without it; one at `COMMIT` (where WAL mode writes
+    /// the pages, so where a full disk usually shows) fails them all, none of them kept.
     fn commit_group(&self, conn: &mut Connection, group: Vec<Arc<Pending>>) {
         let mut todo = group;
         while !todo.is_empty() {
@@ -1592,6 +1601,17 @@ mod tests {
             .unwrap();
         let subs: Vec<&str> = page.users.iter().map(|u| u.sub.as_str()).collect();
         assert_eq!(subs, ["a", "d"]);
+    }
+
+    /// SQLite takes the timeout as an `int` of milliseconds; a longer one is waited as the
+    /// longest it can hold, not a panic in rusqlite.
+    #[test]
+    fn a_busy_timeout_past_what_sqlite_holds_is_its_longest() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions::default().busy_timeout(Duration::MAX);
+        let store = SqliteStore::open_with(dir.path().join("pool.sqlite3"), options).unwrap();
+        let waited: i64 = store.writer.lock().unwrap().query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
+        assert_eq!(waited, i64::from(i32::MAX));
     }
 
     #[test]
