@@ -1384,25 +1384,31 @@ fn a_preferred_username_alias_is_set_after_confirmation() {
 }
 
 /// A refresh with a client secret proves it with SECRET_HASH over the internal username, as
-/// Cognito's clients compute it (the sub, where users sign in by email), or over the email.
+/// Cognito's clients compute it (the sub, where users sign in by email), or over an address
+/// the user signs in by: the one they signed up with, or the other once verified.
 #[test]
 fn a_refresh_takes_the_secret_hash_of_the_internal_username() {
     let secret = "a-very-long-client-secret";
     let f = fixture(&format!(
-        "[sign_in]\nusername_attributes = ['email']\n[[clients]]\nid = 'backend'\nsecret = '{secret}'\n"
+        "[sign_in]\nusername_attributes = ['email', 'phone_number']\n\
+         [[clients]]\nid = 'backend'\nsecret = '{secret}'\n"
     ));
     let backend = f.pool.with_client("backend", Some(secret)).unwrap();
-    let sub = backend.sign_up("ann@example.com", PW, Attributes::new()).unwrap().user_sub;
+    let phone = Attributes::from([("phone_number".to_owned(), "+14325551212".to_owned())]);
+    let sub = backend.sign_up("ann@example.com", PW, phone).unwrap().user_sub;
     let code = f.delivery.last_code_to("ann@example.com").unwrap();
     backend.confirm_sign_up("ann@example.com", &code).unwrap();
     let tokens = backend.sign_in("ann@example.com", PW).unwrap().tokens.unwrap();
     let by = |name: &str| f.pool.with_client_secret_hash("backend", &userpool::secret_hash(secret, name, "backend"));
     let fresh = by(&sub).unwrap().refresh(&tokens.refresh_token).unwrap();
     let fresh = by("ann@example.com").unwrap().refresh(&fresh.refresh_token).unwrap();
-    assert_eq!(
-        by("bob@example.com").unwrap().refresh(&fresh.refresh_token).unwrap_err().code(),
-        ErrorCode::NotAuthorized
-    );
+    for refused in ["bob@example.com", "+14325551212"] {
+        let err = by(refused).unwrap().refresh(&fresh.refresh_token).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NotAuthorized, "{refused}");
+    }
+    let verified = Attributes::from([("phone_number_verified".to_owned(), "true".to_owned())]);
+    f.pool.admin_update_user_attributes("ann@example.com", verified).unwrap();
+    by("+14325551212").unwrap().refresh(&fresh.refresh_token).unwrap();
 }
 
 /// A user who changes to an address another user holds gets `AliasExistsException` before

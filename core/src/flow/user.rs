@@ -137,6 +137,17 @@ fn keys(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<String>
     keys
 }
 
+/// The addresses `user` signs in by, in a pool whose users sign up with an email or a phone
+/// number: the one they signed up with, and the other once verified.
+pub(crate) fn sign_in_addresses(settings: &Settings, user: &UserRecord) -> Vec<String> {
+    let UsernameMode::Attributes { email, phone } = settings.username_mode else { return Vec::new() };
+    [(email, "email"), (phone, "phone_number")]
+        .into_iter()
+        .filter(|(on, attr)| *on && (is_username_attribute(user, attr) || user.is_verified(attr)))
+        .filter_map(|(_, attr)| user.attributes.get(attr).cloned())
+        .collect()
+}
+
 /// A user made before the record said which address they signed up with, in a pool whose
 /// users sign up with an email or a phone number, and who has one address: a copy that
 /// names it. The username cannot be deleted, so it is the one. Once recorded, an address the

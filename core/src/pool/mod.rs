@@ -1185,8 +1185,9 @@ impl UserPool {
         }
         let user = self.store().user(self.pool_id(), &found.value.sub).map_err(backend)?.ok_or_else(invalid)?.value;
         // Cognito's later hashes take the internal username (the sub, in a pool that signs in
-        // by email or phone number); the name the user signs in with is taken too.
-        if self.check_client(&flow::display_username(&self.shared.settings, &user)).is_err() {
+        // by email or phone number); a name the user signs in with is taken too.
+        let names = user::sign_in_addresses(&self.shared.settings, &user);
+        if !names.iter().any(|name| self.check_client(name).is_ok()) {
             self.check_client(&user.username)?;
         }
         if !user.enabled {
