@@ -398,7 +398,9 @@ export declare class UserPool {
   adminConfirmSignUp(username: string): Promise<void>
   /**
    * Puts the user in RESET_REQUIRED, ends their sessions and sends a reset code to a
-   * verified recovery channel if there is one (resolves with where it went, or `null`).
+   * verified recovery channel if there is one (resolves with where it went, or `null` when
+   * no code went out: no such channel, or the delivery failed or met the address's hourly
+   * limit; the reset holds either way).
    */
   adminResetUserPassword(username: string): Promise<CodeDelivery | null>
   /** Sets a user's password: permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD). */

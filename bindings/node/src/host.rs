@@ -143,6 +143,13 @@ impl JsClock {
         Self { function, js_thread: thread::current().id(), last: LastReading::default() }
     }
 
+    /// Reads the clock before a pool is opened with it, so that a clock that fails at once
+    /// fails the open before anything is made (a file, keys), not after.
+    pub(crate) fn first_reading(&self) -> Result<(), Failure> {
+        self.last.record(self.read()?);
+        Ok(())
+    }
+
     fn read(&self) -> Result<i64, Failure> {
         let (sender, receiver) = mpsc::channel();
         let status =

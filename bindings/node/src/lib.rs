@@ -321,6 +321,9 @@ impl UserPool {
     pub fn open<'env>(env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
         let work = open_options(env, options.as_ref()).map(|options| {
             move || {
+                if let Some((clock, _)) = &options.clock {
+                    clock.first_reading()?;
+                }
                 let config = match options.config {
                     ConfigSource::Default => PoolConfig::default(),
                     ConfigSource::Text(text) => PoolConfig::parse(&text)?,

@@ -556,6 +556,21 @@ describe('clock', () => {
       (e) => e instanceof TypeError && /finite number of unix milliseconds, not NaN/.test(e.message),
     )
   })
+
+  test('a clock function that fails at once fails the open before a file is made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'userpool-clock-'))
+    try {
+      const path = join(dir, 'users.sqlite3')
+      const cause = new Error('no time')
+      await rejectsWith(
+        UserPool.open({ path, config: { password_hashing: FAST_HASHING }, clock: () => { throw cause } }),
+        (e) => e instanceof TypeError && e.cause === cause,
+      )
+      assert.equal(existsSync(path), false, 'the open made the file before it failed')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('clients', () => {
