@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -717,12 +718,33 @@ def test_a_closed_pool_lets_a_delivery_that_refers_to_it_be_collected() -> None:
     assert closed() is None, "closed, the pool let go of its delivery"
 
 
-def test_the_asyncio_pool_closes_as_an_async_context_manager(host: Host) -> None:
+class ClosedWhere:
+    """Stands for a pool and records the thread its ``close`` ran on."""
+
+    def __init__(self, pool: userpool.UserPool) -> None:
+        self.pool = pool
+        self.threads: list[int] = []
+
+    def close(self) -> None:
+        self.threads.append(threading.get_ident())
+        self.pool.close()
+
+
+def test_the_asyncio_pool_closes_as_an_async_context_manager(host: Host, tmp_path: Path) -> None:
     async def main() -> None:
-        async with await userpool.aio.UserPool.open(config=fast_config(), delivery=host.deliver) as pool:
+        path = tmp_path / "users.sqlite3"
+        async with await userpool.aio.UserPool.open(path, fast_config(), delivery=host.deliver) as pool:
             await pool.admin_create_user("gina", {"email": "gina@example.com"}, send_invitation=False)
+            other = pool.with_client("default")
         with pytest.raises(userpool.InvalidParameterError, match="closed"):
             await pool.list_users()
+        # The last handle's close (the store's checkpoint) runs off the event loop.
+        closing = ClosedWhere(other.sync)
+        other._pool = closing  # type: ignore[assignment]
+        await other.aclose()
+        assert closing.threads and closing.threads[0] != threading.get_ident()
+        with pytest.raises(userpool.InvalidParameterError, match="closed"):
+            closing.pool.list_users()
 
     asyncio.run(main())
 

@@ -86,14 +86,20 @@ class UserPool:
         return self._pool.config()
 
     def close(self) -> None:
-        """Closes this handle, as :meth:`userpool.UserPool.close` (no I/O, so not a coroutine)."""
+        """Closes this handle, as :meth:`userpool.UserPool.close`. Closing a pool's last handle
+        ends its store, a SQLite checkpoint and sync that blocks: in a coroutine, ``await
+        aclose()``, which ``async with`` does on exit."""
         self._pool.close()
+
+    async def aclose(self) -> None:
+        """Closes this handle in a worker thread, off the event loop (see :meth:`close`)."""
+        await asyncio.to_thread(self._pool.close)
 
     async def __aenter__(self) -> UserPool:
         return self
 
     async def __aexit__(self, *exc: object) -> bool:
-        self.close()
+        await self.aclose()
         return False
 
     async def sign_up(self, username: str, password: str, attributes: Optional[dict[str, str]] = None) -> SignUpResult:
