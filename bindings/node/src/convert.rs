@@ -75,6 +75,11 @@ pub(crate) fn optional_string(value: Option<&Unknown<'_>>, what: &str) -> Result
     }
 }
 
+/// An optional secret: [`optional_string`], wiped when dropped.
+pub(crate) fn optional_secret(value: Option<&Unknown<'_>>, what: &str) -> Result<Option<Zeroizing<String>>, Failure> {
+    Ok(optional_string(value, what)?.map(Zeroizing::new))
+}
+
 /// A boolean argument.
 pub(crate) fn boolean(value: &Unknown<'_>, what: &str) -> Result<bool, Failure> {
     if !is(value, ValueType::Boolean) {
@@ -99,12 +104,29 @@ pub(crate) fn optional_u32(value: Option<&Unknown<'_>>, what: &str) -> Result<Op
     Ok(Some(number as u32))
 }
 
-/// A plain object (not an array, not `null`).
+/// A plain object (not an array, not `null`). A `Map`, a `Date` or another built-in whose
+/// entries are not its own properties is refused: read as an object it would give nothing,
+/// and an update would succeed having changed nothing.
 pub(crate) fn object<'env>(value: &Unknown<'env>, what: &str) -> Result<Object<'env>, Failure> {
     if !is(value, ValueType::Object) || value.is_array()? {
         return Err(type_error(what, "an object", type_name(value)));
     }
-    Ok(value.coerce_to_object()?)
+    let object = value.coerce_to_object()?;
+    let tag = string_tag(&object)?;
+    if tag != "[object Object]" {
+        return Err(type_error(what, "a plain object", &tag));
+    }
+    Ok(object)
+}
+
+/// `Object.prototype.toString.call(object)`: `[object Object]` for a plain object or a class
+/// instance, `[object Map]` for a `Map`, whichever realm (a `vm` context, a test runner's
+/// sandbox) made it.
+fn string_tag(object: &Object<'_>) -> napi::Result<String> {
+    let namespace: Unknown<'static> = Env::from_raw(object.value().env).get_global()?.get_named_property("Object")?;
+    let prototype: Object<'static> = namespace.coerce_to_object()?.get_named_property("prototype")?;
+    let to_string: Function<'static, (), String> = prototype.get_named_property("toString")?;
+    to_string.apply(*object, ())
 }
 
 /// An optional plain object: `undefined` and `null` are `None`.

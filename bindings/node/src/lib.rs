@@ -27,8 +27,8 @@ use userpool::{ErrorCode, PoolConfig};
 use zeroize::Zeroizing;
 
 use crate::convert::{
-    attributes, boolean, import_users, known_keys, mfa_preferences, object, optional_object, optional_string,
-    optional_u32, present, present_as, secret, string, strings, type_name,
+    attributes, boolean, import_users, known_keys, mfa_preferences, object, optional_object, optional_secret,
+    optional_string, optional_u32, present, present_as, secret, string, strings, type_name,
 };
 use crate::errors::{Failure, Rejection, type_error};
 use crate::host::{ClockFn, DeliveryFn, JsClock, JsDelivery};
@@ -362,8 +362,8 @@ impl UserPool {
     ) -> napi::Result<UserPool> {
         let view = (|| {
             let client_id = string(&client_id, "clientId")?;
-            let secret = optional_string(client_secret.as_ref(), "clientSecret")?;
-            self.view(|pool| Ok(pool.with_client(&client_id, secret.as_deref())?))
+            let secret = optional_secret(client_secret.as_ref(), "clientSecret")?;
+            self.view(|pool| Ok(pool.with_client(&client_id, secret.as_ref().map(|s| s.as_str()))?))
         })();
         view.map_err(|failure| errors::to_js(env, failure, None))
     }
@@ -793,12 +793,13 @@ impl UserPool {
             Ok((
                 string(&username, "username")?,
                 self::attributes(Some(&attributes), "attributes")?,
-                optional_string(temporary_password.as_ref(), "temporaryPassword")?,
+                optional_secret(temporary_password.as_ref(), "temporaryPassword")?,
                 boolean(&send_invitation, "sendInvitation")?,
             ))
         })();
         self.run(env, args, |pool, (username, attributes, temporary, send)| {
-            pool.admin_create_user(&username, attributes, temporary.as_deref(), send).map(CreatedUser::from)
+            pool.admin_create_user(&username, attributes, temporary.as_ref().map(|t| t.as_str()), send)
+                .map(CreatedUser::from)
         })
     }
 
@@ -1094,7 +1095,7 @@ pub fn secret_hash(
     client_id: Unknown<'_>,
 ) -> napi::Result<String> {
     let args = (|| {
-        Ok((string(&client_secret, "clientSecret")?, string(&username, "username")?, string(&client_id, "clientId")?))
+        Ok((secret(&client_secret, "clientSecret")?, string(&username, "username")?, string(&client_id, "clientId")?))
     })();
     args.map(|(secret, username, client_id)| userpool::secret_hash(&secret, &username, &client_id))
         .map_err(|failure| errors::to_js(env, failure, None))

@@ -265,6 +265,26 @@ describe('errors', () => {
     assert.throws(() => userpool.secretHash('s', 'u'), typeError(/clientId must be a string/))
   })
 
+  test('a Map or another built-in is refused where a plain object goes; an object from any realm is taken', async () => {
+    const { pool } = await openPool()
+    await pool.adminCreateUser('bob', { email: 'bob@example.com' }, 'Temp-Passw0rd!', false)
+    const asMap = new Map([['name', 'Bob']])
+    // Read as an object, a Map has no own properties: the update would succeed, changing nothing.
+    await rejectsWith(pool.adminUpdateUserAttributes('bob', asMap), typeError(/attributes must be a plain object, not \[object Map\]/))
+    await rejectsWith(pool.signUp('carl', PASSWORD, new Date()), typeError(/not \[object Date\]/))
+    await rejectsWith(UserPool.open(new Map([['path', 'x.sqlite3']])), typeError(/options must be a plain object, not \[object Map\]/))
+    class Named {
+      constructor() {
+        this.name = 'Robert'
+      }
+    }
+    await pool.adminUpdateUserAttributes('bob', new Named())
+    await pool.adminUpdateUserAttributes('bob', runInNewContext("({ nickname: 'Bobby' })"))
+    await pool.adminUpdateUserAttributes('bob', Object.assign(Object.create(null), { given_name: 'Bo' }))
+    const { attributes } = await pool.adminGetUser('bob')
+    assert.deepEqual([attributes.name, attributes.nickname, attributes.given_name], ['Robert', 'Bobby', 'Bo'])
+  })
+
   test('lone surrogates are refused, not silently replaced', async () => {
     const ctx = await openPool()
     await rejectsWith(ctx.pool.signUp('bob\uD800', PASSWORD), typeError(/username must be well-formed Unicode/))
