@@ -1,8 +1,8 @@
 //! Driver-level tests: races between threads, token attacks, client secrets, multi-tenancy,
 //! secrets at rest and in `Debug` output.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -85,7 +85,7 @@ fn one_refresh_token_rotates_once() {
     for round in 0..20 {
         let pool = f.pool.clone();
         let presented = token.clone();
-        let winners = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let winners = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&winners);
         let won = race(16, move || match pool.refresh(&presented) {
             Ok(t) => {
@@ -347,6 +347,69 @@ fn an_unverified_second_address_holds_nobody_elses_sign_up() {
     f.pool.admin_update_user_attributes("+14325550000", verified).unwrap();
     let bob = f.pool.admin_get_user("bob@example.com").unwrap();
     assert_eq!(bob.attributes["phone_number"], "+14325550000");
+}
+
+/// Delivers as `inner` does, and after the first message runs `hook`: a change made while
+/// a step's message is on its way.
+struct Meddling {
+    inner: userpool::RecordingDelivery,
+    hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl userpool::Delivery for Meddling {
+    fn deliver(&self, message: &userpool::Message) -> Result<(), userpool::DeliveryError> {
+        self.inner.deliver(message)?;
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        Ok(())
+    }
+}
+
+/// A step whose commit loses to a change made while its code was on its way runs again; the
+/// rerun stores the code that went out and sends nothing more, so the user's code works.
+/// Before, the rerun sent a second code and the first never worked: a stranger's failed
+/// sign-ins could keep a user's reset codes from ever working.
+#[test]
+fn a_code_sent_before_a_lost_commit_is_the_one_the_rerun_keeps() {
+    let recording = userpool::RecordingDelivery::new();
+    let meddling = Arc::new(Meddling { inner: recording.clone(), hook: Mutex::new(None) });
+    let pool = UserPool::builder(config("pool_id = 'rerun'")).delivery(meddling.clone()).open().unwrap();
+    pool.sign_up("alice", PW, email("alice")).unwrap();
+    pool.confirm_sign_up("alice", &recording.last_code_to("alice@example.com").unwrap()).unwrap();
+
+    let stranger = pool.clone();
+    *meddling.hook.lock().unwrap() = Some(Box::new(move || {
+        // A failed sign-in writes the user's lockout count.
+        let _ = stranger.sign_in("alice", "a wrong password");
+    }));
+    let sent = recording.messages().len();
+    pool.forgot_password("alice").unwrap();
+    let messages = recording.messages();
+    assert_eq!(messages.len(), sent + 1, "one reset code, not one per run");
+    assert_eq!(pool.admin_get_user("alice").unwrap().status.as_str(), "CONFIRMED");
+    let code = recording.last_code_to("alice@example.com").unwrap();
+    pool.confirm_forgot_password("alice", &code, "a new long passphrase").unwrap();
+    pool.sign_in("alice", "a new long passphrase").unwrap().tokens.unwrap();
+
+    // Had the address changed meanwhile, the code that went out does not follow it there:
+    // the new address gets a new code, and only that one works.
+    let admin = pool.clone();
+    *meddling.hook.lock().unwrap() = Some(Box::new(move || {
+        let moved = Attributes::from([
+            ("email".to_owned(), "alice.new@example.com".to_owned()),
+            ("email_verified".to_owned(), "true".to_owned()),
+        ]);
+        admin.admin_update_user_attributes("alice", moved).unwrap();
+    }));
+    pool.forgot_password("alice").unwrap();
+    let old = recording.last_code_to("alice@example.com").unwrap();
+    let new = recording.last_code_to("alice.new@example.com").unwrap();
+    assert_ne!(old, new);
+    let refused = pool.confirm_forgot_password("alice", &old, "a third long passphrase").unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::CodeMismatch, "{refused}");
+    pool.confirm_forgot_password("alice", &new, "a third long passphrase").unwrap();
 }
 
 /// A user made before the record said which address they signed up with has both as keys.
@@ -1197,7 +1260,7 @@ fn a_sign_in_during_a_global_sign_out_is_signed_out_too() {
     let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
     confirmed(&f, "alice");
     let first = signed_in(&f, "alice");
-    let late = Arc::new(std::sync::Mutex::new(None));
+    let late = Arc::new(Mutex::new(None));
     let (pool, slot) = (f.pool.clone(), Arc::clone(&late));
     *store.after_sessions_read.lock().unwrap() =
         Some(Box::new(move || *slot.lock().unwrap() = Some(signed_in_with(&pool))));

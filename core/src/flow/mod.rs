@@ -31,6 +31,44 @@ pub(crate) struct Ctx<'a> {
     pub(crate) client: &'a ClientSettings,
     pub(crate) rng: &'a mut dyn RngCore,
     pub(crate) codes: &'a CodeHasher,
+    /// Codes that went out in earlier runs of this step, whose commits lost to a concurrent
+    /// change: a rerun issues the code of the same purpose and channel again, so that the
+    /// code the user already has is the one stored (see [`issue_code`]).
+    pub(crate) sent: &'a [SentCode],
+}
+
+/// A code a run of a step sent, before its commit (see [`Ctx::sent`]).
+pub(crate) struct SentCode {
+    pub(crate) purpose: Purpose,
+    pub(crate) channel: Channel,
+    pub(crate) destination: String,
+    pub(crate) code: Zeroizing<String>,
+}
+
+impl SentCode {
+    /// What `message` sent.
+    pub(crate) fn of(message: &Message) -> Self {
+        Self {
+            purpose: message.purpose,
+            channel: message.channel,
+            destination: message.destination.clone(),
+            code: message.code.clone(),
+        }
+    }
+
+    /// Whether `message` carries this code, wherever it goes.
+    pub(crate) fn code_of(&self, message: &Message) -> bool {
+        crate::crypto::constant_time_eq(self.code.as_bytes(), message.code.as_bytes())
+    }
+
+    /// Whether `message` is this one again: its code, to the same address, for the same
+    /// purpose.
+    pub(crate) fn sent_as(&self, message: &Message) -> bool {
+        self.code_of(message)
+            && self.purpose == message.purpose
+            && self.channel == message.channel
+            && self.destination == message.destination
+    }
 }
 
 /// What a user transition is asked to do. Passwords arrive already hashed by the driver
@@ -380,7 +418,11 @@ pub(crate) fn issue_code(
     attribute: &str,
     ttl_secs: u64,
 ) -> (PendingCode, Zeroizing<String>) {
-    let code = crate::crypto::codes::numeric_code(ctx.rng, ctx.settings.raw.codes.length);
+    let channel = channel_of(attribute);
+    let code = match ctx.sent.iter().find(|sent| sent.purpose == purpose && sent.channel == channel) {
+        Some(sent) => sent.code.clone(),
+        None => crate::crypto::codes::numeric_code(ctx.rng, ctx.settings.raw.codes.length),
+    };
     let ttl = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let pending = PendingCode {
         tag: ctx.codes.tag(purpose.as_str(), sub, &code),
@@ -390,6 +432,11 @@ pub(crate) fn issue_code(
         attribute: attribute.to_owned(),
     };
     (pending, code)
+}
+
+/// The channel a message to `attribute` (`email`, `phone_number`) goes out on.
+fn channel_of(attribute: &str) -> Channel {
+    if attribute == "phone_number" { Channel::Sms } else { Channel::Email }
 }
 
 /// Builds the message for a code sent to `user`'s `attribute` (or to `destination`).
@@ -408,7 +455,7 @@ pub(crate) fn message(
         Purpose::Invitation => &templates.invitation,
         Purpose::Mfa => &templates.mfa,
     };
-    let channel = if attribute == "phone_number" { Channel::Sms } else { Channel::Email };
+    let channel = channel_of(attribute);
     let shown_name = display_username(ctx.settings, user);
     let subject = if channel == Channel::Email { templates.verification_subject.clone() } else { String::new() };
     let text = crate::delivery::render(template, code, &shown_name);

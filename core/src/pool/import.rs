@@ -144,7 +144,7 @@ impl UserPool {
             password_hash,
             send_invitation: false,
         };
-        let mut ctx = Ctx { now, settings, client: self.client(), rng, codes: &self.shared.codes };
+        let mut ctx = Ctx { now, settings, client: self.client(), rng, codes: &self.shared.codes, sent: &[] };
         let step = flow::transition(None, input, &mut ctx);
         step.reply?;
         let Change::Create(mut record) = step.change else {

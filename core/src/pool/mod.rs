@@ -23,7 +23,7 @@ use crate::filter::Filter;
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 use crate::flow::state::{ChallengeKind, EventKind, Lockout, MfaMethod, UserStatus};
 use crate::flow::user::{self, Expiring};
-use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SessionInput, SignInNext, mfa};
+use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SentCode, SessionInput, SignInNext, mfa};
 use crate::keyring::{KeyRing, KeyUse};
 use crate::results::{AttributeUpdate, CodeDelivery};
 use crate::results::{Claims, CreatedUser, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, User, UserList};
@@ -404,7 +404,14 @@ impl UserPool {
 
     /// The context a transition runs in: now, the settings, this view's client.
     fn ctx<'a>(&'a self, rng: &'a mut dyn rand_core::RngCore) -> Ctx<'a> {
-        Ctx { now: self.now(), settings: &self.shared.settings, client: self.client(), rng, codes: &self.shared.codes }
+        Ctx {
+            now: self.now(),
+            settings: &self.shared.settings,
+            client: self.client(),
+            rng,
+            codes: &self.shared.codes,
+            sent: &[],
+        }
     }
 
     /// Checks the client's secret for a call naming `username`.
@@ -483,6 +490,7 @@ impl UserPool {
     /// a concurrent change.
     fn drive(&self, target: Target<'_>, input: &Input) -> Result<Outcome> {
         let settings = &self.shared.settings;
+        let mut sent: Vec<SentCode> = Vec::new();
         for _ in 0..MAX_RERUNS {
             let loaded = self.load(&target)?;
             if matches!(target, Target::Sub(_)) && loaded.is_none() {
@@ -490,6 +498,7 @@ impl UserPool {
             }
             let mut rng = crypto::os_rng();
             let mut ctx = self.ctx(&mut rng);
+            ctx.sent = &sent;
             let step = flow::transition(loaded.as_ref().map(|v| &v.value), input.clone(), &mut ctx);
             if let Change::Create(u) | Change::Put(u) = &step.change {
                 flow::check_token_size(loaded.as_ref().map(|v| &v.value), u)?;
@@ -556,6 +565,14 @@ impl UserPool {
                     }
                 }
             }
+            // A rerun after a message went out issued its code again (`Ctx::sent`), and it is
+            // not sent twice. Should that code now go elsewhere (the address changed in the
+            // meantime), the step runs again with new codes.
+            if messages.iter().any(|m| sent.iter().any(|s| s.code_of(m) && !s.sent_as(m))) {
+                sent.clear();
+                continue;
+            }
+            messages.retain(|m| !sent.iter().any(|s| s.sent_as(m)));
             if !messages.is_empty() && !self.reserve(loaded.as_ref(), user.as_ref(), &messages, &mut writes)? {
                 continue;
             }
@@ -566,6 +583,7 @@ impl UserPool {
                     tracing::warn!(purpose = message.purpose.as_str(), reason = %e, "code delivery failed");
                     Error::new(ErrorCode::CodeDeliveryFailure, format!("Unable to deliver the code: {e}"))
                 })?;
+                sent.push(SentCode::of(message));
             }
             if !writes.is_empty() {
                 writes.push(self.purge_write());
