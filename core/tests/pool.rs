@@ -330,6 +330,12 @@ fn an_unverified_second_address_holds_nobody_elses_sign_up() {
     let refused = f.pool.admin_update_user_attributes("+14325558888", email("ann")).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::AliasExists, "{refused}");
 
+    // Nor does a code go to it for the user who named it while it was free.
+    let tokens = f.pool.sign_in(phone, PW).unwrap().tokens.unwrap();
+    let refused = f.pool.get_user_attribute_verification_code(&tokens.access_token, "email").unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::AliasExists, "{refused}");
+    assert_eq!(f.delivery.messages().len(), sent, "a code went to ann's address");
+
     // Verifying an address another user signs in by is refused; the phone's user keeps it
     // unverified, and may delete it.
     let verified = Attributes::from([("email_verified".to_owned(), "true".to_owned())]);
@@ -370,12 +376,18 @@ impl userpool::Delivery for Meddling {
 /// A step whose commit loses to a change made while its code was on its way runs again; the
 /// rerun stores the code that went out and sends nothing more, so the user's code works.
 /// Before, the rerun sent a second code and the first never worked: a stranger's failed
-/// sign-ins could keep a user's reset codes from ever working.
+/// sign-ins could keep a user's reset codes from ever working. Nor does the rerun count the
+/// request again: with one request an hour, it would refuse its own.
 #[test]
 fn a_code_sent_before_a_lost_commit_is_the_one_the_rerun_keeps() {
     let recording = userpool::RecordingDelivery::new();
     let meddling = Arc::new(Meddling { inner: recording.clone(), hook: Mutex::new(None) });
-    let pool = UserPool::builder(config("pool_id = 'rerun'")).delivery(meddling.clone()).open().unwrap();
+    let clock = userpool::ManualClock::new(1_700_000_000_000);
+    let pool = UserPool::builder(config("pool_id = 'rerun'\n[codes]\nmax_requests_per_hour = 1"))
+        .delivery(meddling.clone())
+        .clock(Arc::new(clock.clone()))
+        .open()
+        .unwrap();
     pool.sign_up("alice", PW, email("alice")).unwrap();
     pool.confirm_sign_up("alice", &recording.last_code_to("alice@example.com").unwrap()).unwrap();
 
@@ -395,6 +407,7 @@ fn a_code_sent_before_a_lost_commit_is_the_one_the_rerun_keeps() {
 
     // Had the address changed meanwhile, the code that went out does not follow it there:
     // the new address gets a new code, and only that one works.
+    clock.advance_secs(3600);
     let admin = pool.clone();
     *meddling.hook.lock().unwrap() = Some(Box::new(move || {
         let moved = Attributes::from([
@@ -410,6 +423,26 @@ fn a_code_sent_before_a_lost_commit_is_the_one_the_rerun_keeps() {
     let refused = pool.confirm_forgot_password("alice", &old, "a third long passphrase").unwrap_err();
     assert_eq!(refused.code(), ErrorCode::CodeMismatch, "{refused}");
     pool.confirm_forgot_password("alice", &new, "a third long passphrase").unwrap();
+}
+
+/// Codes and invitations go to the address a user signed up with before the other one,
+/// which may be someone else's: at sign-up, on a resend after the code's address changed,
+/// and with an administrator's invitation.
+#[test]
+fn messages_go_to_the_address_signed_up_with_first() {
+    let f = fixture(
+        "[sign_in]\nusername_attributes = ['email', 'phone_number']\n\
+         [sign_up]\nauto_verified_attributes = ['email', 'phone_number']",
+    );
+    f.pool.sign_up("+14325551212", PW, email("ann")).unwrap();
+    assert_eq!(f.delivery.messages().last().unwrap().destination, "+14325551212");
+    let moved = Attributes::from([("phone_number".to_owned(), "+14325559999".to_owned())]);
+    f.pool.admin_update_user_attributes("+14325551212", moved).unwrap();
+    let resent = f.pool.resend_sign_up_code("+14325559999").unwrap();
+    assert_eq!(resent.attribute, "phone_number");
+    assert_eq!(f.delivery.messages().last().unwrap().destination, "+14325559999");
+    f.pool.admin_create_user("+14325550000", email("bob"), None, true).unwrap();
+    assert_eq!(f.delivery.messages().last().unwrap().destination, "+14325550000");
 }
 
 /// A user made before the record said which address they signed up with has both as keys.

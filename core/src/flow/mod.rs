@@ -35,6 +35,9 @@ pub(crate) struct Ctx<'a> {
     /// change: a rerun issues the code of the same purpose and channel again, so that the
     /// code the user already has is the one stored (see [`issue_code`]).
     pub(crate) sent: &'a [SentCode],
+    /// An earlier run of this step committed the user's count of this code request (see
+    /// `UserPool::reserve`): the rerun does not count it, nor refuse it, again.
+    pub(crate) request_counted: bool,
 }
 
 /// A code a run of a step sent, before its commit (see [`Ctx::sent`]).

@@ -121,7 +121,7 @@ fn keys(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<String>
             for (on, attr) in [(email, "email"), (phone, "phone_number")] {
                 let counts = unverified || is_username_attribute(user, attr) || user.is_verified(attr);
                 if let (true, true, Some(value)) = (on, counts, user.attributes.get(attr)) {
-                    keys.push(format!("a:{}", attributes::alias_key(settings, attr, value)));
+                    keys.push(address_key(settings, attr, value));
                 }
             }
         }
@@ -153,17 +153,36 @@ pub(crate) fn sign_in_addresses(settings: &Settings, user: &UserRecord) -> Vec<S
 /// names it. The username cannot be deleted, so it is the one. Once recorded, an address the
 /// user adds later signs in only once verified; without it, both would be keys for good.
 pub(crate) fn with_username_attribute(settings: &Settings, user: &UserRecord) -> Option<UserRecord> {
-    let UsernameMode::Attributes { email, phone } = settings.username_mode else { return None };
-    if user.username_attribute.is_some() {
+    if !takes_either_address(settings) || user.username_attribute.is_some() {
         return None;
     }
-    let mut present = [(email, "email"), (phone, "phone_number")]
-        .into_iter()
-        .filter(|(on, attr)| *on && user.attributes.contains_key(*attr));
-    let (Some((_, only)), None) = (present.next(), present.next()) else { return None };
+    let mut present = ["email", "phone_number"].into_iter().filter(|attr| user.attributes.contains_key(*attr));
+    let (Some(only), None) = (present.next(), present.next()) else { return None };
     let mut adopted = user.clone();
     adopted.set_username_attribute(only);
     Some(adopted)
+}
+
+/// Whether users of the pool sign up with an email or a phone number, either: the pools
+/// where the address a user signed up with is kept (in a pool of one kind, the other kind
+/// is an ordinary attribute, never a key).
+fn takes_either_address(settings: &Settings) -> bool {
+    settings.username_mode == UsernameMode::Attributes { email: true, phone: true }
+}
+
+/// The user's address attributes, the one they signed up with first: a message goes there
+/// before the other, which may be someone else's.
+fn own_address_first(user: &UserRecord) -> [&'static str; 2] {
+    if user.username_attribute.as_deref() == Some("phone_number") {
+        ["phone_number", "email"]
+    } else {
+        ["email", "phone_number"]
+    }
+}
+
+/// The lookup key of an address (`email`, `phone_number`) as a sign-in name.
+pub(crate) fn address_key(settings: &Settings, attribute: &str, value: &str) -> String {
+    format!("a:{}", attributes::alias_key(settings, attribute, value))
 }
 
 /// Whether `attribute` is the address a user of a pool that signs in by email or phone
@@ -296,7 +315,7 @@ fn new_user(
         code_requests_ms: Vec::new(),
         group_generations: Default::default(),
     };
-    if let Some(attribute) = address {
+    if let Some(attribute) = address.filter(|_| takes_either_address(ctx.settings)) {
         user.set_username_attribute(attribute);
     }
     user
@@ -306,11 +325,8 @@ pub(super) fn sign_up(name: NewName, password_hash: String, attributes: Attribut
     let mut user = new_user(name, password_hash, attributes, UserStatus::Unconfirmed, ctx);
     // The address signed up with first: the other may be someone else's, whose owner's
     // account would then make every confirmation an AliasExists.
-    let signed_up_with = user.username_attribute.clone();
-    let target = signed_up_with
-        .as_deref()
+    let target = own_address_first(&user)
         .into_iter()
-        .chain(["email", "phone_number"])
         .find(|a| ctx.settings.auto_verified.contains(*a) && user.attributes.contains_key(*a));
     let Some(attribute) = target else {
         // Nothing to verify: the account is usable at once.
@@ -369,7 +385,7 @@ pub(super) fn resend_sign_up_code(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
     let target = previous
         .filter(|a| u.attributes.contains_key(*a))
         .map(str::to_owned)
-        .or_else(|| ["email", "phone_number"].into_iter().find(|a| u.attributes.contains_key(*a)).map(str::to_owned));
+        .or_else(|| own_address_first(u).into_iter().find(|a| u.attributes.contains_key(*a)).map(str::to_owned));
     let Some(attribute) = target else {
         return Step::fail(Error::invalid("The user has no email address or phone number to send a code to."));
     };
@@ -412,7 +428,7 @@ pub(super) fn admin_create(
     user.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
     let mut step = Step { change: Change::Keep, effects: Vec::new(), reply: Ok(Reply::Delivery(None)) };
     if send_invitation
-        && let Some(attribute) = ["email", "phone_number"].into_iter().find(|a| user.attributes.contains_key(*a))
+        && let Some(attribute) = own_address_first(&user).into_iter().find(|a| user.attributes.contains_key(*a))
     {
         let destination = user.attributes[attribute].clone();
         let (msg, delivery) = message(ctx, &user, attribute, &destination, Purpose::Invitation, temporary_password);
@@ -479,6 +495,9 @@ pub(crate) fn count_attempt(lock: &mut Lockout, ctx: &Ctx<'_>) -> Result<()> {
 /// Counts a code asked for against `codes.max_requests_per_hour`, in `requests` (when the
 /// codes of the last hour were sent). One more is refused, and `requests` is left as it was.
 pub(crate) fn count_code_request(requests: &mut Vec<i64>, ctx: &Ctx<'_>) -> Result<()> {
+    if ctx.request_counted {
+        return Ok(());
+    }
     count_in_hour(requests, ctx, ctx.settings.raw.codes.max_requests_per_hour)
 }
 

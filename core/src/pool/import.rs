@@ -144,7 +144,15 @@ impl UserPool {
             password_hash,
             send_invitation: false,
         };
-        let mut ctx = Ctx { now, settings, client: self.client(), rng, codes: &self.shared.codes, sent: &[] };
+        let mut ctx = Ctx {
+            now,
+            settings,
+            client: self.client(),
+            rng,
+            codes: &self.shared.codes,
+            sent: &[],
+            request_counted: false,
+        };
         let step = flow::transition(None, input, &mut ctx);
         step.reply?;
         let Change::Create(mut record) = step.change else {

@@ -17,7 +17,7 @@ use crate::crypto::cursor::CursorSealer;
 use crate::crypto::password::{self, Hasher};
 use crate::crypto::seal::Sealer;
 use crate::crypto::{self, jwt};
-use crate::delivery::{Delivery, DeliveryError, Message};
+use crate::delivery::{Channel, Delivery, DeliveryError, Message};
 use crate::error::{Error, ErrorCode, Result};
 use crate::filter::Filter;
 use crate::flow::state::{AuditEvent, Family, UserRecord};
@@ -411,6 +411,7 @@ impl UserPool {
             rng,
             codes: &self.shared.codes,
             sent: &[],
+            request_counted: false,
         }
     }
 
@@ -491,6 +492,7 @@ impl UserPool {
     fn drive(&self, target: Target<'_>, input: &Input) -> Result<Outcome> {
         let settings = &self.shared.settings;
         let mut sent: Vec<SentCode> = Vec::new();
+        let mut request_counted = false;
         for _ in 0..MAX_RERUNS {
             let loaded = self.load(&target)?;
             if matches!(target, Target::Sub(_)) && loaded.is_none() {
@@ -499,6 +501,7 @@ impl UserPool {
             let mut rng = crypto::os_rng();
             let mut ctx = self.ctx(&mut rng);
             ctx.sent = &sent;
+            ctx.request_counted = request_counted;
             let step = flow::transition(loaded.as_ref().map(|v| &v.value), input.clone(), &mut ctx);
             if let Change::Create(u) | Change::Put(u) = &step.change {
                 flow::check_token_size(loaded.as_ref().map(|v| &v.value), u)?;
@@ -573,7 +576,10 @@ impl UserPool {
                 continue;
             }
             messages.retain(|m| !sent.iter().any(|s| s.sent_as(m)));
-            if !messages.is_empty() && !self.reserve(loaded.as_ref(), user.as_ref(), &messages, &mut writes)? {
+            self.check_destinations(user.as_ref(), &messages)?;
+            if !messages.is_empty()
+                && !self.reserve(loaded.as_ref(), user.as_ref(), &messages, &mut writes, &mut request_counted)?
+            {
                 continue;
             }
             // Messages go out before the transition's commit: a failed delivery leaves
@@ -614,18 +620,42 @@ impl UserPool {
             .collect())
     }
 
+    /// Refuses a message to an address another user signs in by, in a pool whose users sign
+    /// up with an email or a phone number: an unverified address this user named while it was
+    /// free, which another user has signed up with since. Its code could not be used (the
+    /// address cannot be verified for this user) and is not the other user's to receive.
+    fn check_destinations(&self, user: Option<&UserRecord>, messages: &[Message]) -> Result<()> {
+        let settings = &self.shared.settings;
+        let (crate::config::UsernameMode::Attributes { .. }, Some(user)) = (settings.username_mode, user) else {
+            return Ok(());
+        };
+        for message in messages {
+            let attribute = if message.channel == Channel::Sms { "phone_number" } else { "email" };
+            let key = user::address_key(settings, attribute, &message.destination);
+            let holder = self.store().user_sub_by_key(self.pool_id(), &key).map_err(backend)?;
+            if holder.is_some_and(|holder| holder.value != user.sub) {
+                return Err(user::taken_error(settings, &key, false));
+            }
+        }
+        Ok(())
+    }
+
     /// Commits the counts that limit `messages` before any is sent: each message against its
     /// destination's hourly limit and, when the transition counted a code request, the
     /// user's own count; `writes`, the transition's own, then follow it. Requests made at
     /// once all read the same counts: committing them first makes all but one run again and
     /// find them taken, where sending first let every request send. `false` when another
     /// commit got there first.
+    ///
+    /// `request_counted` is set once the user's count is committed: a rerun of the step
+    /// does not count the request again.
     fn reserve(
         &self,
         loaded: Option<&Versioned<UserRecord>>,
         next: Option<&UserRecord>,
         messages: &[Message],
         writes: &mut [Write],
+        request_counted: &mut bool,
     ) -> Result<bool> {
         let mut reservation = self.destination_writes(messages.iter().map(|m| m.destination.as_str()))?;
         let mut counted = None;
@@ -644,6 +674,7 @@ impl UserPool {
             Err(e) => return Err(backend(e)),
         }
         let Some(counted) = counted else { return Ok(true) };
+        *request_counted = true;
         // The transition's write replaces the counted record, if nothing else came between.
         let Some(now) = self.store().user(self.pool_id(), &counted.sub).map_err(backend)? else { return Ok(false) };
         if now.value != counted {
