@@ -113,7 +113,8 @@ pub(crate) fn object<'env>(value: &Unknown<'env>, what: &str) -> Result<Object<'
     }
     let object = value.coerce_to_object()?;
     let tag = string_tag(&object)?;
-    if tag != "[object Object]" {
+    // A module namespace (`import * as options`) lists its exports as own properties.
+    if tag != "[object Object]" && tag != "[object Module]" {
         return Err(type_error(what, "a plain object", &tag));
     }
     Ok(object)

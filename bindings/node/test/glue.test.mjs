@@ -281,8 +281,12 @@ describe('errors', () => {
     await pool.adminUpdateUserAttributes('bob', new Named())
     await pool.adminUpdateUserAttributes('bob', runInNewContext("({ nickname: 'Bobby' })"))
     await pool.adminUpdateUserAttributes('bob', Object.assign(Object.create(null), { given_name: 'Bo' }))
+    await pool.adminUpdateUserAttributes('bob', await import('data:text/javascript,export const family_name = "Bell"'))
     const { attributes } = await pool.adminGetUser('bob')
-    assert.deepEqual([attributes.name, attributes.nickname, attributes.given_name], ['Robert', 'Bobby', 'Bo'])
+    assert.deepEqual(
+      [attributes.name, attributes.nickname, attributes.given_name, attributes.family_name],
+      ['Robert', 'Bobby', 'Bo', 'Bell'],
+    )
   })
 
   test('lone surrogates are refused, not silently replaced', async () => {
