@@ -234,6 +234,18 @@ impl PyClock {
         if now.is_instance_of::<PyBool>() {
             return Err(PyTypeError::new_err("the clock returned a bool, not unix milliseconds"));
         }
+        // `time.time() * 1000` is a float: its whole milliseconds, as Node takes a number.
+        if let Ok(float) = now.cast::<PyFloat>() {
+            let ms = float.value().trunc();
+            // i64::MAX rounds up to 2^63 as a float, itself out of range.
+            if !ms.is_finite() || ms.abs() >= 9_223_372_036_854_775_808.0 {
+                return Err(PyValueError::new_err(format!(
+                    "the clock returned {ms}, not a finite time in unix milliseconds"
+                )));
+            }
+            #[expect(clippy::cast_possible_truncation, reason = "whole and within i64 range, checked above")]
+            return Ok(ms as i64);
+        }
         now.extract::<i64>().map_err(|e| {
             if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
                 PyValueError::new_err("the clock returned a time out of range for unix milliseconds")

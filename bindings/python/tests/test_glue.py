@@ -296,6 +296,15 @@ def test_a_failing_clock_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch, 
     assert reported and isinstance(reported[0].exc_value, OSError)
 
 
+def test_a_clock_may_answer_a_float_of_milliseconds(host: Host) -> None:
+    pool = userpool.UserPool.open(config=fast_config(), delivery=host.deliver, clock=lambda: host.now_ms + 0.75)
+    created = pool.admin_create_user("hana", {"email": "hana@example.com"}, send_invitation=False)
+    assert created.user.created_ms == host.now_ms
+    for bad in (float("nan"), float("inf"), 1e300):
+        with pytest.raises(ValueError, match="not a finite time in unix milliseconds"):
+            userpool.UserPool.open(config=fast_config(), clock=lambda bad=bad: bad)
+
+
 # ── bad input ───────────────────────────────────────────────────────────────────────────
 
 
@@ -366,7 +375,7 @@ def test_a_lone_surrogate_in_a_secret_is_refused_without_the_secret(pool: userpo
         ({"delivery": "not callable"}, TypeError),
         ({"clock": 17}, TypeError),
         ({"clock": lambda: "noon"}, TypeError),
-        ({"clock": lambda: 1.5}, TypeError),
+        ({"clock": lambda: float("nan")}, ValueError),
         ({"clock": lambda: True}, TypeError),
         ({"encryption_key": "a str"}, TypeError),
         ({"encryption_key": memoryview(bytes(32))}, TypeError),

@@ -48,7 +48,7 @@ class UserPool:
         path: Union[str, PathLike[str], None] = None,
         config: Union[str, dict[str, Any], None] = None,
         delivery: Optional[Callable[[Message], object]] = None,
-        clock: Optional[Callable[[], int]] = None,
+        clock: Optional[Callable[[], float]] = None,
         encryption_key: Union[bytes, bytearray, None] = None,
         existing_only: bool = False,
     ) -> UserPool:
