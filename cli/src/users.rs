@@ -52,21 +52,34 @@ pub(crate) fn run(action: UsersAction) -> Result<(), String> {
             if let Some(output) = &output {
                 refuse_pool_as_output(&pool.pool, output)?;
             }
-            export(&open_existing(&pool)?, output.as_deref(), ExportOptions { spreadsheet_safe, skip_disabled })
+            export(
+                &open_existing(&pool)?,
+                output.as_deref(),
+                ExportOptions { spreadsheet_safe, skip_disabled, escape_controls: false },
+            )
         }
     }
 }
 
-/// The pool's builder, on its file: a file that holds pools already when `existing_only`.
-fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBuilder, String> {
+/// The configuration the tools open the pool with: the app's (`--config`) or the defaults,
+/// with `--pool-id` in place of its pool id, checked.
+fn pool_config(args: &PoolArgs) -> Result<PoolConfig, String> {
     let mut config = match &args.config {
         Some(path) => load_config(path)?,
         None => PoolConfig::builder().pool_id(DEMO_POOL_ID).build().map_err(|e| e.to_string())?,
     };
     if let Some(id) = &args.pool_id {
         config.pool_id.clone_from(id);
+        config.validate().map_err(|e| format!("--pool-id: {}", e.message()))?;
     }
-    // Before the file is opened, which may make it: a key that cannot be read makes nothing.
+    Ok(config)
+}
+
+/// The pool's builder, on its file: a file that holds pools already when `existing_only`.
+fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBuilder, String> {
+    // Before the file is opened, which may make it: a bad pool id, or a key that cannot be
+    // read, makes nothing.
+    let config = pool_config(args)?;
     let key = args.encryption_key_file.as_deref().map(read_key).transpose()?;
     let store = open_store(&args.pool, SqliteOptions::default().existing_only(existing_only)).map_err(|e| {
         if existing_only {
@@ -85,11 +98,22 @@ fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBui
     Ok(builder)
 }
 
+/// The most bytes a key file may hold: 64 hex digits with spaces and line ends about them.
+const MAX_KEY_FILE: u64 = 256;
+
 /// Reads a 32-byte key from a file: the bytes themselves, or 64 hex digits, or base64.
 /// Every buffer that holds a part of it is zeroized when dropped.
 fn read_key(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let raw = Zeroizing::new(std::fs::read(path).map_err(|e| named(&e))?);
+    // The longest form is 64 hex digits and a line end: a bigger file is not a key (the
+    // pool's own file, say, or /dev/zero), and is not read whole.
+    // Room for all of it up front: no reallocation leaves a copy behind unwiped.
+    let mut raw = Zeroizing::new(Vec::with_capacity(usize::try_from(MAX_KEY_FILE + 1).unwrap_or(0)));
+    let file = std::fs::File::open(path).map_err(|e| named(&e))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_KEY_FILE + 1), &mut raw).map_err(|e| named(&e))?;
+    if raw.len() as u64 > MAX_KEY_FILE {
+        return Err(named(&format!("more than {MAX_KEY_FILE} bytes: not a 32-byte key")));
+    }
     let text = raw.trim_ascii();
     let mut key = Zeroizing::new([0u8; 32]);
     let read = if raw.len() == 32 {
@@ -257,6 +281,22 @@ fn check_header(header: &[String]) -> Result<(), String> {
         return Err(format!("the header has no `{USERNAME_COLUMN}` column"));
     }
     Ok(())
+}
+
+/// Refuses a `custom:` column the configuration does not define, before any row is read
+/// and before the pool is opened: each row with a value in it would be refused, and the
+/// others imported.
+fn check_custom_columns(header: &[String], config: &PoolConfig, app_config: bool) -> Result<(), String> {
+    let defined: Vec<String> = config.custom_attributes.iter().map(custom_column).collect();
+    let Some(unknown) = header.iter().find(|h| h.starts_with("custom:") && !defined.contains(h)) else {
+        return Ok(());
+    };
+    let hint = if app_config {
+        "; add it to the configuration's custom_attributes"
+    } else {
+        "; give the app's configuration with --config: without one, the tool knows no custom attributes"
+    };
+    Err(format!("the column `{}` is not a custom attribute of the pool{hint}", shown(unknown)))
 }
 
 /// Where a row is in the file: from the byte where the reader took it up (blank lines before
@@ -438,6 +478,7 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(file).map_err(|e| named(&e))?;
     let header: Vec<String> = reader.headers().map_err(|e| named(&e))?.iter().map(|h| h.trim().to_owned()).collect();
     check_header(&header).map_err(|e| named(&e))?;
+    check_custom_columns(&header, &pool_config(args)?, args.config.is_some()).map_err(|e| named(&e))?;
     let lines = Lines::open(file).map_err(|e| named(&e))?;
     let pool = &open_for_import(args)?;
     let progress = indicatif::ProgressBar::new(size).with_style(
@@ -543,13 +584,20 @@ struct ExportOptions {
     spreadsheet_safe: bool,
     /// Disabled users are left out.
     skip_disabled: bool,
+    /// Control characters in values are written escaped (`\u{1b}`): the export goes to a
+    /// terminal, where a user's own text (their name) must not run as escape sequences.
+    escape_controls: bool,
 }
 
 /// Exports every user to `output` (standard output if `None`).
 fn export(pool: &UserPool, output: Option<&Path>, options: ExportOptions) -> Result<(), String> {
     let header = &export_header(pool.config(), &custom_attributes_held(pool)?);
     let exported = match output {
-        None => write_csv(pool, header, options, std::io::stdout().lock(), "standard output")?,
+        None => {
+            let escape_controls = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let options = ExportOptions { escape_controls, ..options };
+            write_csv(pool, header, options, std::io::stdout().lock(), "standard output")?
+        }
         Some(path) => write_file(path, |file| write_csv(pool, header, options, file, &path.display().to_string()))?,
     };
     eprintln!("exported {} user(s) from pool `{}`", exported.users, pool.pool_id());
@@ -570,6 +618,13 @@ fn export(pool: &UserPool, output: Option<&Path>, options: ExportOptions) -> Res
             "note: {} custom attribute value(s) were left out: their attribute appeared while the export ran, \
              after its header was written",
             exported.left_out
+        );
+    }
+    if exported.escaped > 0 {
+        eprintln!(
+            "note: {} value(s) hold control characters, shown escaped on this terminal; export with -o FILE, or \
+             through a pipe, for the values themselves",
+            exported.escaped
         );
     }
     match (exported.formulas, options.spreadsheet_safe) {
@@ -594,6 +649,8 @@ struct Exported {
     formulas: usize,
     /// Values of `custom:` attributes the header has no column for.
     left_out: usize,
+    /// Values written with their control characters escaped.
+    escaped: usize,
 }
 
 /// GetCSVHeader's columns, with the pool's `custom:` attributes before the two `cognito:`
@@ -635,7 +692,7 @@ fn write_csv(
     let failed = |e: csv::Error| format!("{sink_name}: {e}");
     let mut writer = csv::Writer::from_writer(sink);
     writer.write_record(header).map_err(failed)?;
-    let (mut users, mut disabled, mut in_groups, mut formulas, mut left_out) = (0, 0, 0, 0, 0);
+    let (mut users, mut disabled, mut in_groups, mut formulas, mut left_out, mut escaped) = (0, 0, 0, 0, 0, 0);
     each_user(pool, None, None, |u| {
         disabled += usize::from(!u.enabled);
         if options.skip_disabled && !u.enabled {
@@ -645,7 +702,11 @@ fn write_csv(
         in_groups += usize::from(!u.groups.is_empty());
         left_out += u.attributes.keys().filter(|name| name.starts_with("custom:") && !header.contains(name)).count();
         let cells = header.iter().map(|column| {
-            let value = cell(pool, u, column, username_attributes);
+            let mut value = cell(pool, u, column, username_attributes);
+            if options.escape_controls && value.chars().any(char::is_control) {
+                escaped += 1;
+                value = shown(&value);
+            }
             if !starts_formula(&value) {
                 return value;
             }
@@ -655,7 +716,7 @@ fn write_csv(
         writer.write_record(cells.collect::<Vec<_>>()).map_err(failed)
     })?;
     writer.flush().map_err(|e| format!("{sink_name}: {e}"))?;
-    Ok(Exported { users, disabled, in_groups, formulas, left_out })
+    Ok(Exported { users, disabled, in_groups, formulas, left_out, escaped })
 }
 
 /// Whether a spreadsheet would read `value` as a formula (OWASP's "CSV injection"): it begins
@@ -888,6 +949,30 @@ fn exported_username(pool: &UserPool, user: &User, username_attributes: &[String
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
+
+    /// On a terminal, a user's own text must not run as escape sequences: control
+    /// characters are written escaped, and counted.
+    #[test]
+    fn an_export_to_a_terminal_escapes_control_characters() {
+        let config = PoolConfig::from_toml(
+            "[password_hashing]\nmemory_kib = 128\niterations = 1\ndangerous_allow_weak = true\n",
+        )
+        .unwrap();
+        let pool = UserPool::builder(config).open().unwrap();
+        let name = "Eve\u{1b}]52;c;aGk=\u{7}";
+        let attributes = Attributes::from([("name".to_owned(), name.to_owned())]);
+        pool.admin_create_user("eve", attributes, None, false).unwrap();
+        let header = export_header(pool.config(), &BTreeSet::new());
+        for escape_controls in [true, false] {
+            let options = ExportOptions { spreadsheet_safe: false, skip_disabled: false, escape_controls };
+            let mut out = Vec::new();
+            let exported = write_csv(&pool, &header, options, &mut out, "test").unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(exported.escaped, usize::from(escape_controls));
+            assert_eq!(text.contains('\u{1b}'), !escape_controls, "{text:?}");
+            assert_eq!(text.contains(r"Eve\u{1b}]52;c;aGk=\u{7}"), escape_controls, "{text:?}");
+        }
+    }
 
     /// A directory anyone may write to, without the sticky bit: the worst case.
     fn shared_dir() -> tempfile::TempDir {

@@ -276,8 +276,9 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     // A configuration with other sign-in settings would read the pool as one whose usernames
     // are names: refused.
     std::fs::write(dir.path().join("names.toml"), "pool_id = 'by_email'\n").unwrap();
+    std::fs::write(dir.path().join("plain.csv"), "email,cognito:username\neve@example.com,eve@example.com\n").unwrap();
     let wrong_config = ["--pool", "pool.sqlite3", "--config", "names.toml"];
-    for action in [&["list"][..], &["export"], &["import", "users.csv"]] {
+    for action in [&["list"][..], &["export"], &["import", "plain.csv"]] {
         let out = userpool(dir.path(), &[&["users"][..], action, &wrong_config].concat());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -603,6 +604,29 @@ fn bad_files_and_paths_are_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("the column `email` appears twice"), "{out:?}");
     let out = userpool(dir.path(), &["users", "import", "missing.csv", "--pool", "pool.sqlite3"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing.csv"), "{out:?}");
+    // A custom attribute the configuration does not define: every row with a value would
+    // be refused and the others imported.
+    std::fs::write(dir.path().join("custom.csv"), "cognito:username,custom:tier\nx,gold\ny,\n").unwrap();
+    let out = userpool(dir.path(), &["users", "import", "custom.csv", "--pool", "pool.sqlite3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("`custom:tier` is not a custom attribute") && err.contains("--config")
+    );
+    std::fs::write(dir.path().join("bare.toml"), "pool_id = 'bare'\n").unwrap();
+    let out =
+        userpool(dir.path(), &["users", "import", "custom.csv", "--pool", "pool.sqlite3", "--config", "bare.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("add it to the configuration's custom_attributes"), "{err}");
+    // A pool id the pool could not have, or a key file that cannot be one, makes nothing either.
+    std::fs::write(dir.path().join("one.csv"), "cognito:username\nx\n").unwrap();
+    let out = userpool(dir.path(), &["users", "import", "one.csv", "--pool", "pool.sqlite3", "--pool-id", "my pool"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--pool-id: pool_id"), "{err}");
+    std::fs::write(dir.path().join("big.key"), [b'a'; 4096]).unwrap();
+    let key = ["--encryption-key-file", "big.key"];
+    let out = userpool(dir.path(), &[&["users", "import", "one.csv", "--pool", "pool.sqlite3"][..], &key].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("big.key: more than 256 bytes"), "{err}");
     assert!(!dir.path().join("pool.sqlite3").exists(), "a file refused before any row makes no pool");
     let out = userpool(dir.path(), &["users", "list", "--pool", "missing/pool.sqlite3"]);
     assert!(!out.status.success());
