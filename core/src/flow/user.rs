@@ -103,7 +103,7 @@ fn looks_like_uuid(name: &str) -> bool {
 
 /// The unique lookup keys of a user: its username and its login aliases.
 pub(crate) fn index_keys(settings: &Settings, user: &UserRecord) -> Vec<String> {
-    keys(settings, user, false)
+    keys_of(settings, user, false)
 }
 
 /// The user's [`index_keys`] and, in a pool whose users sign up with an email or a phone
@@ -111,10 +111,10 @@ pub(crate) fn index_keys(settings: &Settings, user: &UserRecord) -> Vec<String> 
 /// address another user signs in by, even unverified: no code goes to it for them, as none
 /// did when every address was a key.
 pub(crate) fn claimed_keys(settings: &Settings, user: &UserRecord) -> Vec<String> {
-    keys(settings, user, true)
+    keys_of(settings, user, true)
 }
 
-fn keys(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<String> {
+fn keys_of(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<String> {
     let mut keys = vec![format!("u:{}", attributes::login_key(settings, &user.username))];
     match settings.username_mode {
         UsernameMode::Attributes { email, phone } => {

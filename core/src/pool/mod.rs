@@ -624,16 +624,17 @@ impl UserPool {
     /// up with an email or a phone number: an unverified address this user named while it was
     /// free, which another user has signed up with since. Its code could not be used (the
     /// address cannot be verified for this user) and is not the other user's to receive.
-    fn check_destinations(&self, user: Option<&UserRecord>, messages: &[Message]) -> Result<()> {
+    fn check_destinations(&self, recipient: Option<&UserRecord>, messages: &[Message]) -> Result<()> {
         let settings = &self.shared.settings;
-        let (crate::config::UsernameMode::Attributes { .. }, Some(user)) = (settings.username_mode, user) else {
+        let (crate::config::UsernameMode::Attributes { .. }, Some(recipient)) = (settings.username_mode, recipient)
+        else {
             return Ok(());
         };
         for message in messages {
             let attribute = if message.channel == Channel::Sms { "phone_number" } else { "email" };
             let key = user::address_key(settings, attribute, &message.destination);
             let holder = self.store().user_sub_by_key(self.pool_id(), &key).map_err(backend)?;
-            if holder.is_some_and(|holder| holder.value != user.sub) {
+            if holder.is_some_and(|holder| holder.value != recipient.sub) {
                 return Err(user::taken_error(settings, &key, false));
             }
         }
