@@ -211,8 +211,11 @@ fn load_config(path: &Path) -> Result<PoolConfig, String> {
 fn scenarios(files: &[PathBuf]) -> Result<(), String> {
     let (mut passed, mut failed) = (0, 0);
     for path in files {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let outcome = userpool::scenario::Scenario::from_json(&text).and_then(|s| userpool::scenario::run(&s));
+        // A file that cannot be read fails as a scenario does; the others still run.
+        let outcome = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| userpool::scenario::Scenario::from_json(&text))
+            .and_then(|scenario| userpool::scenario::run(&scenario));
         match outcome {
             Ok(()) => {
                 passed += 1;
@@ -379,9 +382,13 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     show_messages(&delivery, &mut seen)?;
 
     step(8, "Reset the password with the code")?;
-    let wrong = pool.confirm_forgot_password(username, "000000", new_password);
-    say!("    a wrong code: {}", wrong.err().map_or("accepted?!".into(), |e| e.to_string()));
     let code = delivery.last_code_to(email).ok_or("no reset code was delivered")?;
+    // Any code but the one sent: its first digit moved on by one.
+    let mut digits = code.chars();
+    let first = digits.next().and_then(|c| c.to_digit(10)).and_then(|d| char::from_digit((d + 1) % 10, 10));
+    let wrong: String = first.into_iter().chain(digits).collect();
+    let refused = pool.confirm_forgot_password(username, &wrong, new_password);
+    say!("    a wrong code: {}", refused.err().map_or("accepted?!".into(), |e| e.to_string()));
     pool.confirm_forgot_password(username, &code, new_password).map_err(err)?;
     say!("    password reset");
 

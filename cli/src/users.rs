@@ -240,7 +240,13 @@ fn row_to_user(header: &[String], row: &csv::StringRecord, booleans: &[String]) 
     for (name, value) in header.iter().zip(row.iter()) {
         match name.as_str() {
             USERNAME_COLUMN => user.username = value.to_owned(),
-            MFA_COLUMN => mfa = value.trim().eq_ignore_ascii_case("true"),
+            MFA_COLUMN => {
+                mfa = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" | "" => false,
+                    _ => return Err(format!("{MFA_COLUMN} must be TRUE or FALSE")),
+                }
+            }
             _ if value.is_empty() => {}
             flag if ["email_verified", "phone_number_verified"].contains(&flag)
                 || booleans.iter().any(|b| b == flag) =>

@@ -628,6 +628,14 @@ fn bad_files_and_paths_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("big.key: more than 256 bytes"), "{err}");
     assert!(!dir.path().join("pool.sqlite3").exists(), "a file refused before any row makes no pool");
+    // An MFA flag is TRUE or FALSE, like the verification flags.
+    std::fs::write(dir.path().join("mfa.csv"), "cognito:username,cognito:mfa_enabled\nx,yes\ny,FALSE\n").unwrap();
+    let (out, err) = import(dir.path(), "mfa.csv", 1);
+    assert!(out.contains("imported 1 user(s)") && err.contains("cognito:mfa_enabled must be TRUE or FALSE"), "{err}");
+    // A scenario file that cannot be read fails as a scenario does, and the others still run.
+    let good = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/scenarios/01-sign-up-confirm-sign-in.json");
+    let out = userpool(dir.path(), &["scenario", "missing.json", good]);
+    assert!(!out.status.success() && stdout(&out).contains("1 passed, 1 failed"), "{}", stdout(&out));
     let out = userpool(dir.path(), &["users", "list", "--pool", "missing/pool.sqlite3"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -474,8 +474,10 @@ impl PoolConfig {
     }
 
     /// Parses JSON when the text starts with `{` (after white space), TOML otherwise: a TOML
-    /// document cannot start with `{`, so the two never overlap.
+    /// document cannot start with `{`, so the two never overlap. A byte-order mark before
+    /// either (some editors save one) is left out.
     pub fn parse(text: &str) -> Result<Self> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim_start().starts_with('{') { Self::from_json(text) } else { Self::from_toml(text) }
     }
 
@@ -1071,6 +1073,11 @@ mod tests {
         assert_eq!(from_json.tokens.algorithm, SigningAlgorithm::RS256);
         assert_eq!(PoolConfig::parse("{not json").unwrap_err().code(), ErrorCode::InvalidUserPoolConfiguration);
         assert_eq!(PoolConfig::parse("").unwrap(), PoolConfig::default());
+        // Saved with a byte-order mark, as some editors do.
+        let marked =
+            PoolConfig::parse("\u{feff}{\"pool_id\": \"p1\", \"tokens\": {\"algorithm\": \"RS256\"}}").unwrap();
+        assert_eq!(marked, from_toml);
+        assert_eq!(PoolConfig::parse("\u{feff}pool_id = 'p1'\n[tokens]\nalgorithm = 'RS256'").unwrap(), from_toml);
     }
 
     #[test]
