@@ -42,19 +42,25 @@ pub const MAX_USERNAME_LEN: usize = 128;
 /// Longest password in bytes (Cognito: 256); longer inputs are refused before hashing.
 pub const MAX_PASSWORD_LEN: usize = 256;
 
-/// Type of a custom attribute.
+/// Type of a custom attribute. Written in lower case (`datetime`); Cognito's own spelling
+/// (`AttributeDataType`: `String`, `Number`, `Boolean`, `DateTime`) is read too, so that a
+/// schema copied from it loads.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttributeType {
     /// Any string.
     #[default]
+    #[serde(alias = "String")]
     String,
     /// A decimal integer.
+    #[serde(alias = "Number")]
     Number,
     /// `true` or `false`.
+    #[serde(alias = "Boolean")]
     Boolean,
     /// An RFC 3339 date-time or a date (`YYYY-MM-DD`).
+    #[serde(alias = "DateTime")]
     Datetime,
 }
 

@@ -1073,6 +1073,9 @@ mod tests {
         assert_eq!(from_json.tokens.algorithm, SigningAlgorithm::RS256);
         assert_eq!(PoolConfig::parse("{not json").unwrap_err().code(), ErrorCode::InvalidUserPoolConfiguration);
         assert_eq!(PoolConfig::parse("").unwrap(), PoolConfig::default());
+        // Cognito's spelling of the custom attribute types loads too.
+        let cognito = PoolConfig::parse("[[custom_attributes]]\nname = 'since'\ntype = 'DateTime'").unwrap();
+        assert_eq!(cognito.custom_attributes[0].kind, AttributeType::Datetime);
         // Saved with a byte-order mark, as some editors do.
         let marked =
             PoolConfig::parse("\u{feff}{\"pool_id\": \"p1\", \"tokens\": {\"algorithm\": \"RS256\"}}").unwrap();
