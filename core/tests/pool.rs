@@ -425,6 +425,25 @@ fn a_code_sent_before_a_lost_commit_is_the_one_the_rerun_keeps() {
     pool.confirm_forgot_password("alice", &new, "a third long passphrase").unwrap();
 }
 
+/// A verification code tried too often is `LimitExceededException`, the name
+/// VerifyUserAttribute has for it (it has no TooManyFailedAttemptsException).
+#[test]
+fn an_attribute_code_tried_too_often_is_limit_exceeded() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let tokens = signed_in(&f, "alice");
+    let update = Attributes::from([("email".to_owned(), "alice.new@example.com".to_owned())]);
+    f.pool.update_user_attributes(&tokens.access_token, update).unwrap();
+    let code = f.delivery.last_code_to("alice.new@example.com").unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let answers: Vec<ErrorCode> = (0..10)
+        .map(|_| f.pool.verify_user_attribute(&tokens.access_token, "email", wrong).unwrap_err().code())
+        .collect();
+    assert_eq!(answers[0], ErrorCode::CodeMismatch);
+    assert!(answers.contains(&ErrorCode::LimitExceeded), "{answers:?}");
+    assert!(!answers.contains(&ErrorCode::TooManyFailedAttempts), "{answers:?}");
+}
+
 /// Codes and invitations go to the address a user signed up with before the other one,
 /// which may be someone else's: at sign-up, on a resend after the code's address changed,
 /// and with an administrator's invitation.

@@ -973,6 +973,13 @@ pub(super) fn verify_attribute(u: &UserRecord, attribute: &str, code: &str, ctx:
                 next.attribute_codes
                     .insert(attribute.to_owned(), super::state::PendingAttribute { value: pending.value, code });
             }
+            // VerifyUserAttribute names a code tried too often LimitExceededException; it has
+            // no TooManyFailedAttemptsException.
+            let e = if e.code() == ErrorCode::TooManyFailedAttempts {
+                Error::new(ErrorCode::LimitExceeded, e.message().to_owned())
+            } else {
+                e
+            };
             Step::put(next, Err(e))
         }
         Ok(_) => {
