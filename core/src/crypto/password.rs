@@ -48,10 +48,15 @@ impl Drop for Permit<'_> {
 /// Each running hash needs `memory_kib` of working memory. Allocating it per call makes the
 /// allocator hand those pages back and forth (and, with small allocations landing inside
 /// freed blocks, grow the process without bound), so each permit's buffer is kept and
-/// reused: the memory held is at most `max_concurrent × memory_kib`.
+/// reused: the memory held is at most `max_concurrent × memory_kib`. A stored hash of other
+/// costs (an imported one, or one made before the settings changed) is checked in a buffer
+/// of its own, one such check at a time, wiped once it is done: the bound is then one such
+/// buffer more (at most [`MAX_STORED_MEMORY_KIB`], unless the pool's own is higher).
 pub(crate) struct Hasher {
     params: Params,
     permits: Semaphore,
+    /// One check at a time with other costs than the pool's.
+    foreign: Semaphore,
     buffers: Mutex<Vec<Vec<Block>>>,
     /// A real hash of a random password, verified against when the user does not exist so
     /// that an unknown user costs the same time as a wrong password.
@@ -91,8 +96,13 @@ impl Hasher {
             0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => usize::try_from(n).unwrap_or(usize::MAX),
         };
-        let mut hasher =
-            Self { params, permits: Semaphore::new(permits), buffers: Mutex::new(Vec::new()), dummy: String::new() };
+        let mut hasher = Self {
+            params,
+            permits: Semaphore::new(permits),
+            foreign: Semaphore::new(1),
+            buffers: Mutex::new(Vec::new()),
+            dummy: String::new(),
+        };
         let random = super::b64url(&super::random_bytes::<24>(&mut super::os_rng()));
         hasher.dummy = hasher.hash(&random)?;
         Ok(hasher)
@@ -100,15 +110,22 @@ impl Hasher {
 
     /// Runs `f` with a permit and working memory for `params`.
     fn with_memory<T>(&self, params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
-        let _permit = self.permits.acquire();
         let blocks = params.block_count();
         let reusable = blocks == self.params.block_count();
+        // Taken before a permit, so that waiting for it holds none.
+        let _foreign = (!reusable).then(|| self.foreign.acquire());
+        let _permit = self.permits.acquire();
         let pooled =
             if reusable { self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop() } else { None };
         let mut memory = pooled.unwrap_or_else(|| vec![Block::default(); blocks]);
         let out = f(&mut memory);
         if reusable {
             self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(memory);
+        } else {
+            // Blocks derived from the password just checked: with one pass, the first blocks
+            // of each lane would let a guess be tested with one Blake2b call.
+            use zeroize::Zeroize as _;
+            memory.iter_mut().for_each(Block::zeroize);
         }
         out
     }
