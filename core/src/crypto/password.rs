@@ -12,34 +12,43 @@ use zeroize::Zeroizing;
 use crate::config::{MAX_HASH_ITERATIONS, MAX_HASH_PARALLELISM, PasswordHashing};
 use crate::error::{Error, Result};
 
-/// Counts permits; `acquire` blocks while none is free.
+/// Counts permits (or units of a budget); `acquire` blocks while too few are free.
 struct Semaphore {
+    capacity: usize,
     free: Mutex<usize>,
     freed: Condvar,
 }
 
-struct Permit<'a>(&'a Semaphore);
+struct Permit<'a>(&'a Semaphore, usize);
 
 impl Semaphore {
     fn new(permits: usize) -> Self {
-        Self { free: Mutex::new(permits.max(1)), freed: Condvar::new() }
+        let capacity = permits.max(1);
+        Self { capacity, free: Mutex::new(capacity), freed: Condvar::new() }
     }
 
     fn acquire(&self) -> Permit<'_> {
+        self.acquire_units(1)
+    }
+
+    /// Takes `units`, or the whole capacity when it asks for more: such a holder runs alone.
+    fn acquire_units(&self, units: usize) -> Permit<'_> {
+        let units = units.clamp(1, self.capacity);
         let mut free = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        while *free == 0 {
+        while *free < units {
             free = self.freed.wait(free).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        *free -= 1;
-        Permit(self)
+        *free -= units;
+        Permit(self, units)
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         let mut free = self.0.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *free += 1;
-        self.0.freed.notify_one();
+        *free += self.1;
+        // Waiters may need different amounts: each looks again.
+        self.0.freed.notify_all();
     }
 }
 
@@ -50,12 +59,13 @@ impl Drop for Permit<'_> {
 /// freed blocks, grow the process without bound), so each permit's buffer is kept and
 /// reused: the memory held is at most `max_concurrent × memory_kib`. A stored hash of other
 /// costs (an imported one, or one made before the settings changed) is checked in a buffer
-/// of its own, one such check at a time, wiped once it is done: the bound is then one such
-/// buffer more (at most [`MAX_STORED_MEMORY_KIB`], unless the pool's own is higher).
+/// of its own, wiped once it is done. Those buffers share a budget of the same size, in
+/// blocks, so the bound is at most twice that; a hash that asks for more than the whole
+/// budget (at most [`MAX_STORED_MEMORY_KIB`]) is checked alone.
 pub(crate) struct Hasher {
     params: Params,
     permits: Semaphore,
-    /// One check at a time with other costs than the pool's.
+    /// The blocks the checks of other costs than the pool's may hold at once.
     foreign: Semaphore,
     buffers: Mutex<Vec<Vec<Block>>>,
     /// A real hash of a random password, verified against when the user does not exist so
@@ -96,10 +106,11 @@ impl Hasher {
             0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => usize::try_from(n).unwrap_or(usize::MAX),
         };
+        let budget = permits.saturating_mul(params.block_count());
         let mut hasher = Self {
             params,
             permits: Semaphore::new(permits),
-            foreign: Semaphore::new(1),
+            foreign: Semaphore::new(budget),
             buffers: Mutex::new(Vec::new()),
             dummy: String::new(),
         };
@@ -113,7 +124,7 @@ impl Hasher {
         let blocks = params.block_count();
         let reusable = blocks == self.params.block_count();
         // Taken before a permit, so that waiting for it holds none.
-        let _foreign = (!reusable).then(|| self.foreign.acquire());
+        let _foreign = (!reusable).then(|| self.foreign.acquire_units(blocks));
         let _permit = self.permits.acquire();
         let pooled =
             if reusable { self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop() } else { None };
@@ -291,6 +302,21 @@ mod tests {
 
     fn weak() -> PasswordHashing {
         PasswordHashing { memory_kib: 256, iterations: 1, dangerous_allow_weak: true, ..Default::default() }
+    }
+
+    /// Checks of other costs share a budget of blocks: small ones hold it together, and one
+    /// that asks for more than all of it runs alone.
+    #[test]
+    fn a_budget_is_shared_by_small_holders_and_held_whole_by_a_large_one() {
+        let budget = Semaphore::new(10);
+        let free = || *budget.free.lock().unwrap();
+        let (a, b) = (budget.acquire_units(4), budget.acquire_units(4));
+        assert_eq!(free(), 2);
+        drop((a, b));
+        let large = budget.acquire_units(1000);
+        assert_eq!(free(), 0);
+        drop(large);
+        assert_eq!(free(), 10);
     }
 
     #[test]
