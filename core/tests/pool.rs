@@ -425,6 +425,20 @@ fn a_code_sent_before_a_lost_commit_is_the_one_the_rerun_keeps() {
     pool.confirm_forgot_password("alice", &new, "a third long passphrase").unwrap();
 }
 
+/// A rotation that meets one another process made since this one read the keys asks for a
+/// retry, and the retry rotates from the keys that are there (it does not wait for the
+/// minute after which the keys are read again anyway).
+#[test]
+fn a_rotation_raced_by_another_process_succeeds_on_retry() {
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let first = fixture_on(store.clone(), config("pool_id = 'keys'"));
+    let second = fixture_on(store, config("pool_id = 'keys'"));
+    first.pool.rotate_signing_keys().unwrap();
+    let raced = second.pool.rotate_signing_keys().unwrap_err();
+    assert_eq!(raced.code(), ErrorCode::TooManyRequests, "{raced}");
+    second.pool.rotate_signing_keys().unwrap();
+}
+
 /// A verification code tried too often is `LimitExceededException`, the name
 /// VerifyUserAttribute has for it (it has no TooManyFailedAttemptsException).
 #[test]

@@ -1287,7 +1287,16 @@ impl UserPool {
             // process may sign with a retired key for one more minute.
             LONGEST_TOKEN_MS + KEY_REFRESH_MS,
             &self.shared.sealer,
-        )?;
+        );
+        let rotated = match rotated {
+            // Another process rotated them since this one read them: read them now, so that
+            // the retry the error asks for rotates from the ring that is there.
+            Err(e) if e.code() == ErrorCode::TooManyRequests => {
+                self.reload_keys(0)?;
+                return Err(e);
+            }
+            other => other?,
+        };
         *self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rotated);
         Ok(())
     }
