@@ -188,8 +188,9 @@ impl KeyRing {
         let Some(stored) = store.secret(pool, SECRET_NAME).map_err(store_error)? else {
             return Err(Error::internal("no signing keys to rotate"));
         };
+        let raced = || Error::new(crate::ErrorCode::TooManyRequests, "keys changed concurrently; retry");
         if stored.version != self.version {
-            return Err(Error::new(crate::ErrorCode::TooManyRequests, "keys changed concurrently; retry"));
+            return Err(raced());
         }
         let mut ring: StoredRing =
             serde_json::from_slice(&stored.value).map_err(|_| Error::internal("stored signing keys are corrupt"))?;
@@ -211,7 +212,7 @@ impl KeyRing {
                     expires_ms: None,
                 }],
             )
-            .map_err(store_error)?;
+            .map_err(|e| if e == StoreError::Conflict { raced() } else { store_error(e) })?;
         Self::load(store, pool, sealer)?.ok_or_else(|| Error::internal("signing keys vanished"))
     }
 }

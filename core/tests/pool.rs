@@ -476,6 +476,29 @@ fn messages_go_to_the_address_signed_up_with_first() {
     assert_eq!(f.delivery.messages().last().unwrap().destination, "+14325559999");
     f.pool.admin_create_user("+14325550000", email("bob"), None, true).unwrap();
     assert_eq!(f.delivery.messages().last().unwrap().destination, "+14325550000");
+
+    // In a pool of phone numbers, the phone number first too.
+    let f = fixture(
+        "[sign_in]\nusername_attributes = ['phone_number']\n\
+         [sign_up]\nauto_verified_attributes = ['email', 'phone_number']",
+    );
+    f.pool.sign_up("+14325551212", PW, email("ann")).unwrap();
+    assert_eq!(f.delivery.messages().last().unwrap().destination, "+14325551212");
+}
+
+/// A resent sign-up code whose address another user has signed up with since goes nowhere,
+/// and the answer is the one a sent code gets: anyone may ask for a resend by name, and an
+/// error would say the name is a user's and that another account has the address.
+#[test]
+fn a_resend_to_an_address_another_user_took_is_answered_quietly() {
+    let f = fixture("[sign_in]\nusername_attributes = ['email', 'phone_number']");
+    f.pool.sign_up("+14325551212", PW, email("ann")).unwrap();
+    assert_eq!(f.delivery.messages().last().unwrap().destination, "ann@example.com");
+    f.pool.sign_up("ann@example.com", PW, Attributes::new()).unwrap();
+    let sent = f.delivery.messages().len();
+    let answer = f.pool.resend_sign_up_code("+14325551212").unwrap();
+    assert_eq!(answer.attribute, "email");
+    assert_eq!(f.delivery.messages().len(), sent, "a code went to the other user's address");
 }
 
 /// A user made before the record said which address they signed up with has both as keys.

@@ -12,11 +12,20 @@ use zeroize::Zeroizing;
 use crate::config::{MAX_HASH_ITERATIONS, MAX_HASH_PARALLELISM, PasswordHashing};
 use crate::error::{Error, Result};
 
-/// Counts permits (or units of a budget); `acquire` blocks while too few are free.
+/// Counts permits (or units of a budget); `acquire` blocks while too few are free. Taken in
+/// the order asked for: a holder that needs much is not passed for ever by ones that need
+/// little.
 struct Semaphore {
     capacity: usize,
-    free: Mutex<usize>,
+    state: Mutex<Turns>,
     freed: Condvar,
+}
+
+/// What is free, and whose turn it is to take.
+struct Turns {
+    free: usize,
+    next_ticket: u64,
+    serving: u64,
 }
 
 struct Permit<'a>(&'a Semaphore, usize);
@@ -24,7 +33,11 @@ struct Permit<'a>(&'a Semaphore, usize);
 impl Semaphore {
     fn new(permits: usize) -> Self {
         let capacity = permits.max(1);
-        Self { capacity, free: Mutex::new(capacity), freed: Condvar::new() }
+        Self {
+            capacity,
+            state: Mutex::new(Turns { free: capacity, next_ticket: 0, serving: 0 }),
+            freed: Condvar::new(),
+        }
     }
 
     fn acquire(&self) -> Permit<'_> {
@@ -34,20 +47,30 @@ impl Semaphore {
     /// Takes `units`, or the whole capacity when it asks for more: such a holder runs alone.
     fn acquire_units(&self, units: usize) -> Permit<'_> {
         let units = units.clamp(1, self.capacity);
-        let mut free = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        while *free < units {
-            free = self.freed.wait(free).unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        while state.serving != ticket || state.free < units {
+            state = self.freed.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        *free -= units;
+        state.free -= units;
+        state.serving += 1;
+        // The next in line may fit in what is left.
+        self.freed.notify_all();
         Permit(self, units)
+    }
+
+    #[cfg(test)]
+    fn free(&self) -> usize {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).free
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let mut free = self.0.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *free += self.1;
-        // Waiters may need different amounts: each looks again.
+        let mut state = self.0.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.free += self.1;
+        // Waiters may need different amounts, and only the first in line may take: all look.
         self.0.freed.notify_all();
     }
 }
@@ -60,8 +83,9 @@ impl Drop for Permit<'_> {
 /// reused: the memory held is at most `max_concurrent × memory_kib`. A stored hash of other
 /// costs (an imported one, or one made before the settings changed) is checked in a buffer
 /// of its own, wiped once it is done. Those buffers share a budget of the same size, in
-/// blocks, so the bound is at most twice that; a hash that asks for more than the whole
-/// budget (at most [`MAX_STORED_MEMORY_KIB`]) is checked alone.
+/// blocks (of the default's size at least, so that lowering `memory_kib` does not make the
+/// older hashes wait for one another), so the bound is at most twice that; a hash that asks
+/// for more than the whole budget (at most [`MAX_STORED_MEMORY_KIB`]) is checked alone.
 pub(crate) struct Hasher {
     params: Params,
     permits: Semaphore,
@@ -106,7 +130,8 @@ impl Hasher {
             0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => usize::try_from(n).unwrap_or(usize::MAX),
         };
-        let budget = permits.saturating_mul(params.block_count());
+        let default_blocks = usize::try_from(PasswordHashing::default().memory_kib).unwrap_or(usize::MAX);
+        let budget = permits.saturating_mul(params.block_count().max(default_blocks));
         let mut hasher = Self {
             params,
             permits: Semaphore::new(permits),
@@ -309,7 +334,7 @@ mod tests {
     #[test]
     fn a_budget_is_shared_by_small_holders_and_held_whole_by_a_large_one() {
         let budget = Semaphore::new(10);
-        let free = || *budget.free.lock().unwrap();
+        let free = || budget.free();
         let (a, b) = (budget.acquire_units(4), budget.acquire_units(4));
         assert_eq!(free(), 2);
         drop((a, b));
@@ -317,6 +342,35 @@ mod tests {
         assert_eq!(free(), 0);
         drop(large);
         assert_eq!(free(), 10);
+    }
+
+    /// Units are taken in the order asked for: one that needs all of them is not passed by
+    /// later ones that need little, which would otherwise keep it waiting for good.
+    #[test]
+    fn a_large_holder_is_not_passed_by_later_small_ones() {
+        let budget = std::sync::Arc::new(Semaphore::new(10));
+        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let held = budget.acquire_units(4);
+        // Starts a thread that takes `units`, and returns once it is in line (has its ticket).
+        let wait_in_line = |name: &'static str, units: usize, tickets: u64| {
+            let (shared, order) = (budget.clone(), order.clone());
+            let thread = std::thread::spawn(move || {
+                let _permit = shared.acquire_units(units);
+                order.lock().unwrap().push(name);
+            });
+            while budget.state.lock().unwrap().next_ticket < tickets {
+                std::thread::yield_now();
+            }
+            thread
+        };
+        let large = wait_in_line("large", 1000, 2);
+        let small = wait_in_line("small", 2, 3);
+        // Six units are free, enough for the small one, but the large one is first in line.
+        assert!(order.lock().unwrap().is_empty());
+        drop(held);
+        large.join().unwrap();
+        small.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), ["large", "small"]);
     }
 
     #[test]

@@ -170,14 +170,15 @@ fn takes_either_address(settings: &Settings) -> bool {
     settings.username_mode == UsernameMode::Attributes { email: true, phone: true }
 }
 
-/// The user's address attributes, the one they signed up with first: a message goes there
-/// before the other, which may be someone else's.
-fn own_address_first(user: &UserRecord) -> [&'static str; 2] {
-    if user.username_attribute.as_deref() == Some("phone_number") {
-        ["phone_number", "email"]
-    } else {
-        ["email", "phone_number"]
-    }
+/// The user's address attributes, the one they signed up with first (in a pool of one kind,
+/// that kind): a message goes there before the other, which may be someone else's.
+fn own_address_first(settings: &Settings, user: &UserRecord) -> [&'static str; 2] {
+    let phone_first = match (settings.username_mode, user.username_attribute.as_deref()) {
+        (_, Some(attribute)) => attribute == "phone_number",
+        (UsernameMode::Attributes { email, phone }, None) => phone && !email,
+        (UsernameMode::Username, None) => false,
+    };
+    if phone_first { ["phone_number", "email"] } else { ["email", "phone_number"] }
 }
 
 /// The lookup key of an address (`email`, `phone_number`) as a sign-in name.
@@ -325,7 +326,7 @@ pub(super) fn sign_up(name: NewName, password_hash: String, attributes: Attribut
     let mut user = new_user(name, password_hash, attributes, UserStatus::Unconfirmed, ctx);
     // The address signed up with first: the other may be someone else's, whose owner's
     // account would then make every confirmation an AliasExists.
-    let target = own_address_first(&user)
+    let target = own_address_first(ctx.settings, &user)
         .into_iter()
         .find(|a| ctx.settings.auto_verified.contains(*a) && user.attributes.contains_key(*a));
     let Some(attribute) = target else {
@@ -382,10 +383,9 @@ pub(super) fn resend_sign_up_code(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step {
         return Step::fail(Error::invalid("User is already confirmed."));
     }
     let previous = u.sign_up_code.as_ref().map(|c| c.attribute.as_str());
-    let target = previous
-        .filter(|a| u.attributes.contains_key(*a))
-        .map(str::to_owned)
-        .or_else(|| own_address_first(u).into_iter().find(|a| u.attributes.contains_key(*a)).map(str::to_owned));
+    let target = previous.filter(|a| u.attributes.contains_key(*a)).map(str::to_owned).or_else(|| {
+        own_address_first(ctx.settings, u).into_iter().find(|a| u.attributes.contains_key(*a)).map(str::to_owned)
+    });
     let Some(attribute) = target else {
         return Step::fail(Error::invalid("The user has no email address or phone number to send a code to."));
     };
@@ -428,7 +428,8 @@ pub(super) fn admin_create(
     user.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
     let mut step = Step { change: Change::Keep, effects: Vec::new(), reply: Ok(Reply::Delivery(None)) };
     if send_invitation
-        && let Some(attribute) = own_address_first(&user).into_iter().find(|a| user.attributes.contains_key(*a))
+        && let Some(attribute) =
+            own_address_first(ctx.settings, &user).into_iter().find(|a| user.attributes.contains_key(*a))
     {
         let destination = user.attributes[attribute].clone();
         let (msg, delivery) = message(ctx, &user, attribute, &destination, Purpose::Invitation, temporary_password);

@@ -576,7 +576,7 @@ impl UserPool {
                 continue;
             }
             messages.retain(|m| !sent.iter().any(|s| s.sent_as(m)));
-            self.check_destinations(user.as_ref(), &messages)?;
+            self.check_destinations(user.as_ref(), &mut messages, matches!(input, Input::ResendSignUpCode))?;
             if !messages.is_empty()
                 && !self.reserve(loaded.as_ref(), user.as_ref(), &messages, &mut writes, &mut request_counted)?
             {
@@ -624,20 +624,32 @@ impl UserPool {
     /// up with an email or a phone number: an unverified address this user named while it was
     /// free, which another user has signed up with since. Its code could not be used (the
     /// address cannot be verified for this user) and is not the other user's to receive.
-    fn check_destinations(&self, recipient: Option<&UserRecord>, messages: &[Message]) -> Result<()> {
+    /// When `quietly` (a resent sign-up code, which anyone may ask for by name), the message
+    /// is left out instead and the step answers as if it went: an error would tell the caller
+    /// that the name is a user's, and that another account has the address.
+    fn check_destinations(
+        &self,
+        recipient: Option<&UserRecord>,
+        messages: &mut Vec<Message>,
+        quietly: bool,
+    ) -> Result<()> {
         let settings = &self.shared.settings;
         let (crate::config::UsernameMode::Attributes { .. }, Some(recipient)) = (settings.username_mode, recipient)
         else {
             return Ok(());
         };
-        for message in messages {
+        let mut kept = Vec::with_capacity(messages.len());
+        for message in messages.drain(..) {
             let attribute = if message.channel == Channel::Sms { "phone_number" } else { "email" };
             let key = user::address_key(settings, attribute, &message.destination);
             let holder = self.store().user_sub_by_key(self.pool_id(), &key).map_err(backend)?;
-            if holder.is_some_and(|holder| holder.value != recipient.sub) {
+            if holder.is_none_or(|holder| holder.value == recipient.sub) {
+                kept.push(message);
+            } else if !quietly {
                 return Err(user::taken_error(settings, &key, false));
             }
         }
+        *messages = kept;
         Ok(())
     }
 
