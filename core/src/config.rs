@@ -282,6 +282,11 @@ pub struct EventConfig {
     pub keep_per_user: u32,
 }
 
+impl EventConfig {
+    /// The most events a pool may keep per user, and so the most one listing returns.
+    pub const MAX_KEEP_PER_USER: u32 = 10_000;
+}
+
 impl Default for EventConfig {
     fn default() -> Self {
         Self { keep_per_user: 100 }
@@ -861,7 +866,7 @@ impl Settings {
         check_range("lockout.free_attempts", lockout.free_attempts.into(), 1, 100)?;
         check_range("lockout.max_lockout_secs", lockout.max_lockout_secs, 1, 24 * 3600)?;
         check_range("lockout.reset_after_secs", lockout.reset_after_secs, 1, 24 * 3600)?;
-        check_range("events.keep_per_user", raw.events.keep_per_user.into(), 1, 10_000)?;
+        check_range("events.keep_per_user", raw.events.keep_per_user.into(), 1, EventConfig::MAX_KEEP_PER_USER.into())?;
 
         let methods = subset("mfa.methods", &raw.mfa.methods, &["totp", "sms", "email"])?;
         let mfa_methods = methods.iter().filter_map(|m| crate::flow::state::MfaMethod::parse(m)).collect();

@@ -1772,11 +1772,16 @@ impl UserPool {
         Ok((limit as usize, cursor))
     }
 
-    /// A user's most recent authentication events, newest first.
+    /// A user's most recent authentication events, newest first: `limit` of them (default 60,
+    /// at most 10,000, the most a pool keeps per user), so that every kept event can be read.
     pub fn admin_list_user_auth_events(&self, username: &str, limit: Option<u32>) -> Result<Vec<AuditEvent>> {
+        let max = crate::config::EventConfig::MAX_KEEP_PER_USER;
+        let limit = limit.unwrap_or(60);
+        if !(1..=max).contains(&limit) {
+            return Err(Error::invalid(format!("limit must be between 1 and {max}")));
+        }
         let found = self.admin_find(username)?;
-        let limit = limit.unwrap_or(60).clamp(1, 1000) as usize;
-        self.store().events(self.pool_id(), &found.value.sub, limit).map_err(backend)
+        self.store().events(self.pool_id(), &found.value.sub, limit as usize).map_err(backend)
     }
 }
 
