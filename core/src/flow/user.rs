@@ -757,7 +757,12 @@ pub(super) fn confirm_forgot_password(
     next.password_hash = password_hash;
     next.password_changed_ms = ctx.now;
     next.temporary_password_expires_ms = None;
-    if matches!(next.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
+    if next.status == UserStatus::ForceChangePassword && check_required(ctx.settings, &next.attributes).is_err() {
+        // An invited user still owes the required attributes that only the new-password
+        // challenge collects: the new password stands in for the temporary one, and the next
+        // sign-in asks for them (with a new password, which may be this one).
+        next.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
+    } else if matches!(next.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
         next.status = UserStatus::Confirmed;
     }
     next.lockout = Lockout::default();
