@@ -102,8 +102,12 @@ export interface Jwks {
   keys: Jwk[]
 }
 
-/** Receives every message carrying a code; may return a Promise. */
-export type DeliveryFunction = (message: Message) => void | Promise<unknown>
+/**
+ * Receives every message carrying a code; may return a Promise. Returning `false` (or a
+ * Promise of `false`) says the message was not sent: the operation fails with
+ * `CodeDeliveryFailureException`.
+ */
+export type DeliveryFunction = (message: Message) => unknown
 
 /** Returns the current time in unix milliseconds. */
 export type ClockFunction = () => number

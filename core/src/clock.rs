@@ -61,6 +61,14 @@ impl<F: Fn() -> i64 + Send + Sync> Clock for F {
     }
 }
 
+/// Checks a reading from a host's clock: a time at or before the epoch (0 or less) is refused
+/// with the reason, since no real clock gives one and going on with it would date sessions,
+/// codes and lockouts in 1970. (A Kotlin `Error` thrown by a uniffi clock reads as 0.) Every
+/// binding applies it, so that a broken clock fails alike in each language.
+pub fn check_host_reading(ms: i64) -> Result<i64, String> {
+    if ms > 0 { Ok(ms) } else { Err(format!("returned {ms}, a time at or before 1970, which no real clock gives")) }
+}
+
 /// What a host's clock that can fail (a callback into Python, JavaScript, Kotlin or Swift)
 /// falls back on, since [`Clock`] cannot fail and an operation cannot stop halfway: its last
 /// good reading, moved on by the time elapsed since, so that expiries and lockouts keep
@@ -92,6 +100,16 @@ impl LastReading {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reading_at_or_before_the_epoch_is_refused() {
+        assert_eq!(check_host_reading(1), Ok(1));
+        assert_eq!(check_host_reading(1_700_000_000_000), Ok(1_700_000_000_000));
+        for bad in [0, -1, i64::MIN] {
+            let reason = check_host_reading(bad).unwrap_err();
+            assert!(reason.contains(&bad.to_string()) && reason.contains("1970"), "{reason}");
+        }
+    }
 
     #[test]
     fn a_failed_reading_goes_on_from_the_last_good_one() {

@@ -53,7 +53,7 @@ pub mod scenario;
 pub mod store;
 
 pub use crate::attributes::Attributes;
-pub use crate::clock::{Clock, LastReading, ManualClock, SystemClock};
+pub use crate::clock::{Clock, LastReading, ManualClock, SystemClock, check_host_reading};
 pub use crate::config::{MfaMode, PoolConfig, SigningAlgorithm};
 pub use crate::delivery::{
     Channel, ConsoleDelivery, Delivery, DeliveryError, FailingDelivery, Message, Purpose, RecordingDelivery,

@@ -11,9 +11,9 @@ use std::cell::{Cell, RefCell};
 use std::sync::mpsc;
 use std::thread::{self, ThreadId};
 
-use napi::Status;
-use napi::bindgen_prelude::{Either, Promise, Unknown};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
+use napi::bindgen_prelude::{CallbackContext, Either, Promise, PromiseRaw, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{JsValue as _, Status, ValueType};
 use userpool::delivery::{Delivery, DeliveryError, Message};
 use userpool::{Clock, LastReading, SystemClock};
 
@@ -22,7 +22,8 @@ use crate::results;
 use crate::runtime;
 
 /// What the delivery function returns: a Promise to wait for, or anything else (done).
-pub(crate) type DeliveryReturn = Either<Promise<UnknownReturnValue>, Unknown<'static>>;
+/// `false`, or a Promise of `false`, says the message was not sent.
+pub(crate) type DeliveryReturn = Either<PromiseRaw<'static, Unknown<'static>>, Unknown<'static>>;
 /// The delivery function, callable from any thread; weak, so an idle pool does not keep the
 /// process alive.
 pub(crate) type DeliveryFn =
@@ -71,10 +72,17 @@ pub(crate) fn with_js_thread_now<R>(now: i64, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// How a call to the delivery function ended, as seen from the JavaScript thread.
+/// How a call to the delivery function ended, as seen from the JavaScript thread: whether the
+/// message went, or a Promise of that.
 enum Called {
-    Done(napi::Result<()>),
-    Pending(Promise<UnknownReturnValue>),
+    Done(napi::Result<bool>),
+    Pending(Promise<bool>),
+}
+
+/// Whether what the delivery function returned (or its Promise resolved to) says the message
+/// went: anything but `false`, so that a function returning nothing counts as sent.
+fn went(returned: &Unknown<'_>) -> bool {
+    !(returned.get_type().is_ok_and(|kind| kind == ValueType::Boolean) && returned.coerce_to_bool().is_ok_and(|b| !b))
 }
 
 /// The host's `delivery` function as a [`Delivery`].
@@ -103,8 +111,14 @@ impl Delivery for JsDelivery {
             ThreadsafeFunctionCallMode::Blocking,
             move |returned: napi::Result<DeliveryReturn>, _env| {
                 let called = match returned {
-                    Ok(Either::A(promise)) => Called::Pending(promise),
-                    Ok(Either::B(_)) => Called::Done(Ok(())),
+                    Ok(Either::A(promise)) => match promise
+                        .then(|resolved: CallbackContext<Unknown<'static>>| Ok(went(&resolved.value)))
+                        .and_then(PromiseRaw::into_sendable_promise)
+                    {
+                        Ok(promise) => Called::Pending(promise),
+                        Err(error) => Called::Done(Err(error)),
+                    },
+                    Ok(Either::B(value)) => Called::Done(Ok(went(&value))),
                     Err(thrown) => Called::Done(Err(thrown)),
                 };
                 // The worker may have stopped waiting only if its thread is gone.
@@ -117,15 +131,19 @@ impl Delivery for JsDelivery {
         }
         let Some(outcome) = runtime::waiting_for_js(|| match receiver.recv() {
             Ok(Called::Done(outcome)) => Some(outcome),
-            Ok(Called::Pending(promise)) => Some(runtime::block_on(promise).map(drop)),
+            Ok(Called::Pending(promise)) => Some(runtime::block_on(promise)),
             Err(_) => None,
         }) else {
             return Err(DeliveryError("the JavaScript environment is shutting down".into()));
         };
-        outcome.map_err(|error| {
-            DELIVERY_FAILURE.with(|slot| *slot.borrow_mut() = Some(error));
-            DeliveryError("the delivery function failed (its error is this error's cause)".into())
-        })
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(DeliveryError("the delivery function returned false: the message was not sent".into())),
+            Err(error) => {
+                DELIVERY_FAILURE.with(|slot| *slot.borrow_mut() = Some(error));
+                Err(DeliveryError("the delivery function failed (its error is this error's cause)".into()))
+            }
+        }
     }
 }
 
@@ -172,7 +190,7 @@ impl JsClock {
 pub(crate) fn checked_ms(ms: f64) -> Result<i64, Failure> {
     if ms.is_finite() {
         // Saturating for times beyond ±292 million years, exact for every real one.
-        Ok(ms.trunc() as i64)
+        userpool::check_host_reading(ms.trunc() as i64).map_err(|reason| clock_failure(&reason, None))
     } else {
         Err(clock_failure(&format!("must return a finite number of unix milliseconds, not {ms}"), None))
     }

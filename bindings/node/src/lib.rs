@@ -308,9 +308,10 @@ impl UserPool {
     /// - `config`: TOML or JSON text, or a plain object (the same keys); core's defaults when
     ///   left out.
     /// - `delivery`: receives every message carrying a code; may return a Promise. When it
-    ///   throws or rejects, the operation rejects with `CodeDeliveryFailureException` (the
-    ///   function's error as `cause`) and nothing changes but the hourly counts the message
-    ///   took. Without it, codes cannot be sent.
+    ///   throws or rejects, or returns `false` (or a Promise of `false`: not sent), the
+    ///   operation rejects with `CodeDeliveryFailureException` (the function's error as
+    ///   `cause`) and nothing changes but the hourly counts the message took. Without it,
+    ///   codes cannot be sent.
     /// - `clock`: returns the time in unix milliseconds (tests move time with it).
     /// - `encryptionKey`: 32 bytes that seal the signing keys at rest.
     /// - `existingOnly`: for tools that administer a pool that must be there already. A

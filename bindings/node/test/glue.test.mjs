@@ -463,6 +463,33 @@ describe('delivery', () => {
     })
   }
 
+  for (const [how, delivery] of [
+    ['returns false', () => false],
+    ['resolves to false', async () => false],
+    ['returns a thenable of false', () => ({ then: (resolve) => resolve(false) })],
+  ]) {
+    test(`a delivery function that ${how} has not sent the message: the operation fails, changing nothing`, async () => {
+      let failing = true
+      const pool = await UserPool.open({
+        config: { password_hashing: FAST_HASHING },
+        delivery: (message) => (failing ? delivery(message) : undefined),
+      })
+      const error = await pool.signUp(...user).catch((e) => e)
+      assert.equal(error.code, 'CodeDeliveryFailureException')
+      assert.equal(error.cause, undefined)
+      await rejectsWith(pool.adminGetUser('carol'), { code: 'UserNotFoundException' })
+      failing = false
+      assert.equal((await pool.signUp(...user)).nextStep, 'CONFIRM_SIGN_UP')
+    })
+  }
+
+  test('any answer but false counts as sent', async () => {
+    for (const answer of [undefined, null, 0, '', true, 'sent', {}]) {
+      const pool = await UserPool.open({ config: { password_hashing: FAST_HASHING }, delivery: async () => answer })
+      assert.equal((await pool.signUp(...user)).nextStep, 'CONFIRM_SIGN_UP', `answer ${String(answer)}`)
+    }
+  })
+
   test('a thrown non-Error value is carried as the cause too', async () => {
     const pool = await UserPool.open({
       config: { password_hashing: FAST_HASHING },
@@ -579,6 +606,12 @@ describe('clock', () => {
       UserPool.open({ config: { password_hashing: FAST_HASHING }, clock: () => Number.NaN }),
       (e) => e instanceof TypeError && /finite number of unix milliseconds, not NaN/.test(e.message),
     )
+    for (const epoch of [0, -5, 0.5]) {
+      await rejectsWith(
+        UserPool.open({ config: { password_hashing: FAST_HASHING }, clock: () => epoch }),
+        (e) => e instanceof TypeError && /at or before 1970/.test(e.message),
+      )
+    }
   })
 
   test('a clock function that fails at once fails the open before a file is made', async () => {

@@ -188,7 +188,10 @@ impl up::Delivery for PyDelivery {
                 .and_then(|m| self.callback.call1(py, (m,)))
                 .and_then(|returned| sent(returned.bind(py)));
             match outcome {
-                Ok(()) => Ok(()),
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    Err(up::DeliveryError("the delivery callback returned False: the message was not sent".into()))
+                }
                 Err(err) => {
                     keep_interrupt(py, &err);
                     // The exception's text may carry what the host put in it (addresses,
@@ -202,13 +205,16 @@ impl up::Delivery for PyDelivery {
     }
 }
 
-/// Whether what the delivery callback returned means the message went: anything but an
-/// awaitable. An `async def` callback returns a coroutine that nothing here would run, so the
-/// code would never go out while the pool went on as if it had: it is closed unrun, and the
-/// delivery fails with a `TypeError`.
-fn sent(returned: &Bound<'_, PyAny>) -> PyResult<()> {
+/// Whether what the delivery callback returned means the message went: anything but `False`
+/// (so a function returning nothing has sent it) or an awaitable. An `async def` callback
+/// returns a coroutine that nothing here would run, so the code would never go out while the
+/// pool went on as if it had: it is closed unrun, and the delivery fails with a `TypeError`.
+fn sent(returned: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if let Ok(answer) = returned.cast::<PyBool>() {
+        return Ok(answer.is_true());
+    }
     if !returned.hasattr("__await__")? {
-        return Ok(());
+        return Ok(true);
     }
     if returned.hasattr("close")? {
         returned.call_method0("close")?;
@@ -229,6 +235,12 @@ struct PyClock {
 
 impl PyClock {
     fn read(&self, py: Python<'_>) -> PyResult<i64> {
+        let ms = self.read_any(py)?;
+        up::check_host_reading(ms).map_err(|reason| PyValueError::new_err(format!("the clock {reason}")))
+    }
+
+    /// Whole unix milliseconds from the callable, whatever their value.
+    fn read_any(&self, py: Python<'_>) -> PyResult<i64> {
         let now = self.callback.call0(py)?.into_bound(py);
         // `True` is an int to Python: 1 ms after 1970, every token issued then, with no error.
         if now.is_instance_of::<PyBool>() {

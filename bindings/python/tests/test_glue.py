@@ -200,6 +200,19 @@ def test_a_later_error_does_not_inherit_an_old_delivery_exception(pool: userpool
     assert caught.value.__cause__ is None
 
 
+def test_a_delivery_returning_false_has_not_sent_the_message(host: Host) -> None:
+    answers: list[Any] = [False]
+    pool = userpool.UserPool.open(config=fast_config(), delivery=lambda m: answers[0], clock=host.clock)
+    with pytest.raises(userpool.CodeDeliveryFailureError, match="returned False") as failed:
+        pool.sign_up("alice", PASSWORD, {"email": "alice@example.com"})
+    assert failed.value.__cause__ is None
+    with pytest.raises(userpool.UserNotFoundError):
+        pool.admin_get_user("alice")
+    for i, answer in enumerate((None, True, 0, "", "sent")):
+        answers[0] = answer
+        assert pool.sign_up(f"user{i}", PASSWORD, {"email": "a@example.com"}).next_step == "CONFIRM_SIGN_UP"
+
+
 def test_an_async_delivery_callback_is_refused_not_left_unrun(host: Host) -> None:
     sent: list[userpool.Message] = []
 
@@ -303,6 +316,20 @@ def test_a_clock_may_answer_a_float_of_milliseconds(host: Host) -> None:
     for bad in (float("nan"), float("inf"), 1e300):
         with pytest.raises(ValueError, match="not a finite time in unix milliseconds"):
             userpool.UserPool.open(config=fast_config(), clock=lambda bad=bad: bad)
+
+
+def test_a_clock_reading_at_or_before_1970_is_a_failed_one(monkeypatch: pytest.MonkeyPatch, host: Host) -> None:
+    for epoch in (0, -5, 0.5):
+        with pytest.raises(ValueError, match="at or before 1970"):
+            userpool.UserPool.open(config=fast_config(), clock=lambda epoch=epoch: epoch)
+    state = {"now": host.now_ms}
+    pool = userpool.UserPool.open(config=fast_config(), delivery=host.deliver, clock=lambda: state["now"])
+    reported: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    state["now"] = 0
+    created = pool.admin_create_user("ivan", {"email": "ivan@example.com"}, send_invitation=False)
+    assert host.now_ms <= created.user.created_ms < host.now_ms + 60_000, "dated by the last good reading"
+    assert reported and isinstance(reported[0].exc_value, ValueError)
 
 
 # ── bad input ───────────────────────────────────────────────────────────────────────────

@@ -59,17 +59,24 @@ impl HostClock {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
         Self { clock, last: up::LastReading::default() }
     }
+
+    /// Reads the clock before a pool is opened with it, so that a clock that fails at once
+    /// fails the open (`InvalidParameterException`, as Python and Node fail it) rather than
+    /// the pool's first keys being dated by the system clock.
+    pub(crate) fn first_reading(&self) -> up::Result<()> {
+        let failed = |reason: String| up::Error::new(up::ErrorCode::InvalidParameter, format!("the clock {reason}"));
+        let ms = self.clock.now_ms().map_err(|error| failed(format!("failed: {error}")))?;
+        self.last.record(up::check_host_reading(ms).map_err(failed)?);
+        Ok(())
+    }
 }
 
 impl up::Clock for HostClock {
     fn now_ms(&self) -> i64 {
-        match self.clock.now_ms() {
-            Ok(ms) if ms > 0 => self.last.record(ms),
-            // What a Kotlin `Error` (not an `Exception`) thrown by the clock reads as: the
-            // generated code does not catch it, and JNA answers 0. No real clock is at or before
-            // 1970, and going on at the epoch would date sessions and counters there.
-            Ok(ms) => {
-                tracing::warn!(ms, "the host's clock read the epoch or earlier; going on from its last good reading");
+        match self.clock.now_ms().map(up::check_host_reading) {
+            Ok(Ok(ms)) => self.last.record(ms),
+            Ok(Err(reason)) => {
+                tracing::warn!(%reason, "the host's clock failed; going on from its last good reading");
                 self.last.fallback()
             }
             Err(error) => {

@@ -9,7 +9,8 @@
 //!
 //! The Kotlin and Swift sources are generated from the built library by this crate's
 //! `uniffi-bindgen` binary (library mode); see `bindings/uniffi/test.sh` and
-//! `docs/bindings/{kotlin,swift}.md`. No flow logic, validation or defaults live here.
+//! `docs/bindings/{kotlin,swift}.md`. No flow logic or validation lives here, and no default
+//! but an absent value (null, an empty map), as Python and Node take them.
 
 uniffi::setup_scaffolding!("userpool");
 

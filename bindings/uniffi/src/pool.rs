@@ -51,7 +51,9 @@ fn open_core(
         builder = builder.delivery(Arc::new(HostDelivery(delivery)));
     }
     if let Some(clock) = clock {
-        builder = builder.clock(Arc::new(HostClock::new(clock)));
+        let clock = HostClock::new(clock);
+        clock.first_reading()?;
+        builder = builder.clock(Arc::new(clock));
     }
     if let Some(key) = encryption_key {
         builder = builder.encryption_key(&key);
@@ -126,8 +128,10 @@ impl UserPool {
         encryption_key: Option<Vec<u8>>,
         existing_only: bool,
     ) -> Result<Arc<Self>, AuthError> {
-        // Wiped on every path from here, an early error or a dropped future included. The
-        // config may hold client secrets.
+        // These copies are wiped on every path from here, an early error or a dropped future
+        // included (the config may hold client secrets). The buffer uniffi carried them
+        // across in is not: it lifts an optional or a list by copying out of it, then frees
+        // it unwiped (see "Secrets in memory" in docs/bindings/kotlin.md).
         let encryption_key = encryption_key.map(Zeroizing::new);
         let config = config.map(Zeroizing::new);
         let open = move || Ok(Self::new(open_core(path, config, delivery, clock, encryption_key, existing_only)?));
@@ -404,7 +408,9 @@ impl UserPool {
     // ── administration ───────────────────────────────────────────────────────────────────
 
     /// Creates a user in FORCE_CHANGE_PASSWORD with a temporary password (generated when null).
-    #[uniffi::method(default(temporary_password = None, send_invitation = true, attributes))]
+    /// `send_invitation` has no default, as in Python and Node: whether a password goes out is
+    /// the caller's explicit choice.
+    #[uniffi::method(default(temporary_password = None, attributes))]
     pub async fn admin_create_user(
         &self,
         username: String,
@@ -454,8 +460,8 @@ impl UserPool {
         self.run(move |p| p.admin_reset_user_password(&username)).await
     }
 
-    /// Sets a user's password, permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD).
-    #[uniffi::method(default(permanent = false))]
+    /// Sets a user's password, permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD);
+    /// `permanent` has no default, as in Python and Node.
     pub async fn admin_set_user_password(
         &self,
         username: String,

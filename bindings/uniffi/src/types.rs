@@ -54,6 +54,11 @@ impl Secret {
     pub fn reveal(&self) -> &str {
         &self.0
     }
+
+    /// The text itself, moved out rather than copied, so that no second copy is left unwiped.
+    pub(crate) fn into_text(mut self) -> String {
+        std::mem::take(&mut *self.0)
+    }
 }
 
 impl From<String> for Secret {
@@ -463,7 +468,7 @@ impl From<ImportUser> for up::ImportUser {
         Self {
             username: u.username,
             attributes: to_attributes(u.attributes),
-            password_hash: u.password_hash.map(|hash| hash.reveal().to_owned()),
+            password_hash: u.password_hash.map(Secret::into_text),
         }
     }
 }

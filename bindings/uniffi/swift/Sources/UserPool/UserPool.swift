@@ -1072,6 +1072,8 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     
     /**
      * Creates a user in FORCE_CHANGE_PASSWORD with a temporary password (generated when null).
+     * `send_invitation` has no default, as in Python and Node: whether a password goes out is
+     * the caller's explicit choice.
      */
     func adminCreateUser(username: String, attributes: [String: String], temporaryPassword: String?, sendInvitation: Bool) async throws  -> CreatedUser
     
@@ -1133,7 +1135,8 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     func adminSetUserMfaPreference(username: String, totp: MfaPreference?, sms: MfaPreference?, email: MfaPreference?) async throws 
     
     /**
-     * Sets a user's password, permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD).
+     * Sets a user's password, permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD);
+     * `permanent` has no default, as in Python and Node.
      */
     func adminSetUserPassword(username: String, password: String, permanent: Bool) async throws 
     
@@ -1468,8 +1471,10 @@ open func adminConfirmSignUp(username: String)async throws   {
     
     /**
      * Creates a user in FORCE_CHANGE_PASSWORD with a temporary password (generated when null).
+     * `send_invitation` has no default, as in Python and Node: whether a password goes out is
+     * the caller's explicit choice.
      */
-open func adminCreateUser(username: String, attributes: [String: String] = [:], temporaryPassword: String? = nil, sendInvitation: Bool = true)async throws  -> CreatedUser  {
+open func adminCreateUser(username: String, attributes: [String: String] = [:], temporaryPassword: String? = nil, sendInvitation: Bool)async throws  -> CreatedUser  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -1697,9 +1702,10 @@ open func adminSetUserMfaPreference(username: String, totp: MfaPreference? = nil
 }
     
     /**
-     * Sets a user's password, permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD).
+     * Sets a user's password, permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD);
+     * `permanent` has no default, as in Python and Node.
      */
-open func adminSetUserPassword(username: String, password: String, permanent: Bool = false)async throws   {
+open func adminSetUserPassword(username: String, password: String, permanent: Bool)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -5810,7 +5816,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_admin_confirm_sign_up() != 51967) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_method_userpool_admin_create_user() != 28753) {
+    if (uniffi_userpool_uniffi_checksum_method_userpool_admin_create_user() != 13105) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_admin_delete_user() != 44961) {
@@ -5846,7 +5852,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_admin_set_user_mfa_preference() != 43921) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_method_userpool_admin_set_user_password() != 53503) {
+    if (uniffi_userpool_uniffi_checksum_method_userpool_admin_set_user_password() != 64038) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_admin_update_user_attributes() != 13610) {

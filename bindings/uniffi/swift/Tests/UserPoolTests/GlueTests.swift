@@ -268,6 +268,24 @@ final class GlueTests: XCTestCase {
         XCTAssertTrue(pool.config().contains("[password_hashing]"))
     }
 
+    func testAClockThatFailsAtOnceFailsTheOpenBeforeAFileIsMade() async throws {
+        final class BrokenClock: Clock, @unchecked Sendable {
+            func nowMs() throws -> Int64 { throw ClockError.Failed(reason: "no time") }
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("pool.sqlite3").path
+        let clocks: [(String, Clock)] = [("throws", BrokenClock()), ("reads 0", ManualClock(startMs: 0))]
+        for (what, clock) in clocks {
+            let refused = await authError {
+                _ = try await UserPool.open(path: path, config: fastConfig, delivery: delivery, clock: clock)
+            }
+            XCTAssertEqual(refused?.code, "InvalidParameterException", what)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path), what)
+        }
+    }
+
     func testAsyncCallsFromSeveralTasks() async throws {
         let pool = try await open()
         let names = (1...8).map { "user\($0)" }

@@ -307,6 +307,25 @@ class GlueTest {
     }
 
     @Test
+    fun `a clock that fails at once fails the open before a file is made`(@TempDir dir: Path): Unit = runBlocking {
+        val clocks = listOf<Pair<String, Clock>>(
+            "throws" to object : Clock {
+                override fun nowMs(): Long = throw IllegalStateException("no time")
+            },
+            "reads 0" to ManualClock(0L),
+            "reads before 1970" to ManualClock(-5L),
+        )
+        for ((what, clock) in clocks) {
+            val path = dir.resolve("pool.sqlite3")
+            val refused = assertThrows<AuthException.InvalidParameterException>(what) {
+                runBlocking { UserPool.open(path = path.toString(), config = FAST_CONFIG, delivery = delivery, clock = clock) }
+            }
+            assertTrue(refused.message!!.startsWith("the clock "), "$what: ${refused.message}")
+            assertFalse(path.toFile().exists(), "$what: no file")
+        }
+    }
+
+    @Test
     fun `config() is the configuration in force, defaults included`() {
         open().use { pool ->
             val config = pool.config()
