@@ -593,6 +593,35 @@ fn a_challenge_counts_only_while_a_sign_in_would_ask_for_it() {
     assert!(!f.pool.admin_get_user("alice").unwrap().mfa_enabled.iter().any(|m| m.as_str() == "TOTP"));
 }
 
+/// A locked second factor holds back only a sign-in that would ask for it: once an
+/// administrator turns the locked method off (a lost phone), the password alone signs in.
+#[test]
+fn a_locked_second_factor_holds_back_only_a_sign_in_that_would_ask_for_it() {
+    let f = fixture("[mfa]\nmode = 'optional'\nmethods = ['sms']");
+    confirmed(&f, "alice");
+    give_verified_phone(&f, "alice");
+    f.pool.admin_set_user_mfa_preference("alice", None, Some(userpool::MfaPreference::Enabled), None).unwrap();
+    let locked = (0..20)
+        .find_map(|_| {
+            let refused = match f.pool.sign_in("alice", PW) {
+                Ok(sms) => f.pool.confirm_sign_in(&sms.session.unwrap(), "000000", Attributes::new()).unwrap_err(),
+                Err(refused) => refused,
+            };
+            (refused.message() == "Password attempts exceeded").then_some(refused)
+        })
+        .expect("wrong SMS codes lock the second factor");
+    assert_eq!(locked.code(), ErrorCode::NotAuthorized);
+    let sent = f.delivery.messages().len();
+    let refused = f.pool.sign_in("alice", PW).unwrap_err();
+    assert_eq!(refused.message(), "Password attempts exceeded", "a sign-in that would ask for SMS");
+    assert_eq!(f.delivery.messages().len(), sent, "sends nothing");
+
+    let off = Some(userpool::MfaPreference::Disabled);
+    f.pool.admin_set_user_mfa_preference("alice", None, off, None).unwrap();
+    let signed_in = f.pool.sign_in("alice", PW).unwrap();
+    assert_eq!(signed_in.next_step, SignInStep::Done, "nothing left to ask: the password signs in");
+}
+
 /// One method at most is preferred: a call that prefers two is refused and changes nothing.
 #[test]
 fn two_preferred_second_factors_are_refused() {

@@ -179,10 +179,13 @@ pub(crate) fn second_factor(
     if ctx.settings.raw.mfa.mode == MfaMode::Off {
         return Ok(None);
     }
-    if ctx.now < next.mfa_lockout.locked_until_ms {
+    let asked = ask(next, ctx);
+    // A locked second factor holds back only a sign-in that would ask for one: a user whose
+    // factor an administrator has since turned off (a lost phone) signs in with the password.
+    if asked != Ask::Nothing && ctx.now < next.mfa_lockout.locked_until_ms {
         return Err(Error::not_authorized("Password attempts exceeded"));
     }
-    match ask(next, ctx) {
+    match asked {
         Ask::Nothing => Ok(None),
         Ask::TotpSetup => {
             let session = start_challenge(next, ChallengeKind::TotpSetup { secret: setup_secret.to_owned() }, ctx);
@@ -373,6 +376,10 @@ pub(super) fn answer_selection(u: &UserRecord, session: &str, method: MfaMethod,
     if !still_asked(u, method, ctx) {
         return ended_method(u);
     }
+    // As every answer is: a locked second factor sends no code and opens no challenge.
+    if let Some(locked) = locked_out(u, ctx) {
+        return locked;
+    }
     let mut next = u.clone();
     let (step, effects) = start_method(&mut next, method, ctx);
     let mut step = Step::put(next, Ok(Reply::SignIn(step)));
@@ -387,6 +394,9 @@ pub(super) fn replace_setup_secret(u: &UserRecord, session: &str, secret: String
     };
     if !matches!(challenge.kind, ChallengeKind::TotpSetup { .. }) {
         return Step::fail(invalid_session());
+    }
+    if let Some(locked) = locked_out(u, ctx) {
+        return locked;
     }
     let mut next = u.clone();
     if let Some(c) = next.challenge.as_mut() {
