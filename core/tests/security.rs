@@ -406,13 +406,49 @@ fn an_address_a_stranger_used_up_does_not_tell_who_has_it() {
         f.pool.sign_up(&format!("{stranger}1"), PW, to_address.clone()).unwrap();
         let request = f.pool.forgot_password(address).map(|d| d.destination).map_err(|e| e.code());
         let sign_up = f.pool.sign_up(&format!("{stranger}2"), PW, to_address.clone()).map(|_| ()).map_err(|e| e.code());
-        // Used up: the next request is refused, whoever has the address.
+        // Used up: the next request is answered as if sent, whoever has the address.
         let refused = f.pool.forgot_password(address).map(|d| d.destination).map_err(|e| e.code());
         answers.push((request.map(|d| d.len()), sign_up, refused.map(|d| d.len())));
     }
     assert_eq!(answers[0], answers[1], "victim@ and ghost@ must be told apart by nothing");
     assert_eq!(answers[2], answers[1], "benched@ (disabled) and ghost@ must be told apart by nothing");
-    assert_eq!(answers[0], (Ok(9), Ok(()), Err(ErrorCode::LimitExceeded)));
+    assert_eq!(answers[0], (Ok(9), Ok(()), Ok(9)));
+}
+
+/// The same for a username that is not an address: with the recovery address of a user
+/// used up by strangers' sign-ups, a reset or a resend asked for by that user's name is
+/// answered as one asked for by a name no user has, sends nothing, and leaves the code the
+/// user holds good. Else `LimitExceeded` would tell that the name is a user's, and whose
+/// address it is.
+#[test]
+fn a_used_up_address_does_not_tell_whose_it_is_by_username() {
+    let f = open(
+        Arc::new(MemoryStore::new()),
+        config("pool_id = 'enum_username'\n[codes]\nmax_per_destination_per_hour = 3"),
+        None,
+    );
+    confirmed(&f, "alice");
+    let email = |address: &str| -> Attributes { [("email".to_owned(), address.to_owned())].into() };
+    f.pool.sign_up("carol", PW, email("carol@example.com")).unwrap();
+    f.clock.advance_secs(3600);
+    f.pool.forgot_password("alice").unwrap();
+    let held = f.delivery.last_code_to("alice@example.com").unwrap();
+    f.pool.sign_up("mallory1", PW, email("alice@example.com")).unwrap();
+    f.pool.sign_up("mallory2", PW, email("alice@example.com")).unwrap();
+    f.pool.sign_up("trudy1", PW, email("carol@example.com")).unwrap();
+    f.pool.sign_up("trudy2", PW, email("carol@example.com")).unwrap();
+    f.pool.sign_up("trudy3", PW, email("carol@example.com")).unwrap();
+    let sent = f.delivery.messages().len();
+    let real = f.pool.forgot_password("alice").map(|d| (d.channel, d.destination.len())).map_err(|e| e.code());
+    let unknown = f.pool.forgot_password("nobody").map(|d| (d.channel, d.destination.len())).map_err(|e| e.code());
+    assert!(real.is_ok(), "{real:?}");
+    assert_eq!(real, unknown, "alice and a name no user has must be told apart by nothing");
+    let resend = f.pool.resend_sign_up_code("carol").map(|d| d.channel).map_err(|e| e.code());
+    let unknown = f.pool.resend_sign_up_code("nobody").map(|d| d.channel).map_err(|e| e.code());
+    assert!(resend.is_ok(), "{resend:?}");
+    assert_eq!(resend, unknown, "carol and a name no user has must be told apart by nothing");
+    assert_eq!(f.delivery.messages().len(), sent, "nothing went out");
+    f.pool.confirm_forgot_password("alice", &held, "a brand new passphrase here").unwrap();
 }
 
 /// Anyone may ask for codes in an invited user's name and use up their hour. The code their

@@ -502,6 +502,10 @@ impl UserPool {
             let mut ctx = self.ctx(&mut rng);
             ctx.sent = &sent;
             ctx.request_counted = request_counted;
+            // Anyone may ask for these by name: under user-existence protection, an address
+            // over its hourly limit must not answer differently from a name no user has.
+            let quiet_limit = ctx.client.prevent_user_existence_errors
+                && matches!(input, Input::ForgotPassword { .. } | Input::ResendSignUpCode);
             let step = flow::transition(loaded.as_ref().map(|v| &v.value), input.clone(), &mut ctx);
             if let Change::Create(u) | Change::Put(u) = &step.change {
                 flow::check_token_size(loaded.as_ref().map(|v| &v.value), u)?;
@@ -541,7 +545,12 @@ impl UserPool {
                 }
             }
             writes.extend(self.audit_writes(events));
-            writes.extend(self.destination_writes(simulated.iter().map(String::as_str))?);
+            match self.destination_writes(simulated.iter().map(String::as_str)) {
+                Ok(counted) => writes.extend(counted),
+                // Over the limit: answered as a real user's request is (see `reserve` below).
+                Err(e) if quiet_limit && e.code() == ErrorCode::LimitExceeded => {}
+                Err(e) => return Err(e),
+            }
             if let Ok(Reply::SignIn(SignInNext::Tokens(session))) = &step.reply {
                 writes.extend(self.expired_family_writes(&session.family.sub)?);
                 writes.push(Write::PutFamily {
@@ -577,10 +586,21 @@ impl UserPool {
             }
             messages.retain(|m| !sent.iter().any(|s| s.sent_as(m)));
             self.check_destinations(user.as_ref(), &mut messages, matches!(input, Input::ResendSignUpCode))?;
-            if !messages.is_empty()
-                && !self.reserve(loaded.as_ref(), user.as_ref(), &messages, &mut writes, &mut request_counted)?
-            {
-                continue;
+            if !messages.is_empty() {
+                match self.reserve(loaded.as_ref(), user.as_ref(), &messages, &mut writes, &mut request_counted) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    // Answered as if sent, as a name no user has is; only the request is
+                    // counted, as it is for such a name. Nothing else changes: the code the
+                    // user holds stays good.
+                    Err(e) if quiet_limit && e.code() == ErrorCode::LimitExceeded => {
+                        if !self.reserve(loaded.as_ref(), user.as_ref(), &[], &mut writes, &mut request_counted)? {
+                            continue;
+                        }
+                        return step.reply.map(|reply| Outcome { reply, user: loaded.map(|v| v.value) });
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             // Messages go out before the transition's commit: a failed delivery leaves
             // nothing behind but its counts.
@@ -1005,7 +1025,12 @@ impl UserPool {
         let address = user::echoed_address(&self.shared.settings, name, attribute);
         self.commit_rerunning("Too many concurrent requests for one name; retry.", || {
             let mut writes = vec![self.changed_record::<Vec<i64>>(&key, user::count_code_request)?];
-            writes.extend(self.destination_writes(address)?);
+            match self.destination_writes(address) {
+                Ok(counted) => writes.extend(counted),
+                // Used up: answered as if sent, as a real user's request is (`drive`).
+                Err(e) if e.code() == ErrorCode::LimitExceeded => {}
+                Err(e) => return Err(e),
+            }
             writes.push(self.purge_write());
             Ok((writes, ()))
         })?;
