@@ -930,10 +930,14 @@ fn cell(pool: &UserPool, user: &User, column: &str, username_attributes: &[Strin
 
 /// The `cognito:username` of `user`. A pool that signs users in by email or phone number
 /// keeps their `sub` as the username, which an import refuses; the row gives the address
-/// the user signed up with instead, which an import makes their username again. The other
-/// address signs in only once verified, so an unverified address that signs the user in is
-/// the one; else a verified one (either signs in, and stays a key after the import).
+/// the user signed up with instead, which an import makes their username again. The record
+/// names it; for a user from before it did, the other address signs in only once verified,
+/// so an unverified address that signs the user in is the one; else a verified one (either
+/// signs in, and stays a key after the import).
 fn exported_username(pool: &UserPool, user: &User, username_attributes: &[String]) -> String {
+    if let Some(address) = user.username_attribute.as_ref().and_then(|attribute| user.attributes.get(attribute)) {
+        return address.clone();
+    }
     let addresses: Vec<(&String, &String)> =
         username_attributes.iter().filter_map(|attribute| Some((attribute, user.attributes.get(attribute)?))).collect();
     let verified = |attribute: &str| user.attributes.get(&format!("{attribute}_verified")).is_some_and(|v| v == "true");

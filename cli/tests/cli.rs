@@ -362,23 +362,25 @@ fn an_export_names_users_by_an_address_they_sign_in_by() {
          ann@example.com,FALSE,+14325551212,TRUE,+14325551212\n\
          ann@example.com,TRUE,,,ann@example.com\n\
          cid@example.com,FALSE,+14325550000,FALSE,+14325550000\n\
-         dan@example.com,FALSE,+14325550001,TRUE,dan@example.com\n",
+         dan@example.com,FALSE,+14325550001,TRUE,dan@example.com\n\
+         eve@example.com,TRUE,+14325550002,TRUE,+14325550002\n",
     )
     .unwrap();
     let pool_args = ["--pool", "pool.sqlite3", "--config", "pool.toml"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "users.csv"][..], &pool_args].concat()));
-    assert!(out.contains("imported 4 user(s)"), "{out}");
+    assert!(out.contains("imported 5 user(s)"), "{out}");
     let exported = ok(&userpool(dir.path(), &[&["users", "export"][..], &pool_args].concat()));
     let usernames: Vec<&str> = exported.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
     // Dan signed up with his unverified email: named by his verified phone, an import would
-    // make the email no key of his.
-    for name in ["+14325551212", "ann@example.com", "+14325550000", "dan@example.com"] {
+    // make the email no key of his. Eve, with both verified, is named by the phone she signed
+    // up with, which stays the address she cannot delete.
+    for name in ["+14325551212", "ann@example.com", "+14325550000", "dan@example.com", "+14325550002"] {
         assert_eq!(usernames.iter().filter(|u| **u == name).count(), 1, "{name} in {exported}");
     }
     std::fs::write(dir.path().join("out.csv"), &exported).unwrap();
     let copy = ["--pool", "copy.sqlite3", "--config", "pool.toml"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "out.csv"][..], &copy].concat()));
-    assert!(out.contains("imported 4 user(s)") && out.contains("0 row(s) failed"), "{out}");
+    assert!(out.contains("imported 5 user(s)") && out.contains("0 row(s) failed"), "{out}");
     let again = ok(&userpool(dir.path(), &[&["users", "export"][..], &copy].concat()));
     let sorted = |csv: &str| {
         let mut rows: Vec<&str> = csv.lines().collect();

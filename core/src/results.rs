@@ -184,6 +184,11 @@ pub struct User {
     pub preferred_mfa: Option<MfaMethod>,
     /// Groups, ordered by precedence then name.
     pub groups: Vec<String>,
+    /// In a pool whose users sign up with an email or a phone number, the one this user
+    /// signed up with (`email` or `phone_number`): their username, which signs in verified or
+    /// not and cannot be deleted. `None` in other pools, and for a user from before it was
+    /// recorded who has both (nothing tells which came first).
+    pub username_attribute: Option<String>,
 }
 
 /// A page of `list_users`.

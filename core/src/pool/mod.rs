@@ -1831,6 +1831,7 @@ fn view_with_groups(user: &UserRecord, client: Option<&ClientSettings>, groups: 
         mfa_enabled: user.mfa.enabled(),
         preferred_mfa: user.mfa.preferred,
         groups,
+        username_attribute: user.username_attribute.clone(),
     }
 }
 
