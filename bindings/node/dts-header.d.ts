@@ -201,7 +201,7 @@ export interface OpenOptions {
   delivery?: DeliveryFunction | null
   /** The time in unix milliseconds; the system clock when left out. */
   clock?: ClockFunction | null
-  /** 32 bytes that seal the signing keys at rest. */
+  /** 32 bytes that seal the signing keys, the code key and TOTP secrets at rest. */
   encryptionKey?: Uint8Array | null
   /**
    * Open only a pool that is there already: a missing file, or one without userpool's

@@ -313,7 +313,7 @@ impl UserPool {
     ///   `cause`) and nothing changes but the hourly counts the message took. Without it,
     ///   codes cannot be sent.
     /// - `clock`: returns the time in unix milliseconds (tests move time with it).
-    /// - `encryptionKey`: 32 bytes that seal the signing keys at rest.
+    /// - `encryptionKey`: 32 bytes that seal the signing keys, the code key and TOTP secrets at rest.
     /// - `existingOnly`: for tools that administer a pool that must be there already. A
     ///   missing file, one without userpool's tables, or one an older userpool wrote
     ///   (its app upgrades it), rejects with `InvalidParameterException`; a pool id the file does not hold, with

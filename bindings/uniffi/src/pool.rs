@@ -107,11 +107,12 @@ impl UserPool {
     /// memory; `config` as TOML or JSON text (null: the defaults); `delivery` sends the codes
     /// (null: every code-sending operation fails with `CodeDeliveryFailureException`); `clock`
     /// gives the time (null: the system clock); `encryption_key` (32 bytes) seals the signing
-    /// keys and TOTP secrets at rest. With `existing_only`, for tools that administer a pool
-    /// that must be there already, nothing is created or upgraded: a missing file, one
-    /// without userpool's tables, or one an older userpool wrote (its app upgrades it), is
-    /// `InvalidParameterException`, and a pool id the file does not
-    /// hold is `ResourceNotFoundException`.
+    /// keys, the code key and TOTP secrets at rest. With `existing_only`, for tools that
+    /// administer a pool that must be there already, nothing is created or upgraded: a
+    /// missing file, one without userpool's tables, or one an older userpool wrote (its app
+    /// upgrades it), is `InvalidParameterException`, and a pool id the file does not hold is
+    /// `ResourceNotFoundException`. A clock whose first reading fails fails the open
+    /// (`InvalidParameterException`) before anything is made.
     #[uniffi::constructor(default(
         path = None,
         config = None,
