@@ -201,7 +201,7 @@ export interface OpenOptions {
   delivery?: DeliveryFunction | null
   /** The time in unix milliseconds; the system clock when left out. */
   clock?: ClockFunction | null
-  /** 32 bytes that seal the signing keys at rest. */
+  /** 32 bytes that seal the signing keys, the code key and TOTP secrets at rest. */
   encryptionKey?: Uint8Array | null
   /**
    * Open only a pool that is there already: a missing file, or one without userpool's
@@ -268,7 +268,7 @@ export declare class UserPool {
    *   `cause`) and nothing changes but the hourly counts the message took. Without it,
    *   codes cannot be sent.
    * - `clock`: returns the time in unix milliseconds (tests move time with it).
-   * - `encryptionKey`: 32 bytes that seal the signing keys at rest.
+   * - `encryptionKey`: 32 bytes that seal the signing keys, the code key and TOTP secrets at rest.
    * - `existingOnly`: for tools that administer a pool that must be there already. A
    *   missing file, one without userpool's tables, or one an older userpool wrote
    *   (its app upgrades it), rejects with `InvalidParameterException`; a pool id the file does not hold, with

@@ -1408,11 +1408,12 @@ open class UserPool: UserPoolProtocol, @unchecked Sendable {
      * memory; `config` as TOML or JSON text (null: the defaults); `delivery` sends the codes
      * (null: every code-sending operation fails with `CodeDeliveryFailureException`); `clock`
      * gives the time (null: the system clock); `encryption_key` (32 bytes) seals the signing
-     * keys and TOTP secrets at rest. With `existing_only`, for tools that administer a pool
-     * that must be there already, nothing is created or upgraded: a missing file, one
-     * without userpool's tables, or one an older userpool wrote (its app upgrades it), is
-     * `InvalidParameterException`, and a pool id the file does not
-     * hold is `ResourceNotFoundException`.
+     * keys, the code key and TOTP secrets at rest. With `existing_only`, for tools that
+     * administer a pool that must be there already, nothing is created or upgraded: a
+     * missing file, one without userpool's tables, or one an older userpool wrote (its app
+     * upgrades it), is `InvalidParameterException`, and a pool id the file does not hold is
+     * `ResourceNotFoundException`. A clock whose first reading fails fails the open
+     * (`InvalidParameterException`) before anything is made.
      */
 public static func `open`(path: String? = nil, config: String? = nil, delivery: Delivery? = nil, clock: Clock? = nil, encryptionKey: Data? = nil, existingOnly: Bool = false)async throws  -> UserPool  {
     return
@@ -5975,7 +5976,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_with_client_secret_hash() != 5032) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_constructor_userpool_open() != 28876) {
+    if (uniffi_userpool_uniffi_checksum_constructor_userpool_open() != 52430) {
         return InitializationResult.apiChecksumMismatch
     }
 
