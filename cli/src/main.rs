@@ -24,12 +24,12 @@ use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 use userpool::{
     Attributes, Clock as _, ManualClock, MfaMode, PoolConfig, RecordingDelivery, SignInStep, SqliteOptions,
-    SqliteStore, Store, SystemClock, UserPool,
+    SystemClock, UserPool,
 };
 
 /// Where `userpool demo` keeps its pool unless told otherwise.
 const DEMO_FILE: &str = "userpool-demo.sqlite3";
-/// The demo's pool id, also the default of the `users` commands.
+/// The demo's pool id.
 const DEMO_POOL_ID: &str = "local_demo";
 
 /// An embeddable user pool: sign-up, sign-in, JWT sessions, recovery and administration in
@@ -92,8 +92,8 @@ struct PoolArgs {
     /// settings the pool's app recorded when it last opened the pool.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The pool id within the file (default: the configuration's, or `local_demo`
-    /// without one).
+    /// The pool id within the file (default: the configuration's; without one, the pool the
+    /// file holds, or `local_default`, the libraries' default, in a new file).
     #[arg(long, value_name = "ID")]
     pool_id: Option<String>,
     /// A file holding the 32-byte key the app seals the pool's secrets with (its encryption
@@ -293,10 +293,6 @@ fn short(token: &str) -> String {
 }
 
 /// Opens the SQLite file at `path` as a store.
-fn open_store(path: &Path, options: SqliteOptions) -> Result<Arc<dyn Store>, String> {
-    Ok(Arc::new(SqliteStore::open_with(path, options).map_err(|e| e.to_string())?))
-}
-
 fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     let config = match config {
         Some(path) => load_config(&path)?,

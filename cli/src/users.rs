@@ -4,14 +4,15 @@
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use userpool::attributes::AttributeType;
 use userpool::config::CustomAttribute;
-use userpool::{Attributes, ErrorCode, ImportUser, PoolConfig, SqliteOptions, User, UserPool};
+use userpool::{Attributes, ErrorCode, ImportUser, PoolConfig, SqliteOptions, SqliteStore, Store, User, UserPool};
 use zeroize::Zeroizing;
 
-use crate::{DEMO_POOL_ID, PoolArgs, UsersAction, load_config, open_store};
+use crate::{PoolArgs, UsersAction, load_config};
 
 /// The columns of Cognito's user-import CSV, in the order of `GetCSVHeader`.
 pub(crate) const CSV_HEADER: &[&str] = &[
@@ -66,7 +67,7 @@ pub(crate) fn run(action: UsersAction) -> Result<(), String> {
 fn pool_config(args: &PoolArgs) -> Result<PoolConfig, String> {
     let mut config = match &args.config {
         Some(path) => load_config(path)?,
-        None => PoolConfig::builder().pool_id(DEMO_POOL_ID).build().map_err(|e| e.to_string())?,
+        None => PoolConfig::default(),
     };
     if let Some(id) = &args.pool_id {
         config.pool_id.clone_from(id);
@@ -79,23 +80,43 @@ fn pool_config(args: &PoolArgs) -> Result<PoolConfig, String> {
 fn builder(args: &PoolArgs, existing_only: bool) -> Result<userpool::UserPoolBuilder, String> {
     // Before the file is opened, which may make it: a bad pool id, or a key that cannot be
     // read, makes nothing.
-    let config = pool_config(args)?;
+    let mut config = pool_config(args)?;
     let key = args.encryption_key_file.as_deref().map(read_key).transpose()?;
-    let store = open_store(&args.pool, SqliteOptions::default().existing_only(existing_only)).map_err(|e| {
+    let store = SqliteStore::open_with(&args.pool, SqliteOptions::default().existing_only(existing_only)).map_err(|e| {
         if existing_only {
             format!(
                 "{e} (a file that is there must hold userpool's pools; users import makes the file when none is there)"
             )
         } else {
-            e
+            e.to_string()
         }
     })?;
+    if args.config.is_none() && args.pool_id.is_none() {
+        config.pool_id = pool_in_file(&store)?;
+    }
+    let store: Arc<dyn Store> = Arc::new(store);
     // No delivery: nothing here sends a message.
     let mut builder = UserPool::builder(config).store(store);
     if let Some(key) = &key {
         builder = builder.encryption_key(&**key);
     }
     Ok(builder)
+}
+
+/// The pool the `users` commands act on when neither `--config` nor `--pool-id` names one:
+/// the one the file holds, or, in a file that holds none yet, the libraries' default
+/// (`local_default`), which an app opened without a configuration uses too.
+fn pool_in_file(store: &SqliteStore) -> Result<String, String> {
+    let ids = store.pool_ids().map_err(|e| e.to_string())?;
+    match ids.as_slice() {
+        [] => Ok(PoolConfig::default().pool_id),
+        [one] => Ok(one.clone()),
+        several => Err(format!(
+            "{} holds the pools {}: name one with --pool-id (or give its app's --config)",
+            store.path().display(),
+            several.join(", ")
+        )),
+    }
 }
 
 /// The most bytes a key file may hold: 64 hex digits with spaces and line ends about them.

@@ -256,6 +256,35 @@ fn list_and_export_read_a_pool_that_is_there_and_make_none() {
     }
 }
 
+/// Without `--config` or `--pool-id`, the `users` commands act on the pool the file holds,
+/// and an import into a new file makes the pool an app opened without a configuration uses
+/// (`local_default`), so that the app finds the users. A file of several pools needs a name.
+#[test]
+fn without_a_pool_id_the_users_commands_take_the_pool_the_file_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.csv"), "email,email_verified,cognito:username\nann@example.com,TRUE,ann\n")
+        .unwrap();
+    let out = ok(&userpool(dir.path(), &["users", "import", "users.csv", "--pool", "new.sqlite3"]));
+    assert!(out.contains("imported 1 user(s)"), "{out}");
+    let app = userpool::UserPool::builder(userpool::PoolConfig::default())
+        .sqlite(dir.path().join("new.sqlite3"), userpool::SqliteOptions::default())
+        .open()
+        .unwrap();
+    assert_eq!(app.admin_get_user("ann").unwrap().username, "ann", "the app's default pool has the user");
+    drop(app);
+
+    ok(&userpool(dir.path(), &["demo"]));
+    let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "userpool-demo.sqlite3"]));
+    assert!(listed.contains("alice"), "the demo's pool: {listed}");
+
+    let second = ["users", "import", "users.csv", "--pool", "new.sqlite3", "--pool-id", "second"];
+    ok(&userpool(dir.path(), &second));
+    let out = userpool(dir.path(), &["users", "list", "--pool", "new.sqlite3"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds the pools local_default, second: name one with --pool-id"), "{err}");
+}
+
 #[test]
 fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cannot_carry() {
     let dir = tempfile::tempdir().unwrap();

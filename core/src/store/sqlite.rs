@@ -513,6 +513,15 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The ids of the pools the file holds (every pool that was ever opened on it), in order.
+    pub fn pool_ids(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut pools = c.prepare("SELECT pool FROM userpool_secrets WHERE name = ?1 ORDER BY pool")?;
+            pools.query_map([crate::keyring::SECRET_NAME], |row| row.get(0))?.collect()
+        })
+        .map_err(|e| Error::internal(e.to_string()))
+    }
+
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64> {
         self.read(|c| c.query_row("SELECT COALESCE(MAX(version), 0) FROM userpool_schema", [], |r| r.get(0)))
