@@ -637,6 +637,11 @@ export interface User {
   preferredMfa?: MfaMethod
   /** Groups, ordered by precedence then name. */
   groups: Array<string>
+  /**
+   * In a pool whose users sign up with an email or a phone number, the one this user
+   * signed up with (`email` or `phone_number`): their username. Null elsewhere.
+   */
+  usernameAttribute?: string
 }
 
 /** A page of `listUsers`. */

@@ -159,6 +159,9 @@ pub struct User {
     pub preferred_mfa: Option<String>,
     /// Groups, ordered by precedence then name.
     pub groups: Vec<String>,
+    /// In a pool whose users sign up with an email or a phone number, the one this user
+    /// signed up with (`email` or `phone_number`): their username. Null elsewhere.
+    pub username_attribute: Option<String>,
 }
 
 impl From<userpool::User> for User {
@@ -174,6 +177,7 @@ impl From<userpool::User> for User {
             mfa_enabled: u.mfa_enabled.iter().map(|m| m.as_str().to_owned()).collect(),
             preferred_mfa: u.preferred_mfa.map(|m| m.as_str().to_owned()),
             groups: u.groups,
+            username_attribute: u.username_attribute,
         }
     }
 }

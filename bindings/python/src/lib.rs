@@ -310,6 +310,11 @@ fn make_enum(py: Python<'_>, name: &str, doc: &str, members: &[&str]) -> PyResul
     let members: Vec<(&str, &str)> = members.iter().map(|m| (*m, *m)).collect();
     let class = py.import("enum")?.getattr("Enum")?.call((name, members), Some(&kwargs))?;
     class.setattr("__doc__", doc)?;
+    // Printed as its value, as `enum.StrEnum` (3.11+) is: `f"{step}"` is "DONE", not
+    // "SignInStep.DONE", in logs and in JSON answers built with f-strings.
+    let text = py.get_type::<PyString>();
+    class.setattr("__str__", text.getattr("__str__")?)?;
+    class.setattr("__format__", text.getattr("__format__")?)?;
     Ok(class.unbind())
 }
 
@@ -715,6 +720,8 @@ struct User {
     preferred_mfa: Option<String>,
     #[pyo3(get)]
     groups: Vec<String>,
+    #[pyo3(get)]
+    username_attribute: Option<String>,
 }
 
 impl From<up::User> for User {
@@ -730,6 +737,7 @@ impl From<up::User> for User {
             mfa_enabled: u.mfa_enabled.iter().map(|m| m.as_str().to_owned()).collect(),
             preferred_mfa: u.preferred_mfa.map(|m| m.as_str().to_owned()),
             groups: u.groups,
+            username_attribute: u.username_attribute,
         }
     }
 }

@@ -30,6 +30,8 @@ def test_sign_up_result_is_typed_and_frozen(pool: userpool.UserPool, host: Host)
     assert isinstance(result, userpool.SignUpResult)
     assert result.next_step is userpool.SignUpStep.CONFIRM_SIGN_UP
     assert result.next_step == "CONFIRM_SIGN_UP" and isinstance(result.next_step, str)
+    assert str(result.next_step) == f"{result.next_step}" == "CONFIRM_SIGN_UP", "printed as its value"
+    assert repr(result.next_step) == "<SignUpStep.CONFIRM_SIGN_UP: 'CONFIRM_SIGN_UP'>"
     assert result.confirmed is False
     assert re.fullmatch(r"[0-9a-f-]{36}", result.user_sub)
     assert result.code_delivery == result.code_delivery  # eq on the value

@@ -398,6 +398,9 @@ pub struct User {
     pub preferred_mfa: Option<MfaMethod>,
     /// Groups, ordered by precedence then name.
     pub groups: Vec<String>,
+    /// In a pool whose users sign up with an email or a phone number, the one this user
+    /// signed up with (`email` or `phone_number`): their username. Null elsewhere.
+    pub username_attribute: Option<String>,
 }
 
 impl FromCore<up::User> for User {
@@ -413,6 +416,7 @@ impl FromCore<up::User> for User {
             mfa_enabled: Vec::from_core(u.mfa_enabled)?,
             preferred_mfa: Option::from_core(u.preferred_mfa)?,
             groups: u.groups,
+            username_attribute: u.username_attribute,
         })
     }
 }

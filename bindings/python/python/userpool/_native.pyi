@@ -284,6 +284,10 @@ class User:
     @property
     def groups(self) -> list[str]:
         """Groups, ordered by precedence then name."""
+    @property
+    def username_attribute(self) -> Optional[str]:
+        """In a pool whose users sign up with an email or a phone number, the one this user
+        signed up with (``email`` or ``phone_number``): their username. ``None`` elsewhere."""
 
 @final
 class GroupList:

@@ -3677,6 +3677,11 @@ public struct User: Equatable, Hashable {
      * Groups, ordered by precedence then name.
      */
     public var groups: [String]
+    /**
+     * In a pool whose users sign up with an email or a phone number, the one this user
+     * signed up with (`email` or `phone_number`): their username. Null elsewhere.
+     */
+    public var usernameAttribute: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3710,7 +3715,11 @@ public struct User: Equatable, Hashable {
          */preferredMfa: MfaMethod?, 
         /**
          * Groups, ordered by precedence then name.
-         */groups: [String]) {
+         */groups: [String], 
+        /**
+         * In a pool whose users sign up with an email or a phone number, the one this user
+         * signed up with (`email` or `phone_number`): their username. Null elsewhere.
+         */usernameAttribute: String?) {
         self.username = username
         self.sub = sub
         self.status = status
@@ -3721,6 +3730,7 @@ public struct User: Equatable, Hashable {
         self.mfaEnabled = mfaEnabled
         self.preferredMfa = preferredMfa
         self.groups = groups
+        self.usernameAttribute = usernameAttribute
     }
 
     
@@ -3748,7 +3758,8 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
                 updatedMs: FfiConverterInt64.read(from: &buf), 
                 mfaEnabled: FfiConverterSequenceTypeMfaMethod.read(from: &buf), 
                 preferredMfa: FfiConverterOptionTypeMfaMethod.read(from: &buf), 
-                groups: FfiConverterSequenceString.read(from: &buf)
+                groups: FfiConverterSequenceString.read(from: &buf), 
+                usernameAttribute: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3763,6 +3774,7 @@ public struct FfiConverterTypeUser: FfiConverterRustBuffer {
         FfiConverterSequenceTypeMfaMethod.write(value.mfaEnabled, into: &buf)
         FfiConverterOptionTypeMfaMethod.write(value.preferredMfa, into: &buf)
         FfiConverterSequenceString.write(value.groups, into: &buf)
+        FfiConverterOptionString.write(value.usernameAttribute, into: &buf)
     }
 }
 
