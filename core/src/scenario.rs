@@ -84,7 +84,31 @@ pub struct Step {
 impl Scenario {
     /// Parses a scenario file.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| format!("scenario is not valid: {e}"))
+        let scenario: Self = serde_json::from_str(text).map_err(|e| format!("scenario is not valid: {e}"))?;
+        for (i, step) in scenario.steps.iter().enumerate() {
+            step.check_shape().map_err(|e| format!("scenario is not valid: step {} ({}): {e}", i + 1, step.op))?;
+        }
+        Ok(scenario)
+    }
+}
+
+impl Step {
+    /// Refuses a field the step would ignore, so that no check is written and then skipped.
+    fn check_shape(&self) -> Result<(), &'static str> {
+        let checks_result = !self.expect.is_empty() || self.save.is_some();
+        match self.op.as_str() {
+            "advance" if self.secs.is_none() => Err("advance needs secs"),
+            "advance" | "fail_delivery" if checks_result || self.expect_error.is_some() => {
+                Err("expect, expect_error and save have no meaning here")
+            }
+            "advance" if !self.args.is_empty() => Err("advance takes secs, not args"),
+            "advance" => Ok(()),
+            _ if self.secs.is_some() => Err("secs belongs to advance"),
+            _ if checks_result && self.expect_error.is_some() => {
+                Err("expect and save have no meaning with expect_error (the step fails)")
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -321,7 +345,8 @@ pub mod result_json {
     pub fn user(u: &User) -> Value {
         json!({"username": u.username, "sub": u.sub, "status": u.status.as_str(), "enabled": u.enabled,
                "attributes": u.attributes, "mfa_enabled": u.mfa_enabled.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-               "preferred_mfa": u.preferred_mfa.map(|m| m.as_str()), "groups": u.groups})
+               "preferred_mfa": u.preferred_mfa.map(|m| m.as_str()), "groups": u.groups,
+               "username_attribute": u.username_attribute})
     }
 
     /// One user's outcome of an import: its new `sub`, or the error code refusing it.

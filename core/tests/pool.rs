@@ -393,8 +393,10 @@ fn a_code_sent_before_a_lost_commit_is_the_one_the_rerun_keeps() {
 
     let stranger = pool.clone();
     *meddling.hook.lock().unwrap() = Some(Box::new(move || {
-        // A failed sign-in writes the user's lockout count.
-        let _ = stranger.sign_in("alice", "a wrong password");
+        // A failed sign-in writes the user's lockout count, so the reset's commit, made from
+        // the record read before, conflicts and the step runs again.
+        let failed = stranger.sign_in("alice", "a wrong password").unwrap_err();
+        assert_eq!(failed.message(), "Incorrect username or password.", "the sign-in reached the user");
     }));
     let sent = recording.messages().len();
     pool.forgot_password("alice").unwrap();
@@ -423,6 +425,20 @@ fn a_code_sent_before_a_lost_commit_is_the_one_the_rerun_keeps() {
     let refused = pool.confirm_forgot_password("alice", &old, "a third long passphrase").unwrap_err();
     assert_eq!(refused.code(), ErrorCode::CodeMismatch, "{refused}");
     pool.confirm_forgot_password("alice", &new, "a third long passphrase").unwrap();
+}
+
+/// A resent sign-up code replaces the one before: the old code no longer confirms.
+#[test]
+fn a_resent_code_replaces_the_one_before() {
+    let f = fixture("");
+    f.pool.sign_up("alice", PW, email("alice")).unwrap();
+    let old = f.delivery.last_code_to("alice@example.com").unwrap();
+    f.pool.resend_sign_up_code("alice").unwrap();
+    let new = f.delivery.last_code_to("alice@example.com").unwrap();
+    assert_ne!(old, new, "a new code");
+    let refused = f.pool.confirm_sign_up("alice", &old).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::CodeMismatch, "{refused}");
+    f.pool.confirm_sign_up("alice", &new).unwrap();
 }
 
 /// A rotation that meets one another process made since this one read the keys asks for a
@@ -1411,7 +1427,10 @@ fn a_capped_lockout_allows_one_guess_per_lockout() {
         let locked = if failures < 5 { 0 } else { (1_i64 << (failures - 5).min(10)).min(900) };
         if locked > 0 {
             wrong("Password attempts exceeded");
-            f.clock.advance_secs(locked);
+            // Still locked a second before the lock ends, and not after.
+            f.clock.advance_secs(locked - 1);
+            wrong("Password attempts exceeded");
+            f.clock.advance_secs(1);
         }
     }
 }
@@ -1432,12 +1451,20 @@ fn a_token_signed_with_a_key_retired_elsewhere_verifies_until_it_expires() {
             .open()
             .unwrap()
     };
+    let kid = |token: &str| -> String {
+        let header = URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+    };
     let (here, elsewhere) = (open(), open());
     here.sign_up("alice", PW, email("alice")).unwrap();
     here.confirm_sign_up("alice", &delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    let retired = kid(&here.sign_in("alice", PW).unwrap().tokens.unwrap().access_token);
     here.rotate_signing_keys().unwrap();
     clock.advance_secs(30);
     let tokens = elsewhere.sign_in("alice", PW).unwrap().tokens.unwrap();
+    assert_eq!(kid(&tokens.access_token), retired, "signed with the key retired here");
+    let current = kid(&here.sign_in("alice", PW).unwrap().tokens.unwrap().access_token);
+    assert_ne!(current, retired, "here signs with the new key");
     // An hour later, 29 s before the access token expires.
     clock.advance_secs(3600 - 29);
     assert!(here.verify_access_token(&tokens.access_token).is_ok(), "refused before it expires");

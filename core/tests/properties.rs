@@ -127,7 +127,9 @@ impl World {
                     && self.pool.confirm_sign_up(USERS[user], &code).is_ok()
                 {
                     prop_assert!(right, "a wrong code confirmed an account");
-                    prop_assert!(self.pool.confirm_sign_up(USERS[user], &code).is_err(), "a code was accepted twice");
+                    // The account is confirmed now: the same code is refused for that reason.
+                    let again = self.pool.confirm_sign_up(USERS[user], &code).map_err(|e| e.code());
+                    prop_assert_eq!(again, Err(ErrorCode::NotAuthorized), "a confirmed account was confirmed again");
                 }
             }
             Op::Resend { user } => {
@@ -200,7 +202,12 @@ impl World {
                     prop_assert!(right, "a wrong reset code was accepted");
                     self.password.insert(user, password);
                     let again = self.pool.confirm_forgot_password(USERS[user], &code, PASSWORDS[password]);
-                    prop_assert!(again.is_err(), "a reset code was accepted twice");
+                    // Spent: no code is pending any more.
+                    prop_assert_eq!(
+                        again.map_err(|e| e.code()),
+                        Err(ErrorCode::ExpiredCode),
+                        "a reset code was accepted twice"
+                    );
                 }
             }
             Op::Disable { user } => {

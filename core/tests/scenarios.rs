@@ -29,3 +29,25 @@ fn every_scenario_passes() {
     }
     assert!(failures.is_empty(), "failing scenarios:\n{}", failures.join("\n"));
 }
+
+/// A field a step would ignore is refused when the file is read, so that a check is never
+/// written and then silently skipped (a typo is refused as an unknown field).
+#[test]
+fn a_step_field_that_would_be_ignored_is_refused() {
+    let step = |fields: &str| format!(r#"{{"name": "n", "steps": [{{{fields}}}]}}"#);
+    for (fields, why) in [
+        (r#""op": "advance""#, "advance needs secs"),
+        (r#""op": "advance", "secs": 1, "expect": {"a": 1}"#, "no meaning here"),
+        (r#""op": "advance", "secs": 1, "args": {"a": 1}"#, "not args"),
+        (r#""op": "fail_delivery", "save": "x""#, "no meaning here"),
+        (r#""op": "sign_in", "secs": 1"#, "secs belongs to advance"),
+        (r#""op": "sign_in", "expect_error": "NotAuthorizedException", "expect": {"a": 1}"#, "expect_error"),
+        (r#""op": "sign_in", "expect_error": "NotAuthorizedException", "save": "s""#, "expect_error"),
+        (r#""op": "sign_in", "expect_eror": "NotAuthorizedException""#, "unknown field"),
+    ] {
+        let refused = userpool::scenario::Scenario::from_json(&step(fields)).unwrap_err();
+        assert!(refused.contains(why), "{fields}: {refused}");
+    }
+    let fine = step(r#""op": "advance", "secs": 1, "note": "n""#);
+    userpool::scenario::Scenario::from_json(&fine).unwrap();
+}

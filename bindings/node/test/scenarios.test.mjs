@@ -51,6 +51,7 @@ const user = (u) => ({
   mfa_enabled: u.mfaEnabled,
   preferred_mfa: u.preferredMfa ?? null,
   groups: u.groups,
+  username_attribute: u.usernameAttribute ?? null,
 })
 const group = (g) => ({ name: g.name, description: g.description ?? null, precedence: g.precedence ?? null })
 const userList = (l) => ({ users: l.users.map(user), pagination_token: l.paginationToken ?? null })
@@ -175,7 +176,15 @@ function checkExpectations(value, expect) {
   }
 }
 
+// The fields of the format (core/src/scenario.rs): any other is a typo that would turn a
+// check off, and is refused.
+const SCENARIO_FIELDS = ['name', 'description', 'config', 'start_ms', 'steps']
+const STEP_FIELDS = ['op', 'args', 'secs', 'expect', 'expect_error', 'save', 'expect_messages', 'note']
+const unknownFields = (object, known) => Object.keys(object).filter((key) => !known.includes(key))
+
 async function run(scenario) {
+  assert.deepEqual(unknownFields(scenario, SCENARIO_FIELDS), [], 'unknown scenario fields')
+  assert.ok(Array.isArray(scenario.steps), 'a scenario needs steps')
   let now = scenario.start_ms ?? 1_700_000_000_000
   let failing = false
   const messages = []
@@ -191,6 +200,7 @@ async function run(scenario) {
   const saved = {}
   for (const [i, step] of scenario.steps.entries()) {
     const at = `step ${i + 1} (${step.op})`
+    assert.deepEqual(unknownFields(step, STEP_FIELDS), [], `${at}: unknown step fields`)
     const before = messages.length
     let outcome
     try {

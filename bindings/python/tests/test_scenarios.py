@@ -74,6 +74,7 @@ def canonical(value: Any) -> Any:
             "mfa_enabled": list(value.mfa_enabled),
             "preferred_mfa": value.preferred_mfa,
             "groups": list(value.groups),
+            "username_attribute": value.username_attribute,
         }
     if isinstance(value, userpool.UserList):
         return {"users": [canonical(u) for u in value.users], "pagination_token": value.pagination_token}
@@ -164,8 +165,18 @@ def call(pool: userpool.UserPool, op: str, args: dict[str, Any]) -> Any:
     return canonical(result)
 
 
+# The fields of the format (core/src/scenario.rs): any other is a typo that would turn a check
+# off, and is refused.
+SCENARIO_FIELDS = {"name", "description", "config", "start_ms", "steps"}
+STEP_FIELDS = {"op", "args", "secs", "expect", "expect_error", "save", "expect_messages", "note"}
+
+
 def run(path: Path, store: Optional[Path]) -> None:
     scenario = json.loads(path.read_text())
+    assert set(scenario) <= SCENARIO_FIELDS, f"unknown scenario fields: {set(scenario) - SCENARIO_FIELDS}"
+    assert isinstance(scenario.get("steps"), list), "a scenario needs steps"
+    for i, step in enumerate(scenario["steps"]):
+        assert set(step) <= STEP_FIELDS, f"step {i + 1}: unknown step fields: {set(step) - STEP_FIELDS}"
     host = Host(now_ms=scenario.get("start_ms", 1_700_000_000_000))
     failing = False
 

@@ -22,11 +22,29 @@ final class ScenarioRunner {
         clock = ManualClock(startMs: scenario["start_ms"]?.intValue ?? 1_700_000_000_000)
     }
 
+    // The fields of the format (core/src/scenario.rs): any other is a typo that would turn a
+    // check off, and is refused.
+    static let scenarioFields: Set<String> = ["name", "description", "config", "start_ms", "steps"]
+    static let stepFields: Set<String> = ["op", "args", "secs", "expect", "expect_error", "save", "expect_messages", "note"]
+
+    func unknownFields(_ value: JSON, _ known: Set<String>) -> Set<String> {
+        guard case .object(let fields) = value else { return ["(not an object)"] }
+        return Set(fields.keys).subtracting(known)
+    }
+
     func run() async throws {
+        let name = file.lastPathComponent
+        let unknown = unknownFields(scenario, Self.scenarioFields)
+        guard unknown.isEmpty else { throw ScenarioFailure(description: "\(name): unknown scenario fields \(unknown)") }
+        guard let steps = scenario["steps"]?.arrayValue else { throw ScenarioFailure(description: "\(name): a scenario needs steps") }
         let config = scenario["config"].map { $0 == .null ? "{}" : $0.description } ?? "{}"
         let pool = try await UserPool.open(config: config, delivery: delivery, clock: clock)
-        for (index, step) in (scenario["steps"]?.arrayValue ?? []).enumerated() {
+        for (index, step) in steps.enumerated() {
             let op = step["op"]?.stringValue ?? "?"
+            let unknownStep = unknownFields(step, Self.stepFields)
+            guard unknownStep.isEmpty else {
+                throw ScenarioFailure(description: "\(name) step \(index + 1) (\(op)): unknown step fields \(unknownStep)")
+            }
             do {
                 try await runStep(pool, step, op)
             } catch let failure as ScenarioFailure {
@@ -41,7 +59,8 @@ final class ScenarioRunner {
         var error: AuthError?
         switch op {
         case "advance":
-            clock.advance(secs: step["secs"]?.intValue ?? 0)
+            guard let secs = step["secs"]?.intValue else { throw ScenarioFailure(description: "advance needs secs") }
+            clock.advance(secs: secs)
         case "fail_delivery":
             let on = step["args"]?["failing"]?.boolValue ?? true
             delivery.fail(with: on ? HostFailure(description: "the scenario made delivery fail") : nil)

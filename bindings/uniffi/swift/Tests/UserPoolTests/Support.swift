@@ -322,7 +322,8 @@ enum Canonical {
                  "enabled": .bool(u.enabled), "attributes": .object(u.attributes.mapValues(JSON.string)),
                  "mfa_enabled": .array(u.mfaEnabled.map { JSON.string(screaming($0)) }),
                  "preferred_mfa": u.preferredMfa.map { JSON.string(screaming($0)) } ?? .null,
-                 "groups": .array(u.groups.map(JSON.string))])
+                 "groups": .array(u.groups.map(JSON.string)),
+                 "username_attribute": u.usernameAttribute.map(JSON.string) ?? .null])
     }
 
     static func userList(_ l: UserList) -> JSON {

@@ -36,6 +36,9 @@ private fun lookup(value: Any?, path: String): Any? {
 
 private object Missing
 
+private val SCENARIO_FIELDS = setOf("name", "description", "config", "start_ms", "steps")
+private val STEP_FIELDS = setOf("op", "args", "secs", "expect", "expect_error", "save", "expect_messages", "note")
+
 class ScenarioRunner(private val file: File) {
     private val scenario = normalize(json.readValue(file, Map::class.java)) as Map<*, *>
     private val clock = ManualClock((scenario["start_ms"] as Long?) ?: 1_700_000_000_000L)
@@ -43,11 +46,18 @@ class ScenarioRunner(private val file: File) {
     private val saved = mutableMapOf<String, Any?>()
 
     fun run() = runBlocking {
+        // The fields of the format (core/src/scenario.rs): any other is a typo that would turn
+        // a check off, and is refused.
+        val unknown = scenario.keys.map { it as String } - SCENARIO_FIELDS
+        assertTrue(unknown.isEmpty(), "${file.name}: unknown scenario fields $unknown")
+        assertTrue(scenario["steps"] is List<*>, "${file.name}: a scenario needs steps")
         val config = json.writeValueAsString(scenario["config"] ?: emptyMap<String, Any?>())
         UserPool.open(config = config, delivery = delivery, clock = clock).use { pool ->
             for ((index, rawStep) in (scenario["steps"] as List<*>).withIndex()) {
                 val step = rawStep as Map<*, *>
                 val at = "${file.name} step ${index + 1} (${step["op"]})"
+                val unknownStep = step.keys.map { it as String } - STEP_FIELDS
+                assertTrue(unknownStep.isEmpty(), "$at: unknown step fields $unknownStep")
                 try {
                     runStep(pool, step)
                 } catch (e: AssertionError) {

@@ -108,6 +108,7 @@ object Canonical {
         "username" to u.username, "sub" to u.sub, "status" to u.status.name, "enabled" to u.enabled,
         "attributes" to u.attributes, "mfa_enabled" to u.mfaEnabled.map { it.name },
         "preferred_mfa" to u.preferredMfa?.name, "groups" to u.groups,
+        "username_attribute" to u.usernameAttribute,
     )
 
     fun userList(l: UserList): Map<String, Any?> =
