@@ -466,14 +466,19 @@ impl std::fmt::Debug for ClientConfig {
 impl PoolConfig {
     /// Parses TOML; unknown keys and bad values are errors naming the key.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let config: Self = toml::from_str(text).map_err(|e| config_error(toml_error(text, &e)))?;
+        let document = toml::Deserializer::parse(text).map_err(|e| config_error(toml_error(text, "", &e)))?;
+        let config: Self = serde_path_to_error::deserialize(document)
+            .map_err(|e| config_error(toml_error(text, &key_of(e.path()), e.inner())))?;
         config.validate()?;
         Ok(config)
     }
 
     /// Parses JSON (what bindings produce from a dict or object); same rules as TOML.
     pub fn from_json(text: &str) -> Result<Self> {
-        let config: Self = serde_json::from_str(text).map_err(|e| config_error(without_value(&e.to_string())))?;
+        let mut document = serde_json::Deserializer::from_str(text);
+        let config: Self = serde_path_to_error::deserialize(&mut document)
+            .map_err(|e| config_error(format!("{}{}", key_of(e.path()), without_value(&e.inner().to_string()))))?;
+        document.end().map_err(|e| config_error(without_value(&e.to_string())))?;
         config.validate()?;
         Ok(config)
     }
@@ -590,14 +595,20 @@ impl PoolConfigBuilder {
 
 /// A TOML error as "line L, column C: what", without the source line toml's own text
 /// quotes: that line may hold a client secret.
-fn toml_error(text: &str, e: &toml::de::Error) -> String {
+fn toml_error(text: &str, key: &str, e: &toml::de::Error) -> String {
     let what = without_value(e.message());
     let Some(before) = e.span().and_then(|span| text.get(..span.start)) else {
-        return format!("TOML parse error: {what}");
+        return format!("TOML parse error: {key}{what}");
     };
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!("TOML parse error at line {line}, column {column}: {what}")
+    format!("TOML parse error at line {line}, column {column}: {key}{what}")
+}
+
+/// `codes.length: `, the key a value was refused at, to put before the reason; nothing for
+/// the document itself.
+fn key_of(path: &serde_path_to_error::Path) -> String {
+    if path.iter().next().is_none() { String::new() } else { format!("{path}: ") }
 }
 
 /// serde's "invalid type: integer `12345`, expected a string" as "invalid type: integer,
@@ -1033,6 +1044,25 @@ mod tests {
             assert!(!err.message().contains("987") && !err.message().contains("321"), "{err}");
             assert!(err.message().contains("invalid type: "), "{err}");
         }
+    }
+
+    /// A value of the wrong type, or an unknown key, is named by its key in either format.
+    #[test]
+    fn a_refused_value_is_named_by_its_key() {
+        for (text, key) in [
+            ("pool_id = 5\n", "pool_id: invalid type"),
+            ("[codes]\nlength = '6'\n", "codes.length: invalid type"),
+            ("[[clients]]\nid = 'srv'\nsecret = 5\n", "clients[0].secret: invalid type"),
+            ("[codes]\nlenght = 6\n", "codes.lenght: unknown field"),
+            (r#"{"pool_id": 5}"#, "pool_id: invalid type"),
+            (r#"{"codes": {"length": "6"}}"#, "codes.length: invalid type"),
+            (r#"{"clients": [{"id": "srv", "secret": 5}]}"#, "clients[0].secret: invalid type"),
+        ] {
+            let err = PoolConfig::parse(text).unwrap_err();
+            assert!(err.message().contains(key), "{text}: {err}");
+        }
+        let trailing = PoolConfig::parse(r#"{"pool_id": "a"} x"#).unwrap_err();
+        assert!(trailing.message().contains("trailing characters"), "{trailing}");
     }
 
     #[test]
