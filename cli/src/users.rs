@@ -792,7 +792,14 @@ fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result
     }
     let dir = directory_of(&target);
     // A fresh name each time, created only if absent: nothing planted there is followed.
-    let mut partial = tempfile::Builder::new().prefix(".userpool-export-").tempfile_in(dir).map_err(|e| named(&e))?;
+    let mut partial = tempfile::Builder::new().prefix(".userpool-export-").tempfile_in(dir).map_err(|e| {
+        // The error names the temporary file, which the user never asked for.
+        if dir.is_dir() {
+            named(&format!("cannot write in {}: {}", dir.display(), e.kind()))
+        } else {
+            named(&format!("the directory {} does not exist", dir.display()))
+        }
+    })?;
     if let Some(existing) = existing {
         keep_attributes(partial.as_file(), &existing, dir, path).map_err(|e| named(&e))?;
     }

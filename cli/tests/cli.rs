@@ -619,6 +619,8 @@ fn an_export_that_cannot_be_written_names_where_it_went() {
     let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "gone/out.csv"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("gone/out.csv"), "{err}");
+    assert!(err.contains("the directory") && err.contains("does not exist"), "{err}");
+    assert!(!err.contains(".userpool-export-"), "no temporary name the user never asked for: {err}");
 }
 
 #[test]

@@ -69,7 +69,7 @@ struct NoDelivery;
 
 impl Delivery for NoDelivery {
     fn deliver(&self, _message: &Message) -> std::result::Result<(), DeliveryError> {
-        Err(DeliveryError("no delivery configured: open the pool with a Delivery".into()))
+        Err(DeliveryError("no delivery was given when the pool was opened: nothing can send the code".into()))
     }
 }
 
