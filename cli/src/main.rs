@@ -292,7 +292,7 @@ fn short(token: &str) -> String {
     format!("{}…({} chars)", &token[..token.len().min(24)], token.len())
 }
 
-/// Opens the SQLite file at `path` as a store.
+/// `userpool demo`: the tutorial's journey on a pool in `file` (or in memory), printed.
 fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     let config = match config {
         Some(path) => load_config(&path)?,

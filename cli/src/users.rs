@@ -794,11 +794,14 @@ fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result
     // A fresh name each time, created only if absent: nothing planted there is followed.
     let mut partial = tempfile::Builder::new().prefix(".userpool-export-").tempfile_in(dir).map_err(|e| {
         // The error names the temporary file, which the user never asked for.
-        if dir.is_dir() {
-            named(&format!("cannot write in {}: {}", dir.display(), e.kind()))
-        } else {
-            named(&format!("the directory {} does not exist", dir.display()))
-        }
+        let dir = dir.display();
+        named(&match std::fs::metadata(directory_of(&target)) {
+            Err(missing) if missing.kind() == std::io::ErrorKind::NotFound => {
+                format!("the directory {dir} does not exist")
+            }
+            Ok(found) if !found.is_dir() => format!("{dir} is not a directory"),
+            _ => format!("cannot write in {dir}: {}", e.kind()),
+        })
     })?;
     if let Some(existing) = existing {
         keep_attributes(partial.as_file(), &existing, dir, path).map_err(|e| named(&e))?;

@@ -184,10 +184,10 @@ pub struct User {
     pub preferred_mfa: Option<MfaMethod>,
     /// Groups, ordered by precedence then name.
     pub groups: Vec<String>,
-    /// In a pool whose users sign up with an email or a phone number, the one this user
-    /// signed up with (`email` or `phone_number`): their username, which signs in verified or
-    /// not and cannot be deleted. `None` in other pools, and for a user from before it was
-    /// recorded who has both (nothing tells which came first).
+    /// In a pool whose `username_attributes` hold both `email` and `phone_number`, the one
+    /// this user signed up with: their username, which signs in verified or not and cannot be
+    /// deleted. `None` in other pools, and for a user from before it was recorded who has
+    /// both (nothing tells which came first).
     pub username_attribute: Option<String>,
 }
 

@@ -451,6 +451,20 @@ fn a_used_up_address_does_not_tell_whose_it_is_by_username() {
     assert_eq!(resend, unknown, "carol and a name no user has must be told apart by nothing");
     assert_eq!(f.delivery.messages().len(), sent, "nothing went out");
     f.pool.confirm_forgot_password("alice", &held, "a brand new passphrase here").unwrap();
+    let last = &f.pool.admin_list_user_auth_events("alice", Some(2)).unwrap()[1];
+    assert!(!last.success && last.detail.contains("not sent"), "the unsent reset is audited: {last:?}");
+
+    // Each such request is counted, as an unknown name's is: both meet the hourly limit
+    // (5 requests) at the same request.
+    confirmed(&f, "dora");
+    f.pool.sign_up("mallory3", PW, email("dora@example.com")).unwrap();
+    f.pool.sign_up("mallory4", PW, email("dora@example.com")).unwrap();
+    let answers = |name: &str| -> Vec<Result<(), ErrorCode>> {
+        (0..6).map(|_| f.pool.forgot_password(name).map(drop).map_err(|e| e.code())).collect()
+    };
+    let (real, unknown) = (answers("dora"), answers("ghost"));
+    assert_eq!(real, unknown, "dora and a name no user has must be told apart by nothing");
+    assert_eq!(real.last(), Some(&Err(ErrorCode::LimitExceeded)), "{real:?}");
 }
 
 /// Anyone may ask for codes in an invited user's name and use up their hour. The code their

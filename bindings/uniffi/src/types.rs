@@ -398,8 +398,8 @@ pub struct User {
     pub preferred_mfa: Option<MfaMethod>,
     /// Groups, ordered by precedence then name.
     pub groups: Vec<String>,
-    /// In a pool whose users sign up with an email or a phone number, the one this user
-    /// signed up with (`email` or `phone_number`): their username. Null elsewhere.
+    /// In a pool whose `username_attributes` hold both `email` and `phone_number`, the one
+    /// this user signed up with: their username. Absent otherwise.
     pub username_attribute: Option<String>,
 }
 

@@ -757,13 +757,17 @@ pub(super) fn confirm_forgot_password(
     next.password_hash = password_hash;
     next.password_changed_ms = ctx.now;
     next.temporary_password_expires_ms = None;
-    if next.status == UserStatus::ForceChangePassword && check_required(ctx.settings, &next.attributes).is_err() {
-        // An invited user still owes the required attributes that only the new-password
-        // challenge collects: the new password stands in for the temporary one, and the next
-        // sign-in asks for them (with a new password, which may be this one).
-        next.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
-    } else if matches!(next.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
-        next.status = UserStatus::Confirmed;
+    if matches!(next.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
+        next.status = if check_required(ctx.settings, &next.attributes).is_ok() {
+            UserStatus::Confirmed
+        } else {
+            // A user who owes required attributes (invited, or imported, or an invitation an
+            // administrator reset) gives them at the new-password challenge, the only place
+            // that collects them: the new password stands in for a temporary one, and the
+            // next sign-in asks for them (with a new password, which may be this one).
+            next.temporary_password_expires_ms = Some(ctx.now.saturating_add(ctx.settings.temp_password_ttl_ms));
+            UserStatus::ForceChangePassword
+        };
     }
     next.lockout = Lockout::default();
     next.challenge = None;

@@ -544,6 +544,20 @@ impl UserPool {
                     Effect::CountMessageTo(address) => simulated.push(address),
                 }
             }
+            // What the audit records instead when a message is not sent for its address's hour.
+            let unsent: Vec<AuditEvent> = if quiet_limit {
+                events
+                    .iter()
+                    .cloned()
+                    .map(|mut event| {
+                        event.success = false;
+                        "not sent: the address's messages for the hour are used up".clone_into(&mut event.detail);
+                        event
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             writes.extend(self.audit_writes(events));
             match self.destination_writes(simulated.iter().map(String::as_str)) {
                 Ok(counted) => writes.extend(counted),
@@ -587,14 +601,29 @@ impl UserPool {
             messages.retain(|m| !sent.iter().any(|s| s.sent_as(m)));
             self.check_destinations(user.as_ref(), &mut messages, matches!(input, Input::ResendSignUpCode))?;
             if !messages.is_empty() {
-                match self.reserve(loaded.as_ref(), user.as_ref(), &messages, &mut writes, &mut request_counted) {
+                match self.reserve(
+                    loaded.as_ref(),
+                    user.as_ref(),
+                    &messages,
+                    Vec::new(),
+                    &mut writes,
+                    &mut request_counted,
+                ) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     // Answered as if sent, as a name no user has is; only the request is
-                    // counted, as it is for such a name. Nothing else changes: the code the
-                    // user holds stays good.
+                    // counted, as it is for such a name, and audited as not sent. Nothing
+                    // else changes: the code the user holds stays good.
                     Err(e) if quiet_limit && e.code() == ErrorCode::LimitExceeded => {
-                        if !self.reserve(loaded.as_ref(), user.as_ref(), &[], &mut writes, &mut request_counted)? {
+                        let audit = self.audit_writes(unsent.clone());
+                        if !self.reserve(
+                            loaded.as_ref(),
+                            user.as_ref(),
+                            &[],
+                            audit,
+                            &mut writes,
+                            &mut request_counted,
+                        )? {
                             continue;
                         }
                         return step.reply.map(|reply| Outcome { reply, user: loaded.map(|v| v.value) });
@@ -681,16 +710,18 @@ impl UserPool {
     /// commit got there first.
     ///
     /// `request_counted` is set once the user's count is committed: a rerun of the step
-    /// does not count the request again.
+    /// does not count the request again. `also` joins the reservation's commit.
     fn reserve(
         &self,
         loaded: Option<&Versioned<UserRecord>>,
         next: Option<&UserRecord>,
         messages: &[Message],
+        also: Vec<Write>,
         writes: &mut [Write],
         request_counted: &mut bool,
     ) -> Result<bool> {
         let mut reservation = self.destination_writes(messages.iter().map(|m| m.destination.as_str()))?;
+        reservation.extend(also);
         let mut counted = None;
         if let (Some(before), Some(next)) = (loaded, next)
             && before.value.code_requests_ms != next.code_requests_ms

@@ -286,8 +286,8 @@ class User:
         """Groups, ordered by precedence then name."""
     @property
     def username_attribute(self) -> Optional[str]:
-        """In a pool whose users sign up with an email or a phone number, the one this user
-        signed up with (``email`` or ``phone_number``): their username. ``None`` elsewhere."""
+        """In a pool whose ``username_attributes`` hold both ``email`` and ``phone_number``, the
+        one this user signed up with: their username. ``None`` otherwise."""
 
 @final
 class GroupList:
@@ -375,9 +375,10 @@ class UserPool:
         ``path``: a SQLite file (created if missing); in memory when ``None``.
         ``config``: TOML or JSON text, or a dict of the same keys; the defaults when ``None``.
         ``delivery``: called with each :class:`Message`; raising fails the operation with
-        :class:`CodeDeliveryFailureError` (the exception chained), and nothing has changed but
-        the hourly counts the message took. Without one, every operation that sends a code
-        fails that way.
+        :class:`CodeDeliveryFailureError` (the exception chained), and so does returning
+        ``False`` (not sent; any other answer means sent); nothing has changed but the hourly
+        counts the message took. Without one, every operation that sends a code fails that
+        way.
         ``clock``: returns unix milliseconds (tests move time with it); the system clock when ``None``.
         ``encryption_key``: 32 bytes (``bytes``, or a ``bytearray`` the caller may wipe after
         ``open``) that seal signing keys and secrets at rest.
