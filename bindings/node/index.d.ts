@@ -638,8 +638,8 @@ export interface User {
   /** Groups, ordered by precedence then name. */
   groups: Array<string>
   /**
-   * In a pool whose users sign up with an email or a phone number, the one this user
-   * signed up with (`email` or `phone_number`): their username. Null elsewhere.
+   * In a pool whose `username_attributes` hold both `email` and `phone_number`, the one
+   * this user signed up with: their username. Absent otherwise.
    */
   usernameAttribute?: string
 }

@@ -3678,8 +3678,8 @@ public struct User: Equatable, Hashable {
      */
     public var groups: [String]
     /**
-     * In a pool whose users sign up with an email or a phone number, the one this user
-     * signed up with (`email` or `phone_number`): their username. Null elsewhere.
+     * In a pool whose `username_attributes` hold both `email` and `phone_number`, the one
+     * this user signed up with: their username. Absent otherwise.
      */
     public var usernameAttribute: String?
 
@@ -3717,8 +3717,8 @@ public struct User: Equatable, Hashable {
          * Groups, ordered by precedence then name.
          */groups: [String], 
         /**
-         * In a pool whose users sign up with an email or a phone number, the one this user
-         * signed up with (`email` or `phone_number`): their username. Null elsewhere.
+         * In a pool whose `username_attributes` hold both `email` and `phone_number`, the one
+         * this user signed up with: their username. Absent otherwise.
          */usernameAttribute: String?) {
         self.username = username
         self.sub = sub
