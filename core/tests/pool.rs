@@ -138,7 +138,9 @@ fn forged_and_misused_tokens_are_rejected() {
     let header: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.access_token.split('.').next().unwrap()).unwrap()).unwrap();
     let kid = header["kid"].as_str().unwrap();
-    // The pool's own algorithm, so that each row fails for the reason it names.
+    // The pool's own algorithm. The headers are changed after signing, so the signature
+    // check refuses them too; `tests/security.rs`' attack tables sign forged headers with
+    // the pool's own key, so that only the check a row names can refuse it.
     let alg = header["alg"].as_str().unwrap();
     let payload =
         String::from_utf8(URL_SAFE_NO_PAD.decode(t.access_token.split('.').nth(1).unwrap()).unwrap()).unwrap();

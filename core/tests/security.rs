@@ -131,6 +131,39 @@ fn with_header(token: &str, header: &Value) -> String {
     format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1], parts[2])
 }
 
+/// `header` over `token`'s claims, signed with the pool's own private key `kid`, read from
+/// the unsealed store: a forged header then carries a genuine signature, so that only the
+/// check its row names can refuse it (not the signature check, as when the header is
+/// changed after signing).
+fn signed_with_pool_key(store: &dyn Store, pool: &str, kid: &str, header: &Value, token: &str) -> String {
+    use ring::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    };
+    let stored = store.secret(pool, "signing_keys").unwrap().unwrap();
+    let keys: Value = serde_json::from_slice(&stored.value).unwrap();
+    let key = keys["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap();
+    let pkcs8 = URL_SAFE_NO_PAD.decode(key["private"].as_str().unwrap()).unwrap();
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), token.split('.').nth(1).unwrap());
+    let rng = ring::rand::SystemRandom::new();
+    let signature = match key["alg"].as_str().unwrap() {
+        "ES256" => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
+            .unwrap()
+            .sign(&rng, input.as_bytes())
+            .unwrap()
+            .as_ref()
+            .to_vec(),
+        "RS256" => {
+            let key = RsaKeyPair::from_pkcs8(&pkcs8).unwrap();
+            let mut signature = vec![0; key.public().modulus_len()];
+            key.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut signature).unwrap();
+            signature
+        }
+        "EdDSA" => Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8).unwrap().sign(input.as_bytes()).as_ref().to_vec(),
+        other => panic!("no signer for {other}"),
+    };
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
 fn with_claims(token: &str, claims: &Value) -> String {
     let parts: Vec<&str> = token.split('.').collect();
     format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2])
@@ -183,13 +216,25 @@ fn jwt_attack_table(algorithm: &str, public_member: &str) {
     let tenant = open(Arc::clone(&store), config("pool_id = 'other'"), None);
     let foreign = sign_up_and_in(&tenant, "alice");
 
+    // Each forged header is signed with the pool's own key, so that only the header check
+    // its row names can refuse it; unchanged, the re-signed token verifies.
     let h = |patch: Value| {
         let mut h = header.clone();
         for (k, v) in patch.as_object().unwrap() {
             h[k] = v.clone();
         }
-        with_header(&t.access_token, &h)
+        signed_with_pool_key(store.as_ref(), "jwt", kid, &h, &t.access_token)
     };
+    f.pool.verify_access_token(&h(json!({}))).expect("the pool's own key, re-signed, verifies");
+    assert!(
+        f.pool
+            .verify_access_token(&with_header(
+                &t.access_token,
+                &json!({"alg": algorithm, "kid": kid, "typ": "JWT", "x": 1})
+            ))
+            .is_err(),
+        "a header changed after signing fails the signature"
+    );
     let cases: Vec<(&str, String)> = vec![
         ("alg none", h(json!({"alg": "none"}))),
         ("alg None", h(json!({"alg": "None"}))),
