@@ -292,10 +292,24 @@ fn short(token: &str) -> String {
     format!("{}…({} chars)", &token[..token.len().min(24)], token.len())
 }
 
+/// A configuration for the demo, refused up front (not at the step that needs it) when the
+/// journey cannot run on it.
+fn demo_config(path: &Path) -> Result<PoolConfig, String> {
+    let config = load_config(path)?;
+    let named = |why: &str| format!("{}: the demo {why}", path.display());
+    if !config.sign_in.username_attributes.is_empty() {
+        return Err(named("signs users up by plain usernames: leave sign_in.username_attributes empty"));
+    }
+    if config.mfa.mode != MfaMode::Optional || !config.mfa.methods.iter().any(|m| m == "totp") {
+        return Err(named("adds an authenticator app: it needs mfa.mode = \"optional\" with \"totp\" in mfa.methods"));
+    }
+    Ok(config)
+}
+
 /// `userpool demo`: the tutorial's journey on a pool in `file` (or in memory), printed.
 fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     let config = match config {
-        Some(path) => load_config(&path)?,
+        Some(path) => demo_config(&path)?,
         None => PoolConfig::builder()
             .pool_id(DEMO_POOL_ID)
             .name("userpool-demo")

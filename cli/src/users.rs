@@ -237,12 +237,21 @@ fn list(pool: &UserPool, filter: Option<&str>, limit: Option<usize>) -> Result<(
         )
         .map_err(|e| e.to_string())
     };
-    line(&mut out, ["USERNAME", "STATUS", "ENABLED", "EMAIL", "PHONE", "SUB"])?;
+    const HEADER: [&str; 6] = ["USERNAME", "STATUS", "ENABLED", "EMAIL", "PHONE", "SUB"];
+    // Written with the first user (or at the end, for none): a filter refused by the first
+    // read leaves no table behind its error.
+    let mut headed = false;
     let count = each_user(pool, filter, limit, |u| {
+        if !std::mem::replace(&mut headed, true) {
+            line(&mut out, HEADER)?;
+        }
         let attr = |name: &str| u.attributes.get(name).map_or("-", String::as_str);
         let enabled = if u.enabled { "yes" } else { "no" };
         line(&mut out, [&u.username, u.status.as_str(), enabled, attr("email"), attr("phone_number"), &u.sub])
     })?;
+    if !headed {
+        line(&mut out, HEADER)?;
+    }
     drop(out);
     eprintln!("{count} user(s) in pool `{}`", pool.pool_id());
     Ok(())

@@ -61,6 +61,31 @@ fn the_demo_runs_again_and_again_on_its_file_and_in_memory() {
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "--memory writes no file");
 }
 
+/// A configuration the journey cannot run on is refused before the demo starts, saying what
+/// it needs, not at the step that needs it; one that gives what it needs runs.
+#[test]
+fn the_demo_refuses_a_configuration_it_cannot_run_on_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fast = "[password_hashing]\nmemory_kib = 256\niterations = 1\ndangerous_allow_weak = true\n";
+    for (file, extra, needs) in [
+        ("no_mfa.toml", "", "mfa.mode = \"optional\""),
+        (
+            "by_email.toml",
+            "[sign_in]\nusername_attributes = ['email']\n[mfa]\nmode = 'optional'\nmethods = ['totp']\n",
+            "plain usernames",
+        ),
+    ] {
+        std::fs::write(dir.path().join(file), format!("{fast}{extra}")).unwrap();
+        let out = userpool(dir.path(), &["demo", "--memory", "--config", file]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(needs), "{file}: {err}");
+        assert!(out.stdout.is_empty(), "{file}: nothing ran");
+    }
+    std::fs::write(dir.path().join("fit.toml"), format!("{fast}[mfa]\nmode = 'optional'\nmethods = ['totp']\n"))
+        .unwrap();
+    ok(&userpool(dir.path(), &["demo", "--memory", "--config", "fit.toml"]));
+}
+
 /// A reader that stops early (`userpool demo | head -3`) closes the pipe: the demo then ends
 /// with an error naming standard output, where `println!` panicked (exit status 101).
 #[test]
@@ -98,6 +123,10 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3", "--filter", "email ^= \"ja\""]));
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("jane") && listed.contains("RESET_REQUIRED"), "{listed}");
+    let none = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3", "--filter", "email ^= \"zz\""]));
+    assert_eq!(none.lines().count(), 1, "the header alone: {none}");
+    let refused = userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3", "--filter", "x"]);
+    assert!(!refused.status.success() && refused.stdout.is_empty(), "no table before a refused filter");
 
     let exported = ok(&userpool(dir.path(), &["users", "export", "--pool", "pool.sqlite3"]));
     let mut lines = exported.lines();
