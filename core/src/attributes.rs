@@ -130,6 +130,16 @@ pub(crate) fn is_name_char(c: char) -> bool {
 /// Validates the username of a new user, or a new `preferred_username`: its shape, and only
 /// characters Cognito's pattern takes ([`is_name_char`]). Names already stored are looked up
 /// with [`check_username`] alone, so that users made before this check can still sign in.
+/// Whether `name` has the shape of a `sub` (a UUID): such a name finds a user by their `sub`
+/// first, so no username or `preferred_username` may take it.
+pub(crate) fn looks_like_uuid(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 36
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { *c == b'-' } else { c.is_ascii_hexdigit() })
+}
+
 pub(crate) fn check_new_username(username: &str) -> Result<()> {
     check_username(username)?;
     if !username.chars().all(is_name_char) {
@@ -248,6 +258,11 @@ pub(crate) fn check_writes(
                 return Err(Error::invalid(
                     "preferred_username must be 1-128 letters, marks, symbols, numbers or punctuation",
                 ));
+            }
+            // As an alias (now, or once the pool makes it one) it would stand for the user
+            // whose `sub` it is, in every lookup by name, an administrator's included.
+            "preferred_username" if looks_like_uuid(value) => {
+                return Err(Error::invalid("preferred_username cannot be in UUID format."));
             }
             // As Cognito: an alias one signs in by is taken as soon as it is stored, so a sign-up
             // nobody confirms could hold any name it likes.

@@ -462,6 +462,50 @@ fn an_address_a_stranger_used_up_does_not_tell_who_has_it() {
     assert_eq!(answers[0], (Ok(9), Ok(()), Ok(9)));
 }
 
+/// A user may not make their `preferred_username` another user's `sub`: as an alias it came
+/// before the `sub` in every lookup by name, so an administrator acting on the victim by
+/// `sub` (disabling them, adding them to a group) acted on the attacker instead. No writer
+/// may set such a value, and a name shaped as a `sub` is looked up as one first, so that a
+/// value stored before this rule stands for nobody else.
+#[test]
+fn a_preferred_username_cannot_stand_for_another_users_sub() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = open(
+        Arc::clone(&store),
+        config("pool_id = 'subs'\n[sign_in]\nalias_attributes = ['preferred_username']"),
+        None,
+    );
+    confirmed(&f, "alice");
+    let alice = f.pool.admin_get_user("alice").unwrap().sub;
+    let mallory = sign_up_and_in(&f, "mallory");
+    let as_alice: Attributes = [("preferred_username".to_owned(), alice.clone())].into();
+    let refused = f.pool.update_user_attributes(&mallory.access_token, as_alice.clone()).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter, "{refused}");
+    let refused = f.pool.admin_update_user_attributes("mallory", as_alice.clone()).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter, "{refused}");
+    let imported = f.pool.admin_import_users(vec![userpool::ImportUser {
+        username: "trudy".into(),
+        attributes: as_alice,
+        password_hash: None,
+    }]);
+    assert!(imported.unwrap()[0].is_err(), "an import may not set it either");
+
+    // A value stored before the rule: the `sub` still finds its own user.
+    let record = store.user("subs", &f.pool.admin_get_user("mallory").unwrap().sub).unwrap().unwrap();
+    let keys = vec!["u:mallory".to_owned(), format!("a:preferred_username:{alice}")];
+    store
+        .commit(
+            "subs",
+            vec![userpool::store::Write::PutUser { user: record.value, keys, expect: Some(record.version) }],
+        )
+        .unwrap();
+    assert_eq!(f.pool.admin_get_user(&alice).unwrap().username, "alice");
+    f.pool.create_group("admins", None, None).unwrap();
+    f.pool.admin_add_user_to_group(&alice, "admins").unwrap();
+    assert_eq!(f.pool.admin_get_user("alice").unwrap().groups, ["admins"]);
+    assert!(f.pool.admin_get_user("mallory").unwrap().groups.is_empty(), "mallory joined nothing");
+}
+
 /// The same for a username that is not an address: with the recovery address of a user
 /// used up by strangers' sign-ups, a reset or a resend asked for by that user's name is
 /// answered as one asked for by a name no user has, sends nothing, and leaves the code the

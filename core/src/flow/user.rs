@@ -59,7 +59,7 @@ pub(crate) fn check_new_user(
             NewName::Address(attribute)
         }
         UsernameMode::Username => {
-            if looks_like_uuid(username) {
+            if attributes::looks_like_uuid(username) {
                 // A user's sub is a UUID and administrators may look users up by sub.
                 return Err(Error::invalid("Username cannot be in UUID format."));
             }
@@ -91,14 +91,6 @@ pub(crate) fn check_required(settings: &Settings, attrs: &Attributes) -> Result<
     } else {
         Err(Error::invalid(format!("Attributes did not conform to the schema: {} required", missing.join(", "))))
     }
-}
-
-fn looks_like_uuid(name: &str) -> bool {
-    let b = name.as_bytes();
-    b.len() == 36
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { *c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
 /// The unique lookup keys of a user: its username and its login aliases.

@@ -463,8 +463,8 @@ impl UserPool {
     }
 
     /// What `by_key` finds under the first of the name's lookup keys that holds a user, or
-    /// else what `by_sub` finds taking the name as a `sub`: the one order every lookup of a
-    /// name follows.
+    /// else what `by_sub` finds taking the name as a `sub` (first, for a name shaped as one):
+    /// the one order every lookup of a name follows.
     fn first_found<T>(
         &self,
         name: &str,
@@ -472,12 +472,20 @@ impl UserPool {
         by_sub: impl FnOnce(&str) -> Result<Option<T>, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         let pool = self.pool_id();
+        // A name shaped as a `sub` is one first: no new username or alias may have that
+        // shape, and an older one must not stand for the user whose `sub` it is.
+        let mut by_sub = Some(by_sub);
+        if attributes::looks_like_uuid(name)
+            && let Some(found) = by_sub.take().map_or(Ok(None), |by_sub| by_sub(pool))?
+        {
+            return Ok(Some(found));
+        }
         for key in user::lookup_keys(&self.shared.settings, name) {
             if let Some(found) = by_key(pool, &key)? {
                 return Ok(Some(found));
             }
         }
-        by_sub(pool)
+        by_sub.map_or(Ok(None), |by_sub| by_sub(pool))
     }
 
     fn load(&self, target: &Target<'_>) -> Result<Option<Versioned<UserRecord>>> {
