@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{GROUP_ATTRIBUTE, Store, StoreError, UserSearch, Write, search_term};
+use super::{GROUP_ATTRIBUTE, SEARCH_TERM_BYTES, Store, StoreError, UserSearch, Write, search_term};
 use crate::flow::state::{AuditEvent, BASE_RECORD_VERSION, EventKind, Family, Lockout, UserRecord, UserStatus};
 
 /// A user record for tests.
@@ -182,6 +182,14 @@ pub fn searches_find_every_match(store: &dyn Store) {
     let is_alice = |u: &UserRecord| email_of(u) == "alice@example.com";
     assert_eq!(search_all(store, "p1", &exact, &is_alice), ["s1"]);
     assert_eq!(search_all(store, "p2", &exact, &is_alice), ["s1"]);
+    // Values that share their first SEARCH_TERM_BYTES share a term: an exact search reads
+    // both, and `keep` tells them apart.
+    let long = |tail: &str| format!("{}{tail}@example.com", "a".repeat(SEARCH_TERM_BYTES));
+    store.commit("p3", vec![put(with_email("l1", &long("x")), &[], None)]).unwrap();
+    store.commit("p3", vec![put(with_email("l2", &long("y")), &[], None)]).unwrap();
+    let cut = UserSearch { attribute: "email", term: search_term(&long("x")), prefix: false };
+    assert_eq!(search_all(store, "p3", &cut, &|u| email_of(u) == long("x")), ["l1"]);
+    assert_eq!(search_all(store, "p3", &cut, &|u| email_of(u) == long("y")), ["l2"]);
 
     let s2 = store.user("p1", "s2").unwrap().unwrap();
     store.commit("p1", vec![put(with_email("s2", "zed@example.com"), &[], Some(s2.version))]).unwrap();
