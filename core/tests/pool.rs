@@ -1659,3 +1659,35 @@ fn a_group_without_precedence_comes_after_the_highest_precedence() {
     let refused = f.pool.create_group("beyond", None, Some(highest + 1)).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::InvalidParameter);
 }
+
+/// An alias added to a pool whose users shared a value of it stays with the first user whose
+/// write takes it; the second holder's writes leave it out, where they failed for good with
+/// `AliasExistsException` (sign-in included), in either store.
+#[test]
+fn an_alias_added_to_a_pool_with_a_shared_value_stays_its_first_holders() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores: [Arc<dyn Store>; 2] =
+        [Arc::new(MemoryStore::new()), Arc::new(userpool::SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap())];
+    for store in stores {
+        let before = fixture_on(Arc::clone(&store), config("pool_id = 'later'"));
+        for name in ["ann", "bob"] {
+            confirmed(&before, name);
+            let sam = Attributes::from([("preferred_username".to_owned(), "sam".to_owned())]);
+            before.pool.admin_update_user_attributes(name, sam).unwrap();
+        }
+        drop(before);
+        let after = fixture_on(
+            Arc::clone(&store),
+            config("pool_id = 'later'\n[sign_in]\nalias_attributes = ['preferred_username']"),
+        );
+        signed_in(&after, "ann");
+        signed_in(&after, "bob");
+        after.pool.forgot_password("bob").unwrap();
+        assert_eq!(after.pool.admin_get_user("sam").unwrap().username, "ann", "the first write took it");
+        assert_eq!(
+            after.pool.admin_get_user("bob").unwrap().attributes["preferred_username"],
+            "sam",
+            "bob keeps his value"
+        );
+    }
+}

@@ -325,6 +325,38 @@ struct Outcome {
     user: Option<UserRecord>,
 }
 
+/// What a run of a step hands the next, should it have to run again.
+#[derive(Default)]
+struct Carried {
+    /// The user's code request is committed: a rerun does not count it again.
+    request_counted: bool,
+    /// Keys the user's record takes under today's settings that another user held first: an
+    /// alias added to a pool whose users shared a value of it. The user's writes leave them
+    /// out (the alias stays its first holder's) rather than fail for good.
+    left_out: Vec<String>,
+}
+
+impl Carried {
+    /// The keys a write of `user`, who is there already, claims.
+    fn keys(&self, settings: &Settings, user: &UserRecord) -> Vec<String> {
+        let mut keys = user::index_keys(settings, user);
+        keys.retain(|key| !self.left_out.contains(key));
+        keys
+    }
+
+    /// Whether the store's refusal of `key` is one to leave out and run again: a key the
+    /// user's record already took under these settings (not one the step takes on), which
+    /// another user holds.
+    fn leaves_out(&mut self, settings: &Settings, loaded: Option<&Versioned<UserRecord>>, key: String) -> bool {
+        let already = loaded.is_some_and(|before| user::index_keys(settings, &before.value).contains(&key));
+        if !already || self.left_out.contains(&key) {
+            return false;
+        }
+        self.left_out.push(key);
+        true
+    }
+}
+
 impl UserPool {
     /// Starts opening a pool with `config`.
     pub fn builder(config: PoolConfig) -> UserPoolBuilder {
@@ -500,7 +532,7 @@ impl UserPool {
     fn drive(&self, target: Target<'_>, input: &Input) -> Result<Outcome> {
         let settings = &self.shared.settings;
         let mut sent: Vec<SentCode> = Vec::new();
-        let mut request_counted = false;
+        let mut carried = Carried::default();
         for _ in 0..MAX_RERUNS {
             let loaded = self.load(&target)?;
             if matches!(target, Target::Sub(_)) && loaded.is_none() {
@@ -509,7 +541,7 @@ impl UserPool {
             let mut rng = crypto::os_rng();
             let mut ctx = self.ctx(&mut rng);
             ctx.sent = &sent;
-            ctx.request_counted = request_counted;
+            ctx.request_counted = carried.request_counted;
             // Anyone may ask for these by name: under user-existence protection, an address
             // over its hourly limit must not answer differently from a name no user has.
             let quiet_limit = ctx.client.prevent_user_existence_errors
@@ -527,7 +559,7 @@ impl UserPool {
                     Some(u)
                 }
                 Change::Put(u) => {
-                    writes.push(Write::PutUser { keys: user::index_keys(settings, &u), user: u.clone(), expect });
+                    writes.push(Write::PutUser { keys: carried.keys(settings, &u), user: u.clone(), expect });
                     Some(u)
                 }
                 Change::Delete => {
@@ -609,14 +641,7 @@ impl UserPool {
             messages.retain(|m| !sent.iter().any(|s| s.sent_as(m)));
             self.check_destinations(user.as_ref(), &mut messages, matches!(input, Input::ResendSignUpCode))?;
             if !messages.is_empty() {
-                match self.reserve(
-                    loaded.as_ref(),
-                    user.as_ref(),
-                    &messages,
-                    Vec::new(),
-                    &mut writes,
-                    &mut request_counted,
-                ) {
+                match self.reserve(loaded.as_ref(), user.as_ref(), &messages, Vec::new(), &mut writes, &mut carried) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     // Answered as if sent, as a name no user has is; only the request is
@@ -624,14 +649,7 @@ impl UserPool {
                     // else changes: the code the user holds stays good.
                     Err(e) if quiet_limit && e.code() == ErrorCode::LimitExceeded => {
                         let audit = self.audit_writes(unsent.clone());
-                        if !self.reserve(
-                            loaded.as_ref(),
-                            user.as_ref(),
-                            &[],
-                            audit,
-                            &mut writes,
-                            &mut request_counted,
-                        )? {
+                        if !self.reserve(loaded.as_ref(), user.as_ref(), &[], audit, &mut writes, &mut carried)? {
                             continue;
                         }
                         return step.reply.map(|reply| Outcome { reply, user: loaded.map(|v| v.value) });
@@ -653,6 +671,9 @@ impl UserPool {
                 match self.store().commit(self.pool_id(), writes) {
                     Ok(()) => {}
                     Err(StoreError::Conflict) => continue,
+                    Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded.as_ref(), key.clone()) => {
+                        continue;
+                    }
                     Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key, loaded.is_none())),
                     Err(e) => return Err(backend(e)),
                 }
@@ -717,8 +738,8 @@ impl UserPool {
     /// find them taken, where sending first let every request send. `false` when another
     /// commit got there first.
     ///
-    /// `request_counted` is set once the user's count is committed: a rerun of the step
-    /// does not count the request again. `also` joins the reservation's commit.
+    /// `carried.request_counted` is set once the user's count is committed: a rerun of the
+    /// step does not count the request again. `also` joins the reservation's commit.
     fn reserve(
         &self,
         loaded: Option<&Versioned<UserRecord>>,
@@ -726,7 +747,7 @@ impl UserPool {
         messages: &[Message],
         also: Vec<Write>,
         writes: &mut [Write],
-        request_counted: &mut bool,
+        carried: &mut Carried,
     ) -> Result<bool> {
         let mut reservation = self.destination_writes(messages.iter().map(|m| m.destination.as_str()))?;
         reservation.extend(also);
@@ -736,17 +757,20 @@ impl UserPool {
         {
             let mut user = before.value.clone();
             user.code_requests_ms.clone_from(&next.code_requests_ms);
-            let keys = user::index_keys(&self.shared.settings, &user);
+            let keys = carried.keys(&self.shared.settings, &user);
             reservation.push(Write::PutUser { keys, user: user.clone(), expect: Some(before.version) });
             counted = Some(user);
         }
+        let settings = &self.shared.settings;
         match self.store().commit(self.pool_id(), reservation) {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Ok(false),
+            Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded, key.clone()) => return Ok(false),
+            Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key, loaded.is_none())),
             Err(e) => return Err(backend(e)),
         }
         let Some(counted) = counted else { return Ok(true) };
-        *request_counted = true;
+        carried.request_counted = true;
         // The transition's write replaces the counted record, if nothing else came between.
         let Some(now) = self.store().user(self.pool_id(), &counted.sub).map_err(backend)? else { return Ok(false) };
         if now.value != counted {
