@@ -292,8 +292,9 @@ fn short(token: &str) -> String {
     format!("{}…({} chars)", &token[..token.len().min(24)], token.len())
 }
 
-/// A configuration for the demo, refused up front (not at the step that needs it) when the
-/// journey cannot run on it.
+/// A configuration for the demo, refused up front (not at the step that needs it) when its
+/// sign-in or MFA settings do not fit the journey. (Other settings, such as a stricter
+/// password policy, still fail at the step they refuse.)
 fn demo_config(path: &Path) -> Result<PoolConfig, String> {
     let config = load_config(path)?;
     let named = |why: &str| format!("{}: the demo {why}", path.display());

@@ -127,9 +127,6 @@ pub(crate) fn is_name_char(c: char) -> bool {
     )
 }
 
-/// Validates the username of a new user, or a new `preferred_username`: its shape, and only
-/// characters Cognito's pattern takes ([`is_name_char`]). Names already stored are looked up
-/// with [`check_username`] alone, so that users made before this check can still sign in.
 /// Whether `name` has the shape of a `sub` (a UUID): such a name finds a user by their `sub`
 /// first, so no username or `preferred_username` may take it.
 pub(crate) fn looks_like_uuid(name: &str) -> bool {
@@ -140,6 +137,9 @@ pub(crate) fn looks_like_uuid(name: &str) -> bool {
             .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { *c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
+/// Validates the username of a new user, or a new `preferred_username`: its shape, and only
+/// characters Cognito's pattern takes ([`is_name_char`]). Names already stored are looked up
+/// with [`check_username`] alone, so that users made before this check can still sign in.
 pub(crate) fn check_new_username(username: &str) -> Result<()> {
     check_username(username)?;
     if !username.chars().all(is_name_char) {

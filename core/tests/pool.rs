@@ -1689,5 +1689,10 @@ fn an_alias_added_to_a_pool_with_a_shared_value_stays_its_first_holders() {
             "sam",
             "bob keeps his value"
         );
+        // A step that takes the alias on is refused as before.
+        confirmed(&after, "carl");
+        let sam = Attributes::from([("preferred_username".to_owned(), "sam".to_owned())]);
+        let refused = after.pool.admin_update_user_attributes("carl", sam).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::AliasExists, "{refused}");
     }
 }

@@ -488,7 +488,8 @@ fn a_preferred_username_cannot_stand_for_another_users_sub() {
         attributes: as_alice,
         password_hash: None,
     }]);
-    assert!(imported.unwrap()[0].is_err(), "an import may not set it either");
+    let refused = imported.unwrap().remove(0).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter, "an import may not set it either: {refused}");
 
     // A value stored before the rule: the `sub` still finds its own user.
     let record = store.user("subs", &f.pool.admin_get_user("mallory").unwrap().sub).unwrap().unwrap();
@@ -500,6 +501,7 @@ fn a_preferred_username_cannot_stand_for_another_users_sub() {
         )
         .unwrap();
     assert_eq!(f.pool.admin_get_user(&alice).unwrap().username, "alice");
+    assert_eq!(f.pool.admin_get_user(&alice.to_uppercase()).unwrap().username, "alice", "in any case");
     f.pool.create_group("admins", None, None).unwrap();
     f.pool.admin_add_user_to_group(&alice, "admins").unwrap();
     assert_eq!(f.pool.admin_get_user("alice").unwrap().groups, ["admins"]);

@@ -344,12 +344,13 @@ impl Carried {
         keys
     }
 
-    /// Whether the store's refusal of `key` is one to leave out and run again: a key the
-    /// user's record already took under these settings (not one the step takes on), which
-    /// another user holds.
+    /// Whether the store's refusal of `key` is one to leave out and run again: an alias key
+    /// (never a username, nor an address signed up with) that the user's record already took
+    /// under these settings (not one the step takes on), which another user holds.
     fn leaves_out(&mut self, settings: &Settings, loaded: Option<&Versioned<UserRecord>>, key: String) -> bool {
+        let alias = settings.username_mode == crate::config::UsernameMode::Username && key.starts_with("a:");
         let already = loaded.is_some_and(|before| user::index_keys(settings, &before.value).contains(&key));
-        if !already || self.left_out.contains(&key) {
+        if !alias || !already || self.left_out.contains(&key) {
             return false;
         }
         self.left_out.push(key);
@@ -480,7 +481,11 @@ impl UserPool {
 
     /// The user a name (username, alias or sub) names, with the store's own error.
     fn find_in_store(&self, name: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.first_found(name, |pool, key| self.store().user_by_key(pool, key), |pool| self.store().user(pool, name))
+        self.first_found(
+            name,
+            |pool, key| self.store().user_by_key(pool, key),
+            |pool, sub| self.store().user(pool, sub),
+        )
     }
 
     /// The `sub` and record version of the user a name names, without decoding the record.
@@ -488,8 +493,8 @@ impl UserPool {
         self.first_found(
             name,
             |pool, key| self.store().user_sub_by_key(pool, key),
-            |pool| {
-                Ok(self.store().user_version(pool, name)?.map(|version| Versioned { version, value: name.to_owned() }))
+            |pool, sub| {
+                Ok(self.store().user_version(pool, sub)?.map(|version| Versioned { version, value: sub.to_owned() }))
             },
         )
     }
@@ -501,14 +506,15 @@ impl UserPool {
         &self,
         name: &str,
         by_key: impl Fn(&str, &str) -> Result<Option<T>, StoreError>,
-        by_sub: impl FnOnce(&str) -> Result<Option<T>, StoreError>,
+        by_sub: impl FnOnce(&str, &str) -> Result<Option<T>, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         let pool = self.pool_id();
-        // A name shaped as a `sub` is one first: no new username or alias may have that
-        // shape, and an older one must not stand for the user whose `sub` it is.
+        // A name shaped as a `sub` is one first, in any case (subs are lower case): no new
+        // username or alias may have that shape, and an older one must not stand for the
+        // user whose `sub` it is.
         let mut by_sub = Some(by_sub);
         if attributes::looks_like_uuid(name)
-            && let Some(found) = by_sub.take().map_or(Ok(None), |by_sub| by_sub(pool))?
+            && let Some(found) = by_sub.take().map_or(Ok(None), |by_sub| by_sub(pool, &name.to_ascii_lowercase()))?
         {
             return Ok(Some(found));
         }
@@ -517,7 +523,7 @@ impl UserPool {
                 return Ok(Some(found));
             }
         }
-        by_sub.map_or(Ok(None), |by_sub| by_sub(pool))
+        by_sub.map_or(Ok(None), |by_sub| by_sub(pool, name))
     }
 
     fn load(&self, target: &Target<'_>) -> Result<Option<Versioned<UserRecord>>> {
