@@ -679,6 +679,36 @@ fn client_secrets_are_checked_as_secret_hash() {
     assert!(f.pool.verify_id_token(&tokens.id_token, None).is_err(), "the default client is another audience");
 }
 
+/// A challenge session of a client with a secret is answered only with the secret or its
+/// hash, as Cognito's RespondToAuthChallenge asks: a session that leaked from a front end
+/// does not finish the sign-in, and a refused answer leaves the session good.
+#[test]
+fn a_challenge_answer_proves_the_client_secret() {
+    let secret = "a-very-long-client-secret";
+    let f = fixture(&format!("[[clients]]\nid = 'backend'\nsecret = '{secret}'\n"));
+    f.pool.admin_create_user("bob", email("bob"), Some("Temp-Passw0rd!1"), false).unwrap();
+    let backend = f.pool.with_client("backend", Some(secret)).unwrap();
+    let challenge = backend.sign_in("bob", "Temp-Passw0rd!1").unwrap();
+    assert_eq!(challenge.next_step, SignInStep::ConfirmSignInWithNewPasswordRequired);
+    let session = challenge.session.unwrap();
+    let hash_for = |name: &str| userpool::secret_hash(secret, name, "backend");
+    for (proof, view) in [
+        ("no proof", f.pool.with_client("backend", None).unwrap()),
+        ("another user's hash", f.pool.with_client_secret_hash("backend", &hash_for("ann")).unwrap()),
+    ] {
+        let err = view.confirm_sign_in(&session, PW, Attributes::new()).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NotAuthorized, "{proof}");
+    }
+    assert_eq!(
+        f.pool.admin_get_user("bob").unwrap().status,
+        userpool::UserStatus::ForceChangePassword,
+        "nothing changed"
+    );
+    let hashed = f.pool.with_client_secret_hash("backend", &hash_for("bob")).unwrap();
+    let done = hashed.confirm_sign_in(&session, PW, Attributes::new()).unwrap();
+    assert_eq!(done.next_step, SignInStep::Done);
+}
+
 #[test]
 fn the_encryption_key_seals_secrets_at_rest() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());

@@ -471,6 +471,18 @@ impl UserPool {
         }
     }
 
+    /// Checks the client's secret for a call about `user` that names no user (a refresh
+    /// token, a challenge session). Cognito's later hashes take the internal username (the
+    /// sub, in a pool that signs in by email or phone number); a name the user signs in with
+    /// is taken too.
+    fn check_client_for(&self, user: &UserRecord) -> Result<()> {
+        let names = user::sign_in_addresses(&self.shared.settings, user);
+        if names.iter().any(|name| self.check_client(name).is_ok()) {
+            return Ok(());
+        }
+        self.check_client(&user.username)
+    }
+
     // ── state loading and the transition driver ─────────────────────────────────────────
 
     /// Finds a user by a sign-in name (username, email/phone username, verified alias) or
@@ -969,6 +981,9 @@ impl UserPool {
             return Err(invalid());
         };
         let user = &found.value;
+        // RespondToAuthChallenge asks a client with a secret for SECRET_HASH too: a session
+        // that leaked from a front end does not finish a confidential client's sign-in.
+        self.check_client_for(user)?;
         // The session is checked before any work (hashing, TOTP) is spent on the answer.
         let kind = {
             let mut rng = crypto::os_rng();
@@ -1340,12 +1355,7 @@ impl UserPool {
             return Err(invalid());
         }
         let user = self.store().user(self.pool_id(), &found.value.sub).map_err(backend)?.ok_or_else(invalid)?.value;
-        // Cognito's later hashes take the internal username (the sub, in a pool that signs in
-        // by email or phone number); a name the user signs in with is taken too.
-        let names = user::sign_in_addresses(&self.shared.settings, &user);
-        if !names.iter().any(|name| self.check_client(name).is_ok()) {
-            self.check_client(&user.username)?;
-        }
+        self.check_client_for(&user)?;
         if !user.enabled {
             return Err(Error::not_authorized("User is disabled."));
         }
