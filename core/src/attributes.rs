@@ -264,6 +264,18 @@ pub(crate) fn check_writes(
             "preferred_username" if looks_like_uuid(value) => {
                 return Err(Error::invalid("preferred_username cannot be in UUID format."));
             }
+            // Sign-in takes such a name as the address alias, as it does for usernames; only
+            // this user could be found by it, and only while nobody has verified the address.
+            "preferred_username" if settings.aliases.contains("email") && is_email(value) => {
+                return Err(Error::invalid(
+                    "preferred_username cannot be of email format, since user pool is configured for email alias.",
+                ));
+            }
+            "preferred_username" if settings.aliases.contains("phone_number") && is_e164(value) => {
+                return Err(Error::invalid(
+                    "preferred_username cannot be of phone number format, since user pool is configured for phone_number alias.",
+                ));
+            }
             // As Cognito: an alias one signs in by is taken as soon as it is stored, so a sign-up
             // nobody confirms could hold any name it likes.
             "preferred_username" if kind == WriteKind::SignUp && settings.aliases.contains(name) => {

@@ -508,6 +508,41 @@ fn a_preferred_username_cannot_stand_for_another_users_sub() {
     assert!(f.pool.admin_get_user("mallory").unwrap().groups.is_empty(), "mallory joined nothing");
 }
 
+/// Nor may a `preferred_username` stand for another user's address. A name shaped as an
+/// email finds the user who verified that email; with nobody verified yet, it fell through to
+/// the `preferred_username` alias, so a user who took `alice@corp.com` as theirs was found
+/// in Alice's place while her address waited for its code: an administrator adding her to a
+/// group added them.
+#[test]
+fn a_preferred_username_cannot_stand_for_another_users_address() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = open(
+        Arc::clone(&store),
+        config("pool_id = 'shapes'\n[sign_in]\nalias_attributes = ['email', 'phone_number', 'preferred_username']"),
+        None,
+    );
+    let mallory = sign_up_and_in(&f, "mallory");
+    for (attribute, value) in [("email", "alice@corp.com"), ("phone", "+14325551212")] {
+        let taken: Attributes = [("preferred_username".to_owned(), value.to_owned())].into();
+        let refused = f.pool.update_user_attributes(&mallory.access_token, taken.clone()).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidParameter, "{attribute}: {refused}");
+        let refused = f.pool.admin_update_user_attributes("mallory", taken).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidParameter, "{attribute}: {refused}");
+    }
+
+    // A value stored before the rule stands for nobody.
+    let record = store.user("shapes", &f.pool.admin_get_user("mallory").unwrap().sub).unwrap().unwrap();
+    let keys = vec!["u:mallory".to_owned(), "a:preferred_username:alice@corp.com".to_owned()];
+    let write = userpool::store::Write::PutUser { user: record.value, keys, expect: Some(record.version) };
+    store.commit("shapes", vec![write]).unwrap();
+    f.pool.sign_up("alice", PW, [("email".to_owned(), "alice@corp.com".to_owned())].into()).unwrap();
+    f.pool.create_group("admins", None, None).unwrap();
+    let err = f.pool.admin_add_user_to_group("alice@corp.com", "admins").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::UserNotFound, "nobody has verified alice@corp.com");
+    assert!(f.pool.admin_get_user("mallory").unwrap().groups.is_empty(), "mallory joined nothing");
+    assert_eq!(f.pool.sign_in("alice@corp.com", PW).unwrap_err().code(), ErrorCode::NotAuthorized);
+}
+
 /// The same for a username that is not an address: with the recovery address of a user
 /// used up by strangers' sign-ups, a reset or a resend asked for by that user's name is
 /// answered as one asked for by a name no user has, sends nothing, and leaves the code the

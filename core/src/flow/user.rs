@@ -196,8 +196,14 @@ pub(crate) fn lookup_keys(settings: &Settings, name: &str) -> Vec<String> {
         .filter(|(attr, shaped)| *shaped && found_by_address(settings, attr))
         .map(|(attr, _)| alias(attr))
         .collect();
+    // A name shaped as an address alias is not a `preferred_username` (writers refuse such
+    // values): one stored before would stand for whoever has that address unverified.
+    let an_address = !keys.is_empty();
     keys.push(format!("u:{}", attributes::login_key(settings, name)));
-    if settings.username_mode == UsernameMode::Username && settings.aliases.contains("preferred_username") {
+    if settings.username_mode == UsernameMode::Username
+        && settings.aliases.contains("preferred_username")
+        && !an_address
+    {
         keys.push(alias("preferred_username"));
     }
     keys
