@@ -508,6 +508,31 @@ fn a_preferred_username_cannot_stand_for_another_users_sub() {
     assert!(f.pool.admin_get_user("mallory").unwrap().groups.is_empty(), "mallory joined nothing");
 }
 
+/// A count read from a damaged record neither panics nor starts over: a code whose stored
+/// wrong answers are at `u32::MAX` is used up, where adding one wrapped to a fresh set of
+/// guesses (and panicked in a debug build).
+#[test]
+fn a_code_with_the_largest_count_of_wrong_answers_is_used_up() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = open(Arc::clone(&store), config("pool_id = 'counts'"), None);
+    let sub =
+        f.pool.sign_up("alice", PW, [("email".to_owned(), "alice@example.com".to_owned())].into()).unwrap().user_sub;
+    let code = f.delivery.last_code_to("alice@example.com").unwrap();
+    let mut record = store.user("counts", &sub).unwrap().unwrap();
+    record.value.sign_up_code.as_mut().unwrap().attempts = u32::MAX;
+    let write = userpool::store::Write::PutUser {
+        user: record.value,
+        keys: vec!["u:alice".into()],
+        expect: Some(record.version),
+    };
+    store.commit("counts", vec![write]).unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let err = f.pool.confirm_sign_up("alice", wrong).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TooManyFailedAttempts, "{err}");
+    let err = f.pool.confirm_sign_up("alice", &code).unwrap_err();
+    assert_ne!(err.code(), ErrorCode::CodeMismatch, "the code is gone, not given new guesses");
+}
+
 /// Nor may a `preferred_username` stand for another user's address. A name shaped as an
 /// email finds the user who verified that email; with nobody verified yet, it fell through to
 /// the `preferred_username` alias, so a user who took `alice@corp.com` as theirs was found

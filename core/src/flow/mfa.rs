@@ -232,7 +232,7 @@ fn wrong_answer(u: &UserRecord, ctx: &Ctx<'_>) -> Step {
     let _ = super::user::count_attempt(&mut next.mfa_lockout, ctx);
     let mut dead = false;
     if let Some(challenge) = next.challenge.as_mut() {
-        challenge.attempts += 1;
+        challenge.attempts = challenge.attempts.saturating_add(1);
         dead = challenge.attempts >= ctx.settings.raw.codes.max_attempts;
     }
     let audit = event(u, EventKind::SignIn, false, "wrong second factor", ctx);
@@ -443,7 +443,7 @@ pub(super) fn verify_totp(
             Step::put(next, Ok(Reply::Done))
         }
         _ => {
-            let attempts = pending.attempts + 1;
+            let attempts = pending.attempts.saturating_add(1);
             next.mfa.pending_totp = (attempts < ctx.settings.raw.codes.max_attempts)
                 .then(|| PendingTotp { secret: pending.secret.clone(), attempts });
             Step::put(next, Err(Error::new(ErrorCode::EnableSoftwareTokenMfa, "Code mismatch")))

@@ -531,7 +531,7 @@ pub(crate) fn redeem(
         *pending = None;
         return Ok(used);
     }
-    current.attempts += 1;
+    current.attempts = current.attempts.saturating_add(1);
     if current.attempts >= ctx.settings.raw.codes.max_attempts {
         *pending = None;
         return Err(Error::too_many_failed_attempts());

@@ -108,7 +108,7 @@ pub(crate) fn session_transition(family: &Family, input: SessionInput<'_>, ctx: 
                     detail: format!("generation {}: retried within the grace window", family.generation),
                 });
             }
-            next.generation += 1;
+            next.generation = next.generation.saturating_add(1);
             SessionStep { family: Some(next), new_token: Some(token), audit, reply: Ok(()) }
         }
     }

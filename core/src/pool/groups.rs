@@ -154,7 +154,7 @@ pub(super) fn convert_legacy_record(store: &dyn Store, pool: &str) -> Result<()>
             }
             let generation = legacy.generations.get(&name).copied().unwrap_or(0);
             writes.push(encode(&record, &Definition { group, generation }, None)?);
-            groups += 1;
+            groups = groups.saturating_add(1);
         }
         writes.push(encode(COUNT_RECORD, &Count { groups }, count_version)?);
         match store.commit(pool, writes) {
