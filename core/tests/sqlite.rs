@@ -180,6 +180,24 @@ fn a_file_a_newer_library_upgrades_while_it_is_open_takes_no_more_writes() {
     assert!(store.user("p1", "sub-a").unwrap().is_some(), "reads go on");
 }
 
+/// A record whose version reached `i64::MAX` (only a hand-edited file gets there) takes no
+/// more writes: saturating there would keep the version, and two writers that read it would
+/// both pass the check that lets one of them through.
+#[test]
+fn a_record_at_the_largest_version_takes_no_more_writes() {
+    let (_dir, path, store) = file_with_users(&[("sub-a", "alice")]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE userpool_users SET version = ?1 WHERE sub = 'sub-a'", [i64::MAX]).unwrap();
+    let read = store.user("p1", "sub-a").unwrap().unwrap();
+    assert_eq!(read.version, i64::MAX.unsigned_abs());
+    let mut renamed = read.value.clone();
+    renamed.username = "alicia".into();
+    let refused = store.commit("p1", vec![put_user(renamed, &["u:alicia"], Some(read.version))]);
+    let Err(StoreError::Backend(message)) = refused else { panic!("committed: {refused:?}") };
+    assert!(message.contains("version is at its largest"), "{message}");
+    assert_eq!(store.user("p1", "sub-a").unwrap().unwrap().value.username, "alice", "nothing was written");
+}
+
 /// The subs a search's index range holds, every page followed, nothing turned away by `keep`.
 fn indexed(store: &SqliteStore, attribute: &'static str, value: &str, prefix: bool) -> Vec<String> {
     let as_it_is = matches!(attribute, "sub" | "status" | GROUP_ATTRIBUTE);
@@ -520,6 +538,30 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
         let Err(StoreError::Unreadable(message)) = refused else { panic!("read: {refused:?}") };
         assert!(message.contains(&format!("newer userpool (record version {NEWER}")), "{message}");
     }
+}
+
+/// The size cap holds while an older file is migrated too: the search terms a migration adds
+/// for every user fail as a full disk does, and are rolled back, rather than grow the file
+/// past the cap before it is set.
+#[test]
+fn a_migration_stays_within_the_size_cap() {
+    let users = (0..2000).map(|n| sample_user(&format!("sub-{n:05}"), &format!("user{n:05}")));
+    let (_dir, path, store) = file_with(users);
+    drop(store);
+    back_to_version(&path, 1);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;").unwrap();
+    drop(conn);
+    let size = std::fs::metadata(&path).unwrap().len();
+    let capped = SqliteOptions::default().max_size_bytes(Some(size + 4096));
+    let refused = SqliteStore::open_with(&path, capped).unwrap_err();
+    assert!(refused.message().contains(&path.display().to_string()), "{refused}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("SELECT MAX(version) FROM userpool_schema", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 1, "the migration was rolled back");
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(indexed(&store, "email", "user01999@", true), ["sub-01999"], "without the cap it migrates");
 }
 
 #[test]

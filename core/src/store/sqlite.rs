@@ -484,10 +484,8 @@ impl SqliteStore {
                 format!("{}: cannot switch the database to WAL mode (it stays in {wal} mode)", path.display()),
             ));
         }
-        migrate(&mut writer, &path, !options.existing_only).map_err(|e| match e {
-            MigrationError::Sqlite(e) => open_error(&path, &options, &e),
-            MigrationError::Refused(error) => error,
-        })?;
+        // Before the migrations, which may add an index row per user and attribute: they too
+        // stay within the cap, or fail as a full disk does and are rolled back.
         if let Some(bytes) = options.max_size_bytes {
             let page_size: i64 =
                 writer.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(|e| open_error(&path, &options, &e))?;
@@ -496,6 +494,10 @@ impl SqliteStore {
                 .query_row(&format!("PRAGMA max_page_count = {}", pages.max(1)), [], |_| Ok(()))
                 .map_err(|e| open_error(&path, &options, &e))?;
         }
+        migrate(&mut writer, &path, !options.existing_only).map_err(|e| match e {
+            MigrationError::Sqlite(e) => open_error(&path, &options, &e),
+            MigrationError::Refused(error) => error,
+        })?;
         let reader = open_connection(&path, &options, true).map_err(|e| open_error(&path, &options, &e))?;
         Ok(Self {
             path,
@@ -886,6 +888,9 @@ enum RecordError {
     Undecodable(serde_json::Error),
     NotText,
     Newer(String),
+    /// At `i64::MAX`: one more write would keep the version, and two writers that read it
+    /// would then both pass the check meant to let one of them through.
+    VersionExhausted,
 }
 
 impl std::fmt::Display for RecordError {
@@ -896,6 +901,7 @@ impl std::fmt::Display for RecordError {
             }
             Self::NotText => f.write_str("a stored record is not UTF-8 text"),
             Self::Newer(why) => f.write_str(why),
+            Self::VersionExhausted => f.write_str("a stored record's version is at its largest and cannot grow"),
         }
     }
 }
@@ -953,8 +959,10 @@ fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text).map_err(|e| RecordError::Undecodable(e).into())
 }
 
-fn version_to_sql(version: u64) -> i64 {
-    i64::try_from(version).unwrap_or(i64::MAX)
+/// The version a write gives a record it read at `expect` (1 for a new record).
+fn next_version(expect: Option<u64>) -> rusqlite::Result<i64> {
+    let Some(read) = expect else { return Ok(1) };
+    i64::try_from(read).ok().and_then(|v| v.checked_add(1)).ok_or_else(|| RecordError::VersionExhausted.into())
 }
 
 fn version_from_sql(version: i64) -> u64 {
@@ -1096,7 +1104,7 @@ fn secret_version(tx: &Connection, pool: &str, name: &str) -> rusqlite::Result<O
 fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
     match write {
         Write::PutUser { user, keys, expect } => {
-            let version = version_to_sql(expect.map_or(1, |v| v + 1));
+            let version = next_version(*expect)?;
             let old = stored_user(tx, pool, &user.sub)?;
             let (old_keys, old_terms) = old.map_or_else(|| (Vec::new(), Some(Vec::new())), |o| (o.keys, o.terms));
             let id: i64 = tx
@@ -1158,7 +1166,7 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
                 .execute(params![pool, sub])?;
         }
         Write::PutFamily { family, new_hashes, expect } => {
-            let version = version_to_sql(expect.map_or(1, |v| v + 1));
+            let version = next_version(*expect)?;
             let id: i64 = tx
                 .prepare_cached(
                     "INSERT INTO userpool_families (pool, family, sub, version, record, expires_ms)
@@ -1199,7 +1207,7 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             // A record made anew starts at a random version, not 1: pool records that end are
             // purged and may be made again under the same name, and a write that read the old
             // one (at 1, say) before the purge must not find its version in the new one.
-            let version = expect.map(|v| version_to_sql(v + 1));
+            let version = expect.map(|v| next_version(Some(v))).transpose()?;
             tx.prepare_cached(
                 "INSERT INTO userpool_secrets (pool, name, version, value, expires_ms)
                  VALUES (?1, ?2, COALESCE(?3, (random() & 4611686018427387903) + 1), ?4, ?5)
