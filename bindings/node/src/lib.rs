@@ -18,9 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use napi::ValueType;
-use napi::bindgen_prelude::{
-    Either, Env, Function, FunctionRef, JsObjectValue, JsValue, Object, ToNapiValue, Uint8Array, Unknown,
-};
+use napi::bindgen_prelude::{Either, Env, Function, FunctionRef, JsValue, Object, ToNapiValue, Uint8Array, Unknown};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 use userpool::{ErrorCode, PoolConfig};
@@ -145,10 +143,9 @@ fn open_options(env: &Env, options: Option<&Unknown<'_>>) -> Result<OpenOptions,
         }
         Some(config) => {
             let config = object(&config, "options.config")?;
-            let json: Object<'_> = env.get_global()?.get_named_property("JSON")?;
-            let stringify: Function<'_, Object<'_>, Unknown<'_>> = json.get_named_property("stringify")?;
-            // A BigInt or a cycle makes it throw; a `toJSON` may make it give `undefined`.
-            let text = stringify.call(config).map_err(|cause| Failure::TypeCaused {
+            // A BigInt, a cycle or a value JSON would lose makes it throw; a `toJSON` may make
+            // it give `undefined`.
+            let text = redact::config_json(env, config).map_err(|cause| Failure::TypeCaused {
                 message: "options.config cannot be written as JSON (JSON.stringify threw: see the cause)".into(),
                 cause,
             })?;

@@ -1,6 +1,7 @@
 // Run once per JavaScript environment by src/redact.rs. Its value is the helpers the binding
 // hands its results and messages to, so that printing them (console.log, the REPL,
-// util.inspect) shows '<redacted>' in place of tokens, sessions, TOTP secrets and codes.
+// util.inspect) shows '<redacted>' in place of tokens, sessions, TOTP secrets and codes; and
+// the one that writes an object `config` as JSON.
 // Reading a property, destructuring and JSON.stringify still give the values themselves: an
 // app sends tokens to its clients and codes to its users.
 (() => {
@@ -40,5 +41,18 @@
     // An async function's Promise adopts whatever the host returns: a native Promise, another
     // library's, or any thenable, whose rejection then fails the operation as it should.
     delivery: (deliver) => async (message) => deliver(hide(message, MESSAGE)),
+    // JSON.stringify writes NaN and ±Infinity as null and leaves out functions and symbols,
+    // which the engine would take as "not set": a bound or a client secret gone unnoticed.
+    configJson: (config) =>
+      JSON.stringify(config, function checkValue(key, value) {
+        const where = key === '' ? 'options.config' : `options.config's "${key}"`
+        if (typeof value === 'number' && !Number.isFinite(value)) {
+          throw new TypeError(`${where} is ${value}, not a finite number`)
+        }
+        if (typeof value === 'function' || typeof value === 'symbol') {
+          throw new TypeError(`${where} is a ${typeof value}, which JSON cannot hold`)
+        }
+        return value
+      }),
   }
 })()

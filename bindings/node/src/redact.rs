@@ -55,6 +55,13 @@ pub(crate) fn present<T: HasSecrets>(env: &Env, value: T) -> napi::Result<Either
     Ok(marked.map_or(Either::B(value), Either::A))
 }
 
+/// An object `config` as JSON text: `JSON.stringify`, refusing the values it would write as
+/// `null` or leave out (non-finite numbers, functions, symbols).
+pub(crate) fn config_json<'env>(env: &'env Env, config: Object<'env>) -> napi::Result<Unknown<'env>> {
+    let write: Function<'_, Object<'_>, Unknown<'env>> = helpers(env)?.get_named_property("configJson")?;
+    write.call(config)
+}
+
 /// The host's delivery function, called with each message's code and text hidden from
 /// `util.inspect`; the function itself when the helpers cannot run here.
 pub(crate) fn delivery<'env>(

@@ -398,6 +398,19 @@ describe('errors', () => {
       typeError(/options.config cannot be written as JSON/)(error)
       assert.ok(error.cause instanceof TypeError, `the cause is JSON.stringify's own error: ${error.cause}`)
     }
+    // Values JSON.stringify would write as null or leave out, which the engine takes as unset.
+    const lost = [
+      [{ custom_attributes: [{ name: 'age', type: 'number', min: Number('not a number') }] }, /"min" is NaN/],
+      [{ clients: [{ id: 'web', access_token_validity_secs: Infinity }] }, /"access_token_validity_secs" is Infinity/],
+      [{ clients: [{ id: 'backend', secret: () => 'from a function' }] }, /"secret" is a function/],
+    ]
+    for (const [config, reason] of lost) {
+      const error = await UserPool.open({ config }).catch((e) => e)
+      typeError(/options.config cannot be written as JSON/)(error)
+      assert.match(error.cause.message, reason)
+    }
+    const unset = await UserPool.open({ config: { pool_id: 'undefined_is_unset', issuer: undefined } })
+    assert.equal(unset.poolId, 'undefined_is_unset')
   })
 
   test('a TOML configuration works as well as an object', async () => {
