@@ -454,11 +454,10 @@ impl Message {
         &self.text
     }
 
+    /// As the engine's: the destination and username (personal data) are left out too, so
+    /// that a delivery callable's log line holds no address.
     fn __repr__(&self) -> String {
-        format!(
-            "Message(channel={:?}, destination={:?}, purpose={:?}, username={:?}, code=<redacted>)",
-            self.channel, self.destination, self.purpose, self.username
-        )
+        format!("Message(channel={:?}, purpose={:?}, code=<redacted>, ...)", self.channel, self.purpose)
     }
 }
 
@@ -869,6 +868,18 @@ fn sign_up_result(r: up::SignUpResult) -> SignUpResult {
 #[pyclass(frozen, module = "userpool._native")]
 struct UserPool {
     handle: up::PoolHandle,
+}
+
+/// A handle dropped without `close()` (the guide allows it) closes here, inside Python's
+/// deallocator, where the GIL is held: the last handle's close syncs the SQLite file, so it
+/// runs detached, unless the interpreter is already shutting down.
+impl Drop for UserPool {
+    fn drop(&mut self) {
+        let handle = &self.handle;
+        if Python::try_attach(|py| py.detach(|| handle.close())).is_none() {
+            handle.close();
+        }
+    }
 }
 
 impl UserPool {

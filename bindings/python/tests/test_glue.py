@@ -66,6 +66,7 @@ def test_repr_hides_secrets(pool: userpool.UserPool, host: Host) -> None:
     message = host.messages[-1]
     assert message.code in message.text
     assert message.code not in repr(message)
+    assert "alice" not in repr(message), "no address or username in a log line"
     assert (message.channel, message.purpose, message.username) == ("EMAIL", "sign_up", "alice")
     pool.admin_create_user("bob", {"email": "bob@example.com"}, "Temporary pass 1", send_invitation=False)
     result = pool.sign_in("bob", "Temporary pass 1")
@@ -621,6 +622,24 @@ def test_a_path_opens_a_sqlite_pool_that_survives_reopening(tmp_path: Any, host:
         userpool.UserPool.open(path=tmp_path / "missing-dir" / "users.db", config=fast_config())
     with pytest.raises(TypeError):
         userpool.UserPool.open(path=42)  # type: ignore[arg-type]
+
+
+def test_a_handle_freed_unclosed_closes_its_file(tmp_path: Any, host: Host) -> None:
+    """The last handle's close checkpoints the WAL into the file and removes it; a handle that
+    Python frees unclosed gets the same close (with the GIL released for the sync)."""
+    path = tmp_path / "freed.db"
+
+    def job() -> None:
+        pool = userpool.UserPool.open(path=path, config=fast_config(), delivery=host.deliver, clock=host.clock)
+        pool.admin_create_user("bob", {"email": "bob@example.com"}, "Temporary pass 1", send_invitation=False)
+        assert Path(f"{path}-wal").exists()
+
+    job()
+    gc.collect()
+    assert not Path(f"{path}-wal").exists(), "closed as the handle was freed"
+    reopened = userpool.UserPool.open(path=path, config=fast_config(), existing_only=True)
+    assert reopened.admin_get_user("bob").username == "bob"
+    reopened.close()
 
 
 def test_existing_only_opens_what_is_there_and_creates_nothing(tmp_path: Any, host: Host) -> None:

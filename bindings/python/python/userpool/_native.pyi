@@ -96,7 +96,7 @@ class UserStatus(str, enum.Enum):
 
 @final
 class Message:
-    """A message the pool asks the host's ``delivery`` callable to send. Its ``repr`` hides the code."""
+    """A message the pool asks the host's ``delivery`` callable to send. Its ``repr`` hides the code, the destination and the username."""
 
     @property
     def channel(self) -> str:
