@@ -61,8 +61,9 @@ impl HostClock {
     }
 
     /// Reads the clock before a pool is opened with it, so that a clock that fails at once
-    /// fails the open (`InvalidParameterException`, as Python and Node fail it) rather than
-    /// the pool's first keys being dated by the system clock.
+    /// fails the open (`InvalidParameterException`; Python and Node fail it too, each with its
+    /// own error for a bad argument: `ValueError`, `TypeError`) rather than the pool's first
+    /// keys being dated by the system clock.
     pub(crate) fn first_reading(&self) -> up::Result<()> {
         let failed = |reason: String| up::Error::new(up::ErrorCode::InvalidParameter, format!("the clock {reason}"));
         let ms = self.clock.now_ms().map_err(|error| failed(format!("failed: {error}")))?;
