@@ -1437,6 +1437,33 @@ fn a_sign_in_during_a_global_sign_out_is_signed_out_too() {
     assert!(f.pool.refresh(&late.refresh_token).is_err(), "the late session's refresh token still works");
 }
 
+/// A reset whose user changes between the commit of its counts and the re-read that follows
+/// runs again, with a new code to the same address: that message is counted once, not twice,
+/// against the address's hourly limit.
+#[test]
+fn a_rerun_reset_counts_its_message_once() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'\n[codes]\nmax_per_destination_per_hour = 3"));
+    confirmed(&f, "alice");
+    let sent_before = f.delivery.messages().len();
+    let pool = f.pool.clone();
+    let counts = |writes: &[Write]| {
+        writes.iter().any(|w| matches!(w, Write::PutSecret { name, .. } if name.starts_with("destination:")))
+    };
+    // Between the reservation and its re-read, a wrong password changes alice's record.
+    let wrong_password = move || assert!(pool.sign_in("alice", "not her password").is_err());
+    *store.after_commit.lock().unwrap() = Some((Box::new(counts), Box::new(wrong_password)));
+    f.pool.forgot_password("alice").unwrap();
+    assert!(store.after_commit.lock().unwrap().is_none(), "the change came between");
+    assert_eq!(f.delivery.messages().len(), sent_before + 1, "one code went out");
+    f.pool.forgot_password("alice").unwrap();
+    assert_eq!(
+        f.delivery.messages().len(),
+        sent_before + 2,
+        "the third message of three an hour (the sign-up code was the first) goes out too"
+    );
+}
+
 fn signed_in_with(pool: &UserPool) -> userpool::Tokens {
     pool.sign_in("alice", PW).unwrap().tokens.unwrap()
 }

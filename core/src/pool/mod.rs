@@ -330,6 +330,9 @@ struct Outcome {
 struct Carried {
     /// The user's code request is committed: a rerun does not count it again.
     request_counted: bool,
+    /// The destinations of messages counted against their hourly limit and not sent yet: a
+    /// rerun sends those messages anew (with new codes), and does not count them again.
+    destinations_counted: Vec<String>,
     /// Keys the user's record takes under today's settings that another user held first: an
     /// alias added to a pool whose users shared a value of it. The user's writes leave them
     /// out (the alias stays its first holder's) rather than fail for good.
@@ -684,6 +687,8 @@ impl UserPool {
                 })?;
                 sent.push(SentCode::of(message));
             }
+            // Every message counted is sent: a rerun's are new ones.
+            carried.destinations_counted.clear();
             if !writes.is_empty() {
                 writes.push(self.purge_write());
                 match self.store().commit(self.pool_id(), writes) {
@@ -767,7 +772,19 @@ impl UserPool {
         writes: &mut [Write],
         carried: &mut Carried,
     ) -> Result<bool> {
-        let mut reservation = self.destination_writes(messages.iter().map(|m| m.destination.as_str()))?;
+        let mut counted_before = carried.destinations_counted.clone();
+        let fresh: Vec<&str> = messages
+            .iter()
+            .map(|m| m.destination.as_str())
+            .filter(|destination| match counted_before.iter().position(|c| c == destination) {
+                Some(i) => {
+                    counted_before.swap_remove(i);
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let mut reservation = self.destination_writes(fresh.iter().copied())?;
         reservation.extend(also);
         let mut counted = None;
         if let (Some(before), Some(next)) = (loaded, next)
@@ -781,7 +798,7 @@ impl UserPool {
         }
         let settings = &self.shared.settings;
         match self.store().commit(self.pool_id(), reservation) {
-            Ok(()) => {}
+            Ok(()) => carried.destinations_counted.extend(fresh.into_iter().map(str::to_owned)),
             Err(StoreError::Conflict) => return Ok(false),
             Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded, key.clone()) => return Ok(false),
             Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key, loaded.is_none())),

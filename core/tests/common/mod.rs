@@ -87,13 +87,22 @@ pub(crate) struct Interposed<S> {
     pub(crate) store: S,
     pub(crate) walks: AtomicUsize,
     pub(crate) after_sessions_read: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// Runs once, after the first successful commit that `when` picks out of its writes.
+    #[allow(clippy::type_complexity, reason = "a test hook, spelled out where it is used")]
+    pub(crate) after_commit: Mutex<Option<(Box<dyn Fn(&[Write]) -> bool + Send>, Box<dyn FnOnce() + Send>)>>,
     /// Whatever must live as long as the store (the temporary directory of its file).
     _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl<S: Store> Interposed<S> {
     pub(crate) fn new(store: S) -> Self {
-        Self { store, walks: AtomicUsize::new(0), after_sessions_read: Mutex::new(None), _keep: None }
+        Self {
+            store,
+            walks: AtomicUsize::new(0),
+            after_sessions_read: Mutex::new(None),
+            after_commit: Mutex::new(None),
+            _keep: None,
+        }
     }
 
     /// Keeps `keep` alive as long as the store.
@@ -166,6 +175,12 @@ impl<S: Store> Store for Interposed<S> {
         self.store.secrets(pool, prefix, after, limit)
     }
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.store.commit(pool, writes)
+        let picked = self.after_commit.lock().unwrap().as_ref().is_some_and(|(when, _)| when(&writes));
+        self.store.commit(pool, writes)?;
+        let hook = if picked { self.after_commit.lock().unwrap().take() } else { None };
+        if let Some((_, hook)) = hook {
+            hook();
+        }
+        Ok(())
     }
 }
