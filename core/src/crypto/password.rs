@@ -80,9 +80,10 @@ impl Drop for Permit<'_> {
 /// Each running hash needs `memory_kib` of working memory. Allocating it per call makes the
 /// allocator hand those pages back and forth (and, with small allocations landing inside
 /// freed blocks, grow the process without bound), so each permit's buffer is kept and
-/// reused: the memory held is at most `max_concurrent × memory_kib`. Every buffer is wiped
-/// as soon as its hash is done. A stored hash of other costs (an imported one, or one made
-/// before the settings changed) is checked in a buffer of its own. Those buffers share a budget of the same size, in
+/// reused: the memory held is at most `max_concurrent × memory_kib`. A buffer is wiped as soon
+/// as its hash is done when that hash made one pass, else when the `Hasher` drops. A stored
+/// hash of other costs (an imported one, or one made before the settings changed) is checked
+/// in a buffer of its own, wiped once it is done. Those buffers share a budget of the same size, in
 /// blocks (of the default's size at least, so that lowering `memory_kib` does not make the
 /// older hashes wait for one another), so the bound is at most twice that; a hash that asks
 /// for more than the whole budget (at most [`MAX_STORED_MEMORY_KIB`]) is checked alone.
@@ -95,6 +96,17 @@ pub(crate) struct Hasher {
     /// A real hash of a random password, verified against when the user does not exist so
     /// that an unknown user costs the same time as a wrong password.
     dummy: String,
+}
+
+/// The pooled working memory holds blocks derived from the last passwords hashed in it.
+impl Drop for Hasher {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        let buffers = self.buffers.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for block in buffers.iter_mut().flatten() {
+            block.zeroize();
+        }
+    }
 }
 
 impl std::fmt::Debug for Hasher {
@@ -144,11 +156,15 @@ impl Hasher {
             if reusable { self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop() } else { None };
         let mut memory = pooled.unwrap_or_else(|| vec![Block::default(); blocks]);
         let out = f(&mut memory);
-        // Blocks derived from the password just hashed: with one pass, the first blocks of
-        // each lane would let a guess be tested with one Blake2b call. Wiped before the
-        // buffer waits for its next use, not only when the pool drops it.
-        use zeroize::Zeroize as _;
-        memory.iter_mut().for_each(Block::zeroize);
+        // Blocks derived from the password just hashed. With one pass, the first blocks of
+        // each lane would let a guess be tested with one Blake2b call: wiped at once. After a
+        // second pass every block depends on the whole of the first, so testing a guess
+        // against what is left costs a full hash, as against the stored one: those wait for
+        // the drop, which spares each hash at the defaults 0.4 ms (3 %).
+        if !reusable || params.t_cost() == 1 {
+            use zeroize::Zeroize as _;
+            memory.iter_mut().for_each(Block::zeroize);
+        }
         if reusable {
             self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(memory);
         }
@@ -404,7 +420,7 @@ mod tests {
     }
 
     /// With one pass, the first blocks of each lane test a password guess for the price of one
-    /// Blake2b call, so a kept buffer must not hold them.
+    /// Blake2b call, so a kept buffer must not hold them. (`weak()` makes one pass.)
     #[test]
     fn kept_working_memory_holds_nothing_of_the_last_password() {
         let hasher = Hasher::new(&PasswordHashing { max_concurrent: 1, ..weak() }).unwrap();
