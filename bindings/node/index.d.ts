@@ -284,7 +284,8 @@ export declare class UserPool {
   withClient(clientId: string, clientSecret?: string | null): UserPool
   /**
    * The same pool, acting as a client with a secret, proven per call by Cognito's
-   * `SECRET_HASH` for the username each call names (see `secretHash`).
+   * `SECRET_HASH` for the username each call names (see `secretHash`); a
+   * challenge answer takes the one its sign-in gave, a refresh one over the internal username.
    */
   withClientSecretHash(clientId: string, secretHash: string): UserPool
   /** The pool id. */

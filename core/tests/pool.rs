@@ -709,6 +709,30 @@ fn a_challenge_answer_proves_the_client_secret() {
     assert_eq!(done.next_step, SignInStep::Done);
 }
 
+/// A sign-in by a verified alias proves the secret with a `SECRET_HASH` over that alias, and
+/// its answers with the same hash, though they do not name the alias.
+#[test]
+fn a_challenge_answer_takes_the_secret_hash_its_sign_in_gave() {
+    let secret = "a-very-long-client-secret";
+    let f = fixture(&format!(
+        "[sign_in]\nalias_attributes = ['email']\n[[clients]]\nid = 'backend'\nsecret = '{secret}'\n"
+    ));
+    let verified = Attributes::from([
+        ("email".to_owned(), "bob@example.com".to_owned()),
+        ("email_verified".to_owned(), "true".to_owned()),
+    ]);
+    f.pool.admin_create_user("bob", verified, Some("Temp-Passw0rd!1"), false).unwrap();
+    let hash_for = |name: &str| userpool::secret_hash(secret, name, "backend");
+    let by_alias = f.pool.with_client_secret_hash("backend", &hash_for("bob@example.com")).unwrap();
+    let challenge = by_alias.sign_in("bob@example.com", "Temp-Passw0rd!1").unwrap();
+    let session = challenge.session.unwrap();
+    let other = f.pool.with_client_secret_hash("backend", &hash_for("bob@example.org")).unwrap();
+    let err = other.confirm_sign_in(&session, PW, Attributes::new()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotAuthorized, "a hash over a name that is not the user's");
+    let done = by_alias.confirm_sign_in(&session, PW, Attributes::new()).unwrap();
+    assert_eq!(done.next_step, SignInStep::Done);
+}
+
 #[test]
 fn the_encryption_key_seals_secrets_at_rest() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());

@@ -367,7 +367,8 @@ impl UserPool {
     }
 
     /// The same pool, acting as a client with a secret, proven per call by Cognito's
-    /// `SECRET_HASH` for the username each call names (see `secretHash`).
+    /// `SECRET_HASH` for the username each call names (see `secretHash`); a
+    /// challenge answer takes the one its sign-in gave, a refresh one over the internal username.
     #[napi(ts_args_type = "clientId: string, secretHash: string")]
     pub fn with_client_secret_hash(
         &self,

@@ -52,6 +52,7 @@ pub(crate) fn start_challenge(next: &mut UserRecord, kind: ChallengeKind, ctx: &
         created_ms: ctx.now,
         expires_ms: ctx.now.saturating_add(ctx.client.session_ttl_ms),
         attempts: 0,
+        secret_hash_digest: ctx.secret_hash_digest.clone(),
     });
     Zeroizing::new(format!("{}.{secret}", crypto::b64url(next.sub.as_bytes())))
 }

@@ -38,6 +38,9 @@ pub(crate) struct Ctx<'a> {
     /// An earlier run of this step committed the user's count of this code request (see
     /// `UserPool::reserve`): the rerun does not count it, nor refuse it, again.
     pub(crate) request_counted: bool,
+    /// SHA-256 of the `SECRET_HASH` the call proved its client's secret with, if it did so
+    /// (see [`Challenge::secret_hash_digest`]).
+    pub(crate) secret_hash_digest: Option<String>,
 }
 
 /// A code a run of a step sent, before its commit (see [`Ctx::sent`]).

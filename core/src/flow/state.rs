@@ -395,6 +395,11 @@ pub struct Challenge {
     pub expires_ms: i64,
     /// Wrong answers so far.
     pub attempts: u32,
+    /// SHA-256 of the `SECRET_HASH` the sign-in proved its client's secret with, when it
+    /// proved it so: an answer may prove it with the same one, whatever name it was computed
+    /// over (a verified alias, say, which the answer does not name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_hash_digest: Option<String>,
 }
 
 impl fmt::Debug for Challenge {
@@ -572,6 +577,7 @@ mod tests {
             created_ms: 1,
             expires_ms: 2,
             attempts: 0,
+            secret_hash_digest: None,
         });
         let printed = format!("{user:?} {:?} {:?}", user.challenge, user.challenge.as_ref().map(|c| &c.kind));
         assert!(printed.contains("TotpSetup") && !printed.contains("SEALED-OR-PLAIN-SEED"), "{printed}");

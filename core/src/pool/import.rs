@@ -152,6 +152,7 @@ impl UserPool {
             codes: &self.shared.codes,
             sent: &[],
             request_counted: false,
+            secret_hash_digest: None,
         };
         let step = flow::transition(None, input, &mut ctx);
         step.reply?;

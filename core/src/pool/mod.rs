@@ -395,7 +395,8 @@ impl UserPool {
     }
 
     /// The same pool, acting as a client with a secret, proven per call by Cognito's
-    /// `SECRET_HASH` (see [`secret_hash`]) for the username each call names.
+    /// `SECRET_HASH` (see [`secret_hash`]) for the username each call names; a challenge
+    /// answer takes the one its sign-in gave, a refresh one over the internal username.
     pub fn with_client_secret_hash(&self, client_id: &str, secret_hash: &str) -> Result<Self> {
         let index = self.client_index(client_id)?;
         Ok(Self {
@@ -448,6 +449,10 @@ impl UserPool {
             codes: &self.shared.codes,
             sent: &[],
             request_counted: false,
+            secret_hash_digest: match &self.proof {
+                ClientProof::SecretHash(given) => Some(crypto::sha256_hex(given.as_bytes())),
+                ClientProof::Secret(_) | ClientProof::None => None,
+            },
         }
     }
 
@@ -484,6 +489,19 @@ impl UserPool {
             return Ok(());
         }
         self.check_client(&user.username)
+    }
+
+    /// Checks the client's secret for an answer to `challenge`: the secret itself, the
+    /// `SECRET_HASH` the sign-in gave (over whichever name it signed in by), or one over a
+    /// name of the user.
+    fn check_answer_client(&self, user: &UserRecord, challenge: &flow::state::Challenge) -> Result<()> {
+        if let (ClientProof::SecretHash(given), Some(digest)) = (&self.proof, &challenge.secret_hash_digest) {
+            let presented = crypto::sha256_hex(given.as_bytes());
+            if crypto::constant_time_eq(presented.as_bytes(), digest.as_bytes()) {
+                return Ok(());
+            }
+        }
+        self.check_client_for(user)
     }
 
     // ── state loading and the transition driver ─────────────────────────────────────────
@@ -998,15 +1016,16 @@ impl UserPool {
             return Err(invalid());
         };
         let user = &found.value;
-        // RespondToAuthChallenge asks a client with a secret for SECRET_HASH too: a session
-        // that leaked from a front end does not finish a confidential client's sign-in.
-        self.check_client_for(user)?;
         // The session is checked before any work (hashing, TOTP) is spent on the answer.
-        let kind = {
+        let challenge = {
             let mut rng = crypto::os_rng();
             let ctx = self.ctx(&mut rng);
-            mfa::check_challenge(user, session, &ctx)?.kind.clone()
+            mfa::check_challenge(user, session, &ctx)?.clone()
         };
+        // RespondToAuthChallenge asks a client with a secret for SECRET_HASH too: a session
+        // that leaked from a front end does not finish a confidential client's sign-in.
+        self.check_answer_client(user, &challenge)?;
+        let kind = challenge.kind;
         let account = flow::display_username(&self.shared.settings, user);
         let session = Zeroizing::new(session.to_owned());
         let setup = self.new_totp_secret(&sub)?;

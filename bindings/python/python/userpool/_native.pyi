@@ -391,7 +391,8 @@ class UserPool:
         """The same pool acting as another app client (a client with a secret needs it)."""
     def with_client_secret_hash(self, client_id: str, secret_hash: str) -> UserPool:
         """The same pool acting as a client with a secret, proven per call by Cognito's
-        ``SECRET_HASH`` (see :func:`secret_hash`) for the username each call names."""
+        ``SECRET_HASH`` (see :func:`secret_hash`) for the username each call names; a challenge
+        answer takes the one its sign-in gave, a refresh one over the internal username."""
     @property
     def pool_id(self) -> str:
         """The pool id."""
