@@ -285,6 +285,21 @@ fn list_and_export_read_a_pool_that_is_there_and_make_none() {
     }
 }
 
+/// A file whose name begins with `file:` is that file, not a URI SQLite would read as naming
+/// another (`file:pool.db` is `pool.db` to it), made owner-only as any new pool file is.
+#[test]
+fn a_pool_file_named_like_a_uri_is_that_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    ok(&userpool(dir.path(), &["demo", "--pool", "file:pool.db?mode=ro"]));
+    let made = dir.path().join("file:pool.db?mode=ro");
+    assert!(made.exists());
+    assert_eq!(std::fs::metadata(&made).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!dir.path().join("pool.db").exists(), "SQLite took the name as a URI");
+    let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "file:pool.db?mode=ro"]));
+    assert_eq!(listed.lines().count(), 2, "a header and the demo's user:\n{listed}");
+}
+
 /// Without `--config` or `--pool-id`, the `users` commands act on the pool the file holds,
 /// and an import into a new file makes the pool an app opened without a configuration uses
 /// (`local_default`), so that the app finds the users. A file of several pools needs a name.

@@ -435,7 +435,7 @@ impl SqliteStore {
 
     /// [`SqliteStore::open`] with options.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
+        let path = not_a_uri(path.as_ref());
         check_path(&path)?;
         if !options.page_size.is_power_of_two() || !(512..=65_536).contains(&options.page_size) {
             return Err(Error::new(
@@ -726,6 +726,17 @@ fn holds_pools(conn: &Connection) -> rusqlite::Result<bool> {
         [],
         |r| r.get(0),
     )
+}
+
+/// `path` as a name SQLite takes for a file. The bundled SQLite reads a name that begins with
+/// `file:` as a URI (`file:pool.db?mode=ro`): it would open another file than the one this
+/// store checked and created owner-only, and `?` and `#` would cut the name short.
+fn not_a_uri(path: &Path) -> PathBuf {
+    if path.as_os_str().as_encoded_bytes().starts_with(b"file:") {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    }
 }
 
 fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqlite::Result<Connection> {
