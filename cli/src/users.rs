@@ -450,6 +450,9 @@ struct Tally {
     imported: usize,
     failed: usize,
     mfa_ignored: usize,
+    /// Imported users whom no recovery channel of the pool reaches: forgot-password cannot
+    /// give them a password.
+    unreachable: usize,
     lines: Lines,
 }
 
@@ -478,6 +481,15 @@ fn flush(
     }
     let (spans, users): (Vec<Span>, Vec<ImportUser>) = std::mem::take(batch).into_iter().unzip();
     let names: Vec<String> = users.iter().map(|u| u.username.clone()).collect();
+    let mechanisms = &pool.config().account_recovery.mechanisms;
+    let reachable: Vec<bool> = users
+        .iter()
+        .map(|user| {
+            let verified = |flag: &str| user.attributes.get(flag).is_some_and(|v| v == "true");
+            (mechanisms.iter().any(|m| m == "verified_email") && verified("email_verified"))
+                || (mechanisms.iter().any(|m| m == "verified_phone_number") && verified("phone_number_verified"))
+        })
+        .collect();
     let outcomes = pool.admin_import_users(users).map_err(|e| {
         let first = spans.first().map(|s| tally.lines.of(*s).map_or(0, |(first, _)| first)).unwrap_or(0);
         let last = spans.last().map(|s| tally.lines.of(*s).map_or(0, |(_, last)| last)).unwrap_or(0);
@@ -486,9 +498,12 @@ fn flush(
              the rows before it were: import a file of the rows from line {first} on"
         )
     })?;
-    for ((span, name), outcome) in spans.into_iter().zip(&names).zip(outcomes) {
+    for (((span, name), reachable), outcome) in spans.into_iter().zip(&names).zip(reachable).zip(outcomes) {
         match outcome {
-            Ok(_) => tally.imported += 1,
+            Ok(_) => {
+                tally.imported += 1;
+                tally.unreachable += usize::from(!reachable);
+            }
             Err(e) => tally.fail(progress, span, name, &e.to_string()),
         }
     }
@@ -525,7 +540,7 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let mut tally = Tally { imported: 0, failed: 0, mfa_ignored: 0, lines };
+    let mut tally = Tally { imported: 0, failed: 0, mfa_ignored: 0, unreachable: 0, lines };
     let outcome = import_rows(pool, &mut reader, &header, &mut tally, &progress).map_err(|e| named(&e));
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
@@ -550,6 +565,14 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
         return outcome;
     }
     say!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
+    if tally.unreachable > 0 {
+        say!(
+            "note: {} of them have no verified address that the pool's recovery ({}) sends codes to: \
+             forgot-password cannot reach them, so an administrator sets their passwords",
+            tally.unreachable,
+            pool.config().account_recovery.mechanisms.join(", ")
+        );
+    }
     // A script that imports must be able to tell that some users are missing.
     match tally.failed {
         0 => Ok(()),

@@ -119,6 +119,7 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     std::fs::write(dir.path().join("users.csv"), CSV).unwrap();
     let (out, err) = import(dir.path(), "users.csv", 2);
     assert!(out.contains("imported 2 user(s)"), "{out}");
+    assert!(!out.contains("no verified address"), "both have a verified email:\n{out}");
     assert!(err.contains("line 4: badflag: email_verified must be TRUE or FALSE"), "named by its username:\n{err}");
     let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "pool.sqlite3", "--filter", "email ^= \"ja\""]));
     assert_eq!(listed.lines().count(), 2, "{listed}");
@@ -240,7 +241,10 @@ fn an_export_for_a_spreadsheet_makes_formulas_text() {
          Plain Name,+15555550101,cat\n",
     )
     .unwrap();
-    import(dir.path(), "users.csv", 0);
+    let (out, _) = import(dir.path(), "users.csv", 0);
+    let unreachable = "note: 3 of them have no verified address that the pool's recovery \
+                       (verified_email, verified_phone_number) sends codes to";
+    assert!(out.contains(unreachable), "{out}");
     let export = |extra: &[&str]| {
         let out = userpool(dir.path(), &[&["users", "export", "--pool", "pool.sqlite3"][..], extra].concat());
         (ok(&out), String::from_utf8_lossy(&out.stderr).into_owned())

@@ -80,6 +80,13 @@ pub(crate) fn check_new_user(
     if !by_admin {
         check_required(settings, &attrs)?;
     }
+    // A new user's record is all there is: a flag saying an address is verified stands for
+    // an address given with it, which the tokens would otherwise claim without one.
+    for (flag, attribute) in [("email_verified", "email"), ("phone_number_verified", "phone_number")] {
+        if attrs.get(flag).is_some_and(|v| v == "true") && !attrs.contains_key(attribute) {
+            return Err(Error::invalid(format!("{flag} is true, but no {attribute} is given")));
+        }
+    }
     Ok((stored, attrs))
 }
 
