@@ -238,19 +238,25 @@ fn found_by_address(settings: &Settings, attribute: &str) -> bool {
 /// address whose visible characters come from an HMAC of the name under the pool's code key.
 pub(crate) fn simulated_delivery(ctx: &Ctx<'_>, name: &str, attribute: &str) -> CodeDelivery {
     let tag = ctx.codes.tag("simulated-delivery", "", &name.to_lowercase());
-    let byte = |i: usize| tag.as_bytes().get(i).copied().unwrap_or(0);
+    let raw = crypto::b64url_decode(&tag).unwrap_or_default();
+    // Each character uniform over its `n` choices: the bytes below the largest multiple of
+    // `n` are taken, the others skipped, so no letter or digit is likelier than another.
+    let uniform = |n: u8, count: usize| -> Vec<u8> {
+        let limit = 256 - 256 % u16::from(n);
+        raw.iter().filter(|&&b| u16::from(b) < limit).map(|b| b % n).chain(std::iter::repeat(0)).take(count).collect()
+    };
     let echoed = echoed_address(ctx.settings, name, attribute);
     if attribute == "phone_number" {
         let destination = echoed.map_or_else(
-            || attributes::mask(&(0..4).map(|i| char::from(b'0' + byte(i) % 10)).collect::<String>()),
+            || attributes::mask(&uniform(10, 4).into_iter().map(|d| char::from(b'0' + d)).collect::<String>()),
             attributes::mask,
         );
         return CodeDelivery { channel: Channel::Sms, destination, attribute: attribute.into() };
     }
     let destination = echoed.map_or_else(
         || {
-            let letter = |i: usize| char::from(b'a' + byte(i) % 26);
-            format!("{}***@{}***", letter(0), letter(1))
+            let letters: Vec<char> = uniform(26, 2).into_iter().map(|l| char::from(b'a' + l)).collect();
+            format!("{}***@{}***", letters[0], letters[1])
         },
         attributes::mask,
     );
