@@ -139,8 +139,8 @@ export interface CustomAttributeConfig {
 /**
  * A pool configuration as a plain object: the keys of the TOML form (see
  * `userpool config default`), every one optional; core checks it and names a bad key.
- * `undefined` leaves a key out; `NaN`, `±Infinity`, a function or a symbol, which JSON would
- * write as `null` or drop, are refused with the key's name.
+ * A property set to `undefined` is left out; `NaN`, `±Infinity`, a function or a symbol,
+ * which JSON would write as `null` or drop, are refused with the key's name.
  */
 export interface PoolConfig {
   pool_id?: string

@@ -1,6 +1,7 @@
 // Run once per JavaScript environment by src/redact.rs. Its value is the helpers the binding
 // hands its results and messages to, so that printing them (console.log, the REPL,
-// util.inspect) shows '<redacted>' in place of tokens, sessions, TOTP secrets and codes; and
+// util.inspect) shows '<redacted>' in place of tokens, sessions, TOTP secrets, codes and a
+// message's address and username; and
 // the one that writes an object `config` as JSON.
 // Reading a property, destructuring and JSON.stringify still give the values themselves: an
 // app sends tokens to its clients and codes to its users.
@@ -10,7 +11,9 @@
   const TOKENS = ['idToken', 'accessToken', 'refreshToken']
   const TOTP_SETUP = ['secret', 'uri']
   const SIGN_IN = ['session']
-  const MESSAGE = ['code', 'text']
+  // A message's address and username are personal data: left out of a log line, as the
+  // engine's, Python's and uniffi's printing of a message leave them out.
+  const MESSAGE = ['code', 'text', 'destination', 'username']
 
   function inspectHiding(keys) {
     return function inspectWithoutSecrets(depth, options, inspect) {

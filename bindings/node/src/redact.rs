@@ -56,9 +56,14 @@ pub(crate) fn present<T: HasSecrets>(env: &Env, value: T) -> napi::Result<Either
 }
 
 /// An object `config` as JSON text: `JSON.stringify`, refusing the values it would write as
-/// `null` or leave out (non-finite numbers, functions, symbols).
+/// `null` or leave out (non-finite numbers, functions, symbols); `JSON.stringify` alone when
+/// the helpers cannot run here, as before they checked anything.
 pub(crate) fn config_json<'env>(env: &'env Env, config: Object<'env>) -> napi::Result<Unknown<'env>> {
-    let write: Function<'_, Object<'_>, Unknown<'env>> = helpers(env)?.get_named_property("configJson")?;
+    let checked = helpers(env).and_then(|helpers| helpers.get_named_property("configJson"));
+    let write: Function<'_, Object<'_>, Unknown<'env>> = match checked {
+        Ok(write) => write,
+        Err(_) => env.get_global()?.get_named_property::<Object<'_>>("JSON")?.get_named_property("stringify")?,
+    };
     write.call(config)
 }
 
