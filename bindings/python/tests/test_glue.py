@@ -626,7 +626,8 @@ def test_a_path_opens_a_sqlite_pool_that_survives_reopening(tmp_path: Any, host:
 
 def test_a_handle_freed_unclosed_closes_its_file(tmp_path: Any, host: Host) -> None:
     """The last handle's close checkpoints the WAL into the file and removes it; a handle that
-    Python frees unclosed gets the same close (with the GIL released for the sync)."""
+    Python frees unclosed gets the same close, as the guide says. (That the GIL is released
+    for its sync, as close() releases it, is not something this test can see.)"""
     path = tmp_path / "freed.db"
 
     def job() -> None:
