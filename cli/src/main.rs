@@ -126,8 +126,9 @@ enum UsersAction {
     /// cognito:mfa_enabled, cognito:username); columns may be left out or reordered, but
     /// cognito:username is required. As in Cognito, imported users have no password and
     /// the status RESET_REQUIRED: each sets one through forgot-password. Rows that fail (a
-    /// taken username or alias, a bad attribute, a row that cannot be read) are reported by
-    /// line and skipped; the others are imported in transactions of 1,000 users. Cells are
+    /// taken username or alias, a bad attribute, a row that cannot be read) are skipped, and
+    /// the first 20 of them reported by line (the summary counts them all); the others are
+    /// imported in transactions of 1,000 users. Cells are
     /// read as they are, spaces included. The exit status is 0 only when every row was
     /// imported.
     Import {
@@ -438,11 +439,22 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     say!("\nThe whole journey ran. Public keys for your API gateway: pool.jwks() →\n    {}", short(&pool.jwks()));
     if let Some(file) = file {
         say!(
-            "The pool is kept in {0}: `cargo run -p userpool-cli -- users list --pool {0} --pool-id {1}` shows its \
+            "The pool is kept in {}: `cargo run -p userpool-cli -- users list --pool {} --pool-id {}` shows its \
              users.",
             file.display(),
+            shell_word(&file.display().to_string()),
             pool.pool_id()
         );
     }
     Ok(())
+}
+
+/// `word` as one word of a POSIX shell's command line: as it is when it holds nothing the
+/// shell reads, else in single quotes.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "._/-+,:@%=".contains(c)) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }

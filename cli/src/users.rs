@@ -235,7 +235,7 @@ fn list(pool: &UserPool, filter: Option<&str>, limit: Option<usize>) -> Result<(
             "{:<24} {:<21} {:<8} {:<30} {:<16} {}",
             cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("standard output: {e}"))
     };
     const HEADER: [&str; 6] = ["USERNAME", "STATUS", "ENABLED", "EMAIL", "PHONE", "SUB"];
     // Written with the first user (or at the end, for none): a filter refused by the first
@@ -300,13 +300,25 @@ fn row_to_user(header: &[String], row: &csv::StringRecord, booleans: &[String]) 
 }
 
 /// Text from the file (a username, a column name, an error that quotes one) as it may be
-/// shown on a terminal: its control characters escaped, so that a crafted file cannot move
-/// the cursor or rewrite what the terminal shows.
+/// shown on a terminal: its control and format characters escaped, so that a crafted file
+/// cannot move the cursor, rewrite what the terminal shows, or reorder it (U+202E).
 fn shown(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+    let escaped = |c: char| if c.is_control() { c.escape_debug().to_string() } else { c.escape_unicode().to_string() };
+    text.chars().map(|c| if unshowable(c) { escaped(c) } else { c.to_string() }).collect()
+}
+
+/// A control character (Cc) or an invisible format character (Cf: the bidirectional
+/// controls, zero-width spaces and joiners), which [`shown`] escapes.
+fn unshowable(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    c.is_control() || c.general_category() == GeneralCategory::Format
 }
 
 fn check_header(header: &[String]) -> Result<(), String> {
+    // A spreadsheet writes a column that was once formatted, even cleared, with no name.
+    if let Some(i) = header.iter().position(String::is_empty) {
+        return Err(format!("column {} of the header has no name; remove it, or name it as GetCSVHeader does", i + 1));
+    }
     if let Some(unknown) = header.iter().find(|h| !CSV_HEADER.contains(&h.as_str()) && !h.starts_with("custom:")) {
         return Err(format!("unknown column `{}`; the columns are those of Cognito's GetCSVHeader", shown(unknown)));
     }
@@ -762,7 +774,7 @@ fn write_csv(
         left_out += u.attributes.keys().filter(|name| name.starts_with("custom:") && !header.contains(name)).count();
         let cells = header.iter().map(|column| {
             let mut value = cell(pool, u, column, username_attributes);
-            if options.escape_controls && value.chars().any(char::is_control) {
+            if options.escape_controls && value.chars().any(unshowable) {
                 escaped += 1;
                 value = shown(&value);
             }
@@ -822,6 +834,11 @@ fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result
         let mut file = std::fs::OpenOptions::new().write(true).open(&target).map_err(|e| named(&e))?;
         return write(&mut file);
     }
+    // A rename needs only the directory's permission: a file its owner made read-only would
+    // be replaced where `>` would be refused.
+    if existing.as_ref().is_some_and(|m| m.permissions().readonly()) {
+        return Err(named(&"the file is read-only; it was left as it is"));
+    }
     let dir = directory_of(&target);
     // A fresh name each time, created only if absent: nothing planted there is followed.
     let mut partial = tempfile::Builder::new().prefix(".userpool-export-").tempfile_in(dir).map_err(|e| {
@@ -835,10 +852,12 @@ fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result
             _ => format!("cannot write in {dir}: {}", e.kind()),
         })
     })?;
+    // Owner-only (tempfile's mode) while it fills: a run cut short by a signal leaves it
+    // behind, and it must not then be readable by whoever could read the old file.
+    let value = write(partial.as_file_mut())?;
     if let Some(existing) = existing {
         keep_attributes(partial.as_file(), &existing, dir, path).map_err(|e| named(&e))?;
     }
-    let value = write(partial.as_file_mut())?;
     partial.as_file().sync_all().map_err(|e| named(&e))?;
     // Dropped unpersisted on any error above, the temporary file is removed.
     partial.persist(&target).map_err(|e| named(&e.error))?;
@@ -1023,8 +1042,8 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 
-    /// On a terminal, a user's own text must not run as escape sequences: control
-    /// characters are written escaped, and counted.
+    /// On a terminal, a user's own text must not run as escape sequences nor reorder what is
+    /// shown: control and format characters are written escaped, and counted.
     #[test]
     fn an_export_to_a_terminal_escapes_control_characters() {
         let config = PoolConfig::from_toml(
@@ -1035,15 +1054,19 @@ mod tests {
         let name = "Eve\u{1b}]52;c;aGk=\u{7}";
         let attributes = Attributes::from([("name".to_owned(), name.to_owned())]);
         pool.admin_create_user("eve", attributes, None, false).unwrap();
+        let reversed = Attributes::from([("name".to_owned(), "Mal\u{202e}gnp.exe".to_owned())]);
+        pool.admin_create_user("mal", reversed, None, false).unwrap();
         let header = export_header(pool.config(), &BTreeSet::new());
         for escape_controls in [true, false] {
             let options = ExportOptions { spreadsheet_safe: false, skip_disabled: false, escape_controls };
             let mut out = Vec::new();
             let exported = write_csv(&pool, &header, options, &mut out, "test").unwrap();
             let text = String::from_utf8(out).unwrap();
-            assert_eq!(exported.escaped, usize::from(escape_controls));
+            assert_eq!(exported.escaped, 2 * usize::from(escape_controls));
             assert_eq!(text.contains('\u{1b}'), !escape_controls, "{text:?}");
             assert_eq!(text.contains(r"Eve\u{1b}]52;c;aGk=\u{7}"), escape_controls, "{text:?}");
+            assert_eq!(text.contains('\u{202e}'), !escape_controls, "{text:?}");
+            assert_eq!(text.contains(r"Mal\u{202e}gnp.exe"), escape_controls, "{text:?}");
         }
     }
 

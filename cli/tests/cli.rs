@@ -56,6 +56,11 @@ fn the_demo_runs_again_and_again_on_its_file_and_in_memory() {
     assert_eq!(listed.lines().count(), 3, "a header and two users:\n{listed}");
     assert!(listed.lines().skip(1).all(|l| l.contains("CONFIRMED")), "{listed}");
     let elsewhere = tempfile::tempdir().unwrap();
+    let spaced = ok(&userpool(tempfile::tempdir().unwrap().path(), &["demo", "--pool", "my pool's.sqlite3"]));
+    assert!(
+        spaced.contains(r"users list --pool 'my pool'\''s.sqlite3' --pool-id"),
+        "a command one can paste:\n{spaced}"
+    );
     let memory = ok(&userpool(elsewhere.path(), &["demo", "--memory"]));
     assert!(memory.contains("in memory") && memory.contains("alice@example.com"), "{memory}");
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "--memory writes no file");
@@ -523,6 +528,20 @@ fn an_export_replaces_the_file_a_link_names_and_keeps_its_permissions() {
     ok(&userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "new.csv"]));
     let mode = std::fs::metadata(dir.path().join("new.csv")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "a new export is its owner's only");
+    // A file made read-only is not replaced, though the directory would allow the rename.
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let refused = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "real.csv"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("real.csv: the file is read-only; it was left as it is"));
+    assert!(std::fs::read_to_string(&real).unwrap().contains("alice@example.com"), "the old export stays");
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| { e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".userpool-export-") })
+            .count(),
+        0,
+        "no temporary file is left"
+    );
 }
 
 #[cfg(unix)]
@@ -683,6 +702,16 @@ fn bad_files_and_paths_are_clear_errors() {
     let out = userpool(dir.path(), &["users", "import", "twice.csv", "--pool", "pool.sqlite3"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("the column `email` appears twice"), "{out:?}");
+    std::fs::write(
+        dir.path().join("trailing.csv"),
+        "cognito:username,email,
+ann,ann@example.com,
+",
+    )
+    .unwrap();
+    let out = userpool(dir.path(), &["users", "import", "trailing.csv", "--pool", "pool.sqlite3"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("column 3 of the header has no name"), "{out:?}");
     let out = userpool(dir.path(), &["users", "import", "missing.csv", "--pool", "pool.sqlite3"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing.csv"), "{out:?}");
     // A custom attribute the configuration does not define: every row with a value would
