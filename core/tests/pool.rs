@@ -733,11 +733,11 @@ fn a_challenge_answer_takes_the_secret_hash_its_sign_in_gave() {
     assert_eq!(done.next_step, SignInStep::Done);
 }
 
-/// A new user's verification flag stands for an address given with it: else the tokens would
-/// claim a verified phone number the user does not have. A pool of email usernames takes the
-/// email from the username.
+/// An administrator's verification flag stands for an address the user has: else the tokens
+/// would claim a verified phone number the user does not have. A pool of email usernames
+/// takes the email from the username.
 #[test]
-fn a_new_user_is_not_verified_at_an_address_they_lack() {
+fn a_user_is_not_verified_at_an_address_they_lack() {
     let f = fixture("");
     let flag = |name: &str| Attributes::from([(name.to_owned(), "true".to_owned())]);
     let err = f.pool.admin_create_user("bob", flag("phone_number_verified"), None, false).unwrap_err();
@@ -754,6 +754,9 @@ fn a_new_user_is_not_verified_at_an_address_they_lack() {
     assert_eq!(f.pool.admin_get_user("bob").unwrap_err().code(), ErrorCode::UserNotFound);
     let unverified = Attributes::from([("email_verified".to_owned(), "false".to_owned())]);
     f.pool.admin_create_user("dee", unverified, None, false).unwrap();
+    let err = f.pool.admin_update_user_attributes("dee", flag("phone_number_verified")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter, "nor may an update verify an address they lack");
+    assert!(!f.pool.admin_get_user("dee").unwrap().attributes.contains_key("phone_number_verified"));
 
     let by_email = fixture("[sign_in]\nusername_attributes = ['email']");
     by_email.pool.admin_create_user("ann@example.com", flag("email_verified"), None, false).unwrap();

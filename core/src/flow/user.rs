@@ -80,14 +80,19 @@ pub(crate) fn check_new_user(
     if !by_admin {
         check_required(settings, &attrs)?;
     }
-    // A new user's record is all there is: a flag saying an address is verified stands for
-    // an address given with it, which the tokens would otherwise claim without one.
+    check_flags_have_addresses(&attrs, &attrs)?;
+    Ok((stored, attrs))
+}
+
+/// Refuses a verification flag set `true` in `given` for an address the user's attributes
+/// (`has`) lack: the tokens would claim a verified address the user does not have.
+fn check_flags_have_addresses(given: &Attributes, has: &Attributes) -> Result<()> {
     for (flag, attribute) in [("email_verified", "email"), ("phone_number_verified", "phone_number")] {
-        if attrs.get(flag).is_some_and(|v| v == "true") && !attrs.contains_key(attribute) {
+        if given.get(flag).is_some_and(|v| v == "true") && !has.contains_key(attribute) {
             return Err(Error::invalid(format!("{flag} is true, but no {attribute} is given")));
         }
     }
-    Ok((stored, attrs))
+    Ok(())
 }
 
 /// Refuses a new user's attributes that lack one the pool requires.
@@ -939,10 +944,11 @@ fn write_attributes(
         }
     }
     if by_admin {
-        // Administrators may set verification flags directly.
+        // Administrators may set verification flags directly, of an address the user has.
         for (name, value) in attrs.iter().filter(|(n, _)| attributes::is_verification_flag(n)) {
             next.attributes.insert(name.clone(), value.clone());
         }
+        check_flags_have_addresses(attrs, &next.attributes)?;
     }
     Ok((updates, effects))
 }
