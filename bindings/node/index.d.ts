@@ -285,7 +285,8 @@ export declare class UserPool {
   /**
    * The same pool, acting as a client with a secret, proven per call by Cognito's
    * `SECRET_HASH` for the username each call names (see `secretHash`); a
-   * challenge answer takes the one its sign-in gave, a refresh one over the internal username.
+   * challenge answer takes the one the call that started the challenge gave (the sign-in, or
+   * the answer before), a refresh one over the internal username.
    */
   withClientSecretHash(clientId: string, secretHash: string): UserPool
   /** The pool id. */

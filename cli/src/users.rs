@@ -576,14 +576,24 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
         say!("the import stopped there: the rows after it were not imported");
         return outcome;
     }
-    say!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
-    if tally.unreachable > 0 {
+    let mechanisms = &pool.config().account_recovery.mechanisms;
+    // Only the sign-in settings are kept in the file: without the app's configuration, the
+    // recovery setting read here is the default, which may not be the app's.
+    let whose = if args.config.is_some() { "" } else { ", the default without --config" };
+    if mechanisms.iter().any(|m| m == "admin_only") {
         say!(
-            "note: {} of them have no verified address that the pool's recovery ({}) sends codes to: \
-             forgot-password cannot reach them, so an administrator sets their passwords",
-            tally.unreachable,
-            pool.config().account_recovery.mechanisms.join(", ")
+            "imported users are RESET_REQUIRED; the pool's recovery is admin_only{whose}: an administrator sets each one's password"
         );
+    } else {
+        say!("imported users are RESET_REQUIRED: each sets a password through forgot-password");
+        if tally.unreachable > 0 {
+            say!(
+                "note: {} of them have no verified address that the pool's recovery ({}{whose}) sends codes to: \
+                 forgot-password cannot reach them, so an administrator sets their passwords",
+                tally.unreachable,
+                mechanisms.join(", ")
+            );
+        }
     }
     // A script that imports must be able to tell that some users are missing.
     match tally.failed {
@@ -834,9 +844,9 @@ fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result
         let mut file = std::fs::OpenOptions::new().write(true).open(&target).map_err(|e| named(&e))?;
         return write(&mut file);
     }
-    // A rename needs only the directory's permission: a file its owner made read-only would
-    // be replaced where `>` would be refused.
-    if existing.as_ref().is_some_and(|m| m.permissions().readonly()) {
+    // A rename needs only the directory's permission: a file its owner made read-only (no
+    // owner write bit, which `>` would refuse its owner) would be replaced all the same.
+    if existing.as_ref().is_some_and(owner_cannot_write) {
         return Err(named(&"the file is read-only; it was left as it is"));
     }
     let dir = directory_of(&target);
@@ -862,6 +872,19 @@ fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result
     // Dropped unpersisted on any error above, the temporary file is removed.
     partial.persist(&target).map_err(|e| named(&e.error))?;
     Ok(value)
+}
+
+/// Whether the file's owner took their own write permission away.
+fn owner_cannot_write(metadata: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        metadata.permissions().mode() & 0o200 == 0
+    }
+    #[cfg(not(unix))]
+    {
+        metadata.permissions().readonly()
+    }
 }
 
 /// The directory `path` is in (`.` for a bare file name).

@@ -248,7 +248,7 @@ fn an_export_for_a_spreadsheet_makes_formulas_text() {
     .unwrap();
     let (out, _) = import(dir.path(), "users.csv", 0);
     let unreachable = "note: 3 of them have no verified address that the pool's recovery \
-                       (verified_email, verified_phone_number) sends codes to";
+                       (verified_email, verified_phone_number, the default without --config) sends codes to";
     assert!(out.contains(unreachable), "{out}");
     let export = |extra: &[&str]| {
         let out = userpool(dir.path(), &[&["users", "export", "--pool", "pool.sqlite3"][..], extra].concat());
@@ -529,7 +529,7 @@ fn an_export_replaces_the_file_a_link_names_and_keeps_its_permissions() {
     let mode = std::fs::metadata(dir.path().join("new.csv")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "a new export is its owner's only");
     // A file made read-only is not replaced, though the directory would allow the rename.
-    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o464)).unwrap();
     let refused = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "real.csv"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("real.csv: the file is read-only; it was left as it is"));

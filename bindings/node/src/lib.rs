@@ -368,7 +368,8 @@ impl UserPool {
 
     /// The same pool, acting as a client with a secret, proven per call by Cognito's
     /// `SECRET_HASH` for the username each call names (see `secretHash`); a
-    /// challenge answer takes the one its sign-in gave, a refresh one over the internal username.
+    /// challenge answer takes the one the call that started the challenge gave (the sign-in, or
+    /// the answer before), a refresh one over the internal username.
     #[napi(ts_args_type = "clientId: string, secretHash: string")]
     pub fn with_client_secret_hash(
         &self,

@@ -396,7 +396,8 @@ impl UserPool {
 
     /// The same pool, acting as a client with a secret, proven per call by Cognito's
     /// `SECRET_HASH` (see [`secret_hash`]) for the username each call names; a challenge
-    /// answer takes the one its sign-in gave, a refresh one over the internal username.
+    /// answer takes the one the call that started the challenge gave (the sign-in, or the
+    /// answer before), a refresh one over the internal username.
     pub fn with_client_secret_hash(&self, client_id: &str, secret_hash: &str) -> Result<Self> {
         let index = self.client_index(client_id)?;
         Ok(Self {

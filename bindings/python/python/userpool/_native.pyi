@@ -392,7 +392,8 @@ class UserPool:
     def with_client_secret_hash(self, client_id: str, secret_hash: str) -> UserPool:
         """The same pool acting as a client with a secret, proven per call by Cognito's
         ``SECRET_HASH`` (see :func:`secret_hash`) for the username each call names; a challenge
-        answer takes the one its sign-in gave, a refresh one over the internal username."""
+        answer takes the one the call that started the challenge gave (the sign-in, or the answer
+        before), a refresh one over the internal username."""
     @property
     def pool_id(self) -> str:
         """The pool id."""
