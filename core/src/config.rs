@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 pub struct PoolConfig {
     /// Pool id, used in every store key and in the token issuer (`[A-Za-z0-9_-]`, ≤ 55).
     pub pool_id: String,
-    /// Human name: the TOTP issuer and the name shown in messages.
+    /// Human name: the TOTP issuer authenticator apps show.
     pub name: String,
     /// Token issuer (`iss`); defaults to `https://userpool.local/{pool_id}`.
     pub issuer: Option<String>,
@@ -234,7 +234,9 @@ pub struct CodeConfig {
     /// for and whatever they carry: sign-up, reset, verification and MFA codes, invitations
     /// (default 10). One more is refused with `LimitExceededException` before anything is
     /// sent or written, so sign-ups under fresh names cannot flood one inbox or pump texts
-    /// to one number.
+    /// to one number. Under user-existence protection, `forgot_password` and
+    /// `resend_sign_up_code` answer such a request as if sent (it is counted and audited as
+    /// not sent), and `admin_reset_user_password` answers `None`.
     pub max_per_destination_per_hour: u32,
 }
 
@@ -384,7 +386,7 @@ pub struct TokenConfig {
 pub struct MessageTemplates {
     /// Sign-up, resend and attribute verification.
     pub verification: String,
-    /// Email subject of the verification message.
+    /// Subject of every email the pool sends (verification, reset, invitation, MFA codes).
     pub verification_subject: String,
     /// Forgot password.
     pub reset: String,
