@@ -1,5 +1,6 @@
 //! `list_users` filters in Cognito's syntax: `attribute = "value"` (exact) or
-//! `attribute ^= "value"` (prefix), one attribute, quotes escaped with a backslash.
+//! `attribute ^= "value"` (prefix), one attribute, a quote or a backslash in the value escaped
+//! with a backslash (any other backslash is itself).
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -17,12 +18,13 @@ pub(crate) struct Filter {
 impl Filter {
     /// Parses `attr = "v"` or `attr ^= "v"`; an empty filter is `None`.
     pub(crate) fn parse(text: &str) -> Result<Option<Self>> {
+        // Counted as given, as Cognito's `UserFilterType` is: padding is no way past it.
+        if text.chars().count() > 256 {
+            return Err(Error::invalid("Filter must be at most 256 characters"));
+        }
         let text = text.trim();
         if text.is_empty() {
             return Ok(None);
-        }
-        if text.chars().count() > 256 {
-            return Err(Error::invalid("Filter must be at most 256 characters"));
         }
         let bad = || Error::invalid(r#"Filter must look like attribute = "value" or attribute ^= "value""#);
         let name_end = text.find(|c: char| c.is_whitespace() || c == '=' || c == '^').ok_or_else(bad)?;
@@ -38,10 +40,15 @@ impl Filter {
         let quoted = rest.trim();
         let inner = quoted.strip_prefix('"').and_then(|s| s.strip_suffix('"')).ok_or_else(bad)?;
         let mut value = String::with_capacity(inner.len());
-        let mut chars = inner.chars();
+        let mut chars = inner.chars().peekable();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => value.push(chars.next().ok_or_else(bad)?),
+                // `"C:\temp"` is the path it shows; only `\"` and `\\` are escapes.
+                '\\' => match chars.peek() {
+                    Some('"' | '\\') => value.extend(chars.next()),
+                    Some(_) => value.push('\\'),
+                    None => return Err(bad()),
+                },
                 '"' => return Err(bad()),
                 c => value.push(c),
             }
@@ -121,6 +128,11 @@ mod tests {
         assert_eq!(f.value, r#"Say "hi""#);
         assert!(!f.prefix);
         assert_eq!(Filter::parse("  ").unwrap(), None);
+        let f = Filter::parse(r#"name = "C:\temp \\ \"x\"""#).unwrap().unwrap();
+        assert_eq!(f.value, r#"C:\temp \ "x""#, "a backslash escapes only a quote or a backslash");
+        let padded = format!("{}email = \"a\"", " ".repeat(300));
+        assert!(Filter::parse(&padded).is_err(), "the 256 characters are counted as given");
+        assert!(Filter::parse(&" ".repeat(300)).is_err());
         for bad in [r#"email ~ "x""#, r#"email = x"#, r#"email = "x"#, r#"custom:tier = "x""#, r#"email = "a"b""#] {
             assert!(Filter::parse(bad).is_err(), "{bad}");
         }
