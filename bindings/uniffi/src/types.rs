@@ -73,8 +73,10 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+// Moved, not copied, into the buffer uniffi hands Kotlin or Swift; that buffer is freed there
+// unwiped (docs/bindings/kotlin.md, "Secrets in memory").
 uniffi::custom_type!(Secret, String, {
-    lower: |secret| secret.reveal().to_owned(),
+    lower: |secret| secret.into_text(),
     try_lift: |text| Ok(Secret::from(text)),
 });
 

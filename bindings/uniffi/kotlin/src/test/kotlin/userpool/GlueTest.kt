@@ -114,7 +114,10 @@ class GlueTest {
             assertTrue(printed.contains("refreshToken=Secret(<redacted>)"), printed)
             assertEquals(hash, import.passwordHash!!.reveal())
             assertEquals(Secret("123456"), Secret("123456"))
+            assertEquals(Secret("123456").hashCode(), Secret("123456").hashCode())
             assertNotEquals(Secret("123456"), Secret("654321"))
+            assertNotEquals("123456".hashCode(), Secret("123456").hashCode(), "the hash code is not the text's")
+            assertNotEquals(Secret("\uD800"), Secret("?"), "a lone surrogate is not a question mark")
             assertEquals(tokens, tokens.copy(), "records with secrets still compare by value")
         }
     }
