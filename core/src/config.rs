@@ -236,7 +236,7 @@ pub struct CodeConfig {
     /// sent or written, so sign-ups under fresh names cannot flood one inbox or pump texts
     /// to one number. Under user-existence protection, `forgot_password` and
     /// `resend_sign_up_code` answer such a request as if sent (it is counted and audited as
-    /// not sent), and `admin_reset_user_password` answers `None`.
+    /// not sent); `admin_reset_user_password` answers `None`, with or without protection.
     pub max_per_destination_per_hour: u32,
 }
 

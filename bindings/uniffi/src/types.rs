@@ -73,10 +73,10 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-// Moved, not copied, into the buffer uniffi hands Kotlin or Swift; that buffer is freed there
-// unwiped (docs/bindings/kotlin.md, "Secrets in memory").
+// uniffi copies the text into the buffer it hands Kotlin or Swift, which is freed there unwiped,
+// and frees the copy given here unwiped too (docs/bindings/kotlin.md, "Secrets in memory").
 uniffi::custom_type!(Secret, String, {
-    lower: |secret| secret.into_text(),
+    lower: |secret| secret.reveal().to_owned(),
     try_lift: |text| Ok(Secret::from(text)),
 });
 
