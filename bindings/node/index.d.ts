@@ -337,14 +337,15 @@ export declare class UserPool {
   rotateSigningKeys(): Promise<void>
   /**
    * Verifies an access token (signature, issuer, use, expiry, client, revocation) and
-   * resolves with its claims.
+   * resolves with its claims: a token of `clientId` only, or of any of the pool's clients
+   * when left out.
    */
-  verifyAccessToken(token: string): Promise<Claims>
+  verifyAccessToken(token: string, clientId?: string | null): Promise<Claims>
   /**
    * `verifyAccessToken` on the calling thread: fast (a verified token's signature is
    * remembered) and synchronous, for request middleware. Throws instead of rejecting.
    */
-  verifyAccessTokenSync(token: string): Claims
+  verifyAccessTokenSync(token: string, clientId?: string | null): Claims
   /** Verifies an ID token for `clientId` (this pool view's client when left out). */
   verifyIdToken(token: string, clientId?: string | null): Promise<Claims>
   /** The user an access token belongs to. */

@@ -675,6 +675,9 @@ fn client_secrets_are_checked_as_secret_hash() {
     let tokens = with_secret.sign_in("alice", PW).unwrap().tokens.unwrap();
     let claims = f.pool.verify_access_token(&tokens.access_token).unwrap();
     assert_eq!(claims["client_id"], "backend");
+    f.pool.verify_access_token_for(&tokens.access_token, Some("backend")).unwrap();
+    let other = f.pool.verify_access_token_for(&tokens.access_token, Some("public")).unwrap_err();
+    assert_eq!(other.code(), ErrorCode::NotAuthorized, "a token of another client, when one is named");
     with_secret.verify_id_token(&tokens.id_token, None).unwrap();
     assert!(f.pool.verify_id_token(&tokens.id_token, None).is_err(), "the default client is another audience");
 }

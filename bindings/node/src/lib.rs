@@ -542,18 +542,32 @@ impl UserPool {
     }
 
     /// Verifies an access token (signature, issuer, use, expiry, client, revocation) and
-    /// resolves with its claims.
-    #[napi(ts_args_type = "token: string", ts_return_type = "Promise<Claims>")]
-    pub fn verify_access_token<'env>(&self, env: &'env Env, token: Unknown<'_>) -> napi::Result<Object<'env>> {
-        let args = secret(&token, "token");
-        self.run(env, args, |pool, token| pool.verify_access_token(&token))
+    /// resolves with its claims: a token of `clientId` only, or of any of the pool's clients
+    /// when left out.
+    #[napi(ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Promise<Claims>")]
+    pub fn verify_access_token<'env>(
+        &self,
+        env: &'env Env,
+        token: Unknown<'_>,
+        client_id: Option<Unknown<'_>>,
+    ) -> napi::Result<Object<'env>> {
+        let args = (|| Ok((secret(&token, "token")?, optional_string(client_id.as_ref(), "clientId")?)))();
+        self.run(env, args, |pool, (token, client_id)| pool.verify_access_token_for(&token, client_id.as_deref()))
     }
 
     /// `verifyAccessToken` on the calling thread: fast (a verified token's signature is
     /// remembered) and synchronous, for request middleware. Throws instead of rejecting.
-    #[napi(ts_args_type = "token: string", ts_return_type = "Claims")]
-    pub fn verify_access_token_sync(&self, env: &Env, token: Unknown<'_>) -> napi::Result<Map<String, Value>> {
-        self.sync(env, |pool| Ok(pool.verify_access_token(&secret(&token, "token")?)?))
+    #[napi(ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Claims")]
+    pub fn verify_access_token_sync(
+        &self,
+        env: &Env,
+        token: Unknown<'_>,
+        client_id: Option<Unknown<'_>>,
+    ) -> napi::Result<Map<String, Value>> {
+        self.sync(env, |pool| {
+            let client_id = optional_string(client_id.as_ref(), "clientId")?;
+            Ok(pool.verify_access_token_for(&secret(&token, "token")?, client_id.as_deref())?)
+        })
     }
 
     /// Verifies an ID token for `clientId` (this pool view's client when left out).

@@ -97,6 +97,13 @@ describe('results', () => {
 
     const claims = await ctx.pool.verifyAccessToken(signIn.tokens.accessToken)
     assert.deepEqual(ctx.pool.verifyAccessTokenSync(signIn.tokens.accessToken), claims)
+    assert.deepEqual(await ctx.pool.verifyAccessToken(signIn.tokens.accessToken, claims.client_id), claims)
+    await rejectsWith(ctx.pool.verifyAccessToken(signIn.tokens.accessToken, 'another-client'), {
+      code: 'NotAuthorizedException',
+    })
+    assert.throws(() => ctx.pool.verifyAccessTokenSync(signIn.tokens.accessToken, 'another-client'), {
+      code: 'NotAuthorizedException',
+    })
     assert.equal(claims.username, 'alice')
     assert.equal(claims.exp, ctx.clock.now / 1000 + 3600)
 

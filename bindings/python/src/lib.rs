@@ -1054,8 +1054,14 @@ impl UserPool {
         run(py, || self.pool()?.rotate_signing_keys())
     }
 
-    fn verify_access_token<'py>(&self, py: Python<'py>, token: Secret) -> PyResult<Bound<'py, PyDict>> {
-        let claims = run(py, || self.pool()?.verify_access_token(&token))?;
+    #[pyo3(signature = (token, client_id=None))]
+    fn verify_access_token<'py>(
+        &self,
+        py: Python<'py>,
+        token: Secret,
+        client_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let claims = run(py, || self.pool()?.verify_access_token_for(&token, client_id.as_deref()))?;
         claims_to_py(py, &claims)
     }
 

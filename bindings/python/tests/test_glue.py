@@ -50,6 +50,9 @@ def test_tokens_claims_and_user(pool: userpool.UserPool, host: Host) -> None:
     assert tokens.access_token not in repr(tokens) and tokens.refresh_token not in repr(tokens)
     claims = pool.verify_access_token(tokens.access_token)
     assert claims["username"] == "alice" and claims["token_use"] == "access"
+    assert pool.verify_access_token(tokens.access_token, claims["client_id"]) == claims
+    with pytest.raises(userpool.NotAuthorizedError):
+        pool.verify_access_token(tokens.access_token, "another-client")
     assert isinstance(claims["exp"], int) and claims["exp"] - claims["iat"] == 3600
     id_claims = pool.verify_id_token(tokens.id_token)
     assert id_claims["email"] == "alice@example.com"
@@ -732,8 +735,10 @@ def test_every_public_method_of_the_core_pool_is_forwarded() -> None:
         "open_existing",
         "open_existing_as_recorded",
     }
+    # Forwarded as an optional argument of another method.
+    merged = {"verify_access_token_for"}  # verify_access_token(token, client_id)
     assert len(names) > 50
-    missing = sorted(n for n in names - builder if not hasattr(userpool.UserPool, n))
+    missing = sorted(n for n in names - builder - merged if not hasattr(userpool.UserPool, n))
     assert missing == []
 
 

@@ -257,10 +257,12 @@ impl UserPool {
 
     // ── tokens ───────────────────────────────────────────────────────────────────────────
 
-    /// Verifies an access token; its claims as a JSON object.
-    pub fn verify_access_token(&self, token: String) -> Result<String, AuthError> {
+    /// Verifies an access token (of `client_id` only, or of any of the pool's clients when
+    /// null); its claims as a JSON object.
+    #[uniffi::method(default(client_id = None))]
+    pub fn verify_access_token(&self, token: String, client_id: Option<String>) -> Result<String, AuthError> {
         let token = Zeroizing::new(token);
-        guarded(|| lift(self.core()?.verify_access_token(&token)))
+        guarded(|| lift(self.core()?.verify_access_token_for(&token, client_id.as_deref())))
     }
 
     /// Verifies an ID token (for `client_id`, or the pool's client); its claims as a JSON object.

@@ -1525,11 +1525,20 @@ impl UserPool {
     }
 
     /// Verifies an access token: signature (algorithm pinned to the key), issuer, use,
-    /// expiry, client, and that its session was not revoked. Returns its claims.
+    /// expiry, client, and that its session was not revoked. Returns its claims. A token of
+    /// any of the pool's clients is taken; [`UserPool::verify_access_token_for`] takes one
+    /// client's only.
     pub fn verify_access_token(&self, token: &str) -> Result<Claims> {
+        self.verify_access_token_for(token, None)
+    }
+
+    /// [`UserPool::verify_access_token`] for a token issued to `client_id` only (any of the
+    /// pool's clients when `None`): what a resource server serving one app client checks, as
+    /// `aws-jwt-verify` does with its `clientId`. Another client's token is `NotAuthorized`.
+    pub fn verify_access_token_for(&self, token: &str, client_id: Option<&str>) -> Result<Claims> {
         let claims = self.verify(token, KeyUse::Access)?;
         let client = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
-        if self.shared.settings.client(client).is_none() {
+        if self.shared.settings.client(client).is_none() || client_id.is_some_and(|expected| expected != client) {
             return Err(Error::invalid_token());
         }
         Ok(claims)

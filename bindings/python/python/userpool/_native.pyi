@@ -435,9 +435,10 @@ class UserPool:
         """The public keys as a JWKS JSON document (serve it at ``/.well-known/jwks.json``)."""
     def rotate_signing_keys(self) -> None:
         """Replaces the signing keys; tokens signed by the old ones verify until they expire."""
-    def verify_access_token(self, token: str) -> dict[str, Any]:
+    def verify_access_token(self, token: str, client_id: Optional[str] = None) -> dict[str, Any]:
         """Verifies an access token (signature, issuer, use, expiry, client, revocation) and
-        returns its claims."""
+        returns its claims: a token of ``client_id`` only, or of any of the pool's clients when
+        ``None``."""
     def verify_id_token(self, token: str, client_id: Optional[str] = None) -> dict[str, Any]:
         """Verifies an ID token for ``client_id`` (this pool view's client when ``None``)."""
     def associate_software_token(self, access_token: str) -> TotpSetup:

@@ -172,12 +172,13 @@ class UserPool:
         """
         return await asyncio.to_thread(self._pool.rotate_signing_keys)
 
-    async def verify_access_token(self, token: str) -> dict[str, Any]:
-        """Verifies an access token (signature, issuer, use, expiry, client, revocation) and returns its claims.
+    async def verify_access_token(self, token: str, client_id: Optional[str] = None) -> dict[str, Any]:
+        """Verifies an access token (signature, issuer, use, expiry, client, revocation) and returns its claims:
+        a token of ``client_id`` only, or of any of the pool's clients when ``None``.
 
         Runs in a worker thread, off the event loop.
         """
-        return await asyncio.to_thread(self._pool.verify_access_token, token)
+        return await asyncio.to_thread(self._pool.verify_access_token, token, client_id)
 
     async def verify_id_token(self, token: str, client_id: Optional[str] = None) -> dict[str, Any]:
         """Verifies an ID token for ``client_id`` (this pool view's client when ``None``).

@@ -1318,9 +1318,10 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     func updateUserAttributes(accessToken: String, attributes: [String: String]) async throws  -> [AttributeUpdate]
     
     /**
-     * Verifies an access token; its claims as a JSON object.
+     * Verifies an access token (of `client_id` only, or of any of the pool's clients when
+     * null); its claims as a JSON object.
      */
-    func verifyAccessToken(token: String) throws  -> String
+    func verifyAccessToken(token: String, clientId: String?) throws  -> String
     
     /**
      * Verifies an ID token (for `client_id`, or the pool's client); its claims as a JSON object.
@@ -2340,14 +2341,16 @@ open func updateUserAttributes(accessToken: String, attributes: [String: String]
 }
     
     /**
-     * Verifies an access token; its claims as a JSON object.
+     * Verifies an access token (of `client_id` only, or of any of the pool's clients when
+     * null); its claims as a JSON object.
      */
-open func verifyAccessToken(token: String)throws  -> String  {
+open func verifyAccessToken(token: String, clientId: String? = nil)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeAuthError_lift) {
         uniffiCallStatus in
     uniffi_userpool_uniffi_fn_method_userpool_verify_access_token(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(token),uniffiCallStatus
+        FfiConverterString.lower(token),
+        FfiConverterOptionString.lower(clientId),uniffiCallStatus
     )
 })
 }
@@ -5970,7 +5973,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_userpool_uniffi_checksum_method_userpool_update_user_attributes() != 51385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_userpool_uniffi_checksum_method_userpool_verify_access_token() != 22657) {
+    if (uniffi_userpool_uniffi_checksum_method_userpool_verify_access_token() != 39189) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_verify_id_token() != 53046) {

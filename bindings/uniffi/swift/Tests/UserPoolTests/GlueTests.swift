@@ -58,8 +58,11 @@ final class GlueTests: XCTestCase {
         try await pool.confirmSignUp(username: "alice", code: code)
         let signedIn = try await pool.signIn(username: "alice", password: password)
         XCTAssertEqual(signedIn.nextStep, .done)
-        let claims = try JSON.parse(pool.verifyAccessToken(token: XCTUnwrap(signedIn.tokens).accessToken.reveal()))
+        let accessToken = try XCTUnwrap(signedIn.tokens).accessToken.reveal()
+        let claims = try JSON.parse(pool.verifyAccessToken(token: accessToken))
         XCTAssertEqual(claims["username"], .string("alice"))
+        let elsewhere = await authError { _ = try pool.verifyAccessToken(token: accessToken, clientId: "another-client") }
+        XCTAssertEqual(elsewhere?.code, "NotAuthorizedException")
     }
 
     func testPrintingAResultShowsNoSecret() async throws {

@@ -87,6 +87,9 @@ class GlueTest {
             val tokens = signedIn.tokens!!
             val claims = ObjectMapper().readValue(pool.verifyAccessToken(tokens.accessToken.reveal()), Map::class.java)
             assertEquals("alice", claims["username"])
+            assertThrows<AuthException.NotAuthorizedException> {
+                pool.verifyAccessToken(tokens.accessToken.reveal(), clientId = "another-client")
+            }
             assertEquals(pool.issuer(), claims["iss"])
         }
     }
