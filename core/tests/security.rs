@@ -711,7 +711,19 @@ fn journey(f: &Fixture) -> Vec<Vec<u8>> {
     let done = f.pool.confirm_sign_in(challenge.session.as_deref().unwrap(), &code, Attributes::new()).unwrap();
     secrets.push(done.tokens.unwrap().refresh_token.into_bytes());
     secrets.push(challenge.session.unwrap().into_bytes());
+    // A password typed in the name field: neither it nor a bare hash of it (which a
+    // dictionary run would find) is kept by the bookkeeping of a name no user has.
+    let typed = "Tr0ub4dor&3-correct-horse";
+    assert!(f.pool.sign_in(typed, "whatever").is_err());
+    secrets.push(typed.as_bytes().to_vec());
+    secrets.push(sha256_hex(&typed.to_lowercase()).into_bytes());
+    // Nor an address's, by which its messages are counted.
+    secrets.push(sha256_hex("alice@example.com").into_bytes());
     secrets
+}
+
+fn sha256_hex(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -839,12 +839,14 @@ impl UserPool {
     }
 
     /// Counts a message to each of `destinations` against
-    /// `codes.max_per_destination_per_hour` (kept by the SHA-256 of the address, in lower
-    /// case); refuses when one is over.
+    /// `codes.max_per_destination_per_hour` (kept by an HMAC of the address in lower case,
+    /// under the pool's code key: phone numbers are few enough to hash them all); refuses
+    /// when one is over.
     fn destination_writes<'d>(&self, destinations: impl IntoIterator<Item = &'d str>) -> Result<Vec<Write>> {
         let mut counts: Vec<(String, usize)> = Vec::new();
         for destination in destinations {
-            let key = format!("destination:{}", crypto::sha256_hex(destination.trim().to_lowercase().as_bytes()));
+            let address = destination.trim().to_lowercase();
+            let key = format!("destination:{}", self.shared.codes.tag("destination", "", &address));
             match counts.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((key, 1)),
@@ -1080,9 +1082,12 @@ impl UserPool {
     }
 
     /// Where the bookkeeping of a name no user has is kept under user-existence protection:
-    /// by the hash of its lookup key, so the store holds no list of guessed names.
+    /// by an HMAC of its lookup key under the pool's code key, so the store holds no list of
+    /// guessed names. Not a bare hash: a name is sometimes a password typed in the wrong
+    /// field, which a fast hash would give away to a dictionary run over a stolen store.
     fn unknown_name_key(&self, kind: &str, name: &str) -> String {
-        format!("{kind}:{}", crypto::sha256_hex(attributes::login_key(&self.shared.settings, name).as_bytes()))
+        let login_key = attributes::login_key(&self.shared.settings, name);
+        format!("{kind}:{}", self.shared.codes.tag("unknown-name", kind, &login_key))
     }
 
     /// The write that applies `change` to the pool record at `key` (its default when there
