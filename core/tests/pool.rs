@@ -1520,6 +1520,26 @@ fn a_rerun_reset_counts_its_message_once() {
     );
 }
 
+/// No token outlives its session: a refresh just before the session's end gives tokens that
+/// end with it, where they had a whole lifetime more.
+#[test]
+fn tokens_end_with_their_session() {
+    let f = fixture("[[clients]]\nid = 'web'\nrefresh_token_validity_secs = 3600\naccess_token_validity_secs = 3600");
+    confirmed(&f, "alice");
+    let first = signed_in(&f, "alice");
+    assert_eq!(first.expires_in, 3600);
+    f.clock.advance_secs(3000);
+    let late = f.pool.refresh(&first.refresh_token).unwrap();
+    assert_eq!(late.expires_in, 600, "the session has ten minutes left");
+    let claims = f.pool.verify_access_token(&late.access_token).unwrap();
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 600);
+    let id = f.pool.verify_id_token(&late.id_token, None).unwrap();
+    assert_eq!(id["exp"], claims["exp"]);
+    f.clock.advance_secs(600);
+    let err = f.pool.verify_access_token(&late.access_token).unwrap_err();
+    assert_eq!((err.code(), err.message()), (ErrorCode::NotAuthorized, "Token has expired"));
+}
+
 fn signed_in_with(pool: &UserPool) -> userpool::Tokens {
     pool.sign_in("alice", PW).unwrap().tokens.unwrap()
 }

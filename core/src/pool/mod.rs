@@ -1291,6 +1291,11 @@ impl UserPool {
             settings.client(&family.client_id).ok_or_else(|| Error::internal("session of an unknown client"))?;
         let now = self.now();
         let iat = now.div_euclid(1000);
+        // No token outlives its session: a refresh just before the session's end would
+        // otherwise buy a stolen refresh token a whole token lifetime more.
+        let session_end = family.expires_ms.div_euclid(1000);
+        let (id_exp, access_exp) =
+            ((iat + client.id_ttl_ms / 1000).min(session_end), (iat + client.access_ttl_ms / 1000).min(session_end));
         let auth_time = family.auth_time_ms.div_euclid(1000);
         let mut rng = crypto::os_rng();
         let username = user.username.clone();
@@ -1313,7 +1318,7 @@ impl UserPool {
             ("auth_time".into(), json!(auth_time)),
             ("iss".into(), json!(settings.issuer)),
             ("cognito:username".into(), json!(username)),
-            ("exp".into(), json!(iat + client.id_ttl_ms / 1000)),
+            ("exp".into(), json!(id_exp)),
             ("iat".into(), json!(iat)),
             ("jti".into(), json!(crypto::uuid_v4(&mut rng))),
             ("origin_jti".into(), json!(family.id)),
@@ -1328,7 +1333,7 @@ impl UserPool {
             ("scope".into(), json!("aws.cognito.signin.user.admin")),
             ("auth_time".into(), json!(auth_time)),
             ("iss".into(), json!(settings.issuer)),
-            ("exp".into(), json!(iat + client.access_ttl_ms / 1000)),
+            ("exp".into(), json!(access_exp)),
             ("iat".into(), json!(iat)),
             ("jti".into(), json!(crypto::uuid_v4(&mut rng))),
             ("origin_jti".into(), json!(family.id)),
@@ -1342,7 +1347,7 @@ impl UserPool {
             id_token: jwt::sign(&id_key.private, &id_key.kid, id_key.alg, &Value::Object(id))?,
             access_token: jwt::sign(&access_key.private, &access_key.kid, access_key.alg, &Value::Object(access))?,
             refresh_token: refresh_token.map(|t| t.to_string()).unwrap_or_default(),
-            expires_in: u64::try_from(client.access_ttl_ms / 1000).unwrap_or(0),
+            expires_in: u64::try_from(access_exp - iat).unwrap_or(0),
             token_type: "Bearer",
         })
     }
