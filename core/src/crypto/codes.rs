@@ -36,7 +36,8 @@ pub(crate) fn temporary_password(rng: &mut dyn RngCore) -> Zeroizing<String> {
             }
         }
     };
-    let mut out = Zeroizing::new(String::new());
+    // Its whole length at once: a buffer that grew would free a copy of the first characters.
+    let mut out = Zeroizing::new(String::with_capacity(16));
     for set in [UPPER, LOWER, DIGIT, SYMBOL] {
         out.push(pick(rng, set));
     }

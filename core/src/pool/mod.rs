@@ -1469,7 +1469,10 @@ impl UserPool {
         if token.len() > jwt::MAX_TOKEN_LEN {
             return Err(Error::invalid_token());
         }
-        let cache_key = crypto::sha256_hex(token.as_bytes());
+        // By use as well: a token verified as one use is not taken from the cache for the
+        // other, so the key's use is checked on every first verification for that use.
+        let use_tag = if key_use == KeyUse::Access { "access:" } else { "id:" };
+        let cache_key = format!("{use_tag}{}", crypto::sha256_hex(token.as_bytes()));
         let cached = self.shared.verified.lock().ok().and_then(|c| c.get(&cache_key).cloned());
         let now = self.now();
         let (claims, kid) = match cached {
