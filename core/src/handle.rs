@@ -41,12 +41,6 @@ impl<Extra: Clone> PoolHandle<Extra> {
         self.get().map(|(pool, _)| pool)
     }
 
-    /// Closes the handle and hands its pool over, for a binding to let go of it elsewhere
-    /// (the last handle's drop ends the store, with a sync). `None` once closed.
-    pub fn take(&self) -> Option<(UserPool, Extra)> {
-        self.lock().take()
-    }
-
     /// Closes the handle. Closing twice does nothing.
     pub fn close(&self) {
         let closed = self.lock().take();

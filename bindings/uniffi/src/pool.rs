@@ -61,18 +61,6 @@ fn open_core(
     if existing_only { builder.open_existing() } else { builder.open() }
 }
 
-/// Freed by Kotlin's `close()` or Swift's last reference, perhaps on the main thread, and, when
-/// a call was running, as that call ends, on whatever thread resumes it. The last handle's
-/// release ends the store with a SQLite checkpoint and sync, so the pool is let go on a thread
-/// of its own (or here, if none can be started: `spawn` then drops it).
-impl Drop for UserPool {
-    fn drop(&mut self) {
-        if let Some(open) = self.handle.take() {
-            let _ = std::thread::Builder::new().name("userpool-release".into()).spawn(move || drop(open));
-        }
-    }
-}
-
 impl UserPool {
     fn new(core: up::UserPool) -> Arc<Self> {
         Arc::new(Self { handle: up::PoolHandle::new(core, ()) })

@@ -208,23 +208,6 @@ class GlueTest {
     }
 
     @Test
-    fun `close() lets the file go, on a thread of the pool's own`(@TempDir dir: Path): Unit = runBlocking {
-        val path = dir.resolve("pool.sqlite3")
-        UserPool.open(path = path.toString(), config = FAST_CONFIG, delivery = delivery).use { pool ->
-            pool.signUpConfirmed("alice", "alice@example.com")
-            assertTrue(java.nio.file.Files.exists(dir.resolve("pool.sqlite3-wal")), "open: the WAL is there")
-        }
-        // The last connection's close checkpoints the WAL into the file and removes it.
-        val wal = dir.resolve("pool.sqlite3-wal")
-        val deadline = System.nanoTime() + 10_000_000_000L
-        while (java.nio.file.Files.exists(wal) && System.nanoTime() < deadline) Thread.sleep(10)
-        assertFalse(java.nio.file.Files.exists(wal), "the pool was let go")
-        UserPool.open(path = path.toString(), config = FAST_CONFIG, existingOnly = true).use { pool ->
-            assertEquals(UserStatus.CONFIRMED, pool.adminGetUser("alice").status)
-        }
-    }
-
-    @Test
     fun `a SQLite file keeps the pool across openings`(@TempDir dir: Path): Unit = runBlocking {
         val path = dir.resolve("pool.sqlite3").toString()
         UserPool.open(path = path, config = FAST_CONFIG, delivery = delivery).use { pool ->
