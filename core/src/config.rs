@@ -420,9 +420,10 @@ pub struct ClientConfig {
     pub read_attributes: Vec<String>,
     /// Attributes this client may write (empty: all writable ones).
     pub write_attributes: Vec<String>,
-    /// Access token lifetime (5 min – 1 day, default 1 h).
+    /// Access token lifetime (5 min – 1 day, default 1 h), cut short to end with the session
+    /// (the refresh token's lifetime) when less of the session is left.
     pub access_token_validity_secs: u64,
-    /// ID token lifetime (5 min – 1 day, default 1 h).
+    /// ID token lifetime (5 min – 1 day, default 1 h), cut short as the access token's is.
     pub id_token_validity_secs: u64,
     /// Refresh token lifetime (1 h – 10 years, default 30 days).
     pub refresh_token_validity_secs: u64,

@@ -1535,7 +1535,11 @@ fn tokens_end_with_their_session() {
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 600);
     let id = f.pool.verify_id_token(&late.id_token, None).unwrap();
     assert_eq!(id["exp"], claims["exp"]);
-    f.clock.advance_secs(600);
+    f.clock.advance_secs(599);
+    let last = f.pool.refresh(&late.refresh_token).unwrap();
+    assert!(last.expires_in >= 1, "in the session's last second, a token still lives a second");
+    f.pool.verify_access_token(&last.access_token).unwrap();
+    f.clock.advance_secs(1);
     let err = f.pool.verify_access_token(&late.access_token).unwrap_err();
     assert_eq!((err.code(), err.message()), (ErrorCode::NotAuthorized, "Token has expired"));
 }

@@ -1165,7 +1165,7 @@ impl UserPool {
 
     /// A sign-in with a name no user has, under user-existence protection: the same work,
     /// writes and answers as a wrong password for a real user. The name gets a lockout of
-    /// its own (kept by the hash of its lookup key), so locking out does not reveal that an
+    /// its own (kept by an HMAC of its lookup key), so locking out does not reveal that an
     /// account exists either, and the failure is audited in the record all unknown names
     /// share.
     fn unknown_sign_in(&self, name: &str, password: &str) -> Error {
@@ -1292,10 +1292,12 @@ impl UserPool {
         let now = self.now();
         let iat = now.div_euclid(1000);
         // No token outlives its session: a refresh just before the session's end would
-        // otherwise buy a stolen refresh token a whole token lifetime more.
-        let session_end = family.expires_ms.div_euclid(1000);
-        let (id_exp, access_exp) =
-            ((iat + client.id_ttl_ms / 1000).min(session_end), (iat + client.access_ttl_ms / 1000).min(session_end));
+        // otherwise buy a stolen refresh token a whole token lifetime more. Rounded up, and
+        // at least a second: the session was live when the step read the clock, a little
+        // before this reading, and a token issued must not be expired as it is issued.
+        let session_end = family.expires_ms.saturating_add(999).div_euclid(1000);
+        let ends = |ttl_ms: i64| (iat + ttl_ms / 1000).min(session_end).max(iat + 1);
+        let (id_exp, access_exp) = (ends(client.id_ttl_ms), ends(client.access_ttl_ms));
         let auth_time = family.auth_time_ms.div_euclid(1000);
         let mut rng = crypto::os_rng();
         let username = user.username.clone();
