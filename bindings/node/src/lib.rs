@@ -551,7 +551,7 @@ impl UserPool {
         token: Unknown<'_>,
         client_id: Option<Unknown<'_>>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| Ok((secret(&token, "token")?, optional_string(client_id.as_ref(), "clientId")?)))();
+        let args = token_and_client(&token, client_id.as_ref());
         self.run(env, args, |pool, (token, client_id)| pool.verify_access_token_for(&token, client_id.as_deref()))
     }
 
@@ -565,8 +565,8 @@ impl UserPool {
         client_id: Option<Unknown<'_>>,
     ) -> napi::Result<Map<String, Value>> {
         self.sync(env, |pool| {
-            let client_id = optional_string(client_id.as_ref(), "clientId")?;
-            Ok(pool.verify_access_token_for(&secret(&token, "token")?, client_id.as_deref())?)
+            let (token, client_id) = token_and_client(&token, client_id.as_ref())?;
+            Ok(pool.verify_access_token_for(&token, client_id.as_deref())?)
         })
     }
 
@@ -578,7 +578,7 @@ impl UserPool {
         token: Unknown<'_>,
         client_id: Option<Unknown<'_>>,
     ) -> napi::Result<Object<'env>> {
-        let args = (|| Ok((secret(&token, "token")?, optional_string(client_id.as_ref(), "clientId")?)))();
+        let args = token_and_client(&token, client_id.as_ref());
         self.run(env, args, |pool, (token, client_id)| pool.verify_id_token(&token, client_id.as_deref()))
     }
 
@@ -1076,6 +1076,14 @@ impl UserPool {
             pool.list_users_in_group(&group, limit, token.as_deref()).map(UserList::from)
         })
     }
+}
+
+/// The arguments of the token checks: the token and the client it must be for, if named.
+fn token_and_client(
+    token: &Unknown<'_>,
+    client_id: Option<&Unknown<'_>>,
+) -> Result<(Zeroizing<String>, Option<String>), Failure> {
+    Ok((secret(token, "token")?, optional_string(client_id, "clientId")?))
 }
 
 /// The arguments of `createGroup` and `updateGroup`.
