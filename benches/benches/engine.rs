@@ -7,7 +7,8 @@
 //!   `sign_in/bare_argon2_verify` (`argon2::Argon2` verifying the same password against a PHC
 //!   hash made with the same parameters); `sign_in/userpool_rs256_tokens` is the same sign-in
 //!   on a pool that signs its tokens with RS256 (Cognito's algorithm) instead of the default
-//!   ES256, to show what two RSA signatures cost;
+//!   ES256, to show what two RSA signatures cost; `sign_in/wipe_working_memory` zeroizes one
+//!   hash's 19 MiB of argon2 blocks, what a wipe after every hash would add;
 //! - `verify_access_token/userpool` (one token verified repeatedly: the signature check is
 //!   cached, expiry and revocation are checked on every call) and
 //!   `verify_access_token/userpool_uncached` (more distinct tokens than the cache holds,
@@ -26,13 +27,14 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
 use userpool::config::{ClientConfig, PasswordHashing};
 use userpool::{PoolConfig, RecordingDelivery, SigningAlgorithm, Tokens, UserPool};
+use zeroize::Zeroize;
 
 const USERNAME: &str = "alice";
 const EMAIL: &str = "alice@example.com";
@@ -112,6 +114,17 @@ fn sign_in_benches(c: &mut Criterion) {
             // An app stores the PHC string, so it is parsed on every check (as the pool does).
             let hash = PasswordHash::new(black_box(&phc)).expect("a valid PHC string");
             black_box(argon2.verify_password(black_box(PASSWORD.as_bytes()), &hash)).expect("the password matches");
+        });
+    });
+    // What wiping a hash's working memory costs at these parameters (1 KiB blocks): the pool
+    // wipes its kept buffer after every one-pass hash, and after two passes only when it is
+    // dropped (docs/security.md, "Bounded concurrency").
+    let blocks = usize::try_from(defaults.memory_kib).expect("a block count");
+    let mut memory = vec![Block::default(); blocks];
+    group.bench_function("wipe_working_memory", |b| {
+        b.iter(|| {
+            memory.iter_mut().for_each(Zeroize::zeroize);
+            black_box(&memory);
         });
     });
     group.finish();

@@ -161,8 +161,8 @@ impl Hasher {
         // `t` passes every block depends on the whole of pass `t - 1`, so a guess tested
         // against what is left costs (t-1)/t of a hash (half at the default two passes,
         // where the stored hash costs a whole one): those wait for the drop, which spares
-        // each hash at the defaults 0.4 ms (3 %), and only the last password hashed in each
-        // buffer is exposed, to someone who can read the process's memory.
+        // each hash at the defaults about 0.37 ms (3 %), and only the last password hashed
+        // in each buffer is exposed, to someone who can read the process's memory.
         if !reusable || params.t_cost() == 1 {
             use zeroize::Zeroize as _;
             memory.iter_mut().for_each(Block::zeroize);
