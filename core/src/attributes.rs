@@ -127,6 +127,21 @@ pub(crate) fn is_name_char(c: char) -> bool {
     )
 }
 
+/// Refuses a new name (`what`: a username, a `preferred_username`) shaped as an address the
+/// pool takes as an alias: sign-in looks such a name up as that alias.
+pub(crate) fn refuse_alias_shape(settings: &Settings, what: &str, name: &str) -> Result<()> {
+    for (attribute, shape, shaped) in
+        [("email", "email", is_email(name)), ("phone_number", "phone number", is_e164(name))]
+    {
+        if shaped && settings.aliases.contains(attribute) {
+            return Err(Error::invalid(format!(
+                "{what} cannot be of {shape} format, since user pool is configured for {attribute} alias."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether `name` has the shape of a `sub` (a UUID): such a name finds a user by their `sub`
 /// first, so no username or `preferred_username` may take it.
 pub(crate) fn looks_like_uuid(name: &str) -> bool {
@@ -264,18 +279,6 @@ pub(crate) fn check_writes(
             "preferred_username" if looks_like_uuid(value) => {
                 return Err(Error::invalid("preferred_username cannot be in UUID format."));
             }
-            // Sign-in takes such a name as the address alias, as it does for usernames; only
-            // this user could be found by it, and only while nobody has verified the address.
-            "preferred_username" if settings.aliases.contains("email") && is_email(value) => {
-                return Err(Error::invalid(
-                    "preferred_username cannot be of email format, since user pool is configured for email alias.",
-                ));
-            }
-            "preferred_username" if settings.aliases.contains("phone_number") && is_e164(value) => {
-                return Err(Error::invalid(
-                    "preferred_username cannot be of phone number format, since user pool is configured for phone_number alias.",
-                ));
-            }
             // As Cognito: an alias one signs in by is taken as soon as it is stored, so a sign-up
             // nobody confirms could hold any name it likes.
             "preferred_username" if kind == WriteKind::SignUp && settings.aliases.contains(name) => {
@@ -283,6 +286,9 @@ pub(crate) fn check_writes(
                     "preferred_username is an alias in this user pool: it can be set once the account is confirmed",
                 ));
             }
+            // Sign-in takes such a name as the address alias, as it does for usernames; only
+            // this user could be found by it, and only while nobody has verified the address.
+            "preferred_username" => refuse_alias_shape(settings, name, value)?,
             _ => {}
         }
     }

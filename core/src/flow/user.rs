@@ -63,16 +63,7 @@ pub(crate) fn check_new_user(
                 // A user's sub is a UUID and administrators may look users up by sub.
                 return Err(Error::invalid("Username cannot be in UUID format."));
             }
-            if settings.aliases.contains("email") && attributes::is_email(username) {
-                return Err(Error::invalid(
-                    "Username cannot be of email format, since user pool is configured for email alias.",
-                ));
-            }
-            if settings.aliases.contains("phone_number") && attributes::is_e164(username) {
-                return Err(Error::invalid(
-                    "Username cannot be of phone number format, since user pool is configured for phone_number alias.",
-                ));
-            }
+            attributes::refuse_alias_shape(settings, "Username", username)?;
             NewName::Username(username.to_owned())
         }
     };
