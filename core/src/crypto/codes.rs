@@ -50,7 +50,7 @@ pub(crate) fn temporary_password(rng: &mut dyn RngCore) -> Zeroizing<String> {
 
 /// A new refresh token: 256 random bits, base64url.
 pub(crate) fn refresh_token(rng: &mut dyn RngCore) -> Zeroizing<String> {
-    Zeroizing::new(super::b64url(&super::random_bytes::<32>(rng)))
+    Zeroizing::new(super::b64url(&*super::secret_bytes::<32>(rng)))
 }
 
 /// The stored form of a refresh token: SHA-256 (the token has 256 bits of entropy, so a fast

@@ -13,6 +13,7 @@ pub(crate) mod totp;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand_core::RngCore;
+use zeroize::Zeroizing;
 
 pub(crate) fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -26,6 +27,13 @@ pub(crate) fn b64url_decode(text: &str) -> Option<Vec<u8>> {
 pub(crate) fn random_bytes<const N: usize>(rng: &mut dyn RngCore) -> [u8; N] {
     let mut out = [0u8; N];
     rng.fill_bytes(&mut out);
+    out
+}
+
+/// `n` random bytes that become a secret (a key, a token, a TOTP seed): wiped when dropped.
+pub(crate) fn secret_bytes<const N: usize>(rng: &mut dyn RngCore) -> Zeroizing<[u8; N]> {
+    let mut out = Zeroizing::new([0u8; N]);
+    rng.fill_bytes(out.as_mut_slice());
     out
 }
 

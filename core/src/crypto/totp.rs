@@ -16,7 +16,7 @@ pub(crate) const SECRET_LEN: usize = 20;
 
 /// A fresh TOTP secret.
 pub(crate) fn new_secret(rng: &mut dyn RngCore) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(super::random_bytes::<SECRET_LEN>(rng).to_vec())
+    Zeroizing::new(super::secret_bytes::<SECRET_LEN>(rng).to_vec())
 }
 
 fn totp(secret: &[u8], issuer: Option<&str>, account: &str) -> Result<Totp> {

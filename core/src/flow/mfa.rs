@@ -44,7 +44,7 @@ fn invalid_session() -> Error {
 
 /// A new challenge session: the secret goes to the caller, its hash into the record.
 pub(crate) fn start_challenge(next: &mut UserRecord, kind: ChallengeKind, ctx: &mut Ctx<'_>) -> Zeroizing<String> {
-    let secret = Zeroizing::new(crypto::b64url(&crypto::random_bytes::<32>(ctx.rng)));
+    let secret = Zeroizing::new(crypto::b64url(&*crypto::secret_bytes::<32>(ctx.rng)));
     next.challenge = Some(Challenge {
         session_hash: crypto::sha256_hex(secret.as_bytes()),
         kind,

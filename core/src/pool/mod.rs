@@ -278,7 +278,7 @@ fn backend(e: StoreError) -> Error {
 
 fn load_or_create_secret(store: &dyn Store, pool: &str, name: &str, sealer: &Sealer) -> Result<Zeroizing<Vec<u8>>> {
     let label = format!("secret:{pool}:{name}");
-    let fresh = || sealer.seal(&label, &crypto::random_bytes::<32>(&mut crypto::os_rng())).map(SecretBytes::from);
+    let fresh = || sealer.seal(&label, &*crypto::secret_bytes::<32>(&mut crypto::os_rng())).map(SecretBytes::from);
     sealer.open(&label, &load_or_create_record(store, pool, name, fresh)?)
 }
 
