@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use userpool as up;
 use zeroize::Zeroizing;
@@ -81,8 +82,54 @@ impl UserPool {
         U: FromCore<T> + Send + 'static,
     {
         let core = self.core()?;
-        tokio::task::spawn_blocking(move || lift(work(&core))).await.unwrap_or_else(|e| Err(join_error(&e)))
+        off_thread(move || lift(work(&core))).await
     }
+}
+
+/// Runs `work` on tokio's blocking pool and answers its result.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    handed_off(work, |task| drop(tokio::task::spawn_blocking(task))).await
+}
+
+/// Whether handed-off work has started, or its call has given up on it.
+const PENDING: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// Runs `work` on a thread `spawn` finds for it, its answer coming back on a channel.
+///
+/// Tokio's `spawn_blocking` panics when it can start no thread and none is running, and keeps
+/// the work queued for a thread another call may start later. The call then answers
+/// `InternalErrorException`, and the work, should it ever start, finds itself abandoned and
+/// does nothing: a caller told that its sign-up failed never sees it done after all. Should
+/// the work start before that (on a thread another call started meanwhile), the call waits
+/// for it as usual. Without the channel, a runtime shutting down would drop the work and
+/// leave its join handle pending for ever; the dropped sender ends the wait instead.
+async fn handed_off<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+    spawn: impl FnOnce(Box<dyn FnOnce() + Send>),
+) -> Result<T, AuthError> {
+    let state = Arc::new(AtomicU8::new(PENDING));
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let claim = Arc::clone(&state);
+    let task = Box::new(move || {
+        if claim.compare_exchange(PENDING, STARTED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            // Unwind safe as in `guarded`. A closed channel means the caller's future was
+            // dropped (the coroutine or task was cancelled): the work is done all the same.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|_| Err(engine_failed("panicked")));
+            let _ = answer.send(result);
+        }
+    });
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spawn(task))).is_err();
+    if refused && state.compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        return Err(AuthError::InternalErrorException(
+            "no thread could be started for the operation; nothing was done".to_owned(),
+        ));
+    }
+    answered.await.unwrap_or_else(|_| Err(engine_failed("was cancelled")))
 }
 
 /// Runs a synchronous method's work, a panic answered as the async methods answer it
@@ -91,13 +138,10 @@ impl UserPool {
 fn guarded<T>(work: impl FnOnce() -> Result<T, AuthError>) -> Result<T, AuthError> {
     // Unwind safe: a panic leaves nothing half-done that a later call could see, since every
     // write the engine makes is one store commit.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
-        Err(AuthError::InternalErrorException("the engine panicked during the operation".to_owned()))
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| Err(engine_failed("panicked")))
 }
 
-fn join_error(error: &tokio::task::JoinError) -> AuthError {
-    let what = if error.is_panic() { "panicked" } else { "was cancelled" };
+fn engine_failed(what: &str) -> AuthError {
     AuthError::InternalErrorException(format!("the engine {what} during the operation"))
 }
 
@@ -136,7 +180,7 @@ impl UserPool {
         let encryption_key = encryption_key.map(Zeroizing::new);
         let config = config.map(Zeroizing::new);
         let open = move || Ok(Self::new(open_core(path, config, delivery, clock, encryption_key, existing_only)?));
-        tokio::task::spawn_blocking(open).await.unwrap_or_else(|e| Err(join_error(&e)))
+        off_thread(open).await
     }
 
     /// The same pool, acting as another app client (`client_secret` for a client that has one).
@@ -599,4 +643,74 @@ impl UserPool {
 pub fn secret_hash(client_secret: String, username: String, client_id: String) -> String {
     let client_secret = Zeroizing::new(client_secret);
     up::secret_hash(&client_secret, &username, &client_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    type Task = Box<dyn FnOnce() + Send>;
+
+    fn block_on<T>(future: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+
+    fn internal_message(result: Result<u32, AuthError>) -> String {
+        match result {
+            Err(AuthError::InternalErrorException(message)) => message,
+            other => panic!("expected InternalErrorException, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn handed_off_work_answers_from_its_thread() {
+        let spawn = |task: Task| drop(std::thread::spawn(task));
+        assert_eq!(block_on(handed_off(|| Ok(7), spawn)).unwrap(), 7);
+        let failing = block_on(handed_off(|| Err::<u32, _>(AuthError::NotAuthorizedException("no".into())), spawn));
+        assert!(matches!(failing, Err(AuthError::NotAuthorizedException(_))), "{failing:?}");
+        let message = internal_message(block_on(handed_off(|| panic!("a bug"), spawn)));
+        assert!(message.contains("panicked"), "{message}");
+    }
+
+    /// As tokio's `spawn_blocking` with no thread to run on: the work is queued, then the
+    /// spawn panics. The call fails, and the work never runs, even once a thread takes it.
+    #[test]
+    fn work_queued_by_a_spawn_that_panicked_is_abandoned() {
+        let queued: Mutex<Option<Task>> = Mutex::new(None);
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_in_work = Arc::clone(&ran);
+        let work = move || {
+            ran_in_work.store(true, Ordering::SeqCst);
+            Ok(1)
+        };
+        let spawn = |task: Task| {
+            *queued.lock().unwrap() = Some(task);
+            panic!("OS can't spawn worker thread");
+        };
+        let message = internal_message(block_on(handed_off(work, spawn)));
+        assert!(message.contains("nothing was done"), "{message}");
+        let task = queued.lock().unwrap().take().expect("the spawn kept the work");
+        task();
+        assert!(!ran.load(Ordering::SeqCst), "abandoned work ran");
+    }
+
+    /// Work that a thread took before the spawn's panic reached the call is waited for.
+    #[test]
+    fn work_started_before_the_spawn_panicked_is_answered() {
+        let spawn = |task: Task| {
+            std::thread::spawn(task).join().unwrap();
+            panic!("OS can't spawn worker thread");
+        };
+        assert_eq!(block_on(handed_off(|| Ok(3), spawn)).unwrap(), 3);
+    }
+
+    /// Work a shutting-down runtime drops ends the wait, where a join handle would hang.
+    #[test]
+    fn work_dropped_unrun_ends_the_call() {
+        let message = internal_message(block_on(handed_off(|| Ok(5), drop)));
+        assert!(message.contains("cancelled"), "{message}");
+    }
 }
