@@ -33,9 +33,11 @@ impl ManualClock {
         Self { now: Arc::new(AtomicI64::new(start_ms)) }
     }
 
-    /// Moves time forward (or back, with a negative value) by `ms`.
+    /// Moves time forward (or back, with a negative value) by `ms`, stopping at the ends of
+    /// `i64` rather than wrapping round to the other end.
     pub fn advance_ms(&self, ms: i64) {
-        self.now.fetch_add(ms, Ordering::SeqCst);
+        // The closure always answers `Some`, so the update cannot fail.
+        let _ = self.now.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| Some(now.saturating_add(ms)));
     }
 
     /// Moves time forward by whole seconds.
@@ -61,12 +63,33 @@ impl<F: Fn() -> i64 + Send + Sync> Clock for F {
     }
 }
 
-/// Checks a reading from a host's clock: a time at or before the epoch (0 or less) is refused
-/// with the reason, since no real clock gives one and going on with it would date sessions,
-/// codes and lockouts in 1970. (A Kotlin `Error` thrown by a uniffi clock reads as 0.) Every
-/// binding applies it, so that a broken clock fails alike in each language.
+/// The first instant a host's clock may read: 2000-01-01T00:00:00Z, in unix milliseconds.
+const HOST_READING_MIN_MS: i64 = 946_684_800_000;
+/// The last instant a host's clock may read: 3000-01-01T00:00:00Z, in unix milliseconds.
+const HOST_READING_MAX_MS: i64 = 32_503_680_000_000;
+
+/// Checks a reading from a host's clock, and refuses with the reason:
+///
+/// - a time at or before the epoch (0 or less), which no real clock gives (a Kotlin `Error`
+///   thrown by a uniffi clock reads as 0);
+/// - a time before 2000 or after 3000: a clock in another unit or from another start, seconds
+///   (`time.time()`, Swift's `timeIntervalSince1970`), microseconds or nanoseconds, or time
+///   since boot (`SystemClock.elapsedRealtime()`, `performance.now()`). Taken as milliseconds,
+///   it would date sessions, codes and tokens in 1970 (every TOTP code and external token check
+///   failing) or millennia ahead (lockouts and hourly counts that never end).
+///
+/// Every binding applies it, so that a broken clock fails alike in each language.
 pub fn check_host_reading(ms: i64) -> Result<i64, String> {
-    if ms > 0 { Ok(ms) } else { Err(format!("returned {ms}, a time at or before 1970, which no real clock gives")) }
+    if ms <= 0 {
+        Err(format!("returned {ms}, a time at or before 1970, which no real clock gives"))
+    } else if !(HOST_READING_MIN_MS..=HOST_READING_MAX_MS).contains(&ms) {
+        Err(format!(
+            "returned {ms}, which is not a time between the years 2000 and 3000 in unix milliseconds \
+             (seconds, microseconds, or time since boot?)"
+        ))
+    } else {
+        Ok(ms)
+    }
 }
 
 /// What a host's clock that can fail (a callback into Python, JavaScript, Kotlin or Swift)
@@ -103,12 +126,37 @@ mod tests {
 
     #[test]
     fn a_reading_at_or_before_the_epoch_is_refused() {
-        assert_eq!(check_host_reading(1), Ok(1));
         assert_eq!(check_host_reading(1_700_000_000_000), Ok(1_700_000_000_000));
         for bad in [0, -1, i64::MIN] {
             let reason = check_host_reading(bad).unwrap_err();
             assert!(reason.contains(&bad.to_string()) && reason.contains("1970"), "{reason}");
         }
+    }
+
+    #[test]
+    fn a_reading_in_another_unit_or_from_another_start_is_refused() {
+        for good in [HOST_READING_MIN_MS, 1_700_000_000_000, HOST_READING_MAX_MS] {
+            assert_eq!(check_host_reading(good), Ok(good));
+        }
+        let seconds = 1_700_000_000;
+        let since_boot = 86_400_000;
+        let micros = 1_700_000_000_000_000;
+        for bad in [1, seconds, since_boot, HOST_READING_MIN_MS - 1, HOST_READING_MAX_MS + 1, micros, i64::MAX] {
+            let reason = check_host_reading(bad).unwrap_err();
+            assert!(reason.contains(&bad.to_string()) && reason.contains("unix milliseconds"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_manual_clock_stops_at_the_ends_of_time() {
+        let clock = ManualClock::new(1_700_000_000_000);
+        clock.advance_secs(i64::MAX);
+        assert_eq!(clock.now_ms(), i64::MAX);
+        clock.advance_ms(-1);
+        assert_eq!(clock.now_ms(), i64::MAX - 1);
+        clock.set_ms(-5);
+        clock.advance_ms(i64::MIN);
+        assert_eq!(clock.now_ms(), i64::MIN);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Driver-level tests: races between threads, token attacks, client secrets, multi-tenancy,
 //! secrets at rest and in `Debug` output.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -75,6 +75,21 @@ fn a_raced_refresh_leaves_the_session_with_whichever_token_the_client_kept() {
     let t0 = signed_in(&f, "alice").refresh_token;
     let issued: Vec<String> = (0..6).map(|_| f.pool.refresh(&t0).unwrap().refresh_token).collect();
     assert_eq!(f.pool.refresh(&issued[0]).unwrap_err().code(), ErrorCode::RefreshTokenReuse);
+}
+
+/// A clock stepped back behind a rotation (NTP, a host running late) is no retry within the
+/// grace window: replaying the rotated-out token ends the session, as it does with no grace.
+#[test]
+fn a_clock_behind_the_rotation_is_outside_the_grace_window() {
+    for grace in ["0", "60"] {
+        let f = fixture(&format!("[[clients]]\nid = 'app'\nrefresh_grace_secs = {grace}\n"));
+        confirmed(&f, "alice");
+        let t0 = signed_in(&f, "alice").refresh_token;
+        let t1 = f.pool.refresh(&t0).unwrap().refresh_token;
+        f.clock.advance_secs(-5);
+        assert_eq!(f.pool.refresh(&t0).unwrap_err().code(), ErrorCode::RefreshTokenReuse, "grace {grace}");
+        assert!(f.pool.refresh(&t1).is_err(), "grace {grace}: the replay ended the session");
+    }
 }
 
 #[test]
@@ -455,6 +470,22 @@ fn a_rotation_raced_by_another_process_succeeds_on_retry() {
     let raced = second.pool.rotate_signing_keys().unwrap_err();
     assert_eq!(raced.code(), ErrorCode::TooManyRequests, "{raced}");
     second.pool.rotate_signing_keys().unwrap();
+}
+
+/// Keys read at a time the clock has since stepped back from are read again all the same: a
+/// process whose clock went back an hour would otherwise fail every retry of a raced
+/// rotation, and sign with a key another process retired, until its clock caught up.
+#[test]
+fn keys_read_ahead_of_a_clock_stepped_back_are_read_again() {
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let first = fixture_on(store.clone(), config("pool_id = 'keys'"));
+    let second = fixture_on(store, config("pool_id = 'keys'"));
+    second.clock.advance_secs(-3600);
+    first.pool.rotate_signing_keys().unwrap();
+    // The keys are read again before the rotation, which then starts from first's.
+    second.pool.rotate_signing_keys().unwrap();
+    first.pool.rotate_signing_keys().unwrap_err();
+    first.pool.rotate_signing_keys().unwrap();
 }
 
 /// A verification code tried too often is `LimitExceededException`, the name
@@ -1572,6 +1603,40 @@ fn a_capped_lockout_allows_one_guess_per_lockout() {
             f.clock.advance_secs(1);
         }
     }
+}
+
+/// The lockout an attempt sets is written down even when its hash check outlasts it: the
+/// first lock lasts a second, and a hash queued behind others may take longer.
+#[test]
+fn a_lockout_outlasted_by_its_hash_check_is_audited() {
+    let clock = userpool::ManualClock::new(1_700_000_000_000);
+    let slow = Arc::new(AtomicBool::new(false));
+    let (reading, slowly) = (clock.clone(), Arc::clone(&slow));
+    // Once slow, every reading is two seconds after the last.
+    let moving = move || {
+        if slowly.load(Ordering::SeqCst) {
+            reading.advance_secs(2);
+        }
+        reading.now_ms()
+    };
+    let delivery = userpool::RecordingDelivery::new();
+    let pool = UserPool::builder(config(""))
+        .store(Arc::new(MemoryStore::new()))
+        .clock(Arc::new(moving))
+        .delivery(Arc::new(delivery.clone()))
+        .open()
+        .unwrap();
+    pool.sign_up("alice", PW, email("alice")).unwrap();
+    pool.confirm_sign_up("alice", &delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    slow.store(true, Ordering::SeqCst);
+    for _ in 0..5 {
+        assert_eq!(
+            pool.sign_in("alice", "not the passphrase").unwrap_err().message(),
+            "Incorrect username or password."
+        );
+    }
+    let events = pool.admin_list_user_auth_events("alice", None).unwrap();
+    assert!(events.iter().any(|e| e.kind.as_str() == "Lockout"), "{events:?}");
 }
 
 /// Another process re-reads the keys once a minute, and until then signs with a key that a

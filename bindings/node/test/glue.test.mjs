@@ -633,6 +633,13 @@ describe('clock', () => {
         (e) => e instanceof TypeError && /at or before 1970/.test(e.message),
       )
     }
+    // Seconds and time since start are not unix milliseconds.
+    for (const reading of [Math.floor(Date.now() / 1000), performance.now() + 1]) {
+      await rejectsWith(
+        UserPool.open({ config: { password_hashing: FAST_HASHING }, clock: () => reading }),
+        (e) => e instanceof TypeError && /between the years 2000 and 3000/.test(e.message),
+      )
+    }
   })
 
   test('a clock function that fails at once fails the open before a file is made', async () => {

@@ -328,6 +328,10 @@ def test_a_clock_reading_at_or_before_1970_is_a_failed_one(monkeypatch: pytest.M
     for epoch in (0, -5, 0.5):
         with pytest.raises(ValueError, match="at or before 1970"):
             userpool.UserPool.open(config=fast_config(), clock=lambda epoch=epoch: epoch)
+    # Seconds (a bare time.time()) and nanoseconds are not unix milliseconds.
+    for other_unit in (host.now_ms / 1000, host.now_ms * 1_000_000):
+        with pytest.raises(ValueError, match="between the years 2000 and 3000"):
+            userpool.UserPool.open(config=fast_config(), clock=lambda other_unit=other_unit: other_unit)
     state = {"now": host.now_ms}
     pool = userpool.UserPool.open(config=fast_config(), delivery=host.deliver, clock=lambda: state["now"])
     reported: list[Any] = []

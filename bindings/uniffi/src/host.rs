@@ -28,7 +28,8 @@ pub trait Delivery: Send + Sync {
 /// (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
 /// halfway: it goes on from the clock's last good reading, moved on by the time elapsed
 /// since (the system clock before the first). So does a reading at or before the epoch (0 or
-/// less), which no real clock gives.
+/// less), which no real clock gives, or outside the years 2000 to 3000 (seconds, or time since
+/// boot, taken for milliseconds).
 #[uniffi::export(with_foreign)]
 pub trait Clock: Send + Sync {
     /// Milliseconds since the unix epoch.

@@ -587,7 +587,9 @@ pub(super) fn finish_password_attempt(
             "wrong password",
             ctx,
         )));
-        if u.lockout.locked_until_ms > ctx.now {
+        // This attempt's count set a lock (not `> now`: a hash check that took longer than
+        // the first lock's second would leave it unwritten).
+        if u.lockout.locked_until_ms > u.lockout.last_failure_ms {
             step = step.with(Effect::Audit(event(u, EventKind::Lockout, true, "", ctx)));
         }
         return step;

@@ -1260,12 +1260,13 @@ impl UserPool {
         Arc::clone(&self.shared.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// Re-reads the key ring if it was read more than `max_age_ms` ago.
+    /// Re-reads the key ring if it was read more than `max_age_ms` ago, or at a time the
+    /// clock has since stepped back from.
     fn reload_keys(&self, max_age_ms: i64) -> Result<()> {
         use std::sync::atomic::Ordering;
         let now = self.now();
         let loaded = self.shared.keys_loaded_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(loaded) < max_age_ms
+        if (0..max_age_ms).contains(&now.saturating_sub(loaded))
             || self.shared.keys_loaded_ms.compare_exchange(loaded, now, Ordering::SeqCst, Ordering::Relaxed).is_err()
         {
             return Ok(());

@@ -320,6 +320,7 @@ class GlueTest {
             },
             "reads 0" to ManualClock(0L),
             "reads before 1970" to ManualClock(-5L),
+            "reads seconds" to ManualClock(1_700_000_000L),
         )
         for ((what, clock) in clocks) {
             val path = dir.resolve("pool.sqlite3")
