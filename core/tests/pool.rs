@@ -1609,9 +1609,9 @@ fn a_capped_lockout_allows_one_guess_per_lockout() {
 /// first lock lasts a second, and a hash queued behind others may take longer.
 #[test]
 fn a_lockout_outlasted_by_its_hash_check_is_audited() {
-    let clock = userpool::ManualClock::new(1_700_000_000_000);
+    let reading = userpool::ManualClock::new(1_700_000_000_000);
     let slow = Arc::new(AtomicBool::new(false));
-    let (reading, slowly) = (clock.clone(), Arc::clone(&slow));
+    let slowly = Arc::clone(&slow);
     // Once slow, every reading is two seconds after the last.
     let moving = move || {
         if slowly.load(Ordering::SeqCst) {
