@@ -1524,6 +1524,35 @@ fn a_sign_in_during_a_global_sign_out_is_signed_out_too() {
     assert!(f.pool.refresh(&late.refresh_token).is_err(), "the late session's refresh token still works");
 }
 
+/// A session that its holder (a thief, say) refreshes without pause cannot hold off its end.
+/// Each refresh moves the family's version on; disabling the user revoked every family at the
+/// version it had read, so it lost every rerun and gave up with `TooManyRequests`, the user
+/// left enabled and the session live. Revocations no longer expect a version.
+#[test]
+fn a_session_refreshed_without_pause_still_ends() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    confirmed(&f, "alice");
+    let current = Arc::new(Mutex::new(signed_in(&f, "alice").refresh_token));
+    let (pool, token) = (f.pool.clone(), Arc::clone(&current));
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&refreshes);
+    // Between every read of alice's sessions and the commit that follows it.
+    *store.on_sessions_read.lock().unwrap() = Some(Box::new(move || {
+        let mut token = token.lock().unwrap();
+        if let Ok(tokens) = pool.refresh(&token) {
+            *token = tokens.refresh_token;
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    f.pool.admin_disable_user("alice").unwrap();
+    store.on_sessions_read.lock().unwrap().take();
+    assert!(refreshes.load(Ordering::SeqCst) >= 1, "the hook refreshed in between");
+    assert!(!f.pool.admin_get_user("alice").unwrap().enabled);
+    let token = current.lock().unwrap().clone();
+    assert!(f.pool.refresh(&token).is_err(), "the session ended");
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

@@ -877,15 +877,7 @@ impl UserPool {
 
     fn revoke_writes(&self, sub: &str) -> Result<Vec<Write>> {
         let families = self.store().families_of(self.pool_id(), sub).map_err(backend)?;
-        Ok(families
-            .into_iter()
-            .filter(|f| !f.value.revoked)
-            .map(|f| {
-                let mut family = f.value;
-                family.revoked = true;
-                Write::PutFamily { family, new_hashes: Vec::new(), expect: Some(f.version) }
-            })
-            .collect())
+        Ok(families.into_iter().filter(|f| !f.value.revoked).map(|f| Write::RevokeFamily { id: f.value.id }).collect())
     }
 
     fn hash_new_password(&self, password: &str, username: &str) -> Result<String> {
@@ -1416,8 +1408,13 @@ impl UserPool {
     fn commit_family(&self, found: &Versioned<Family>, step: &flow::SessionStep) -> Result<bool> {
         let mut writes = self.audit_writes(step.audit.iter().cloned());
         if let Some(next) = &step.family {
-            let new_hashes = if step.new_token.is_some() { vec![next.current_hash.clone()] } else { Vec::new() };
-            writes.push(Write::PutFamily { family: next.clone(), new_hashes, expect: Some(found.version) });
+            if next.revoked && *next == (Family { revoked: true, ..found.value.clone() }) {
+                // Sign-out and reuse detection: see `Write::RevokeFamily`.
+                writes.push(Write::RevokeFamily { id: next.id.clone() });
+            } else {
+                let new_hashes = if step.new_token.is_some() { vec![next.current_hash.clone()] } else { Vec::new() };
+                writes.push(Write::PutFamily { family: next.clone(), new_hashes, expect: Some(found.version) });
+            }
         }
         if writes.is_empty() {
             return Ok(true);

@@ -385,6 +385,40 @@ pub fn families_can_be_deleted(store: &dyn Store) {
     );
 }
 
+/// A revocation needs no version: it marks the family revoked at whatever version it is and
+/// moves the version on, so a write that read the family before conflicts. A family that is
+/// gone stays gone.
+pub fn families_are_revoked_at_any_version(store: &dyn Store) {
+    store.commit("p1", vec![put(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    let family = sample_family("fam-1", "sub-a", "h1");
+    store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec!["h1".into()], expect: None }]).unwrap();
+    let mut rotated = sample_family("fam-1", "sub-a", "h2");
+    rotated.previous_hash = Some("h1".into());
+    store
+        .commit(
+            "p1",
+            vec![Write::PutFamily { family: rotated.clone(), new_hashes: vec!["h2".into()], expect: Some(1) }],
+        )
+        .unwrap();
+    // Read at version 1, before the rotation: no matter.
+    store.commit("p1", vec![Write::RevokeFamily { id: "fam-1".into() }]).unwrap();
+    let revoked = store.family("p1", "fam-1").unwrap().unwrap();
+    assert!(revoked.value.revoked);
+    assert!(revoked.version > 2, "the version moved on: {}", revoked.version);
+    assert_eq!(Family { revoked: true, ..rotated.clone() }, revoked.value, "nothing else changed");
+    assert_eq!(store.family_by_hash("p1", "h2").unwrap().unwrap().value.id, "fam-1", "the hashes stay indexed");
+    assert_eq!(
+        store.commit("p1", vec![Write::PutFamily { family: rotated, new_hashes: vec![], expect: Some(2) }]),
+        Err(StoreError::Conflict),
+        "a rotation that read the family before the revocation conflicts"
+    );
+    // Revoked again, or gone: nothing to do, and nothing made.
+    store.commit("p1", vec![Write::RevokeFamily { id: "fam-1".into() }]).unwrap();
+    assert!(store.family("p1", "fam-1").unwrap().unwrap().value.revoked);
+    store.commit("p1", vec![Write::RevokeFamily { id: "fam-9".into() }]).unwrap();
+    assert!(store.family("p1", "fam-9").unwrap().is_none());
+}
+
 fn event(sub: &str) -> AuditEvent {
     AuditEvent { sub: sub.into(), kind: EventKind::SignIn, success: true, at_ms: 5, detail: String::new() }
 }
@@ -592,6 +626,10 @@ macro_rules! store_conformance_tests {
         #[test]
         fn conformance_families_can_be_deleted() {
             $crate::store::conformance::families_can_be_deleted(&$make);
+        }
+        #[test]
+        fn conformance_families_are_revoked_at_any_version() {
+            $crate::store::conformance::families_are_revoked_at_any_version(&$make);
         }
         #[test]
         fn conformance_events_and_secrets() {

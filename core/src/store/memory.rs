@@ -130,7 +130,10 @@ impl Data {
                 Write::DeleteFamily { id, expect } => {
                     check(self.families.get(&k(pool, id)).map(|v| v.version), Some(*expect))?;
                 }
-                Write::AppendEvent(_) | Write::TrimEvents { .. } | Write::PurgeExpired { .. } => {}
+                Write::RevokeFamily { .. }
+                | Write::AppendEvent(_)
+                | Write::TrimEvents { .. }
+                | Write::PurgeExpired { .. } => {}
                 Write::PutSecret { name, expect, .. } => {
                     check(self.secrets.get(&k(pool, name)).map(|v| v.version), *expect)?;
                 }
@@ -186,6 +189,12 @@ impl Data {
                 self.families.insert(fid, Versioned { version, value: family });
             }
             Write::DeleteFamily { id, .. } => self.delete_family(pool, &id),
+            Write::RevokeFamily { id } => {
+                if let Some(found) = self.families.get_mut(&k(pool, &id)) {
+                    found.value.revoked = true;
+                    found.version += 1;
+                }
+            }
             Write::AppendEvent(event) => {
                 self.events.entry(k(pool, &event.sub)).or_default().push(event);
             }

@@ -106,6 +106,16 @@ pub enum Write {
         /// The version read.
         expect: u64,
     },
+    /// Marks a session family revoked at whatever version it is, and moves its version on, so
+    /// that a write that read the family before conflicts. A family that is gone stays gone.
+    /// Ending sessions (sign-out, reuse detection, disabling a user, a reset) does not expect
+    /// a version: it would have to win a race against every refresh of a token that its
+    /// holder, a thief perhaps, keeps using. A record the store cannot decode is left as it is
+    /// (it cannot be refreshed either).
+    RevokeFamily {
+        /// The family's id.
+        id: String,
+    },
     /// Appends an audit event.
     AppendEvent(AuditEvent),
     /// Deletes a user's audit events but the newest `keep` (which may include events
@@ -162,6 +172,7 @@ impl fmt::Debug for Write {
             Self::DeleteUser { sub, expect } => write!(f, "DeleteUser({sub}, expect {expect})"),
             Self::PutFamily { family, expect, .. } => write!(f, "PutFamily({family:?}, expect {expect:?})"),
             Self::DeleteFamily { id, expect } => write!(f, "DeleteFamily({id}, expect {expect})"),
+            Self::RevokeFamily { id } => write!(f, "RevokeFamily({id})"),
             Self::AppendEvent(event) => write!(f, "AppendEvent({event:?})"),
             Self::TrimEvents { sub, keep } => write!(f, "TrimEvents({sub}, keep {keep})"),
             Self::PutSecret { name, expect, expires_ms, .. } => {

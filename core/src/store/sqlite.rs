@@ -1096,7 +1096,10 @@ fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
             Write::DeleteFamily { id, expect } => {
                 check(family_row(tx, pool, id)?.map(|(_, v)| v), Some(*expect))?;
             }
-            Write::AppendEvent(_) | Write::TrimEvents { .. } | Write::PurgeExpired { .. } => {}
+            Write::RevokeFamily { .. }
+            | Write::AppendEvent(_)
+            | Write::TrimEvents { .. }
+            | Write::PurgeExpired { .. } => {}
             Write::PutSecret { name, expect, .. } => check(secret_version(tx, pool, name)?, *expect)?,
             Write::DeleteSecret { name, expect } => check(secret_version(tx, pool, name)?, Some(*expect))?,
         }
@@ -1200,6 +1203,19 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
         Write::DeleteFamily { id, .. } => {
             if let Some((row, _)) = family_row(tx, pool, id)? {
                 delete_family(tx, row)?;
+            }
+        }
+        Write::RevokeFamily { id } => {
+            let found: Option<(i64, i64, Option<String>)> = tx
+                .prepare_cached("SELECT id, version, record FROM userpool_families WHERE pool = ?1 AND family = ?2")?
+                .query_row(params![pool, id], |r| Ok((r.get(0)?, r.get(1)?, record_text(r, 2)?)))
+                .optional()?;
+            if let Some((row, version, Some(text))) = found
+                && let Ok(mut family) = from_json_record::<Family>(&text)
+            {
+                family.revoked = true;
+                tx.prepare_cached("UPDATE userpool_families SET version = ?1, record = ?2 WHERE id = ?3")?
+                    .execute(params![next_version(Some(version_from_sql(version)))?, to_json(&family)?, row])?;
             }
         }
         Write::AppendEvent(event) => {

@@ -87,6 +87,8 @@ pub(crate) struct Interposed<S> {
     pub(crate) store: S,
     pub(crate) walks: AtomicUsize,
     pub(crate) after_sessions_read: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// Runs after every read of a user's sessions, until taken away.
+    pub(crate) on_sessions_read: Mutex<Option<Box<dyn Fn() + Send>>>,
     /// Runs once, after the first successful commit that `when` picks out of its writes.
     #[allow(clippy::type_complexity, reason = "a test hook, spelled out where it is used")]
     pub(crate) after_commit: Mutex<Option<(Box<dyn Fn(&[Write]) -> bool + Send>, Box<dyn FnOnce() + Send>)>>,
@@ -100,6 +102,7 @@ impl<S: Store> Interposed<S> {
             store,
             walks: AtomicUsize::new(0),
             after_sessions_read: Mutex::new(None),
+            on_sessions_read: Mutex::new(None),
             after_commit: Mutex::new(None),
             _keep: None,
         }
@@ -155,6 +158,9 @@ impl<S: Store> Store for Interposed<S> {
         let read = self.store.families_of(pool, sub);
         let hook = self.after_sessions_read.lock().unwrap().take();
         if let Some(hook) = hook {
+            hook();
+        }
+        if let Some(hook) = self.on_sessions_read.lock().unwrap().as_ref() {
             hook();
         }
         read
