@@ -1553,6 +1553,28 @@ fn a_session_refreshed_without_pause_still_ends() {
     assert!(f.pool.refresh(&token).is_err(), "the session ended");
 }
 
+/// An administrator's reset that lands while a password change hashes ends it: the change no
+/// longer sets the user back to `CONFIRMED` with the new password, which let whoever held
+/// the token (a thief, perhaps the reason for the reset) keep the account.
+#[test]
+fn a_reset_during_a_password_change_ends_it() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    confirmed(&f, "alice");
+    let session = signed_in(&f, "alice");
+    let pool = f.pool.clone();
+    // The attempt's count is committed before the old password is checked.
+    let counted = |writes: &[Write]| {
+        writes.iter().any(|w| matches!(w, Write::PutUser { user, .. } if user.lockout.failures > 0))
+    };
+    let reset = move || assert!(pool.admin_reset_user_password("alice").is_ok());
+    *store.after_commit.lock().unwrap() = Some((Box::new(counted), Box::new(reset)));
+    let refused = f.pool.change_password(&session.access_token, PW, "a new passphrase 2").unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::NotAuthorized, "{refused}");
+    assert_eq!(f.pool.admin_get_user("alice").unwrap().status.as_str(), "RESET_REQUIRED");
+    assert!(f.pool.sign_in("alice", "a new passphrase 2").is_err());
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

@@ -388,6 +388,11 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
                 // The password changed between the check and now (a reset, say).
                 return Step::fail(Error::bad_credentials());
             }
+            // Disabled, or reset by an administrator, while the hashes ran: both ended the
+            // sessions, the caller's among them, and a change now would undo the reset.
+            if !u.enabled || u.status != state::UserStatus::Confirmed {
+                return Step::fail(Error::revoked_access_token());
+            }
             user::set_password(u, password_hash, true, ctx)
         }
         (Some(u), I::AdminSetPassword { password_hash, permanent }) => {
