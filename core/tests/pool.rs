@@ -1564,15 +1564,34 @@ fn a_reset_during_a_password_change_ends_it() {
     let session = signed_in(&f, "alice");
     let pool = f.pool.clone();
     // The attempt's count is committed before the old password is checked.
-    let counted = |writes: &[Write]| {
-        writes.iter().any(|w| matches!(w, Write::PutUser { user, .. } if user.lockout.failures > 0))
-    };
+    let counted =
+        |writes: &[Write]| writes.iter().any(|w| matches!(w, Write::PutUser { user, .. } if user.lockout.failures > 0));
     let reset = move || assert!(pool.admin_reset_user_password("alice").is_ok());
     *store.after_commit.lock().unwrap() = Some((Box::new(counted), Box::new(reset)));
     let refused = f.pool.change_password(&session.access_token, PW, "a new passphrase 2").unwrap_err();
     assert_eq!(refused.code(), ErrorCode::NotAuthorized, "{refused}");
     assert_eq!(f.pool.admin_get_user("alice").unwrap().status.as_str(), "RESET_REQUIRED");
     assert!(f.pool.sign_in("alice", "a new passphrase 2").is_err());
+}
+
+/// A refresh that cannot make its tokens (here, the user's groups cannot be read) rotates
+/// nothing: the client's token still works afterwards. The rotation was committed first, so
+/// the retry presented a token rotated out, and with no grace window that ended the session.
+#[test]
+fn a_refresh_that_cannot_make_its_tokens_rotates_nothing() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f =
+        fixture_on(store.clone(), config("pool_id = 'local_test'\n[[clients]]\nid = 'app'\nrefresh_grace_secs = 0"));
+    confirmed(&f, "alice");
+    f.pool.create_group("readers", None, None).unwrap();
+    f.pool.admin_add_user_to_group("alice", "readers").unwrap();
+    let session = signed_in(&f, "alice");
+    store.failing_record_reads.store(true, Ordering::SeqCst);
+    let failed = f.pool.refresh(&session.refresh_token).unwrap_err();
+    store.failing_record_reads.store(false, Ordering::SeqCst);
+    assert_eq!(failed.code(), ErrorCode::InternalError, "{failed}");
+    let tokens = f.pool.refresh(&session.refresh_token).unwrap();
+    assert!(f.pool.refresh(&tokens.refresh_token).is_ok(), "the session lives on");
 }
 
 /// A reset whose user changes between the commit of its counts and the re-read that follows

@@ -1362,12 +1362,20 @@ impl UserPool {
             let step =
                 flow::session_transition(&found.value, SessionInput::Refresh { presented_hash: &hash }, &mut ctx);
             let family = step.family.clone().unwrap_or_else(|| found.value.clone());
-            if !self.commit_family(&found, &step)? {
-                continue;
+            // The tokens are made before the rotation commits: should that fail (a group
+            // record that no longer decodes, the store), the client keeps a refresh token
+            // that works, where a rotation committed first left it one that was rotated out,
+            // whose retry ends the session as a reuse.
+            let answer = match &step.reply {
+                Ok(()) => {
+                    let token = step.new_token.clone().unwrap_or_else(|| Zeroizing::new(refresh_token.to_owned()));
+                    Ok(self.issue_tokens(&user, &family, Some(token))?)
+                }
+                Err(e) => Err(e.clone()),
+            };
+            if self.commit_family(&found, &step)? {
+                return answer;
             }
-            step.reply?;
-            let token = step.new_token.unwrap_or_else(|| Zeroizing::new(refresh_token.to_owned()));
-            return self.issue_tokens(&user, &family, Some(token));
         }
         Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent refreshes; retry."))
     }

@@ -89,6 +89,8 @@ pub(crate) struct Interposed<S> {
     pub(crate) after_sessions_read: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Runs after every read of a user's sessions, until taken away.
     pub(crate) on_sessions_read: Mutex<Option<Box<dyn Fn() + Send>>>,
+    /// While set, every read of a pool record (keys, groups, counts) fails.
+    pub(crate) failing_record_reads: std::sync::atomic::AtomicBool,
     /// Runs once, after the first successful commit that `when` picks out of its writes.
     #[allow(clippy::type_complexity, reason = "a test hook, spelled out where it is used")]
     pub(crate) after_commit: Mutex<Option<(Box<dyn Fn(&[Write]) -> bool + Send>, Box<dyn FnOnce() + Send>)>>,
@@ -97,12 +99,20 @@ pub(crate) struct Interposed<S> {
 }
 
 impl<S: Store> Interposed<S> {
+    fn failing_records(&self) -> Result<(), StoreError> {
+        if self.failing_record_reads.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("pool records cannot be read now".into()));
+        }
+        Ok(())
+    }
+
     pub(crate) fn new(store: S) -> Self {
         Self {
             store,
             walks: AtomicUsize::new(0),
             after_sessions_read: Mutex::new(None),
             on_sessions_read: Mutex::new(None),
+            failing_record_reads: std::sync::atomic::AtomicBool::new(false),
             after_commit: Mutex::new(None),
             _keep: None,
         }
@@ -169,6 +179,7 @@ impl<S: Store> Store for Interposed<S> {
         self.store.events(pool, sub, limit)
     }
     fn secret(&self, pool: &str, name: &str) -> Result<Option<Versioned<SecretBytes>>, StoreError> {
+        self.failing_records()?;
         self.store.secret(pool, name)
     }
     fn secrets(
@@ -178,6 +189,7 @@ impl<S: Store> Store for Interposed<S> {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Versioned<SecretBytes>)>, StoreError> {
+        self.failing_records()?;
         self.store.secrets(pool, prefix, after, limit)
     }
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
