@@ -1594,6 +1594,29 @@ fn a_refresh_that_cannot_make_its_tokens_rotates_nothing() {
     assert!(f.pool.refresh(&tokens.refresh_token).is_ok(), "the session lives on");
 }
 
+/// A code tried when none is pending writes nothing: anyone could otherwise move a user's
+/// version on at will, one durable write each, a conflict for each of the user's own steps.
+#[test]
+fn a_code_tried_with_none_pending_writes_nothing() {
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    let version = |name: &str| store.user_by_key("local_test", &format!("u:{name}")).unwrap().unwrap().version;
+    confirmed(&f, "alice");
+    let before = version("alice");
+    for _ in 0..3 {
+        assert!(f.pool.confirm_forgot_password("alice", "123456", "a new passphrase 2").is_err());
+    }
+    assert_eq!(version("alice"), before, "no reset code pending");
+    f.pool.sign_up("bob", PW, email("bob")).unwrap();
+    f.clock.advance_secs(25 * 3600);
+    assert_eq!(f.pool.confirm_sign_up("bob", "123456").unwrap_err().code(), ErrorCode::ExpiredCode);
+    let before = version("bob");
+    for _ in 0..3 {
+        assert_eq!(f.pool.confirm_sign_up("bob", "123456").unwrap_err().code(), ErrorCode::ExpiredCode);
+    }
+    assert_eq!(version("bob"), before, "the expired code is gone");
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

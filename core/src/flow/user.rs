@@ -370,6 +370,9 @@ pub(super) fn confirm_sign_up(u: &UserRecord, code: &str, ctx: &mut Ctx<'_>) -> 
     }
     let mut next = u.clone();
     match redeem(&mut next.sign_up_code, ctx, Purpose::SignUp, &u.sub, code) {
+        // Nothing pending, nothing to write: anyone could otherwise move the user's version
+        // on at will, a conflict for each of the user's own steps.
+        Err(e) if u.sign_up_code.is_none() => Step::fail(e),
         Err(e) => Step::put(next, Err(e)),
         Ok(used) => {
             next.attributes.insert(format!("{}_verified", used.attribute), "true".into());
@@ -755,7 +758,8 @@ pub(super) fn confirm_forgot_password(
     }
     let mut next = u.clone();
     if let Err(e) = redeem(&mut next.reset_code, ctx, Purpose::ForgotPassword, &u.sub, code) {
-        return Step::put(next, Err(e));
+        // Nothing pending, nothing to write (as in `confirm_sign_up`).
+        return if u.reset_code.is_none() { Step::fail(e) } else { Step::put(next, Err(e)) };
     }
     let own_name = super::display_username(ctx.settings, u);
     if let Err(refusal) = crypto::password::check_policy(&ctx.settings.raw.password_policy, password, &own_name) {
