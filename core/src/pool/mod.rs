@@ -1468,7 +1468,11 @@ impl UserPool {
             }
             other => other?,
         };
-        *self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rotated);
+        let mut keys = self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A re-read on another thread may have installed a ring rotated after this one.
+        if rotated.is_newer_than(&keys) {
+            *keys = Arc::new(rotated);
+        }
         Ok(())
     }
 
