@@ -1617,6 +1617,37 @@ fn a_code_tried_with_none_pending_writes_nothing() {
     assert_eq!(version("bob"), before, "the expired code is gone");
 }
 
+/// A rehash between a sign-in's check and its finish is no change of password. Another
+/// instance hashing with other parameters (a rolling deploy, a tool with its own config)
+/// rehashes the password at each of its sign-ins, and a sign-in here that had checked the
+/// hash before was refused as a wrong password.
+#[test]
+fn a_rehash_between_check_and_finish_is_no_wrong_password() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    confirmed(&f, "alice");
+    let other_hashing =
+        "pool_id = 'local_test'\n[password_hashing]\nmemory_kib = 256\niterations = 1\ndangerous_allow_weak = true\n";
+    let other = UserPool::builder(PoolConfig::from_toml(other_hashing).unwrap())
+        .store(store.clone())
+        .clock(Arc::new(f.clock.clone()))
+        .delivery(Arc::new(f.delivery.clone()))
+        .open()
+        .unwrap();
+    let counted =
+        |writes: &[Write]| writes.iter().any(|w| matches!(w, Write::PutUser { user, .. } if user.lockout.failures > 0));
+    let pool = other.clone();
+    let rehashing = move || assert!(pool.sign_in("alice", PW).unwrap().is_signed_in());
+    *store.after_commit.lock().unwrap() = Some((Box::new(counted), Box::new(rehashing)));
+    assert!(f.pool.sign_in("alice", PW).unwrap().is_signed_in());
+    // The same for a password change.
+    let session = signed_in_with(&other);
+    let pool = other.clone();
+    let rehashing = move || assert!(pool.sign_in("alice", PW).unwrap().is_signed_in());
+    *store.after_commit.lock().unwrap() = Some((Box::new(counted), Box::new(rehashing)));
+    f.pool.change_password(&session.access_token, PW, "a new passphrase 2").unwrap();
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

@@ -96,11 +96,13 @@ pub(crate) enum Input {
     /// Counts an attempt before the password is checked, so parallel guesses cannot
     /// outrun the lockout schedule.
     StartPasswordAttempt,
-    /// The driver's verdict on the password; `hash_checked` is the hash it verified against.
-    /// `setup_secret` (sealed) is used if the user must set up an authenticator now.
+    /// The driver's verdict on the password; `hash_checked` is the hash it verified against,
+    /// and `changed_ms_checked` the time that password was set. `setup_secret` (sealed) is
+    /// used if the user must set up an authenticator now.
     FinishPasswordAttempt {
         matched: bool,
         hash_checked: String,
+        changed_ms_checked: i64,
         rehash: Option<String>,
         setup_secret: String,
     },
@@ -172,10 +174,12 @@ pub(crate) enum Input {
         /// username is behind the address asked about.
         password: Zeroizing<String>,
     },
-    /// Replaces the password whose hash the driver verified the old password against.
+    /// Replaces the password whose hash the driver verified the old password against (set at
+    /// `changed_ms_checked`).
     ChangePassword {
         password_hash: String,
         old_hash: String,
+        changed_ms_checked: i64,
     },
     // ── attributes and account ───────────────────────────────────────────────
     UpdateAttributes {
@@ -299,7 +303,7 @@ pub(crate) enum Reply {
     Done,
     SignedUp { sub: String, confirmed: bool, delivery: Option<CodeDelivery> },
     Delivery(Option<CodeDelivery>),
-    CheckPassword { hash: String },
+    CheckPassword { hash: String, changed_ms: i64 },
     SignIn(SignInNext),
     Attributes(Vec<AttributeUpdate>),
 }
@@ -355,8 +359,8 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
 
         // ── sign-in ──────────────────────────────────────────────────────────
         (Some(u), I::StartPasswordAttempt) => user::start_password_attempt(u, ctx),
-        (Some(u), I::FinishPasswordAttempt { matched, hash_checked, rehash, setup_secret }) => {
-            user::finish_password_attempt(u, matched, &hash_checked, rehash, &setup_secret, ctx)
+        (Some(u), I::FinishPasswordAttempt { matched, hash_checked, changed_ms_checked, rehash, setup_secret }) => {
+            user::finish_password_attempt(u, matched, (&hash_checked, changed_ms_checked), rehash, &setup_secret, ctx)
         }
         (Some(u), I::AnswerNewPassword { session, password_hash, attributes, setup_secret }) => {
             user::answer_new_password(u, &session, password_hash, attributes, &setup_secret, ctx)
@@ -383,9 +387,10 @@ pub(crate) fn transition(state: Option<&UserRecord>, input: Input, ctx: &mut Ctx
         (Some(u), I::ConfirmForgotPassword { code, password_hash, password }) => {
             user::confirm_forgot_password(u, &code, password_hash, &password, ctx)
         }
-        (Some(u), I::ChangePassword { password_hash, old_hash }) => {
-            if u.password_hash != old_hash {
-                // The password changed between the check and now (a reset, say).
+        (Some(u), I::ChangePassword { password_hash, old_hash, changed_ms_checked }) => {
+            if u.password_hash != old_hash && u.password_changed_ms != changed_ms_checked {
+                // The password changed between the check and now (a reset, say; a rehash
+                // keeps the time of the change).
                 return Step::fail(Error::bad_credentials());
             }
             // Disabled, or reset by an administrator, while the hashes ran: both ended the

@@ -475,7 +475,8 @@ pub(super) fn start_password_attempt(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step 
         return Step::fail(e);
     }
     let hash = next.password_hash.clone();
-    Step::put(next, Ok(Reply::CheckPassword { hash }))
+    let changed_ms = next.password_changed_ms;
+    Step::put(next, Ok(Reply::CheckPassword { hash, changed_ms }))
 }
 
 /// Counts a password attempt on the lockout schedule, as a failure until the driver
@@ -577,12 +578,15 @@ pub(crate) fn new_session(u: &UserRecord, ctx: &mut Ctx<'_>) -> NewSession {
 pub(super) fn finish_password_attempt(
     u: &UserRecord,
     matched: bool,
-    hash_checked: &str,
+    (hash_checked, changed_ms_checked): (&str, i64),
     rehash: Option<String>,
     setup_secret: &str,
     ctx: &mut Ctx<'_>,
 ) -> Step {
-    if !matched || u.password_hash != hash_checked {
+    // The password changed since the check: not by a rehash, which keeps the time of the
+    // change (another sign-in, or an instance hashing with other parameters, rehashed it).
+    let changed = u.password_hash != hash_checked && u.password_changed_ms != changed_ms_checked;
+    if !matched || changed {
         let mut step = Step::fail(Error::bad_credentials()).with(Effect::Audit(event(
             u,
             EventKind::SignIn,

@@ -970,8 +970,8 @@ impl UserPool {
         let account = flow::display_username(&self.shared.settings, &found.value);
         let sub = found.value.sub;
         let started = self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt)?;
-        let hash = match started.reply {
-            Reply::CheckPassword { ref hash } => hash.clone(),
+        let (hash, changed_ms_checked) = match started.reply {
+            Reply::CheckPassword { ref hash, changed_ms } => (hash.clone(), changed_ms),
             // Answered before any password is checked: a user who has none.
             _ => return self.sign_in_result(started, None, &account),
         };
@@ -982,8 +982,13 @@ impl UserPool {
             None
         };
         let setup = self.new_totp_secret(&sub)?;
-        let input =
-            Input::FinishPasswordAttempt { matched, hash_checked: hash, rehash, setup_secret: setup.sealed.clone() };
+        let input = Input::FinishPasswordAttempt {
+            matched,
+            hash_checked: hash,
+            changed_ms_checked,
+            rehash,
+            setup_secret: setup.sealed.clone(),
+        };
         let outcome = self.drive(Target::Sub(&sub), &input)?;
         self.sign_in_result(outcome, Some(&setup), &account)
     }
@@ -1183,12 +1188,15 @@ impl UserPool {
         Error::bad_credentials()
     }
 
-    /// Counts a password attempt (lockout) and returns the hash to check against.
-    fn start_password_attempt(&self, sub: &str) -> Result<String> {
-        let Reply::CheckPassword { hash } = self.drive(Target::Sub(sub), &Input::StartPasswordAttempt)?.reply else {
+    /// Counts a password attempt (lockout) and returns the hash to check against, with the
+    /// time its password was set.
+    fn start_password_attempt(&self, sub: &str) -> Result<(String, i64)> {
+        let Reply::CheckPassword { hash, changed_ms } =
+            self.drive(Target::Sub(sub), &Input::StartPasswordAttempt)?.reply
+        else {
             return Err(Error::internal("unexpected reply to a password attempt"));
         };
-        Ok(hash)
+        Ok((hash, changed_ms))
     }
 
     /// The sign-in step for `outcome`; `setup` is the secret a TOTP-setup challenge shows.
@@ -1624,15 +1632,20 @@ impl UserPool {
         // The new password is checked before the old one costs an attempt.
         password::check_policy(&self.shared.settings.raw.password_policy, new_password, &display)?;
         let sub = found.value.sub;
-        let old_hash = pool.start_password_attempt(&sub)?;
+        let (old_hash, changed_ms_checked) = pool.start_password_attempt(&sub)?;
         if !self.shared.hasher.verify(old_password, &old_hash) {
             let setup_secret = String::new();
-            let input =
-                Input::FinishPasswordAttempt { matched: false, hash_checked: old_hash, rehash: None, setup_secret };
+            let input = Input::FinishPasswordAttempt {
+                matched: false,
+                hash_checked: old_hash,
+                changed_ms_checked,
+                rehash: None,
+                setup_secret,
+            };
             return pool.drive(Target::Sub(&sub), &input).map(drop);
         }
         let password_hash = self.shared.hasher.hash(new_password)?;
-        pool.drive(Target::Sub(&sub), &Input::ChangePassword { password_hash, old_hash })?;
+        pool.drive(Target::Sub(&sub), &Input::ChangePassword { password_hash, old_hash, changed_ms_checked })?;
         Ok(())
     }
 
