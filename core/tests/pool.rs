@@ -1642,8 +1642,7 @@ fn a_rehash_between_check_and_finish_is_no_wrong_password() {
     assert!(f.pool.sign_in("alice", PW).unwrap().is_signed_in());
     // The same for a password change.
     let session = signed_in_with(&other);
-    let pool = other.clone();
-    let rehashing = move || assert!(pool.sign_in("alice", PW).unwrap().is_signed_in());
+    let rehashing = move || assert!(other.sign_in("alice", PW).unwrap().is_signed_in());
     *store.after_commit.lock().unwrap() = Some((Box::new(counted), Box::new(rehashing)));
     f.pool.change_password(&session.access_token, PW, "a new passphrase 2").unwrap();
 }
