@@ -17,6 +17,8 @@ fn every_input_is_drawn() {
         .collect();
     assert!(inputs.len() >= 30, "found only {} inputs in the table", inputs.len());
     let diagrams: String = readme.split("```mermaid").skip(1).filter_map(|block| block.split("```").next()).collect();
-    let missing: Vec<&&str> = inputs.iter().filter(|input| !diagrams.contains(**input)).collect();
+    // Whole words: `SignUp` inside `ConfirmSignUp` does not draw it.
+    let drawn: BTreeSet<&str> = diagrams.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    let missing: Vec<&&str> = inputs.iter().filter(|input| !drawn.contains(**input)).collect();
     assert!(missing.is_empty(), "inputs missing from the flow diagrams: {missing:?}");
 }

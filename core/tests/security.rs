@@ -164,6 +164,11 @@ fn signed_with_pool_key(store: &dyn Store, pool: &str, kid: &str, header: &Value
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
+/// A token-shaped string that only carries `claims`, for `signed_with_pool_key` to sign.
+fn claims_only(claims: &Value) -> String {
+    format!("x.{}.x", URL_SAFE_NO_PAD.encode(claims.to_string()))
+}
+
 fn with_claims(token: &str, claims: &Value) -> String {
     let parts: Vec<&str> = token.split('.').collect();
     format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2])
@@ -269,6 +274,16 @@ fn jwt_attack_table(algorithm: &str, public_member: &str) {
         ("wrong issuer", evil.access_token.clone()),
         ("another pool's token", foreign.access_token),
         ("ID token as access token", t.id_token.clone()),
+        // Past the key-use check, so that only `token_use` can refuse it.
+        // Past the key-use and client checks, so that only `token_use` can refuse it.
+        (
+            "ID claims under the access key",
+            signed_with_pool_key(store.as_ref(), "jwt", kid, &header, &{
+                let mut c = part(&t.id_token, 1);
+                c["client_id"] = part(&t.access_token, 1)["client_id"].clone();
+                claims_only(&c)
+            }),
+        ),
         ("truncated", t.access_token[..t.access_token.len() - 10].to_owned()),
         ("padded", format!("{}==", t.access_token)),
         ("non-base64url", t.access_token.replace('-', "+").replace('_', "/") + "+/"),
@@ -286,6 +301,16 @@ fn jwt_attack_table(algorithm: &str, public_member: &str) {
         }
     }
     assert!(f.pool.verify_id_token(&t.access_token, None).is_err(), "access token as ID token");
+    let id_header = part(&t.id_token, 0);
+    let id_kid = id_header["kid"].as_str().unwrap();
+    let mut access_claims = part(&t.access_token, 1);
+    access_claims["aud"] = part(&t.id_token, 1)["aud"].clone();
+    let access_claims_under_the_id_key =
+        signed_with_pool_key(store.as_ref(), "jwt", id_kid, &id_header, &claims_only(&access_claims));
+    assert!(f.pool.verify_id_token(&access_claims_under_the_id_key, None).is_err(), "access claims under the ID key");
+    f.pool
+        .verify_id_token(&signed_with_pool_key(store.as_ref(), "jwt", id_kid, &id_header, &t.id_token), None)
+        .expect("the ID key, re-signed, verifies");
     assert!(f.pool.verify_id_token(&evil.id_token, None).is_err(), "wrong issuer ID token");
 
     // Expired and not yet valid, with genuine signatures: the pool's own clock moves.
