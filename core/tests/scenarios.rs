@@ -1,7 +1,8 @@
-//! Replays every `fixtures/scenarios/*.json` file on a fresh in-memory pool. The bindings
+//! Replays every `fixtures/scenarios/*.json` file on a fresh pool, in memory and on SQLite. The
 //! replay the same files through their own APIs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 fn scenario_files() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios");
@@ -16,18 +17,31 @@ fn scenario_files() -> Vec<PathBuf> {
 
 #[test]
 fn every_scenario_passes() {
+    every_scenario_passes_on("memory", |_| Arc::new(userpool::MemoryStore::new()));
+}
+
+/// The same files on the SQLite store, each in a file of its own.
+#[test]
+fn every_scenario_passes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    every_scenario_passes_on("SQLite", |n| {
+        Arc::new(userpool::SqliteStore::open(dir.path().join(format!("scenario-{n}.sqlite3"))).unwrap())
+    });
+}
+
+fn every_scenario_passes_on(store_kind: &str, store: impl Fn(usize) -> Arc<dyn userpool::Store>) {
     let files = scenario_files();
     assert!(files.len() >= 20, "expected the full set of scenario files, found {}", files.len());
     let mut failures = Vec::new();
-    for path in &files {
+    for (n, path) in files.iter().enumerate() {
         let text = std::fs::read_to_string(path).unwrap();
         let scenario =
             userpool::scenario::Scenario::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        if let Err(e) = userpool::scenario::run(&scenario) {
+        if let Err(e) = userpool::scenario::run_on(&scenario, store(n)) {
             failures.push(format!("{}: {e}", path.file_name().unwrap().to_string_lossy()));
         }
     }
-    assert!(failures.is_empty(), "failing scenarios:\n{}", failures.join("\n"));
+    assert!(failures.is_empty(), "failing scenarios on {store_kind}:\n{}", failures.join("\n"));
 }
 
 /// A field a step would ignore is refused when the file is read, so that a check is never
