@@ -1,5 +1,5 @@
 //! Replays every `fixtures/scenarios/*.json` file on a fresh pool, in memory and on SQLite. The
-//! replay the same files through their own APIs.
+//! bindings replay the same files through their own APIs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
