@@ -548,11 +548,14 @@ def test_every_sign_in_step_of_core_is_in_the_enum() -> None:
     assert sorted(names) == sorted(step.value for step in userpool.SignInStep)
 
 
-def test_mfa_preference_values_are_checked(pool: userpool.UserPool, host: Host) -> None:
+def test_mfa_preference_values_are_checked(host: Host) -> None:
+    config = fast_config(mfa={"mode": "optional", "methods": ["totp"]})
+    pool = userpool.UserPool.open(config=config, delivery=host.deliver, clock=host.clock)
     tokens = signed_in(pool, host)
     with pytest.raises(ValueError):
         pool.set_mfa_preference(tokens.access_token, totp="sometimes")
-    with pytest.raises(userpool.AuthError):  # no authenticator yet: the engine refuses
+    # TOTP is allowed, but no authenticator is verified yet: the engine refuses.
+    with pytest.raises(userpool.InvalidParameterError, match="authenticator"):
         pool.set_mfa_preference(tokens.access_token, totp="ENABLED")
 
 
