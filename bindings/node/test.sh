@@ -7,12 +7,13 @@ cd "$(dirname "$0")"
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-# The package runs on any Node 20 (package.json's engines); its suite needs --test-timeout,
-# which came in Node 20.11. Say so at once rather than as an unknown option at the end.
+# The package runs on any Node 20 (package.json's engines); building it needs 20.17
+# (@napi-rs/cli and its prompts import node:util's styleText) and the suite 20.19 (otplib's
+# @noble/hashes). Say so at once rather than as a syntax error deep in a dependency.
 node -e '
   const [major, minor] = process.versions.node.split(".").map(Number);
-  if (major < 20 || (major === 20 && minor < 11)) {
-    console.error(`bindings/node/test.sh needs Node >= 20.11 (for node --test-timeout); this is ${process.version}`);
+  if (major < 20 || (major === 20 && minor < 19)) {
+    console.error(`bindings/node/test.sh needs Node >= 20.19 (the napi CLI needs 20.17, otplib 20.19); this is ${process.version}`);
     process.exit(1);
   }'
 
