@@ -228,7 +228,8 @@ pub struct CodeConfig {
     /// Codes a user may ask for in any hour: resent sign-up codes, forgot-password codes and
     /// attribute verification codes together (default 5). One more is refused with
     /// `LimitExceededException`, so each hour allows at most this many codes times
-    /// `max_attempts` guesses.
+    /// `max_attempts` guesses. A configuration whose guesses could find a code with more than
+    /// one chance in 100 a day is refused.
     pub max_requests_per_hour: u32,
     /// Messages one email address or phone number may be sent in any hour, whoever they are
     /// for and whatever they carry: sign-up, reset, verification and MFA codes, invitations
@@ -714,6 +715,26 @@ fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<()> {
     Ok(())
 }
 
+/// A user's codes may be guessed `max_attempts` times each, `max_requests_per_hour` codes an
+/// hour: together, at most one chance in a hundred a day of finding one. Each limit alone
+/// looks harmless; at their ceilings (100 and 1,000) a six-digit reset code fell in hours.
+fn check_guesses_per_day(codes: &CodeConfig) -> Result<()> {
+    let per_day = u64::from(codes.max_attempts) * u64::from(codes.max_requests_per_hour) * 24;
+    let codes_possible = 10_u64.pow(codes.length);
+    if per_day.saturating_mul(100) > codes_possible {
+        return Err(bad_key(
+            "codes.max_attempts",
+            format!(
+                "{} guesses a code times {} codes an hour (codes.max_requests_per_hour) is {per_day} guesses a \
+                 day at a {}-digit code: more than one chance in 100 a day of finding it. Lower either, or \
+                 lengthen codes.length",
+                codes.max_attempts, codes.max_requests_per_hour, codes.length
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn subset(key: &str, values: &[String], allowed: &[&str]) -> Result<BTreeSet<String>> {
     let mut set = BTreeSet::new();
     for value in values {
@@ -875,6 +896,7 @@ impl Settings {
         check_range("codes.max_attempts", codes.max_attempts.into(), 1, 100)?;
         check_range("codes.max_requests_per_hour", codes.max_requests_per_hour.into(), 1, 1000)?;
         check_range("codes.max_per_destination_per_hour", codes.max_per_destination_per_hour.into(), 1, 10_000)?;
+        check_guesses_per_day(codes)?;
 
         let lockout = &raw.lockout;
         check_range("lockout.free_attempts", lockout.free_attempts.into(), 1, 100)?;
@@ -1027,6 +1049,22 @@ mod tests {
             assert!(!err.message().contains("kQ7"), "{err}");
             assert!(err.message().contains(&format!("line {line}")), "{err}");
         }
+    }
+
+    /// The code limits may not add up to more than a one-in-100 chance a day of guessing a
+    /// code; the defaults and the tests' own raised limits stay well within.
+    #[test]
+    fn code_limits_cannot_add_up_to_a_guessable_code() {
+        let settings = |codes: &str| PoolConfig::from_toml(&format!("[codes]\n{codes}")).and_then(Settings::new);
+        for fine in ["", "max_requests_per_hour = 25", "max_attempts = 100\nmax_requests_per_hour = 4"] {
+            settings(fine).unwrap();
+        }
+        for guessable in ["max_attempts = 100\nmax_requests_per_hour = 1000", "max_attempts = 10\nmax_requests_per_hour = 50"] {
+            let err = settings(guessable).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidUserPoolConfiguration, "{guessable}");
+            assert!(err.message().contains("one chance in 100 a day"), "{err}");
+        }
+        settings("length = 8\nmax_attempts = 100\nmax_requests_per_hour = 400").unwrap();
     }
 
     /// serde quotes a value of the wrong type, and a client secret may be written as one.
