@@ -613,7 +613,8 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
  * (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
  * halfway: it goes on from the clock's last good reading, moved on by the time elapsed
  * since (the system clock before the first). So does a reading at or before the epoch (0 or
- * less), which no real clock gives.
+ * less), which no real clock gives, or outside the years 2000 to 3000 (seconds, or time since
+ * boot, taken for milliseconds).
  */
 public protocol Clock: AnyObject, Sendable {
     
@@ -629,7 +630,8 @@ public protocol Clock: AnyObject, Sendable {
  * (`verify_access_token`, `verify_id_token`, `jwks`). Throwing cannot stop an operation
  * halfway: it goes on from the clock's last good reading, moved on by the time elapsed
  * since (the system clock before the first). So does a reading at or before the epoch (0 or
- * less), which no real clock gives.
+ * less), which no real clock gives, or outside the years 2000 to 3000 (seconds, or time since
+ * boot, taken for milliseconds).
  */
 open class ClockImpl: Clock, @unchecked Sendable {
     fileprivate let handle: UInt64
