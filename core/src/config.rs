@@ -1059,7 +1059,9 @@ mod tests {
         for fine in ["", "max_requests_per_hour = 25", "max_attempts = 100\nmax_requests_per_hour = 4"] {
             settings(fine).unwrap();
         }
-        for guessable in ["max_attempts = 100\nmax_requests_per_hour = 1000", "max_attempts = 10\nmax_requests_per_hour = 50"] {
+        for guessable in
+            ["max_attempts = 100\nmax_requests_per_hour = 1000", "max_attempts = 10\nmax_requests_per_hour = 50"]
+        {
             let err = settings(guessable).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidUserPoolConfiguration, "{guessable}");
             assert!(err.message().contains("one chance in 100 a day"), "{err}");

@@ -77,19 +77,31 @@ fn a_raced_refresh_leaves_the_session_with_whichever_token_the_client_kept() {
     assert_eq!(f.pool.refresh(&issued[0]).unwrap_err().code(), ErrorCode::RefreshTokenReuse);
 }
 
-/// A clock stepped back behind a rotation (NTP, a host running late) is no retry within the
-/// grace window: replaying the rotated-out token ends the session, as it does with no grace.
+/// The grace window reaches as far behind a rotation as after it. A clock stepped back
+/// further (NTP, a host running late), or at all with no grace, sees the replay of a
+/// rotated-out token as reuse, which ends the session; a negative age counted as a retry
+/// however far back, even with no grace. A few seconds back within the window is a retry,
+/// as two hosts slightly apart see one.
 #[test]
-fn a_clock_behind_the_rotation_is_outside_the_grace_window() {
-    for grace in ["0", "60"] {
+fn the_grace_window_reaches_as_far_behind_a_rotation_as_after_it() {
+    for (grace, back) in [(0, 5), (10, 10), (10, 3600)] {
         let f = fixture(&format!("[[clients]]\nid = 'app'\nrefresh_grace_secs = {grace}\n"));
         confirmed(&f, "alice");
         let t0 = signed_in(&f, "alice").refresh_token;
         let t1 = f.pool.refresh(&t0).unwrap().refresh_token;
-        f.clock.advance_secs(-5);
-        assert_eq!(f.pool.refresh(&t0).unwrap_err().code(), ErrorCode::RefreshTokenReuse, "grace {grace}");
-        assert!(f.pool.refresh(&t1).is_err(), "grace {grace}: the replay ended the session");
+        f.clock.advance_secs(-back);
+        let replay = f.pool.refresh(&t0).unwrap_err();
+        assert_eq!(replay.code(), ErrorCode::RefreshTokenReuse, "grace {grace}, {back} s back");
+        assert!(f.pool.refresh(&t1).is_err(), "grace {grace}, {back} s back: the replay ended the session");
     }
+    let f = fixture("[[clients]]\nid = 'app'\nrefresh_grace_secs = 10\n");
+    confirmed(&f, "alice");
+    let t0 = signed_in(&f, "alice").refresh_token;
+    let t1 = f.pool.refresh(&t0).unwrap().refresh_token;
+    f.clock.advance_secs(-9);
+    let retried = f.pool.refresh(&t0).unwrap().refresh_token;
+    f.pool.refresh(&retried).unwrap();
+    assert_eq!(f.pool.refresh(&t1).unwrap_err().code(), ErrorCode::RefreshTokenReuse, "the other line");
 }
 
 #[test]
@@ -1640,11 +1652,25 @@ fn a_rehash_between_check_and_finish_is_no_wrong_password() {
     let rehashing = move || assert!(pool.sign_in("alice", PW).unwrap().is_signed_in());
     *store.after_commit.lock().unwrap() = Some((Box::new(counted), Box::new(rehashing)));
     assert!(f.pool.sign_in("alice", PW).unwrap().is_signed_in());
-    // The same for a password change.
+    // The same for a password change, from a hash in this pool's parameters again.
     let session = signed_in_with(&other);
-    let rehashing = move || assert!(other.sign_in("alice", PW).unwrap().is_signed_in());
+    assert!(f.pool.sign_in("alice", PW).unwrap().is_signed_in());
+    let hash = || store.user_by_key("local_test", "u:alice").unwrap().unwrap().value.password_hash;
+    let before = hash();
+    let (rehashed, inner) = (Arc::clone(&store), other.clone());
+    let rehashing = move || {
+        assert!(inner.sign_in("alice", PW).unwrap().is_signed_in());
+        let after = rehashed.user_by_key("local_test", "u:alice").unwrap().unwrap().value.password_hash;
+        assert_ne!(after, before, "the other pool rehashed");
+    };
     *store.after_commit.lock().unwrap() = Some((Box::new(counted), Box::new(rehashing)));
     f.pool.change_password(&session.access_token, PW, "a new passphrase 2").unwrap();
+    // A real change in the same millisecond, between a check and its finish, is still one:
+    // the old password no longer signs in.
+    let change = move || other.admin_set_user_password("alice", "a third passphrase 3", true).unwrap();
+    *store.after_commit.lock().unwrap() = Some((Box::new(counted), Box::new(change)));
+    assert!(f.pool.sign_in("alice", "a new passphrase 2").is_err(), "the changed password signed in");
+    assert!(f.pool.sign_in("alice", "a third passphrase 3").unwrap().is_signed_in());
 }
 
 /// A reset whose user changes between the commit of its counts and the re-read that follows

@@ -527,6 +527,9 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
         store.users("p1", None, 10, &|_| true).map(|_| ()),
         store.family("p1", "f1").map(|_| ()),
         store.family_by_hash("p1", "h-f1").map(|_| ()),
+        // Nor is it revoked as if it were understood: that would drop what the newer one
+        // added, or answer a sign-out done that left the session live.
+        store.commit("p1", vec![Write::RevokeFamily { id: "f1".into() }]),
     ];
     for refused in refusals {
         let Err(StoreError::Unreadable(message)) = refused else { panic!("read: {refused:?}") };

@@ -59,13 +59,14 @@ pub(crate) fn session_transition(family: &Family, input: SessionInput<'_>, ctx: 
                 return keep(Err(Error::not_authorized("Invalid Refresh Token")));
             }
             let current = presented_hash == family.current_hash || family.siblings.iter().any(|s| s == presented_hash);
-            // A clock behind the rotation (an NTP step back, another host running late) is
-            // outside the window: a negative age is no retry, or a replay of a rotated-out
-            // token would fork the session even with no grace at all.
+            // The window reaches as far behind the rotation as after it: two hosts a few
+            // milliseconds apart, or a clock stepped back a little, still see a retry, while
+            // one stepped back further (or any step back, with no grace at all) sees reuse. A
+            // negative age counted as within the window, however far back, forked the
+            // session even with no grace.
+            let grace = ctx.client.refresh_grace_ms;
             let in_grace = family.previous_hash.as_deref() == Some(presented_hash)
-                && family
-                    .rotated_ms
-                    .is_some_and(|at| (0..ctx.client.refresh_grace_ms).contains(&ctx.now.saturating_sub(at)));
+                && family.rotated_ms.is_some_and(|at| (1 - grace..grace).contains(&ctx.now.saturating_sub(at)));
             if !current && !in_grace {
                 // A token of this family that was rotated out: someone replayed it. The
                 // server cannot tell thief from owner, so the whole session ends.

@@ -673,7 +673,7 @@ pub(super) fn answer_new_password(
         Err(e) => return Step::fail(e),
     };
     next.password_hash = password_hash;
-    next.password_changed_ms = ctx.now;
+    next.password_changed_ms = password_set_at(u, ctx);
     next.temporary_password_expires_ms = None;
     next.reset_code = None;
     next.status = UserStatus::Confirmed;
@@ -772,7 +772,7 @@ pub(super) fn confirm_forgot_password(
         return Step::fail(refusal).with(Effect::Audit(audit));
     }
     next.password_hash = password_hash;
-    next.password_changed_ms = ctx.now;
+    next.password_changed_ms = password_set_at(u, ctx);
     next.temporary_password_expires_ms = None;
     if matches!(next.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
         next.status = if check_required(ctx.settings, &next.attributes).is_ok() {
@@ -794,10 +794,17 @@ pub(super) fn confirm_forgot_password(
     Step::put(next, Ok(Reply::Done)).with(Effect::RevokeSessions).with(Effect::Audit(audit))
 }
 
+/// When a new password is set: now, or a millisecond after the last change when the clock
+/// has not moved on since (a manual clock, one that steps in seconds). A password check made
+/// against the old password tells a change from a rehash by this time (`finish_password_attempt`).
+fn password_set_at(u: &UserRecord, ctx: &Ctx<'_>) -> i64 {
+    ctx.now.max(u.password_changed_ms.saturating_add(1))
+}
+
 pub(super) fn set_password(u: &UserRecord, password_hash: String, permanent: bool, ctx: &mut Ctx<'_>) -> Step {
     let mut next = u.clone();
     next.password_hash = password_hash;
-    next.password_changed_ms = ctx.now;
+    next.password_changed_ms = password_set_at(u, ctx);
     next.lockout = Lockout::default();
     next.challenge = None;
     // A code asked for before the change would otherwise still set the password after it.

@@ -1260,13 +1260,14 @@ impl UserPool {
         Arc::clone(&self.shared.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// Re-reads the key ring if it was read more than `max_age_ms` ago, or at a time the
-    /// clock has since stepped back from.
+    /// Re-reads the key ring if it was read more than `max_age_ms` ago, or as far ahead of
+    /// now (a clock stepped back; readings that merely arrive out of order, a few ms apart,
+    /// reload nothing).
     fn reload_keys(&self, max_age_ms: i64) -> Result<()> {
         use std::sync::atomic::Ordering;
         let now = self.now();
         let loaded = self.shared.keys_loaded_ms.load(Ordering::Relaxed);
-        if (0..max_age_ms).contains(&now.saturating_sub(loaded))
+        if (1 - max_age_ms..max_age_ms).contains(&now.saturating_sub(loaded))
             || self.shared.keys_loaded_ms.compare_exchange(loaded, now, Ordering::SeqCst, Ordering::Relaxed).is_err()
         {
             return Ok(());

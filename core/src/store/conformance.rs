@@ -412,11 +412,16 @@ pub fn families_are_revoked_at_any_version(store: &dyn Store) {
         Err(StoreError::Conflict),
         "a rotation that read the family before the revocation conflicts"
     );
-    // Revoked again, or gone: nothing to do, and nothing made.
+    // Revoked again: nothing more to do. Gone: a conflict, and nothing made, nor the events
+    // of the same commit written.
     store.commit("p1", vec![Write::RevokeFamily { id: "fam-1".into() }]).unwrap();
     assert!(store.family("p1", "fam-1").unwrap().unwrap().value.revoked);
-    store.commit("p1", vec![Write::RevokeFamily { id: "fam-9".into() }]).unwrap();
+    assert_eq!(
+        store.commit("p1", vec![Write::AppendEvent(event("sub-a")), Write::RevokeFamily { id: "fam-9".into() }]),
+        Err(StoreError::Conflict)
+    );
     assert!(store.family("p1", "fam-9").unwrap().is_none());
+    assert!(store.events("p1", "sub-a", 10).unwrap().is_empty());
 }
 
 fn event(sub: &str) -> AuditEvent {

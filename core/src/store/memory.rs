@@ -130,10 +130,12 @@ impl Data {
                 Write::DeleteFamily { id, expect } => {
                     check(self.families.get(&k(pool, id)).map(|v| v.version), Some(*expect))?;
                 }
-                Write::RevokeFamily { .. }
-                | Write::AppendEvent(_)
-                | Write::TrimEvents { .. }
-                | Write::PurgeExpired { .. } => {}
+                Write::RevokeFamily { id } => {
+                    if !self.families.contains_key(&k(pool, id)) {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+                Write::AppendEvent(_) | Write::TrimEvents { .. } | Write::PurgeExpired { .. } => {}
                 Write::PutSecret { name, expect, .. } => {
                     check(self.secrets.get(&k(pool, name)).map(|v| v.version), *expect)?;
                 }

@@ -64,6 +64,10 @@ impl fmt::Debug for SecretBytes {
 }
 
 /// One write of a transition; a commit applies all of its writes or none.
+///
+/// New kinds of write may come in later versions (`RevokeFamily` did). A store outside this
+/// crate must refuse a write it does not know, failing the commit with
+/// [`StoreError::Backend`], never skip it: a skipped revocation leaves a session live.
 #[allow(
     clippy::large_enum_variant,
     reason = "writes live for one commit; boxing the record would only add an allocation"
@@ -107,11 +111,12 @@ pub enum Write {
         expect: u64,
     },
     /// Marks a session family revoked at whatever version it is, and moves its version on, so
-    /// that a write that read the family before conflicts. A family that is gone stays gone.
-    /// Ending sessions (sign-out, reuse detection, disabling a user, a reset) does not expect
-    /// a version: it would have to win a race against every refresh of a token that its
-    /// holder, a thief perhaps, keeps using. A record the store cannot decode is left as it is
-    /// (it cannot be refreshed either).
+    /// that a write that read the family before conflicts. Ending sessions (sign-out, reuse
+    /// detection, disabling a user, a reset) does not expect a version: it would have to win
+    /// a race against every refresh of a token that its holder, a thief perhaps, keeps using.
+    /// A family that is gone is a `Conflict` (the caller reads again and finds it gone), and
+    /// one whose record the store cannot use is [`StoreError::Unreadable`], as reading it is:
+    /// a revocation never succeeds without revoking.
     RevokeFamily {
         /// The family's id.
         id: String,

@@ -1046,6 +1046,18 @@ fn stored_user(tx: &Connection, pool: &str, sub: &str) -> rusqlite::Result<Optio
     .transpose()
 }
 
+/// A family's row id and version, and its record decoded (or why it cannot be).
+type StoredFamily = ((i64, u64), std::result::Result<Family, RecordError>);
+
+fn stored_family(tx: &Connection, pool: &str, id: &str) -> rusqlite::Result<Option<StoredFamily>> {
+    tx.prepare_cached("SELECT id, version, record FROM userpool_families WHERE pool = ?1 AND family = ?2")?
+        .query_row(params![pool, id], |r| {
+            let record = record_text(r, 2)?.ok_or(RecordError::NotText).and_then(|text| from_json_record(&text));
+            Ok(((r.get(0)?, version_from_sql(r.get(1)?)), record))
+        })
+        .optional()
+}
+
 fn family_row(tx: &Connection, pool: &str, family: &str) -> rusqlite::Result<Option<(i64, u64)>> {
     tx.prepare_cached("SELECT id, version FROM userpool_families WHERE pool = ?1 AND family = ?2")?
         .query_row(params![pool, family], |r| Ok((r.get(0)?, version_from_sql(r.get(1)?))))
@@ -1096,10 +1108,13 @@ fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
             Write::DeleteFamily { id, expect } => {
                 check(family_row(tx, pool, id)?.map(|(_, v)| v), Some(*expect))?;
             }
-            Write::RevokeFamily { .. }
-            | Write::AppendEvent(_)
-            | Write::TrimEvents { .. }
-            | Write::PurgeExpired { .. } => {}
+            Write::RevokeFamily { id } => {
+                stored_family(tx, pool, id)?
+                    .ok_or(StoreError::Conflict)?
+                    .1
+                    .map_err(|e| StoreError::Unreadable(format!("session family {id}: {e}")))?;
+            }
+            Write::AppendEvent(_) | Write::TrimEvents { .. } | Write::PurgeExpired { .. } => {}
             Write::PutSecret { name, expect, .. } => check(secret_version(tx, pool, name)?, *expect)?,
             Write::DeleteSecret { name, expect } => check(secret_version(tx, pool, name)?, Some(*expect))?,
         }
@@ -1206,16 +1221,11 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             }
         }
         Write::RevokeFamily { id } => {
-            let found: Option<(i64, i64, Option<String>)> = tx
-                .prepare_cached("SELECT id, version, record FROM userpool_families WHERE pool = ?1 AND family = ?2")?
-                .query_row(params![pool, id], |r| Ok((r.get(0)?, r.get(1)?, record_text(r, 2)?)))
-                .optional()?;
-            if let Some((row, version, Some(text))) = found
-                && let Ok(mut family) = from_json_record::<Family>(&text)
-            {
+            // `validate` found it, decodable.
+            if let Some(((row, version), Ok(mut family))) = stored_family(tx, pool, id)? {
                 family.revoked = true;
                 tx.prepare_cached("UPDATE userpool_families SET version = ?1, record = ?2 WHERE id = ?3")?
-                    .execute(params![next_version(Some(version_from_sql(version)))?, to_json(&family)?, row])?;
+                    .execute(params![next_version(Some(version))?, to_json(&family)?, row])?;
             }
         }
         Write::AppendEvent(event) => {
