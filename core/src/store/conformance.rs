@@ -304,16 +304,12 @@ pub fn pages_hold_their_place(store: &dyn Store) {
     }
 }
 
-/// Families are found by id, by any hash ever issued in them, and by user; deleting the user
-/// deletes them.
-pub fn families_follow_their_user(store: &dyn Store) {
+/// Alice, with session `fam-1` rotated once (`h1`, then `h2`): at version 2, returned.
+fn alice_with_a_rotated_session(store: &dyn Store) -> Family {
     store.commit("p1", vec![put(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
-    let fam = sample_family("fam-1", "sub-a", "h1");
-    store
-        .commit("p1", vec![Write::PutFamily { family: fam.clone(), new_hashes: vec!["h1".into()], expect: None }])
-        .unwrap();
-    let mut rotated = fam;
-    rotated.current_hash = "h2".into();
+    let family = sample_family("fam-1", "sub-a", "h1");
+    store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec!["h1".into()], expect: None }]).unwrap();
+    let mut rotated = sample_family("fam-1", "sub-a", "h2");
     rotated.previous_hash = Some("h1".into());
     store
         .commit(
@@ -321,6 +317,13 @@ pub fn families_follow_their_user(store: &dyn Store) {
             vec![Write::PutFamily { family: rotated.clone(), new_hashes: vec!["h2".into()], expect: Some(1) }],
         )
         .unwrap();
+    rotated
+}
+
+/// Families are found by id, by any hash ever issued in them, and by user; deleting the user
+/// deletes them.
+pub fn families_follow_their_user(store: &dyn Store) {
+    let rotated = alice_with_a_rotated_session(store);
     assert_eq!(
         store.commit("p1", vec![Write::PutFamily { family: rotated, new_hashes: vec!["h3".into()], expect: Some(1) }]),
         Err(StoreError::Conflict),
@@ -389,17 +392,7 @@ pub fn families_can_be_deleted(store: &dyn Store) {
 /// moves the version on, so a write that read the family before conflicts. A family that is
 /// gone stays gone.
 pub fn families_are_revoked_at_any_version(store: &dyn Store) {
-    store.commit("p1", vec![put(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
-    let family = sample_family("fam-1", "sub-a", "h1");
-    store.commit("p1", vec![Write::PutFamily { family, new_hashes: vec!["h1".into()], expect: None }]).unwrap();
-    let mut rotated = sample_family("fam-1", "sub-a", "h2");
-    rotated.previous_hash = Some("h1".into());
-    store
-        .commit(
-            "p1",
-            vec![Write::PutFamily { family: rotated.clone(), new_hashes: vec!["h2".into()], expect: Some(1) }],
-        )
-        .unwrap();
+    let rotated = alice_with_a_rotated_session(store);
     // Read at version 1, before the rotation: no matter.
     store.commit("p1", vec![Write::RevokeFamily { id: "fam-1".into() }]).unwrap();
     let revoked = store.family("p1", "fam-1").unwrap().unwrap();
