@@ -1673,6 +1673,30 @@ fn a_rehash_between_check_and_finish_is_no_wrong_password() {
     assert!(f.pool.sign_in("alice", "a third passphrase 3").unwrap().is_signed_in());
 }
 
+/// A step an access token asked for lands only while the token's session lives. A sign-out
+/// everywhere that ends it between the token's check and the step, or between the step's
+/// read and its commit, makes the step answer that the token was revoked, and changes
+/// nothing: an address or an authenticator added by a session already ended stays out.
+#[test]
+fn a_step_whose_session_ended_meanwhile_changes_nothing() {
+    // The first read of the session is the token's check; the second, the step's own.
+    for reads_before in [0, 1] {
+        let store = Arc::new(Interposed::new(MemoryStore::new()));
+        let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+        confirmed(&f, "alice");
+        let session = signed_in(&f, "alice");
+        let pool = f.pool.clone();
+        let mut hooks = store.on_family_reads.lock().unwrap();
+        hooks.extend((0..reads_before).map(|_| None));
+        hooks.push_back(Some(Box::new(move || pool.admin_user_global_sign_out("alice").unwrap())));
+        drop(hooks);
+        let named = [("name".to_owned(), "Mallory".to_owned())].into();
+        let refused = f.pool.update_user_attributes(&session.access_token, named).unwrap_err();
+        assert_eq!(refused.message(), "Access Token has been revoked", "after {reads_before} reads");
+        assert!(!f.pool.admin_get_user("alice").unwrap().attributes.contains_key("name"), "after {reads_before} reads");
+    }
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

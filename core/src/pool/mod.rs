@@ -109,6 +109,9 @@ pub struct UserPool {
     shared: Arc<Shared>,
     client: usize,
     proof: ClientProof,
+    /// The session (family id) of the access token a call came with: its steps are fenced on
+    /// it (see `session_fence`).
+    session: Option<String>,
 }
 
 impl std::fmt::Debug for UserPool {
@@ -250,7 +253,7 @@ impl UserPoolBuilder {
             verified: Mutex::new(HashMap::new()),
             key_grace_ms,
         };
-        Ok(UserPool { shared: Arc::new(shared), client: 0, proof: ClientProof::None })
+        Ok(UserPool { shared: Arc::new(shared), client: 0, proof: ClientProof::None, session: None })
     }
 }
 
@@ -385,7 +388,7 @@ impl UserPool {
     pub fn with_client(&self, client_id: &str, client_secret: Option<&str>) -> Result<Self> {
         let index = self.client_index(client_id)?;
         let proof = client_secret.map_or(ClientProof::None, |s| ClientProof::Secret(Zeroizing::new(s.to_owned())));
-        let pool = Self { shared: Arc::clone(&self.shared), client: index, proof };
+        let pool = Self { shared: Arc::clone(&self.shared), client: index, proof, session: None };
         if let (Some(expected), ClientProof::Secret(given)) = (&pool.client().secret, &pool.proof)
             && !crypto::constant_time_eq(expected.as_bytes(), given.as_bytes())
         {
@@ -404,6 +407,7 @@ impl UserPool {
             shared: Arc::clone(&self.shared),
             client: index,
             proof: ClientProof::SecretHash(Zeroizing::new(secret_hash.to_owned())),
+            session: None,
         })
     }
 
@@ -574,6 +578,7 @@ impl UserPool {
         let mut sent: Vec<SentCode> = Vec::new();
         let mut carried = Carried::default();
         for _ in 0..MAX_RERUNS {
+            let fence = self.session_fence()?;
             let loaded = self.load(&target)?;
             if matches!(target, Target::Sub(_)) && loaded.is_none() {
                 return Err(Error::user_not_found());
@@ -709,6 +714,9 @@ impl UserPool {
             // Every message counted is sent: a rerun's are new ones.
             carried.destinations_counted.clear();
             if !writes.is_empty() {
+                // First: the step's own revocation of the session (a sign-out everywhere)
+                // then applies over it.
+                writes.splice(0..0, fence);
                 writes.push(self.purge_write());
                 match self.store().commit(self.pool_id(), writes) {
                     Ok(()) => {}
@@ -872,6 +880,22 @@ impl UserPool {
             records_until_ms: now,
             families_until_ms: now.saturating_sub(LONGEST_TOKEN_MS),
             limit: PURGE_BATCH,
+        }
+    }
+
+    /// For a step an access token asked for: its session, found live now, and a write of it
+    /// as it is, at the version read, for the step's commit. Should the session end before
+    /// the commit (a sign-out everywhere, a reset or a disable elsewhere, between the token's
+    /// check and the step), the commit conflicts and the rerun answers that the token was
+    /// revoked, rather than the step landing after the revocation: a password change undoing
+    /// a reset, an authenticator or an address added by a session already ended.
+    fn session_fence(&self) -> Result<Option<Write>> {
+        let Some(id) = &self.session else { return Ok(None) };
+        match self.store().family(self.pool_id(), id).map_err(backend)? {
+            Some(found) if !found.value.revoked => {
+                Ok(Some(Write::PutFamily { family: found.value, new_hashes: Vec::new(), expect: Some(found.version) }))
+            }
+            _ => Err(Error::revoked_access_token()),
         }
     }
 
@@ -1599,6 +1623,7 @@ impl UserPool {
             shared: Arc::clone(&self.shared),
             client: client.ok_or_else(Error::invalid_token)?,
             proof: ClientProof::None,
+            session: claims.get("origin_jti").and_then(Value::as_str).map(str::to_owned),
         };
         let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
         let found = self

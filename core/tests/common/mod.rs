@@ -89,6 +89,9 @@ pub(crate) struct Interposed<S> {
     pub(crate) after_sessions_read: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Runs after every read of a user's sessions, until taken away.
     pub(crate) on_sessions_read: Mutex<Option<Box<dyn Fn() + Send>>>,
+    /// One entry taken per read of a family by id: a hook to run after that read, or none.
+    #[allow(clippy::type_complexity, reason = "a test hook, spelled out where it is used")]
+    pub(crate) on_family_reads: Mutex<std::collections::VecDeque<Option<Box<dyn FnOnce() + Send>>>>,
     /// While set, every read of a pool record (keys, groups, counts) fails.
     pub(crate) failing_record_reads: std::sync::atomic::AtomicBool,
     /// Runs once, after the first successful commit that `when` picks out of its writes.
@@ -112,6 +115,7 @@ impl<S: Store> Interposed<S> {
             walks: AtomicUsize::new(0),
             after_sessions_read: Mutex::new(None),
             on_sessions_read: Mutex::new(None),
+            on_family_reads: Mutex::new(std::collections::VecDeque::new()),
             failing_record_reads: std::sync::atomic::AtomicBool::new(false),
             after_commit: Mutex::new(None),
             _keep: None,
@@ -159,7 +163,12 @@ impl<S: Store> Store for Interposed<S> {
         self.store.users_matching(pool, search, after, limit, keep)
     }
     fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError> {
-        self.store.family(pool, id)
+        let read = self.store.family(pool, id);
+        let hook = self.on_family_reads.lock().unwrap().pop_front().flatten();
+        if let Some(hook) = hook {
+            hook();
+        }
+        read
     }
     fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
         self.store.family_by_hash(pool, hash)
