@@ -1697,6 +1697,27 @@ fn a_step_whose_session_ended_meanwhile_changes_nothing() {
     }
 }
 
+/// A session that ends is deleted a day after, as one that ran its course is: sign-outs left
+/// their sessions' rows (and refresh-token hashes) for the refresh token's whole lifetime,
+/// 30 days by default and up to ten years, read by every sign-in of the user.
+#[test]
+fn an_ended_session_is_purged_a_day_later() {
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    confirmed(&f, "alice");
+    let sub = f.pool.admin_get_user("alice").unwrap().sub;
+    let session = signed_in(&f, "alice");
+    f.pool.sign_out(&session.refresh_token).unwrap();
+    f.clock.advance_secs(24 * 3600 - 1);
+    signed_in(&f, "alice");
+    assert_eq!(store.families_of("local_test", &sub).unwrap().len(), 2, "kept for a day");
+    f.clock.advance_secs(2);
+    signed_in(&f, "alice");
+    let left = store.families_of("local_test", &sub).unwrap();
+    assert_eq!(left.len(), 2, "the ended one is gone: {left:?}");
+    assert!(left.iter().all(|f| !f.value.revoked));
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

@@ -529,7 +529,7 @@ fn records_written_by_a_newer_library_are_refused_not_misread() {
         store.family_by_hash("p1", "h-f1").map(|_| ()),
         // Nor is it revoked as if it were understood: that would drop what the newer one
         // added, or answer a sign-out done that left the session live.
-        store.commit("p1", vec![Write::RevokeFamily { id: "f1".into() }]),
+        store.commit("p1", vec![Write::RevokeFamily { id: "f1".into(), at_ms: 5 }]),
     ];
     for refused in refusals {
         let Err(StoreError::Unreadable(message)) = refused else { panic!("read: {refused:?}") };

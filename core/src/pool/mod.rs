@@ -901,7 +901,12 @@ impl UserPool {
 
     fn revoke_writes(&self, sub: &str) -> Result<Vec<Write>> {
         let families = self.store().families_of(self.pool_id(), sub).map_err(backend)?;
-        Ok(families.into_iter().filter(|f| !f.value.revoked).map(|f| Write::RevokeFamily { id: f.value.id }).collect())
+        let now = self.now();
+        Ok(families
+            .into_iter()
+            .filter(|f| !f.value.revoked)
+            .map(|f| Write::RevokeFamily { id: f.value.id, at_ms: now })
+            .collect())
     }
 
     fn hash_new_password(&self, password: &str, username: &str) -> Result<String> {
@@ -1451,7 +1456,7 @@ impl UserPool {
         if let Some(next) = &step.family {
             if next.revoked && *next == (Family { revoked: true, ..found.value.clone() }) {
                 // Sign-out and reuse detection: see `Write::RevokeFamily`.
-                writes.push(Write::RevokeFamily { id: next.id.clone() });
+                writes.push(Write::RevokeFamily { id: next.id.clone(), at_ms: self.now() });
             } else {
                 let new_hashes = if step.new_token.is_some() { vec![next.current_hash.clone()] } else { Vec::new() };
                 writes.push(Write::PutFamily { family: next.clone(), new_hashes, expect: Some(found.version) });

@@ -394,11 +394,11 @@ pub fn families_can_be_deleted(store: &dyn Store) {
 pub fn families_are_revoked_at_any_version(store: &dyn Store) {
     let rotated = alice_with_a_rotated_session(store);
     // Read at version 1, before the rotation: no matter.
-    store.commit("p1", vec![Write::RevokeFamily { id: "fam-1".into() }]).unwrap();
+    store.commit("p1", vec![Write::RevokeFamily { id: "fam-1".into(), at_ms: 50 }]).unwrap();
     let revoked = store.family("p1", "fam-1").unwrap().unwrap();
     assert!(revoked.value.revoked);
     assert!(revoked.version > 2, "the version moved on: {}", revoked.version);
-    assert_eq!(Family { revoked: true, ..rotated.clone() }, revoked.value, "nothing else changed");
+    assert_eq!(Family { revoked: true, expires_ms: 50, ..rotated.clone() }, revoked.value, "it ends now, nothing more");
     assert_eq!(store.family_by_hash("p1", "h2").unwrap().unwrap().value.id, "fam-1", "the hashes stay indexed");
     assert_eq!(
         store.commit("p1", vec![Write::PutFamily { family: rotated, new_hashes: vec![], expect: Some(2) }]),
@@ -407,14 +407,23 @@ pub fn families_are_revoked_at_any_version(store: &dyn Store) {
     );
     // Revoked again: nothing more to do. Gone: a conflict, and nothing made, nor the events
     // of the same commit written.
-    store.commit("p1", vec![Write::RevokeFamily { id: "fam-1".into() }]).unwrap();
-    assert!(store.family("p1", "fam-1").unwrap().unwrap().value.revoked);
+    store.commit("p1", vec![Write::RevokeFamily { id: "fam-1".into(), at_ms: 80 }]).unwrap();
+    let again = store.family("p1", "fam-1").unwrap().unwrap().value;
+    assert!(again.revoked);
+    assert_eq!(again.expires_ms, 50, "a later revocation does not push its end back");
     assert_eq!(
-        store.commit("p1", vec![Write::AppendEvent(event("sub-a")), Write::RevokeFamily { id: "fam-9".into() }]),
+        store.commit(
+            "p1",
+            vec![Write::AppendEvent(event("sub-a")), Write::RevokeFamily { id: "fam-9".into(), at_ms: 50 }]
+        ),
         Err(StoreError::Conflict)
     );
     assert!(store.family("p1", "fam-9").unwrap().is_none());
     assert!(store.events("p1", "sub-a", 10).unwrap().is_empty());
+    // It ended at 50: a purge up to then deletes it, as one that ran its course.
+    store.commit("p1", vec![Write::PurgeExpired { records_until_ms: 0, families_until_ms: 50, limit: 10 }]).unwrap();
+    assert!(store.family("p1", "fam-1").unwrap().is_none());
+    assert!(store.family_by_hash("p1", "h2").unwrap().is_none());
 }
 
 fn event(sub: &str) -> AuditEvent {

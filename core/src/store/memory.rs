@@ -130,7 +130,7 @@ impl Data {
                 Write::DeleteFamily { id, expect } => {
                     check(self.families.get(&k(pool, id)).map(|v| v.version), Some(*expect))?;
                 }
-                Write::RevokeFamily { id } => {
+                Write::RevokeFamily { id, .. } => {
                     if !self.families.contains_key(&k(pool, id)) {
                         return Err(StoreError::Conflict);
                     }
@@ -191,10 +191,13 @@ impl Data {
                 self.families.insert(fid, Versioned { version, value: family });
             }
             Write::DeleteFamily { id, .. } => self.delete_family(pool, &id),
-            Write::RevokeFamily { id } => {
-                if let Some(found) = self.families.get_mut(&k(pool, &id)) {
+            Write::RevokeFamily { id, at_ms } => {
+                let fid = k(pool, &id);
+                if let Some(found) = self.families.get_mut(&fid) {
                     found.value.revoked = true;
+                    found.value.expires_ms = found.value.expires_ms.min(at_ms);
                     found.version += 1;
+                    self.families_expiry.set(&fid, Some(found.value.expires_ms));
                 }
             }
             Write::AppendEvent(event) => {

@@ -120,6 +120,9 @@ pub enum Write {
     RevokeFamily {
         /// The family's id.
         id: String,
+        /// When it ends (unix ms): its expiry comes forward to then, if later, so that
+        /// [`Write::PurgeExpired`] deletes it as soon as it would one that ran its course.
+        at_ms: i64,
     },
     /// Appends an audit event.
     AppendEvent(AuditEvent),
@@ -177,7 +180,7 @@ impl fmt::Debug for Write {
             Self::DeleteUser { sub, expect } => write!(f, "DeleteUser({sub}, expect {expect})"),
             Self::PutFamily { family, expect, .. } => write!(f, "PutFamily({family:?}, expect {expect:?})"),
             Self::DeleteFamily { id, expect } => write!(f, "DeleteFamily({id}, expect {expect})"),
-            Self::RevokeFamily { id } => write!(f, "RevokeFamily({id})"),
+            Self::RevokeFamily { id, at_ms } => write!(f, "RevokeFamily({id}, at {at_ms})"),
             Self::AppendEvent(event) => write!(f, "AppendEvent({event:?})"),
             Self::TrimEvents { sub, keep } => write!(f, "TrimEvents({sub}, keep {keep})"),
             Self::PutSecret { name, expect, expires_ms, .. } => {

@@ -1108,7 +1108,7 @@ fn validate(tx: &Connection, pool: &str, writes: &[Write]) -> CommitResult<()> {
             Write::DeleteFamily { id, expect } => {
                 check(family_row(tx, pool, id)?.map(|(_, v)| v), Some(*expect))?;
             }
-            Write::RevokeFamily { id } => {
+            Write::RevokeFamily { id, .. } => {
                 stored_family(tx, pool, id)?
                     .ok_or(StoreError::Conflict)?
                     .1
@@ -1220,12 +1220,20 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
                 delete_family(tx, row)?;
             }
         }
-        Write::RevokeFamily { id } => {
+        Write::RevokeFamily { id, at_ms } => {
             // `validate` found it, decodable.
             if let Some(((row, version), Ok(mut family))) = stored_family(tx, pool, id)? {
                 family.revoked = true;
-                tx.prepare_cached("UPDATE userpool_families SET version = ?1, record = ?2 WHERE id = ?3")?
-                    .execute(params![next_version(Some(version))?, to_json(&family)?, row])?;
+                family.expires_ms = family.expires_ms.min(*at_ms);
+                tx.prepare_cached(
+                    "UPDATE userpool_families SET version = ?1, record = ?2, expires_ms = ?3 WHERE id = ?4",
+                )?
+                .execute(params![
+                    next_version(Some(version))?,
+                    to_json(&family)?,
+                    family.expires_ms,
+                    row
+                ])?;
             }
         }
         Write::AppendEvent(event) => {
