@@ -19,7 +19,8 @@
 //! is a field of a result saved with `"save": "NAME"`. `expect` maps dotted paths of the
 //! result (as [`result_json`] shapes it; `length` counts a list) to expected JSON values.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
@@ -158,9 +159,11 @@ pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), S
             }
             "totp" => {
                 // The authenticator app: RFC 6238 computed here, independently of the engine.
-                let args = resolve_args(&step.args, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
+                let resolved = resolve_args(&step.args, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
+                let args = Args::new(&resolved);
                 let secret = arg_str(&args, "secret").map_err(|e| format!("{at}: {e}"))?;
                 let offset = args.get("offset_secs").and_then(Value::as_i64).unwrap_or(0);
+                args.all_read().map_err(|e| format!("{at}: {e}"))?;
                 use crate::Clock as _;
                 let code = totp_code(secret, clock.now_ms() / 1000 + offset).map_err(|e| format!("{at}: {e}"))?;
                 Ok(json!({ "code": code }))
@@ -171,8 +174,11 @@ pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), S
                 Ok(Value::Null)
             }
             op => {
-                let args = resolve_args(&step.args, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
-                call(&pool, op, &args).map_err(|e| format!("{at}: {e}"))?
+                let resolved = resolve_args(&step.args, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
+                let args = Args::new(&resolved);
+                let outcome = call(&pool, op, &args).map_err(|e| format!("{at}: {e}"))?;
+                args.all_read().map_err(|e| format!("{at}: {e}"))?;
+                outcome
             }
         };
         let delivered = delivery.messages.lock().map(|m| m.len()).unwrap_or(0) - before;
@@ -265,42 +271,84 @@ fn check_expectations(value: &Value, expect: &Map<String, Value>) -> Result<(), 
     Ok(())
 }
 
-fn arg_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+/// Where arguments are read from: a step's own (see [`Args`]) or an object nested in one.
+trait Fields<'a> {
+    fn get(&self, name: &str) -> Option<&'a Value>;
+}
+
+impl<'a> Fields<'a> for &'a Map<String, Value> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        Map::get(self, name)
+    }
+}
+
+/// A step's arguments, each read remembered: an argument the operation never read is an
+/// error (a misspelled `permanent` or `limit` would otherwise pass as its default).
+struct Args<'a> {
+    map: &'a Map<String, Value>,
+    read: RefCell<BTreeSet<String>>,
+}
+
+impl<'a> Args<'a> {
+    fn new(map: &'a Map<String, Value>) -> Self {
+        Self { map, read: RefCell::new(BTreeSet::new()) }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.read.borrow_mut().insert(name.to_owned());
+        self.map.get(name)
+    }
+
+    /// Every argument given was read by the operation.
+    fn all_read(&self) -> Result<(), String> {
+        let read = self.read.borrow();
+        let unread: Vec<&str> = self.map.keys().map(String::as_str).filter(|name| !read.contains(*name)).collect();
+        if unread.is_empty() { Ok(()) } else { Err(format!("arguments this operation does not take: {unread:?}")) }
+    }
+}
+
+impl<'a> Fields<'a> for Args<'a> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        Args::get(self, name)
+    }
+}
+
+fn arg_str<'a>(args: &impl Fields<'a>, name: &str) -> Result<&'a str, String> {
     args.get(name).and_then(Value::as_str).ok_or_else(|| format!("argument {name} (a string) is missing"))
 }
 
-fn opt_str<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+fn opt_str<'a>(args: &impl Fields<'a>, name: &str) -> Option<&'a str> {
     args.get(name).and_then(Value::as_str)
 }
 
 /// A group's `precedence`, if given; one beyond `u32` stays beyond what the engine takes.
-fn precedence(args: &Map<String, Value>) -> Option<u32> {
+fn precedence(args: &Args<'_>) -> Option<u32> {
     args.get("precedence").and_then(Value::as_u64).map(|p| u32::try_from(p).unwrap_or(u32::MAX))
 }
 
-fn arg_attributes(args: &Map<String, Value>, name: &str) -> Result<Attributes, String> {
+fn arg_attributes<'a>(args: &impl Fields<'a>, name: &str) -> Result<Attributes, String> {
     let Some(value) = args.get(name) else {
         return Ok(Attributes::new());
     };
     serde_json::from_value(value.clone()).map_err(|e| format!("argument {name}: {e}"))
 }
 
-fn arg_import_users(args: &Map<String, Value>, name: &str) -> Result<Vec<crate::ImportUser>, String> {
+fn arg_import_users(args: &Args<'_>, name: &str) -> Result<Vec<crate::ImportUser>, String> {
     let rows =
         args.get(name).and_then(Value::as_array).ok_or_else(|| format!("argument {name} (a list) is missing"))?;
     rows.iter()
         .map(|row| {
             let row = row.as_object().ok_or_else(|| format!("argument {name}: each user is an object"))?;
             Ok(crate::ImportUser {
-                username: arg_str(row, "username")?.to_owned(),
-                attributes: arg_attributes(row, "attributes")?,
-                password_hash: opt_str(row, "password_hash").map(str::to_owned),
+                username: arg_str(&row, "username")?.to_owned(),
+                attributes: arg_attributes(&row, "attributes")?,
+                password_hash: opt_str(&row, "password_hash").map(str::to_owned),
             })
         })
         .collect()
 }
 
-fn arg_names(args: &Map<String, Value>, name: &str) -> Result<Vec<String>, String> {
+fn arg_names(args: &Args<'_>, name: &str) -> Result<Vec<String>, String> {
     serde_json::from_value(args.get(name).cloned().unwrap_or(json!([]))).map_err(|e| format!("argument {name}: {e}"))
 }
 
@@ -371,7 +419,7 @@ pub mod result_json {
 /// The TOTP, SMS and email choices of a preference call.
 type Preferences = (Option<MfaPreference>, Option<MfaPreference>, Option<MfaPreference>);
 
-fn preferences(a: &Map<String, Value>) -> Result<Preferences, String> {
+fn preferences(a: &Args<'_>) -> Result<Preferences, String> {
     let one = |name: &str| -> Result<Option<MfaPreference>, String> {
         match opt_str(a, name) {
             None => Ok(None),
@@ -422,7 +470,7 @@ pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn call(pool: &UserPool, op: &str, a: &Map<String, Value>) -> Result<Result<Value, crate::Error>, String> {
+fn call(pool: &UserPool, op: &str, a: &Args<'_>) -> Result<Result<Value, crate::Error>, String> {
     use result_json as rj;
     let done = |r: crate::Result<()>| r.map(|()| Value::Null);
     Ok(match op {

@@ -65,3 +65,20 @@ fn a_step_field_that_would_be_ignored_is_refused() {
     let fine = step(r#""op": "advance", "secs": 1, "note": "n""#);
     userpool::scenario::Scenario::from_json(&fine).unwrap();
 }
+
+/// An argument the operation does not read fails the step, so that a misspelled optional
+/// argument is not run as its default (`send_invitaton` sending the invitation after all).
+#[test]
+fn an_argument_the_operation_does_not_take_fails_the_step() {
+    let scenario = |args: &str| {
+        let text = format!(
+            r#"{{"name": "n", "config": {{"password_hashing": {{"memory_kib": 256, "iterations": 1,
+               "dangerous_allow_weak": true}}}},
+               "steps": [{{"op": "admin_create_user", "args": {args}}}]}}"#
+        );
+        userpool::scenario::run(&userpool::scenario::Scenario::from_json(&text).unwrap())
+    };
+    scenario(r#"{"username": "bob", "send_invitation": false}"#).unwrap();
+    let refused = scenario(r#"{"username": "bob", "send_invitaton": false}"#).unwrap_err();
+    assert!(refused.contains("does not take") && refused.contains("send_invitaton"), "{refused}");
+}
