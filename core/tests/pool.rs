@@ -1697,6 +1697,59 @@ fn a_step_whose_session_ended_meanwhile_changes_nothing() {
     }
 }
 
+/// The same, for a revocation that writes the session only (its own sign-out, on another
+/// device), landing between the step's read of the session and its commit: the step's own
+/// commit, or the commit of a message's counts before it, is what conflicts. No message goes
+/// out for a session already ended.
+#[test]
+fn a_step_whose_session_was_signed_out_meanwhile_changes_and_sends_nothing() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    confirmed(&f, "alice");
+    let sign_out_between = |session: &userpool::Tokens| {
+        let (pool, refresh_token) = (f.pool.clone(), session.refresh_token.clone());
+        // After the token's check, then after the step's own read of the session.
+        let mut hooks = store.on_family_reads.lock().unwrap();
+        hooks.push_back(None);
+        hooks.push_back(Some(Box::new(move || pool.sign_out(&refresh_token).unwrap())));
+    };
+    let session = signed_in(&f, "alice");
+    sign_out_between(&session);
+    let named = [("name".to_owned(), "Mallory".to_owned())].into();
+    let refused = f.pool.update_user_attributes(&session.access_token, named).unwrap_err();
+    assert_eq!(refused.message(), "Access Token has been revoked");
+    assert!(!f.pool.admin_get_user("alice").unwrap().attributes.contains_key("name"));
+
+    let session = signed_in(&f, "alice");
+    let sent = f.delivery.messages().len();
+    sign_out_between(&session);
+    let refused = f.pool.get_user_attribute_verification_code(&session.access_token, "email").unwrap_err();
+    assert_eq!(refused.message(), "Access Token has been revoked");
+    assert_eq!(f.delivery.messages().len(), sent, "a code went out for an ended session");
+}
+
+/// A user's own sign-out everywhere is not fenced on the session it ends: a holder who keeps
+/// refreshing that session cannot make it lose every rerun.
+#[test]
+fn a_sign_out_everywhere_ends_a_session_refreshed_without_pause() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    confirmed(&f, "alice");
+    let session = signed_in(&f, "alice");
+    let current = Arc::new(Mutex::new(session.refresh_token.clone()));
+    let (pool, token) = (f.pool.clone(), Arc::clone(&current));
+    *store.on_sessions_read.lock().unwrap() = Some(Box::new(move || {
+        let mut token = token.lock().unwrap();
+        if let Ok(tokens) = pool.refresh(&token) {
+            *token = tokens.refresh_token;
+        }
+    }));
+    f.pool.global_sign_out(&session.access_token).unwrap();
+    store.on_sessions_read.lock().unwrap().take();
+    let token = current.lock().unwrap().clone();
+    assert!(f.pool.refresh(&token).is_err(), "the session ended");
+}
+
 /// A session that ends is deleted a day after, as one that ran its course is: sign-outs left
 /// their sessions' rows (and refresh-token hashes) for the refresh token's whole lifetime,
 /// 30 days by default and up to ten years, read by every sign-in of the user.

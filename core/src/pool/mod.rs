@@ -578,7 +578,7 @@ impl UserPool {
         let mut sent: Vec<SentCode> = Vec::new();
         let mut carried = Carried::default();
         for _ in 0..MAX_RERUNS {
-            let fence = self.session_fence()?;
+            let mut fence = self.session_fence()?;
             let loaded = self.load(&target)?;
             if matches!(target, Target::Sub(_)) && loaded.is_none() {
                 return Err(Error::user_not_found());
@@ -686,8 +686,15 @@ impl UserPool {
             messages.retain(|m| !sent.iter().any(|s| s.sent_as(m)));
             self.check_destinations(user.as_ref(), &mut messages, matches!(input, Input::ResendSignUpCode))?;
             if !messages.is_empty() {
-                match self.reserve(loaded.as_ref(), user.as_ref(), &messages, Vec::new(), &mut writes, &mut carried) {
-                    Ok(true) => {}
+                // The session's fence goes with the counts, so that a session revoked by now
+                // sends nothing; the commit after expects the version the reservation wrote.
+                let also = fence.iter().cloned().collect();
+                match self.reserve(loaded.as_ref(), user.as_ref(), &messages, also, &mut writes, &mut carried) {
+                    Ok(true) => {
+                        if let Some(Write::PutFamily { expect: Some(version), .. }) = &mut fence {
+                            *version += 1;
+                        }
+                    }
                     Ok(false) => continue,
                     // Answered as if sent, as a name no user has is; only the request is
                     // counted, as it is for such a name, and audited as not sent. Nothing
@@ -1474,7 +1481,10 @@ impl UserPool {
 
     /// Ends every session of the user the access token belongs to.
     pub fn global_sign_out(&self, access_token: &str) -> Result<()> {
-        let (pool, found) = self.user_from_access_token(access_token)?;
+        let (mut pool, found) = self.user_from_access_token(access_token)?;
+        // Unfenced: it ends the token's own session too, and a fence would have it win a race
+        // against every refresh of that session (see `Write::RevokeFamily`).
+        pool.session = None;
         pool.drive(Target::Sub(&found.value.sub), &Input::GlobalSignOut)?;
         Ok(())
     }
@@ -1665,6 +1675,9 @@ impl UserPool {
         let sub = found.value.sub;
         let (old_hash, changed_ms_checked) = pool.start_password_attempt(&sub)?;
         if !self.shared.hasher.verify(old_password, &old_hash) {
+            // Unfenced: it records what already happened (a wrong password, a lockout), which
+            // a revocation meanwhile does not undo.
+            let pool = UserPool { session: None, ..pool };
             let setup_secret = String::new();
             let input = Input::FinishPasswordAttempt {
                 matched: false,

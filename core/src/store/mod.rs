@@ -121,7 +121,9 @@ pub enum Write {
         /// The family's id.
         id: String,
         /// When it ends (unix ms): its expiry comes forward to then, if later, so that
-        /// [`Write::PurgeExpired`] deletes it as soon as it would one that ran its course.
+        /// [`Write::PurgeExpired`] deletes it as soon as it would one that ran its course. A
+        /// store must apply it: one that ignores it keeps every signed-out session until its
+        /// refresh token's lifetime ends.
         at_ms: i64,
     },
     /// Appends an audit event.
