@@ -162,14 +162,16 @@ pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), S
                 let resolved = resolve_args(&step.args, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
                 let args = Args::new(&resolved);
                 let secret = arg_str(&args, "secret").map_err(|e| format!("{at}: {e}"))?;
-                let offset = args.get("offset_secs").and_then(Value::as_i64).unwrap_or(0);
-                args.all_read().map_err(|e| format!("{at}: {e}"))?;
+                let offset = args.opt_i64("offset_secs").unwrap_or(0);
+                args.check().map_err(|e| format!("{at}: {e}"))?;
                 use crate::Clock as _;
                 let code = totp_code(secret, clock.now_ms() / 1000 + offset).map_err(|e| format!("{at}: {e}"))?;
                 Ok(json!({ "code": code }))
             }
             "fail_delivery" => {
-                let on = step.args.get("failing").and_then(Value::as_bool).unwrap_or(true);
+                let args = Args::new(&step.args);
+                let on = args.opt_bool("failing").unwrap_or(true);
+                args.check().map_err(|e| format!("{at}: {e}"))?;
                 *delivery.failing.lock().map_err(|_| "poisoned")? = on;
                 Ok(Value::Null)
             }
@@ -177,7 +179,7 @@ pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), S
                 let resolved = resolve_args(&step.args, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
                 let args = Args::new(&resolved);
                 let outcome = call(&pool, op, &args).map_err(|e| format!("{at}: {e}"))?;
-                args.all_read().map_err(|e| format!("{at}: {e}"))?;
+                args.check().map_err(|e| format!("{at}: {e}"))?;
                 outcome
             }
         };
@@ -271,27 +273,18 @@ fn check_expectations(value: &Value, expect: &Map<String, Value>) -> Result<(), 
     Ok(())
 }
 
-/// Where arguments are read from: a step's own (see [`Args`]) or an object nested in one.
-trait Fields<'a> {
-    fn get(&self, name: &str) -> Option<&'a Value>;
-}
-
-impl<'a> Fields<'a> for &'a Map<String, Value> {
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        Map::get(self, name)
-    }
-}
-
-/// A step's arguments, each read remembered: an argument the operation never read is an
-/// error (a misspelled `permanent` or `limit` would otherwise pass as its default).
+/// A step's arguments (or an object nested in them), each read remembered: an argument the
+/// operation never read, or one of another type than it reads, is an error. Either would
+/// otherwise run as the argument's default: a misspelled `permanent`, a `"limit": "2"`.
 struct Args<'a> {
     map: &'a Map<String, Value>,
     read: RefCell<BTreeSet<String>>,
+    wrong: RefCell<Vec<String>>,
 }
 
 impl<'a> Args<'a> {
     fn new(map: &'a Map<String, Value>) -> Self {
-        Self { map, read: RefCell::new(BTreeSet::new()) }
+        Self { map, read: RefCell::new(BTreeSet::new()), wrong: RefCell::new(Vec::new()) }
     }
 
     fn get(&self, name: &str) -> Option<&'a Value> {
@@ -299,34 +292,56 @@ impl<'a> Args<'a> {
         self.map.get(name)
     }
 
-    /// Every argument given was read by the operation.
-    fn all_read(&self) -> Result<(), String> {
+    /// An optional argument of the type `as_type` reads; `null` is absent (a saved page
+    /// token at the end of a listing).
+    fn opt<T>(&self, name: &str, wanted: &str, as_type: fn(&'a Value) -> Option<T>) -> Option<T> {
+        let value = self.get(name).filter(|v| !v.is_null())?;
+        let typed = as_type(value);
+        if typed.is_none() {
+            self.wrong.borrow_mut().push(format!("{name} is not {wanted}"));
+        }
+        typed
+    }
+
+    fn opt_str(&self, name: &str) -> Option<&'a str> {
+        self.opt(name, "a string", Value::as_str)
+    }
+
+    fn opt_bool(&self, name: &str) -> Option<bool> {
+        self.opt(name, "true or false", Value::as_bool)
+    }
+
+    fn opt_i64(&self, name: &str) -> Option<i64> {
+        self.opt(name, "an integer", Value::as_i64)
+    }
+
+    /// An optional count; one beyond `u32` stays beyond what the engine takes.
+    fn opt_u32(&self, name: &str) -> Option<u32> {
+        self.opt(name, "a whole number", Value::as_u64).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Every argument given was read by the operation, as the type it reads.
+    fn check(&self) -> Result<(), String> {
         let read = self.read.borrow();
         let unread: Vec<&str> = self.map.keys().map(String::as_str).filter(|name| !read.contains(*name)).collect();
-        if unread.is_empty() { Ok(()) } else { Err(format!("arguments this operation does not take: {unread:?}")) }
+        let wrong = self.wrong.borrow();
+        match (unread.is_empty(), wrong.is_empty()) {
+            (true, true) => Ok(()),
+            (false, _) => Err(format!("arguments this operation does not take: {unread:?}")),
+            (true, false) => Err(format!("arguments of the wrong type: {}", wrong.join("; "))),
+        }
     }
 }
 
-impl<'a> Fields<'a> for Args<'a> {
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        Args::get(self, name)
-    }
-}
-
-fn arg_str<'a>(args: &impl Fields<'a>, name: &str) -> Result<&'a str, String> {
+fn arg_str<'a>(args: &Args<'a>, name: &str) -> Result<&'a str, String> {
     args.get(name).and_then(Value::as_str).ok_or_else(|| format!("argument {name} (a string) is missing"))
 }
 
-fn opt_str<'a>(args: &impl Fields<'a>, name: &str) -> Option<&'a str> {
-    args.get(name).and_then(Value::as_str)
+fn opt_str<'a>(args: &Args<'a>, name: &str) -> Option<&'a str> {
+    args.opt_str(name)
 }
 
-/// A group's `precedence`, if given; one beyond `u32` stays beyond what the engine takes.
-fn precedence(args: &Args<'_>) -> Option<u32> {
-    args.get("precedence").and_then(Value::as_u64).map(|p| u32::try_from(p).unwrap_or(u32::MAX))
-}
-
-fn arg_attributes<'a>(args: &impl Fields<'a>, name: &str) -> Result<Attributes, String> {
+fn arg_attributes(args: &Args<'_>, name: &str) -> Result<Attributes, String> {
     let Some(value) = args.get(name) else {
         return Ok(Attributes::new());
     };
@@ -338,12 +353,14 @@ fn arg_import_users(args: &Args<'_>, name: &str) -> Result<Vec<crate::ImportUser
         args.get(name).and_then(Value::as_array).ok_or_else(|| format!("argument {name} (a list) is missing"))?;
     rows.iter()
         .map(|row| {
-            let row = row.as_object().ok_or_else(|| format!("argument {name}: each user is an object"))?;
-            Ok(crate::ImportUser {
+            let row = Args::new(row.as_object().ok_or_else(|| format!("argument {name}: each user is an object"))?);
+            let user = crate::ImportUser {
                 username: arg_str(&row, "username")?.to_owned(),
                 attributes: arg_attributes(&row, "attributes")?,
                 password_hash: opt_str(&row, "password_hash").map(str::to_owned),
-            })
+            };
+            row.check().map_err(|e| format!("argument {name}: a user's {e}"))?;
+            Ok(user)
         })
         .collect()
 }
@@ -528,7 +545,7 @@ fn call(pool: &UserPool, op: &str, a: &Args<'_>) -> Result<Result<Value, crate::
                 arg_str(a, "username")?,
                 arg_attributes(a, "attributes")?,
                 opt_str(a, "temporary_password"),
-                a.get("send_invitation").and_then(Value::as_bool).unwrap_or(true),
+                a.opt_bool("send_invitation").unwrap_or(true),
             )
             .map(|c| json!({"user": rj::user(&c.user), "code_delivery": c.code_delivery.as_ref().map(rj::delivery)})),
         "admin_get_user" => pool.admin_get_user(arg_str(a, "username")?).map(|u| rj::user(&u)),
@@ -542,7 +559,7 @@ fn call(pool: &UserPool, op: &str, a: &Args<'_>) -> Result<Result<Value, crate::
         "admin_set_user_password" => done(pool.admin_set_user_password(
             arg_str(a, "username")?,
             arg_str(a, "password")?,
-            a.get("permanent").and_then(Value::as_bool).unwrap_or(false),
+            a.opt_bool("permanent").unwrap_or(false),
         )),
         "admin_update_user_attributes" => {
             done(pool.admin_update_user_attributes(arg_str(a, "username")?, arg_attributes(a, "attributes")?))
@@ -555,13 +572,13 @@ fn call(pool: &UserPool, op: &str, a: &Args<'_>) -> Result<Result<Value, crate::
             .admin_import_users(arg_import_users(a, "users")?)
             .map(|outcomes| Value::Array(outcomes.iter().map(rj::import_outcome).collect())),
         "list_users" => {
-            let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            let limit = a.opt_u32("limit");
             pool.list_users(opt_str(a, "filter"), limit, opt_str(a, "pagination_token")).map(|l| {
                 json!({"users": l.users.iter().map(rj::user).collect::<Vec<_>>(), "pagination_token": l.pagination_token})
             })
         }
         "admin_list_user_auth_events" => {
-            let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            let limit = a.opt_u32("limit");
             pool.admin_list_user_auth_events(arg_str(a, "username")?, limit)
                 .map(|events| Value::Array(events.iter().map(rj::event).collect()))
         }
@@ -585,15 +602,15 @@ fn call(pool: &UserPool, op: &str, a: &Args<'_>) -> Result<Result<Value, crate::
             let (totp, sms, email) = preferences(a)?;
             done(pool.admin_set_user_mfa_preference(arg_str(a, "username")?, totp, sms, email))
         }
-        "create_group" => {
-            pool.create_group(arg_str(a, "name")?, opt_str(a, "description"), precedence(a)).map(|g| rj::group(&g))
-        }
-        "update_group" => {
-            pool.update_group(arg_str(a, "name")?, opt_str(a, "description"), precedence(a)).map(|g| rj::group(&g))
-        }
+        "create_group" => pool
+            .create_group(arg_str(a, "name")?, opt_str(a, "description"), a.opt_u32("precedence"))
+            .map(|g| rj::group(&g)),
+        "update_group" => pool
+            .update_group(arg_str(a, "name")?, opt_str(a, "description"), a.opt_u32("precedence"))
+            .map(|g| rj::group(&g)),
         "get_group" => pool.get_group(arg_str(a, "name")?).map(|g| rj::group(&g)),
         "list_groups" => {
-            let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            let limit = a.opt_u32("limit");
             pool.list_groups(limit, opt_str(a, "pagination_token")).map(|l| {
                 json!({"groups": l.groups.iter().map(rj::group).collect::<Vec<_>>(), "pagination_token": l.pagination_token})
             })
@@ -607,7 +624,7 @@ fn call(pool: &UserPool, op: &str, a: &Args<'_>) -> Result<Result<Value, crate::
             .admin_list_groups_for_user(arg_str(a, "username")?)
             .map(|gs| Value::Array(gs.iter().map(rj::group).collect())),
         "list_users_in_group" => {
-            let limit = a.get("limit").and_then(Value::as_u64).map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            let limit = a.opt_u32("limit");
             pool.list_users_in_group(arg_str(a, "group")?, limit, opt_str(a, "pagination_token")).map(|l| {
                 json!({"users": l.users.iter().map(rj::user).collect::<Vec<_>>(), "pagination_token": l.pagination_token})
             })

@@ -1694,6 +1694,7 @@ fn a_step_whose_session_ended_meanwhile_changes_nothing() {
         let refused = f.pool.update_user_attributes(&session.access_token, named).unwrap_err();
         assert_eq!(refused.message(), "Access Token has been revoked", "after {reads_before} reads");
         assert!(!f.pool.admin_get_user("alice").unwrap().attributes.contains_key("name"), "after {reads_before} reads");
+        assert!(store.on_family_reads.lock().unwrap().is_empty(), "every hook ran");
     }
 }
 
@@ -1719,6 +1720,7 @@ fn a_step_whose_session_was_signed_out_meanwhile_changes_and_sends_nothing() {
     let refused = f.pool.update_user_attributes(&session.access_token, named).unwrap_err();
     assert_eq!(refused.message(), "Access Token has been revoked");
     assert!(!f.pool.admin_get_user("alice").unwrap().attributes.contains_key("name"));
+    assert!(store.on_family_reads.lock().unwrap().is_empty(), "every hook ran");
 
     let session = signed_in(&f, "alice");
     let sent = f.delivery.messages().len();
@@ -1726,6 +1728,20 @@ fn a_step_whose_session_was_signed_out_meanwhile_changes_and_sends_nothing() {
     let refused = f.pool.get_user_attribute_verification_code(&session.access_token, "email").unwrap_err();
     assert_eq!(refused.message(), "Access Token has been revoked");
     assert_eq!(f.delivery.messages().len(), sent, "a code went out for an ended session");
+    assert!(store.on_family_reads.lock().unwrap().is_empty(), "every hook ran");
+
+    // Signed out once the message's counts are committed, before it is sent.
+    let session = signed_in(&f, "alice");
+    let (pool, refresh_token) = (f.pool.clone(), session.refresh_token.clone());
+    let counts = |writes: &[Write]| {
+        writes.iter().any(|w| matches!(w, Write::PutSecret { name, .. } if name.starts_with("destination:")))
+    };
+    let sign_out = move || pool.sign_out(&refresh_token).unwrap();
+    *store.after_commit.lock().unwrap() = Some((Box::new(counts), Box::new(sign_out)));
+    let refused = f.pool.get_user_attribute_verification_code(&session.access_token, "email").unwrap_err();
+    assert_eq!(refused.message(), "Access Token has been revoked");
+    assert_eq!(f.delivery.messages().len(), sent, "a code went out for an ended session");
+    assert!(store.after_commit.lock().unwrap().is_none(), "the hook ran");
 }
 
 /// A user's own sign-out everywhere is not fenced on the session it ends: a holder who keeps

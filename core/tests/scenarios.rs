@@ -66,19 +66,34 @@ fn a_step_field_that_would_be_ignored_is_refused() {
     userpool::scenario::Scenario::from_json(&fine).unwrap();
 }
 
-/// An argument the operation does not read fails the step, so that a misspelled optional
-/// argument is not run as its default (`send_invitaton` sending the invitation after all).
+/// An argument the operation does not read, or reads as another type, fails the step, so
+/// that a misspelled or mistyped optional argument is not run as its default
+/// (`send_invitaton`, or `"send_invitation": "false"`, sending the invitation after all).
 #[test]
 fn an_argument_the_operation_does_not_take_fails_the_step() {
-    let scenario = |args: &str| {
+    let scenario = |op: &str, args: &str| {
         let text = format!(
             r#"{{"name": "n", "config": {{"password_hashing": {{"memory_kib": 256, "iterations": 1,
                "dangerous_allow_weak": true}}}},
-               "steps": [{{"op": "admin_create_user", "args": {args}}}]}}"#
+               "steps": [{{"op": "{op}", "args": {args}}}]}}"#
         );
         userpool::scenario::run(&userpool::scenario::Scenario::from_json(&text).unwrap())
     };
-    scenario(r#"{"username": "bob", "send_invitation": false}"#).unwrap();
-    let refused = scenario(r#"{"username": "bob", "send_invitaton": false}"#).unwrap_err();
-    assert!(refused.contains("does not take") && refused.contains("send_invitaton"), "{refused}");
+    scenario("admin_create_user", r#"{"username": "bob", "send_invitation": false}"#).unwrap();
+    scenario("list_users", r#"{"limit": 2, "pagination_token": null}"#).unwrap();
+    scenario("admin_import_users", r#"{"users": [{"username": "carol", "attributes": {}}]}"#).unwrap();
+    for (op, args, why) in [
+        ("admin_create_user", r#"{"username": "bob", "send_invitaton": false}"#, "does not take: [\"send_invitaton\"]"),
+        (
+            "admin_create_user",
+            r#"{"username": "bob", "send_invitation": "false"}"#,
+            "send_invitation is not true or false",
+        ),
+        ("list_users", r#"{"limit": "2"}"#, "limit is not a whole number"),
+        ("fail_delivery", r#"{"failng": false}"#, "does not take"),
+        ("admin_import_users", r#"{"users": [{"username": "carol", "pasword_hash": "x"}]}"#, "a user's arguments"),
+    ] {
+        let refused = scenario(op, args).unwrap_err();
+        assert!(refused.contains(why), "{op} {args}: {refused}");
+    }
 }

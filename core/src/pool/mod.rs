@@ -687,14 +687,11 @@ impl UserPool {
             self.check_destinations(user.as_ref(), &mut messages, matches!(input, Input::ResendSignUpCode))?;
             if !messages.is_empty() {
                 // The session's fence goes with the counts, so that a session revoked by now
-                // sends nothing; the commit after expects the version the reservation wrote.
+                // sends nothing, and is read again after them: one revoked since does not
+                // either (a revocation during the delivery itself cannot be told).
                 let also = fence.iter().cloned().collect();
                 match self.reserve(loaded.as_ref(), user.as_ref(), &messages, also, &mut writes, &mut carried) {
-                    Ok(true) => {
-                        if let Some(Write::PutFamily { expect: Some(version), .. }) = &mut fence {
-                            *version += 1;
-                        }
-                    }
+                    Ok(true) => fence = self.session_fence()?,
                     Ok(false) => continue,
                     // Answered as if sent, as a name no user has is; only the request is
                     // counted, as it is for such a name, and audited as not sent. Nothing
