@@ -1690,12 +1690,18 @@ fn a_step_whose_session_ended_meanwhile_changes_nothing() {
         hooks.extend((0..reads_before).map(|_| None));
         hooks.push_back(Some(Box::new(move || pool.admin_user_global_sign_out("alice").unwrap())));
         drop(hooks);
-        let named = [("name".to_owned(), "Mallory".to_owned())].into();
-        let refused = f.pool.update_user_attributes(&session.access_token, named).unwrap_err();
-        assert_eq!(refused.message(), "Access Token has been revoked", "after {reads_before} reads");
-        assert!(!f.pool.admin_get_user("alice").unwrap().attributes.contains_key("name"), "after {reads_before} reads");
-        assert!(store.on_family_reads.lock().unwrap().is_empty(), "every hook ran");
+        name_change_refused(&f, &store, &session);
     }
+}
+
+/// Alice's session asks to change her name: refused as revoked, nothing changed, and every
+/// hook on the session's reads ran.
+fn name_change_refused(f: &Fixture, store: &Interposed<MemoryStore>, session: &userpool::Tokens) {
+    let named = [("name".to_owned(), "Mallory".to_owned())].into();
+    let refused = f.pool.update_user_attributes(&session.access_token, named).unwrap_err();
+    assert_eq!(refused.message(), "Access Token has been revoked");
+    assert!(!f.pool.admin_get_user("alice").unwrap().attributes.contains_key("name"));
+    assert!(store.on_family_reads.lock().unwrap().is_empty(), "every hook ran");
 }
 
 /// The same, for a revocation that writes the session only (its own sign-out, on another
@@ -1716,11 +1722,7 @@ fn a_step_whose_session_was_signed_out_meanwhile_changes_and_sends_nothing() {
     };
     let session = signed_in(&f, "alice");
     sign_out_between(&session);
-    let named = [("name".to_owned(), "Mallory".to_owned())].into();
-    let refused = f.pool.update_user_attributes(&session.access_token, named).unwrap_err();
-    assert_eq!(refused.message(), "Access Token has been revoked");
-    assert!(!f.pool.admin_get_user("alice").unwrap().attributes.contains_key("name"));
-    assert!(store.on_family_reads.lock().unwrap().is_empty(), "every hook ran");
+    name_change_refused(&f, &store, &session);
 
     let session = signed_in(&f, "alice");
     let sent = f.delivery.messages().len();
