@@ -1789,6 +1789,24 @@ fn an_ended_session_is_purged_a_day_later() {
     assert!(left.iter().all(|f| !f.value.revoked));
 }
 
+/// Adding a user to a group that is deleted in the meantime answers that the group is not
+/// found: the membership written grants nothing, and success said otherwise.
+#[test]
+fn adding_to_a_group_deleted_meanwhile_is_not_found() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    confirmed(&f, "alice");
+    f.pool.create_group("readers", None, None).unwrap();
+    let pool = f.pool.clone();
+    let joins =
+        |writes: &[Write]| writes.iter().any(|w| matches!(w, Write::PutUser { user, .. } if !user.groups.is_empty()));
+    let delete = move || pool.delete_group("readers").unwrap();
+    *store.after_commit.lock().unwrap() = Some((Box::new(joins), Box::new(delete)));
+    let refused = f.pool.admin_add_user_to_group("alice", "readers").unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::ResourceNotFound, "{refused}");
+    assert!(f.pool.admin_list_groups_for_user("alice").unwrap().is_empty());
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

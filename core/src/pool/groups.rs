@@ -351,8 +351,15 @@ impl UserPool {
             .filter(|name| groups.member_of(user, name).is_none())
             .map(|name| (name.clone(), user.group_generations.get(name).copied().unwrap_or(0)))
             .collect();
-        let input = Input::AddToGroup { group: group.to_owned(), generation: groups.generation(group), ended };
-        self.drive(super::Target::Sub(&user.sub), &input).map(drop)
+        let generation = groups.generation(group);
+        let input = Input::AddToGroup { group: group.to_owned(), generation, ended };
+        self.drive(super::Target::Sub(&user.sub), &input)?;
+        // Deleted (or made anew) since it was read: the membership just written is of a group
+        // that has ended, which grants nothing and goes at the user's next join.
+        match self.definition(group)? {
+            Some(definition) if definition.value.generation == generation => Ok(()),
+            _ => Err(not_found(group)),
+        }
     }
 
     /// Removes a user from a group.
