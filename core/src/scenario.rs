@@ -15,7 +15,8 @@
 //!       "expect_error": "NotAuthorizedException" } ] }
 //! ```
 //!
-//! A string argument `"${code:DEST}"` is the last code delivered to `DEST`; `"${NAME.path}"`
+//! A string argument `"${code:DEST}"` is the last code delivered to `DEST` (`DEST#1` the one
+//! before it); `"${NAME.path}"`
 //! is a field of a result saved with `"save": "NAME"`. `expect` maps dotted paths of the
 //! result (as [`result_json`] shapes it; `length` counts a list) to expected JSON values.
 
@@ -221,13 +222,21 @@ fn resolve(value: &Value, saved: &HashMap<String, Value>, delivery: &ScriptDeliv
     match value {
         Value::String(s) if s.starts_with("${") && s.ends_with('}') => {
             let reference = &s[2..s.len() - 1];
-            if let Some(destination) = reference.strip_prefix("code:") {
+            if let Some(code) = reference.strip_prefix("code:") {
+                // `DEST#N`: the code N messages before the newest to DEST.
+                let (destination, back) = match code.split_once('#') {
+                    Some((destination, back)) => {
+                        (destination, back.parse::<usize>().map_err(|_| format!("{reference}: #N takes a number"))?)
+                    }
+                    None => (code, 0),
+                };
                 let messages = delivery.messages.lock().map_err(|_| "poisoned")?;
                 let message = messages
                     .iter()
                     .rev()
-                    .find(|m| m.destination == destination)
-                    .ok_or_else(|| format!("no code was delivered to {destination}"))?;
+                    .filter(|m| m.destination == destination)
+                    .nth(back)
+                    .ok_or_else(|| format!("no code #{back} was delivered to {destination}"))?;
                 return Ok(json!(message.code.as_str()));
             }
             let (name, path) = reference.split_once('.').unwrap_or((reference, ""));

@@ -144,9 +144,10 @@ function resolve(value, saved, messages) {
   if (typeof value === 'string' && value.startsWith('${') && value.endsWith('}')) {
     const reference = value.slice(2, -1)
     if (reference.startsWith('code:')) {
-      const destination = reference.slice('code:'.length)
-      const message = messages.findLast((m) => m.destination === destination)
-      if (!message) throw new Error(`no code was delivered to ${destination}`)
+      // DEST#N: the code N messages before the newest to DEST.
+      const [destination, back = '0'] = reference.slice('code:'.length).split('#')
+      const message = messages.filter((m) => m.destination === destination).at(-1 - Number(back))
+      if (!message) throw new Error(`no code #${back} was delivered to ${destination}`)
       return message.code
     }
     const dot = reference.indexOf('.')

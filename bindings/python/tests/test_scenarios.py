@@ -103,7 +103,11 @@ def resolve(value: Any, saved: dict[str, Any], host: Host) -> Any:
             return value
         reference = match.group(1)
         if reference.startswith("code:"):
-            return host.last_code_to(reference[len("code:") :])
+            # DEST#N: the code N messages before the newest to DEST.
+            destination, _, back = reference[len("code:") :].partition("#")
+            codes = [m.code for m in host.messages if m.destination == destination]
+            assert len(codes) > int(back or 0), f"no code #{back or 0} was delivered to {destination}"
+            return codes[-1 - int(back or 0)]
         name, _, path = reference.partition(".")
         found = lookup(saved[name], path)
         assert found is not MISSING, f"{reference} is not in the saved result"

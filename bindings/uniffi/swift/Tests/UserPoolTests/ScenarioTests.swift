@@ -109,11 +109,15 @@ final class ScenarioRunner {
         case let .string(s) where s.hasPrefix("${") && s.hasSuffix("}"):
             let reference = String(s.dropFirst(2).dropLast())
             if reference.hasPrefix("code:") {
-                let destination = String(reference.dropFirst("code:".count))
-                guard let code = delivery.lastCode(to: destination) else {
-                    throw ScenarioFailure(description: "no code was delivered to \(destination)")
+                // DEST#N: the code N messages before the newest to DEST.
+                let parts = reference.dropFirst("code:".count).split(separator: "#", maxSplits: 1).map(String.init)
+                let destination = parts[0]
+                let back = parts.count > 1 ? Int(parts[1]) ?? -1 : 0
+                let codes = delivery.messages.filter { $0.destination == destination }
+                guard back >= 0, back < codes.count else {
+                    throw ScenarioFailure(description: "no code #\(back) was delivered to \(destination)")
                 }
-                return .string(code)
+                return .string(codes[codes.count - 1 - back].code.reveal())
             }
             let parts = reference.split(separator: ".", maxSplits: 1).map(String.init)
             guard let base = saved[parts[0]] else { throw ScenarioFailure(description: "nothing saved as \(parts[0])") }

@@ -120,8 +120,12 @@ class ScenarioRunner(private val file: File) {
         value is String && value.startsWith("\${") && value.endsWith("}") -> {
             val reference = value.substring(2, value.length - 1)
             if (reference.startsWith("code:")) {
-                val destination = reference.removePrefix("code:")
-                delivery.lastCodeTo(destination) ?: throw AssertionError("no code was delivered to $destination")
+                // DEST#N: the code N messages before the newest to DEST.
+                val destination = reference.removePrefix("code:").substringBefore('#')
+                val back = reference.substringAfter('#', "0").toInt()
+                val codes = delivery.messages.filter { it.destination == destination }
+                codes.getOrNull(codes.size - 1 - back)?.code?.reveal()
+                    ?: throw AssertionError("no code #$back was delivered to $destination")
             } else {
                 val name = reference.substringBefore('.')
                 val path = if ('.' in reference) reference.substringAfter('.') else ""
