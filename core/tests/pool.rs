@@ -1807,6 +1807,28 @@ fn adding_to_a_group_deleted_meanwhile_is_not_found() {
     assert!(f.pool.admin_list_groups_for_user("alice").unwrap().is_empty());
 }
 
+/// A reset over its address's hourly limit, under user-existence protection, answers as if
+/// sent and audits that it was not, once: when the user changed between the commit of that
+/// audit and the re-read after it, the step ran again and wrote it twice.
+#[test]
+fn a_quiet_reset_over_the_limit_is_audited_once() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'\n[codes]\nmax_per_destination_per_hour = 1"));
+    confirmed(&f, "alice");
+    let pool = f.pool.clone();
+    let audited = |writes: &[Write]| {
+        writes.iter().any(|w| matches!(w, Write::AppendEvent(e) if e.detail.starts_with("not sent")))
+    };
+    // Between that commit and its re-read, a wrong password changes alice's record.
+    let wrong_password = move || assert!(pool.sign_in("alice", "not her password").is_err());
+    *store.after_commit.lock().unwrap() = Some((Box::new(audited), Box::new(wrong_password)));
+    f.pool.forgot_password("alice").unwrap();
+    assert!(store.after_commit.lock().unwrap().is_none(), "the hook ran");
+    let events = f.pool.admin_list_user_auth_events("alice", None).unwrap();
+    let unsent = events.iter().filter(|e| e.detail.starts_with("not sent")).count();
+    assert_eq!(unsent, 1, "{events:?}");
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

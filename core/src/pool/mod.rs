@@ -364,6 +364,16 @@ impl Carried {
     }
 }
 
+/// What became of a reservation of counts (`UserPool::reserve`).
+enum Reserved {
+    /// Committed, and the transition's writes follow it.
+    Ready,
+    /// Committed, but the user changed since: the step runs again, its counts kept.
+    Stale,
+    /// Not committed: another commit got there first.
+    Lost,
+}
+
 impl UserPool {
     /// Starts opening a pool with `config`.
     pub fn builder(config: PoolConfig) -> UserPoolBuilder {
@@ -691,14 +701,17 @@ impl UserPool {
                 // either (a revocation during the delivery itself cannot be told).
                 let also = fence.iter().cloned().collect();
                 match self.reserve(loaded.as_ref(), user.as_ref(), &messages, also, &mut writes, &mut carried) {
-                    Ok(true) => fence = self.session_fence()?,
-                    Ok(false) => continue,
+                    Ok(Reserved::Ready) => fence = self.session_fence()?,
+                    Ok(Reserved::Stale | Reserved::Lost) => continue,
                     // Answered as if sent, as a name no user has is; only the request is
                     // counted, as it is for such a name, and audited as not sent. Nothing
                     // else changes: the code the user holds stays good.
                     Err(e) if quiet_limit && e.code() == ErrorCode::LimitExceeded => {
                         let audit = self.audit_writes(unsent.clone());
-                        if !self.reserve(loaded.as_ref(), user.as_ref(), &[], audit, &mut writes, &mut carried)? {
+                        // Committed is done, stale or not: a rerun would write its audit again.
+                        if let Reserved::Lost =
+                            self.reserve(loaded.as_ref(), user.as_ref(), &[], audit, &mut writes, &mut carried)?
+                        {
                             continue;
                         }
                         return step.reply.map(|reply| Outcome { reply, user: loaded.map(|v| v.value) });
@@ -789,8 +802,7 @@ impl UserPool {
     /// destination's hourly limit and, when the transition counted a code request, the
     /// user's own count; `writes`, the transition's own, then follow it. Requests made at
     /// once all read the same counts: committing them first makes all but one run again and
-    /// find them taken, where sending first let every request send. `false` when another
-    /// commit got there first.
+    /// find them taken, where sending first let every request send.
     ///
     /// `carried.request_counted` is set once the user's count is committed: a rerun of the
     /// step does not count the request again. `also` joins the reservation's commit.
@@ -802,7 +814,7 @@ impl UserPool {
         also: Vec<Write>,
         writes: &mut [Write],
         carried: &mut Carried,
-    ) -> Result<bool> {
+    ) -> Result<Reserved> {
         let mut counted_before = carried.destinations_counted.clone();
         let fresh: Vec<&str> = messages
             .iter()
@@ -830,24 +842,28 @@ impl UserPool {
         let settings = &self.shared.settings;
         match self.store().commit(self.pool_id(), reservation) {
             Ok(()) => carried.destinations_counted.extend(fresh.into_iter().map(str::to_owned)),
-            Err(StoreError::Conflict) => return Ok(false),
-            Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded, key.clone()) => return Ok(false),
+            Err(StoreError::Conflict) => return Ok(Reserved::Lost),
+            Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded, key.clone()) => {
+                return Ok(Reserved::Lost);
+            }
             Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key, loaded.is_none())),
             Err(e) => return Err(backend(e)),
         }
-        let Some(counted) = counted else { return Ok(true) };
+        let Some(counted) = counted else { return Ok(Reserved::Ready) };
         carried.request_counted = true;
         // The transition's write replaces the counted record, if nothing else came between.
-        let Some(now) = self.store().user(self.pool_id(), &counted.sub).map_err(backend)? else { return Ok(false) };
+        let Some(now) = self.store().user(self.pool_id(), &counted.sub).map_err(backend)? else {
+            return Ok(Reserved::Stale);
+        };
         if now.value != counted {
-            return Ok(false);
+            return Ok(Reserved::Stale);
         }
         for write in writes {
             if let Write::PutUser { expect: expect @ Some(_), .. } = write {
                 *expect = Some(now.version);
             }
         }
-        Ok(true)
+        Ok(Reserved::Ready)
     }
 
     /// Counts a message to each of `destinations` against
