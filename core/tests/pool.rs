@@ -1829,6 +1829,39 @@ fn a_quiet_reset_over_the_limit_is_audited_once() {
     assert_eq!(unsent, 1, "{events:?}");
 }
 
+/// Under user-existence protection, a user deleted between the lookup of the name a caller
+/// gave and the step is answered as a name no user has, not `UserNotFoundException`, which
+/// told the caller the name was a user's a moment ago.
+#[test]
+fn a_user_deleted_between_lookup_and_step_is_answered_as_unknown() {
+    type Call = fn(&UserPool) -> Result<(), userpool::Error>;
+    let calls: [(&str, Call, Option<ErrorCode>); 5] = [
+        ("sign_in", |p| p.sign_in("alice", PW).map(drop), Some(ErrorCode::NotAuthorized)),
+        ("forgot_password", |p| p.forgot_password("alice").map(drop), None),
+        ("resend_sign_up_code", |p| p.resend_sign_up_code("alice").map(drop), None),
+        ("confirm_sign_up", |p| p.confirm_sign_up("alice", "123456"), Some(ErrorCode::CodeMismatch)),
+        (
+            "confirm_forgot_password",
+            |p| p.confirm_forgot_password("alice", "123456", "a new passphrase 2"),
+            Some(ErrorCode::CodeMismatch),
+        ),
+    ];
+    for (name, call, expected) in calls {
+        let store = Arc::new(Interposed::new(MemoryStore::new()));
+        let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+        if name == "resend_sign_up_code" || name == "confirm_sign_up" {
+            f.pool.sign_up("alice", PW, email("alice")).unwrap();
+        } else {
+            confirmed(&f, "alice");
+        }
+        let pool = f.pool.clone();
+        *store.after_key_read.lock().unwrap() = Some(Box::new(move || pool.admin_delete_user("alice").unwrap()));
+        let answer = call(&f.pool).map_err(|e| e.code());
+        assert!(store.after_key_read.lock().unwrap().is_none(), "{name}: the hook ran");
+        assert_eq!(answer.err(), expected, "{name}");
+    }
+}
+
 /// A reset whose user changes between the commit of its counts and the re-read that follows
 /// runs again, with a new code to the same address: that message is counted once, not twice,
 /// against the address's hourly limit.

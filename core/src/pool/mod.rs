@@ -970,8 +970,19 @@ impl UserPool {
         let Some(found) = self.find(username)? else {
             return Err(if self.protects() { Error::code_mismatch() } else { Error::user_not_found() });
         };
-        self.drive(Target::Sub(&found.value.sub), &Input::ConfirmSignUp { code: Zeroizing::new(code.to_owned()) })?;
-        Ok(())
+        let input = Input::ConfirmSignUp { code: Zeroizing::new(code.to_owned()) };
+        self.unless_gone(self.drive(Target::Sub(&found.value.sub), &input).map(drop), || Err(Error::code_mismatch()))
+    }
+
+    /// The answer of a step for a user found by the name a caller gave, in an operation anyone
+    /// may call. Should the user be deleted between the lookup and the step, its
+    /// `UserNotFoundException` would tell the caller, under user-existence protection, that
+    /// the name was a user's a moment ago: `unknown` answers as for a name no user has.
+    fn unless_gone<T>(&self, result: Result<T>, unknown: impl FnOnce() -> Result<T>) -> Result<T> {
+        match result {
+            Err(e) if e.code() == ErrorCode::UserNotFound && self.protects() => unknown(),
+            other => other,
+        }
     }
 
     /// Sends a new confirmation code (the old one stops working).
@@ -991,8 +1002,11 @@ impl UserPool {
         if !found.value.enabled {
             return Err(Error::not_authorized("User is disabled."));
         }
-        match self.drive(Target::Sub(&found.value.sub), &Input::ResendSignUpCode)?.reply {
-            Reply::Delivery(Some(d)) => Ok(d),
+        let outcome = self
+            .unless_gone(self.drive(Target::Sub(&found.value.sub), &Input::ResendSignUpCode).map(Some), || Ok(None))?;
+        match outcome.map(|o| o.reply) {
+            Some(Reply::Delivery(Some(d))) => Ok(d),
+            None => self.unknown_code_request(username, user::sign_up_code_attribute(&self.shared.settings, username)),
             _ => Err(Error::internal("unexpected reply to resend")),
         }
     }
@@ -1018,7 +1032,12 @@ impl UserPool {
         };
         let account = flow::display_username(&self.shared.settings, &found.value);
         let sub = found.value.sub;
-        let started = self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt)?;
+        let started = match self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt) {
+            Err(e) if e.code() == ErrorCode::UserNotFound && self.protects() => {
+                return Err(self.unknown_sign_in(username, password));
+            }
+            other => other?,
+        };
         let (hash, changed_ms_checked) = match started.reply {
             Reply::CheckPassword { ref hash, changed_ms } => (hash.clone(), changed_ms),
             // Answered before any password is checked: a user who has none.
@@ -1038,7 +1057,7 @@ impl UserPool {
             rehash,
             setup_secret: setup.sealed.clone(),
         };
-        let outcome = self.drive(Target::Sub(&sub), &input)?;
+        let outcome = self.unless_gone(self.drive(Target::Sub(&sub), &input), || Err(Error::bad_credentials()))?;
         self.sign_in_result(outcome, Some(&setup), &account)
     }
 
@@ -1783,8 +1802,10 @@ impl UserPool {
             };
         };
         let input = Input::ForgotPassword { name: username.to_owned() };
-        match self.drive(Target::Sub(&found.value.sub), &input)?.reply {
-            Reply::Delivery(Some(d)) => Ok(d),
+        let outcome = self.unless_gone(self.drive(Target::Sub(&found.value.sub), &input).map(Some), || Ok(None))?;
+        match outcome.map(|o| o.reply) {
+            Some(Reply::Delivery(Some(d))) => Ok(d),
+            None => self.unknown_code_request(username, user::recovery_attribute(&self.shared.settings)),
             _ => Err(Error::internal("unexpected reply to forgot-password")),
         }
     }
@@ -1808,8 +1829,7 @@ impl UserPool {
             password_hash,
             password: Zeroizing::new(new_password.to_owned()),
         };
-        self.drive(Target::Sub(&found.value.sub), &input)?;
-        Ok(())
+        self.unless_gone(self.drive(Target::Sub(&found.value.sub), &input).map(drop), || Err(Error::code_mismatch()))
     }
 
     // ── administration ──────────────────────────────────────────────────────────────────

@@ -92,6 +92,8 @@ pub(crate) struct Interposed<S> {
     /// One entry taken per read of a family by id: a hook to run after that read, or none.
     #[allow(clippy::type_complexity, reason = "a test hook, spelled out where it is used")]
     pub(crate) on_family_reads: Mutex<std::collections::VecDeque<Option<Box<dyn FnOnce() + Send>>>>,
+    /// Runs once, right after the next lookup of a user by a key (a name) returns.
+    pub(crate) after_key_read: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// While set, every read of a pool record (keys, groups, counts) fails.
     pub(crate) failing_record_reads: std::sync::atomic::AtomicBool,
     /// Runs once, after the first successful commit that `when` picks out of its writes.
@@ -116,6 +118,7 @@ impl<S: Store> Interposed<S> {
             after_sessions_read: Mutex::new(None),
             on_sessions_read: Mutex::new(None),
             on_family_reads: Mutex::new(std::collections::VecDeque::new()),
+            after_key_read: Mutex::new(None),
             failing_record_reads: std::sync::atomic::AtomicBool::new(false),
             after_commit: Mutex::new(None),
             _keep: None,
@@ -134,7 +137,12 @@ impl<S: Store> Store for Interposed<S> {
         self.store.user(pool, sub)
     }
     fn user_by_key(&self, pool: &str, key: &str) -> Result<Option<Versioned<UserRecord>>, StoreError> {
-        self.store.user_by_key(pool, key)
+        let read = self.store.user_by_key(pool, key);
+        let hook = self.after_key_read.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        read
     }
     fn user_version(&self, pool: &str, sub: &str) -> Result<Option<u64>, StoreError> {
         self.store.user_version(pool, sub)
