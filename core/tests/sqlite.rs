@@ -591,15 +591,21 @@ fn an_older_file_with_a_record_it_cannot_decode_still_opens() {
     assert_eq!(indexed(&store, "email", "bob@", true), Vec::<String>::new());
 }
 
+/// A pool on a new file (in a directory removed with the returned `TempDir`), and its store.
+fn pool_on_a_file() -> (TempDir, PathBuf, Arc<SqliteStore>, UserPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let pool = UserPool::builder(pool_config("")).store(Arc::clone(&store) as Arc<dyn Store>).open().unwrap();
+    (dir, path, store, pool)
+}
+
 /// A group whose definition is deleted is gone, whatever its members' sweep meets: here a
 /// member's record that cannot be read fails the sweep's page. The delete answers success (a
 /// retry would answer "not found"), and the memberships left behind grant nothing.
 #[test]
 fn a_group_deleted_is_gone_though_a_member_cannot_be_swept() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = Arc::new(SqliteStore::open(&path).unwrap());
-    let pool = UserPool::builder(pool_config("")).store(Arc::clone(&store) as Arc<dyn Store>).open().unwrap();
+    let (_dir, path, _store, pool) = pool_on_a_file();
     pool.create_group("g", None, None).unwrap();
     let mut subs = Vec::new();
     for name in ["alice", "bob"] {
@@ -619,10 +625,7 @@ fn a_group_deleted_is_gone_though_a_member_cannot_be_swept() {
 
 #[test]
 fn an_administrator_deletes_a_user_whose_record_cannot_be_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store = Arc::new(SqliteStore::open(&path).unwrap());
-    let pool = UserPool::builder(pool_config("")).store(Arc::clone(&store) as Arc<dyn Store>).open().unwrap();
+    let (_dir, path, store, pool) = pool_on_a_file();
     let mut subs = Vec::new();
     for name in ["alice", "bob", "carol", "dave"] {
         subs.push(pool.admin_create_user(name, email(name), None, false).unwrap().user.sub);

@@ -1032,12 +1032,9 @@ impl UserPool {
         };
         let account = flow::display_username(&self.shared.settings, &found.value);
         let sub = found.value.sub;
-        let started = match self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt) {
-            Err(e) if e.code() == ErrorCode::UserNotFound && self.protects() => {
-                return Err(self.unknown_sign_in(username, password));
-            }
-            other => other?,
-        };
+        let started = self.unless_gone(self.drive(Target::Sub(&sub), &Input::StartPasswordAttempt), || {
+            Err(self.unknown_sign_in(username, password))
+        })?;
         let (hash, changed_ms_checked) = match started.reply {
             Reply::CheckPassword { ref hash, changed_ms } => (hash.clone(), changed_ms),
             // Answered before any password is checked: a user who has none.
