@@ -2133,6 +2133,53 @@ fn a_preferred_username_alias_is_set_after_confirmation() {
     assert_eq!(f.pool.admin_get_user("ally").unwrap().username, "ann");
 }
 
+/// Usernames and `preferred_username` aliases are one namespace, since a sign-in by a name
+/// tries both: nobody may take another user's username as their alias, nor another's alias
+/// as a new username (a sign-in by it would reach the new account, a reset by it would send
+/// the code there). Users written before this rule are checked as well. In either store.
+#[test]
+fn usernames_and_preferred_usernames_are_one_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores: [Arc<dyn Store>; 2] =
+        [Arc::new(MemoryStore::new()), Arc::new(userpool::SqliteStore::open(dir.path().join("pool.sqlite3")).unwrap())];
+    let alias = |value: &str| Attributes::from([("preferred_username".to_owned(), value.to_owned())]);
+    for store in stores {
+        // Dan is made before the alias is configured: he holds his username's key alone.
+        let before = fixture_on(Arc::clone(&store), config("pool_id = 'names'"));
+        confirmed(&before, "dan");
+        drop(before);
+        let f = fixture_on(
+            Arc::clone(&store),
+            config("pool_id = 'names'\n[sign_in]\nalias_attributes = ['preferred_username']"),
+        );
+        confirmed(&f, "ann");
+        f.pool.admin_update_user_attributes("ann", alias("ally")).unwrap();
+
+        for refused in [
+            f.pool.sign_up("ally", PW, email("ally")).map(|_| ()),
+            f.pool.admin_create_user("ally", email("ally"), Some(PW), false).map(|_| ()),
+        ] {
+            assert_eq!(refused.unwrap_err().code(), ErrorCode::UsernameExists);
+        }
+        let imported = ImportUser { username: "ally".into(), ..ImportUser::default() };
+        let outcome = f.pool.admin_import_users(vec![imported]).unwrap();
+        assert_eq!(outcome[0].as_ref().unwrap_err().code(), ErrorCode::UsernameExists);
+
+        confirmed(&f, "bob");
+        let bob = signed_in(&f, "bob");
+        for taken in ["ann", "dan"] {
+            let refused = f.pool.update_user_attributes(&bob.access_token, alias(taken)).unwrap_err();
+            assert_eq!(refused.code(), ErrorCode::AliasExists, "{taken}: {refused}");
+            let refused = f.pool.admin_update_user_attributes("bob", alias(taken)).unwrap_err();
+            assert_eq!(refused.code(), ErrorCode::AliasExists, "{taken}: {refused}");
+        }
+        f.pool.update_user_attributes(&bob.access_token, alias("bob")).unwrap();
+        assert_eq!(f.pool.admin_get_user("ally").unwrap().username, "ann");
+        assert_eq!(f.pool.admin_get_user("bob").unwrap().username, "bob");
+        assert_eq!(f.pool.admin_get_user("dan").unwrap().username, "dan");
+    }
+}
+
 /// A refresh with a client secret proves it with SECRET_HASH over the internal username, as
 /// Cognito's clients compute it (the sub, where users sign in by email), or over an address
 /// the user signs in by: the one they signed up with, or the other once verified.

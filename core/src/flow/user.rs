@@ -121,15 +121,36 @@ fn keys_of(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<Stri
             }
         }
         UsernameMode::Username => {
+            // Usernames and `preferred_username`s are one namespace, as a sign-in by a name
+            // tries both: a username holds the alias of its own value too, so that nobody
+            // else's `preferred_username` may be it, nor a new username somebody's alias.
+            if settings.aliases.contains("preferred_username") {
+                keys.push(preferred_username_key(settings, &user.username));
+            }
             for attr in &settings.aliases {
                 let counts = attr == "preferred_username" || user.is_verified(attr);
                 if let (true, Some(value)) = (counts, user.attributes.get(attr)) {
-                    keys.push(format!("a:{}", attributes::alias_key(settings, attr, value)));
+                    let key = format!("a:{}", attributes::alias_key(settings, attr, value));
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
                 }
             }
         }
     }
     keys
+}
+
+/// The key of `name` as a `preferred_username` alias.
+fn preferred_username_key(settings: &Settings, name: &str) -> String {
+    format!("a:{}", attributes::alias_key(settings, "preferred_username", name))
+}
+
+/// The username key of the same name as a `preferred_username` alias `key`: a user written
+/// before usernames held their alias key (see [`index_keys`]) holds only this one, which a
+/// new `preferred_username` must not be either. `None` for any other key.
+pub(crate) fn username_twin(key: &str) -> Option<String> {
+    key.strip_prefix("a:preferred_username:").map(|name| format!("u:{name}"))
 }
 
 /// The addresses `user` signs in by, in a pool whose users sign up with an email or a phone
@@ -1146,9 +1167,16 @@ fn changed_memberships(u: &UserRecord, mut next: UserRecord, ctx: &Ctx<'_>) -> S
 /// or phone number, in a pool that signs in by them) is `UsernameExists`; an address an
 /// existing user changes to, or verifies, is `AliasExists`, the only one Cognito's attribute
 /// operations and ConfirmSignUp answer.
-pub(crate) fn taken_error(settings: &Settings, key: &str, new_user: bool) -> Error {
-    let username = key.starts_with("u:") || matches!(settings.username_mode, UsernameMode::Attributes { .. });
-    if new_user && username {
+///
+/// `new_user` is the user being made, if one is: a key of their username (its own, or the
+/// alias key it holds as well) is a username taken.
+pub(crate) fn taken_error(settings: &Settings, key: &str, new_user: Option<&UserRecord>) -> Error {
+    let username = |user: &UserRecord| {
+        key.starts_with("u:")
+            || matches!(settings.username_mode, UsernameMode::Attributes { .. })
+            || key == preferred_username_key(settings, &user.username)
+    };
+    if new_user.is_some_and(username) {
         Error::new(ErrorCode::UsernameExists, "An account with the given username already exists.")
     } else {
         Error::new(ErrorCode::AliasExists, "An account with the given email or phone number already exists.")

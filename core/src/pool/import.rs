@@ -74,8 +74,8 @@ impl UserPool {
             if checked {
                 // Taken since the check (a concurrent writer): drop the last claimant.
                 if let Some(last) = pending.iter().rposition(|(_, _, keys)| keys.contains(&key)) {
-                    let (index, _, _) = pending.remove(last);
-                    outcomes[index] = Err(user::taken_error(settings, &key, true));
+                    let (index, user, _) = pending.remove(last);
+                    outcomes[index] = Err(user::taken_error(settings, &key, Some(&user)));
                 }
             } else {
                 // The first collision: drop every user whose key is already held, or is
@@ -86,15 +86,13 @@ impl UserPool {
                 for (index, user, keys) in pending {
                     let mut taken = None;
                     for k in &keys {
-                        if claimed.contains(k)
-                            || self.store().user_sub_by_key(self.pool_id(), k).map_err(backend)?.is_some()
-                        {
+                        if claimed.contains(k) || self.taken(k)? {
                             taken = Some(k.clone());
                             break;
                         }
                     }
                     match taken {
-                        Some(k) => outcomes[index] = Err(user::taken_error(settings, &k, true)),
+                        Some(k) => outcomes[index] = Err(user::taken_error(settings, &k, Some(&user))),
                         None => {
                             // Only a user who is kept holds their keys: a refused one's
                             // username stays free for a later row.
@@ -113,6 +111,17 @@ impl UserPool {
             }
         }
         Ok(outcomes)
+    }
+
+    /// Whether another user holds `key`, or, for a `preferred_username` key, its username
+    /// twin (see [`user::username_twin`]).
+    fn taken(&self, key: &str) -> Result<bool> {
+        for checked in std::iter::once(key.to_owned()).chain(user::username_twin(key)) {
+            if self.store().user_sub_by_key(self.pool_id(), &checked).map_err(backend)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn import_record(

@@ -678,10 +678,13 @@ impl UserPool {
                         (Some(_), Some(before)) => user::claimed_keys(settings, &before.value),
                         _ => Vec::new(),
                     };
+                    let new_user = expect.is_none().then_some(next);
                     for key in user::claimed_keys(settings, next).iter().filter(|key| !held.contains(key)) {
-                        let holder = self.store().user_sub_by_key(self.pool_id(), key).map_err(backend)?;
-                        if holder.is_some_and(|holder| holder.value != next.sub) {
-                            return Err(user::taken_error(settings, key, expect.is_none()));
+                        for checked in std::iter::once(key.clone()).chain(user::username_twin(key)) {
+                            let holder = self.store().user_sub_by_key(self.pool_id(), &checked).map_err(backend)?;
+                            if holder.is_some_and(|holder| holder.value != next.sub) {
+                                return Err(user::taken_error(settings, key, new_user));
+                            }
                         }
                     }
                 }
@@ -741,7 +744,9 @@ impl UserPool {
                     Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded.as_ref(), key.clone()) => {
                         continue;
                     }
-                    Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key, loaded.is_none())),
+                    Err(StoreError::Taken(key)) => {
+                        return Err(user::taken_error(settings, &key, user.as_ref().filter(|_| loaded.is_none())));
+                    }
                     Err(e) => return Err(backend(e)),
                 }
             }
@@ -791,7 +796,7 @@ impl UserPool {
             if holder.is_none_or(|holder| holder.value == recipient.sub) {
                 kept.push(message);
             } else if !quietly {
-                return Err(user::taken_error(settings, &key, false));
+                return Err(user::taken_error(settings, &key, None));
             }
         }
         *messages = kept;
@@ -846,7 +851,9 @@ impl UserPool {
             Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded, key.clone()) => {
                 return Ok(Reserved::Lost);
             }
-            Err(StoreError::Taken(key)) => return Err(user::taken_error(settings, &key, loaded.is_none())),
+            Err(StoreError::Taken(key)) => {
+                return Err(user::taken_error(settings, &key, next.filter(|_| loaded.is_none())));
+            }
             Err(e) => return Err(backend(e)),
         }
         let Some(counted) = counted else { return Ok(Reserved::Ready) };
