@@ -494,7 +494,7 @@ fn a_pool_sealed_with_an_encryption_key_is_administered_with_its_key_file() {
 
     let out = run(&["users", "list"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("encrypted secrets"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sealed with an encryption key"));
     let out = run(&["users", "list", "--encryption-key-file", "short.hex"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("short.hex: an encryption key is 32 bytes"));
     // An import into a new file with a key that cannot be read makes no file.

@@ -832,8 +832,11 @@ fn the_encryption_key_seals_secrets_at_rest() {
     let code_key = store.secret("sealed", "code_key").unwrap().unwrap().value;
     assert!(code_key.starts_with(b"upseal1:"));
     drop(pool);
-    assert!(open(None).is_err(), "sealed secrets need the key");
-    assert!(open(Some(&[7u8; 32])).is_err(), "a wrong key is refused");
+    for (refused, why) in [(open(None), "sealed secrets need the key"), (open(Some(&[7u8; 32])), "a wrong key")] {
+        let refused = refused.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidUserPoolConfiguration, "{why}: {refused}");
+        assert!(refused.message().contains("encryption key"), "{refused}");
+    }
     let jwks_before = open(Some(&key)).unwrap().jwks();
     assert_eq!(open(Some(&key)).unwrap().jwks(), jwks_before, "the same keys come back");
 }

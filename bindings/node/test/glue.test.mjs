@@ -394,6 +394,11 @@ describe('errors', () => {
     const path = join(dir, 'new.sqlite3')
     await rejectsWith(UserPool.open({ path, encryptionKey: new Uint8Array(5) }), { code: 'InvalidParameterException' })
     assert.equal(existsSync(path), false)
+    // A sealed pool opens with its own key only: another, or none, is the host's configuration.
+    ;(await UserPool.open({ path, encryptionKey: new Uint8Array(32).fill(1) })).close()
+    for (const encryptionKey of [new Uint8Array(32).fill(2), undefined]) {
+      await rejectsWith(UserPool.open({ path, encryptionKey }), { code: 'InvalidUserPoolConfigurationException' })
+    }
     rmSync(dir, { recursive: true })
     await rejectsWith(
       UserPool.open({ config: { toJSON: () => undefined } }),

@@ -725,6 +725,14 @@ def test_an_open_refused_for_its_key_makes_no_file(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+def test_a_sealed_pool_opens_with_its_own_key_only(tmp_path: Path) -> None:
+    path = tmp_path / "sealed.sqlite3"
+    userpool.UserPool.open(path=path, config=fast_config(), encryption_key=bytes([1]) * 32).close()
+    for key in (bytes([2]) * 32, None):
+        with pytest.raises(userpool.InvalidUserPoolConfigurationError, match="encryption key"):
+            userpool.UserPool.open(path=path, config=fast_config(), encryption_key=key)
+
+
 def test_every_public_method_of_the_core_pool_is_forwarded() -> None:
     """A method added to core's UserPool must appear here (and in the stub and aio)."""
     core = "".join(p.read_text() for p in sorted((REPO / "core" / "src" / "pool").glob("*.rs")))

@@ -6,7 +6,7 @@
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 const PREFIX: &[u8] = b"upseal1:";
 
@@ -50,12 +50,13 @@ impl Sealer {
         let sealed = stored.starts_with(PREFIX);
         match (&self.key, sealed) {
             (None, false) => Ok(Zeroizing::new(stored.to_vec())),
-            (None, true) => {
-                Err(Error::internal("the store holds encrypted secrets; open the pool with its encryption key"))
-            }
-            (Some(_), false) => {
-                Err(Error::internal("the store holds unencrypted secrets but an encryption key was given"))
-            }
+            (None, true) => Err(misconfigured(
+                "the pool's secrets are sealed with an encryption key: open it with that key (`encryption_key`)",
+            )),
+            (Some(_), false) => Err(misconfigured(
+                "an encryption key was given, but the pool's secrets are stored unsealed: open it without one \
+                 (a pool cannot be sealed after it is made)",
+            )),
             (Some(key), true) => {
                 let rest = &stored[PREFIX.len()..];
                 if rest.len() < NONCE_LEN {
@@ -66,13 +67,24 @@ impl Sealer {
                 let mut buf = Zeroizing::new(body.to_vec());
                 let plain_len = key
                     .open_in_place(nonce, Aad::from(label.as_bytes()), &mut buf)
-                    .map_err(|_| Error::internal("a sealed secret could not be opened: wrong encryption key?"))?
+                    .map_err(|_| {
+                        misconfigured(
+                            "the pool's secrets do not open with this encryption key: open it with the key it was \
+                             made with (or its stored secrets were altered)",
+                        )
+                    })?
                     .len();
                 buf.truncate(plain_len);
                 Ok(buf)
             }
         }
     }
+}
+
+/// A key that does not fit the pool is the host's configuration, not a fault of the
+/// library: the error says which option to fix.
+fn misconfigured(message: &'static str) -> Error {
+    Error::new(ErrorCode::InvalidUserPoolConfiguration, message)
 }
 
 impl std::fmt::Debug for Sealer {

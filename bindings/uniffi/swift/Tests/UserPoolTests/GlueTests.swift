@@ -191,6 +191,20 @@ final class GlueTests: XCTestCase {
         XCTAssertEqual(signedIn.nextStep, .done)
     }
 
+    func testASealedPoolOpensWithItsOwnKeyOnly() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("sealed.sqlite3").path
+        do {
+            _ = try await UserPool.open(path: path, config: fastConfig, encryptionKey: Data(repeating: 1, count: 32))
+        }
+        for key in [Data(repeating: 2, count: 32), nil] {
+            let refused = await authError { _ = try await UserPool.open(path: path, config: fastConfig, encryptionKey: key) }
+            XCTAssertEqual(refused?.code, "InvalidUserPoolConfigurationException")
+        }
+    }
+
     func testExistingOnlyOpensWhatIsThereAndCreatesNothing() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

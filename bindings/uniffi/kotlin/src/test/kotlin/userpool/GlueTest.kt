@@ -224,6 +224,18 @@ class GlueTest {
     }
 
     @Test
+    fun `a sealed pool opens with its own key only`(@TempDir dir: Path): Unit = runBlocking {
+        val path = dir.resolve("sealed.sqlite3").toString()
+        UserPool.open(path = path, config = FAST_CONFIG, encryptionKey = ByteArray(32) { 1 }).close()
+        for (key in listOf(ByteArray(32) { 2 }, null)) {
+            val refused = assertThrows<AuthException.InvalidUserPoolConfigurationException> {
+                runBlocking { UserPool.open(path = path, config = FAST_CONFIG, encryptionKey = key) }
+            }
+            assertTrue(refused.message!!.contains("encryption key"), refused.message)
+        }
+    }
+
+    @Test
     fun `existingOnly opens what is there and creates nothing`(@TempDir dir: Path): Unit = runBlocking {
         val missing = dir.resolve("missing.sqlite3")
         val notThere = assertThrows<AuthException.InvalidParameterException> {
