@@ -1749,6 +1749,27 @@ fn a_step_whose_session_was_signed_out_meanwhile_changes_and_sends_nothing() {
     assert!(store.after_commit.lock().unwrap().is_none(), "the hook ran");
 }
 
+/// A refresh that rotates nothing (`refresh_rotation = false`) writes nothing, yet answers no
+/// tokens for a session signed out between its read of the session and its answer: it reads
+/// the session again once its tokens are made. Else a JWKS verifier, which cannot see the
+/// sign-out, would take tokens issued after it.
+#[test]
+fn a_refresh_without_rotation_answers_nothing_for_a_session_signed_out_meanwhile() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f =
+        fixture_on(store.clone(), config("pool_id = 'local_test'\n[[clients]]\nid = 'kept'\nrefresh_rotation = false"));
+    confirmed(&f, "alice");
+    let kept = f.pool.with_client("kept", None).unwrap();
+    let session = kept.sign_in("alice", PW).unwrap().tokens.unwrap();
+    assert_eq!(kept.refresh(&session.refresh_token).unwrap().refresh_token, session.refresh_token);
+    let (pool, refresh_token) = (kept.clone(), session.refresh_token.clone());
+    *store.after_hash_read.lock().unwrap() = Some(Box::new(move || pool.sign_out(&refresh_token).unwrap()));
+    let refused = kept.refresh(&session.refresh_token).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::NotAuthorized);
+    assert_eq!(refused.message(), "Refresh Token has been revoked");
+    assert!(store.after_hash_read.lock().unwrap().is_none(), "the hook ran");
+}
+
 /// A user's own sign-out everywhere is not fenced on the session it ends: a holder who keeps
 /// refreshing that session cannot make it lose every rerun.
 #[test]

@@ -1506,6 +1506,13 @@ impl UserPool {
             }
         }
         if writes.is_empty() {
+            // A refresh that rotates nothing writes nothing: its tokens, made by now, stand
+            // only if the session is still as read, or a sign-out that landed meanwhile would
+            // be followed by tokens a JWKS verifier takes. A changed session reruns.
+            if step.reply.is_ok() {
+                let now = self.store().family(self.pool_id(), &found.value.id).map_err(backend)?;
+                return Ok(now.is_some_and(|now| now.version == found.version));
+            }
             return Ok(true);
         }
         match self.store().commit(self.pool_id(), writes) {

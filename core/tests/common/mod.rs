@@ -94,6 +94,8 @@ pub(crate) struct Interposed<S> {
     pub(crate) on_family_reads: Mutex<std::collections::VecDeque<Option<Box<dyn FnOnce() + Send>>>>,
     /// Runs once, right after the next lookup of a user by a key (a name) returns.
     pub(crate) after_key_read: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// Runs once, right after the next lookup of a session by a refresh token's hash returns.
+    pub(crate) after_hash_read: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// While set, every read of a pool record (keys, groups, counts) fails.
     pub(crate) failing_record_reads: std::sync::atomic::AtomicBool,
     /// Runs once, after the first successful commit that `when` picks out of its writes.
@@ -119,6 +121,7 @@ impl<S: Store> Interposed<S> {
             on_sessions_read: Mutex::new(None),
             on_family_reads: Mutex::new(std::collections::VecDeque::new()),
             after_key_read: Mutex::new(None),
+            after_hash_read: Mutex::new(None),
             failing_record_reads: std::sync::atomic::AtomicBool::new(false),
             after_commit: Mutex::new(None),
             _keep: None,
@@ -179,7 +182,12 @@ impl<S: Store> Store for Interposed<S> {
         read
     }
     fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
-        self.store.family_by_hash(pool, hash)
+        let read = self.store.family_by_hash(pool, hash);
+        let hook = self.after_hash_read.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        read
     }
     fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
         let read = self.store.families_of(pool, sub);
