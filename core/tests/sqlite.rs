@@ -381,6 +381,29 @@ fn spoil_record(path: &Path, sub: &str) {
     assert_eq!(spoiled, 1);
 }
 
+/// A deleted user's record and keys are zeroed in the file's pages, not left in their free
+/// space: a stolen copy of the file does not hold them (once the journal is checkpointed, as
+/// it is in time; SQLite's `secure_delete = FAST`).
+#[test]
+fn a_deleted_user_leaves_nothing_in_the_file() {
+    let marker = "Wilhelmina-Marker-7f3a";
+    let mut users: Vec<UserRecord> = (0..20).map(|i| sample_user(&format!("s{i}"), &format!("user{i}"))).collect();
+    users[7].attributes.insert("name".into(), marker.into());
+    users[7].username = marker.to_lowercase();
+    let (_dir, path, store) = file_with(users);
+    let holds = |path: &Path| {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+        drop(conn);
+        let bytes = std::fs::read(path).unwrap();
+        [marker.as_bytes(), marker.to_lowercase().as_bytes()].iter().any(|m| bytes.windows(m.len()).any(|w| w == *m))
+    };
+    assert!(holds(&path), "the control: the file holds the user before the deletion");
+    store.commit("p1", vec![Write::DeleteUser { sub: "s7".into(), expect: 1 }]).unwrap();
+    assert!(!holds(&path), "the deleted user's record or keys are still in the file");
+    assert_eq!(integrity(&path), "ok");
+}
+
 #[test]
 fn a_record_that_no_longer_decodes_can_still_be_deleted() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
@@ -1060,6 +1083,22 @@ fn a_directory_or_an_empty_path_is_a_clear_error() {
     assert_eq!(err.code(), ErrorCode::InvalidParameter);
     assert!(err.message().contains("is a directory"), "{err}");
     assert_eq!(SqliteStore::open("").unwrap_err().code(), ErrorCode::InvalidParameter);
+}
+
+/// Names SQLite reads as something other than a file are refused before anything is made:
+/// `:memory:` (a stray file of that name was left in the working directory, and the open
+/// failed on the WAL check) and a path with a NUL (rusqlite refused it as an internal error).
+#[test]
+fn a_path_sqlite_would_not_read_as_a_file_is_refused() {
+    let err = SqliteStore::open(":memory:").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("open the pool without a path"), "{err}");
+    assert!(!Path::new(":memory:").exists(), "a file was made");
+    let dir = tempfile::tempdir().unwrap();
+    let err = SqliteStore::open(dir.path().join("a\0b.sqlite3")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("NUL"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a file was made");
 }
 
 #[cfg(unix)]

@@ -13,7 +13,8 @@
 //!   writer is busy are grouped into its next transaction, so one fsync carries many of
 //!   them (group commit); none is answered before its transaction is durable. Other
 //!   processes on the same file wait for the write lock (`busy_timeout`). Reads run on a
-//!   small pool of read-only connections, each statement one consistent snapshot.
+//!   small pool of read-only connections, each statement one consistent snapshot (a page of a
+//!   filtered listing may take several).
 //! - **Schema.** Migrations run on open, inside a write transaction, and are recorded in
 //!   `userpool_schema`; a file written by a newer library is refused. Every table is named
 //!   `userpool_*`, so the pools can live in the app's own database file.
@@ -602,6 +603,8 @@ impl SqliteStore {
     ) -> Result<UserPage, StoreError> {
         let row = |sub: &String| format!("user {sub}");
         self.page(limit, after.map(str::to_owned), keep, Clone::clone, row, |cursor, chunk| {
+            // A cursor before the range (none the store gives) starts it from its beginning.
+            let cursor = cursor.filter(|cursor| cursor.as_str() >= low);
             self.read(|c| {
                 // Two statements, so that each seeks straight to where it starts.
                 let sql = if cursor.is_none() {
@@ -677,6 +680,17 @@ fn check_path(path: &Path) -> Result<()> {
     let invalid = |why: String| Error::new(ErrorCode::InvalidParameter, format!("{}: {why}", path.display()));
     if path.as_os_str().is_empty() {
         return Err(Error::new(ErrorCode::InvalidParameter, "the pool database path is empty"));
+    }
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(Error::new(ErrorCode::InvalidParameter, "the pool database path contains a NUL character"));
+    }
+    // SQLite's name for a database in memory, which would not be this file, nor survive.
+    if path.as_os_str() == ":memory:" {
+        return Err(invalid(
+            "is SQLite's name for a database in memory: open the pool without a path for one in memory, or \
+             name a file (./:memory: for a file of that name)"
+                .into(),
+        ));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
         && !parent.is_dir()
@@ -760,6 +774,10 @@ fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqli
     // ignores the flag.
     conn.pragma_update(None, "fullfsync", "ON")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // What a write deletes or replaces (an old password hash, a deleted user's attributes, a
+    // TOTP secret) is zeroed in the pages it rewrites, not left in their free space for a
+    // stolen copy to read. FAST costs no I/O; pages freed whole keep theirs until reused.
+    conn.pragma_update(None, "secure_delete", "FAST")?;
     // One plan per statement, whatever the bound values: without this, SQLite may mark a cached
     // statement for re-preparation whenever a parameter is bound (a parse on every lookup).
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
