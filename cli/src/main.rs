@@ -145,6 +145,8 @@ enum UsersAction {
     /// attribute (made by an administrator, before their first sign-in), whose rows an
     /// import refuses. What the format cannot carry (a user disabled, group memberships) is
     /// counted on standard error, and so are values that a spreadsheet would run as formulas.
+    /// An import makes each user anew, as Cognito's does: a new sub, no password (they reset
+    /// it: RESET_REQUIRED), no MFA settings, new creation times.
     Export {
         #[command(flatten)]
         pool: PoolArgs,
@@ -330,6 +332,7 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
         builder = builder.sqlite(file, SqliteOptions::default());
     }
     let pool = builder.open().map_err(err)?;
+    refuse_a_pool_with_users_of_its_own(&pool)?;
     let place = file.map_or_else(|| "in memory".to_owned(), |f| format!("in {}", f.display()));
     say!("userpool demo — pool `{}` {place}, issuer {}", pool.pool_id(), pool.issuer());
     // Each run on a kept pool signs up a user of its own: alice, then alice2, alice3, …
@@ -439,14 +442,49 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
     say!("\nThe whole journey ran. Public keys for your API gateway: pool.jwks() →\n    {}", short(&pool.jwks()));
     if let Some(file) = file {
         say!(
-            "The pool is kept in {}: `cargo run -p userpool-cli -- users list --pool {} --pool-id {}` shows its \
-             users.",
+            "The pool is kept in {}: `{} users list --pool {} --pool-id {}` shows its users.",
             file.display(),
+            this_command(),
             shell_word(&file.display().to_string()),
             pool.pool_id()
         );
     }
     Ok(())
+}
+
+/// The demo makes a user whose password is in this source and prints their authenticator's
+/// secret: given an app's own pool (`--pool` with its file and `--config`), it must not put
+/// such an account among real ones. A pool holding only the demo's users (`alice`, `alice2`,
+/// …) takes another run.
+fn refuse_a_pool_with_users_of_its_own(pool: &UserPool) -> Result<(), String> {
+    let demo_user = |name: &str| name.strip_prefix("alice").is_some_and(|run| run.chars().all(|c| c.is_ascii_digit()));
+    let mut token: Option<String> = None;
+    loop {
+        let page = pool.list_users(None, None, token.as_deref()).map_err(|e| e.to_string())?;
+        if let Some(user) = page.users.iter().find(|u| !demo_user(&u.username)) {
+            return Err(format!(
+                "pool `{}` holds users other than the demo's ({} among them): the demo makes an account whose \
+                 password is published, so it runs only on a pool of its own (another --pool file, or --memory)",
+                pool.pool_id(),
+                shell_word(&user.username)
+            ));
+        }
+        match page.pagination_token {
+            Some(next) => token = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// How the user runs this program: through cargo from a checkout (the README's way), or as
+/// installed.
+fn this_command() -> String {
+    let exe = std::env::current_exe().unwrap_or_default();
+    if exe.components().any(|c| c.as_os_str() == "target") {
+        "cargo run -p userpool-cli --".to_owned()
+    } else {
+        exe.file_name().map_or_else(|| "userpool".to_owned(), |name| shell_word(&name.to_string_lossy()))
+    }
 }
 
 /// `word` as one word of a POSIX shell's command line: as it is when it holds nothing the

@@ -392,7 +392,8 @@ impl Lines {
     fn line_of(&mut self, byte: u64) -> std::io::Result<u64> {
         let (from, to) = (self.at.min(byte), self.at.max(byte));
         let breaks = self.line_breaks(from, to)?;
-        self.line = if byte >= self.at { self.line + breaks } else { self.line - breaks };
+        // Saturating: a file changed while it is read must not panic the count.
+        self.line = if byte >= self.at { self.line + breaks } else { self.line.saturating_sub(breaks) };
         self.at = byte;
         Ok(self.line)
     }
@@ -484,14 +485,19 @@ impl Tally {
 
 fn flush(
     pool: &UserPool,
-    batch: &mut Vec<(Span, ImportUser)>,
+    batch: &mut Vec<(Span, ImportUser, bool)>,
     tally: &mut Tally,
     progress: &indicatif::ProgressBar,
 ) -> Result<(), String> {
     if batch.is_empty() {
         return Ok(());
     }
-    let (spans, users): (Vec<Span>, Vec<ImportUser>) = std::mem::take(batch).into_iter().unzip();
+    let (mut spans, mut users, mut mfa) = (Vec::new(), Vec::new(), Vec::new());
+    for (span, user, mfa_enabled) in std::mem::take(batch) {
+        spans.push(span);
+        users.push(user);
+        mfa.push(mfa_enabled);
+    }
     let names: Vec<String> = users.iter().map(|u| u.username.clone()).collect();
     let mechanisms = &pool.config().account_recovery.mechanisms;
     let reachable: Vec<bool> = users
@@ -507,14 +513,16 @@ fn flush(
         let last = spans.last().map(|s| tally.lines.of(*s).map_or(0, |(_, last)| last)).unwrap_or(0);
         format!(
             "{e}; nothing from line {first} on was imported (the rows of lines {first}-{last} failed together), \
-             the rows before it were: import a file of the rows from line {first} on"
+             the rows before it were: import a file of the header and the rows from line {first} on"
         )
     })?;
-    for (((span, name), reachable), outcome) in spans.into_iter().zip(&names).zip(reachable).zip(outcomes) {
+    let rows = spans.into_iter().zip(&names).zip(reachable).zip(mfa);
+    for ((((span, name), reachable), mfa), outcome) in rows.zip(outcomes) {
         match outcome {
             Ok(_) => {
                 tally.imported += 1;
                 tally.unreachable += usize::from(!reachable);
+                tally.mfa_ignored += usize::from(mfa);
             }
             Err(e) => tally.fail(progress, span, name, &e.to_string()),
         }
@@ -642,10 +650,7 @@ fn import_rows(
             }
         }
         match row_to_user(header, &row, &booleans) {
-            Ok((user, mfa)) => {
-                tally.mfa_ignored += usize::from(mfa);
-                batch.push((span, user));
-            }
+            Ok((user, mfa)) => batch.push((span, user, mfa)),
             Err(why) => tally.fail(progress, span, username_at.and_then(|i| row.get(i)).unwrap_or(""), &why),
         }
         if batch.len() == BATCH {
@@ -682,6 +687,12 @@ fn export(pool: &UserPool, output: Option<&Path>, options: ExportOptions) -> Res
         Some(path) => write_file(path, |file| write_csv(pool, header, options, file, &path.display().to_string()))?,
     };
     eprintln!("exported {} user(s) from pool `{}`", exported.users, pool.pool_id());
+    if exported.users > 0 {
+        eprintln!(
+            "note: an import makes each user anew, as Cognito's does: a new sub, no password (they reset it), no \
+             MFA settings"
+        );
+    }
     // What Cognito's format has no column for.
     match (exported.disabled, options.skip_disabled) {
         (0, _) => {}
@@ -871,6 +882,10 @@ fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result
     partial.as_file().sync_all().map_err(|e| named(&e))?;
     // Dropped unpersisted on any error above, the temporary file is removed.
     partial.persist(&target).map_err(|e| named(&e.error))?;
+    // The rename itself is durable once the directory is: an export reported done survives
+    // a power loss as the new file, not the old one or none.
+    #[cfg(unix)]
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| named(&e))?;
     Ok(value)
 }
 

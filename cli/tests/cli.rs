@@ -61,6 +61,14 @@ fn the_demo_runs_again_and_again_on_its_file_and_in_memory() {
         spaced.contains(r"users list --pool 'my pool'\''s.sqlite3' --pool-id"),
         "a command one can paste:\n{spaced}"
     );
+    // A pool with users of its own gets no account with a published password.
+    std::fs::write(dir.path().join("bob.csv"), "cognito:username,email\nbob,bob@example.com\n").unwrap();
+    import_into(dir.path(), "bob.csv", "userpool-demo.sqlite3", 0);
+    let refused = userpool(dir.path(), &["demo"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("holds users other than the demo's (bob among them)"), "{err}");
+    let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "userpool-demo.sqlite3"]));
+    assert_eq!(listed.lines().count(), 4, "no third alice:\n{listed}");
     let memory = ok(&userpool(elsewhere.path(), &["demo", "--memory"]));
     assert!(memory.contains("in memory") && memory.contains("alice@example.com"), "{memory}");
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "--memory writes no file");
@@ -393,6 +401,7 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     ok(&exported);
     let err = String::from_utf8_lossy(&exported.stderr);
     assert!(err.contains("exported 2 user(s)") && err.contains("1 of them are disabled"), "{err}");
+    assert!(err.contains("a new sub, no password (they reset it), no MFA settings"), "{err}");
     let skipped = userpool(dir.path(), &[&["users", "export", "--skip-disabled"][..], &pool_args].concat());
     let (csv, err) = (ok(&skipped), String::from_utf8_lossy(&skipped.stderr));
     assert!(err.contains("exported 1 user(s)") && err.contains("1 disabled user(s) were left out"), "{err}");
@@ -560,7 +569,7 @@ fn an_export_over_another_users_file_leaves_it_theirs_except_in_a_shared_directo
     std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o640)).unwrap();
     let out = userpool(dir.path(), &["users", "export", "--pool", "userpool-demo.sqlite3", "-o", "theirs.csv"]);
     ok(&out);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("note: "), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("belong"), "no word on whose file it is: {out:?}");
     let after = std::fs::metadata(&theirs).unwrap();
     assert_eq!((after.uid(), after.gid(), after.mode() & 0o777), (65_534, 65_534, 0o640));
     assert!(std::fs::read_to_string(&theirs).unwrap().contains("alice@example.com"));
@@ -742,6 +751,10 @@ ann,ann@example.com,
     std::fs::write(dir.path().join("mfa.csv"), "cognito:username,cognito:mfa_enabled\nx,yes\ny,FALSE\n").unwrap();
     let (out, err) = import(dir.path(), "mfa.csv", 1);
     assert!(out.contains("imported 1 user(s)") && err.contains("cognito:mfa_enabled must be TRUE or FALSE"), "{err}");
+    // The note on MFA counts the users imported, not a row refused later (y is taken).
+    std::fs::write(dir.path().join("mfa2.csv"), "cognito:username,cognito:mfa_enabled\ny,TRUE\nz,TRUE\n").unwrap();
+    let (out, _) = import(dir.path(), "mfa2.csv", 1);
+    assert!(out.contains("imported 1 user(s)") && out.contains("note: 1 user(s) had cognito:mfa_enabled"), "{out}");
     // A scenario file that cannot be read fails as a scenario does, and the others still run.
     let good = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/scenarios/01-sign-up-confirm-sign-in.json");
     let out = userpool(dir.path(), &["scenario", "missing.json", good]);
