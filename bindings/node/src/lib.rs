@@ -77,23 +77,23 @@ where
             host::begin_operation();
             let outcome = catch_unwind(AssertUnwindSafe(work)).unwrap_or(Err(Failure::Panic));
             let host = host::end_operation();
-            // A clock that failed after giving readings does not undo a success: it went on
-            // in the clock's own time, and the failure becomes a warning. Without a reading to
-            // go on with (the system clock's time instead), or in a failure, it is the error.
-            let outcome: Result<(T, Option<Failure>), Rejection> = match (outcome, host.clock) {
-                (Ok(value), Some((clock, true))) => Ok((value, Some(clock))),
-                (Ok(value), None) => Ok((value, None)),
-                (_, Some((clock, _))) => Err((clock, None)),
-                (Err(failure), None) => Err((failure, host.delivery)),
+            // A clock that failed after giving readings changes no answer: the operation went
+            // on in the clock's own time, so its success stands and its error keeps its code,
+            // and the failure becomes a warning. Without a reading to go on with (the open
+            // that reads it first, on the system clock's time instead), it is the error.
+            let (outcome, warning): (Result<T, Rejection>, Option<Failure>) = match (outcome, host.clock) {
+                (_, Some((clock, false))) => (Err((clock, None)), None),
+                (Ok(value), clock) => (Ok(value), clock.map(|(clock, _)| clock)),
+                (Err(failure), clock) => (Err((failure, host.delivery)), clock.map(|(clock, _)| clock)),
             };
-            deferred.resolve(Box::new(move |env| match outcome {
-                Ok((value, clock)) => {
-                    if let Some(clock) = clock {
-                        errors::warn(&env, &clock);
-                    }
-                    present(&env, value)
+            deferred.resolve(Box::new(move |env| {
+                if let Some(clock) = warning {
+                    errors::warn(&env, &clock);
                 }
-                Err((failure, cause)) => Err(errors::to_js(&env, failure, cause)),
+                match outcome {
+                    Ok(value) => present(&env, value),
+                    Err((failure, cause)) => Err(errors::to_js(&env, failure, cause)),
+                }
             }));
         })),
     }

@@ -614,6 +614,10 @@ describe('clock', () => {
     assert.equal(signUp.nextStep, 'CONFIRM_SIGN_UP')
     const warning = await warned
     assert.match(warning.message, /clock function threw or did not return a number; the operation went on from its last good reading \(no time\)/)
+    // A failure keeps the engine's code (and the delivery's cause), the clock a warning.
+    const warnedAgain = new Promise((resolve) => process.once('warning', resolve))
+    await rejectsWith(pool.signIn('nobody', PASSWORD), { code: 'NotAuthorizedException' })
+    assert.match((await warnedAgain).message, /clock function threw/)
     broken = false
     const created = (await pool.adminGetUser('dave')).createdMs
     assert.ok(created >= 1_700_000_000_000 && created < 1_700_000_060_000, `in the clock's own time: ${created}`)
