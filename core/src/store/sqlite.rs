@@ -1531,9 +1531,10 @@ impl SqliteStore {
     /// Commits a group in one transaction, each commit inside its own savepoint: a commit
     /// whose expectations fail is rolled back alone and answered `Conflict` or `Taken`,
     /// exactly as if the group's commits had run one after another. Answers are given only
-    /// once the transaction is durable. A database error inside one commit fails that
-    /// commit, and the rest are retried without it; one at `COMMIT` (where WAL mode writes
-    /// the pages, so where a full disk usually shows) fails them all, none of them kept.
+    /// once the transaction is durable. A value SQLite refuses inside one commit fails that
+    /// commit, and the rest are retried without it; any other database error (see
+    /// [`its_own`]), or one at `COMMIT` (where WAL mode writes the pages, so where a full
+    /// disk usually shows), fails them all, none of them kept.
     fn commit_group(&self, conn: &mut Connection, group: Vec<Arc<Pending>>) {
         let mut todo = group;
         while !todo.is_empty() {
@@ -1589,6 +1590,20 @@ impl SqliteStore {
 /// (`None`: the transaction itself failed).
 type GroupResult<E = StoreError> = std::result::Result<Vec<Result<(), StoreError>>, (Option<usize>, E)>;
 
+/// Whether an error a commit met is its own (a value SQLite refused), so that the rest of
+/// its group goes on without it. Any other (the disk full or failing, the file, memory)
+/// would meet the next commit too: it fails the whole group at once, rather than one commit
+/// per round of the writer.
+fn its_own(error: &rusqlite::Error) -> bool {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _) => matches!(
+            failure.code,
+            rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig | rusqlite::ErrorCode::TypeMismatch
+        ),
+        _ => true,
+    }
+}
+
 /// Runs each commit of a group in its own savepoint of `tx`, then commits `tx`.
 fn run_commits(mut tx: rusqlite::Transaction<'_>, todo: &[Arc<Pending>]) -> GroupResult<rusqlite::Error> {
     let mut results = Vec::with_capacity(todo.len());
@@ -1606,7 +1621,8 @@ fn run_commits(mut tx: rusqlite::Transaction<'_>, todo: &[Arc<Pending>]) -> Grou
         match one() {
             Ok(()) => results.push(Ok(())),
             Err(CommitError::Store(e)) => results.push(Err(e)),
-            Err(CommitError::Sqlite(e)) => return Err((Some(index), e)),
+            Err(CommitError::Sqlite(e)) if its_own(&e) => return Err((Some(index), e)),
+            Err(CommitError::Sqlite(e)) => return Err((None, e)),
         }
     }
     tx.commit().map_err(|e| (None, e))?;
