@@ -118,6 +118,23 @@ pub fn pools_are_isolated(store: &dyn Store) {
     store.commit("p1", vec![put(changed, &["u:alice"], Some(p1.version))]).unwrap();
     assert_eq!(store.user("p2", "sub-a").unwrap().unwrap().value.username, "alice");
     assert_eq!(store.users("p2", None, 10, &|_| true).unwrap().users.len(), 1);
+    // Sessions, records and a deletion stay in their pool too, under the same ids and hashes.
+    for pool in ["p1", "p2"] {
+        let family = sample_family("fam", "sub-a", "h");
+        store.commit(pool, vec![Write::PutFamily { family, new_hashes: vec!["h".into()], expect: None }]).unwrap();
+        store.commit(pool, vec![record("keys", pool.as_bytes(), None, None)]).unwrap();
+    }
+    assert!(store.family_by_hash("p3", "h").unwrap().is_none());
+    assert!(store.family("p3", "fam").unwrap().is_none());
+    store.commit("p1", vec![Write::RevokeFamily { id: "fam".into(), at_ms: 5 }]).unwrap();
+    assert!(!store.family_by_hash("p2", "h").unwrap().unwrap().value.revoked, "p2's session was revoked");
+    let version = store.user("p1", "sub-a").unwrap().unwrap().version;
+    store.commit("p1", vec![Write::DeleteUser { sub: "sub-a".into(), expect: version }]).unwrap();
+    assert!(store.families_of("p1", "sub-a").unwrap().is_empty());
+    assert_eq!(store.families_of("p2", "sub-a").unwrap().len(), 1, "p2's session went with p1's user");
+    assert!(store.user_by_key("p2", "u:alice").unwrap().is_some(), "p2's key went with p1's user");
+    assert!(store.secret("p3", "keys").unwrap().is_none());
+    assert_eq!(&*store.secret("p2", "keys").unwrap().unwrap().value, b"p2");
 }
 
 /// Listing pages through users in `sub` order and applies the filter.
