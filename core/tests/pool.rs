@@ -2188,6 +2188,9 @@ fn usernames_and_preferred_usernames_are_one_namespace() {
         let imported = ImportUser { username: "ally".into(), ..ImportUser::default() };
         let outcome = f.pool.admin_import_users(vec![imported]).unwrap();
         assert_eq!(outcome[0].as_ref().unwrap_err().code(), ErrorCode::UsernameExists);
+        let as_dan = ImportUser { username: "erin".into(), attributes: alias("dan"), ..ImportUser::default() };
+        let outcome = f.pool.admin_import_users(vec![as_dan]).unwrap();
+        assert_eq!(outcome[0].as_ref().unwrap_err().code(), ErrorCode::AliasExists, "dan's name, held before");
 
         confirmed(&f, "bob");
         let bob = signed_in(&f, "bob");

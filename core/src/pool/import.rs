@@ -86,7 +86,9 @@ impl UserPool {
                 for (index, user, keys) in pending {
                     let mut taken = None;
                     for k in &keys {
-                        if claimed.contains(k) || self.taken(k)? {
+                        if claimed.contains(k)
+                            || self.store().user_sub_by_key(self.pool_id(), k).map_err(backend)?.is_some()
+                        {
                             taken = Some(k.clone());
                             break;
                         }
@@ -111,17 +113,6 @@ impl UserPool {
             }
         }
         Ok(outcomes)
-    }
-
-    /// Whether another user holds `key`, or, for a `preferred_username` key, its username
-    /// twin (see [`user::username_twin`]).
-    fn taken(&self, key: &str) -> Result<bool> {
-        for checked in std::iter::once(key.to_owned()).chain(user::username_twin(key)) {
-            if self.store().user_sub_by_key(self.pool_id(), &checked).map_err(backend)?.is_some() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     fn import_record(
@@ -172,6 +163,15 @@ impl UserPool {
         record.status = status;
         record.temporary_password_expires_ms = None;
         let keys = user::index_keys(settings, &record);
+        // A `preferred_username` that is the username of a user written before usernames
+        // held their alias key (`user::username_twin`): no key of the store shows it.
+        for key in &keys {
+            if let Some(twin) = user::username_twin(key).filter(|twin| !keys.contains(twin))
+                && self.store().user_sub_by_key(self.pool_id(), &twin).map_err(backend)?.is_some()
+            {
+                return Err(user::taken_error(settings, key, Some(&record)));
+            }
+        }
         Ok((record, keys))
     }
 }
