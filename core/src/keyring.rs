@@ -126,7 +126,7 @@ impl KeyRing {
             let sealed = Zeroizing::new(
                 b64url_decode(&key.private).ok_or_else(|| Error::internal("stored signing key is corrupt"))?,
             );
-            let der = sealer.open(&label(pool, &key.kid), &sealed)?;
+            let der = sealer.open_pool_secret(&label(pool, &key.kid), &sealed)?;
             let private = keys::load(key.alg, &der)?;
             loaded.push(LoadedKey {
                 public: private.public(),

@@ -1036,7 +1036,9 @@ alias_attributes = ['email']",
     tool(with_alias).unwrap();
     // An app's open refused for a wrong key records nothing.
     let wrong_key = UserPool::builder(config(without)).store(Arc::clone(&store)).encryption_key(&[9; 32]).open();
-    assert!(wrong_key.is_err());
+    let refused = wrong_key.unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidUserPoolConfiguration, "a key for an unsealed pool: {refused}");
+    assert!(refused.message().contains("stored unsealed"), "{refused}");
     tool(with_alias).unwrap();
     // The app drops the alias: tools follow its last open.
     drop(fixture_on(Arc::clone(&store), config(without)));

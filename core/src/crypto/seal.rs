@@ -68,16 +68,29 @@ impl Sealer {
                 let plain_len = key
                     .open_in_place(nonce, Aad::from(label.as_bytes()), &mut buf)
                     .map_err(|_| {
-                        misconfigured(
-                            "the pool's secrets do not open with this encryption key: open it with the key it was \
-                             made with (or its stored secrets were altered)",
-                        )
+                        Error::internal("a sealed secret did not open: it was altered, or sealed with another key")
                     })?
                     .len();
                 buf.truncate(plain_len);
                 Ok(buf)
             }
         }
+    }
+}
+
+impl Sealer {
+    /// [`Sealer::open`] for the pool's own secrets (its signing keys, its code key), which
+    /// every open reads: one that does not open was sealed with another key than the one
+    /// given, the host's configuration. (A user's TOTP secret that does not open, in a pool
+    /// that opened, was altered: an internal error, as `open` answers.)
+    pub(crate) fn open_pool_secret(&self, label: &str, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.open(label, stored).map_err(|e| match e.code() {
+            ErrorCode::InternalError => misconfigured(
+                "the pool's secrets do not open with this encryption key: open it with the key it was made with (or \
+                 its stored secrets were altered)",
+            ),
+            _ => e,
+        })
     }
 }
 

@@ -282,7 +282,7 @@ fn backend(e: StoreError) -> Error {
 fn load_or_create_secret(store: &dyn Store, pool: &str, name: &str, sealer: &Sealer) -> Result<Zeroizing<Vec<u8>>> {
     let label = format!("secret:{pool}:{name}");
     let fresh = || sealer.seal(&label, &*crypto::secret_bytes::<32>(&mut crypto::os_rng())).map(SecretBytes::from);
-    sealer.open(&label, &load_or_create_record(store, pool, name, fresh)?)
+    sealer.open_pool_secret(&label, &load_or_create_record(store, pool, name, fresh)?)
 }
 
 /// Pool record `name` as stored, or else what `fresh` makes, stored first. When another
