@@ -1454,7 +1454,15 @@ impl UserPool {
                 }
                 Err(e) => Err(e.clone()),
             };
-            if self.commit_family(&found, &step)? {
+            // A refresh that rotates nothing writes nothing: its tokens, made by now, stand
+            // only if the session is still as read, or a sign-out that landed meanwhile would
+            // be followed by tokens a JWKS verifier takes. A changed session reruns.
+            let unchanged = || -> Result<bool> {
+                let now = self.store().family(self.pool_id(), &found.value.id).map_err(backend)?;
+                Ok(now.is_some_and(|now| now.version == found.version))
+            };
+            let wrote = step.family.is_some();
+            if self.commit_family(&found, &step)? && (wrote || answer.is_err() || unchanged()?) {
                 return answer;
             }
         }
@@ -1506,13 +1514,6 @@ impl UserPool {
             }
         }
         if writes.is_empty() {
-            // A refresh that rotates nothing writes nothing: its tokens, made by now, stand
-            // only if the session is still as read, or a sign-out that landed meanwhile would
-            // be followed by tokens a JWKS verifier takes. A changed session reruns.
-            if step.reply.is_ok() {
-                let now = self.store().family(self.pool_id(), &found.value.id).map_err(backend)?;
-                return Ok(now.is_some_and(|now| now.version == found.version));
-            }
             return Ok(true);
         }
         match self.store().commit(self.pool_id(), writes) {
