@@ -1531,12 +1531,17 @@ impl SqliteStore {
     /// Commits a group in one transaction, each commit inside its own savepoint: a commit
     /// whose expectations fail is rolled back alone and answered `Conflict` or `Taken`,
     /// exactly as if the group's commits had run one after another. Answers are given only
-    /// once the transaction is durable. A value SQLite refuses inside one commit fails that
-    /// commit, and the rest are retried without it; any other database error (see
-    /// [`its_own`]), or one at `COMMIT` (where WAL mode writes the pages, so where a full
-    /// disk usually shows), fails them all, none of them kept.
+    /// once the transaction is durable. A database error inside one commit fails that
+    /// commit, and the rest are retried without it. One that may not be its own (see
+    /// [`blame`]: the disk full, which a size cap makes a large commit's own, or failing)
+    /// is taken as its own once: met again by another commit, it fails them all, so a
+    /// failing disk costs two rounds of the writer, not one per commit. One at `COMMIT`
+    /// (where WAL mode writes the pages, so where a full disk usually shows) fails them all
+    /// at once; none of them is kept.
     fn commit_group(&self, conn: &mut Connection, group: Vec<Arc<Pending>>) {
         let mut todo = group;
+        // Whether a commit already met an error that may not be its own.
+        let mut doubted = false;
         while !todo.is_empty() {
             match self.run_group(conn, &todo) {
                 Ok(results) => {
@@ -1545,8 +1550,12 @@ impl SqliteStore {
                     }
                     return;
                 }
-                Err((Some(index), e)) => todo.remove(index).answer(Err(e)),
-                Err((None, e)) => {
+                Err((Blame::Commit(index), e)) => todo.remove(index).answer(Err(e)),
+                Err((Blame::Maybe(index), e)) if !doubted => {
+                    doubted = true;
+                    todo.remove(index).answer(Err(e));
+                }
+                Err((_, e)) => {
                     for pending in &todo {
                         pending.answer(Err(e.clone()));
                     }
@@ -1557,23 +1566,23 @@ impl SqliteStore {
     }
 
     fn run_group(&self, conn: &mut Connection, todo: &[Arc<Pending>]) -> GroupResult {
-        let failed = |at: Option<usize>| move |e: rusqlite::Error| (at, self.backend(&e));
+        let failed = |at: Blame| move |e: rusqlite::Error| (at, self.backend(&e));
         // A rollback that failed (rusqlite's drop ignores it) would leave the writer inside
         // a transaction, and every later BEGIN refused: end it first.
         if !conn.is_autocommit() {
-            conn.execute_batch("ROLLBACK").map_err(failed(None))?;
+            conn.execute_batch("ROLLBACK").map_err(failed(Blame::Group))?;
         }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed(None))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed(Blame::Group))?;
         // Another process may have migrated the file since this one opened it. A newer
         // schema may keep rows up to date that this library does not know of (as versions
         // 2, 4 and 5 did): writing without them would leave them wrong, so nothing is.
         let version: i64 = tx
             .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM userpool_schema")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .map_err(failed(None))?;
+            .map_err(failed(Blame::Group))?;
         if version > SCHEMA_VERSION {
             return Err((
-                None,
+                Blame::Group,
                 StoreError::Backend(format!(
                     "{}: a newer userpool upgraded the pool database to schema version {version} while this one \
                      had it open (it understands up to {SCHEMA_VERSION}); nothing was written. Restart with \
@@ -1586,21 +1595,35 @@ impl SqliteStore {
     }
 }
 
-/// The results of a group, or the error that rolled it back and the commit that hit it
-/// (`None`: the transaction itself failed).
-type GroupResult<E = StoreError> = std::result::Result<Vec<Result<(), StoreError>>, (Option<usize>, E)>;
+/// The results of a group, or the error that rolled it back and what it is blamed on.
+type GroupResult<E = StoreError> = std::result::Result<Vec<Result<(), StoreError>>, (Blame, E)>;
 
-/// Whether an error a commit met is its own (a value SQLite refused), so that the rest of
-/// its group goes on without it. Any other (the disk full or failing, the file, memory)
-/// would meet the next commit too: it fails the whole group at once, rather than one commit
-/// per round of the writer.
-fn its_own(error: &rusqlite::Error) -> bool {
+/// What an error that rolled a group back is blamed on.
+#[derive(Clone, Copy)]
+enum Blame {
+    /// The commit at this index: a value SQLite refused.
+    Commit(usize),
+    /// The commit at this index, or the disk or file under every commit.
+    Maybe(usize),
+    /// The transaction itself.
+    Group,
+}
+
+/// What an error the commit at `index` met is blamed on: a value SQLite refused is the
+/// commit's own; any other (the disk full or failing, the file, memory) may be.
+fn blame(index: usize, error: &rusqlite::Error) -> Blame {
     match error {
-        rusqlite::Error::SqliteFailure(failure, _) => matches!(
-            failure.code,
-            rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig | rusqlite::ErrorCode::TypeMismatch
-        ),
-        _ => true,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if !matches!(
+                failure.code,
+                rusqlite::ErrorCode::ConstraintViolation
+                    | rusqlite::ErrorCode::TooBig
+                    | rusqlite::ErrorCode::TypeMismatch
+            ) =>
+        {
+            Blame::Maybe(index)
+        }
+        _ => Blame::Commit(index),
     }
 }
 
@@ -1621,11 +1644,10 @@ fn run_commits(mut tx: rusqlite::Transaction<'_>, todo: &[Arc<Pending>]) -> Grou
         match one() {
             Ok(()) => results.push(Ok(())),
             Err(CommitError::Store(e)) => results.push(Err(e)),
-            Err(CommitError::Sqlite(e)) if its_own(&e) => return Err((Some(index), e)),
-            Err(CommitError::Sqlite(e)) => return Err((None, e)),
+            Err(CommitError::Sqlite(e)) => return Err((blame(index, &e), e)),
         }
     }
-    tx.commit().map_err(|e| (None, e))?;
+    tx.commit().map_err(|e| (Blame::Group, e))?;
     Ok(results)
 }
 
