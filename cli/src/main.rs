@@ -455,13 +455,20 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
 /// The demo makes a user whose password is in this source and prints their authenticator's
 /// secret: given an app's own pool (`--pool` with its file and `--config`), it must not put
 /// such an account among real ones. A pool holding only the demo's users (`alice`, `alice2`,
-/// …) takes another run.
+/// …, each with the address `<name>@example.com` and the name `Alice` the demo gives) takes
+/// another run.
 fn refuse_a_pool_with_users_of_its_own(pool: &UserPool) -> Result<(), String> {
-    let demo_user = |name: &str| name.strip_prefix("alice").is_some_and(|run| run.chars().all(|c| c.is_ascii_digit()));
+    let demo_user = |user: &userpool::User| {
+        let run = user.username.strip_prefix("alice");
+        let attribute = |name: &str| user.attributes.get(name).map(String::as_str);
+        run.is_some_and(|run| run.chars().all(|c| c.is_ascii_digit()))
+            && attribute("email") == Some(format!("{}@example.com", user.username).as_str())
+            && attribute("name") == Some("Alice")
+    };
     let mut token: Option<String> = None;
     loop {
         let page = pool.list_users(None, None, token.as_deref()).map_err(|e| e.to_string())?;
-        if let Some(user) = page.users.iter().find(|u| !demo_user(&u.username)) {
+        if let Some(user) = page.users.iter().find(|u| !demo_user(u)) {
             return Err(format!(
                 "pool `{}` holds users other than the demo's ({} among them): the demo makes an account whose \
                  password is published, so it runs only on a pool of its own (another --pool file, or --memory)",

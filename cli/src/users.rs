@@ -883,9 +883,16 @@ fn replace_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result
     // Dropped unpersisted on any error above, the temporary file is removed.
     partial.persist(&target).map_err(|e| named(&e.error))?;
     // The rename itself is durable once the directory is: an export reported done survives
-    // a power loss as the new file, not the old one or none.
+    // a power loss as the new file, not the old one or none. The file is in place already,
+    // so a directory that cannot be synced (not readable, or a file system that refuses) is
+    // said, not taken for a failed export.
     #[cfg(unix)]
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| named(&e))?;
+    if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        eprintln!(
+            "note: {}: written, but its directory could not be synced ({e}): a power loss soon may undo it",
+            path.display()
+        );
+    }
     Ok(value)
 }
 

@@ -69,6 +69,12 @@ fn the_demo_runs_again_and_again_on_its_file_and_in_memory() {
     assert!(!refused.status.success() && err.contains("holds users other than the demo's (bob among them)"), "{err}");
     let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "userpool-demo.sqlite3"]));
     assert_eq!(listed.lines().count(), 4, "no third alice:\n{listed}");
+    // Nor one whose real user happens to be called alice.
+    std::fs::write(dir.path().join("alice.csv"), "cognito:username,email\nalice,alice@corp.example\n").unwrap();
+    ok(&userpool(dir.path(), &["users", "import", "alice.csv", "--pool", "real.sqlite3", "--pool-id", "local_demo"]));
+    let refused = userpool(dir.path(), &["demo", "--pool", "real.sqlite3"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("(alice among them)"), "{err}");
     let memory = ok(&userpool(elsewhere.path(), &["demo", "--memory"]));
     assert!(memory.contains("in memory") && memory.contains("alice@example.com"), "{memory}");
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "--memory writes no file");
