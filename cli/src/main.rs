@@ -419,9 +419,9 @@ fn demo(config: Option<PathBuf>, file: Option<&Path>) -> Result<(), String> {
 
     step(10, "Add an authenticator app (MFA)")?;
     let setup = pool.associate_software_token(&tokens.access_token).map_err(err)?;
-    say!("    scan this with an authenticator app, or type the secret {}:", setup.secret);
+    say!("    scan this with an authenticator app, or type the secret {}:", *setup.secret);
     print_qr(&setup.uri)?;
-    say!("    {}", setup.uri);
+    say!("    {}", *setup.uri);
     // This demo plays the authenticator app: RFC 6238 from the secret.
     let app_code = |now_ms: i64| userpool::scenario::totp_code(&setup.secret, now_ms / 1000);
     pool.verify_software_token(&tokens.access_token, &app_code(clock.now_ms())?, Some("demo phone")).map_err(err)?;

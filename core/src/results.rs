@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use zeroize::Zeroizing;
+
 use crate::attributes::Attributes;
 use crate::flow::state::{MfaMethod, UserStatus};
 
@@ -85,7 +87,9 @@ impl SignInStep {
     }
 }
 
-/// ID, access and refresh tokens.
+/// ID, access and refresh tokens. The refresh token, which keeps a session going for days,
+/// is wiped when dropped (moved out, it stays a `Zeroizing` that reads as a `&str`); the
+/// short-lived JWTs are plain text to put in headers.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Tokens {
     /// The ID token (JWT): who the user is.
@@ -93,7 +97,7 @@ pub struct Tokens {
     /// The access token (JWT): what the bearer may do.
     pub access_token: String,
     /// The refresh token (opaque); after a rotation, the new one.
-    pub refresh_token: String,
+    pub refresh_token: Zeroizing<String>,
     /// Seconds until the access token expires.
     pub expires_in: u64,
     /// Always `"Bearer"`.
@@ -109,10 +113,11 @@ impl fmt::Debug for Tokens {
 /// A new authenticator to add: show `uri` as a QR code, or `secret` for typing in.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TotpSetup {
-    /// The shared secret, base32 (what authenticator apps accept).
-    pub secret: String,
-    /// `otpauth://totp/{pool name}:{username}?secret=…&issuer={pool name}`.
-    pub uri: String,
+    /// The shared secret, base32 (what authenticator apps accept); wiped when dropped.
+    pub secret: Zeroizing<String>,
+    /// `otpauth://totp/{pool name}:{username}?secret=…&issuer={pool name}`; wiped when
+    /// dropped, as it carries the secret.
+    pub uri: Zeroizing<String>,
 }
 
 impl fmt::Debug for TotpSetup {

@@ -73,7 +73,7 @@ fn a_raced_refresh_leaves_the_session_with_whichever_token_the_client_kept() {
     }
     // Retries keep at most four tokens live beside the current one.
     let t0 = signed_in(&f, "alice").refresh_token;
-    let issued: Vec<String> = (0..6).map(|_| f.pool.refresh(&t0).unwrap().refresh_token).collect();
+    let issued: Vec<_> = (0..6).map(|_| f.pool.refresh(&t0).unwrap().refresh_token).collect();
     assert_eq!(f.pool.refresh(&issued[0]).unwrap_err().code(), ErrorCode::RefreshTokenReuse);
 }
 
@@ -1492,8 +1492,8 @@ fn a_name_with_a_colon_can_set_up_an_authenticator() {
     let code = f.delivery.last_code_to("alice@example.com").unwrap();
     f.pool.confirm_sign_up("corp:alice", &code).unwrap();
     let setup = f.pool.sign_in("corp:alice", PW).unwrap().totp_setup.expect("a TOTP setup challenge");
-    assert!(setup.uri.starts_with("otpauth://totp/"), "{}", setup.uri);
-    assert!(setup.uri.contains(":corp%20alice?"), "{}", setup.uri);
+    assert!(setup.uri.starts_with("otpauth://totp/"), "{}", *setup.uri);
+    assert!(setup.uri.contains(":corp%20alice?"), "{}", *setup.uri);
 }
 
 /// The hourly limits hold against requests made at once: a message goes out only after the

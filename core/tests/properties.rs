@@ -63,7 +63,7 @@ struct World {
     clock: ManualClock,
     delivery: RecordingDelivery,
     /// Refresh tokens handed out, in order.
-    tokens: Vec<String>,
+    tokens: Vec<zeroize::Zeroizing<String>>,
     /// Access tokens handed out, in order.
     access: Vec<String>,
     /// Refresh tokens that were rotated out, and when.
@@ -113,7 +113,7 @@ impl World {
         self.clock.now_ms() / 1000
     }
 
-    fn token(&self, i: &prop::sample::Index) -> Option<String> {
+    fn token(&self, i: &prop::sample::Index) -> Option<zeroize::Zeroizing<String>> {
         (!self.tokens.is_empty()).then(|| self.tokens[i.index(self.tokens.len())].clone())
     }
 
@@ -159,7 +159,7 @@ impl World {
             Op::Refresh { token } => {
                 let Some(refresh) = self.token(token) else { return Ok(()) };
                 let outcome = self.pool.refresh(&refresh);
-                if let Some(&at) = self.rotated_at.get(&refresh)
+                if let Some(&at) = self.rotated_at.get(refresh.as_str())
                     && self.now_secs() - at > GRACE_SECS
                 {
                     prop_assert!(outcome.is_err(), "a rotated-out refresh token was accepted after the grace window");
@@ -167,7 +167,7 @@ impl World {
                 if let Ok(tokens) = outcome {
                     prop_assert!(self.pool.verify_access_token(&tokens.access_token).is_ok());
                     let now = self.now_secs();
-                    self.rotated_at.entry(refresh).or_insert(now);
+                    self.rotated_at.entry(refresh.as_str().to_owned()).or_insert(now);
                     self.tokens.push(tokens.refresh_token);
                     self.access.push(tokens.access_token);
                 } else if let Err(e) = outcome {

@@ -718,11 +718,11 @@ fn journey(f: &Fixture) -> Vec<Vec<u8>> {
     for m in f.delivery.messages() {
         secrets.push(m.code.as_bytes().to_vec());
     }
-    secrets.extend([t.refresh_token.clone().into_bytes(), t.access_token.clone().into_bytes()]);
+    secrets.extend([t.refresh_token.as_bytes().to_vec(), t.access_token.clone().into_bytes()]);
     let r = f.pool.refresh(&t.refresh_token).unwrap();
-    secrets.push(r.refresh_token.clone().into_bytes());
+    secrets.push(r.refresh_token.as_bytes().to_vec());
     let setup = f.pool.associate_software_token(&r.access_token).unwrap();
-    secrets.push(setup.secret.clone().into_bytes());
+    secrets.push(setup.secret.as_bytes().to_vec());
     secrets.push(userpool::scenario::base32_decode(&setup.secret).unwrap());
     let code = userpool::scenario::totp_code(&setup.secret, 1_700_000_000).unwrap();
     f.pool.verify_software_token(&r.access_token, &code, None).unwrap();
@@ -734,7 +734,7 @@ fn journey(f: &Fixture) -> Vec<Vec<u8>> {
     let challenge = f.pool.sign_in("alice", "a brand new passphrase").unwrap();
     let code = userpool::scenario::totp_code(&setup.secret, 1_700_000_030).unwrap();
     let done = f.pool.confirm_sign_in(challenge.session.as_deref().unwrap(), &code, Attributes::new()).unwrap();
-    secrets.push(done.tokens.unwrap().refresh_token.into_bytes());
+    secrets.push(done.tokens.unwrap().refresh_token.as_bytes().to_vec());
     secrets.push(challenge.session.unwrap().into_bytes());
     // A password typed in the name field: neither it nor a bare hash of it (which a
     // dictionary run would find) is kept by the bookkeeping of a name no user has.

@@ -66,10 +66,10 @@ fn crash_child() {
         pool.confirm_sign_up(&name, &code).unwrap();
         println!("ack confirm {name} ok");
         let mut token = pool.sign_in(&name, PW).unwrap().tokens.unwrap().refresh_token;
-        println!("ack signin {name} 0 {token} ok");
+        println!("ack signin {name} 0 {} ok", *token);
         for generation in 1..=3 {
             token = pool.refresh(&token).unwrap().refresh_token;
-            println!("ack refresh {name} {generation} {token} ok");
+            println!("ack refresh {name} {generation} {} ok", *token);
         }
     }
 }

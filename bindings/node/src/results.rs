@@ -70,12 +70,18 @@ impl From<userpool::Tokens> for Tokens {
         Self {
             id_token: t.id_token,
             access_token: t.access_token,
-            refresh_token: t.refresh_token,
+            refresh_token: reveal(t.refresh_token),
             // Lifetimes are at most a day in seconds, exact in an f64.
             expires_in: t.expires_in as f64,
             token_type: t.token_type.to_owned(),
         }
     }
+}
+
+/// The text of a secret the engine wipes, moved out of it rather than copied: JavaScript
+/// gets it as a string (docs/bindings/node.md, on what stays unwiped).
+fn reveal(mut secret: zeroize::Zeroizing<String>) -> String {
+    std::mem::take(&mut *secret)
 }
 
 /// A new authenticator: show `uri` as a QR code, or `secret` for typing in. `console.log`
@@ -91,7 +97,7 @@ pub struct TotpSetup {
 
 impl From<userpool::TotpSetup> for TotpSetup {
     fn from(t: userpool::TotpSetup) -> Self {
-        Self { secret: t.secret, uri: t.uri }
+        Self { secret: reveal(t.secret), uri: reveal(t.uri) }
     }
 }
 

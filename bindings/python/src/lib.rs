@@ -517,22 +517,25 @@ impl SignUpResult {
     }
 }
 
-/// ID, access and refresh tokens.
-#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+/// ID, access and refresh tokens. The binding's copies are wiped when the object is freed
+/// (the `str` each read makes is Python's).
+#[pyclass(frozen, eq, module = "userpool._native")]
 #[derive(Clone, PartialEq)]
 struct Tokens {
-    id_token: String,
-    access_token: String,
-    refresh_token: String,
+    id_token: zeroize::Zeroizing<String>,
+    access_token: zeroize::Zeroizing<String>,
+    refresh_token: zeroize::Zeroizing<String>,
+    #[pyo3(get)]
     expires_in: u64,
+    #[pyo3(get)]
     token_type: String,
 }
 
 impl From<up::Tokens> for Tokens {
     fn from(t: up::Tokens) -> Self {
         Self {
-            id_token: t.id_token,
-            access_token: t.access_token,
+            id_token: zeroize::Zeroizing::new(t.id_token),
+            access_token: zeroize::Zeroizing::new(t.access_token),
             refresh_token: t.refresh_token,
             expires_in: t.expires_in,
             token_type: t.token_type.to_owned(),
@@ -542,6 +545,21 @@ impl From<up::Tokens> for Tokens {
 
 #[pymethods]
 impl Tokens {
+    #[getter]
+    fn id_token(&self) -> &str {
+        &self.id_token
+    }
+
+    #[getter]
+    fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    #[getter]
+    fn refresh_token(&self) -> &str {
+        &self.refresh_token
+    }
+
     fn __repr__(&self) -> String {
         format!("Tokens(expires_in={}, token_type={:?}, ...)", self.expires_in, self.token_type)
     }
@@ -580,12 +598,13 @@ impl From<up::SignInResult> for SignInResult {
     }
 }
 
-/// A new authenticator: the base32 `secret` and the `otpauth://` `uri` (hidden from `repr`).
-#[pyclass(frozen, get_all, eq, module = "userpool._native")]
+/// A new authenticator: the base32 `secret` and the `otpauth://` `uri` (hidden from `repr`;
+/// the binding's copies are wiped when the object is freed).
+#[pyclass(frozen, eq, module = "userpool._native")]
 #[derive(Clone, PartialEq)]
 struct TotpSetup {
-    secret: String,
-    uri: String,
+    secret: zeroize::Zeroizing<String>,
+    uri: zeroize::Zeroizing<String>,
 }
 
 impl From<up::TotpSetup> for TotpSetup {
@@ -596,6 +615,16 @@ impl From<up::TotpSetup> for TotpSetup {
 
 #[pymethods]
 impl TotpSetup {
+    #[getter]
+    fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    #[getter]
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+
     fn __repr__(&self) -> String {
         "TotpSetup(<redacted>)".to_owned()
     }

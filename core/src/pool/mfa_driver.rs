@@ -39,7 +39,10 @@ impl UserPool {
 
     pub(super) fn totp_setup(&self, secret: &[u8], account: &str) -> Result<TotpSetup> {
         let issuer = &self.shared.settings.raw.name;
-        Ok(TotpSetup { secret: totp::base32(secret), uri: totp::otpauth_uri(secret, issuer, account)? })
+        Ok(TotpSetup {
+            secret: Zeroizing::new(totp::base32(secret)),
+            uri: Zeroizing::new(totp::otpauth_uri(secret, issuer, account)?),
+        })
     }
 
     /// Starts adding an authenticator app for the signed-in user: returns the secret and the

@@ -1422,7 +1422,7 @@ impl UserPool {
         Ok(Tokens {
             id_token: jwt::sign(&id_key.private, &id_key.kid, id_key.alg, &Value::Object(id))?,
             access_token: jwt::sign(&access_key.private, &access_key.kid, access_key.alg, &Value::Object(access))?,
-            refresh_token: refresh_token.map(|t| t.to_string()).unwrap_or_default(),
+            refresh_token: refresh_token.unwrap_or_default(),
             expires_in: u64::try_from(access_exp - iat).unwrap_or(0),
             token_type: "Bearer",
         })
