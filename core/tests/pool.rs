@@ -192,6 +192,36 @@ fn forged_and_misused_tokens_are_rejected() {
     f.pool.verify_access_token(&t.access_token).unwrap();
 }
 
+/// In a pool that requires a second factor and allows only email codes, a user who set
+/// none up is asked for a code to their verified email: a reset code must not go to that
+/// inbox too, or whoever holds it would get the password and the second factor.
+#[test]
+fn a_reset_skips_the_inbox_a_required_second_factor_falls_back_to() {
+    let f = fixture("[mfa]\nmode = 'required'\nmethods = ['email']");
+    confirmed(&f, "alice");
+    let challenge = f.pool.sign_in("alice", PW).unwrap();
+    assert_eq!(challenge.next_step, SignInStep::ConfirmSignInWithEmailCode, "the fallback asks the inbox");
+    let sent = f.delivery.messages().len();
+    // Answered as a name without a channel is, under user-existence protection.
+    f.pool.forgot_password("alice").unwrap();
+    assert_eq!(f.delivery.messages().len(), sent, "a reset code went to the second factor's inbox");
+}
+
+#[test]
+fn an_id_token_of_a_client_removed_from_the_configuration_is_refused() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let with_web = fixture_on(Arc::clone(&store), config("pool_id = 'clients'\n[[clients]]\nid = 'web'"));
+    confirmed(&with_web, "alice");
+    let web = with_web.pool.with_client("web", None).unwrap();
+    let tokens = web.sign_in("alice", PW).unwrap().tokens.unwrap();
+    with_web.pool.verify_id_token(&tokens.id_token, Some("web")).unwrap();
+    drop((web, with_web));
+    let without = fixture_on(Arc::clone(&store), config("pool_id = 'clients'"));
+    let refused = without.pool.verify_id_token(&tokens.id_token, Some("web")).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::NotAuthorized);
+    assert_eq!(without.pool.verify_access_token(&tokens.access_token).unwrap_err().code(), ErrorCode::NotAuthorized);
+}
+
 #[test]
 fn pools_sharing_a_store_are_isolated() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
@@ -753,6 +783,28 @@ fn a_challenge_answer_proves_the_client_secret() {
     let hashed = f.pool.with_client_secret_hash("backend", &hash_for("bob")).unwrap();
     let done = hashed.confirm_sign_in(&session, PW, Attributes::new()).unwrap();
     assert_eq!(done.next_step, SignInStep::Done);
+}
+
+/// The same for a new setup secret asked for by a setup session: without the client's
+/// proof it is refused, and the secret the sign-in gave still finishes the setup.
+#[test]
+fn a_new_setup_secret_for_a_session_proves_the_client_secret() {
+    let secret = "a-very-long-client-secret";
+    let f = fixture(&format!(
+        "[mfa]\nmode = 'required'\nmethods = ['totp']\n[[clients]]\nid = 'backend'\nsecret = '{secret}'\n"
+    ));
+    let backend = f.pool.with_client("backend", Some(secret)).unwrap();
+    backend.sign_up("bob", PW, email("bob")).unwrap();
+    backend.confirm_sign_up("bob", &f.delivery.last_code_to("bob@example.com").unwrap()).unwrap();
+    let challenge = backend.sign_in("bob", PW).unwrap();
+    assert_eq!(challenge.next_step, SignInStep::ContinueSignInWithTotpSetup);
+    let session = challenge.session.unwrap();
+    let leaked = f.pool.with_client("backend", None).unwrap();
+    let err = leaked.associate_software_token_with_session(&session).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotAuthorized);
+    let setup = challenge.totp_setup.unwrap();
+    let code = userpool::scenario::totp_code(&setup.secret, f.clock.now_ms() / 1000).unwrap();
+    assert_eq!(backend.confirm_sign_in(&session, &code, Attributes::new()).unwrap().next_step, SignInStep::Done);
 }
 
 /// A sign-in by a verified alias proves the secret with a `SECRET_HASH` over that alias, and

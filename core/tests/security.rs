@@ -284,6 +284,14 @@ fn jwt_attack_table(algorithm: &str, public_member: &str) {
                 claims_only(&c)
             }),
         ),
+        (
+            "nbf not a number",
+            signed_with_pool_key(store.as_ref(), "jwt", kid, &header, &{
+                let mut c = part(&t.access_token, 1);
+                c["nbf"] = json!("soon");
+                claims_only(&c)
+            }),
+        ),
         ("truncated", t.access_token[..t.access_token.len() - 10].to_owned()),
         ("padded", format!("{}==", t.access_token)),
         ("non-base64url", t.access_token.replace('-', "+").replace('_', "/") + "+/"),
@@ -320,6 +328,19 @@ fn jwt_attack_table(algorithm: &str, public_member: &str) {
     f.clock.advance_secs(-7200);
     assert!(f.pool.verify_access_token(&t.access_token).is_err(), "issued in the future (iat beyond the skew)");
     f.clock.advance_secs(3600);
+
+    // Signed with the pool's key but living past its session (what a stolen key could make):
+    // refused once the session ends, whatever its `exp`.
+    let outliving = signed_with_pool_key(store.as_ref(), "jwt", kid, &header, &{
+        let mut c = part(&t.access_token, 1);
+        c["exp"] = json!(c["exp"].as_i64().unwrap() + 10 * 365 * 86_400);
+        claims_only(&c)
+    });
+    f.pool.verify_access_token(&outliving).unwrap();
+    let session_days = 30 * 86_400;
+    f.clock.advance_secs(session_days + 2);
+    assert!(f.pool.verify_access_token(&outliving).is_err(), "a token living past its session");
+    f.clock.advance_secs(-(session_days + 2));
 
     // Revoked before: global sign-out, disable.
     f.pool.verify_access_token(&t.access_token).unwrap();

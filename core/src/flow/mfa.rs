@@ -156,17 +156,16 @@ fn ended_method(u: &UserRecord) -> Step {
     Step::put(next, Err(invalid_session()))
 }
 
-/// The user's methods that a sign-in may ask for as the second factor: the preferred
-/// one when it is usable, else every usable one (the user chooses). None when the pool asks
-/// for no second factor.
+/// The methods a sign-in would ask this user for as the second factor ([`ask`]): the
+/// preferred one when it is usable, else every usable one (the user chooses), or, where the
+/// pool requires a second factor that the user has not set up, the verified phone or email
+/// used in its place. None when the pool asks for no second factor, or for a new
+/// authenticator.
 pub(crate) fn sign_in_factors(u: &UserRecord, ctx: &Ctx<'_>) -> Vec<MfaMethod> {
-    if ctx.settings.raw.mfa.mode == MfaMode::Off {
-        return Vec::new();
-    }
-    let methods = usable(u, ctx);
-    match u.mfa.preferred {
-        Some(preferred) if methods.contains(&preferred) => vec![preferred],
-        _ => methods,
+    match ask(u, ctx) {
+        Ask::One(method) => vec![method],
+        Ask::Choice(methods) => methods,
+        Ask::Nothing | Ask::TotpSetup | Ask::Unreachable => Vec::new(),
     }
 }
 

@@ -1629,13 +1629,21 @@ impl UserPool {
             Some(exp) if secs < exp => {}
             _ => return Err(Error::not_authorized("Token has expired")),
         }
-        if int("nbf").is_some_and(|nbf| secs < nbf) || int("iat").is_none_or(|iat| iat > secs + 60) {
+        // An `nbf` the pool did not write as a number is not ignored: the token is not one of
+        // its own.
+        let not_before = claims.get("nbf").map(|nbf| nbf.as_i64().ok_or_else(Error::invalid_token)).transpose()?;
+        if not_before.is_some_and(|nbf| secs < nbf) || int("iat").is_none_or(|iat| iat > secs + 60) {
             return Err(Error::invalid_token());
         }
         let family_id = string("origin_jti").ok_or_else(Error::invalid_token)?;
         let sub = string("sub").ok_or_else(Error::invalid_token)?;
         let family = self.store().family(self.pool_id(), family_id).map_err(backend)?;
         match family {
+            // The pool's tokens end with their session (`exp` rounded up to a second): one
+            // that claims more was not made by it.
+            Some(f) if now >= f.value.expires_ms.saturating_add(1000) => {
+                Err(Error::not_authorized("Token has expired"))
+            }
             Some(f) if !f.value.revoked && f.value.sub == sub => Ok(claims),
             _ => Err(Error::revoked_access_token()),
         }
@@ -1665,7 +1673,10 @@ impl UserPool {
     pub fn verify_id_token(&self, token: &str, client_id: Option<&str>) -> Result<Claims> {
         let claims = self.verify(token, KeyUse::Id)?;
         let expected = client_id.unwrap_or(&self.client().id);
-        if claims.get("aud").and_then(Value::as_str) != Some(expected) {
+        // As for an access token: a client removed from the configuration has no tokens.
+        if claims.get("aud").and_then(Value::as_str) != Some(expected)
+            || self.shared.settings.client(expected).is_none()
+        {
             return Err(Error::invalid_token());
         }
         Ok(claims)
