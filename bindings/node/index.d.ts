@@ -336,6 +336,12 @@ export declare class UserPool {
   /** Replaces the signing keys; tokens signed by the old ones verify until they expire. */
   rotateSigningKeys(): Promise<void>
   /**
+   * Replaces the signing keys and drops the old ones at once, for a key that leaked: every
+   * token they signed stops verifying here now, and in the pool's other processes within a
+   * minute. Sessions go on: clients refresh to get tokens under the new keys.
+   */
+  revokeSigningKeys(): Promise<void>
+  /**
    * Verifies an access token (signature, issuer, use, expiry, client, revocation) and
    * resolves with its claims: a token of `clientId` only, or of any of the pool's clients
    * when left out.

@@ -592,6 +592,7 @@ fn call(pool: &UserPool, op: &str, a: &Args<'_>) -> Result<Result<Value, crate::
                 .map(|events| Value::Array(events.iter().map(rj::event).collect()))
         }
         "rotate_signing_keys" => done(pool.rotate_signing_keys()),
+        "revoke_signing_keys" => done(pool.revoke_signing_keys()),
         "associate_software_token" => match (opt_str(a, "access_token"), opt_str(a, "session")) {
             (Some(token), None) => pool.associate_software_token(token),
             (None, Some(session)) => pool.associate_software_token_with_session(session),

@@ -2093,6 +2093,47 @@ fn a_token_signed_with_a_key_retired_elsewhere_verifies_until_it_expires() {
     assert!(here.verify_access_token(&tokens.access_token).is_err(), "expired");
 }
 
+/// A leaked signing key is revoked: its tokens, forged or not, stop verifying at once in the
+/// process that revokes it and in another once it re-reads the keys (within a minute), and
+/// the JWKS drops it. Sessions go on: a refresh gives tokens under the new keys.
+#[test]
+fn revoked_signing_keys_verify_nothing_more() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = userpool::ManualClock::new(1_700_000_000_000);
+    let delivery = userpool::RecordingDelivery::new();
+    let open = || {
+        UserPool::builder(config("pool_id = 'revoked'"))
+            .store(Arc::clone(&store))
+            .clock(Arc::new(clock.clone()))
+            .delivery(Arc::new(delivery.clone()))
+            .open()
+            .unwrap()
+    };
+    let kid = |token: &str| -> String {
+        let header = URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+    };
+    let (here, elsewhere) = (open(), open());
+    here.sign_up("alice", PW, email("alice")).unwrap();
+    here.confirm_sign_up("alice", &delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    let leaked = here.sign_in("alice", PW).unwrap().tokens.unwrap();
+    elsewhere.verify_access_token(&leaked.access_token).unwrap();
+    here.revoke_signing_keys().unwrap();
+    for token in [&leaked.access_token, &leaked.id_token] {
+        assert!(here.verify_access_token(token).is_err() && here.verify_id_token(token, None).is_err());
+    }
+    assert!(!here.jwks().contains(&kid(&leaked.access_token)), "the JWKS still offers the revoked key");
+    clock.advance_secs(61);
+    assert_eq!(
+        elsewhere.verify_access_token(&leaked.access_token).unwrap_err().code(),
+        ErrorCode::NotAuthorized,
+        "another process, once it has re-read the keys"
+    );
+    let fresh = here.refresh(&leaked.refresh_token).unwrap();
+    assert_ne!(kid(&fresh.access_token), kid(&leaked.access_token));
+    elsewhere.verify_access_token(&fresh.access_token).unwrap();
+}
+
 /// The pool never issues a token it would refuse. Attributes ride in the ID token, and a
 /// control character takes six bytes of JSON (`\u0001`): five attributes of 2 KiB of them
 /// made an ID token over the 64 KiB a token may have, which no verification accepted.

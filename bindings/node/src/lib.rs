@@ -541,6 +541,14 @@ impl UserPool {
         self.run(env, Ok(()), |pool, ()| pool.rotate_signing_keys())
     }
 
+    /// Replaces the signing keys and drops the old ones at once, for a key that leaked: every
+    /// token they signed stops verifying here now, and in the pool's other processes within a
+    /// minute. Sessions go on: clients refresh to get tokens under the new keys.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn revoke_signing_keys<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
+        self.run(env, Ok(()), |pool, ()| pool.revoke_signing_keys())
+    }
+
     /// Verifies an access token (signature, issuer, use, expiry, client, revocation) and
     /// resolves with its claims: a token of `clientId` only, or of any of the pool's clients
     /// when left out.

@@ -107,6 +107,7 @@ const OPS = {
   list_users: (p, a) => p.listUsers({ filter: a.filter, limit: a.limit, paginationToken: a.pagination_token }).then(userList),
   admin_list_user_auth_events: (p, a) => p.adminListUserAuthEvents(a.username, a.limit).then((e) => e.map(event)),
   rotate_signing_keys: (p) => p.rotateSigningKeys().then(done),
+  revoke_signing_keys: (p) => p.revokeSigningKeys().then(done),
   associate_software_token: (p, a) =>
     (a.session === undefined ? p.associateSoftwareToken(a.access_token) : p.associateSoftwareTokenWithSession(a.session)).then(
       totpSetup,

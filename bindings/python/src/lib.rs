@@ -1083,6 +1083,10 @@ impl UserPool {
         run(py, || self.pool()?.rotate_signing_keys())
     }
 
+    fn revoke_signing_keys(&self, py: Python<'_>) -> PyResult<()> {
+        run(py, || self.pool()?.revoke_signing_keys())
+    }
+
     #[pyo3(signature = (token, client_id=None))]
     fn verify_access_token<'py>(
         &self,

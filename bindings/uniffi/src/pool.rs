@@ -314,6 +314,13 @@ impl UserPool {
         self.run(|p| p.rotate_signing_keys()).await
     }
 
+    /// Makes new signing keys current and drops the old ones at once, for a key that leaked:
+    /// every token they signed stops verifying here now, and in the pool's other processes
+    /// within a minute. Sessions go on: clients refresh to get tokens under the new keys.
+    pub async fn revoke_signing_keys(&self) -> Result<(), AuthError> {
+        self.run(|p| p.revoke_signing_keys()).await
+    }
+
     // ── the signed-in user ───────────────────────────────────────────────────────────────
 
     /// The access token's user.

@@ -1540,15 +1540,31 @@ impl UserPool {
 
     /// Replaces the signing keys; tokens signed by the old keys verify until they expire.
     pub fn rotate_signing_keys(&self) -> Result<()> {
+        // Whatever this process's clients say, no token lives longer than a day; another
+        // process may sign with a retired key for one more minute.
+        self.replace_signing_keys(LONGEST_TOKEN_MS + KEY_REFRESH_MS)
+    }
+
+    /// Replaces the signing keys and drops the old ones at once, for a key that leaked (or a
+    /// copy of the store without an encryption key): every token they signed, forged ones
+    /// included, stops verifying in this process now, and in the pool's other processes when
+    /// they next read the keys, within a minute (until then they may still sign with the old
+    /// ones, tokens this process refuses). Sessions go on: a refresh token is not signed, so
+    /// clients refresh to get tokens under the new keys. A verifier that caches the JWKS
+    /// drops the old keys when it next fetches it.
+    pub fn revoke_signing_keys(&self) -> Result<()> {
+        self.replace_signing_keys(0)
+    }
+
+    /// A new key ring, the old keys kept for `keep_retired_ms`.
+    fn replace_signing_keys(&self, keep_retired_ms: i64) -> Result<()> {
         let current = self.key_ring();
         let rotated = current.rotate(
             self.store(),
             self.pool_id(),
             self.shared.settings.raw.tokens.algorithm,
             self.now(),
-            // Whatever this process's clients say, no token lives longer than a day; another
-            // process may sign with a retired key for one more minute.
-            LONGEST_TOKEN_MS + KEY_REFRESH_MS,
+            keep_retired_ms,
             &self.shared.sealer,
         );
         let rotated = match rotated {

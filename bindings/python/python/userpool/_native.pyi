@@ -435,6 +435,10 @@ class UserPool:
         """The public keys as a JWKS JSON document (serve it at ``/.well-known/jwks.json``)."""
     def rotate_signing_keys(self) -> None:
         """Replaces the signing keys; tokens signed by the old ones verify until they expire."""
+    def revoke_signing_keys(self) -> None:
+        """Replaces the signing keys and drops the old ones at once, for a key that leaked:
+        every token they signed stops verifying here now, and in the pool's other processes
+        within a minute. Sessions go on: clients refresh to get tokens under the new keys."""
     def verify_access_token(self, token: str, client_id: Optional[str] = None) -> dict[str, Any]:
         """Verifies an access token (signature, issuer, use, expiry, client, revocation) and
         returns its claims: a token of ``client_id`` only, or of any of the pool's clients when

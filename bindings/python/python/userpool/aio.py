@@ -172,6 +172,15 @@ class UserPool:
         """
         return await asyncio.to_thread(self._pool.rotate_signing_keys)
 
+    async def revoke_signing_keys(self) -> None:
+        """Replaces the signing keys and drops the old ones at once, for a key that leaked:
+        every token they signed stops verifying here now, and in the pool's other processes
+        within a minute. Sessions go on: clients refresh to get tokens under the new keys.
+
+        Runs in a worker thread, off the event loop.
+        """
+        return await asyncio.to_thread(self._pool.revoke_signing_keys)
+
     async def verify_access_token(self, token: str, client_id: Optional[str] = None) -> dict[str, Any]:
         """Verifies an access token (signature, issuer, use, expiry, client, revocation) and returns its claims:
         a token of ``client_id`` only, or of any of the pool's clients when ``None``.

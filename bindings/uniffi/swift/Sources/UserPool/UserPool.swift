@@ -1285,6 +1285,13 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     func resendSignUpCode(username: String) async throws  -> CodeDelivery
     
     /**
+     * Makes new signing keys current and drops the old ones at once, for a key that leaked:
+     * every token they signed stops verifying here now, and in the pool's other processes
+     * within a minute. Sessions go on: clients refresh to get tokens under the new keys.
+     */
+    func revokeSigningKeys() async throws 
+    
+    /**
      * Makes a new signing key current; the old one keeps verifying until its tokens expire.
      */
     func rotateSigningKeys() async throws 
@@ -2205,6 +2212,27 @@ open func resendSignUpCode(username: String)async throws  -> CodeDelivery  {
             completeFunc: ffi_userpool_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_userpool_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeCodeDelivery_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Makes new signing keys current and drops the old ones at once, for a key that leaked:
+     * every token they signed stops verifying here now, and in the pool's other processes
+     * within a minute. Sessions go on: clients refresh to get tokens under the new keys.
+     */
+open func revokeSigningKeys()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_userpool_uniffi_fn_method_userpool_revoke_signing_keys(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_userpool_uniffi_rust_future_poll_void,
+            completeFunc: ffi_userpool_uniffi_rust_future_complete_void,
+            freeFunc: ffi_userpool_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -5952,6 +5980,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_resend_sign_up_code() != 18137) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_userpool_uniffi_checksum_method_userpool_revoke_signing_keys() != 816) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_rotate_signing_keys() != 52198) {

@@ -221,6 +221,7 @@ final class ScenarioRunner {
         case "admin_list_user_auth_events":
             return .array(try await pool.adminListUserAuthEvents(username: s("username"), limit: limit("limit")).map(C.event))
         case "rotate_signing_keys": try await pool.rotateSigningKeys(); return .null
+        case "revoke_signing_keys": try await pool.revokeSigningKeys(); return .null
         case "associate_software_token":
             switch (os("access_token"), os("session")) {
             case let (token?, nil): return C.totpSetup(try await pool.associateSoftwareToken(accessToken: token))

@@ -200,6 +200,7 @@ class ScenarioRunner(private val file: File) {
             "list_users" -> c.userList(pool.listUsers(os("filter"), limit("limit"), os("pagination_token")))
             "admin_list_user_auth_events" -> pool.adminListUserAuthEvents(s("username"), limit("limit")).map(c::event)
             "rotate_signing_keys" -> pool.rotateSigningKeys().let { null }
+            "revoke_signing_keys" -> pool.revokeSigningKeys().let { null }
             "associate_software_token" -> c.totpSetup(
                 when {
                     os("access_token") != null && os("session") == null -> pool.associateSoftwareToken(s("access_token"))
