@@ -69,7 +69,7 @@ fuzz_target!(|ops: Vec<Op>| {
                         assert_eq!(password[u], Some(p), "tokens for a wrong password");
                         let user = pool.admin_get_user(USERS[u]).unwrap();
                         assert!(user.enabled && user.status == UserStatus::Confirmed);
-                        tokens.push(r.tokens.unwrap().refresh_token);
+                        tokens.push(r.tokens.unwrap().refresh_token.as_str().to_owned());
                     }
                 }
             }
@@ -85,7 +85,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
                 if let Ok(new) = outcome {
                     rotated.push((t, now));
-                    tokens.push(new.refresh_token);
+                    tokens.push(new.refresh_token.as_str().to_owned());
                 }
             }
             Op::SignOut(i) => {
