@@ -182,7 +182,7 @@ impl KeyRing {
         pool: &str,
         alg: SigningAlgorithm,
         now: i64,
-        keep_retired_ms: i64,
+        keep_retired_ms: Option<i64>,
         sealer: &Sealer,
     ) -> Result<Self> {
         let Some(stored) = store.secret(pool, SECRET_NAME).map_err(store_error)? else {
@@ -194,11 +194,19 @@ impl KeyRing {
         }
         let mut ring: StoredRing =
             serde_json::from_slice(&stored.value).map_err(|_| Error::internal("stored signing keys are corrupt"))?;
-        for key in &mut ring.keys {
-            key.retired_ms.get_or_insert(now);
+        match keep_retired_ms {
+            Some(keep) => {
+                for key in &mut ring.keys {
+                    key.retired_ms.get_or_insert(now);
+                }
+                // A key retired longer ago than any token it signed can live verifies nothing
+                // more.
+                ring.keys.retain(|key| key.retired_ms.is_none_or(|retired| retired.saturating_add(keep) > now));
+            }
+            // Revoked: none is kept, whatever the times (a key retired by a process whose
+            // clock runs ahead would otherwise stay).
+            None => ring.keys.clear(),
         }
-        // A key retired longer ago than any token it signed can live verifies nothing more.
-        ring.keys.retain(|key| key.retired_ms.is_none_or(|retired| retired.saturating_add(keep_retired_ms) > now));
         ring.keys.push(new_key(pool, alg, KeyUse::Id, now, sealer)?);
         ring.keys.push(new_key(pool, alg, KeyUse::Access, now, sealer)?);
         let bytes = serde_json::to_vec(&ring).map_err(|e| Error::internal(e.to_string()))?;

@@ -205,6 +205,16 @@ fn a_reset_skips_the_inbox_a_required_second_factor_falls_back_to() {
     // Answered as a name without a channel is, under user-existence protection.
     f.pool.forgot_password("alice").unwrap();
     assert_eq!(f.delivery.messages().len(), sent, "a reset code went to the second factor's inbox");
+    // Without it, the user is told whom to ask, not that they have no verified address.
+    let f = fixture(
+        "[mfa]\nmode = 'required'\nmethods = ['email']\n[[clients]]\nid = 'app'\nprevent_user_existence_errors = false",
+    );
+    confirmed(&f, "alice");
+    let refused = f.pool.forgot_password("alice").unwrap_err();
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (ErrorCode::NotAuthorized, "Contact administrator to reset password.")
+    );
 }
 
 #[test]
@@ -2093,6 +2103,22 @@ fn a_token_signed_with_a_key_retired_elsewhere_verifies_until_it_expires() {
     assert!(here.verify_access_token(&tokens.access_token).is_err(), "expired");
 }
 
+/// A revocation brings its session's end forward (so it is purged a day later), yet its
+/// tokens go on answering as revoked, not as expired: a client told "expired" would try a
+/// refresh before it learnt that the session is gone.
+#[test]
+fn a_signed_out_sessions_tokens_stay_revoked_not_expired() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let tokens = signed_in(&f, "alice");
+    f.pool.sign_out(&tokens.refresh_token).unwrap();
+    f.clock.advance_secs(2);
+    let refused = f.pool.verify_access_token(&tokens.access_token).unwrap_err();
+    assert_eq!(refused.message(), "Access Token has been revoked");
+    let refused = f.pool.get_user(&tokens.access_token).unwrap_err();
+    assert_eq!(refused.message(), "Access Token has been revoked");
+}
+
 /// A leaked signing key is revoked: its tokens, forged or not, stop verifying at once in the
 /// process that revokes it and in another once it re-reads the keys (within a minute), and
 /// the JWKS drops it. Sessions go on: a refresh gives tokens under the new keys.
@@ -2132,6 +2158,21 @@ fn revoked_signing_keys_verify_nothing_more() {
     let fresh = here.refresh(&leaked.refresh_token).unwrap();
     assert_ne!(kid(&fresh.access_token), kid(&leaked.access_token));
     elsewhere.verify_access_token(&fresh.access_token).unwrap();
+
+    // A process whose clock runs ahead rotates, after `here` read the keys: the revocation
+    // reads that rotation (it retries) and drops its keys too, though they were retired
+    // "later" than the revoking clock says.
+    let ahead_clock = userpool::ManualClock::new(clock.now_ms() + 10_000);
+    let ahead = UserPool::builder(config("pool_id = 'revoked'"))
+        .store(Arc::clone(&store))
+        .clock(Arc::new(ahead_clock))
+        .open()
+        .unwrap();
+    ahead.rotate_signing_keys().unwrap();
+    here.revoke_signing_keys().unwrap();
+    let ring = store.secret("revoked", "signing_keys").unwrap().unwrap();
+    let keys = serde_json::from_slice::<serde_json::Value>(&ring.value).unwrap()["keys"].as_array().unwrap().len();
+    assert_eq!(keys, 2, "only the new pair is left");
 }
 
 /// The pool never issues a token it would refuse. Attributes ride in the ID token, and a

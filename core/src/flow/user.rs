@@ -718,13 +718,19 @@ pub(super) fn answer_new_password(
 /// new password and the second factor.
 fn recovery_channel(u: &UserRecord, ctx: &Ctx<'_>) -> Option<&'static str> {
     let factors = mfa::sign_in_factors(u, ctx);
-    ctx.settings.recovery.iter().find_map(|c| {
-        let (attr, method) = match c {
-            RecoveryChannel::Email => ("email", MfaMethod::Email),
-            RecoveryChannel::Phone => ("phone_number", MfaMethod::Sms),
-        };
-        (u.is_verified(attr) && !factors.contains(&method)).then_some(attr)
-    })
+    ctx.settings
+        .recovery
+        .iter()
+        .map(channel)
+        .find_map(|(attr, method)| (u.is_verified(attr) && !factors.contains(&method)).then_some(attr))
+}
+
+/// The attribute a recovery channel sends to, and the second factor that uses it.
+fn channel(c: &RecoveryChannel) -> (&'static str, MfaMethod) {
+    match c {
+        RecoveryChannel::Email => ("email", MfaMethod::Email),
+        RecoveryChannel::Phone => ("phone_number", MfaMethod::Sms),
+    }
 }
 
 pub(super) fn forgot_password(u: &UserRecord, name: &str, ctx: &mut Ctx<'_>) -> Step {
@@ -734,12 +740,17 @@ pub(super) fn forgot_password(u: &UserRecord, name: &str, ctx: &mut Ctx<'_>) -> 
     }
     let attribute = u.enabled.then(|| recovery_channel(u, ctx)).flatten();
     if attribute.is_none() && !protect {
-        return Step::fail(if u.enabled {
+        // A verified channel the second factor uses (`recovery_channel`) is there, but not
+        // for this: only an administrator can set a password.
+        let kept_for_mfa = ctx.settings.recovery.iter().any(|c| u.is_verified(channel(c).0));
+        return Step::fail(if !u.enabled {
+            Error::not_authorized("User is disabled.")
+        } else if kept_for_mfa {
+            Error::not_authorized("Contact administrator to reset password.")
+        } else {
             Error::invalid(
                 "Cannot reset password for the user as there is no registered/verified email or phone_number",
             )
-        } else {
-            Error::not_authorized("User is disabled.")
         });
     }
     let mut next = u.clone();

@@ -1542,7 +1542,7 @@ impl UserPool {
     pub fn rotate_signing_keys(&self) -> Result<()> {
         // Whatever this process's clients say, no token lives longer than a day; another
         // process may sign with a retired key for one more minute.
-        self.replace_signing_keys(LONGEST_TOKEN_MS + KEY_REFRESH_MS)
+        self.replace_signing_keys(Some(LONGEST_TOKEN_MS + KEY_REFRESH_MS))
     }
 
     /// Replaces the signing keys and drops the old ones at once, for a key that leaked (or a
@@ -1551,13 +1551,23 @@ impl UserPool {
     /// they next read the keys, within a minute (until then they may still sign with the old
     /// ones, tokens this process refuses). Sessions go on: a refresh token is not signed, so
     /// clients refresh to get tokens under the new keys. A verifier that caches the JWKS
-    /// drops the old keys when it next fetches it.
+    /// takes the old keys until it fetches it again: flush such caches a minute after.
+    ///
+    /// A rotation elsewhere at the same moment is read and revoked too: the call retries
+    /// before it answers `TooManyRequests`.
     pub fn revoke_signing_keys(&self) -> Result<()> {
-        self.replace_signing_keys(0)
+        let mut outcome = self.replace_signing_keys(None);
+        for _ in 0..MAX_RERUNS {
+            match outcome {
+                Err(e) if e.code() == ErrorCode::TooManyRequests => outcome = self.replace_signing_keys(None),
+                done => return done,
+            }
+        }
+        outcome
     }
 
-    /// A new key ring, the old keys kept for `keep_retired_ms`.
-    fn replace_signing_keys(&self, keep_retired_ms: i64) -> Result<()> {
+    /// A new key ring, the old keys kept for `keep_retired_ms` (none, when `None`).
+    fn replace_signing_keys(&self, keep_retired_ms: Option<i64>) -> Result<()> {
         let current = self.key_ring();
         let rotated = current.rotate(
             self.store(),
@@ -1655,13 +1665,15 @@ impl UserPool {
         let sub = string("sub").ok_or_else(Error::invalid_token)?;
         let family = self.store().family(self.pool_id(), family_id).map_err(backend)?;
         match family {
+            Some(f) if f.value.revoked || f.value.sub != sub => Err(Error::revoked_access_token()),
             // The pool's tokens end with their session (`exp` rounded up to a second): one
-            // that claims more was not made by it.
+            // that claims more was not made by it. (A revocation brings a session's end
+            // forward, so it is answered first, as what it is.)
             Some(f) if now >= f.value.expires_ms.saturating_add(1000) => {
                 Err(Error::not_authorized("Token has expired"))
             }
-            Some(f) if !f.value.revoked && f.value.sub == sub => Ok(claims),
-            _ => Err(Error::revoked_access_token()),
+            Some(_) => Ok(claims),
+            None => Err(Error::revoked_access_token()),
         }
     }
 
