@@ -236,6 +236,11 @@ pub(crate) fn check_writes(
         if name == "sub" {
             return Err(Error::invalid("sub cannot be written"));
         }
+        // Blank, a required attribute would be as good as deleted, which is refused, and would
+        // satisfy a new-password challenge that asks for it.
+        if value.is_empty() && settings.required.contains(name) {
+            return Err(Error::invalid(format!("{name} is required and cannot be empty")));
+        }
         if is_verification_flag(name) {
             if !kind.by_admin() {
                 return Err(Error::invalid(format!("{name} can only be set by an administrator")));

@@ -2103,6 +2103,29 @@ fn a_token_signed_with_a_key_retired_elsewhere_verifies_until_it_expires() {
     assert!(here.verify_access_token(&tokens.access_token).is_err(), "expired");
 }
 
+/// A user may not delete their own verification flags (only an administrator says whether
+/// an address is verified), nor blank a required attribute (as good as deleting it, which is
+/// refused, and it satisfied the new-password challenge's check for it).
+#[test]
+fn a_user_cannot_unverify_an_address_or_blank_a_required_attribute() {
+    let f = fixture("[sign_up]\nrequired_attributes = ['email', 'name']");
+    let named = Attributes::from([
+        ("email".to_owned(), "alice@example.com".to_owned()),
+        ("name".to_owned(), "Alice".to_owned()),
+    ]);
+    f.pool.sign_up("alice", PW, named).unwrap();
+    f.pool.confirm_sign_up("alice", &f.delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    let tokens = signed_in(&f, "alice");
+    let refused = f.pool.delete_user_attributes(&tokens.access_token, &["email_verified".to_owned()]).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter, "{refused}");
+    let blank = Attributes::from([("name".to_owned(), String::new())]);
+    let refused = f.pool.update_user_attributes(&tokens.access_token, blank.clone()).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidParameter, "{refused}");
+    assert_eq!(f.pool.admin_update_user_attributes("alice", blank).unwrap_err().code(), ErrorCode::InvalidParameter);
+    let user = f.pool.admin_get_user("alice").unwrap();
+    assert_eq!((user.attributes["email_verified"].as_str(), user.attributes["name"].as_str()), ("true", "Alice"));
+}
+
 /// A revocation brings its session's end forward (so it is purged a day later), yet its
 /// tokens go on answering as revoked, not as expired: a client told "expired" would try a
 /// refresh before it learnt that the session is gone.

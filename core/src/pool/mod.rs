@@ -1824,6 +1824,10 @@ impl UserPool {
         {
             return Err(Error::not_authorized(format!("A client attempted to write unauthorized attribute {name}")));
         }
+        // As writing one: only an administrator says whether an address is verified.
+        if let Some(flag) = names.iter().find(|n| attributes::is_verification_flag(n)) {
+            return Err(Error::invalid(format!("{flag} can only be set by an administrator")));
+        }
         pool.drive(Target::Sub(&found.value.sub), &Input::DeleteAttributes { names: names.to_vec() })?;
         Ok(())
     }
