@@ -2065,29 +2065,38 @@ fn a_lockout_outlasted_by_its_hash_check_is_audited() {
     assert!(events.iter().any(|e| e.kind.as_str() == "Lockout"), "{events:?}");
 }
 
-/// Another process re-reads the keys once a minute, and until then signs with a key that a
-/// rotation elsewhere retired. A token it signs must verify until it expires: the retired
-/// key verifies for the longest token lifetime plus that minute.
-#[test]
-fn a_token_signed_with_a_key_retired_elsewhere_verifies_until_it_expires() {
+/// Two pools on one store, as two processes of one app: each with its own key ring, on one
+/// clock, with `alice` signed up and confirmed.
+fn two_processes(pool_id: &str) -> (Arc<dyn Store>, userpool::ManualClock, UserPool, UserPool) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = userpool::ManualClock::new(1_700_000_000_000);
     let delivery = userpool::RecordingDelivery::new();
     let open = || {
-        UserPool::builder(config("pool_id = 'rotated'"))
+        UserPool::builder(config(&format!("pool_id = '{pool_id}'")))
             .store(Arc::clone(&store))
             .clock(Arc::new(clock.clone()))
             .delivery(Arc::new(delivery.clone()))
             .open()
             .unwrap()
     };
-    let kid = |token: &str| -> String {
-        let header = URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-        serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
-    };
     let (here, elsewhere) = (open(), open());
     here.sign_up("alice", PW, email("alice")).unwrap();
     here.confirm_sign_up("alice", &delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    (store, clock, here, elsewhere)
+}
+
+/// The `kid` a token's header names.
+fn kid(token: &str) -> String {
+    let header = URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+    serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+}
+
+/// Another process re-reads the keys once a minute, and until then signs with a key that a
+/// rotation elsewhere retired. A token it signs must verify until it expires: the retired
+/// key verifies for the longest token lifetime plus that minute.
+#[test]
+fn a_token_signed_with_a_key_retired_elsewhere_verifies_until_it_expires() {
+    let (_, clock, here, elsewhere) = two_processes("rotated");
     let retired = kid(&here.sign_in("alice", PW).unwrap().tokens.unwrap().access_token);
     here.rotate_signing_keys().unwrap();
     clock.advance_secs(30);
@@ -2147,24 +2156,7 @@ fn a_signed_out_sessions_tokens_stay_revoked_not_expired() {
 /// the JWKS drops it. Sessions go on: a refresh gives tokens under the new keys.
 #[test]
 fn revoked_signing_keys_verify_nothing_more() {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let clock = userpool::ManualClock::new(1_700_000_000_000);
-    let delivery = userpool::RecordingDelivery::new();
-    let open = || {
-        UserPool::builder(config("pool_id = 'revoked'"))
-            .store(Arc::clone(&store))
-            .clock(Arc::new(clock.clone()))
-            .delivery(Arc::new(delivery.clone()))
-            .open()
-            .unwrap()
-    };
-    let kid = |token: &str| -> String {
-        let header = URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-        serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
-    };
-    let (here, elsewhere) = (open(), open());
-    here.sign_up("alice", PW, email("alice")).unwrap();
-    here.confirm_sign_up("alice", &delivery.last_code_to("alice@example.com").unwrap()).unwrap();
+    let (store, clock, here, elsewhere) = two_processes("revoked");
     let leaked = here.sign_in("alice", PW).unwrap().tokens.unwrap();
     elsewhere.verify_access_token(&leaked.access_token).unwrap();
     here.revoke_signing_keys().unwrap();
