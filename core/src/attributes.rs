@@ -76,6 +76,15 @@ pub(crate) fn is_verification_flag(name: &str) -> bool {
     name == "email_verified" || name == "phone_number_verified"
 }
 
+/// Refuses a verification flag (`email_verified`, `phone_number_verified`) to a user's own
+/// write or deletion: only an administrator says whether an address is verified.
+pub(crate) fn refuse_flag(name: &str) -> Result<()> {
+    if is_verification_flag(name) {
+        return Err(Error::invalid(format!("{name} can only be set by an administrator")));
+    }
+    Ok(())
+}
+
 /// A simple, strict email check: one `@`, a non-empty local part, a dotted domain, no spaces.
 pub(crate) fn is_email(value: &str) -> bool {
     let Some((local, domain)) = value.split_once('@') else {
@@ -243,7 +252,7 @@ pub(crate) fn check_writes(
         }
         if is_verification_flag(name) {
             if !kind.by_admin() {
-                return Err(Error::invalid(format!("{name} can only be set by an administrator")));
+                refuse_flag(name)?;
             }
             if value != "true" && value != "false" {
                 return Err(Error::invalid(format!("{name} must be `true` or `false`")));

@@ -66,14 +66,8 @@ impl UserPool {
         let invalid = || Error::not_authorized("Invalid session for the user, session is expired.");
         let sub = crate::flow::mfa::session_sub(session).ok_or_else(invalid)?;
         let found = self.store().user(self.pool_id(), &sub).map_err(backend)?.ok_or_else(invalid)?;
-        // As for an answer (`confirm_sign_in`): a session that leaked from a front end does
-        // not replace a confidential client's setup secret without SECRET_HASH.
-        let challenge = {
-            let mut rng = crypto::os_rng();
-            let ctx = self.ctx(&mut rng);
-            crate::flow::mfa::check_challenge(&found.value, session, &ctx)?.clone()
-        };
-        self.check_answer_client(&found.value, &challenge)?;
+        // As for an answer (`confirm_sign_in`), with the client's proof.
+        self.answerable_challenge(&found.value, session)?;
         let secret = self.new_totp_secret(&sub)?;
         let input = Input::ReplaceSetupSecret { session: Zeroizing::new(session.to_owned()), secret: secret.sealed };
         self.drive(Target::Sub(&sub), &input)?;

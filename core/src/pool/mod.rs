@@ -509,6 +509,20 @@ impl UserPool {
     /// Checks the client's secret for an answer to `challenge`: the secret itself, the
     /// `SECRET_HASH` the sign-in gave (over whichever name it signed in by), or one over a
     /// name of the user.
+    /// The user's challenge that `session` answers, once this view of the pool may answer it:
+    /// RespondToAuthChallenge asks a client with a secret for SECRET_HASH too, so a session
+    /// that leaked from a front end does not finish, nor change, a confidential client's
+    /// sign-in.
+    fn answerable_challenge(&self, user: &UserRecord, session: &str) -> Result<flow::state::Challenge> {
+        let challenge = {
+            let mut rng = crypto::os_rng();
+            let ctx = self.ctx(&mut rng);
+            mfa::check_challenge(user, session, &ctx)?.clone()
+        };
+        self.check_answer_client(user, &challenge)?;
+        Ok(challenge)
+    }
+
     fn check_answer_client(&self, user: &UserRecord, challenge: &flow::state::Challenge) -> Result<()> {
         if let (ClientProof::SecretHash(given), Some(digest)) = (&self.proof, &challenge.secret_hash_digest) {
             let presented = crypto::sha256_hex(given.as_bytes());
@@ -1089,15 +1103,7 @@ impl UserPool {
         };
         let user = &found.value;
         // The session is checked before any work (hashing, TOTP) is spent on the answer.
-        let challenge = {
-            let mut rng = crypto::os_rng();
-            let ctx = self.ctx(&mut rng);
-            mfa::check_challenge(user, session, &ctx)?.clone()
-        };
-        // RespondToAuthChallenge asks a client with a secret for SECRET_HASH too: a session
-        // that leaked from a front end does not finish a confidential client's sign-in.
-        self.check_answer_client(user, &challenge)?;
-        let kind = challenge.kind;
+        let kind = self.answerable_challenge(user, session)?.kind;
         let account = flow::display_username(&self.shared.settings, user);
         let session = Zeroizing::new(session.to_owned());
         let setup = self.new_totp_secret(&sub)?;
@@ -1824,10 +1830,7 @@ impl UserPool {
         {
             return Err(Error::not_authorized(format!("A client attempted to write unauthorized attribute {name}")));
         }
-        // As writing one: only an administrator says whether an address is verified.
-        if let Some(flag) = names.iter().find(|n| attributes::is_verification_flag(n)) {
-            return Err(Error::invalid(format!("{flag} can only be set by an administrator")));
-        }
+        names.iter().try_for_each(|name| attributes::refuse_flag(name))?;
         pool.drive(Target::Sub(&found.value.sub), &Input::DeleteAttributes { names: names.to_vec() })?;
         Ok(())
     }
