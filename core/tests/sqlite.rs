@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use userpool::flow::state::{AuditEvent, UserRecord};
 use userpool::store::conformance::{sample_family, sample_user};
-use userpool::store::{GROUP_ATTRIBUTE, StoreError, UserSearch, Write, search_term};
+use userpool::store::{GROUP_ATTRIBUTE, ListedFamily, StoreError, UserSearch, Write, search_term};
 use userpool::{ErrorCode, ManualClock, PoolConfig, RecordingDelivery, SqliteOptions, SqliteStore, Store, UserPool};
 
 mod common;
@@ -680,6 +680,44 @@ fn an_administrator_deletes_a_user_whose_record_cannot_be_read() {
     assert_eq!(pool.admin_get_user("carol").unwrap().username, "carol");
     // The names are free again.
     pool.admin_create_user("alice", email("alice"), None, false).unwrap();
+    assert_eq!(integrity(&path), "ok");
+}
+
+/// A session whose record cannot be read (damaged, or written by a newer library during a
+/// rolling upgrade) does not stop the user's sessions from ending, nor the user from signing
+/// in: ending them deletes it with the rest.
+#[test]
+fn a_session_that_cannot_be_read_is_ended_with_the_others() {
+    let (_dir, path, store, pool) = pool_on_a_file();
+    let sub = pool.admin_create_user("alice", email("alice"), None, false).unwrap().user.sub;
+    pool.admin_set_user_password("alice", PW, true).unwrap();
+    let kept = pool.sign_in("alice", PW).unwrap().tokens.unwrap();
+    let spoiled = pool.sign_in("alice", PW).unwrap().tokens.unwrap();
+    let spoiled_id = |store: &SqliteStore| {
+        store.families_of("local_sqlite", &sub).unwrap().into_iter().find_map(|f| match f {
+            ListedFamily::Unreadable { id, .. } => Some(id),
+            ListedFamily::Readable(_) => None,
+        })
+    };
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE userpool_families SET record = json_set(record, '$.record_version', ?1)
+         WHERE family = (SELECT family FROM userpool_families WHERE sub = ?2 ORDER BY family LIMIT 1)",
+        rusqlite::params![NEWER, &sub],
+    )
+    .unwrap();
+    let id = spoiled_id(&store).expect("one session reads as unreadable");
+
+    let third = pool.sign_in("alice", PW).unwrap().tokens.unwrap();
+    pool.admin_user_global_sign_out("alice").unwrap();
+    assert_eq!(spoiled_id(&store), None, "the unreadable session {id} is gone");
+    assert!(store.family("local_sqlite", &id).unwrap().is_none());
+    for tokens in [&kept, &spoiled, &third] {
+        assert_eq!(pool.refresh(&tokens.refresh_token).unwrap_err().code(), ErrorCode::NotAuthorized);
+    }
+    conn.execute("UPDATE userpool_families SET record = X'FF00FF' WHERE sub = ?1", [&sub]).unwrap();
+    pool.admin_disable_user("alice").unwrap();
+    assert!(store.families_of("local_sqlite", &sub).unwrap().is_empty());
     assert_eq!(integrity(&path), "ok");
 }
 

@@ -27,7 +27,7 @@ use crate::flow::{self, Change, Ctx, Effect, Input, Reply, SentCode, SessionInpu
 use crate::keyring::{KeyRing, KeyUse};
 use crate::results::{AttributeUpdate, CodeDelivery};
 use crate::results::{Claims, CreatedUser, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, User, UserList};
-use crate::store::{MemoryStore, SecretBytes, Store, StoreError, UserPage, Versioned, Write};
+use crate::store::{ListedFamily, MemoryStore, SecretBytes, Store, StoreError, UserPage, Versioned, Write};
 
 mod groups;
 mod import;
@@ -777,8 +777,10 @@ impl UserPool {
     fn expired_family_writes(&self, sub: &str) -> Result<Vec<Write>> {
         let now = self.now();
         let families = self.store().families_of(self.pool_id(), sub).map_err(backend)?;
+        // An unreadable one's expiry is unknown here; the store's purge finds it by its own.
         Ok(families
             .into_iter()
+            .filter_map(ListedFamily::readable)
             .filter(|f| f.value.expires_ms.saturating_add(LONGEST_TOKEN_MS) <= now)
             .map(|f| Write::DeleteFamily { id: f.value.id, expect: f.version })
             .collect())
@@ -940,13 +942,28 @@ impl UserPool {
         }
     }
 
+    /// Ends every session of the user. One whose record this library cannot use is deleted:
+    /// it cannot be marked revoked here, and a newer library sharing the store might still
+    /// honour it.
     fn revoke_writes(&self, sub: &str) -> Result<Vec<Write>> {
         let families = self.store().families_of(self.pool_id(), sub).map_err(backend)?;
         let now = self.now();
         Ok(families
             .into_iter()
-            .filter(|f| !f.value.revoked)
-            .map(|f| Write::RevokeFamily { id: f.value.id, at_ms: now })
+            .filter_map(|listed| match listed {
+                ListedFamily::Readable(f) => {
+                    (!f.value.revoked).then(|| Write::RevokeFamily { id: f.value.id, at_ms: now })
+                }
+                ListedFamily::Unreadable { id, version, why } => {
+                    tracing::warn!(
+                        pool = self.pool_id(),
+                        sub,
+                        why,
+                        "deleting a session whose stored record cannot be read"
+                    );
+                    Some(Write::DeleteFamily { id, expect: version })
+                }
+            })
             .collect())
     }
 

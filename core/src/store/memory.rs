@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{SecretBytes, Store, StoreError, UserPage, Versioned, Write};
+use super::{ListedFamily, SecretBytes, Store, StoreError, UserPage, Versioned, Write};
 use crate::flow::state::{AuditEvent, Family, UserRecord};
 
 type PoolKey = (String, String);
@@ -295,10 +295,10 @@ impl Store for MemoryStore {
         Ok(data.family_by_hash.get(&k(pool, hash)).and_then(|id| data.families.get(&k(pool, id))).cloned())
     }
 
-    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<ListedFamily>, StoreError> {
         let data = self.lock();
         let ids = data.families_of.get(&k(pool, sub)).cloned().unwrap_or_default();
-        Ok(ids.iter().filter_map(|id| data.families.get(&k(pool, id)).cloned()).collect())
+        Ok(ids.iter().filter_map(|id| data.families.get(&k(pool, id)).cloned()).map(ListedFamily::Readable).collect())
     }
 
     fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {

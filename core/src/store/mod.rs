@@ -301,6 +301,34 @@ pub struct UserSearch {
     pub prefix: bool,
 }
 
+/// One of a user's session families, as [`Store::families_of`] lists them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListedFamily {
+    /// A family this library can use.
+    Readable(Versioned<Family>),
+    /// A family whose record this library cannot use: damaged, or written by a newer
+    /// userpool. It can be neither honoured nor revoked here, so ending the user's sessions
+    /// deletes it.
+    Unreadable {
+        /// The family's id.
+        id: String,
+        /// Its version, for [`Write::DeleteFamily`].
+        version: u64,
+        /// Why it cannot be used.
+        why: String,
+    },
+}
+
+impl ListedFamily {
+    /// The family, if this library can use it.
+    pub fn readable(self) -> Option<Versioned<Family>> {
+        match self {
+            Self::Readable(family) => Some(family),
+            Self::Unreadable { .. } => None,
+        }
+    }
+}
+
 /// A page of users, in a stable order.
 #[derive(Clone, Debug, Default)]
 pub struct UserPage {
@@ -361,8 +389,10 @@ pub trait Store: Send + Sync {
     fn family(&self, pool: &str, id: &str) -> Result<Option<Versioned<Family>>, StoreError>;
     /// The family a refresh-token hash was issued in.
     fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError>;
-    /// Every family of a user.
-    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError>;
+    /// Every family of a user. One whose record this library cannot use is listed as
+    /// [`ListedFamily::Unreadable`], not an error: ending the user's sessions must still
+    /// reach it, and one such record must not stop the user's other sessions from ending.
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<ListedFamily>, StoreError>;
     /// A user's most recent audit events, newest first.
     fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
     /// A pool secret.
@@ -419,7 +449,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn family_by_hash(&self, pool: &str, hash: &str) -> Result<Option<Versioned<Family>>, StoreError> {
         (**self).family_by_hash(pool, hash)
     }
-    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<ListedFamily>, StoreError> {
         (**self).families_of(pool, sub)
     }
     fn events(&self, pool: &str, sub: &str, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {

@@ -30,7 +30,7 @@ use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{SecretBytes, Store, StoreError, UserPage, UserSearch, Versioned, Write, search_terms};
+use super::{ListedFamily, SecretBytes, Store, StoreError, UserPage, UserSearch, Versioned, Write, search_terms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::flow::state::{AuditEvent, Family, RECORD_VERSION, Record, UserRecord};
 
@@ -582,11 +582,10 @@ impl SqliteStore {
 
     /// A read's failure: [`StoreError::Unreadable`] for a record this library cannot use.
     fn read_error(&self, e: &rusqlite::Error) -> StoreError {
-        match e {
-            rusqlite::Error::FromSqlConversionFailure(_, _, cause) if cause.is::<RecordError>() => {
-                StoreError::Unreadable(describe(&self.path, &self.options, e))
-            }
-            _ => self.backend(e),
+        if is_record_error(e) {
+            StoreError::Unreadable(describe(&self.path, &self.options, e))
+        } else {
+            self.backend(e)
         }
     }
 
@@ -947,6 +946,11 @@ impl From<RecordError> for rusqlite::Error {
     fn from(e: RecordError) -> Self {
         Self::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     }
+}
+
+/// Whether `e` is a stored record this library cannot use, rather than the database failing.
+fn is_record_error(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::FromSqlConversionFailure(_, _, cause) if cause.is::<RecordError>())
 }
 
 /// Decodes a user or family, refusing one written by a newer library (see [`Record`]),
@@ -1395,12 +1399,20 @@ impl Store for SqliteStore {
         self.point_read(SQL, pool, hash, versioned)
     }
 
-    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<ListedFamily>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT version, record FROM userpool_families WHERE pool = ?1 AND sub = ?2 ORDER BY family",
+                "SELECT version, record, family FROM userpool_families WHERE pool = ?1 AND sub = ?2 ORDER BY family",
             )?;
-            let rows = stmt.query_map(params![pool, sub], versioned)?;
+            let rows = stmt.query_map(params![pool, sub], |row| match versioned(row) {
+                Ok(family) => Ok(ListedFamily::Readable(family)),
+                Err(e) if is_record_error(&e) => Ok(ListedFamily::Unreadable {
+                    id: row.get(2)?,
+                    version: version_from_sql(row.get(0)?),
+                    why: describe(&self.path, &self.options, &e),
+                }),
+                Err(e) => Err(e),
+            })?;
             rows.collect()
         })
     }

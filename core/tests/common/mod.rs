@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 
 use userpool::flow::state::{AuditEvent, Family, UserRecord};
-use userpool::store::{SecretBytes, StoreError, UserPage, UserSearch, Versioned, Write};
+use userpool::store::{ListedFamily, SecretBytes, StoreError, UserPage, UserSearch, Versioned, Write};
 use userpool::{Attributes, ManualClock, PoolConfig, RecordingDelivery, Store, UserPool};
 
 /// The password every test user signs up with.
@@ -189,7 +189,7 @@ impl<S: Store> Store for Interposed<S> {
         }
         read
     }
-    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<Versioned<Family>>, StoreError> {
+    fn families_of(&self, pool: &str, sub: &str) -> Result<Vec<ListedFamily>, StoreError> {
         let read = self.store.families_of(pool, sub);
         let hook = self.after_sessions_read.lock().unwrap().take();
         if let Some(hook) = hook {
