@@ -2075,6 +2075,12 @@ fn a_lockout_outlasted_by_its_hash_check_is_audited() {
 /// clock, with `alice` signed up and confirmed.
 fn two_processes(pool_id: &str) -> (Arc<dyn Store>, userpool::ManualClock, UserPool, UserPool) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let (clock, here, elsewhere) = two_processes_on(Arc::clone(&store), pool_id);
+    (store, clock, here, elsewhere)
+}
+
+/// Two pools on `store`, as two processes would open it, with one clock; alice signs in.
+fn two_processes_on(store: Arc<dyn Store>, pool_id: &str) -> (userpool::ManualClock, UserPool, UserPool) {
     let clock = userpool::ManualClock::new(1_700_000_000_000);
     let delivery = userpool::RecordingDelivery::new();
     let open = || {
@@ -2088,7 +2094,23 @@ fn two_processes(pool_id: &str) -> (Arc<dyn Store>, userpool::ManualClock, UserP
     let (here, elsewhere) = (open(), open());
     here.sign_up("alice", PW, email("alice")).unwrap();
     here.confirm_sign_up("alice", &delivery.last_code_to("alice@example.com").unwrap()).unwrap();
-    (store, clock, here, elsewhere)
+    (clock, here, elsewhere)
+}
+
+/// A failed re-read of the keys does not count as one: the next verification reads them
+/// again, rather than refusing tokens under the new keys for a minute more.
+#[test]
+fn a_failed_read_of_the_keys_is_tried_again_at_once() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let (clock, here, elsewhere) = two_processes_on(store.clone(), "reread");
+    here.rotate_signing_keys().unwrap();
+    let fresh = here.sign_in("alice", PW).unwrap().tokens.unwrap().access_token;
+    clock.advance_secs(6);
+    store.failing_record_reads.store(true, Ordering::SeqCst);
+    let failed = elsewhere.verify_access_token(&fresh).unwrap_err();
+    assert_eq!(failed.code(), ErrorCode::InternalError, "{failed}");
+    store.failing_record_reads.store(false, Ordering::SeqCst);
+    elsewhere.verify_access_token(&fresh).unwrap();
 }
 
 /// The `kid` a token's header names.

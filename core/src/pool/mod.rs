@@ -1367,7 +1367,11 @@ impl UserPool {
         {
             return Ok(());
         }
-        if let Some(fresh) = KeyRing::load(self.store(), self.pool_id(), &self.shared.sealer)? {
+        let read = KeyRing::load(self.store(), self.pool_id(), &self.shared.sealer).inspect_err(|_| {
+            // A failed read is not one: the next call tries again, not a minute later.
+            let _ = self.shared.keys_loaded_ms.compare_exchange(now, loaded, Ordering::SeqCst, Ordering::Relaxed);
+        })?;
+        if let Some(fresh) = read {
             let mut keys = self.shared.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             // A rotation here may have installed a newer ring since this read.
             if fresh.is_newer_than(&keys) {
