@@ -315,7 +315,7 @@ impl UserPool {
     ///   missing file, one without userpool's tables, or one an older userpool wrote
     ///   (its app upgrades it), rejects with `InvalidParameterException`; a pool id the file does not hold, with
     ///   `ResourceNotFoundException`. Nothing is created either way.
-    #[napi(ts_args_type = "options?: OpenOptions", ts_return_type = "Promise<UserPool>")]
+    #[napi(catch_unwind, ts_args_type = "options?: OpenOptions", ts_return_type = "Promise<UserPool>")]
     pub fn open<'env>(env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
         let work = open_options(env, options.as_ref()).map(|options| {
             move || {
@@ -351,7 +351,7 @@ impl UserPool {
 
     /// The same pool, acting as another app client (`config.clients`). A client with a secret
     /// needs it here, or use `withClientSecretHash`.
-    #[napi(ts_args_type = "clientId: string, clientSecret?: string | null")]
+    #[napi(catch_unwind, ts_args_type = "clientId: string, clientSecret?: string | null")]
     pub fn with_client(
         &self,
         env: &Env,
@@ -370,7 +370,7 @@ impl UserPool {
     /// `SECRET_HASH` for the username each call names (see `secretHash`); a
     /// challenge answer takes the one the call that started the challenge gave (the sign-in, or
     /// the answer before), a refresh one over the internal username.
-    #[napi(ts_args_type = "clientId: string, secretHash: string")]
+    #[napi(catch_unwind, ts_args_type = "clientId: string, secretHash: string")]
     pub fn with_client_secret_hash(
         &self,
         env: &Env,
@@ -386,13 +386,13 @@ impl UserPool {
     }
 
     /// The pool id.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn pool_id(&self) -> String {
         self.handle.pool_id().to_owned()
     }
 
     /// The token issuer (`iss`).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn issuer(&self) -> String {
         self.handle.issuer().to_owned()
     }
@@ -400,7 +400,7 @@ impl UserPool {
     /// The pool's configuration as TOML text: every key with the value in force, defaults
     /// included, in the format of `userpool config default`; client secrets show as
     /// `"<redacted>"`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn config(&self) -> String {
         self.handle.config().to_owned()
     }
@@ -411,7 +411,7 @@ impl UserPool {
     /// this one and those `withClient` made. A delivery or clock that refers to its pool
     /// keeps it alive until then, since the garbage collector cannot see through the
     /// references the pool holds to them. Closing twice does nothing.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.handle.close();
     }
@@ -420,6 +420,7 @@ impl UserPool {
 
     /// Registers a user; the confirmation code goes out through `delivery`.
     #[napi(
+        catch_unwind,
         ts_args_type = "username: string, password: string, attributes?: Record<string, string>",
         ts_return_type = "Promise<SignUpResult>"
     )]
@@ -443,7 +444,7 @@ impl UserPool {
     }
 
     /// Confirms a new account with the code it was sent.
-    #[napi(ts_args_type = "username: string, code: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string, code: string", ts_return_type = "Promise<void>")]
     pub fn confirm_sign_up<'env>(
         &self,
         env: &'env Env,
@@ -455,7 +456,7 @@ impl UserPool {
     }
 
     /// Sends a new confirmation code (the old one stops working).
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery>")]
     pub fn resend_sign_up_code<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");
         self.run(env, args, |pool, username| pool.resend_sign_up_code(&username).map(CodeDelivery::from))
@@ -464,7 +465,7 @@ impl UserPool {
     // ── sign-in ─────────────────────────────────────────────────────────────────────────
 
     /// Signs in with a password. Resolves with tokens (`nextStep: 'DONE'`) or the next step.
-    #[napi(ts_args_type = "username: string, password: string", ts_return_type = "Promise<SignInResult>")]
+    #[napi(catch_unwind, ts_args_type = "username: string, password: string", ts_return_type = "Promise<SignInResult>")]
     pub fn sign_in<'env>(
         &self,
         env: &'env Env,
@@ -481,6 +482,7 @@ impl UserPool {
     /// `CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED` the answer is the new password and
     /// `attributes` carries the missing required attributes.
     #[napi(
+        catch_unwind,
         ts_args_type = "session: string, answer: string, attributes?: Record<string, string>",
         ts_return_type = "Promise<SignInResult>"
     )]
@@ -504,21 +506,21 @@ impl UserPool {
     }
 
     /// New ID and access tokens for a refresh token (which rotates, by default).
-    #[napi(ts_args_type = "refreshToken: string", ts_return_type = "Promise<Tokens>")]
+    #[napi(catch_unwind, ts_args_type = "refreshToken: string", ts_return_type = "Promise<Tokens>")]
     pub fn refresh<'env>(&self, env: &'env Env, refresh_token: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = secret(&refresh_token, "refreshToken");
         self.run_secret(env, args, |pool, token| pool.refresh(&token).map(Tokens::from))
     }
 
     /// Ends the session a refresh token belongs to.
-    #[napi(ts_args_type = "refreshToken: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "refreshToken: string", ts_return_type = "Promise<void>")]
     pub fn sign_out<'env>(&self, env: &'env Env, refresh_token: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = secret(&refresh_token, "refreshToken");
         self.run(env, args, |pool, token| pool.sign_out(&token))
     }
 
     /// Ends every session of the user the access token belongs to.
-    #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "accessToken: string", ts_return_type = "Promise<void>")]
     pub fn global_sign_out<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = secret(&access_token, "accessToken");
         self.run(env, args, |pool, token| pool.global_sign_out(&token))
@@ -528,7 +530,7 @@ impl UserPool {
 
     /// The public signing keys as a JWKS (serve it at `/.well-known/jwks.json`, or give it to
     /// `jose`'s `createLocalJWKSet`).
-    #[napi(ts_return_type = "Jwks")]
+    #[napi(catch_unwind, ts_return_type = "Jwks")]
     pub fn jwks(&self, env: &Env) -> napi::Result<Value> {
         let text = self.sync(env, |pool| Ok(pool.jwks()))?;
         serde_json::from_str(&text)
@@ -536,7 +538,7 @@ impl UserPool {
     }
 
     /// Replaces the signing keys; tokens signed by the old ones verify until they expire.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn rotate_signing_keys<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
         self.run(env, Ok(()), |pool, ()| pool.rotate_signing_keys())
     }
@@ -544,7 +546,7 @@ impl UserPool {
     /// Replaces the signing keys and drops the old ones at once, for a key that leaked: every
     /// token they signed stops verifying here now, and in the pool's other processes within a
     /// minute. Sessions go on: clients refresh to get tokens under the new keys.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn revoke_signing_keys<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
         self.run(env, Ok(()), |pool, ()| pool.revoke_signing_keys())
     }
@@ -552,7 +554,7 @@ impl UserPool {
     /// Verifies an access token (signature, issuer, use, expiry, client, revocation) and
     /// resolves with its claims: a token of `clientId` only, or of any of the pool's clients
     /// when left out.
-    #[napi(ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Promise<Claims>")]
+    #[napi(catch_unwind, ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Promise<Claims>")]
     pub fn verify_access_token<'env>(
         &self,
         env: &'env Env,
@@ -565,7 +567,7 @@ impl UserPool {
 
     /// `verifyAccessToken` on the calling thread: fast (a verified token's signature is
     /// remembered) and synchronous, for request middleware. Throws instead of rejecting.
-    #[napi(ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Claims")]
+    #[napi(catch_unwind, ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Claims")]
     pub fn verify_access_token_sync(
         &self,
         env: &Env,
@@ -579,7 +581,7 @@ impl UserPool {
     }
 
     /// Verifies an ID token for `clientId` (this pool view's client when left out).
-    #[napi(ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Promise<Claims>")]
+    #[napi(catch_unwind, ts_args_type = "token: string, clientId?: string | null", ts_return_type = "Promise<Claims>")]
     pub fn verify_id_token<'env>(
         &self,
         env: &'env Env,
@@ -593,7 +595,7 @@ impl UserPool {
     // ── the signed-in user ──────────────────────────────────────────────────────────────
 
     /// The user an access token belongs to.
-    #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<User>")]
+    #[napi(catch_unwind, ts_args_type = "accessToken: string", ts_return_type = "Promise<User>")]
     pub fn get_user<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = secret(&access_token, "accessToken");
         self.run(env, args, |pool, token| pool.get_user(&token).map(User::from))
@@ -601,6 +603,7 @@ impl UserPool {
 
     /// Changes the signed-in user's password after checking the old one.
     #[napi(
+        catch_unwind,
         ts_args_type = "accessToken: string, oldPassword: string, newPassword: string",
         ts_return_type = "Promise<void>"
     )]
@@ -624,6 +627,7 @@ impl UserPool {
     /// Updates the signed-in user's attributes; a new email or phone number may wait for
     /// verification (`needsCode`) before it replaces the old one.
     #[napi(
+        catch_unwind,
         ts_args_type = "accessToken: string, attributes: Record<string, string>",
         ts_return_type = "Promise<AttributeUpdate[]>"
     )]
@@ -645,7 +649,11 @@ impl UserPool {
 
     /// Sends a verification code for `email` or `phone_number` (Amplify's
     /// `sendUserAttributeVerificationCode`).
-    #[napi(ts_args_type = "accessToken: string, attribute: string", ts_return_type = "Promise<CodeDelivery>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "accessToken: string, attribute: string",
+        ts_return_type = "Promise<CodeDelivery>"
+    )]
     pub fn get_user_attribute_verification_code<'env>(
         &self,
         env: &'env Env,
@@ -659,7 +667,11 @@ impl UserPool {
     }
 
     /// Verifies an attribute with its code.
-    #[napi(ts_args_type = "accessToken: string, attribute: string, code: string", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "accessToken: string, attribute: string, code: string",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn verify_user_attribute<'env>(
         &self,
         env: &'env Env,
@@ -674,7 +686,7 @@ impl UserPool {
     }
 
     /// Deletes attributes of the signed-in user.
-    #[napi(ts_args_type = "accessToken: string, names: string[]", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "accessToken: string, names: string[]", ts_return_type = "Promise<void>")]
     pub fn delete_user_attributes<'env>(
         &self,
         env: &'env Env,
@@ -686,7 +698,7 @@ impl UserPool {
     }
 
     /// Deletes the signed-in user and every session.
-    #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "accessToken: string", ts_return_type = "Promise<void>")]
     pub fn delete_user<'env>(&self, env: &'env Env, access_token: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = secret(&access_token, "accessToken");
         self.run(env, args, |pool, token| pool.delete_user(&token))
@@ -696,7 +708,7 @@ impl UserPool {
 
     /// Starts adding an authenticator app for the signed-in user: resolves with the secret
     /// and `otpauth://` URI to show; `verifySoftwareToken` with a code from the app finishes.
-    #[napi(ts_args_type = "accessToken: string", ts_return_type = "Promise<TotpSetup>")]
+    #[napi(catch_unwind, ts_args_type = "accessToken: string", ts_return_type = "Promise<TotpSetup>")]
     pub fn associate_software_token<'env>(
         &self,
         env: &'env Env,
@@ -708,7 +720,7 @@ impl UserPool {
 
     /// A new authenticator secret during sign-in (`CONTINUE_SIGN_IN_WITH_TOTP_SETUP`), for the
     /// challenge `session`; answer the challenge with a code from the app.
-    #[napi(ts_args_type = "session: string", ts_return_type = "Promise<TotpSetup>")]
+    #[napi(catch_unwind, ts_args_type = "session: string", ts_return_type = "Promise<TotpSetup>")]
     pub fn associate_software_token_with_session<'env>(
         &self,
         env: &'env Env,
@@ -722,6 +734,7 @@ impl UserPool {
 
     /// Finishes adding an authenticator with a code from it; TOTP is then enabled.
     #[napi(
+        catch_unwind,
         ts_args_type = "accessToken: string, code: string, friendlyName?: string | null",
         ts_return_type = "Promise<void>"
     )]
@@ -744,7 +757,11 @@ impl UserPool {
 
     /// Sets the signed-in user's MFA methods (Amplify's `updateMFAPreference`); a method left
     /// out is unchanged.
-    #[napi(ts_args_type = "accessToken: string, preferences: MfaPreferences", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "accessToken: string, preferences: MfaPreferences",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn set_mfa_preference<'env>(
         &self,
         env: &'env Env,
@@ -756,7 +773,11 @@ impl UserPool {
     }
 
     /// Sets a user's MFA methods as an administrator.
-    #[napi(ts_args_type = "username: string, preferences: MfaPreferences", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "username: string, preferences: MfaPreferences",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn admin_set_user_mfa_preference<'env>(
         &self,
         env: &'env Env,
@@ -772,14 +793,18 @@ impl UserPool {
     // ── forgotten password ──────────────────────────────────────────────────────────────
 
     /// Sends a password-reset code to the user's first verified recovery channel.
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery>")]
     pub fn forgot_password<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");
         self.run(env, args, |pool, username| pool.forgot_password(&username).map(CodeDelivery::from))
     }
 
     /// Sets a new password with the reset code; every session of the user ends.
-    #[napi(ts_args_type = "username: string, code: string, newPassword: string", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "username: string, code: string, newPassword: string",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn confirm_forgot_password<'env>(
         &self,
         env: &'env Env,
@@ -799,6 +824,7 @@ impl UserPool {
     /// Creates a user in FORCE_CHANGE_PASSWORD with `temporaryPassword` (generated when
     /// `null` or left out); the invitation goes to the email or phone when `sendInvitation`.
     #[napi(
+        catch_unwind,
         ts_args_type = "username: string, attributes: Record<string, string>, temporaryPassword: string | null | undefined, sendInvitation: boolean",
         ts_return_type = "Promise<CreatedUser>"
     )]
@@ -826,35 +852,35 @@ impl UserPool {
     }
 
     /// A user by username, alias or `sub`.
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<User>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<User>")]
     pub fn admin_get_user<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");
         self.run(env, args, |pool, username| pool.admin_get_user(&username).map(User::from))
     }
 
     /// Deletes a user and every session.
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<void>")]
     pub fn admin_delete_user<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");
         self.run(env, args, |pool, username| pool.admin_delete_user(&username))
     }
 
     /// Disables a user and revokes every session.
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<void>")]
     pub fn admin_disable_user<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");
         self.run(env, args, |pool, username| pool.admin_disable_user(&username))
     }
 
     /// Re-enables a user.
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<void>")]
     pub fn admin_enable_user<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");
         self.run(env, args, |pool, username| pool.admin_enable_user(&username))
     }
 
     /// Confirms a user without a code.
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<void>")]
     pub fn admin_confirm_sign_up<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");
         self.run(env, args, |pool, username| pool.admin_confirm_sign_up(&username))
@@ -864,7 +890,7 @@ impl UserPool {
     /// verified recovery channel if there is one (resolves with where it went, or `null` when
     /// no code went out: no such channel, or the delivery failed or met the address's hourly
     /// limit; the reset holds either way).
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery | null>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<CodeDelivery | null>")]
     pub fn admin_reset_user_password<'env>(&self, env: &'env Env, username: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&username, "username");
         self.run(env, args, |pool, username| {
@@ -873,7 +899,11 @@ impl UserPool {
     }
 
     /// Sets a user's password: permanent (CONFIRMED) or temporary (FORCE_CHANGE_PASSWORD).
-    #[napi(ts_args_type = "username: string, password: string, permanent: boolean", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "username: string, password: string, permanent: boolean",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn admin_set_user_password<'env>(
         &self,
         env: &'env Env,
@@ -890,7 +920,11 @@ impl UserPool {
     }
 
     /// Updates attributes as an administrator (changes are immediate).
-    #[napi(ts_args_type = "username: string, attributes: Record<string, string>", ts_return_type = "Promise<void>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "username: string, attributes: Record<string, string>",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn admin_update_user_attributes<'env>(
         &self,
         env: &'env Env,
@@ -905,7 +939,7 @@ impl UserPool {
     }
 
     /// Deletes attributes as an administrator.
-    #[napi(ts_args_type = "username: string, names: string[]", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string, names: string[]", ts_return_type = "Promise<void>")]
     pub fn admin_delete_user_attributes<'env>(
         &self,
         env: &'env Env,
@@ -917,7 +951,7 @@ impl UserPool {
     }
 
     /// Ends every session of a user.
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<void>")]
     pub fn admin_user_global_sign_out<'env>(
         &self,
         env: &'env Env,
@@ -929,7 +963,7 @@ impl UserPool {
 
     /// Lists users, optionally filtered (`email ^= "ali"`, `cognito:user_status =
     /// "CONFIRMED"`), at most `limit` (1–60) per page.
-    #[napi(ts_args_type = "options?: ListUsersOptions", ts_return_type = "Promise<UserList>")]
+    #[napi(catch_unwind, ts_args_type = "options?: ListUsersOptions", ts_return_type = "Promise<UserList>")]
     pub fn list_users<'env>(&self, env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
         let args = (|| {
             let Some(options) = optional_object(options.as_ref(), "options")? else {
@@ -950,7 +984,7 @@ impl UserPool {
     /// Imports users in one transaction, without messages or hashing (call it with batches of
     /// about a thousand). `passwordHash` is an argon2id PHC string (the user is CONFIRMED);
     /// without it the user is RESET_REQUIRED. Resolves with one outcome per user, in order.
-    #[napi(ts_args_type = "users: ImportUser[]", ts_return_type = "Promise<ImportOutcome[]>")]
+    #[napi(catch_unwind, ts_args_type = "users: ImportUser[]", ts_return_type = "Promise<ImportOutcome[]>")]
     pub fn admin_import_users<'env>(&self, env: &'env Env, users: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = import_users(&users, "users");
         self.run(env, args, |pool, users| {
@@ -960,7 +994,11 @@ impl UserPool {
     }
 
     /// A user's most recent authentication events, newest first.
-    #[napi(ts_args_type = "username: string, limit?: number | null", ts_return_type = "Promise<AuthEvent[]>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "username: string, limit?: number | null",
+        ts_return_type = "Promise<AuthEvent[]>"
+    )]
     pub fn admin_list_user_auth_events<'env>(
         &self,
         env: &'env Env,
@@ -978,6 +1016,7 @@ impl UserPool {
 
     /// Creates a group; `precedence` orders `cognito:groups` (lower first).
     #[napi(
+        catch_unwind,
         ts_args_type = "name: string, description?: string | null, precedence?: number | null",
         ts_return_type = "Promise<Group>"
     )]
@@ -996,6 +1035,7 @@ impl UserPool {
 
     /// Changes a group's description or precedence; what is left out stays as it is.
     #[napi(
+        catch_unwind,
         ts_args_type = "name: string, description?: string | null, precedence?: number | null",
         ts_return_type = "Promise<Group>"
     )]
@@ -1013,28 +1053,28 @@ impl UserPool {
     }
 
     /// A group by name.
-    #[napi(ts_args_type = "name: string", ts_return_type = "Promise<Group>")]
+    #[napi(catch_unwind, ts_args_type = "name: string", ts_return_type = "Promise<Group>")]
     pub fn get_group<'env>(&self, env: &'env Env, name: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&name, "name");
         self.run(env, args, |pool, name| pool.get_group(&name).map(Group::from))
     }
 
     /// The groups by name, a page at a time (`limit`: 1 to 60, 60 when absent).
-    #[napi(ts_args_type = "options?: PageOptions", ts_return_type = "Promise<GroupList>")]
+    #[napi(catch_unwind, ts_args_type = "options?: PageOptions", ts_return_type = "Promise<GroupList>")]
     pub fn list_groups<'env>(&self, env: &'env Env, options: Option<Unknown<'_>>) -> napi::Result<Object<'env>> {
         let args = page_options(options.as_ref());
         self.run(env, args, |pool, (limit, token)| pool.list_groups(limit, token.as_deref()).map(GroupList::from))
     }
 
     /// Deletes a group and removes every user from it.
-    #[napi(ts_args_type = "name: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "name: string", ts_return_type = "Promise<void>")]
     pub fn delete_group<'env>(&self, env: &'env Env, name: Unknown<'_>) -> napi::Result<Object<'env>> {
         let args = string(&name, "name");
         self.run(env, args, |pool, name| pool.delete_group(&name))
     }
 
     /// Adds a user to a group.
-    #[napi(ts_args_type = "username: string, group: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string, group: string", ts_return_type = "Promise<void>")]
     pub fn admin_add_user_to_group<'env>(
         &self,
         env: &'env Env,
@@ -1046,7 +1086,7 @@ impl UserPool {
     }
 
     /// Removes a user from a group.
-    #[napi(ts_args_type = "username: string, group: string", ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_args_type = "username: string, group: string", ts_return_type = "Promise<void>")]
     pub fn admin_remove_user_from_group<'env>(
         &self,
         env: &'env Env,
@@ -1058,7 +1098,7 @@ impl UserPool {
     }
 
     /// The groups a user belongs to, by precedence.
-    #[napi(ts_args_type = "username: string", ts_return_type = "Promise<Group[]>")]
+    #[napi(catch_unwind, ts_args_type = "username: string", ts_return_type = "Promise<Group[]>")]
     pub fn admin_list_groups_for_user<'env>(
         &self,
         env: &'env Env,
@@ -1072,7 +1112,7 @@ impl UserPool {
     }
 
     /// The users of a group, paged like `listUsers`.
-    #[napi(ts_args_type = "group: string, options?: PageOptions", ts_return_type = "Promise<UserList>")]
+    #[napi(catch_unwind, ts_args_type = "group: string, options?: PageOptions", ts_return_type = "Promise<UserList>")]
     pub fn list_users_in_group<'env>(
         &self,
         env: &'env Env,
@@ -1117,7 +1157,7 @@ fn page_options(options: Option<&Unknown<'_>>) -> Result<(Option<u32>, Option<St
 
 /// Cognito's `SECRET_HASH` for a client with a secret: base64(HMAC-SHA256(clientSecret,
 /// username + clientId)), what `withClientSecretHash` expects.
-#[napi(ts_args_type = "clientSecret: string, username: string, clientId: string")]
+#[napi(catch_unwind, ts_args_type = "clientSecret: string, username: string, clientId: string")]
 pub fn secret_hash(
     env: &Env,
     client_secret: Unknown<'_>,
@@ -1132,7 +1172,7 @@ pub fn secret_hash(
 }
 
 /// Every error code an operation can reject with (the Cognito exception names).
-#[napi(ts_return_type = "ErrorCode[]")]
+#[napi(catch_unwind, ts_return_type = "ErrorCode[]")]
 pub fn error_codes() -> Vec<&'static str> {
     ErrorCode::ALL.iter().map(|code| code.as_str()).collect()
 }
