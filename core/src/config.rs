@@ -258,7 +258,8 @@ impl Default for CodeConfig {
 
 /// Cognito's progressive lockout: after `free_attempts` failures, 1 s doubling per failure up
 /// to `max_lockout_secs`; the count resets after `reset_after_secs` without a failure, counted
-/// from the end of the last lockout.
+/// from the end of the last lockout. Settings that let one account take more than 100 wrong
+/// passwords an hour, however they are timed (ASVS 2.2.1), are refused; the defaults allow 39.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutConfig {
@@ -735,6 +736,44 @@ fn check_guesses_per_day(codes: &CodeConfig) -> Result<()> {
     Ok(())
 }
 
+/// The most wrong passwords one account takes in an hour (ASVS 2.2.1 allows 100). Each
+/// lockout setting alone looks harmless; together, 100 free attempts given back after a 1 s
+/// quiet period allowed thousands an hour.
+const MOST_PASSWORD_GUESSES_PER_HOUR: u64 = 100;
+
+fn check_password_guesses_per_hour(lockout: &LockoutConfig) -> Result<()> {
+    let per_hour = most_password_guesses_per_hour(lockout);
+    if per_hour > MOST_PASSWORD_GUESSES_PER_HOUR {
+        return Err(bad_key(
+            "lockout",
+            format!(
+                "{} free attempts, lockouts of at most {} s and a count that resets after {} s quiet let one \
+                 account take up to {per_hour} wrong passwords an hour, more than {MOST_PASSWORD_GUESSES_PER_HOUR}. \
+                 Lower free_attempts, or raise max_lockout_secs or reset_after_secs",
+                lockout.free_attempts, lockout.max_lockout_secs, lockout.reset_after_secs
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The most wrong passwords an account takes in an hour on this schedule, rounded up: the
+/// better of guessing at the end of every capped lockout, and of guessing `n` times (through
+/// the free attempts and the lockouts they bring) then waiting for the count to reset, for
+/// any `n`. Past 64 doublings every lockout is capped, which the first covers.
+fn most_password_guesses_per_hour(lockout: &LockoutConfig) -> u64 {
+    let max = lockout.max_lockout_secs.max(1);
+    let mut best = 3600.0 / max as f64;
+    let mut locked = 0_u64;
+    for n in 1..=lockout.free_attempts.saturating_add(64) {
+        locked = locked.saturating_add(crate::flow::user::lockout_secs(n, lockout.free_attempts, max));
+        // The reset counts from the end of the n-th guess's lockout.
+        let cycle = locked.saturating_add(lockout.reset_after_secs).max(1);
+        best = best.max(3600.0 * f64::from(n) / cycle as f64);
+    }
+    best.ceil() as u64
+}
+
 fn subset(key: &str, values: &[String], allowed: &[&str]) -> Result<BTreeSet<String>> {
     let mut set = BTreeSet::new();
     for value in values {
@@ -902,6 +941,7 @@ impl Settings {
         check_range("lockout.free_attempts", lockout.free_attempts.into(), 1, 100)?;
         check_range("lockout.max_lockout_secs", lockout.max_lockout_secs, 1, 24 * 3600)?;
         check_range("lockout.reset_after_secs", lockout.reset_after_secs, 1, 24 * 3600)?;
+        check_password_guesses_per_hour(lockout)?;
         check_range("events.keep_per_user", raw.events.keep_per_user.into(), 1, EventConfig::MAX_KEEP_PER_USER.into())?;
 
         let methods = subset("mfa.methods", &raw.mfa.methods, &["totp", "sms", "email"])?;
@@ -1067,6 +1107,35 @@ mod tests {
             assert!(err.message().contains("one chance in 100 a day"), "{err}");
         }
         settings("length = 8\nmax_attempts = 100\nmax_requests_per_hour = 400").unwrap();
+    }
+
+    /// The lockout settings may not add up to more than 100 wrong passwords an hour on one
+    /// account, however the guesses are timed.
+    #[test]
+    fn lockout_settings_cannot_add_up_to_unlimited_guessing() {
+        let most = |free, max, reset| {
+            most_password_guesses_per_hour(&LockoutConfig {
+                free_attempts: free,
+                max_lockout_secs: max,
+                reset_after_secs: reset,
+            })
+        };
+        // The default: eleven guesses (five free, six more through 127 s of lockouts), then
+        // 900 s quiet: 11 in 1,027 s.
+        assert_eq!(most(5, 900, 900), 39);
+        assert_eq!(most(1, 3600, 24 * 3600), 1, "one guess an hour at the cap");
+        assert!(most(100, 1, 1) >= 3600, "a guess a second");
+        let settings = |lockout: &str| PoolConfig::from_toml(&format!("[lockout]\n{lockout}")).and_then(Settings::new);
+        for fine in
+            ["", "free_attempts = 20", "free_attempts = 100\nreset_after_secs = 86400\nmax_lockout_secs = 86400"]
+        {
+            settings(fine).unwrap();
+        }
+        for open in ["free_attempts = 100", "max_lockout_secs = 1\nreset_after_secs = 1", "reset_after_secs = 60"] {
+            let err = settings(open).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidUserPoolConfiguration, "{open}");
+            assert!(err.message().contains("wrong passwords an hour"), "{err}");
+        }
     }
 
     /// serde quotes a value of the wrong type, and a client secret may be written as one.
