@@ -136,6 +136,11 @@ enum UsersAction {
         file: PathBuf,
         #[command(flatten)]
         pool: PoolArgs,
+        /// Skip the rows whose username is a user's already, counting them apart rather than
+        /// as failures: for importing a file again after an import that stopped partway.
+        /// The user there is kept as it is, whatever the row says.
+        #[arg(long)]
+        skip_existing: bool,
     },
     /// Export every user as CSV in Cognito's user-import format.
     ///

@@ -48,7 +48,7 @@ const SHOWN_FAILURES: usize = 20;
 pub(crate) fn run(action: UsersAction) -> Result<(), String> {
     match action {
         UsersAction::List { pool, filter, limit } => list(&open_existing(&pool)?, filter.as_deref(), limit),
-        UsersAction::Import { file, pool } => import(&pool, &file),
+        UsersAction::Import { file, pool, skip_existing } => import(&pool, &file, skip_existing),
         UsersAction::Export { pool, output, spreadsheet_safe, skip_disabled } => {
             if let Some(output) = &output {
                 refuse_pool_as_output(&pool.pool, output)?;
@@ -462,6 +462,9 @@ impl Lines {
 struct Tally {
     imported: usize,
     failed: usize,
+    /// Rows skipped with `--skip-existing`: their username is a user's already.
+    existing: usize,
+    skip_existing: bool,
     mfa_ignored: usize,
     /// Imported users whom no recovery channel of the pool reaches: forgot-password cannot
     /// give them a password.
@@ -513,7 +516,8 @@ fn flush(
         let last = spans.last().map(|s| tally.lines.of(*s).map_or(0, |(_, last)| last)).unwrap_or(0);
         format!(
             "{e}; nothing from line {first} on was imported (the rows of lines {first}-{last} failed together), \
-             the rows before it were: import a file of the header and the rows from line {first} on"
+             the rows before it were: import a file of the header and the rows from line {first} on, or the \
+             whole file again with --skip-existing"
         )
     })?;
     let rows = spans.into_iter().zip(&names).zip(reachable).zip(mfa);
@@ -524,6 +528,7 @@ fn flush(
                 tally.unreachable += usize::from(!reachable);
                 tally.mfa_ignored += usize::from(mfa);
             }
+            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists => tally.existing += 1,
             Err(e) => tally.fail(progress, span, name, &e.to_string()),
         }
     }
@@ -543,7 +548,7 @@ fn unreadable_row(error: &csv::Error) -> String {
 
 /// Imports `file` into the pool of `args`, which is made if missing, but only once the
 /// file's header has been read and checked: a mistyped file name makes no pool.
-fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
+fn import(args: &PoolArgs, file: &Path, skip_existing: bool) -> Result<(), String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
     let size = std::fs::metadata(file).map_err(|e| named(&e))?.len();
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(file).map_err(|e| named(&e))?;
@@ -560,7 +565,7 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let mut tally = Tally { imported: 0, failed: 0, mfa_ignored: 0, unreachable: 0, lines };
+    let mut tally = Tally { imported: 0, failed: 0, existing: 0, skip_existing, mfa_ignored: 0, unreachable: 0, lines };
     let outcome = import_rows(pool, &mut reader, &header, &mut tally, &progress).map_err(|e| named(&e));
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
@@ -571,6 +576,9 @@ fn import(args: &PoolArgs, file: &Path) -> Result<(), String> {
         tally.imported as f64 / secs.max(1e-9),
         tally.failed
     );
+    if tally.existing > 0 {
+        say!("{} row(s) skipped: their username is a user's already (--skip-existing)", tally.existing);
+    }
     if tally.failed > SHOWN_FAILURES {
         say!("(the first {SHOWN_FAILURES} failures are shown above)");
     }

@@ -173,6 +173,11 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     // Importing it again into the same pool: every username is taken.
     let (out, err) = import_into(dir.path(), "exported.csv", "copy.sqlite3", 2);
     assert!(out.contains("imported 0 user(s)") && err.contains(": jane: UsernameExistsException"), "{err}");
+    // Or, for a rerun, skipped and counted apart: not a failure.
+    let rerun = userpool(dir.path(), &["users", "import", "exported.csv", "--pool", "copy.sqlite3", "--skip-existing"]);
+    let out = ok(&rerun);
+    assert!(out.contains("imported 0 user(s)") && out.contains("; 0 row(s) failed"), "{out}");
+    assert!(out.contains("2 row(s) skipped: their username is a user's already"), "{out}");
     // A pool id the file does not hold yet is made beside the first.
     let second = ["--pool", "copy.sqlite3", "--pool-id", "second"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "exported.csv"][..], &second].concat()));
