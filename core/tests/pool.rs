@@ -1839,6 +1839,29 @@ fn a_refresh_without_rotation_answers_nothing_for_a_session_signed_out_meanwhile
     assert!(store.after_hash_read.lock().unwrap().is_none(), "the hook ran");
 }
 
+/// A sign-out whose session is signed out and purged between its read and its commit finds
+/// it gone: the token is answered as unknown, as it is once purged, and the session is not
+/// written back.
+#[test]
+fn a_sign_out_of_a_session_purged_meanwhile_finds_it_gone() {
+    let store = Arc::new(Interposed::new(MemoryStore::new()));
+    let f = fixture_on(store.clone(), config("pool_id = 'local_test'"));
+    confirmed(&f, "alice");
+    let session = signed_in(&f, "alice");
+    let (pool, inner, refresh_token) = (f.pool.clone(), Arc::clone(&store), session.refresh_token.clone());
+    *store.after_hash_read.lock().unwrap() = Some(Box::new(move || {
+        pool.sign_out(&refresh_token).unwrap();
+        let sub = pool.admin_get_user("alice").unwrap().sub;
+        let family = inner.families_of("local_test", &sub).unwrap().remove(0).readable().unwrap();
+        inner.commit("local_test", vec![Write::DeleteFamily { id: family.value.id, expect: family.version }]).unwrap();
+    }));
+    let refused = f.pool.sign_out(&session.refresh_token).unwrap_err();
+    assert!(store.after_hash_read.lock().unwrap().is_none(), "the hook ran");
+    assert_eq!((refused.code(), refused.message()), (ErrorCode::NotAuthorized, "Invalid Refresh Token"));
+    let sub = f.pool.admin_get_user("alice").unwrap().sub;
+    assert!(store.families_of("local_test", &sub).unwrap().is_empty(), "the session came back");
+}
+
 /// A user's own sign-out everywhere is not fenced on the session it ends: a holder who keeps
 /// refreshing that session cannot make it lose every rerun.
 #[test]

@@ -776,6 +776,37 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.len() >= 6 && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// A TOTP secret altered at rest does not open with the pool's key. The pool opened, so the
+/// key is the right one: the answer is an internal error naming the alteration, not the
+/// configuration error of a wrong key, and no code is accepted.
+#[test]
+fn an_altered_totp_secret_is_an_internal_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let f = open(store, config("pool_id = 'altered'\n[mfa]\nmode = 'optional'\nmethods = ['totp']"), Some(&[9u8; 32]));
+    let t = sign_up_and_in(&f, "alice");
+    let setup = f.pool.associate_software_token(&t.access_token).unwrap();
+    let code = userpool::scenario::totp_code(&setup.secret, 1_700_000_000).unwrap();
+    f.pool.verify_software_token(&t.access_token, &code, None).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let sealed: String = conn
+        .query_row("SELECT json_extract(record, '$.mfa.totp.secret') FROM userpool_users", [], |r| r.get(0))
+        .unwrap();
+    let mut altered = sealed.into_bytes();
+    let middle = altered.len() / 2;
+    altered[middle] = if altered[middle] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    conn.execute("UPDATE userpool_users SET record = json_set(record, '$.mfa.totp.secret', ?1)", [&altered]).unwrap();
+
+    f.clock.advance_secs(30);
+    let challenge = f.pool.sign_in("alice", PW).unwrap();
+    let code = userpool::scenario::totp_code(&setup.secret, 1_700_000_030).unwrap();
+    let refused = f.pool.confirm_sign_in(challenge.session.as_deref().unwrap(), &code, Attributes::new()).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InternalError, "{refused}");
+    assert!(refused.message().contains("altered"), "{refused}");
+}
+
 #[test]
 fn no_secret_is_stored_in_plain_form() {
     let dir = tempfile::tempdir().unwrap();
