@@ -275,6 +275,28 @@ fn an_access_token_carries_its_own_clients_attribute_permissions() {
     assert!(mobile.get_user(&web).unwrap().attributes.contains_key("given_name"), "web's token reads all");
 }
 
+/// An ID token says `email_verified: false` for an address without its flag, as Cognito's
+/// do, where the client may read the flag; an address the user does not have gets no flag.
+#[test]
+fn an_id_token_says_an_address_is_not_verified() {
+    let f = fixture("[[clients]]\nid = 'web'\n[[clients]]\nid = 'mobile'\nread_attributes = ['email', 'name']\n");
+    f.pool.admin_create_user("alice", email("alice"), Some(PW), false).unwrap();
+    f.pool.admin_set_user_password("alice", PW, true).unwrap();
+    let claims = |pool: &UserPool| {
+        let id_token = pool.sign_in("alice", PW).unwrap().tokens.unwrap().id_token;
+        pool.verify_id_token(&id_token, None).unwrap()
+    };
+    let web = claims(&f.pool);
+    assert_eq!(web.get("email_verified"), Some(&serde_json::json!(false)), "{web:?}");
+    assert!(!web.contains_key("phone_number_verified"), "{web:?}");
+    let mobile = claims(&f.pool.with_client("mobile", None).unwrap());
+    assert!(mobile.contains_key("email") && !mobile.contains_key("email_verified"), "{mobile:?}");
+    f.pool
+        .admin_update_user_attributes("alice", Attributes::from([("email_verified".to_owned(), "true".to_owned())]))
+        .unwrap();
+    assert_eq!(claims(&f.pool).get("email_verified"), Some(&serde_json::json!(true)));
+}
+
 /// An administrator's reset holds whatever happens to its code: with the address's hourly
 /// limit filled by a stranger's sign-ups (or a delivery that fails), the user is still reset
 /// and signed out, and the answer says no code went out.

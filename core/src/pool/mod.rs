@@ -1411,6 +1411,14 @@ impl UserPool {
             let value = if attributes::is_verification_flag(name) { json!(value == "true") } else { json!(value) };
             id.insert(name.clone(), value);
         }
+        // An address without its flag is not verified, and says so, as Cognito's tokens do:
+        // a relying party reading `email_verified` finds `false`, not nothing.
+        for (address, flag) in [("email", "email_verified"), ("phone_number", "phone_number_verified")] {
+            let readable = client.read.as_ref().is_none_or(|r| r.contains(flag));
+            if readable && id.contains_key(address) && !id.contains_key(flag) {
+                id.insert(flag.into(), json!(false));
+            }
+        }
         let groups = self.ordered_groups(user)?;
         if !groups.is_empty() {
             id.insert("cognito:groups".into(), json!(groups));
