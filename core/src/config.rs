@@ -259,7 +259,8 @@ impl Default for CodeConfig {
 /// Cognito's progressive lockout: after `free_attempts` failures, 1 s doubling per failure up
 /// to `max_lockout_secs`; the count resets after `reset_after_secs` without a failure, counted
 /// from the end of the last lockout. Settings that let one account take more than 100 wrong
-/// passwords an hour, however they are timed (ASVS 2.2.1), are refused; the defaults allow 39.
+/// passwords within an hour, however they are timed (ASVS 2.2.1), are refused; the defaults
+/// allow 48.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutConfig {
@@ -736,20 +737,21 @@ fn check_guesses_per_day(codes: &CodeConfig) -> Result<()> {
     Ok(())
 }
 
-/// The most wrong passwords one account takes in an hour (ASVS 2.2.1 allows 100). Each
+/// The most wrong passwords one account takes within an hour (ASVS 2.2.1 allows 100). Each
 /// lockout setting alone looks harmless; together, 100 free attempts given back after a 1 s
 /// quiet period allowed thousands an hour.
 const MOST_PASSWORD_GUESSES_PER_HOUR: u64 = 100;
 
 fn check_password_guesses_per_hour(lockout: &LockoutConfig) -> Result<()> {
-    let per_hour = most_password_guesses_per_hour(lockout);
-    if per_hour > MOST_PASSWORD_GUESSES_PER_HOUR {
+    let guesses = most_password_guesses_in_an_hour(lockout);
+    if guesses > MOST_PASSWORD_GUESSES_PER_HOUR {
         return Err(bad_key(
             "lockout",
             format!(
                 "{} free attempts, lockouts of at most {} s and a count that resets after {} s quiet let one \
-                 account take up to {per_hour} wrong passwords an hour, more than {MOST_PASSWORD_GUESSES_PER_HOUR}. \
-                 Lower free_attempts, or raise max_lockout_secs or reset_after_secs",
+                 account take {guesses} or more wrong passwords within an hour, more than \
+                 {MOST_PASSWORD_GUESSES_PER_HOUR}. Lower free_attempts, or raise max_lockout_secs or \
+                 reset_after_secs",
                 lockout.free_attempts, lockout.max_lockout_secs, lockout.reset_after_secs
             ),
         ));
@@ -757,21 +759,43 @@ fn check_password_guesses_per_hour(lockout: &LockoutConfig) -> Result<()> {
     Ok(())
 }
 
-/// The most wrong passwords an account takes in an hour on this schedule, rounded up: the
-/// better of guessing at the end of every capped lockout, and of guessing `n` times (through
-/// the free attempts and the lockouts they bring) then waiting for the count to reset, for
-/// any `n`. Past 64 doublings every lockout is capped, which the first covers.
-fn most_password_guesses_per_hour(lockout: &LockoutConfig) -> u64 {
-    let max = lockout.max_lockout_secs.max(1);
-    let mut best = 3600.0 / max as f64;
-    let mut locked = 0_u64;
-    for n in 1..=lockout.free_attempts.saturating_add(64) {
-        locked = locked.saturating_add(crate::flow::user::lockout_secs(n, lockout.free_attempts, max));
-        // The reset counts from the end of the n-th guess's lockout.
-        let cycle = locked.saturating_add(lockout.reset_after_secs).max(1);
-        best = best.max(3600.0 * f64::from(n) / cycle as f64);
+/// The most wrong passwords an account takes within one hour on this schedule, however they
+/// are timed; once that is past [`MOST_PASSWORD_GUESSES_PER_HOUR`], a number past it.
+///
+/// Guesses come in bursts: a burst of `n` starts on a fresh count and guesses at the end of
+/// each lockout, so it spans the lockouts of its first `n - 1` guesses; the next burst
+/// starts once the `n`-th guess's lockout and then `reset_after_secs` of quiet have passed
+/// (the count resets then, and only then). The hour holds whole cycles and a last burst cut
+/// short by the hour's end: the most guesses is a knapsack over the hour's seconds.
+fn most_password_guesses_in_an_hour(lockout: &LockoutConfig) -> u64 {
+    /// The hour's span in whole seconds, from its first guess to its last.
+    const SPAN: usize = 3599;
+    let (free, max) = (lockout.free_attempts, lockout.max_lockout_secs.max(1));
+    // locked[n]: the seconds of lockout that the first n guesses bring.
+    let mut locked = vec![0_u64];
+    while locked.len() as u64 <= MOST_PASSWORD_GUESSES_PER_HOUR + 1 {
+        let n = locked.len();
+        if locked[n - 1] > SPAN as u64 {
+            break;
+        }
+        let guess = u32::try_from(n).unwrap_or(u32::MAX);
+        locked.push(locked[n - 1].saturating_add(crate::flow::user::lockout_secs(guess, free, max)));
     }
-    best.ceil() as u64
+    // The bursts of n that fit in the span: n runs to the last whose first n - 1 lockouts fit.
+    let bursts: Vec<(u64, u64)> =
+        (1..locked.len()).filter(|&n| locked[n - 1] <= SPAN as u64).map(|n| (n as u64, locked[n - 1])).collect();
+    // cycles[t]: the most guesses of whole cycles (a burst, its last lockout, the quiet) in t s.
+    let mut cycles = vec![0_u64; SPAN + 1];
+    for t in 1..=SPAN {
+        cycles[t] = cycles[t - 1];
+        for n in 1..locked.len() {
+            let cost = locked[n].saturating_add(lockout.reset_after_secs).max(1);
+            if let Some(rest) = (t as u64).checked_sub(cost) {
+                cycles[t] = cycles[t].max(cycles[rest as usize] + n as u64);
+            }
+        }
+    }
+    bursts.iter().map(|&(n, span)| cycles[SPAN - span as usize] + n).max().unwrap_or(0)
 }
 
 fn subset(key: &str, values: &[String], allowed: &[&str]) -> Result<BTreeSet<String>> {
@@ -1109,33 +1133,55 @@ mod tests {
         settings("length = 8\nmax_attempts = 100\nmax_requests_per_hour = 400").unwrap();
     }
 
-    /// The lockout settings may not add up to more than 100 wrong passwords an hour on one
-    /// account, however the guesses are timed.
+    /// The lockout settings may not add up to more than 100 wrong passwords within an hour on
+    /// one account, however the guesses are timed.
     #[test]
     fn lockout_settings_cannot_add_up_to_unlimited_guessing() {
         let most = |free, max, reset| {
-            most_password_guesses_per_hour(&LockoutConfig {
+            most_password_guesses_in_an_hour(&LockoutConfig {
                 free_attempts: free,
                 max_lockout_secs: max,
                 reset_after_secs: reset,
             })
         };
-        // The default: eleven guesses (five free, six more through 127 s of lockouts), then
-        // 900 s quiet: 11 in 1,027 s.
-        assert_eq!(most(5, 900, 900), 39);
-        assert_eq!(most(1, 3600, 24 * 3600), 1, "one guess an hour at the cap");
-        assert!(most(100, 1, 1) >= 3600, "a guess a second");
+        // The default: bursts of twelve guesses (five free, seven more through 127 s of
+        // lockouts), each cycle 1,155 s with its last lockout and the 900 s quiet, at 0,
+        // 1,155, 2,310 and 3,465 s; the last ends at 3,592 s.
+        assert_eq!(most(5, 900, 900), 48);
+        for (free, max, reset) in [(5, 900, 900), (3, 600, 300), (10, 3600, 1800), (20, 900, 900)] {
+            assert_eq!(most(free, max, reset), by_search(free, max, reset), "{free}, {max}, {reset}");
+        }
+        assert_eq!(most(1, 86_400, 86_400), 12, "one free, then 1, 2, 4, … 2,048 s");
+        assert!(most(100, 86_400, 86_400) > 100, "a hundred free and more through short lockouts");
+        assert!(most(100, 1, 1) > 100, "a guess a second");
         let settings = |lockout: &str| PoolConfig::from_toml(&format!("[lockout]\n{lockout}")).and_then(Settings::new);
-        for fine in
-            ["", "free_attempts = 20", "free_attempts = 100\nreset_after_secs = 86400\nmax_lockout_secs = 86400"]
+        for fine in ["", "free_attempts = 10", "free_attempts = 40\nreset_after_secs = 86400\nmax_lockout_secs = 86400"]
         {
             settings(fine).unwrap();
         }
-        for open in ["free_attempts = 100", "max_lockout_secs = 1\nreset_after_secs = 1", "reset_after_secs = 60"] {
+        for open in ["free_attempts = 20", "max_lockout_secs = 1\nreset_after_secs = 1", "reset_after_secs = 60"] {
             let err = settings(open).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidUserPoolConfiguration, "{open}");
-            assert!(err.message().contains("wrong passwords an hour"), "{err}");
+            assert!(err.message().contains("wrong passwords within an hour"), "{err}");
         }
+    }
+
+    /// The most guesses within an hour by following the schedule guess by guess, choosing
+    /// after each whether to go on or to wait for the reset: independent of the knapsack it
+    /// checks. `from[at]`: the most guesses from second `at` on, starting on a fresh count.
+    fn by_search(free: u32, max: u64, reset: u64) -> u64 {
+        let mut from = vec![0_u64; 3600 + 1];
+        for at in (0..3600).rev() {
+            let (mut t, mut n, mut best) = (at, 0_u32, 0);
+            while t <= 3599 {
+                n += 1; // a guess at t, then its lockout
+                t += crate::flow::user::lockout_secs(n, free, max);
+                let after_reset = from.get((t + reset) as usize).copied().unwrap_or(0);
+                best = best.max(u64::from(n) + after_reset);
+            }
+            from[at as usize] = best;
+        }
+        from[0]
     }
 
     /// serde quotes a value of the wrong type, and a client secret may be written as one.
