@@ -784,14 +784,20 @@ fn most_password_guesses_in_an_hour(lockout: &LockoutConfig) -> u64 {
     // The bursts of n that fit in the span: n runs to the last whose first n - 1 lockouts fit.
     let bursts: Vec<(u64, u64)> =
         (1..locked.len()).filter(|&n| locked[n - 1] <= SPAN as u64).map(|n| (n as u64, locked[n - 1])).collect();
-    // cycles[t]: the most guesses of whole cycles (a burst, its last lockout, the quiet) in t s.
+    // A whole cycle of n guesses: the burst, its last guess's lockout, then the quiet.
+    let costs: Vec<(u64, u64)> = locked
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(n, &locked)| (n as u64, locked.saturating_add(lockout.reset_after_secs).max(1)))
+        .collect();
+    // cycles[t]: the most guesses of whole cycles in t s.
     let mut cycles = vec![0_u64; SPAN + 1];
     for t in 1..=SPAN {
         cycles[t] = cycles[t - 1];
-        for n in 1..locked.len() {
-            let cost = locked[n].saturating_add(lockout.reset_after_secs).max(1);
+        for &(n, cost) in &costs {
             if let Some(rest) = (t as u64).checked_sub(cost) {
-                cycles[t] = cycles[t].max(cycles[rest as usize] + n as u64);
+                cycles[t] = cycles[t].max(cycles[rest as usize] + n);
             }
         }
     }
