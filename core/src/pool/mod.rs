@@ -53,6 +53,9 @@ const UNKNOWN_NAMES_EVENTS: &str = "unknown-user";
 const KEY_REFRESH_MS: i64 = 60_000;
 /// How often a token with an unknown `kid` may make the pool re-read the keys.
 const UNKNOWN_KID_RELOAD_MS: i64 = 5_000;
+/// How long after a failed read of the keys the next may be tried: a failing store is not
+/// read again for every verification, nor for every forged `kid`.
+const KEY_RETRY_MS: i64 = 1_000;
 /// How long after its end a session is kept: the longest an ID or access token may live
 /// (`*_token_validity_secs` ≤ 86,400), so no token of a deleted session is still valid.
 const LONGEST_TOKEN_MS: i64 = 86_400_000;
@@ -96,6 +99,8 @@ struct Shared {
     keys: RwLock<Arc<KeyRing>>,
     /// When the key ring was last read from the store (unix ms).
     keys_loaded_ms: std::sync::atomic::AtomicI64,
+    /// When a read of the key ring last failed (unix ms).
+    keys_failed_ms: std::sync::atomic::AtomicI64,
     verified: Mutex<HashMap<String, Claims>>,
     /// How long a retired key keeps verifying: the longest ID/access token lifetime, and the
     /// minute another process may sign with it before re-reading the keys.
@@ -250,6 +255,7 @@ impl UserPoolBuilder {
             sealer,
             keys: RwLock::new(Arc::new(keys)),
             keys_loaded_ms: std::sync::atomic::AtomicI64::new(now),
+            keys_failed_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
             verified: Mutex::new(HashMap::new()),
             key_grace_ms,
         };
@@ -1362,13 +1368,17 @@ impl UserPool {
         use std::sync::atomic::Ordering;
         let now = self.now();
         let loaded = self.shared.keys_loaded_ms.load(Ordering::Relaxed);
+        let failed = self.shared.keys_failed_ms.load(Ordering::Relaxed);
         if (1 - max_age_ms..max_age_ms).contains(&now.saturating_sub(loaded))
+            || (0..KEY_RETRY_MS).contains(&now.saturating_sub(failed))
             || self.shared.keys_loaded_ms.compare_exchange(loaded, now, Ordering::SeqCst, Ordering::Relaxed).is_err()
         {
             return Ok(());
         }
         let read = KeyRing::load(self.store(), self.pool_id(), &self.shared.sealer).inspect_err(|_| {
-            // A failed read is not one: the next call tries again, not a minute later.
+            // A failed read is not one: the next call tries again, a second later rather
+            // than a minute.
+            self.shared.keys_failed_ms.store(now, Ordering::Relaxed);
             let _ = self.shared.keys_loaded_ms.compare_exchange(now, loaded, Ordering::SeqCst, Ordering::Relaxed);
         })?;
         if let Some(fresh) = read {
