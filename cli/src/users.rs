@@ -528,11 +528,30 @@ fn flush(
                 tally.unreachable += usize::from(!reachable);
                 tally.mfa_ignored += usize::from(mfa);
             }
-            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists => tally.existing += 1,
+            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists && is_a_users(pool, name)? => {
+                tally.existing += 1;
+            }
             Err(e) => tally.fail(progress, span, name, &e.to_string()),
         }
     }
     Ok(())
+}
+
+/// Whether `name` is a user's own sign-in name: their username or, in a pool whose users sign
+/// in by email or phone number, their address. A taken alias (another user's verified phone
+/// number, a `preferred_username`) fails a row with the same error, but the row's user is
+/// not there.
+fn is_a_users(pool: &UserPool, name: &str) -> Result<bool, String> {
+    let user = match pool.admin_get_user(name) {
+        Ok(user) => user,
+        Err(e) if e.code() == ErrorCode::UserNotFound => return Ok(false),
+        Err(e) => return Err(e.to_string()),
+    };
+    let by_address = !pool.config().sign_in.username_attributes.is_empty()
+        && ["email", "phone_number"]
+            .iter()
+            .any(|a| user.attributes.get(*a).is_some_and(|v| v.eq_ignore_ascii_case(name)));
+    Ok(user.username == name || by_address)
 }
 
 /// Why the reader refused a row, said for the person who made the file.

@@ -471,6 +471,17 @@ fn an_export_names_users_by_an_address_they_sign_in_by() {
     let pool_args = ["--pool", "pool.sqlite3", "--config", "pool.toml"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "users.csv"][..], &pool_args].concat()));
     assert!(out.contains("imported 5 user(s)"), "{out}");
+    // Again, with --skip-existing: each row is a user's already, by the address it names. A
+    // new row whose email is free but whose verified phone number is Eve's is no user's: it
+    // fails, though the error is the same.
+    let mut more = std::fs::read_to_string(dir.path().join("users.csv")).unwrap();
+    more.push_str("fay@example.com,TRUE,+14325550002,TRUE,fay@example.com\n");
+    std::fs::write(dir.path().join("more.csv"), more).unwrap();
+    let rerun = userpool(dir.path(), &[&["users", "import", "more.csv", "--skip-existing"][..], &pool_args].concat());
+    let (out, err) = (stdout(&rerun), String::from_utf8_lossy(&rerun.stderr));
+    assert_eq!(rerun.status.code(), Some(1), "{out}\n{err}");
+    assert!(out.contains("imported 0 user(s)") && out.contains("; 1 row(s) failed"), "{out}");
+    assert!(out.contains("5 row(s) skipped") && err.contains("fay@example.com: UsernameExistsException"), "{err}");
     let exported = ok(&userpool(dir.path(), &[&["users", "export"][..], &pool_args].concat()));
     let usernames: Vec<&str> = exported.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
     // Dan signed up with his unverified email: named by his verified phone, an import would
