@@ -52,6 +52,14 @@ where
 
 /// [`settle`], with the value `work` gives made into what the Promise resolves with by
 /// `present`, on the JavaScript thread.
+/// Runs `answer` on the JavaScript thread, a panic answered as the worker threads answer one
+/// (an `InternalErrorException` with a fixed message). napi calls a Promise's resolver with
+/// no net of its own, where a panic aborts Node; and its `catch_unwind`, the last net on every
+/// entry point, passes the panic's message on, which might quote a secret being converted.
+fn guarded<R>(env: &Env, answer: impl FnOnce() -> napi::Result<R>) -> napi::Result<R> {
+    catch_unwind(AssertUnwindSafe(answer)).unwrap_or_else(|_| Err(errors::to_js(env, Failure::Panic, None)))
+}
+
 fn settle_as<'env, T, R, W>(
     env: &'env Env,
     work: Result<W, Failure>,
@@ -87,13 +95,15 @@ where
                 (Err(failure), clock) => (Err((failure, host.delivery)), clock.map(|(clock, _)| clock)),
             };
             deferred.resolve(Box::new(move |env| {
-                if let Some(clock) = warning {
-                    errors::warn(&env, &clock);
-                }
-                match outcome {
-                    Ok(value) => present(&env, value),
-                    Err((failure, cause)) => Err(errors::to_js(&env, failure, cause)),
-                }
+                guarded(&env, || {
+                    if let Some(clock) = warning {
+                        errors::warn(&env, &clock);
+                    }
+                    match outcome {
+                        Ok(value) => present(&env, value),
+                        Err((failure, cause)) => Err(errors::to_js(&env, failure, cause)),
+                    }
+                })
             }));
         })),
     }
@@ -358,12 +368,14 @@ impl UserPool {
         client_id: Unknown<'_>,
         client_secret: Option<Unknown<'_>>,
     ) -> napi::Result<UserPool> {
-        let view = (|| {
-            let client_id = string(&client_id, "clientId")?;
-            let secret = optional_secret(client_secret.as_ref(), "clientSecret")?;
-            self.view(|pool| Ok(pool.with_client(&client_id, secret.as_ref().map(|s| s.as_str()))?))
-        })();
-        view.map_err(|failure| errors::to_js(env, failure, None))
+        guarded(env, || {
+            let view = (|| {
+                let client_id = string(&client_id, "clientId")?;
+                let secret = optional_secret(client_secret.as_ref(), "clientSecret")?;
+                self.view(|pool| Ok(pool.with_client(&client_id, secret.as_ref().map(|s| s.as_str()))?))
+            })();
+            view.map_err(|failure| errors::to_js(env, failure, None))
+        })
     }
 
     /// The same pool, acting as a client with a secret, proven per call by Cognito's
@@ -377,12 +389,14 @@ impl UserPool {
         client_id: Unknown<'_>,
         secret_hash: Unknown<'_>,
     ) -> napi::Result<UserPool> {
-        let view = (|| {
-            let client_id = string(&client_id, "clientId")?;
-            let secret_hash = secret(&secret_hash, "secretHash")?;
-            self.view(|pool| Ok(pool.with_client_secret_hash(&client_id, &secret_hash)?))
-        })();
-        view.map_err(|failure| errors::to_js(env, failure, None))
+        guarded(env, || {
+            let view = (|| {
+                let client_id = string(&client_id, "clientId")?;
+                let secret_hash = secret(&secret_hash, "secretHash")?;
+                self.view(|pool| Ok(pool.with_client_secret_hash(&client_id, &secret_hash)?))
+            })();
+            view.map_err(|failure| errors::to_js(env, failure, None))
+        })
     }
 
     /// The pool id.
@@ -1164,11 +1178,17 @@ pub fn secret_hash(
     username: Unknown<'_>,
     client_id: Unknown<'_>,
 ) -> napi::Result<String> {
-    let args = (|| {
-        Ok((secret(&client_secret, "clientSecret")?, string(&username, "username")?, string(&client_id, "clientId")?))
-    })();
-    args.map(|(secret, username, client_id)| userpool::secret_hash(&secret, &username, &client_id))
-        .map_err(|failure| errors::to_js(env, failure, None))
+    guarded(env, || {
+        let args = (|| {
+            Ok((
+                secret(&client_secret, "clientSecret")?,
+                string(&username, "username")?,
+                string(&client_id, "clientId")?,
+            ))
+        })();
+        args.map(|(secret, username, client_id)| userpool::secret_hash(&secret, &username, &client_id))
+            .map_err(|failure| errors::to_js(env, failure, None))
+    })
 }
 
 /// Every error code an operation can reject with (the Cognito exception names).
