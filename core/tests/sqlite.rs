@@ -696,7 +696,7 @@ fn a_session_that_cannot_be_read_is_ended_with_the_others() {
     let spoiled_id = |store: &SqliteStore| {
         store.families_of("local_sqlite", &sub).unwrap().into_iter().find_map(|f| match f {
             ListedFamily::Unreadable { id, .. } => Some(id),
-            ListedFamily::Readable(_) => None,
+            _ => None,
         })
     };
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -719,6 +719,28 @@ fn a_session_that_cannot_be_read_is_ended_with_the_others() {
     pool.admin_disable_user("alice").unwrap();
     assert!(store.families_of("local_sqlite", &sub).unwrap().is_empty());
     assert_eq!(integrity(&path), "ok");
+}
+
+/// A session that a newer library rewrites between a sign-out everywhere's listing and its
+/// commit is deleted on the rerun: the revocation meets a record it cannot read, which is no
+/// reason to fail the sign-out.
+#[test]
+fn a_session_rewritten_by_a_newer_library_during_a_sign_out_everywhere_is_deleted() {
+    let store = Arc::new(temp_store());
+    let pool = UserPool::builder(pool_config("")).store(Arc::clone(&store) as Arc<dyn Store>).open().unwrap();
+    let sub = pool.admin_create_user("alice", email("alice"), None, false).unwrap().user.sub;
+    pool.admin_set_user_password("alice", PW, true).unwrap();
+    let session = pool.sign_in("alice", PW).unwrap().tokens.unwrap();
+    let path = store.store.path().to_owned();
+    *store.after_sessions_read.lock().unwrap() = Some(Box::new(move || {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE userpool_families SET record = json_set(record, '$.record_version', ?1)", [NEWER])
+            .unwrap();
+    }));
+    pool.admin_user_global_sign_out("alice").unwrap();
+    assert!(store.after_sessions_read.lock().unwrap().is_none(), "the hook ran");
+    assert!(store.families_of("local_sqlite", &sub).unwrap().is_empty());
+    assert_eq!(pool.refresh(&session.refresh_token).unwrap_err().code(), ErrorCode::NotAuthorized);
 }
 
 #[test]

@@ -760,7 +760,9 @@ impl UserPool {
                 writes.push(self.purge_write());
                 match self.store().commit(self.pool_id(), writes) {
                     Ok(()) => {}
-                    Err(StoreError::Conflict) => continue,
+                    // A record this step read has changed, or become one this library cannot
+                    // use (a session a newer library rewrote): the rerun reads it again.
+                    Err(StoreError::Conflict | StoreError::Unreadable(_)) => continue,
                     Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded.as_ref(), key.clone()) => {
                         continue;
                     }

@@ -303,6 +303,7 @@ pub struct UserSearch {
 
 /// One of a user's session families, as [`Store::families_of`] lists them.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ListedFamily {
     /// A family this library can use.
     Readable(Versioned<Family>),
