@@ -538,8 +538,8 @@ export interface ImportOutcome {
 }
 
 /**
- * A message for the host's `delivery` function to send. `console.log` prints its code and
- * text as `'<redacted>'`.
+ * A message for the host's `delivery` function to send. `console.log` prints its code, its
+ * text, its destination and its username as `'<redacted>'`.
  */
 export interface Message {
   /** `EMAIL` or `SMS`. */

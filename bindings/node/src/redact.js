@@ -12,7 +12,8 @@
   const TOTP_SETUP = ['secret', 'uri']
   const SIGN_IN = ['session']
   // A message's address and username are personal data: left out of a log line, as the
-  // engine's, Python's and uniffi's printing of a message leave them out.
+  // engine's and Python's printing of a message leave them out (Kotlin's and Swift's show them,
+  // as docs/bindings/kotlin.md says).
   const MESSAGE = ['code', 'text', 'destination', 'username']
 
   function inspectHiding(keys) {

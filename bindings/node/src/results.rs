@@ -277,8 +277,8 @@ impl From<userpool::AuditEvent> for AuthEvent {
     }
 }
 
-/// A message for the host's `delivery` function to send. `console.log` prints its code and
-/// text as `'<redacted>'`.
+/// A message for the host's `delivery` function to send. `console.log` prints its code, its
+/// text, its destination and its username as `'<redacted>'`.
 #[napi(object, object_from_js = false)]
 pub struct Message {
     /// `EMAIL` or `SMS`.
