@@ -528,7 +528,7 @@ fn flush(
                 tally.unreachable += usize::from(!reachable);
                 tally.mfa_ignored += usize::from(mfa);
             }
-            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists && is_a_users(pool, name)? => {
+            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists && is_a_users(pool, name) => {
                 tally.existing += 1;
             }
             Err(e) => tally.fail(progress, span, name, &e.to_string()),
@@ -537,21 +537,18 @@ fn flush(
     Ok(())
 }
 
-/// Whether `name` is a user's own sign-in name: their username or, in a pool whose users sign
-/// in by email or phone number, their address. A taken alias (another user's verified phone
-/// number, a `preferred_username`) fails a row with the same error, but the row's user is
-/// not there.
-fn is_a_users(pool: &UserPool, name: &str) -> Result<bool, String> {
-    let user = match pool.admin_get_user(name) {
-        Ok(user) => user,
-        Err(e) if e.code() == ErrorCode::UserNotFound => return Ok(false),
-        Err(e) => return Err(e.to_string()),
-    };
-    let by_address = !pool.config().sign_in.username_attributes.is_empty()
-        && ["email", "phone_number"]
-            .iter()
-            .any(|a| user.attributes.get(*a).is_some_and(|v| v.eq_ignore_ascii_case(name)));
-    Ok(user.username == name || by_address)
+/// Whether `name` is a user's own sign-in name: their username (as the pool compares names)
+/// or, in a pool whose users sign in by email or phone number, their address. A taken alias
+/// (another user's verified phone number, a `preferred_username`) fails a row with the same
+/// error, but the row's user is not there. A lookup that fails says no: the row is counted as
+/// failed, with its own error.
+fn is_a_users(pool: &UserPool, name: &str) -> bool {
+    let Ok(user) = pool.admin_get_user(name) else { return false };
+    let sign_in = &pool.config().sign_in;
+    let same = |a: &str| if sign_in.case_sensitive { a == name } else { a.to_lowercase() == name.to_lowercase() };
+    let by_address = !sign_in.username_attributes.is_empty()
+        && ["email", "phone_number"].iter().any(|a| user.attributes.get(*a).is_some_and(|v| same(v)));
+    same(&user.username) || by_address
 }
 
 /// Why the reader refused a row, said for the person who made the file.

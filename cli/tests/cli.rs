@@ -178,6 +178,11 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     let out = ok(&rerun);
     assert!(out.contains("imported 0 user(s)") && out.contains("; 0 row(s) failed"), "{out}");
     assert!(out.contains("2 row(s) skipped: their username is a user's already"), "{out}");
+    // Names compare as the pool compares them: this one ignores case.
+    assert!(exported.contains(",jane\n"), "{exported}");
+    std::fs::write(dir.path().join("upper.csv"), exported.replace(",jane\n", ",JANE\n")).unwrap();
+    let rerun = userpool(dir.path(), &["users", "import", "upper.csv", "--pool", "copy.sqlite3", "--skip-existing"]);
+    assert!(ok(&rerun).contains("2 row(s) skipped"), "{}", stdout(&rerun));
     // A pool id the file does not hold yet is made beside the first.
     let second = ["--pool", "copy.sqlite3", "--pool-id", "second"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "exported.csv"][..], &second].concat()));

@@ -750,8 +750,8 @@ fn check_password_guesses_per_hour(lockout: &LockoutConfig) -> Result<()> {
             format!(
                 "{} free attempts, lockouts of at most {} s and a count that resets after {} s quiet let one \
                  account take {guesses} or more wrong passwords within an hour, more than \
-                 {MOST_PASSWORD_GUESSES_PER_HOUR}. Lower free_attempts, or raise max_lockout_secs or \
-                 reset_after_secs",
+                 {MOST_PASSWORD_GUESSES_PER_HOUR}. Lower free_attempts, or raise reset_after_secs (or \
+                 max_lockout_secs, where the lockouts reach it)",
                 lockout.free_attempts, lockout.max_lockout_secs, lockout.reset_after_secs
             ),
         ));

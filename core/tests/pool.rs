@@ -2082,6 +2082,37 @@ fn a_capped_lockout_allows_one_guess_per_lockout() {
     }
 }
 
+/// The most wrong passwords that the configuration check finds for the default schedule, 48
+/// within an hour, is what the engine weighs: four bursts of twelve guesses, each at the end
+/// of the lockout before it, 1,155 s apart (the twelfth guess's 128 s lockout, then 900 s of
+/// quiet reset the count). A guess a millisecond before a lockout ends is refused.
+#[test]
+fn the_default_lockout_weighs_48_wrong_passwords_within_an_hour() {
+    let f = fixture("");
+    confirmed(&f, "alice");
+    let guess = |expected: &str| {
+        let err = f.pool.sign_in("alice", "not the passphrase").unwrap_err();
+        assert_eq!(err.message(), expected);
+    };
+    let start = f.clock.now_ms();
+    let (mut weighed, mut last) = (0, start);
+    for burst in 0..4 {
+        let mut at = start + burst * 1_155_000;
+        for n in 1..=12_i64 {
+            f.clock.set_ms(at);
+            guess("Incorrect username or password.");
+            (weighed, last) = (weighed + 1, at);
+            let locked_ms = if n < 5 { 0 } else { 1000 << (n - 5) };
+            if locked_ms > 0 {
+                f.clock.set_ms(at + locked_ms - 1);
+                guess("Password attempts exceeded");
+            }
+            at += locked_ms;
+        }
+    }
+    assert_eq!((weighed, last - start), (48, 3_592_000), "48 guesses, the last 3,592 s after the first");
+}
+
 /// The lockout an attempt sets is written down even when its hash check outlasts it: the
 /// first lock lasts a second, and a hash queued behind others may take longer.
 #[test]

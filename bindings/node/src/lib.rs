@@ -50,8 +50,6 @@ where
     settle_as(env, work, |_, value| Ok(value))
 }
 
-/// [`settle`], with the value `work` gives made into what the Promise resolves with by
-/// `present`, on the JavaScript thread.
 /// Runs `answer` on the JavaScript thread, a panic answered as the worker threads answer one
 /// (an `InternalErrorException` with a fixed message). napi calls a Promise's resolver with
 /// no net of its own, where a panic aborts Node; and its `catch_unwind`, the last net on every
@@ -60,6 +58,8 @@ fn guarded<R>(env: &Env, answer: impl FnOnce() -> napi::Result<R>) -> napi::Resu
     catch_unwind(AssertUnwindSafe(answer)).unwrap_or_else(|_| Err(errors::to_js(env, Failure::Panic, None)))
 }
 
+/// [`settle`], with the value `work` gives made into what the Promise resolves with by
+/// `present`, on the JavaScript thread.
 fn settle_as<'env, T, R, W>(
     env: &'env Env,
     work: Result<W, Failure>,

@@ -607,6 +607,7 @@ impl UserPool {
         let settings = &self.shared.settings;
         let mut sent: Vec<SentCode> = Vec::new();
         let mut carried = Carried::default();
+        let mut unreadable = None;
         for _ in 0..MAX_RERUNS {
             let mut fence = self.session_fence()?;
             let loaded = self.load(&target)?;
@@ -760,9 +761,13 @@ impl UserPool {
                 writes.push(self.purge_write());
                 match self.store().commit(self.pool_id(), writes) {
                     Ok(()) => {}
-                    // A record this step read has changed, or become one this library cannot
-                    // use (a session a newer library rewrote): the rerun reads it again.
-                    Err(StoreError::Conflict | StoreError::Unreadable(_)) => continue,
+                    Err(StoreError::Conflict) => continue,
+                    // A record this step read has become one this library cannot use (a
+                    // session a newer library rewrote): the rerun reads it again.
+                    Err(StoreError::Unreadable(why)) => {
+                        unreadable = Some(why);
+                        continue;
+                    }
                     Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded.as_ref(), key.clone()) => {
                         continue;
                     }
@@ -773,6 +778,9 @@ impl UserPool {
                 }
             }
             return step.reply.map(|reply| Outcome { reply, user });
+        }
+        if let Some(why) = unreadable {
+            return Err(backend(StoreError::Unreadable(why)));
         }
         Err(Error::new(ErrorCode::TooManyRequests, "Too many concurrent changes to this user; retry."))
     }
@@ -1372,7 +1380,8 @@ impl UserPool {
         let loaded = self.shared.keys_loaded_ms.load(Ordering::Relaxed);
         let failed = self.shared.keys_failed_ms.load(Ordering::Relaxed);
         if (1 - max_age_ms..max_age_ms).contains(&now.saturating_sub(loaded))
-            || (0..KEY_RETRY_MS).contains(&now.saturating_sub(failed))
+            // A read asked for now (after a rotation's conflict) goes ahead, failure or not.
+            || (max_age_ms > 0 && (0..KEY_RETRY_MS).contains(&now.saturating_sub(failed)))
             || self.shared.keys_loaded_ms.compare_exchange(loaded, now, Ordering::SeqCst, Ordering::Relaxed).is_err()
         {
             return Ok(());
