@@ -2064,10 +2064,7 @@ fn signed_in_with(pool: &UserPool) -> userpool::Tokens {
 fn a_capped_lockout_allows_one_guess_per_lockout() {
     let f = fixture("");
     confirmed(&f, "alice");
-    let wrong = |expected: &str| {
-        let err = f.pool.sign_in("alice", "not the passphrase").unwrap_err();
-        assert_eq!(err.message(), expected);
-    };
+    let wrong = |expected: &str| wrong_password(&f, "alice", expected);
     for failures in 1..=20u32 {
         wrong("Incorrect username or password.");
         // The documented schedule: 1 s after the fifth failure, doubling, at most 900 s.
@@ -2082,6 +2079,12 @@ fn a_capped_lockout_allows_one_guess_per_lockout() {
     }
 }
 
+/// Signs `name` in with a wrong password, which must fail with `expected`.
+fn wrong_password(f: &Fixture, name: &str, expected: &str) {
+    let err = f.pool.sign_in(name, "not the passphrase").unwrap_err();
+    assert_eq!(err.message(), expected);
+}
+
 /// The most wrong passwords that the configuration check finds for the default schedule, 48
 /// within an hour, is what the engine weighs: four bursts of twelve guesses, each at the end
 /// of the lockout before it, 1,155 s apart (the twelfth guess's 128 s lockout, then 900 s of
@@ -2090,10 +2093,7 @@ fn a_capped_lockout_allows_one_guess_per_lockout() {
 fn the_default_lockout_weighs_48_wrong_passwords_within_an_hour() {
     let f = fixture("");
     confirmed(&f, "alice");
-    let guess = |expected: &str| {
-        let err = f.pool.sign_in("alice", "not the passphrase").unwrap_err();
-        assert_eq!(err.message(), expected);
-    };
+    let guess = |expected: &str| wrong_password(&f, "alice", expected);
     let start = f.clock.now_ms();
     let (mut weighed, mut last) = (0, start);
     for burst in 0..4 {

@@ -776,15 +776,22 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.len() >= 6 && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// A pool with optional TOTP on a new SQLite file, sealed with an encryption key: the file's
+/// directory, its path, and the pool.
+fn sealed_totp_pool(pool_id: &str) -> (tempfile::TempDir, std::path::PathBuf, Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let config = config(&format!("pool_id = '{pool_id}'\n[mfa]\nmode = 'optional'\nmethods = ['totp']"));
+    (dir, path, open(store, config, Some(&[9u8; 32])))
+}
+
 /// A TOTP secret altered at rest does not open with the pool's key. The pool opened, so the
 /// key is the right one: the answer is an internal error naming the alteration, not the
 /// configuration error of a wrong key, and no code is accepted.
 #[test]
 fn an_altered_totp_secret_is_an_internal_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let f = open(store, config("pool_id = 'altered'\n[mfa]\nmode = 'optional'\nmethods = ['totp']"), Some(&[9u8; 32]));
+    let (_dir, path, f) = sealed_totp_pool("altered");
     let t = sign_up_and_in(&f, "alice");
     let setup = f.pool.associate_software_token(&t.access_token).unwrap();
     let code = userpool::scenario::totp_code(&setup.secret, 1_700_000_000).unwrap();
@@ -809,10 +816,7 @@ fn an_altered_totp_secret_is_an_internal_error() {
 
 #[test]
 fn no_secret_is_stored_in_plain_form() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pool.sqlite3");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let f = open(store, config("pool_id = 'at_rest'\n[mfa]\nmode = 'optional'\nmethods = ['totp']"), Some(&[9u8; 32]));
+    let (dir, _path, f) = sealed_totp_pool("at_rest");
     let secrets = journey(&f);
     drop(f);
     let mut raw = Vec::new();
