@@ -999,6 +999,40 @@ fn passwords_are_rehashed_when_parameters_change() {
     assert!(after.contains("m=256,t=2"), "{after}");
 }
 
+/// NIST SP 800-63B: a Unicode password is normalized (NFKC) before it is hashed, so it signs
+/// in however the keyboard composed it. A hash of the password as typed, made elsewhere,
+/// verifies as typed and is rehashed at that sign-in; then every form signs in.
+#[test]
+fn a_password_signs_in_however_its_accents_are_composed() {
+    use argon2::PasswordHasher as _;
+    let (composed, decomposed) = (
+        "Cr\u{e8}me br\u{fb}l\u{e9}e \u{e0} Orl\u{e9}ans",
+        "Cre\u{300}me bru\u{302}le\u{301}e a\u{300} Orle\u{301}ans",
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'nfkc'"));
+    f.pool.sign_up("alice", decomposed, email("alice")).unwrap();
+    let code = f.delivery.last_code_to("alice@example.com").unwrap();
+    f.pool.confirm_sign_up("alice", &code).unwrap();
+    assert!(f.pool.sign_in("alice", composed).unwrap().is_signed_in());
+
+    let argon = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(128, 1, 1, None).unwrap(),
+    );
+    let as_typed = argon.hash_password(decomposed.as_bytes()).unwrap().to_string();
+    let imported =
+        ImportUser { username: "bob".into(), attributes: email("bob"), password_hash: Some(as_typed.clone()) };
+    f.pool.admin_import_users(vec![imported]).unwrap().remove(0).unwrap();
+    let stored = || store.user_by_key("nfkc", "u:bob").unwrap().unwrap().value.password_hash;
+    assert_eq!(f.pool.sign_in("bob", composed).unwrap_err().code(), ErrorCode::NotAuthorized, "not yet");
+    assert!(f.pool.sign_in("bob", decomposed).unwrap().is_signed_in());
+    assert_ne!(stored(), as_typed, "rehashed in its normalized form");
+    assert!(f.pool.sign_in("bob", composed).unwrap().is_signed_in());
+    assert!(f.pool.sign_in("bob", decomposed).unwrap().is_signed_in());
+}
+
 #[test]
 fn every_algorithm_signs_and_verifies() {
     for alg in ["RS256", "ES256", "EdDSA"] {

@@ -12,6 +12,57 @@ use zeroize::Zeroizing;
 use crate::config::{MAX_HASH_ITERATIONS, MAX_HASH_PARALLELISM, PasswordHashing};
 use crate::error::{Error, Result};
 
+/// What [`Hasher::verify`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The password's normalized form matches.
+    Matched,
+    /// The password matches only as typed: the hash predates normalization (or was
+    /// imported). Rehash it, so that every form of the password signs in from then on.
+    MatchedAsTyped,
+    /// Neither form matches.
+    Mismatch,
+}
+
+impl Verdict {
+    /// Whether the password is right.
+    pub(crate) fn matched(self) -> bool {
+        self != Self::Mismatch
+    }
+}
+
+/// A password as it is checked and hashed: in Unicode NFKC, as NIST SP 800-63B asks of
+/// verifiers that accept Unicode passwords. The same password then signs in however a
+/// keyboard or platform composed it (`é` as one code point or as `e` and an accent; a
+/// full-width `Ａ` and an `A`). ASCII, which NFKC leaves alone, is not copied.
+pub(crate) fn normalized(password: &str) -> Normalized<'_> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfkc_quick};
+    if password.is_ascii() || is_nfkc_quick(password.chars()) == IsNormalized::Yes {
+        Normalized::Unchanged(password)
+    } else {
+        Normalized::Changed(Zeroizing::new(password.nfkc().collect()))
+    }
+}
+
+/// A [`normalized`] password; a copy is wiped when dropped.
+pub(crate) enum Normalized<'a> {
+    /// Already in NFKC.
+    Unchanged(&'a str),
+    /// The NFKC form of a password that differs from it.
+    Changed(Zeroizing<String>),
+}
+
+impl std::ops::Deref for Normalized<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Self::Unchanged(password) => password,
+            Self::Changed(copy) => copy,
+        }
+    }
+}
+
 /// Counts permits (or units of a budget); `acquire` blocks while too few are free. Taken in
 /// the order asked for: a holder that needs much is not passed for ever by ones that need
 /// little.
@@ -179,11 +230,11 @@ impl Hasher {
             .map_err(|e| Error::internal(format!("password hashing failed: {e}")))
     }
 
-    /// Hashes a password into a PHC string (`$argon2id$v=19$m=…`).
+    /// Hashes a password, in its [`normalized`] form, into a PHC string (`$argon2id$v=19$m=…`).
     pub(crate) fn hash(&self, password: &str) -> Result<String> {
         let salt = super::random_bytes::<SALT_LEN>(&mut super::os_rng());
         let mut out = Zeroizing::new([0u8; OUTPUT_LEN]);
-        self.compute(&self.params, password.as_bytes(), &salt, out.as_mut())?;
+        self.compute(&self.params, normalized(password).as_bytes(), &salt, out.as_mut())?;
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
         Ok(format!(
             "$argon2id$v=19$m={},t={},p={}${}${}",
@@ -197,20 +248,32 @@ impl Hasher {
 
     /// Whether `password` matches the PHC string. A stored hash this pool cannot use (see
     /// [`Hasher::check_stored`]) never matches.
-    pub(crate) fn verify(&self, password: &str, phc: &str) -> bool {
+    ///
+    /// The [`normalized`] password is tried first. A password that normalizing changes is
+    /// tried as typed too: hashes made before passwords were normalized, or imported from a
+    /// system that does not normalize, hold it so ([`Verdict::MatchedAsTyped`]; rehash it).
+    pub(crate) fn verify(&self, password: &str, phc: &str) -> Verdict {
         let Ok((params, salt, expected)) = self.stored(phc) else {
             // No usable hash (an imported user without a password): the same work anyway,
             // so the answer's timing does not tell such accounts apart.
             if phc != self.dummy {
                 self.verify_dummy(password);
             }
-            return false;
+            return Verdict::Mismatch;
         };
-        let mut out = Zeroizing::new(vec![0u8; expected.len()]);
-        if self.compute(&params, password.as_bytes(), &salt, &mut out).is_err() {
-            return false;
+        let matches = |candidate: &str| {
+            let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+            self.compute(&params, candidate.as_bytes(), &salt, &mut out).is_ok()
+                && super::constant_time_eq(&out, &expected)
+        };
+        let normal = normalized(password);
+        if matches(&normal) {
+            Verdict::Matched
+        } else if matches!(normal, Normalized::Changed(_)) && matches(password) {
+            Verdict::MatchedAsTyped
+        } else {
+            Verdict::Mismatch
         }
-        super::constant_time_eq(&out, &expected)
     }
 
     /// Refuses a stored hash (an imported one) that this pool would not verify: anything but
@@ -255,7 +318,8 @@ impl Hasher {
         Ok((params, salt.as_ref().to_vec(), expected))
     }
 
-    /// Spends the same work as a real verification, for unknown users.
+    /// Spends the same work as a real verification of a wrong password, for unknown users
+    /// (two hashes for a password that normalizing changes, as [`Hasher::verify`] spends).
     pub(crate) fn verify_dummy(&self, password: &str) {
         let _ = self.verify(password, &self.dummy);
     }
@@ -292,7 +356,9 @@ fn common_passwords() -> &'static std::collections::HashSet<String> {
 }
 
 /// Checks a new password against the pool's policy.
+/// It judges the password as it is hashed: [`normalized`].
 pub(crate) fn check_policy(policy: &crate::config::PasswordPolicy, password: &str, username: &str) -> Result<()> {
+    let password: &str = &normalized(password);
     let fail = |why: &str| {
         Err(Error::new(crate::ErrorCode::InvalidPassword, format!("Password does not conform to policy: {why}")))
     };
@@ -385,13 +451,50 @@ mod tests {
         let hasher = Hasher::new(&weak()).unwrap();
         let phc = hasher.hash("correct horse battery staple").unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
-        assert!(hasher.verify("correct horse battery staple", &phc));
-        assert!(!hasher.verify("Correct horse battery staple", &phc));
-        assert!(!hasher.verify("x", "not a phc string"));
+        assert!(hasher.verify("correct horse battery staple", &phc).matched());
+        assert!(!hasher.verify("Correct horse battery staple", &phc).matched());
+        assert!(!hasher.verify("x", "not a phc string").matched());
         assert!(!hasher.needs_rehash(&phc));
         let stronger = Hasher::new(&PasswordHashing { memory_kib: 512, ..weak() }).unwrap();
         assert!(stronger.needs_rehash(&phc));
-        assert!(stronger.verify("correct horse battery staple", &phc), "old parameters still verify");
+        assert!(stronger.verify("correct horse battery staple", &phc).matched(), "old parameters still verify");
+    }
+
+    #[test]
+    fn a_password_signs_in_however_its_characters_are_composed() {
+        let hasher = Hasher::new(&weak()).unwrap();
+        let composed = "Caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e";
+        let decomposed = "Cafe\u{301} cre\u{300}me bru\u{302}le\u{301}e";
+        let full_width = "\u{ff23}af\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e";
+        let phc = hasher.hash(decomposed).unwrap();
+        for typed in [composed, decomposed, full_width] {
+            assert_eq!(hasher.verify(typed, &phc), Verdict::Matched, "{typed:?}");
+        }
+        assert_eq!(hasher.verify("Cafe creme brulee", &phc), Verdict::Mismatch, "accents still count");
+        assert_eq!(&*normalized("plain ascii"), "plain ascii");
+        assert!(matches!(normalized(composed), Normalized::Unchanged(_)), "NFKC text is not copied");
+    }
+
+    /// A hash of the password as typed (made before normalization, or imported from a system
+    /// that does not normalize) still verifies, and says so, so that sign-in rehashes it.
+    #[test]
+    fn a_hash_of_the_password_as_typed_still_verifies_and_asks_for_a_rehash() {
+        use argon2::PasswordHasher as _;
+        let hasher = Hasher::new(&weak()).unwrap();
+        let decomposed = "Cafe\u{301} cre\u{300}me";
+        let standard = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(256, 1, 1, None).unwrap());
+        let legacy = standard.hash_password(decomposed.as_bytes()).unwrap().to_string();
+        assert_eq!(hasher.verify(decomposed, &legacy), Verdict::MatchedAsTyped);
+        assert_eq!(hasher.verify("Caf\u{e9} cr\u{e8}me", &legacy), Verdict::Mismatch, "only as typed, until rehashed");
+        assert_eq!(hasher.verify("Cafe\u{301} cre\u{300}mE", &legacy), Verdict::Mismatch);
+    }
+
+    #[test]
+    fn the_policy_judges_the_normalized_password() {
+        let policy = crate::config::PasswordPolicy::default();
+        // Full-width letters are a common password once normalized.
+        let refused = check_policy(&policy, "\u{ff50}\u{ff41}\u{ff53}\u{ff53}\u{ff57}\u{ff4f}\u{ff52}\u{ff44}1", "u");
+        assert!(refused.unwrap_err().to_string().contains("too common"));
     }
 
     #[test]
@@ -402,8 +505,8 @@ mod tests {
         let standard = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(256, 1, 1, None).unwrap());
         standard.verify_password("pässwörd with ünïcode".as_bytes(), &PasswordHash::new(&ours).unwrap()).unwrap();
         let theirs = standard.hash_password(b"from another system").unwrap().to_string();
-        assert!(hasher.verify("from another system", &theirs));
-        assert!(!hasher.verify("from another systen", &theirs));
+        assert!(hasher.verify("from another system", &theirs).matched());
+        assert!(!hasher.verify("from another systen", &theirs).matched());
     }
 
     #[test]
@@ -427,7 +530,7 @@ mod tests {
     fn kept_working_memory_holds_nothing_of_the_last_password() {
         let hasher = Hasher::new(&PasswordHashing { max_concurrent: 1, ..weak() }).unwrap();
         let phc = hasher.hash("the last password").unwrap();
-        assert!(hasher.verify("the last password", &phc));
+        assert!(hasher.verify("the last password", &phc).matched());
         let buffers = hasher.buffers.lock().unwrap();
         assert_eq!(buffers.len(), 1);
         let zero = Block::default();

@@ -21,7 +21,8 @@ pub struct ImportUser {
     pub attributes: Attributes,
     /// An argon2id PHC string of the user's password, for migrations from a system that
     /// already hashes with argon2id: the user is imported CONFIRMED and signs in with that
-    /// password (rehashed to the pool's parameters on first sign-in). `None`, as in
+    /// password (rehashed to the pool's parameters, and to its NFKC form, on first sign-in;
+    /// until then it verifies as the other system hashed it). `None`, as in
     /// Cognito's import, imports the user without a password in RESET_REQUIRED: they set
     /// one through `forgot_password`.
     pub password_hash: Option<String>,

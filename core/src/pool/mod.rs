@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ClientSettings, PoolConfig, Settings};
 use crate::crypto::codes::{self, CodeHasher};
 use crate::crypto::cursor::CursorSealer;
-use crate::crypto::password::{self, Hasher};
+use crate::crypto::password::{self, Hasher, Verdict};
 use crate::crypto::seal::Sealer;
 use crate::crypto::{self, jwt};
 use crate::delivery::{Channel, Delivery, DeliveryError, Message};
@@ -1094,8 +1094,9 @@ impl UserPool {
             // Answered before any password is checked: a user who has none.
             _ => return self.sign_in_result(started, None, &account),
         };
-        let matched = self.shared.hasher.verify(password, &hash);
-        let rehash = if matched && self.shared.hasher.needs_rehash(&hash) {
+        let verdict = self.shared.hasher.verify(password, &hash);
+        let matched = verdict.matched();
+        let rehash = if verdict == Verdict::MatchedAsTyped || (matched && self.shared.hasher.needs_rehash(&hash)) {
             Some(self.shared.hasher.hash(password)?)
         } else {
             None
@@ -1813,7 +1814,7 @@ impl UserPool {
         password::check_policy(&self.shared.settings.raw.password_policy, new_password, &display)?;
         let sub = found.value.sub;
         let (old_hash, changed_ms_checked) = pool.start_password_attempt(&sub)?;
-        if !self.shared.hasher.verify(old_password, &old_hash) {
+        if !self.shared.hasher.verify(old_password, &old_hash).matched() {
             // Unfenced: it records what already happened (a wrong password, a lockout), which
             // a revocation meanwhile does not undo.
             let pool = UserPool { session: None, ..pool };
