@@ -465,6 +465,9 @@ struct Tally {
     /// Rows skipped with `--skip-existing`: their username is a user's already.
     existing: usize,
     skip_existing: bool,
+    /// The `sub`s this run imported: a row that names one of them again repeats an earlier
+    /// row of the file, which `--skip-existing` does not skip.
+    imported_subs: std::collections::HashSet<String>,
     mfa_ignored: usize,
     /// Imported users whom no recovery channel of the pool reaches: forgot-password cannot
     /// give them a password.
@@ -523,32 +526,37 @@ fn flush(
     let rows = spans.into_iter().zip(&names).zip(reachable).zip(mfa);
     for ((((span, name), reachable), mfa), outcome) in rows.zip(outcomes) {
         match outcome {
-            Ok(_) => {
+            Ok(sub) => {
+                tally.imported_subs.insert(sub);
                 tally.imported += 1;
                 tally.unreachable += usize::from(!reachable);
                 tally.mfa_ignored += usize::from(mfa);
             }
-            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists && is_a_users(pool, name) => {
-                tally.existing += 1;
-            }
+            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists => match users_sub(pool, name) {
+                Some(sub) if tally.imported_subs.contains(&sub) => {
+                    tally.fail(progress, span, name, &format!("{e} (an earlier row of this file imported it)"));
+                }
+                Some(_) => tally.existing += 1,
+                None => tally.fail(progress, span, name, &e.to_string()),
+            },
             Err(e) => tally.fail(progress, span, name, &e.to_string()),
         }
     }
     Ok(())
 }
 
-/// Whether `name` is a user's own sign-in name: their username (as the pool compares names)
-/// or, in a pool whose users sign in by email or phone number, their address. A taken alias
-/// (another user's verified phone number, a `preferred_username`) fails a row with the same
-/// error, but the row's user is not there. A lookup that fails says no: the row is counted as
-/// failed, with its own error.
-fn is_a_users(pool: &UserPool, name: &str) -> bool {
-    let Ok(user) = pool.admin_get_user(name) else { return false };
+/// The `sub` of the user whose own sign-in name `name` is: their username (as the pool
+/// compares names) or, in a pool whose users sign in by email or phone number, their address.
+/// A taken alias (another user's verified phone number, a `preferred_username`) fails a row
+/// with the same error, but the row's user is not there. A lookup that fails says none: the
+/// row is counted as failed, with its own error.
+fn users_sub(pool: &UserPool, name: &str) -> Option<String> {
+    let Ok(user) = pool.admin_get_user(name) else { return None };
     let sign_in = &pool.config().sign_in;
     let same = |a: &str| if sign_in.case_sensitive { a == name } else { a.to_lowercase() == name.to_lowercase() };
     let by_address = !sign_in.username_attributes.is_empty()
         && ["email", "phone_number"].iter().any(|a| user.attributes.get(*a).is_some_and(|v| same(v)));
-    same(&user.username) || by_address
+    (same(&user.username) || by_address).then_some(user.sub)
 }
 
 /// Why the reader refused a row, said for the person who made the file.
@@ -581,7 +589,16 @@ fn import(args: &PoolArgs, file: &Path, skip_existing: bool) -> Result<(), Strin
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let mut tally = Tally { imported: 0, failed: 0, existing: 0, skip_existing, mfa_ignored: 0, unreachable: 0, lines };
+    let mut tally = Tally {
+        imported: 0,
+        failed: 0,
+        existing: 0,
+        skip_existing,
+        imported_subs: std::collections::HashSet::new(),
+        mfa_ignored: 0,
+        unreachable: 0,
+        lines,
+    };
     let outcome = import_rows(pool, &mut reader, &header, &mut tally, &progress).map_err(|e| named(&e));
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();

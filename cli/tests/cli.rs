@@ -183,6 +183,21 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     std::fs::write(dir.path().join("upper.csv"), exported.replace(",jane\n", ",JANE\n")).unwrap();
     let rerun = userpool(dir.path(), &["users", "import", "upper.csv", "--pool", "copy.sqlite3", "--skip-existing"]);
     assert!(ok(&rerun).contains("2 row(s) skipped"), "{}", stdout(&rerun));
+    // A name the file repeats is no user of the pool's: its second row fails, skip or not.
+    let jane_row = exported.lines().find(|l| l.ends_with(",jane")).unwrap();
+    std::fs::write(dir.path().join("twice.csv"), format!("{exported}{jane_row}\n")).unwrap();
+    let third = ["users", "import", "twice.csv", "--pool", "copy.sqlite3", "--pool-id", "third", "--skip-existing"];
+    let twice = userpool(dir.path(), &third);
+    let (out, err) = (stdout(&twice), String::from_utf8_lossy(&twice.stderr).into_owned());
+    assert_eq!(twice.status.code(), Some(1), "{out}{err}");
+    assert!(
+        out.contains("imported 2 user(s)") && out.contains("; 1 row(s) failed") && !out.contains("skipped"),
+        "{out}"
+    );
+    assert!(
+        err.contains(": jane: UsernameExistsException") && err.contains("an earlier row of this file imported it"),
+        "{err}"
+    );
     // A pool id the file does not hold yet is made beside the first.
     let second = ["--pool", "copy.sqlite3", "--pool-id", "second"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "exported.csv"][..], &second].concat()));
