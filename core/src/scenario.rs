@@ -193,7 +193,7 @@ pub fn run_on(scenario: &Scenario, store: Arc<dyn crate::Store>) -> Result<(), S
         match (outcome, &step.expect_error) {
             (Ok(value), None) => {
                 let expect = resolve_args(&step.expect, &saved, &delivery).map_err(|e| format!("{at}: {e}"))?;
-                check_expectations(&value, &expect).map_err(|e| format!("{at}: {e}"))?;
+                check_expectations(&step.op, &value, &expect).map_err(|e| format!("{at}: {e}"))?;
                 if let Some(name) = &step.save {
                     saved.insert(name.clone(), value);
                 }
@@ -268,18 +268,32 @@ fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     })
 }
 
-fn check_expectations(value: &Value, expect: &Map<String, Value>) -> Result<(), String> {
+fn check_expectations(op: &str, value: &Value, expect: &Map<String, Value>) -> Result<(), String> {
     for (path, expected) in expect {
         let actual = match path.strip_suffix(".length").or_else(|| (path == "length").then_some("")) {
             Some(list_path) => lookup(value, list_path).and_then(Value::as_array).map(|l| json!(l.len())),
             None => lookup(value, path).cloned(),
         };
+        if actual.is_none() && expected.is_null() && !absent_may_be_null(op, value, path) {
+            return Err(format!("{path}: nothing is there to be null (a misspelled name?)"));
+        }
         let actual = actual.unwrap_or(Value::Null);
         if &actual != expected {
             return Err(format!("{path}: expected {expected}, got {actual}"));
         }
     }
     Ok(())
+}
+
+/// Whether an expected `null` at `path`, where nothing is, means a value is absent rather than
+/// a misspelled path: a claim a token lacks (`verify_*`), or an attribute missing from an
+/// `attributes` map. Results spell out their other empty fields as `null`.
+fn absent_may_be_null(op: &str, value: &Value, path: &str) -> bool {
+    let Some((parent, _)) = path.rsplit_once('.') else {
+        return op.starts_with("verify_") && value.is_object();
+    };
+    let map_name = parent.rsplit('.').next().unwrap_or(parent);
+    map_name == "attributes" && lookup(value, parent).is_some_and(Value::is_object)
 }
 
 /// A step's arguments (or an object nested in them), each read remembered: an argument the

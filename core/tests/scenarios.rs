@@ -97,3 +97,26 @@ fn an_argument_the_operation_does_not_take_fails_the_step() {
         assert!(refused.contains(why), "{op} {args}: {refused}");
     }
 }
+
+/// An expected `null` where nothing is passes only where a value can be absent (a claim a
+/// token lacks, an attribute deleted): anywhere else it is a misspelled path, which would
+/// otherwise pass whatever the result held.
+#[test]
+fn an_expected_null_at_a_misspelled_path_fails_the_step() {
+    let scenario = |expect: &str| {
+        let text = format!(
+            r#"{{"name": "n", "config": {{"password_hashing": {{"memory_kib": 256, "iterations": 1,
+               "dangerous_allow_weak": true}}}},
+               "steps": [
+                 {{"op": "admin_create_user", "args": {{"username": "bob", "temporary_password": "Temporary-Pass-1",
+                   "send_invitation": false}}}},
+                 {{"op": "admin_get_user", "args": {{"username": "bob"}}, "expect": {expect}}}]}}"#
+        );
+        userpool::scenario::run(&userpool::scenario::Scenario::from_json(&text).unwrap())
+    };
+    scenario(r#"{"preferred_mfa": null, "attributes.name": null}"#).unwrap();
+    for misspelled in [r#"{"prefered_mfa": null}"#, r#"{"atributes.name": null}"#, r#"{"groups.0.name": null}"#] {
+        let refused = scenario(misspelled).unwrap_err();
+        assert!(refused.contains("nothing is there to be null"), "{misspelled}: {refused}");
+    }
+}
