@@ -1342,6 +1342,45 @@ fn a_lock_held_by_another_process_times_out_clearly() {
     assert_eq!(integrity(&path), "ok");
 }
 
+/// A commit too large for the room left (`SQLITE_FULL`, which could also be the disk's)
+/// fails alone: the commits sharing its transaction are run again without it and succeed,
+/// rather than failing with an error that was not theirs. In each round 16 threads commit a
+/// small user each while one commits a batch larger than the file may grow.
+#[test]
+fn a_commit_too_large_for_the_room_left_fails_alone_in_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let capped = SqliteOptions::default().max_size_bytes(Some(2 * 1024 * 1024));
+    let store = Arc::new(SqliteStore::open_with(dir.path().join("pool.sqlite3"), capped).unwrap());
+    let user = |n: &str, padding: usize| {
+        let mut user = sample_user(&format!("sub-{n}"), &format!("user{n}"));
+        user.attributes.insert("address".into(), "x".repeat(padding));
+        put_user(user, &[format!("u:user{n}").as_str()], None)
+    };
+    for round in 0..20 {
+        let barrier = Arc::new(Barrier::new(17));
+        let threads: Vec<_> = (0..17)
+            .map(|t| {
+                let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+                let writes: Vec<Write> = if t == 0 {
+                    (0..3000).map(|i| user(&format!("big-{round}-{i}"), 1000)).collect()
+                } else {
+                    vec![user(&format!("small-{round}-{t}"), 10)]
+                };
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store.commit("p1", writes)
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(matches!(&results[0], Err(StoreError::Backend(m)) if m.contains("full")), "{:?}", results[0]);
+        for (t, result) in results.iter().enumerate().skip(1) {
+            assert_eq!(result, &Ok(()), "round {round}, thread {t}");
+        }
+    }
+    assert_eq!(store.users("p1", None, usize::MAX, &|_| true).unwrap().users.len(), 20 * 16);
+}
+
 /// A full disk, simulated with the store's size cap (SQLite reports both as
 /// `SQLITE_FULL`): the failing commit changes nothing, the file stays sound, and the store
 /// works again once there is room.
