@@ -553,7 +553,12 @@ fn flush(
 fn users_sub(pool: &UserPool, name: &str) -> Option<String> {
     let Ok(user) = pool.admin_get_user(name) else { return None };
     let sign_in = &pool.config().sign_in;
-    let same = |a: &str| if sign_in.case_sensitive { a == name } else { a.to_lowercase() == name.to_lowercase() };
+    // As the pool keys names: in NFKC, and lower-cased unless case-sensitive.
+    let key = |a: &str| {
+        let normal: String = unicode_normalization::UnicodeNormalization::nfkc(a).collect();
+        if sign_in.case_sensitive { normal } else { normal.to_lowercase() }
+    };
+    let same = |a: &str| key(a) == key(name);
     let by_address = !sign_in.username_attributes.is_empty()
         && ["email", "phone_number"].iter().any(|a| user.attributes.get(*a).is_some_and(|v| same(v)));
     (same(&user.username) || by_address).then_some(user.sub)

@@ -1,6 +1,7 @@
 //! User attributes: the standard (OIDC) set, `custom:` attributes, and the validation every
 //! value passes at the boundary.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -185,17 +186,43 @@ pub(crate) fn check_password_input(password: &str) -> Result<()> {
     Ok(())
 }
 
-/// The key a login name is looked up by: lower-cased unless the pool is case-sensitive.
+/// `text` in Unicode NFKC: one form for what looks the same however it was composed (`é` as
+/// one code point or as `e` and a combining accent; full-width `Ａ` and `A`). ASCII, which
+/// NFKC leaves alone, is not copied. The copy is made at its final size, as it may be a
+/// password: a buffer that grew would free a copy of part of it.
+pub(crate) fn nfkc(text: &str) -> Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfkc_quick};
+    if text.is_ascii() || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        return Cow::Borrowed(text);
+    }
+    let mut normal = String::with_capacity(text.nfkc().map(char::len_utf8).sum());
+    normal.extend(text.nfkc());
+    Cow::Owned(normal)
+}
+
+/// The key a login name is looked up by: in NFKC ([`nfkc`]), so that two names that look the
+/// same are one name, and lower-cased unless the pool is case-sensitive.
 pub(crate) fn login_key(settings: &Settings, name: &str) -> String {
+    login_key_as_given(settings, &nfkc(name))
+}
+
+/// [`login_key`] without NFKC: the key users stored before keys were normalized hold until
+/// their next write.
+pub(crate) fn login_key_as_given(settings: &Settings, name: &str) -> String {
     if settings.raw.sign_in.case_sensitive { name.to_owned() } else { name.to_lowercase() }
 }
 
 /// The key an alias (email, phone, preferred_username) is looked up by. Emails and preferred
-/// usernames follow the pool's case rule; phone numbers are exact.
+/// usernames follow the pool's rules for names ([`login_key`]); phone numbers are exact.
 pub(crate) fn alias_key(settings: &Settings, attribute: &str, value: &str) -> String {
+    alias_key_as_given(settings, attribute, &nfkc(value))
+}
+
+/// [`alias_key`] without NFKC, as [`login_key_as_given`].
+pub(crate) fn alias_key_as_given(settings: &Settings, attribute: &str, value: &str) -> String {
     match attribute {
         "phone_number" => format!("phone_number:{value}"),
-        _ => format!("{attribute}:{}", login_key(settings, value)),
+        _ => format!("{attribute}:{}", login_key_as_given(settings, value)),
     }
 }
 

@@ -1033,6 +1033,64 @@ fn a_password_signs_in_however_its_accents_are_composed() {
     assert!(f.pool.sign_in("bob", decomposed).unwrap().is_signed_in());
 }
 
+/// Names are keyed in NFKC: a username composed one way finds the user however it is typed,
+/// and a second user cannot take the same name composed another way. The username is kept
+/// as it was given.
+#[test]
+fn a_name_is_one_name_however_its_accents_are_composed() {
+    let (composed, decomposed, full_width) = ("Zo\u{eb}", "Zoe\u{308}", "\u{ff3a}o\u{eb}");
+    let f = fixture("");
+    f.pool.sign_up(decomposed, PW, email("zoe")).unwrap();
+    let code = f.delivery.last_code_to("zoe@example.com").unwrap();
+    f.pool.confirm_sign_up(composed, &code).unwrap();
+    for typed in [composed, decomposed, full_width, "ZO\u{cb}"] {
+        assert!(f.pool.sign_in(typed, PW).unwrap().is_signed_in(), "{typed:?}");
+        assert_eq!(f.pool.admin_get_user(typed).unwrap().username, decomposed, "{typed:?}");
+    }
+    let taken = f.pool.sign_up(composed, PW, email("zoe2")).unwrap_err();
+    assert_eq!(taken.code(), ErrorCode::UsernameExists);
+}
+
+/// A user stored before names were keyed in NFKC holds only the key of their name as given.
+/// That name still finds them first, and their next write (a sign-in's) adds the NFKC key,
+/// after which any form of the name does; should another user have taken the NFKC key
+/// meanwhile, the older user keeps the key they hold, and each name finds its own user.
+#[test]
+fn a_user_keyed_before_names_were_normalized_is_found_and_rekeyed() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'nfkc_names'"));
+    let legacy = |name: &str, given_key: &str| {
+        let inbox = format!("user{}", name.len());
+        f.pool.sign_up(name, PW, email(&inbox)).unwrap();
+        let code = f.delivery.last_code_to(&format!("{inbox}@example.com")).unwrap();
+        f.pool.confirm_sign_up(name, &code).unwrap();
+        let stored = f.pool.admin_get_user(name).unwrap().sub;
+        let stored = store.user("nfkc_names", &stored).unwrap().unwrap();
+        let keys = vec![format!("u:{given_key}")];
+        store
+            .commit("nfkc_names", vec![Write::PutUser { user: stored.value, keys, expect: Some(stored.version) }])
+            .unwrap();
+    };
+    let holder = |key: &str| store.user_by_key("nfkc_names", key).unwrap().map(|u| u.value.username);
+
+    legacy("Ame\u{301}lie", "ame\u{301}lie");
+    assert_eq!(f.pool.admin_get_user("Am\u{e9}lie").unwrap_err().code(), ErrorCode::UserNotFound, "not yet");
+    assert!(f.pool.sign_in("Ame\u{301}lie", PW).unwrap().is_signed_in());
+    assert_eq!(holder("u:am\u{e9}lie").as_deref(), Some("Ame\u{301}lie"), "the NFKC key is added");
+    assert_eq!(holder("u:ame\u{301}lie").as_deref(), Some("Ame\u{301}lie"), "… beside the one held");
+    assert!(f.pool.sign_in("Am\u{e9}lie", PW).unwrap().is_signed_in());
+
+    legacy("Zoe\u{308}", "zoe\u{308}");
+    let other_pw = "another long passphrase";
+    f.pool.sign_up("Zo\u{eb}", other_pw, email("zoe")).unwrap();
+    f.pool.confirm_sign_up("Zo\u{eb}", &f.delivery.last_code_to("zoe@example.com").unwrap()).unwrap();
+    assert!(f.pool.sign_in("Zoe\u{308}", PW).unwrap().is_signed_in(), "the older user, by their name as given");
+    assert_eq!(holder("u:zoe\u{308}").as_deref(), Some("Zoe\u{308}"));
+    assert_eq!(holder("u:zo\u{eb}").as_deref(), Some("Zo\u{eb}"), "the newer user keeps the NFKC key");
+    assert!(f.pool.sign_in("Zo\u{eb}", other_pw).unwrap().is_signed_in());
+    assert!(f.pool.sign_in("Zoe\u{308}", PW).unwrap().is_signed_in(), "and again, after the write");
+}
+
 #[test]
 fn every_algorithm_signs_and_verifies() {
     for alg in ["RS256", "ES256", "EdDSA"] {

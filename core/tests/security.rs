@@ -389,6 +389,9 @@ fn unknown_users_get_the_answers_real_users_get() {
     assert_eq!(real.destination.len(), "a***@e***".len());
     assert_eq!(ghost.destination.len(), real.destination.len(), "same shape of masked destination");
     assert_eq!(f.pool.forgot_password("nobody").unwrap(), ghost, "stable for the same name");
+    // Two forms of a name find the same user; so they get the same answer for nobody too.
+    let (composed, decomposed) = ("nob\u{f6}dy", "nobo\u{308}dy");
+    assert_eq!(f.pool.forgot_password(composed).unwrap(), f.pool.forgot_password(decomposed).unwrap());
 
     let real = f.pool.resend_sign_up_code("pending").unwrap();
     let ghost = f.pool.resend_sign_up_code("nobody").unwrap();

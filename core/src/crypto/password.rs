@@ -36,11 +36,9 @@ impl Verdict {
 /// keyboard or platform composed it (`é` as one code point or as `e` and an accent; a
 /// full-width `Ａ` and an `A`). ASCII, which NFKC leaves alone, is not copied.
 pub(crate) fn normalized(password: &str) -> Normalized<'_> {
-    use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfkc_quick};
-    if password.is_ascii() || is_nfkc_quick(password.chars()) == IsNormalized::Yes {
-        Normalized::Unchanged(password)
-    } else {
-        Normalized::Changed(Zeroizing::new(password.nfkc().collect()))
+    match crate::attributes::nfkc(password) {
+        std::borrow::Cow::Borrowed(same) => Normalized::Unchanged(same),
+        std::borrow::Cow::Owned(changed) => Normalized::Changed(Zeroizing::new(changed)),
     }
 }
 
@@ -381,8 +379,8 @@ pub(crate) fn check_policy(policy: &crate::config::PasswordPolicy, password: &st
         return fail("Password must have symbol characters");
     }
     if policy.reject_common {
-        let lower = password.to_lowercase();
-        if common_passwords().contains(&lower) {
+        let lower = Zeroizing::new(password.to_lowercase());
+        if common_passwords().contains(lower.as_str()) {
             return fail("Password is too common");
         }
         // ASVS 6.2.11: context-specific words; the username is the obvious one.

@@ -110,13 +110,58 @@ pub(crate) fn claimed_keys(settings: &Settings, user: &UserRecord) -> Vec<String
 }
 
 fn keys_of(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<String> {
-    let mut keys = vec![format!("u:{}", attributes::login_key(settings, &user.username))];
+    let mut keys = Vec::new();
+    for name_key in name_keys(settings, user, unverified) {
+        for key in std::iter::once(name_key.normal).chain(name_key.as_given) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+/// One of a user's unique keys, made of a name or an address: of its NFKC form, as keys are
+/// made, and, for a name NFKC changes, of the name as given too. A user holds both. The
+/// second is the key a user stored before keys were normalized holds: nobody else may take
+/// it, and such a user whose NFKC key another user took meanwhile keeps theirs
+/// ([`keeps_as_given`]).
+struct NameKey {
+    normal: String,
+    as_given: Option<String>,
+}
+
+impl NameKey {
+    fn of(prefix: &str, normal: String, as_given: String) -> Self {
+        let (normal, as_given) = (format!("{prefix}{normal}"), format!("{prefix}{as_given}"));
+        Self { as_given: (as_given != normal).then_some(as_given), normal }
+    }
+
+    fn username(settings: &Settings, name: &str) -> Self {
+        Self::of("u:", attributes::login_key(settings, name), attributes::login_key_as_given(settings, name))
+    }
+
+    fn alias(settings: &Settings, attribute: &str, value: &str) -> Self {
+        Self::of(
+            "a:",
+            attributes::alias_key(settings, attribute, value),
+            attributes::alias_key_as_given(settings, attribute, value),
+        )
+    }
+
+    fn is(&self, key: &str) -> bool {
+        self.normal == key || self.as_given.as_deref() == Some(key)
+    }
+}
+
+fn name_keys(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<NameKey> {
+    let mut keys = vec![NameKey::username(settings, &user.username)];
     match settings.username_mode {
         UsernameMode::Attributes { email, phone } => {
             for (on, attr) in [(email, "email"), (phone, "phone_number")] {
                 let counts = unverified || is_username_attribute(user, attr) || user.is_verified(attr);
                 if let (true, true, Some(value)) = (on, counts, user.attributes.get(attr)) {
-                    keys.push(address_key(settings, attr, value));
+                    keys.push(NameKey::alias(settings, attr, value));
                 }
             }
         }
@@ -125,15 +170,12 @@ fn keys_of(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<Stri
             // tries both: a username holds the alias of its own value too, so that nobody
             // else's `preferred_username` may be it, nor a new username somebody's alias.
             if settings.aliases.contains("preferred_username") {
-                keys.push(preferred_username_key(settings, &user.username));
+                keys.push(NameKey::alias(settings, "preferred_username", &user.username));
             }
             for attr in &settings.aliases {
                 let counts = attr == "preferred_username" || user.is_verified(attr);
                 if let (true, Some(value)) = (counts, user.attributes.get(attr)) {
-                    let key = format!("a:{}", attributes::alias_key(settings, attr, value));
-                    if !keys.contains(&key) {
-                        keys.push(key);
-                    }
+                    keys.push(NameKey::alias(settings, attr, value));
                 }
             }
         }
@@ -141,9 +183,11 @@ fn keys_of(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<Stri
     keys
 }
 
-/// The key of `name` as a `preferred_username` alias.
-fn preferred_username_key(settings: &Settings, name: &str) -> String {
-    format!("a:{}", attributes::alias_key(settings, "preferred_username", name))
+/// Whether `key`, which another user holds, is the NFKC key of one of `user`'s names that
+/// NFKC changes: `user` was stored before keys were normalized, holding the key of the name
+/// as given, and the other user took the NFKC key since. `user` keeps the one they hold.
+pub(crate) fn keeps_as_given(settings: &Settings, user: &UserRecord, key: &str) -> bool {
+    name_keys(settings, user, false).iter().any(|name_key| name_key.normal == key && name_key.as_given.is_some())
 }
 
 /// The username key of the same name as a `preferred_username` alias `key`: a user written
@@ -209,9 +253,26 @@ fn is_username_attribute(user: &UserRecord, attribute: &str) -> bool {
     user.username_attribute.as_deref().is_none_or(|theirs| theirs == attribute)
 }
 
-/// The keys a sign-in name may be found under, most specific first.
+/// The keys a sign-in name may be found under, most specific first. For a name that NFKC
+/// changes, the keys of the name as given come first: a user stored before keys were
+/// normalized holds only those, and another user may have taken the NFKC form since (see
+/// [`NameKey`]); every user stored since holds both.
 pub(crate) fn lookup_keys(settings: &Settings, name: &str) -> Vec<String> {
-    let alias = |attr: &str| format!("a:{}", attributes::alias_key(settings, attr, name));
+    let normal = attributes::nfkc(name);
+    let mut keys = keys_of_name(settings, name);
+    if normal != name {
+        for key in keys_of_name(settings, &normal) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+/// [`lookup_keys`] of `name` as it is.
+fn keys_of_name(settings: &Settings, name: &str) -> Vec<String> {
+    let alias = |attr: &str| format!("a:{}", attributes::alias_key_as_given(settings, attr, name));
     // With an email or phone alias, sign-up refuses usernames that look like one: such a
     // name is the alias. The username key still follows, for users created before the alias
     // was configured.
@@ -223,7 +284,7 @@ pub(crate) fn lookup_keys(settings: &Settings, name: &str) -> Vec<String> {
     // A name shaped as an address alias is not a `preferred_username` (writers refuse such
     // values): one stored before would stand for whoever has that address unverified.
     let an_address = !keys.is_empty();
-    keys.push(format!("u:{}", attributes::login_key(settings, name)));
+    keys.push(format!("u:{}", attributes::login_key_as_given(settings, name)));
     if settings.username_mode == UsernameMode::Username
         && settings.aliases.contains("preferred_username")
         && !an_address
@@ -253,7 +314,10 @@ fn found_by_address(settings: &Settings, attribute: &str) -> bool {
 /// `attribute` (`email` or `phone_number`): to `name` itself, masked, when the pool finds
 /// users by such a name, as a user found by it would be answered; otherwise to a masked
 /// address whose visible characters come from an HMAC of the name under the pool's code key.
+/// The name is taken in NFKC, as lookups take it: its forms find the same user, so they get
+/// the same answer.
 pub(crate) fn simulated_delivery(ctx: &Ctx<'_>, name: &str, attribute: &str) -> CodeDelivery {
+    let name = &*attributes::nfkc(name);
     let tag = ctx.codes.tag("simulated-delivery", "", &name.to_lowercase());
     let raw = crypto::b64url_decode(&tag).unwrap_or_default();
     // Each character uniform over its `n` choices: the bytes below the largest multiple of
@@ -1185,7 +1249,7 @@ pub(crate) fn taken_error(settings: &Settings, key: &str, new_user: Option<&User
     let username = |user: &UserRecord| {
         key.starts_with("u:")
             || matches!(settings.username_mode, UsernameMode::Attributes { .. })
-            || key == preferred_username_key(settings, &user.username)
+            || NameKey::alias(settings, "preferred_username", &user.username).is(key)
     };
     if new_user.is_some_and(username) {
         Error::new(ErrorCode::UsernameExists, "An account with the given username already exists.")

@@ -343,8 +343,9 @@ struct Carried {
     /// rerun sends those messages anew (with new codes), and does not count them again.
     destinations_counted: Vec<String>,
     /// Keys the user's record takes under today's settings that another user held first: an
-    /// alias added to a pool whose users shared a value of it. The user's writes leave them
-    /// out (the alias stays its first holder's) rather than fail for good.
+    /// alias added to a pool whose users shared a value of it, or the NFKC key of a name of a
+    /// user stored before keys were normalized (`user::keeps_as_given`). The user's writes
+    /// leave them out (the key stays its first holder's) rather than fail for good.
     left_out: Vec<String>,
 }
 
@@ -358,11 +359,14 @@ impl Carried {
 
     /// Whether the store's refusal of `key` is one to leave out and run again: an alias key
     /// (never a username, nor an address signed up with) that the user's record already took
-    /// under these settings (not one the step takes on), which another user holds.
+    /// under these settings (not one the step takes on), which another user holds; or the
+    /// NFKC key of a name of a user stored before keys were normalized, who keeps the key of
+    /// the name as given.
     fn leaves_out(&mut self, settings: &Settings, loaded: Option<&Versioned<UserRecord>>, key: String) -> bool {
         let alias = settings.username_mode == crate::config::UsernameMode::Username && key.starts_with("a:");
         let already = loaded.is_some_and(|before| user::index_keys(settings, &before.value).contains(&key));
-        if !alias || !already || self.left_out.contains(&key) {
+        let as_given = loaded.is_some_and(|before| user::keeps_as_given(settings, &before.value, &key));
+        if !(alias && already || as_given) || self.left_out.contains(&key) {
             return false;
         }
         self.left_out.push(key);
