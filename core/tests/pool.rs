@@ -217,6 +217,32 @@ fn a_reset_skips_the_inbox_a_required_second_factor_falls_back_to() {
     );
 }
 
+/// A reset code ends when the address it went to stops being one a reset code may go to:
+/// an administrator marks it unverified (its owner lost it), or the user makes it their
+/// second factor (whoever reads it would get the password and the second factor).
+#[test]
+fn a_reset_code_ends_when_its_address_stops_being_a_recovery_channel() {
+    let f = fixture("[mfa]\nmode = 'optional'\nmethods = ['email']");
+    let new_password = "a brand new passphrase";
+    for name in ["alice", "bob"] {
+        confirmed(&f, name);
+        f.pool.forgot_password(name).unwrap();
+        let code = f.delivery.last_code_to(&format!("{name}@example.com")).unwrap();
+        if name == "alice" {
+            let unverified = Attributes::from([("email_verified".to_owned(), "false".to_owned())]);
+            f.pool.admin_update_user_attributes(name, unverified).unwrap();
+        } else {
+            let email = Some(userpool::MfaPreference::Preferred);
+            f.pool.admin_set_user_mfa_preference(name, None, None, email).unwrap();
+        }
+        let refused = f.pool.confirm_forgot_password(name, &code, new_password).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::ExpiredCode, "{name}");
+        let again = f.pool.confirm_forgot_password(name, &code, new_password).unwrap_err();
+        assert_eq!(again.code(), ErrorCode::ExpiredCode, "{name}: used up");
+        assert_eq!(f.pool.sign_in(name, new_password).unwrap_err().code(), ErrorCode::NotAuthorized, "{name}");
+    }
+}
+
 #[test]
 fn an_id_token_of_a_client_removed_from_the_configuration_is_refused() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());

@@ -789,6 +789,19 @@ fn recovery_channel(u: &UserRecord, ctx: &Ctx<'_>) -> Option<&'static str> {
         .find_map(|(attr, method)| (u.is_verified(attr) && !factors.contains(&method)).then_some(attr))
 }
 
+/// Whether a reset code sent to `attribute` may still reset the password: the address is
+/// still verified, and not one the next sign-in could take as the second factor. An
+/// administrator who marks an address unverified (its owner lost it), or a user who makes it
+/// their second factor, ends the code sent there, as replacing the address does.
+fn still_a_recovery_channel(u: &UserRecord, attribute: &str, ctx: &Ctx<'_>) -> bool {
+    let factors = mfa::sign_in_factors(u, ctx);
+    ctx.settings
+        .recovery
+        .iter()
+        .map(channel)
+        .any(|(attr, method)| attr == attribute && u.is_verified(attr) && !factors.contains(&method))
+}
+
 /// The attribute a recovery channel sends to, and the second factor that uses it.
 fn channel(c: &RecoveryChannel) -> (&'static str, MfaMethod) {
     match c {
@@ -857,9 +870,14 @@ pub(super) fn confirm_forgot_password(
         });
     }
     let mut next = u.clone();
-    if let Err(e) = redeem(&mut next.reset_code, ctx, Purpose::ForgotPassword, &u.sub, code) {
+    let used = match redeem(&mut next.reset_code, ctx, Purpose::ForgotPassword, &u.sub, code) {
+        Ok(used) => used,
         // Nothing pending, nothing to write (as in `confirm_sign_up`).
-        return if u.reset_code.is_none() { Step::fail(e) } else { Step::put(next, Err(e)) };
+        Err(e) => return if u.reset_code.is_none() { Step::fail(e) } else { Step::put(next, Err(e)) },
+    };
+    if !still_a_recovery_channel(u, &used.attribute, ctx) {
+        // Used up all the same: it is no good any more.
+        return Step::put(next, Err(Error::expired_code()));
     }
     let own_name = super::display_username(ctx.settings, u);
     if let Err(refusal) = crypto::password::check_policy(&ctx.settings.raw.password_policy, password, &own_name) {
