@@ -297,13 +297,23 @@ pub struct AttributeUpdate {
     pub delivery: Option<CodeDelivery>,
 }
 
+/// A user's stored password hash, handed to the driver to verify a password against. Not
+/// shown by `Debug`, as `UserRecord` does not show it: it is what an offline guess needs.
+pub(crate) struct StoredHash(pub(crate) String);
+
+impl std::fmt::Debug for StoredHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// What a transition answers.
 #[derive(Debug)]
 pub(crate) enum Reply {
     Done,
     SignedUp { sub: String, confirmed: bool, delivery: Option<CodeDelivery> },
     Delivery(Option<CodeDelivery>),
-    CheckPassword { hash: String, changed_ms: i64 },
+    CheckPassword { hash: StoredHash, changed_ms: i64 },
     SignIn(SignInNext),
     Attributes(Vec<AttributeUpdate>),
 }
@@ -550,4 +560,17 @@ pub(crate) fn redeem(
         return Err(Error::too_many_failed_attempts());
     }
     Err(Error::code_mismatch())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Reply, StoredHash};
+
+    #[test]
+    fn a_reply_with_a_password_hash_does_not_show_it() {
+        let hash = "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        let reply = Reply::CheckPassword { hash: StoredHash(hash.to_owned()), changed_ms: 1 };
+        let shown = format!("{reply:?}");
+        assert!(!shown.contains("argon2") && shown.contains("<redacted>"), "{shown}");
+    }
 }

@@ -561,7 +561,7 @@ pub(super) fn start_password_attempt(u: &UserRecord, ctx: &mut Ctx<'_>) -> Step 
     }
     let hash = next.password_hash.clone();
     let changed_ms = next.password_changed_ms;
-    Step::put(next, Ok(Reply::CheckPassword { hash, changed_ms }))
+    Step::put(next, Ok(Reply::CheckPassword { hash: super::StoredHash(hash), changed_ms }))
 }
 
 /// Counts a password attempt on the lockout schedule, as a failure until the driver

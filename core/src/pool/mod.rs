@@ -1094,7 +1094,7 @@ impl UserPool {
             Err(self.unknown_sign_in(username, password))
         })?;
         let (hash, changed_ms_checked) = match started.reply {
-            Reply::CheckPassword { ref hash, changed_ms } => (hash.clone(), changed_ms),
+            Reply::CheckPassword { ref hash, changed_ms } => (hash.0.clone(), changed_ms),
             // Answered before any password is checked: a user who has none.
             _ => return self.sign_in_result(started, None, &account),
         };
@@ -1312,7 +1312,7 @@ impl UserPool {
         else {
             return Err(Error::internal("unexpected reply to a password attempt"));
         };
-        Ok((hash, changed_ms))
+        Ok((hash.0, changed_ms))
     }
 
     /// The sign-in step for `outcome`; `setup` is the secret a TOTP-setup challenge shows.
