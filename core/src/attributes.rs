@@ -138,11 +138,15 @@ pub(crate) fn is_name_char(c: char) -> bool {
 }
 
 /// Refuses a new name (`what`: a username, a `preferred_username`) shaped as an address the
-/// pool takes as an alias: sign-in looks such a name up as that alias.
+/// pool takes as an alias, as given or in NFKC (its key's form: `ｂob＠example.com` is keyed
+/// as `bob@example.com`): sign-in looks such a name up as that alias.
 pub(crate) fn refuse_alias_shape(settings: &Settings, what: &str, name: &str) -> Result<()> {
-    for (attribute, shape, shaped) in
-        [("email", "email", is_email(name)), ("phone_number", "phone number", is_e164(name))]
-    {
+    let normal = nfkc(name);
+    let forms = [name, &normal];
+    for (attribute, shape, shaped) in [
+        ("email", "email", forms.iter().any(|form| is_email(form))),
+        ("phone_number", "phone number", forms.iter().any(|form| is_e164(form))),
+    ] {
         if shaped && settings.aliases.contains(attribute) {
             return Err(Error::invalid(format!(
                 "{what} cannot be of {shape} format, since user pool is configured for {attribute} alias."
@@ -152,9 +156,14 @@ pub(crate) fn refuse_alias_shape(settings: &Settings, what: &str, name: &str) ->
     Ok(())
 }
 
-/// Whether `name` has the shape of a `sub` (a UUID): such a name finds a user by their `sub`
-/// first, so no username or `preferred_username` may take it.
+/// Whether `name` has the shape of a `sub` (a UUID), as given or in NFKC (full-width digits
+/// are keyed as digits): such a name finds a user by their `sub` first, so no username or
+/// `preferred_username` may take it.
 pub(crate) fn looks_like_uuid(name: &str) -> bool {
+    is_uuid(name) || is_uuid(&nfkc(name))
+}
+
+fn is_uuid(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() == 36
         && b.iter()
@@ -187,15 +196,23 @@ pub(crate) fn check_password_input(password: &str) -> Result<()> {
 }
 
 /// `text` in Unicode NFKC: one form for what looks the same however it was composed (`é` as
-/// one code point or as `e` and a combining accent; full-width `Ａ` and `A`). ASCII, which
-/// NFKC leaves alone, is not copied. The copy is made at its final size, as it may be a
-/// password: a buffer that grew would free a copy of part of it.
+/// one code point or as `e` and a combining accent; full-width `Ａ` and `A`). Text NFKC
+/// leaves alone (ASCII, most text) is borrowed, not copied. A copy is made at its final
+/// size, as it may be a password: a buffer that grew would free a copy of part of it. (The
+/// normalizer's own few-character buffers can spill to the heap for long decompositions and
+/// are freed unwiped.)
 pub(crate) fn nfkc(text: &str) -> Cow<'_, str> {
     use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfkc_quick};
-    if text.is_ascii() || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+    let quick = if text.is_ascii() { IsNormalized::Yes } else { is_nfkc_quick(text.chars()) };
+    if quick == IsNormalized::Yes {
         return Cow::Borrowed(text);
     }
-    let mut normal = String::with_capacity(text.nfkc().map(char::len_utf8).sum());
+    let len: usize = text.nfkc().map(char::len_utf8).sum();
+    // The quick check may answer "maybe" for text NFKC leaves alone.
+    if len == text.len() && text.nfkc().eq(text.chars()) {
+        return Cow::Borrowed(text);
+    }
+    let mut normal = String::with_capacity(len);
     normal.extend(text.nfkc());
     Cow::Owned(normal)
 }
@@ -407,6 +424,26 @@ pub(crate) fn mask(destination: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nfkc_copies_only_what_it_changes() {
+        assert!(matches!(nfkc("alice"), Cow::Borrowed(_)));
+        assert!(matches!(nfkc("Zo\u{eb}"), Cow::Borrowed(_)));
+        // The quick check answers "maybe" for a combining accent; no letter composes with it.
+        assert!(matches!(nfkc("q\u{301}"), Cow::Borrowed(_)));
+        assert_eq!(nfkc("Zoe\u{308}"), "Zo\u{eb}");
+        assert_eq!(nfkc("\u{ff42}ob\u{ff20}example.com"), "bob@example.com");
+    }
+
+    #[test]
+    fn a_name_is_refused_for_the_shape_of_its_nfkc_form_too() {
+        let settings =
+            Settings::new(crate::config::PoolConfig::from_toml("[sign_in]\nalias_attributes = ['email']").unwrap())
+                .unwrap();
+        assert!(refuse_alias_shape(&settings, "Username", "bob\u{ff20}example.com").is_err());
+        assert!(refuse_alias_shape(&settings, "Username", "bob").is_ok());
+        assert!(looks_like_uuid("\u{ff10}1234567-89ab-4def-8123-456789abcdef"));
+    }
 
     #[test]
     fn names_take_what_cognitos_pattern_takes() {

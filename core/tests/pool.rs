@@ -1117,6 +1117,30 @@ fn a_user_keyed_before_names_were_normalized_is_found_and_rekeyed() {
     assert!(f.pool.sign_in("Zoe\u{308}", PW).unwrap().is_signed_in(), "and again, after the write");
 }
 
+/// In a pool that signs in by email, a user stored before keys were normalized holds only the
+/// key of their address as given. Another user may take its NFKC form since; the address is
+/// still the first user's own, so codes go to it.
+#[test]
+fn a_stored_users_address_still_gets_their_codes_after_another_took_its_other_form() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = fixture_on(Arc::clone(&store), config("pool_id = 'nfkc_mail'\n[sign_in]\nusername_attributes = ['email']"));
+    let (decomposed, composed) = ("zoe\u{308}@example.com", "zo\u{eb}@example.com");
+    f.pool.sign_up(decomposed, PW, Attributes::new()).unwrap();
+    f.pool.confirm_sign_up(decomposed, &f.delivery.last_code_to(decomposed).unwrap()).unwrap();
+    let sub = f.pool.admin_get_user(decomposed).unwrap().sub;
+    let stored = store.user("nfkc_mail", &sub).unwrap().unwrap();
+    let keys = vec![format!("u:{}", stored.value.username.to_lowercase()), format!("a:email:{decomposed}")];
+    store.commit("nfkc_mail", vec![Write::PutUser { user: stored.value, keys, expect: Some(stored.version) }]).unwrap();
+
+    f.pool.sign_up(composed, "another long passphrase", Attributes::new()).unwrap();
+    let sent = f.delivery.messages().len();
+    f.pool.forgot_password(decomposed).unwrap();
+    assert_eq!(f.delivery.messages().len(), sent + 1, "the code went to the stored user's own address");
+    let code = f.delivery.last_code_to(decomposed).unwrap();
+    f.pool.confirm_forgot_password(decomposed, &code, "a brand new passphrase").unwrap();
+    assert!(f.pool.sign_in(decomposed, "a brand new passphrase").unwrap().is_signed_in());
+}
+
 #[test]
 fn every_algorithm_signs_and_verifies() {
     for alg in ["RS256", "ES256", "EdDSA"] {

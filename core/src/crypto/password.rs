@@ -384,7 +384,7 @@ pub(crate) fn check_policy(policy: &crate::config::PasswordPolicy, password: &st
             return fail("Password is too common");
         }
         // ASVS 6.2.11: context-specific words; the username is the obvious one.
-        let name = username.to_lowercase();
+        let name = crate::attributes::nfkc(username).to_lowercase();
         if name.chars().count() >= 3 && lower.contains(&name) {
             return fail("Password must not contain the username");
         }
@@ -490,6 +490,9 @@ mod tests {
     #[test]
     fn the_policy_judges_the_normalized_password() {
         let policy = crate::config::PasswordPolicy::default();
+        // The username is compared as it is keyed: full-width `janet` is `janet`.
+        let refused = check_policy(&policy, "janet2024!!", "\u{ff4a}\u{ff41}\u{ff4e}\u{ff45}\u{ff54}");
+        assert!(refused.unwrap_err().to_string().contains("must not contain the username"));
         // Full-width letters are a common password once normalized.
         let refused = check_policy(&policy, "\u{ff50}\u{ff41}\u{ff53}\u{ff53}\u{ff57}\u{ff4f}\u{ff52}\u{ff44}1", "u");
         assert!(refused.unwrap_err().to_string().contains("too common"));

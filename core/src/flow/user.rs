@@ -241,9 +241,11 @@ fn own_address_first(settings: &Settings, user: &UserRecord) -> [&'static str; 2
     if phone_first { ["phone_number", "email"] } else { ["email", "phone_number"] }
 }
 
-/// The lookup key of an address (`email`, `phone_number`) as a sign-in name.
-pub(crate) fn address_key(settings: &Settings, attribute: &str, value: &str) -> String {
-    format!("a:{}", attributes::alias_key(settings, attribute, value))
+/// The lookup keys of an address (`email`, `phone_number`) as a sign-in name: its NFKC key,
+/// and the key of the address as given where that differs (see [`NameKey`]).
+pub(crate) fn address_keys(settings: &Settings, attribute: &str, value: &str) -> Vec<String> {
+    let key = NameKey::alias(settings, attribute, value);
+    std::iter::once(key.normal).chain(key.as_given).collect()
 }
 
 /// Whether `attribute` is the address a user of a pool that signs in by email or phone

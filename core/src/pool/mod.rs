@@ -586,7 +586,8 @@ impl UserPool {
         // user whose `sub` it is.
         let mut by_sub = Some(by_sub);
         if attributes::looks_like_uuid(name)
-            && let Some(found) = by_sub.take().map_or(Ok(None), |by_sub| by_sub(pool, &name.to_ascii_lowercase()))?
+            && let Some(found) =
+                by_sub.take().map_or(Ok(None), |by_sub| by_sub(pool, &attributes::nfkc(name).to_ascii_lowercase()))?
         {
             return Ok(Some(found));
         }
@@ -827,12 +828,22 @@ impl UserPool {
         let mut kept = Vec::with_capacity(messages.len());
         for message in messages.drain(..) {
             let attribute = if message.channel == Channel::Sms { "phone_number" } else { "email" };
-            let key = user::address_key(settings, attribute, &message.destination);
-            let holder = self.store().user_sub_by_key(self.pool_id(), &key).map_err(backend)?;
-            if holder.is_none_or(|holder| holder.value == recipient.sub) {
-                kept.push(message);
-            } else if !quietly {
-                return Err(user::taken_error(settings, &key, None));
+            // Either form of the address: a user stored before keys were normalized holds
+            // only the key of the address as given, and keeps it should another user take
+            // the NFKC one since (`user::keeps_as_given`); the address is still theirs.
+            let mut taken = None;
+            let mut own = false;
+            for key in user::address_keys(settings, attribute, &message.destination) {
+                match self.store().user_sub_by_key(self.pool_id(), &key).map_err(backend)? {
+                    Some(holder) if holder.value == recipient.sub => own = true,
+                    Some(_) => taken = taken.or(Some(key)),
+                    None => {}
+                }
+            }
+            match taken.filter(|_| !own) {
+                None => kept.push(message),
+                Some(key) if !quietly => return Err(user::taken_error(settings, &key, None)),
+                Some(_) => {}
             }
         }
         *messages = kept;
