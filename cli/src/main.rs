@@ -138,8 +138,9 @@ enum UsersAction {
         pool: PoolArgs,
         /// Skip the rows whose username is a user's already, counting them apart rather than
         /// as failures: for importing a file again after an import that stopped partway.
-        /// The user there is kept as it is, whatever the row says. A row that repeats a name
-        /// an earlier row of the same file imported still fails.
+        /// The user there is kept as it is, whatever the row says. A row that names a user
+        /// an earlier row of the same file imported or skipped still fails: the file repeats
+        /// a name.
         #[arg(long)]
         skip_existing: bool,
     },

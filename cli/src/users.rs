@@ -465,9 +465,10 @@ struct Tally {
     /// Rows skipped with `--skip-existing`: their username is a user's already.
     existing: usize,
     skip_existing: bool,
-    /// The `sub`s this run imported: a row that names one of them again repeats an earlier
-    /// row of the file, which `--skip-existing` does not skip.
-    imported_subs: std::collections::HashSet<String>,
+    /// The users this run imported or skipped, by `sub` (a UUID, kept as its 128 bits): a
+    /// row that names one of them again repeats an earlier row of the file, which
+    /// `--skip-existing` does not skip.
+    rows_subs: std::collections::HashSet<u128>,
     mfa_ignored: usize,
     /// Imported users whom no recovery channel of the pool reaches: forgot-password cannot
     /// give them a password.
@@ -527,22 +528,32 @@ fn flush(
     for ((((span, name), reachable), mfa), outcome) in rows.zip(outcomes) {
         match outcome {
             Ok(sub) => {
-                tally.imported_subs.insert(sub);
+                tally.rows_subs.extend(sub_bits(&sub));
                 tally.imported += 1;
                 tally.unreachable += usize::from(!reachable);
                 tally.mfa_ignored += usize::from(mfa);
             }
-            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists => match users_sub(pool, name) {
-                Some(sub) if tally.imported_subs.contains(&sub) => {
-                    tally.fail(progress, span, name, &format!("{e} (an earlier row of this file imported it)"));
+            Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists => {
+                match users_sub(pool, name).map(|sub| sub_bits(&sub)) {
+                    Some(Some(bits)) if tally.rows_subs.contains(&bits) => {
+                        tally.fail(progress, span, name, &format!("{e} (an earlier row of this file names this user)"));
+                    }
+                    Some(bits) => {
+                        tally.rows_subs.extend(bits);
+                        tally.existing += 1;
+                    }
+                    None => tally.fail(progress, span, name, &e.to_string()),
                 }
-                Some(_) => tally.existing += 1,
-                None => tally.fail(progress, span, name, &e.to_string()),
-            },
+            }
             Err(e) => tally.fail(progress, span, name, &e.to_string()),
         }
     }
     Ok(())
+}
+
+/// A `sub`'s 128 bits; `None` for one that is not a UUID (the library makes only UUIDs).
+fn sub_bits(sub: &str) -> Option<u128> {
+    u128::from_str_radix(&sub.replace('-', ""), 16).ok().filter(|_| sub.len() == 36)
 }
 
 /// The `sub` of the user whose own sign-in name `name` is: their username (as the pool
@@ -599,7 +610,7 @@ fn import(args: &PoolArgs, file: &Path, skip_existing: bool) -> Result<(), Strin
         failed: 0,
         existing: 0,
         skip_existing,
-        imported_subs: std::collections::HashSet::new(),
+        rows_subs: std::collections::HashSet::new(),
         mfa_ignored: 0,
         unreachable: 0,
         lines,

@@ -195,9 +195,14 @@ fn users_import_then_export_round_trips_cognitos_csv() {
         "{out}"
     );
     assert!(
-        err.contains(": jane: UsernameExistsException") && err.contains("an earlier row of this file imported it"),
+        err.contains(": jane: UsernameExistsException") && err.contains("an earlier row of this file names this user"),
         "{err}"
     );
+    // … and on the rerun the option is for, where the first row is skipped.
+    let rerun = userpool(dir.path(), &third);
+    let (out, err) = (stdout(&rerun), String::from_utf8_lossy(&rerun.stderr).into_owned());
+    assert_eq!(rerun.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("; 1 row(s) failed") && out.contains("2 row(s) skipped"), "{out}");
     // A pool id the file does not hold yet is made beside the first.
     let second = ["--pool", "copy.sqlite3", "--pool-id", "second"];
     let out = ok(&userpool(dir.path(), &[&["users", "import", "exported.csv"][..], &second].concat()));

@@ -286,11 +286,12 @@ fn check_expectations(op: &str, value: &Value, expect: &Map<String, Value>) -> R
 }
 
 /// Whether an expected `null` at `path`, where nothing is, means a value is absent rather than
-/// a misspelled path: a claim a token lacks (`verify_*`), or an attribute missing from an
-/// `attributes` map. Results spell out their other empty fields as `null`.
+/// a misspelled path: a claim a token lacks (`verify_access_token`, `verify_id_token`), or an
+/// attribute missing from an `attributes` map. Results spell out their other empty fields as
+/// `null`.
 fn absent_may_be_null(op: &str, value: &Value, path: &str) -> bool {
     let Some((parent, _)) = path.rsplit_once('.') else {
-        return op.starts_with("verify_") && value.is_object();
+        return matches!(op, "verify_access_token" | "verify_id_token") && value.is_object();
     };
     let map_name = parent.rsplit('.').next().unwrap_or(parent);
     map_name == "attributes" && lookup(value, parent).is_some_and(Value::is_object)

@@ -1344,41 +1344,58 @@ fn a_lock_held_by_another_process_times_out_clearly() {
 
 /// A commit too large for the room left (`SQLITE_FULL`, which could also be the disk's)
 /// fails alone: the commits sharing its transaction are run again without it and succeed,
-/// rather than failing with an error that was not theirs. In each round 16 threads commit a
-/// small user each while one commits a batch larger than the file may grow.
+/// rather than failing with an error that was not theirs. In each round another connection
+/// holds the write lock while a first commit waits for it, so that a batch larger than the
+/// file may grow and 16 small commits queue behind it and go in one group.
 #[test]
 fn a_commit_too_large_for_the_room_left_fails_alone_in_its_group() {
     let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.sqlite3");
     let capped = SqliteOptions::default().max_size_bytes(Some(2 * 1024 * 1024));
-    let store = Arc::new(SqliteStore::open_with(dir.path().join("pool.sqlite3"), capped).unwrap());
+    let store = Arc::new(SqliteStore::open_with(&path, capped).unwrap());
     let user = |n: &str, padding: usize| {
         let mut user = sample_user(&format!("sub-{n}"), &format!("user{n}"));
         user.attributes.insert("address".into(), "x".repeat(padding));
         put_user(user, &[format!("u:user{n}").as_str()], None)
     };
-    for round in 0..20 {
-        let barrier = Arc::new(Barrier::new(17));
-        let threads: Vec<_> = (0..17)
-            .map(|t| {
-                let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
-                let writes: Vec<Write> = if t == 0 {
-                    (0..3000).map(|i| user(&format!("big-{round}-{i}"), 1000)).collect()
-                } else {
-                    vec![user(&format!("small-{round}-{t}"), 10)]
-                };
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    store.commit("p1", writes)
-                })
-            })
-            .collect();
-        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        assert!(matches!(&results[0], Err(StoreError::Backend(m)) if m.contains("full")), "{:?}", results[0]);
-        for (t, result) in results.iter().enumerate().skip(1) {
-            assert_eq!(result, &Ok(()), "round {round}, thread {t}");
+    let commit = |writes: Vec<Write>| {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || store.commit("p1", writes))
+    };
+    for round in 0..5 {
+        let blocker = rusqlite::Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let first = commit(vec![user(&format!("first-{round}"), 10)]);
+        std::thread::sleep(Duration::from_millis(100));
+        let big = commit((0..3000).map(|i| user(&format!("big-{round}-{i}"), 1000)).collect());
+        let small: Vec<_> = (0..16).map(|t| commit(vec![user(&format!("small-{round}-{t}"), 10)])).collect();
+        std::thread::sleep(Duration::from_millis(200));
+        blocker.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(first.join().unwrap(), Ok(()));
+        let refused = big.join().unwrap();
+        assert!(matches!(&refused, Err(StoreError::Backend(m)) if m.contains("full")), "{refused:?}");
+        for (t, result) in small.into_iter().map(|t| t.join().unwrap()).enumerate() {
+            assert_eq!(result, Ok(()), "round {round}, thread {t}");
         }
     }
-    assert_eq!(store.users("p1", None, usize::MAX, &|_| true).unwrap().users.len(), 20 * 16);
+    assert_eq!(store.users("p1", None, usize::MAX, &|_| true).unwrap().users.len(), 5 * 17);
+
+    // Met by a second commit of the group, the error is taken for the disk's: the group
+    // fails whole rather than being run once more per commit.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let first = commit(vec![user("first-last", 10)]);
+    std::thread::sleep(Duration::from_millis(100));
+    let queued: Vec<_> = (0..2)
+        .map(|b| commit((0..3000).map(|i| user(&format!("big-last-{b}-{i}"), 1000)).collect()))
+        .chain((0..4).map(|t| commit(vec![user(&format!("small-last-{t}"), 10)])))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(first.join().unwrap(), Ok(()));
+    for result in queued.into_iter().map(|t| t.join().unwrap()) {
+        assert!(matches!(&result, Err(StoreError::Backend(m)) if m.contains("full")), "{result:?}");
+    }
 }
 
 /// A full disk, simulated with the store's size cap (SQLite reports both as
