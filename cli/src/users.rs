@@ -465,10 +465,9 @@ struct Tally {
     /// Rows skipped with `--skip-existing`: their username is a user's already.
     existing: usize,
     skip_existing: bool,
-    /// The users this run imported or skipped, by `sub` (a UUID, kept as its 128 bits): a
-    /// row that names one of them again repeats an earlier row of the file, which
-    /// `--skip-existing` does not skip.
-    rows_subs: std::collections::HashSet<u128>,
+    /// The users this run imported or skipped, by `sub`: a row that names one of them again
+    /// repeats an earlier row of the file, which `--skip-existing` does not skip.
+    rows_subs: std::collections::HashSet<SubKey>,
     mfa_ignored: usize,
     /// Imported users whom no recovery channel of the pool reaches: forgot-password cannot
     /// give them a password.
@@ -528,18 +527,18 @@ fn flush(
     for ((((span, name), reachable), mfa), outcome) in rows.zip(outcomes) {
         match outcome {
             Ok(sub) => {
-                tally.rows_subs.extend(sub_bits(&sub));
+                tally.rows_subs.insert(SubKey::of(sub));
                 tally.imported += 1;
                 tally.unreachable += usize::from(!reachable);
                 tally.mfa_ignored += usize::from(mfa);
             }
             Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists => {
-                match users_sub(pool, name).map(|sub| sub_bits(&sub)) {
-                    Some(Some(bits)) if tally.rows_subs.contains(&bits) => {
+                match users_sub(pool, name).map(SubKey::of) {
+                    Some(sub) if tally.rows_subs.contains(&sub) => {
                         tally.fail(progress, span, name, &format!("{e} (an earlier row of this file names this user)"));
                     }
-                    Some(bits) => {
-                        tally.rows_subs.extend(bits);
+                    Some(sub) => {
+                        tally.rows_subs.insert(sub);
                         tally.existing += 1;
                     }
                     None => tally.fail(progress, span, name, &e.to_string()),
@@ -551,9 +550,28 @@ fn flush(
     Ok(())
 }
 
-/// A `sub`'s 128 bits; `None` for one that is not a UUID (the library makes only UUIDs).
-fn sub_bits(sub: &str) -> Option<u128> {
-    u128::from_str_radix(&sub.replace('-', ""), 16).ok().filter(|_| sub.len() == 36)
+/// A `sub` as [`Tally`] remembers it: a lower-case UUID (what the library makes) as its 128
+/// bits, without the allocation of its text (a million rows are a million subs); anything
+/// else as its text.
+#[derive(PartialEq, Eq, Hash)]
+enum SubKey {
+    Uuid(u128),
+    Text(String),
+}
+
+impl SubKey {
+    fn of(sub: String) -> Self {
+        let dashes = [8, 13, 18, 23];
+        let shaped = sub.len() == 36
+            && sub
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| if dashes.contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() });
+        match u128::from_str_radix(&sub.replace('-', ""), 16) {
+            Ok(bits) if shaped && sub.bytes().all(|b| !b.is_ascii_uppercase()) => Self::Uuid(bits),
+            _ => Self::Text(sub),
+        }
+    }
 }
 
 /// The `sub` of the user whose own sign-in name `name` is: their username (as the pool

@@ -1117,6 +1117,36 @@ fn a_user_keyed_before_names_were_normalized_is_found_and_rekeyed() {
     assert!(f.pool.sign_in("Zoe\u{308}", PW).unwrap().is_signed_in(), "and again, after the write");
 }
 
+/// A stored user who keeps their name's key as given, since another user took its NFKC form,
+/// may not change the name to a third form of it: that would hold a new look-alike of the
+/// other user's name.
+#[test]
+fn a_stored_user_cannot_take_a_third_form_of_a_name_another_user_has() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let f = fixture_on(
+        Arc::clone(&store),
+        config("pool_id = 'nfkc_alias'\n[sign_in]\nalias_attributes = ['preferred_username']"),
+    );
+    let name = |value: &str| Attributes::from([("preferred_username".to_owned(), value.to_owned())]);
+    confirmed(&f, "lou");
+    f.pool.admin_update_user_attributes("lou", name("Zoe\u{308}")).unwrap();
+    let stored = store.user_by_key("nfkc_alias", "u:lou").unwrap().unwrap();
+    let keys = ["u:lou", "a:preferred_username:lou", "a:preferred_username:zoe\u{308}"].map(String::from).to_vec();
+    store
+        .commit("nfkc_alias", vec![Write::PutUser { user: stored.value, keys, expect: Some(stored.version) }])
+        .unwrap();
+    f.pool.sign_up("Zo\u{eb}", PW, email("zoe")).unwrap();
+
+    let refused = f.pool.admin_update_user_attributes("lou", name("\u{ff3a}o\u{eb}")).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::AliasExists);
+    let lou = f.pool.admin_get_user("lou").unwrap();
+    assert_eq!(lou.attributes.get("preferred_username").map(String::as_str), Some("Zoe\u{308}"));
+    assert_eq!(f.pool.admin_get_user("Zoe\u{308}").unwrap().username, "lou", "by the name as given");
+    assert_eq!(f.pool.admin_get_user("\u{ff3a}o\u{eb}").unwrap().username, "Zo\u{eb}");
+    // A write that keeps the name goes without the taken key, as before.
+    f.pool.admin_update_user_attributes("lou", Attributes::from([("name".to_owned(), "Lou".to_owned())])).unwrap();
+}
+
 /// In a pool that signs in by email, a user stored before keys were normalized holds only the
 /// key of their address as given. Another user may take its NFKC form since; the address is
 /// still the first user's own, so codes go to it.

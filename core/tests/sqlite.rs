@@ -1344,9 +1344,10 @@ fn a_lock_held_by_another_process_times_out_clearly() {
 
 /// A commit too large for the room left (`SQLITE_FULL`, which could also be the disk's)
 /// fails alone: the commits sharing its transaction are run again without it and succeed,
-/// rather than failing with an error that was not theirs. In each round another connection
-/// holds the write lock while a first commit waits for it, so that a batch larger than the
-/// file may grow and 16 small commits queue behind it and go in one group.
+/// rather than failing with an error that was not theirs. Met by a second commit of the
+/// group, the error is taken for the disk's, and the group fails whole rather than being run
+/// once more per commit. Another connection holds the write lock while a first commit waits
+/// for it, until the commits of the group queue behind it.
 #[test]
 fn a_commit_too_large_for_the_room_left_fails_alone_in_its_group() {
     let dir = tempfile::tempdir().unwrap();
@@ -1358,44 +1359,43 @@ fn a_commit_too_large_for_the_room_left_fails_alone_in_its_group() {
         user.attributes.insert("address".into(), "x".repeat(padding));
         put_user(user, &[format!("u:user{n}").as_str()], None)
     };
-    let commit = |writes: Vec<Write>| {
-        let store = Arc::clone(&store);
-        std::thread::spawn(move || store.commit("p1", writes))
-    };
-    for round in 0..5 {
+    let big = |n: &str| (0..3000).map(|i| user(&format!("big-{n}-{i}"), 1000)).collect::<Vec<_>>();
+    let small = |n: &str| vec![user(&format!("small-{n}"), 10)];
+    // The results of `groups`' commits, each group committed in one transaction.
+    let run_grouped = |group: Vec<Vec<Write>>| {
         let blocker = rusqlite::Connection::open(&path).unwrap();
         blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let first = commit(vec![user(&format!("first-{round}"), 10)]);
-        std::thread::sleep(Duration::from_millis(100));
-        let big = commit((0..3000).map(|i| user(&format!("big-{round}-{i}"), 1000)).collect());
-        let small: Vec<_> = (0..16).map(|t| commit(vec![user(&format!("small-{round}-{t}"), 10)])).collect();
-        std::thread::sleep(Duration::from_millis(200));
+        let commit = |writes: Vec<Write>| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || store.commit("p1", writes))
+        };
+        let wait_for = |waiting: usize| {
+            while store.commits_waiting() != Some(waiting) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let first = commit(small(&format!("first-{}", group.len())));
+        wait_for(0);
+        let count = group.len();
+        let threads: Vec<_> = group.into_iter().map(commit).collect();
+        wait_for(count);
         blocker.execute_batch("ROLLBACK").unwrap();
         assert_eq!(first.join().unwrap(), Ok(()));
-        let refused = big.join().unwrap();
-        assert!(matches!(&refused, Err(StoreError::Backend(m)) if m.contains("full")), "{refused:?}");
-        for (t, result) in small.into_iter().map(|t| t.join().unwrap()).enumerate() {
-            assert_eq!(result, Ok(()), "round {round}, thread {t}");
-        }
-    }
-    assert_eq!(store.users("p1", None, usize::MAX, &|_| true).unwrap().users.len(), 5 * 17);
+        threads.into_iter().map(|t| t.join().unwrap()).collect::<Vec<_>>()
+    };
+    let full = |result: &Result<(), StoreError>| matches!(result, Err(StoreError::Backend(m)) if m.contains("full"));
 
-    // Met by a second commit of the group, the error is taken for the disk's: the group
-    // fails whole rather than being run once more per commit.
-    let blocker = rusqlite::Connection::open(&path).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let first = commit(vec![user("first-last", 10)]);
-    std::thread::sleep(Duration::from_millis(100));
-    let queued: Vec<_> = (0..2)
-        .map(|b| commit((0..3000).map(|i| user(&format!("big-last-{b}-{i}"), 1000)).collect()))
-        .chain((0..4).map(|t| commit(vec![user(&format!("small-last-{t}"), 10)])))
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
-    blocker.execute_batch("ROLLBACK").unwrap();
-    assert_eq!(first.join().unwrap(), Ok(()));
-    for result in queued.into_iter().map(|t| t.join().unwrap()) {
-        assert!(matches!(&result, Err(StoreError::Backend(m)) if m.contains("full")), "{result:?}");
-    }
+    let mut group = vec![big("alone")];
+    group.extend((0..16).map(|t| small(&t.to_string())));
+    let results = run_grouped(group);
+    assert!(full(&results[0]), "{:?}", results[0]);
+    assert!(results[1..].iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(store.users("p1", None, usize::MAX, &|_| true).unwrap().users.len(), 17);
+
+    let mut group = vec![big("one"), big("two")];
+    group.extend((0..4).map(|t| small(&format!("last-{t}"))));
+    let results = run_grouped(group);
+    assert!(results.iter().all(full), "{results:?}");
 }
 
 /// A full disk, simulated with the store's size cap (SQLite reports both as

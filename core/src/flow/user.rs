@@ -125,7 +125,7 @@ fn keys_of(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<Stri
 /// made, and, for a name NFKC changes, of the name as given too. A user holds both. The
 /// second is the key a user stored before keys were normalized holds: nobody else may take
 /// it, and such a user whose NFKC key another user took meanwhile keeps theirs
-/// ([`keeps_as_given`]).
+/// ([`may_go_without`]).
 struct NameKey {
     normal: String,
     as_given: Option<String>,
@@ -183,11 +183,26 @@ fn name_keys(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<Na
     keys
 }
 
-/// Whether `key`, which another user holds, is the NFKC key of one of `user`'s names that
-/// NFKC changes: `user` was stored before keys were normalized, holding the key of the name
-/// as given, and the other user took the NFKC key since. `user` keeps the one they hold.
-pub(crate) fn keeps_as_given(settings: &Settings, user: &UserRecord, key: &str) -> bool {
-    name_keys(settings, user, false).iter().any(|name_key| name_key.normal == key && name_key.as_given.is_some())
+/// Whether a write of a user stored as `before`, as `next`, may go without `key`, which
+/// another user holds: it is the key of a name or address `before` has and `next` keeps
+/// unchanged, in both its forms, and either an alias (`alias`: a pool whose users shared a
+/// value before it became an alias) or the NFKC key of a name NFKC changes (the user was
+/// stored before keys were normalized, holding the key of the name as given, and another
+/// user took the NFKC key since). A name the write changes gets no such leave: `Zoe\u{308}`
+/// changed to a full-width `Ｚoë` would hold a third form of a name another user has.
+pub(crate) fn may_go_without(
+    settings: &Settings,
+    before: &UserRecord,
+    next: &UserRecord,
+    key: &str,
+    alias: bool,
+) -> bool {
+    let kept = name_keys(settings, next, false);
+    name_keys(settings, before, false).iter().any(|had| {
+        had.normal == key
+            && (alias || had.as_given.is_some())
+            && kept.iter().any(|keeps| keeps.normal == had.normal && keeps.as_given == had.as_given)
+    })
 }
 
 /// The username key of the same name as a `preferred_username` alias `key`: a user written

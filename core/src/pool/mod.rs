@@ -344,7 +344,7 @@ struct Carried {
     destinations_counted: Vec<String>,
     /// Keys the user's record takes under today's settings that another user held first: an
     /// alias added to a pool whose users shared a value of it, or the NFKC key of a name of a
-    /// user stored before keys were normalized (`user::keeps_as_given`). The user's writes
+    /// user stored before keys were normalized (`user::may_go_without`). The user's writes
     /// leave them out (the key stays its first holder's) rather than fail for good.
     left_out: Vec<String>,
 }
@@ -357,16 +357,22 @@ impl Carried {
         keys
     }
 
-    /// Whether the store's refusal of `key` is one to leave out and run again: an alias key
-    /// (never a username, nor an address signed up with) that the user's record already took
-    /// under these settings (not one the step takes on), which another user holds; or the
-    /// NFKC key of a name of a user stored before keys were normalized, who keeps the key of
-    /// the name as given.
-    fn leaves_out(&mut self, settings: &Settings, loaded: Option<&Versioned<UserRecord>>, key: String) -> bool {
+    /// Whether the store's refusal of `key`, in a write of the user stored as `loaded` as
+    /// `next`, is one to leave out and run again (`user::may_go_without`): an alias key (never
+    /// a username, nor an address signed up with) that the user's record already took under
+    /// these settings (not one the step takes on), which another user holds; or the NFKC key
+    /// of a name of a user stored before keys were normalized, who keeps the key of the name
+    /// as given.
+    fn leaves_out(
+        &mut self,
+        settings: &Settings,
+        loaded: Option<&Versioned<UserRecord>>,
+        next: Option<&UserRecord>,
+        key: String,
+    ) -> bool {
         let alias = settings.username_mode == crate::config::UsernameMode::Username && key.starts_with("a:");
-        let already = loaded.is_some_and(|before| user::index_keys(settings, &before.value).contains(&key));
-        let as_given = loaded.is_some_and(|before| user::keeps_as_given(settings, &before.value, &key));
-        if !(alias && already || as_given) || self.left_out.contains(&key) {
+        let (Some(before), Some(next)) = (loaded, next) else { return false };
+        if !user::may_go_without(settings, &before.value, next, &key, alias) || self.left_out.contains(&key) {
             return false;
         }
         self.left_out.push(key);
@@ -773,7 +779,9 @@ impl UserPool {
                         unreadable = Some(why);
                         continue;
                     }
-                    Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded.as_ref(), key.clone()) => {
+                    Err(StoreError::Taken(key))
+                        if carried.leaves_out(settings, loaded.as_ref(), user.as_ref(), key.clone()) =>
+                    {
                         continue;
                     }
                     Err(StoreError::Taken(key)) => {
@@ -830,7 +838,7 @@ impl UserPool {
             let attribute = if message.channel == Channel::Sms { "phone_number" } else { "email" };
             // Either form of the address: a user stored before keys were normalized holds
             // only the key of the address as given, and keeps it should another user take
-            // the NFKC one since (`user::keeps_as_given`); the address is still theirs.
+            // the NFKC one since (`user::may_go_without`); the address is still theirs.
             let mut taken = None;
             let mut own = false;
             for key in user::address_keys(settings, attribute, &message.destination) {
@@ -895,7 +903,8 @@ impl UserPool {
         match self.store().commit(self.pool_id(), reservation) {
             Ok(()) => carried.destinations_counted.extend(fresh.into_iter().map(str::to_owned)),
             Err(StoreError::Conflict) => return Ok(Reserved::Lost),
-            Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded, key.clone()) => {
+            // The reservation writes the user as read, but for the counts.
+            Err(StoreError::Taken(key)) if carried.leaves_out(settings, loaded, counted.as_ref(), key.clone()) => {
                 return Ok(Reserved::Lost);
             }
             Err(StoreError::Taken(key)) => {

@@ -516,6 +516,14 @@ impl SqliteStore {
         &self.path
     }
 
+    /// How many commits wait for the writer behind the one committing now, if one is: for
+    /// tests that make commits share a group (see [`Store::commit`]).
+    #[doc(hidden)]
+    pub fn commits_waiting(&self) -> Option<usize> {
+        let group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+        group.leading.then_some(group.queue.len())
+    }
+
     /// The ids of the pools the file holds (every pool that was ever opened on it), in order.
     pub fn pool_ids(&self) -> Result<Vec<String>> {
         self.read(|c| {
