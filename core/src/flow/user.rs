@@ -199,9 +199,8 @@ pub(crate) fn may_go_without(
 ) -> bool {
     let kept = name_keys(settings, next, false);
     name_keys(settings, before, false).iter().any(|had| {
-        had.normal == key
-            && (alias || had.as_given.is_some())
-            && kept.iter().any(|keeps| keeps.normal == had.normal && keeps.as_given == had.as_given)
+        let of_it = if alias { had.is(key) } else { had.normal == key && had.as_given.is_some() };
+        of_it && kept.iter().any(|keeps| keeps.normal == had.normal && keeps.as_given == had.as_given)
     })
 }
 
