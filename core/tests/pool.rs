@@ -1077,6 +1077,14 @@ fn a_name_is_one_name_however_its_accents_are_composed() {
     assert_eq!(taken.code(), ErrorCode::UsernameExists);
 }
 
+/// Leaves the user found under `key` holding `keys` only, as a library before NFKC keys
+/// stored a user whose name NFKC changes.
+fn with_keys_only(store: &Arc<dyn Store>, pool: &str, key: &str, keys: &[&str]) {
+    let stored = store.user_by_key(pool, key).unwrap().unwrap();
+    let keys = keys.iter().map(|key| (*key).to_owned()).collect();
+    store.commit(pool, vec![Write::PutUser { user: stored.value, keys, expect: Some(stored.version) }]).unwrap();
+}
+
 /// A user stored before names were keyed in NFKC holds only the key of their name as given.
 /// That name still finds them first, and their next write (a sign-in's) adds the NFKC key,
 /// after which any form of the name does; should another user have taken the NFKC key
@@ -1090,12 +1098,8 @@ fn a_user_keyed_before_names_were_normalized_is_found_and_rekeyed() {
         f.pool.sign_up(name, PW, email(&inbox)).unwrap();
         let code = f.delivery.last_code_to(&format!("{inbox}@example.com")).unwrap();
         f.pool.confirm_sign_up(name, &code).unwrap();
-        let stored = f.pool.admin_get_user(name).unwrap().sub;
-        let stored = store.user("nfkc_names", &stored).unwrap().unwrap();
-        let keys = vec![format!("u:{given_key}")];
-        store
-            .commit("nfkc_names", vec![Write::PutUser { user: stored.value, keys, expect: Some(stored.version) }])
-            .unwrap();
+        let key = format!("u:{given_key}");
+        with_keys_only(&store, "nfkc_names", &key, &[&key]);
     };
     let holder = |key: &str| store.user_by_key("nfkc_names", key).unwrap().map(|u| u.value.username);
 
@@ -1130,11 +1134,12 @@ fn a_stored_user_cannot_take_a_third_form_of_a_name_another_user_has() {
     let name = |value: &str| Attributes::from([("preferred_username".to_owned(), value.to_owned())]);
     confirmed(&f, "lou");
     f.pool.admin_update_user_attributes("lou", name("Zoe\u{308}")).unwrap();
-    let stored = store.user_by_key("nfkc_alias", "u:lou").unwrap().unwrap();
-    let keys = ["u:lou", "a:preferred_username:lou", "a:preferred_username:zoe\u{308}"].map(String::from).to_vec();
-    store
-        .commit("nfkc_alias", vec![Write::PutUser { user: stored.value, keys, expect: Some(stored.version) }])
-        .unwrap();
+    with_keys_only(
+        &store,
+        "nfkc_alias",
+        "u:lou",
+        &["u:lou", "a:preferred_username:lou", "a:preferred_username:zoe\u{308}"],
+    );
     f.pool.sign_up("Zo\u{eb}", PW, email("zoe")).unwrap();
 
     let refused = f.pool.admin_update_user_attributes("lou", name("\u{ff3a}o\u{eb}")).unwrap_err();
@@ -1157,10 +1162,9 @@ fn a_stored_users_address_still_gets_their_codes_after_another_took_its_other_fo
     let (decomposed, composed) = ("zoe\u{308}@example.com", "zo\u{eb}@example.com");
     f.pool.sign_up(decomposed, PW, Attributes::new()).unwrap();
     f.pool.confirm_sign_up(decomposed, &f.delivery.last_code_to(decomposed).unwrap()).unwrap();
-    let sub = f.pool.admin_get_user(decomposed).unwrap().sub;
-    let stored = store.user("nfkc_mail", &sub).unwrap().unwrap();
-    let keys = vec![format!("u:{}", stored.value.username.to_lowercase()), format!("a:email:{decomposed}")];
-    store.commit("nfkc_mail", vec![Write::PutUser { user: stored.value, keys, expect: Some(stored.version) }]).unwrap();
+    let username = format!("u:{}", f.pool.admin_get_user(decomposed).unwrap().username.to_lowercase());
+    let address = format!("a:email:{decomposed}");
+    with_keys_only(&store, "nfkc_mail", &address, &[&username, &address]);
 
     f.pool.sign_up(composed, "another long passphrase", Attributes::new()).unwrap();
     let sent = f.delivery.messages().len();
