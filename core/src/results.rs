@@ -133,8 +133,9 @@ pub struct SignInResult {
     pub next_step: SignInStep,
     /// Tokens, when `next_step` is `Done`.
     pub tokens: Option<Tokens>,
-    /// The opaque challenge session to pass to `confirm_sign_in`.
-    pub session: Option<String>,
+    /// The opaque challenge session to pass to `confirm_sign_in`: it stands for the password
+    /// checked, so it is wiped when dropped.
+    pub session: Option<Zeroizing<String>>,
     /// Required attributes to give with the new password.
     pub missing_attributes: Vec<String>,
     /// Where an SMS or email code went.

@@ -759,7 +759,7 @@ fn journey(f: &Fixture) -> Vec<Vec<u8>> {
     let code = userpool::scenario::totp_code(&setup.secret, 1_700_000_030).unwrap();
     let done = f.pool.confirm_sign_in(challenge.session.as_deref().unwrap(), &code, Attributes::new()).unwrap();
     secrets.push(done.tokens.unwrap().refresh_token.as_bytes().to_vec());
-    secrets.push(challenge.session.unwrap().into_bytes());
+    secrets.push(challenge.session.unwrap().as_bytes().to_vec());
     // A password typed in the name field: neither it nor a bare hash of it (which a
     // dictionary run would find) is kept by the bookkeeping of a name no user has.
     let typed = "Tr0ub4dor&3-correct-horse";

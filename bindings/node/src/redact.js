@@ -29,8 +29,14 @@
   const inspectors = new Map([TOKENS, TOTP_SETUP, SIGN_IN, MESSAGE].map((keys) => [keys, inspectHiding(keys)]))
 
   // Not enumerable: spread, Object.keys, JSON.stringify and deepStrictEqual do not see it.
+  // Never throws: the result stands (a refresh has rotated its token), marked or not, should
+  // the app have replaced Object.defineProperty.
   function hide(object, keys) {
-    Object.defineProperty(object, custom, { value: inspectors.get(keys), writable: true, configurable: true })
+    try {
+      Object.defineProperty(object, custom, { value: inspectors.get(keys), writable: true, configurable: true })
+    } catch {
+      // Left unmarked.
+    }
     return object
   }
 

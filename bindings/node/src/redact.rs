@@ -26,7 +26,7 @@ fn helpers(env: &Env) -> napi::Result<Object<'_>> {
 }
 
 /// A result that carries secrets: the name of its helper in `redact.js`.
-pub(crate) trait HasSecrets: ToNapiValue + Clone {
+pub(crate) trait HasSecrets: ToNapiValue {
     /// The helper that marks it.
     const HELPER: &'static str;
 }
@@ -44,15 +44,17 @@ impl HasSecrets for SignInResult {
 }
 
 /// `value` as JavaScript, with its secrets hidden from `util.inspect`. Best effort: the
-/// operation behind `value` has happened (a refresh has rotated its token), so if the
-/// helpers fail (the app replaced `Object.defineProperty`, say), `value` is
-/// resolved as it is rather than lost.
+/// operation behind `value` has happened (a refresh has rotated its token), so without the
+/// helpers `value` is resolved as it is rather than lost, and the helpers themselves never
+/// throw (`redact.js`: an app that replaced `Object.defineProperty` gets the object unmarked).
+/// `value` becomes JavaScript once: a clone kept for a fallback would be one more unwiped
+/// copy of its secrets.
 pub(crate) fn present<T: HasSecrets>(env: &Env, value: T) -> napi::Result<Either<Unknown<'static>, T>> {
-    let marked = (|| {
-        let mark: Function<'_, Unknown<'_>, Unknown<'static>> = helpers(env)?.get_named_property(T::HELPER)?;
-        mark.call(value.clone().into_unknown(env)?)
-    })();
-    Ok(marked.map_or(Either::B(value), Either::A))
+    let helper = helpers(env).and_then(|helpers| helpers.get_named_property(T::HELPER));
+    let Ok(mark): napi::Result<Function<'_, Unknown<'_>, Unknown<'static>>> = helper else {
+        return Ok(Either::B(value));
+    };
+    mark.call(value.into_unknown(env)?).map(Either::A)
 }
 
 /// An object `config` as JSON text: `JSON.stringify`, refusing the values it would write as

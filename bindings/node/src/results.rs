@@ -130,7 +130,7 @@ impl From<userpool::SignInResult> for SignInResult {
         Self {
             next_step: r.next_step.as_str().to_owned(),
             tokens: r.tokens.map(Into::into),
-            session: r.session,
+            session: r.session.map(reveal),
             missing_attributes: r.missing_attributes,
             code_delivery: r.code_delivery.map(Into::into),
             allowed_mfa_types: r.allowed_mfa_types.iter().map(|m| m.as_str().to_owned()).collect(),

@@ -165,7 +165,7 @@ describe('printing', () => {
   test('a result that cannot be marked still arrives, as it is', async () => {
     const ctx = await openPool()
     const tokens = await signedIn(ctx)
-    // The marking helpers throw; the refresh has happened, so its tokens must not be lost.
+    // Marking fails; the refresh has happened, so its tokens must not be lost.
     const define = Object.defineProperty
     Object.defineProperty = () => {
       throw new Error('no defineProperty here')

@@ -36,10 +36,32 @@ thread_local! {
     static INTERRUPT: RefCell<Option<PyErr>> = const { RefCell::new(None) };
 }
 
-/// A secret argument (a password, a code, a token, a session): a `str`, wiped when dropped.
-/// A lone surrogate in it raises a `UnicodeEncodeError` that leaves the text out: Python's own
-/// holds the whole string in `object`, which `repr()` and many loggers show.
+/// A secret (a password, a code, a token, a session), as an argument or held by a result:
+/// UTF-8 wiped when dropped, and compared in constant time, as Kotlin's and Swift's `Secret`
+/// are, so that `==` on results tells nothing by its timing. As an argument, a `str`: a lone
+/// surrogate in it raises a `UnicodeEncodeError` that leaves the text out (Python's own holds
+/// the whole string in `object`, which `repr()` and many loggers show).
+#[derive(Clone)]
 struct Secret(zeroize::Zeroizing<String>);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl From<zeroize::Zeroizing<String>> for Secret {
+    fn from(text: zeroize::Zeroizing<String>) -> Self {
+        Self(text)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Self(zeroize::Zeroizing::new(text))
+    }
+}
 
 impl std::ops::Deref for Secret {
     type Target = str;
@@ -422,10 +444,10 @@ struct Message {
     purpose: String,
     #[pyo3(get)]
     username: String,
-    code: zeroize::Zeroizing<String>,
+    code: Secret,
     #[pyo3(get)]
     subject: String,
-    text: zeroize::Zeroizing<String>,
+    text: Secret,
 }
 
 impl From<&up::Message> for Message {
@@ -435,9 +457,9 @@ impl From<&up::Message> for Message {
             destination: m.destination.clone(),
             purpose: m.purpose.as_str().to_owned(),
             username: m.username.clone(),
-            code: m.code.clone(),
+            code: m.code.clone().into(),
             subject: m.subject.clone(),
-            text: m.text.clone(),
+            text: m.text.clone().into(),
         }
     }
 }
@@ -522,9 +544,9 @@ impl SignUpResult {
 #[pyclass(frozen, eq, module = "userpool._native")]
 #[derive(Clone, PartialEq)]
 struct Tokens {
-    id_token: zeroize::Zeroizing<String>,
-    access_token: zeroize::Zeroizing<String>,
-    refresh_token: zeroize::Zeroizing<String>,
+    id_token: Secret,
+    access_token: Secret,
+    refresh_token: Secret,
     #[pyo3(get)]
     expires_in: u64,
     #[pyo3(get)]
@@ -534,9 +556,9 @@ struct Tokens {
 impl From<up::Tokens> for Tokens {
     fn from(t: up::Tokens) -> Self {
         Self {
-            id_token: zeroize::Zeroizing::new(t.id_token),
-            access_token: zeroize::Zeroizing::new(t.access_token),
-            refresh_token: t.refresh_token,
+            id_token: t.id_token.into(),
+            access_token: t.access_token.into(),
+            refresh_token: t.refresh_token.into(),
             expires_in: t.expires_in,
             token_type: t.token_type.to_owned(),
         }
@@ -572,8 +594,8 @@ struct SignInResult {
     step: &'static str,
     #[pyo3(get)]
     tokens: Option<Tokens>,
-    #[pyo3(get)]
-    session: Option<String>,
+    /// Wiped when dropped, as the engine's (the `str` each read makes is Python's).
+    session: Option<Secret>,
     #[pyo3(get)]
     missing_attributes: Vec<String>,
     #[pyo3(get)]
@@ -589,7 +611,7 @@ impl From<up::SignInResult> for SignInResult {
         Self {
             step: r.next_step.as_str(),
             tokens: r.tokens.map(Tokens::from),
-            session: r.session,
+            session: r.session.map(Secret::from),
             missing_attributes: r.missing_attributes,
             code_delivery: r.code_delivery.map(CodeDelivery::from),
             allowed_mfa_types: r.allowed_mfa_types.iter().map(|m| m.as_str().to_owned()).collect(),
@@ -603,13 +625,13 @@ impl From<up::SignInResult> for SignInResult {
 #[pyclass(frozen, eq, module = "userpool._native")]
 #[derive(Clone, PartialEq)]
 struct TotpSetup {
-    secret: zeroize::Zeroizing<String>,
-    uri: zeroize::Zeroizing<String>,
+    secret: Secret,
+    uri: Secret,
 }
 
 impl From<up::TotpSetup> for TotpSetup {
     fn from(t: up::TotpSetup) -> Self {
-        Self { secret: t.secret, uri: t.uri }
+        Self { secret: t.secret.into(), uri: t.uri.into() }
     }
 }
 
@@ -674,7 +696,7 @@ impl ImportUser {
     #[new]
     #[pyo3(signature = (username, attributes=None, password_hash=None))]
     fn new(username: String, attributes: Option<Attributes>, password_hash: Option<Secret>) -> Self {
-        let password_hash = password_hash.map(|hash| hash.to_owned());
+        let password_hash = password_hash.map(|hash| String::from(&*hash));
         Self { username, attributes: attributes.unwrap_or_default(), password_hash }
     }
 
@@ -708,6 +730,11 @@ impl SignInResult {
     #[getter]
     fn is_signed_in(&self) -> bool {
         self.step == up::SignInStep::Done.as_str()
+    }
+
+    #[getter]
+    fn session(&self) -> Option<&str> {
+        self.session.as_deref()
     }
 
     fn __repr__(&self) -> String {

@@ -92,6 +92,12 @@ impl FromCore<String> for Secret {
     }
 }
 
+impl FromCore<Zeroizing<String>> for Secret {
+    fn from_core(value: Zeroizing<String>) -> Result<Self, AuthError> {
+        Ok(Self::from(value))
+    }
+}
+
 /// Verified claims cross as one JSON object (their values are strings, numbers and lists).
 impl FromCore<up::Claims> for String {
     fn from_core(value: up::Claims) -> Result<Self, AuthError> {

@@ -1349,8 +1349,7 @@ impl UserPool {
             allowed_mfa_types: Vec::new(),
             totp_setup: None,
         };
-        let with_session =
-            |step, session: Zeroizing<String>| SignInResult { session: Some(session.to_string()), ..empty(step) };
+        let with_session = |step, session: Zeroizing<String>| SignInResult { session: Some(session), ..empty(step) };
         Ok(match next {
             SignInNext::Tokens(session) => {
                 let user = outcome.user.ok_or_else(|| Error::internal("signed in without a user"))?;
