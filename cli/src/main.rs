@@ -130,7 +130,7 @@ enum UsersAction {
     /// the first 20 of them reported by line (the summary counts them all); the others are
     /// imported in transactions of 1,000 users. Cells are
     /// read as they are, spaces included. The exit status is 0 only when every row was
-    /// imported. A file the import made and imported nobody into is removed again.
+    /// imported.
     Import {
         /// The CSV file.
         file: PathBuf,

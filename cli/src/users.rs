@@ -593,41 +593,6 @@ fn users_sub(pool: &UserPool, name: &str) -> Option<String> {
     (same(&user.username) || by_address).then_some(user.sub)
 }
 
-/// The pool file an import makes, removed again when it imports nobody: a file left with no
-/// user in it would keep the sign-in settings of a configuration that did not fit the rows,
-/// and refuse the next import's.
-struct MadeFile {
-    /// The file and its journals, when the import is about to make it.
-    path: Option<PathBuf>,
-    keep: bool,
-}
-
-impl MadeFile {
-    fn before_opening(path: &Path) -> Self {
-        Self { path: (!path.exists()).then(|| path.to_owned()), keep: true }
-    }
-
-    fn is_removed(&self) -> bool {
-        self.path.is_some() && !self.keep
-    }
-}
-
-impl Drop for MadeFile {
-    fn drop(&mut self) {
-        let Some(path) = self.path.as_ref().filter(|_| !self.keep) else { return };
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.clone().into_os_string();
-            file.push(suffix);
-            match std::fs::remove_file(&file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    eprintln!("warning: {}: {e} (this import made it and imported nobody)", Path::new(&file).display());
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 /// Why the reader refused a row, said for the person who made the file.
 fn unreadable_row(error: &csv::Error) -> String {
     match error.kind() {
@@ -649,8 +614,7 @@ fn import(args: &PoolArgs, file: &Path, skip_existing: bool) -> Result<(), Strin
     check_header(&header).map_err(|e| named(&e))?;
     check_custom_columns(&header, &pool_config(args)?, args.config.is_some()).map_err(|e| named(&e))?;
     let lines = Lines::open(file).map_err(|e| named(&e))?;
-    // Declared before the pool, so dropped after it: the file is closed by then.
-    let mut made = MadeFile::before_opening(&args.pool);
+    let new_file = !args.pool.exists();
     let pool = &open_for_import(args)?;
     let progress = indicatif::ProgressBar::new(size).with_style(
         indicatif::ProgressStyle::with_template(
@@ -671,7 +635,6 @@ fn import(args: &PoolArgs, file: &Path, skip_existing: bool) -> Result<(), Strin
         lines,
     };
     let outcome = import_rows(pool, &mut reader, &header, &mut tally, &progress).map_err(|e| named(&e));
-    made.keep = tally.imported > 0;
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     say!(
@@ -693,10 +656,12 @@ fn import(args: &PoolArgs, file: &Path, skip_existing: bool) -> Result<(), Strin
             tally.mfa_ignored
         );
     }
-    if made.is_removed() {
+    if new_file && tally.imported == 0 {
+        // Not removed: another process may have opened it meanwhile, and a file deleted
+        // under an open database loses what is written to it.
         say!(
-            "nothing was imported, so {}, which this import made, is removed: the next import makes it anew, \
-             with the configuration it is given",
+            "note: {} was made by this import and holds no user; its pool keeps this configuration's sign-in \
+             settings, so delete the file before importing with another configuration",
             args.pool.display()
         );
     }
