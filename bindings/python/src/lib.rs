@@ -683,12 +683,15 @@ impl Group {
 }
 
 /// One user for `admin_import_users` (a row of Cognito's user-import CSV).
-#[pyclass(frozen, get_all, eq, from_py_object, module = "userpool._native")]
+#[pyclass(frozen, eq, from_py_object, module = "userpool._native")]
 #[derive(Clone, PartialEq)]
 struct ImportUser {
+    #[pyo3(get)]
     username: String,
+    #[pyo3(get)]
     attributes: Attributes,
-    password_hash: Option<String>,
+    /// Kept as the argument came, wiped when dropped (the `str` each read makes is Python's).
+    password_hash: Option<Secret>,
 }
 
 #[pymethods]
@@ -696,8 +699,12 @@ impl ImportUser {
     #[new]
     #[pyo3(signature = (username, attributes=None, password_hash=None))]
     fn new(username: String, attributes: Option<Attributes>, password_hash: Option<Secret>) -> Self {
-        let password_hash = password_hash.map(|hash| String::from(&*hash));
         Self { username, attributes: attributes.unwrap_or_default(), password_hash }
+    }
+
+    #[getter]
+    fn password_hash(&self) -> Option<&str> {
+        self.password_hash.as_deref()
     }
 
     fn __repr__(&self) -> String {
@@ -1267,7 +1274,11 @@ impl UserPool {
     fn admin_import_users<'py>(&self, py: Python<'py>, users: Vec<ImportUser>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let users = users
             .into_iter()
-            .map(|u| up::ImportUser { username: u.username, attributes: u.attributes, password_hash: u.password_hash })
+            .map(|u| up::ImportUser {
+                username: u.username,
+                attributes: u.attributes,
+                password_hash: u.password_hash.map(|hash| String::from(&*hash)),
+            })
             .collect();
         let outcomes = run(py, || self.pool()?.admin_import_users(users))?;
         outcomes
