@@ -74,6 +74,10 @@ def test_repr_hides_secrets(pool: userpool.UserPool, host: Host) -> None:
     pool.admin_create_user("bob", {"email": "bob@example.com"}, "Temporary pass 1", send_invitation=False)
     result = pool.sign_in("bob", "Temporary pass 1")
     assert result.session and result.session not in repr(result)
+    phc = "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+    row = userpool.ImportUser("carol", password_hash=phc)
+    assert row.password_hash == phc and phc not in repr(row)
+    assert row == userpool.ImportUser("carol", password_hash=phc) != userpool.ImportUser("carol")
 
 
 def test_admin_and_listing_results(pool: userpool.UserPool, host: Host) -> None:
