@@ -707,6 +707,10 @@ fn a_session_that_cannot_be_read_is_ended_with_the_others() {
     )
     .unwrap();
     let id = spoiled_id(&store).expect("one session reads as unreadable");
+    // A revocation of it alone meets the record it cannot read, and says which file holds it.
+    let refused = store.commit("local_sqlite", vec![Write::RevokeFamily { id: id.clone(), at_ms: 1 }]);
+    let Err(StoreError::Unreadable(message)) = refused else { panic!("revoked: {refused:?}") };
+    assert!(message.contains(&path.display().to_string()) && message.contains(&id), "{message}");
 
     let third = pool.sign_in("alice", PW).unwrap().tokens.unwrap();
     pool.admin_user_global_sign_out("alice").unwrap();

@@ -1557,16 +1557,34 @@ impl SqliteStore {
     /// is taken as its own once: met again by another commit, it fails them all, so a
     /// failing disk costs two rounds of the writer, not one per commit. One at `COMMIT`
     /// (where WAL mode writes the pages, so where a full disk usually shows) fails them all
-    /// at once; none of them is kept.
+    /// at once: none of them is reported done. (Whether an I/O error there kept them is not
+    /// known: WAL recovery may yet replay frames written before it. A retry then conflicts or
+    /// finds its work done, as after any failed commit.)
     fn commit_group(&self, conn: &mut Connection, group: Vec<Arc<Pending>>) {
         let mut todo = group;
         // Whether a commit already met an error that may not be its own.
         let mut doubted = false;
         while !todo.is_empty() {
-            match self.run_group(conn, &todo) {
+            let outcome = self.run_group(conn, &todo);
+            if outcome.is_err() && !conn.is_autocommit() {
+                // A rollback that failed (rusqlite's drop ignores it) would hold the write lock
+                // until this process's next commit, every other process's writes waiting: end
+                // it now.
+                if let Err(e) = conn.execute_batch("ROLLBACK") {
+                    tracing::warn!(file = %self.path.display(), error = %e, "ending a failed write transaction failed");
+                }
+            }
+            match outcome {
                 Ok(results) => {
                     for (pending, result) in todo.iter().zip(results) {
-                        pending.answer(result);
+                        // A session record that does not decode is named with its file, as
+                        // every other error of the store is.
+                        pending.answer(result.map_err(|e| match e {
+                            StoreError::Unreadable(why) => {
+                                StoreError::Unreadable(format!("{}: {why}", self.path.display()))
+                            }
+                            other => other,
+                        }));
                     }
                     return;
                 }
