@@ -480,6 +480,21 @@ fn a_user_releases_only_its_own_keys() {
     assert_eq!(store.user_by_key("p1", "u:alice").unwrap(), None);
 }
 
+/// A key row the keys table lost while the user's `keys` column still lists it (a hand edit,
+/// an older library's release) comes back with the user's next write, rather than leaving the
+/// name free for another user.
+#[test]
+fn a_users_next_write_puts_back_a_key_row_the_table_lost() {
+    let (_dir, path, store) = file_with_users(&[("s1", "alice")]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("DELETE FROM userpool_user_keys WHERE key = 'u:alice'", []).unwrap();
+    assert_eq!(store.user_by_key("p1", "u:alice").unwrap(), None);
+    store.commit("p1", vec![put_user(sample_user("s1", "alice"), &["u:alice"], Some(1))]).unwrap();
+    assert_eq!(store.user_by_key("p1", "u:alice").unwrap().map(|found| found.value.sub).as_deref(), Some("s1"));
+    let taken = store.commit("p1", vec![put_user(sample_user("s2", "alice"), &["u:alice"], None)]);
+    assert_eq!(taken, Err(StoreError::Taken("u:alice".into())));
+}
+
 #[test]
 fn deleting_a_newer_librarys_user_removes_the_terms_only_it_knows() {
     let (_dir, path, store) = file_with_users(&[("s1", "alice")]);

@@ -1184,11 +1184,16 @@ fn apply(tx: &Connection, pool: &str, write: &Write) -> rusqlite::Result<()> {
             for old in old_keys.iter().filter(|k| !keys.contains(*k)) {
                 release.execute(params![pool, old, id])?;
             }
+            // Every key the user holds, not only the new ones: should the keys table have lost a
+            // row the `keys` column lists (a hand edit, an older library's release), the next
+            // write puts it back rather than leave the name free for another user. A row that
+            // is there already is left as it is (`validate` found it this user's), unwritten.
             let mut claim = tx.prepare_cached(
                 "INSERT INTO userpool_user_keys (pool, key, user_id) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (pool, key) DO UPDATE SET user_id = excluded.user_id",
+                 ON CONFLICT (pool, key) DO UPDATE SET user_id = excluded.user_id
+                 WHERE user_id IS NOT excluded.user_id",
             )?;
-            for key in keys.iter().filter(|k| !old_keys.contains(k)) {
+            for key in keys {
                 claim.execute(params![pool, key, id])?;
             }
             let old_terms = match old_terms {
