@@ -112,13 +112,18 @@ pub(crate) fn claimed_keys(settings: &Settings, user: &UserRecord) -> Vec<String
 fn keys_of(settings: &Settings, user: &UserRecord, unverified: bool) -> Vec<String> {
     let mut keys = Vec::new();
     for name_key in name_keys(settings, user, unverified) {
-        for key in std::iter::once(name_key.normal).chain(name_key.as_given) {
-            if !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
+        add_new(&mut keys, std::iter::once(name_key.normal).chain(name_key.as_given));
     }
     keys
+}
+
+/// Adds to `keys` those of `more` it lacks, in order.
+fn add_new(keys: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    for key in more {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
 }
 
 /// One of a user's unique keys, made of a name or an address: of its NFKC form, as keys are
@@ -277,11 +282,7 @@ pub(crate) fn lookup_keys(settings: &Settings, name: &str) -> Vec<String> {
     let normal = attributes::nfkc(name);
     let mut keys = keys_of_name(settings, name);
     if normal != name {
-        for key in keys_of_name(settings, &normal) {
-            if !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
+        add_new(&mut keys, keys_of_name(settings, &normal));
     }
     keys
 }
@@ -797,25 +798,26 @@ pub(super) fn answer_new_password(
 /// take as the second factor is skipped: whoever holds that inbox or phone would get both the
 /// new password and the second factor.
 fn recovery_channel(u: &UserRecord, ctx: &Ctx<'_>) -> Option<&'static str> {
+    recovery_channels(u, ctx).next()
+}
+
+/// The user's verified recovery channels that the next sign-in could not take as the second
+/// factor, in the pool's order.
+fn recovery_channels<'a>(u: &'a UserRecord, ctx: &'a Ctx<'_>) -> impl Iterator<Item = &'static str> + 'a {
     let factors = mfa::sign_in_factors(u, ctx);
     ctx.settings
         .recovery
         .iter()
         .map(channel)
-        .find_map(|(attr, method)| (u.is_verified(attr) && !factors.contains(&method)).then_some(attr))
+        .filter_map(move |(attr, method)| (u.is_verified(attr) && !factors.contains(&method)).then_some(attr))
 }
 
 /// Whether a reset code sent to `attribute` may still reset the password: the address is
-/// still verified, and not one the next sign-in could take as the second factor. An
-/// administrator who marks an address unverified (its owner lost it), or a user who makes it
-/// their second factor, ends the code sent there, as replacing the address does.
+/// still one of the user's [`recovery_channels`]. An administrator who marks an address
+/// unverified (its owner lost it), or a user who makes it their second factor, ends the code
+/// sent there, as replacing the address does.
 fn still_a_recovery_channel(u: &UserRecord, attribute: &str, ctx: &Ctx<'_>) -> bool {
-    let factors = mfa::sign_in_factors(u, ctx);
-    ctx.settings
-        .recovery
-        .iter()
-        .map(channel)
-        .any(|(attr, method)| attr == attribute && u.is_verified(attr) && !factors.contains(&method))
+    recovery_channels(u, ctx).any(|attr| attr == attribute)
 }
 
 /// The attribute a recovery channel sends to, and the second factor that uses it.

@@ -1571,13 +1571,12 @@ impl SqliteStore {
         let mut doubted = false;
         while !todo.is_empty() {
             let outcome = self.run_group(conn, &todo);
-            if outcome.is_err() && !conn.is_autocommit() {
-                // A rollback that failed (rusqlite's drop ignores it) would hold the write lock
-                // until this process's next commit, every other process's writes waiting: end
-                // it now.
-                if let Err(e) = conn.execute_batch("ROLLBACK") {
-                    tracing::warn!(file = %self.path.display(), error = %e, "ending a failed write transaction failed");
-                }
+            // Left open, the transaction would hold the write lock until this process's next
+            // commit, every other process's writes waiting: ended now.
+            if outcome.is_err()
+                && let Err(e) = end_failed_transaction(conn)
+            {
+                tracing::warn!(file = %self.path.display(), error = %e, "ending a failed write transaction failed");
             }
             match outcome {
                 Ok(results) => {
@@ -1610,11 +1609,8 @@ impl SqliteStore {
 
     fn run_group(&self, conn: &mut Connection, todo: &[Arc<Pending>]) -> GroupResult {
         let failed = |at: Blame| move |e: rusqlite::Error| (at, self.backend(&e));
-        // A rollback that failed (rusqlite's drop ignores it) would leave the writer inside
-        // a transaction, and every later BEGIN refused: end it first.
-        if !conn.is_autocommit() {
-            conn.execute_batch("ROLLBACK").map_err(failed(Blame::Group))?;
-        }
+        // Should ending the last group's have failed too, every later BEGIN would be refused.
+        end_failed_transaction(conn).map_err(failed(Blame::Group))?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed(Blame::Group))?;
         // Another process may have migrated the file since this one opened it. A newer
         // schema may keep rows up to date that this library does not know of (as versions
@@ -1636,6 +1632,12 @@ impl SqliteStore {
         }
         run_commits(tx, todo).map_err(|(at, e)| (at, self.backend(&e)))
     }
+}
+
+/// Ends a transaction a failed group left open: a rollback that failed (rusqlite's drop
+/// ignores it) leaves the writer inside it.
+fn end_failed_transaction(conn: &Connection) -> rusqlite::Result<()> {
+    if conn.is_autocommit() { Ok(()) } else { conn.execute_batch("ROLLBACK") }
 }
 
 /// The results of a group, or the error that rolled it back and what it is blamed on.
