@@ -153,6 +153,8 @@ fn a_database_from_a_newer_library_is_refused_untouched() {
         [],
     )
     .unwrap();
+    // Taken out of WAL mode, as copying the file with a tool may leave it.
+    conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
     drop(conn);
     let err = SqliteStore::open(&path).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidParameter);
@@ -161,6 +163,13 @@ fn a_database_from_a_newer_library_is_refused_untouched() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     let users: i64 = conn.query_row("SELECT COUNT(*) FROM userpool_users", [], |r| r.get(0)).unwrap();
     assert_eq!(users, 1, "nothing was dropped or rewritten");
+    assert_eq!(journal_mode(&path), "delete", "not even switched to WAL");
+}
+
+/// The journal mode the file at `path` is in.
+fn journal_mode(path: &Path) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap()
 }
 
 #[test]
@@ -1286,6 +1295,7 @@ fn existing_only_opens_a_pool_file_and_leaves_any_other_file_as_it_is() {
     drop(store);
     // An older app may still serve an older file: upgrading it would stop that app's writes.
     back_to_version(&path, 4);
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "journal_mode", "DELETE").unwrap();
     let err = SqliteStore::open_with(&path, existing_only()).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidParameter);
     assert!(err.message().contains("schema version 4, written by an older userpool"), "{err}");
@@ -1294,6 +1304,7 @@ fn existing_only_opens_a_pool_file_and_leaves_any_other_file_as_it_is() {
         conn.query_row("SELECT MAX(version) FROM userpool_schema", [], |r| r.get(0)).unwrap()
     };
     assert_eq!(version(&path), 4, "left as it was");
+    assert_eq!(journal_mode(&path), "delete", "left in its journal mode");
     assert_eq!(SqliteStore::open(&path).unwrap().schema_version().unwrap(), 6, "an ordinary open upgrades it");
 }
 

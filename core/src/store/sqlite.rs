@@ -474,6 +474,12 @@ impl SqliteStore {
                 ),
             ));
         }
+        // A file this open would refuse is refused before anything about it changes (its
+        // journal mode below). The migration checks again, inside its transaction.
+        let current = schema_version(&writer).map_err(|e| open_error(&path, &options, &e))?;
+        if let Some(refused) = schema_refusal(current, &path, !options.existing_only) {
+            return Err(refused);
+        }
         // Only a file with no tables yet takes a page size; for others this changes nothing.
         writer.pragma_update(None, "page_size", options.page_size).map_err(|e| open_error(&path, &options, &e))?;
         let wal: String = writer
@@ -826,27 +832,9 @@ fn migrate(conn: &mut Connection, path: &Path, upgrade: bool) -> std::result::Re
             applied_ms  INTEGER NOT NULL
         )",
     )?;
-    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM userpool_schema", [], |r| r.get(0))?;
-    if current > SCHEMA_VERSION {
-        return Err(MigrationError::Refused(Error::new(
-            ErrorCode::InvalidParameter,
-            format!(
-                "{}: the pool database has schema version {current}, written by a newer userpool; this \
-                 version understands up to {SCHEMA_VERSION}. Upgrade userpool to open it.",
-                path.display()
-            ),
-        )));
-    }
-    if current < SCHEMA_VERSION && !upgrade {
-        return Err(MigrationError::Refused(Error::new(
-            ErrorCode::InvalidParameter,
-            format!(
-                "{}: the pool database has schema version {current}, written by an older userpool; this version \
-                 would upgrade it to {SCHEMA_VERSION}, after which the older one can no longer write to it. Upgrade \
-                 the app that uses it first (its next open upgrades the file); administering tools never do.",
-                path.display()
-            ),
-        )));
+    let current = schema_version(&tx)?;
+    if let Some(refused) = schema_refusal(current, path, upgrade) {
+        return Err(MigrationError::Refused(refused));
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -863,6 +851,36 @@ fn migrate(conn: &mut Connection, path: &Path, upgrade: bool) -> std::result::Re
     }
     tx.commit()?;
     Ok(())
+}
+
+/// The schema version the file records (0 for a file without userpool's tables yet).
+fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    if !holds_pools(conn)? {
+        return Ok(0);
+    }
+    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM userpool_schema", [], |r| r.get(0))
+}
+
+/// Why a file at schema version `current` may not be opened, if it may not: written by a
+/// newer library, or (without `upgrade`) by an older one.
+fn schema_refusal(current: i64, path: &Path, upgrade: bool) -> Option<Error> {
+    let why = if current > SCHEMA_VERSION {
+        format!(
+            "{}: the pool database has schema version {current}, written by a newer userpool; this version \
+             understands up to {SCHEMA_VERSION}. Upgrade userpool to open it.",
+            path.display()
+        )
+    } else if current < SCHEMA_VERSION && !upgrade {
+        format!(
+            "{}: the pool database has schema version {current}, written by an older userpool; this version \
+             would upgrade it to {SCHEMA_VERSION}, after which the older one can no longer write to it. Upgrade \
+             the app that uses it first (its next open upgrades the file); administering tools never do.",
+            path.display()
+        )
+    } else {
+        return None;
+    };
+    Some(Error::new(ErrorCode::InvalidParameter, why))
 }
 
 /// What went wrong, for people: names the file, never a value.
