@@ -1207,6 +1207,55 @@ fn a_path_the_system_refuses_says_why() {
     assert!(err.message().contains("File name too long"), "{err}");
 }
 
+/// A backup restored by renaming a copy over the file while the pool is open, or the file
+/// deleted: the open connections keep the old file, so writes would be acknowledged into a
+/// file nobody opens again. They are refused, and nothing is written.
+#[cfg(unix)]
+#[test]
+fn a_file_replaced_or_deleted_under_an_open_pool_takes_no_more_writes() {
+    let (_dir, path, store, pool) = pool_on_a_file();
+    pool.admin_create_user("alice", email("alice"), None, false).unwrap();
+    let (_backup_dir, backup, backup_store) = file_with_users(&[("sub-z", "zed")]);
+    drop(backup_store);
+    std::fs::rename(&backup, &path).unwrap();
+    let err = pool.admin_create_user("bob", email("bob"), None, false).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InternalError);
+    assert!(err.message().contains(&format!("{} is no longer the file this pool opened", path.display())), "{err}");
+    assert!(err.message().contains("nothing was written"), "{err}");
+    // The log named after the path held the old file's pages: emptied into that file, not
+    // left for the copy to take as its own.
+    let log = path.with_extension("sqlite3-wal");
+    assert_eq!(std::fs::metadata(&log).map_or(0, |m| m.len()), 0);
+    drop(pool);
+    drop(store);
+    let restored = SqliteStore::open(&path).unwrap();
+    assert!(restored.user("p1", "sub-z").unwrap().is_some(), "the copy is what the path holds");
+    assert!(restored.user_by_key("p1", "u:alice").unwrap().is_none(), "and only the copy");
+    assert_eq!(integrity(&path), "ok");
+
+    std::fs::remove_file(&path).unwrap();
+    let refused = restored.commit("p1", vec![put_user(sample_user("sub-b", "bob"), &["u:bob"], None)]);
+    let Err(StoreError::Backend(message)) = refused else { panic!("committed: {refused:?}") };
+    assert!(message.contains("deleted, moved or replaced"), "{message}");
+}
+
+/// The file moved while open: what was acknowledged before is in it, not in a log left
+/// beside the old name.
+#[cfg(unix)]
+#[test]
+fn a_file_moved_under_an_open_pool_keeps_what_was_written() {
+    let (dir, path, store, pool) = pool_on_a_file();
+    let alice = pool.admin_create_user("alice", email("alice"), None, false).unwrap().user.sub;
+    let moved = dir.path().join("moved.sqlite3");
+    std::fs::rename(&path, &moved).unwrap();
+    assert!(pool.admin_create_user("bob", email("bob"), None, false).is_err());
+    drop(pool);
+    drop(store);
+    let reopened = SqliteStore::open_with(&moved, SqliteOptions::default().existing_only(true)).unwrap();
+    assert!(reopened.user("local_sqlite", &alice).unwrap().is_some());
+    assert_eq!(integrity(&moved), "ok");
+}
+
 #[test]
 fn an_app_database_in_utf16_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();

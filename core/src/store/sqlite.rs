@@ -359,11 +359,15 @@ impl SqliteOptions {
 /// several processes may open the same file.
 pub struct SqliteStore {
     path: PathBuf,
+    /// The file the path named when the store opened it (`None` where that is not known).
+    file: Option<FileId>,
     options: SqliteOptions,
-    writer: Mutex<Connection>,
+    // Dropped before the writer: the last connection closed checkpoints the write-ahead log,
+    // and readers never do (see `open_connection`).
     readers: Mutex<Readers>,
     /// Signalled when a read connection is given back, or a place for one frees.
     reader_free: Condvar,
+    writer: Mutex<Connection>,
     /// Commits waiting for the writer, and whether one caller is committing (group commit).
     group: Mutex<Group>,
     /// Signalled when a group has been answered and the writer is free again.
@@ -404,6 +408,16 @@ impl Drop for LentReader<'_> {
         drop(closed);
         if wake {
             self.store.reader_free.notify_one();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if self.file_replaced() {
+            // The readers first: a checkpoint cannot empty the log past what a reader holds.
+            drop(std::mem::take(&mut self.readers.get_mut().unwrap_or_else(PoisonError::into_inner).idle));
+            self.empty_the_log_of_a_replaced_file(&self.writer());
         }
     }
 }
@@ -506,12 +520,14 @@ impl SqliteStore {
             MigrationError::Refused(error) => error,
         })?;
         let reader = open_connection(&path, &options, true).map_err(|e| open_error(&path, &options, &e))?;
+        let file = FileId::of(&path);
         Ok(Self {
             path,
+            file,
             options,
-            writer: Mutex::new(writer),
             readers: Mutex::new(Readers { idle: vec![reader], open: 1, waiting: 0 }),
             reader_free: Condvar::new(),
+            writer: Mutex::new(writer),
             group: Mutex::new(Group::default()),
             group_done: Condvar::new(),
         })
@@ -559,9 +575,52 @@ impl SqliteStore {
         let mut lent = self.lend_reader()?;
         let conn = match lent.conn.as_ref() {
             Some(conn) => conn,
-            None => lent.conn.insert(open_connection(&self.path, &self.options, true).map_err(|e| self.backend(&e))?),
+            None => {
+                // Checked before the open, which would read another file with this one's
+                // log, and after it, for a file replaced in between.
+                self.still_the_file_opened("nothing was read")?;
+                let conn = open_connection(&self.path, &self.options, true).map_err(|e| self.backend(&e))?;
+                self.still_the_file_opened("nothing was read")?;
+                lent.conn.insert(conn)
+            }
         };
         f(conn).map_err(|e| self.read_error(&e))
+    }
+
+    /// Fails unless the path still names the file the store opened. A file deleted, moved or
+    /// replaced (a backup restored by renaming a copy over it) under an open store stays
+    /// open to its connections: writes would go on, acknowledged, into a file nobody opens
+    /// again, and new connections would open whatever the path names now, with the old
+    /// file's write-ahead log beside it.
+    fn still_the_file_opened(&self, outcome: &str) -> Result<(), StoreError> {
+        if self.file_replaced() {
+            return Err(StoreError::Backend(format!(
+                "{} is no longer the file this pool opened: it was deleted, moved or replaced while open \
+                 ({outcome}). Close the pool and open it again; restore a backup only while the pool is closed.",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn file_replaced(&self) -> bool {
+        self.file.is_some_and(|opened| FileId::of(&self.path) != Some(opened))
+    }
+
+    /// Moves what the write-ahead log holds into the file the store opened, wherever it is
+    /// now, and empties the log. The log is named after the path, so the file that is there
+    /// now would take it for its own when next opened, reading this file's pages as its own.
+    /// SQLite's own checkpoint at close skips a file that moved, leaving the log behind.
+    fn empty_the_log_of_a_replaced_file(&self, writer: &Connection) {
+        let checkpoint = writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+        if !matches!(checkpoint, Ok(0)) {
+            tracing::warn!(
+                file = %self.path.display(),
+                error = ?checkpoint.err(),
+                "the write-ahead log of a pool file replaced while open could not be emptied; delete it before \
+                 opening what the path names now"
+            );
+        }
     }
 
     /// An idle read connection, or a place for a new one (`conn: None`): waits while
@@ -746,6 +805,30 @@ fn create_owner_only(path: &Path) {
     let _ = path;
 }
 
+/// Which file a path names: its device and inode. Known on Unix, where a file open in one
+/// process can be deleted or replaced under it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    device: u64,
+    inode: u64,
+}
+
+impl FileId {
+    /// The file `path` names now (through links), `None` if there is none or it is not known.
+    fn of(path: &Path) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(path).ok().map(|meta| Self { device: meta.dev(), inode: meta.ino() })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+}
+
 /// Whether the database has userpool's tables (a schema table, as every version writes).
 fn holds_pools(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -773,6 +856,13 @@ fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqli
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
     let conn = Connection::open_with_flags(path, flags)?;
+    if reader {
+        // The last connection to a file to close checkpoints the log into it. A reader opened
+        // on a file put in place of the store's (see `SqliteStore::still_the_file_opened`)
+        // would copy the store's log into that file, then delete the log from under the
+        // writer. The writer's checkpoints are enough.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    }
     conn.busy_timeout(options.busy_timeout)?;
     if conn.is_readonly(rusqlite::MAIN_DB)? {
         return Err(rusqlite::Error::SqliteFailure(
@@ -1629,6 +1719,11 @@ impl SqliteStore {
         let failed = |at: Blame| move |e: rusqlite::Error| (at, self.backend(&e));
         // Should ending the last group's have failed too, every later BEGIN would be refused.
         end_failed_transaction(conn).map_err(failed(Blame::Group))?;
+        // One `stat` a transaction, beside its fsync.
+        if let Err(e) = self.still_the_file_opened("nothing was written") {
+            self.empty_the_log_of_a_replaced_file(conn);
+            return Err((Blame::Group, e));
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed(Blame::Group))?;
         // Another process may have migrated the file since this one opened it. A newer
         // schema may keep rows up to date that this library does not know of (as versions
@@ -1747,6 +1842,28 @@ mod tests {
         assert!(threads.into_iter().all(|t| t.join().unwrap()));
         let readers = store.readers.lock().unwrap();
         assert_eq!((readers.open, readers.idle.len()), (1, 1), "the one kept idle is all that stays open");
+    }
+
+    /// A read that needs a new connection, after the file was replaced: it would open the
+    /// copy while the writer writes the old file.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_reader_refuses_a_file_replaced_since_the_store_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pool.sqlite3");
+        let store = SqliteStore::open(&path).unwrap();
+        let user = crate::store::conformance::sample_user("sub-a", "alice");
+        store.commit("p1", vec![Write::PutUser { user, keys: vec!["u:alice".into()], expect: None }]).unwrap();
+        let copy = dir.path().join("copy.sqlite3");
+        drop(SqliteStore::open(&copy).unwrap());
+        std::fs::rename(&copy, &path).unwrap();
+        let idle = store.lend_reader().unwrap();
+        assert!(idle.conn.is_some(), "the reader opened with the store, on the old file");
+        let Err(StoreError::Backend(message)) = store.user("p1", "sub-a") else { panic!("read the copy") };
+        assert!(message.contains("no longer the file this pool opened") && message.contains("nothing was read"));
+        // A reader opened before, as the writer, holds the old file and reads what it holds.
+        drop(idle);
+        assert!(store.user("p1", "sub-a").unwrap().is_some());
     }
 
     #[test]
