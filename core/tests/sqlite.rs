@@ -1220,8 +1220,8 @@ fn a_file_replaced_or_deleted_under_an_open_pool_takes_no_more_writes() {
     std::fs::rename(&backup, &path).unwrap();
     let err = pool.admin_create_user("bob", email("bob"), None, false).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InternalError);
-    assert!(err.message().contains(&format!("{} is no longer the file this pool opened", path.display())), "{err}");
-    assert!(err.message().contains("nothing was written"), "{err}");
+    let opened = format!("{} is no longer the file this pool opened (nothing was written)", path.display());
+    assert!(err.message().contains(&opened) && err.message().contains("it was replaced while open"), "{err}");
     // The log named after the path held the old file's pages: emptied into that file, not
     // left for the copy to take as its own.
     let log = path.with_extension("sqlite3-wal");
@@ -1230,13 +1230,13 @@ fn a_file_replaced_or_deleted_under_an_open_pool_takes_no_more_writes() {
     drop(store);
     let restored = SqliteStore::open(&path).unwrap();
     assert!(restored.user("p1", "sub-z").unwrap().is_some(), "the copy is what the path holds");
-    assert!(restored.user_by_key("p1", "u:alice").unwrap().is_none(), "and only the copy");
+    assert_eq!(restored.pool_ids().unwrap(), Vec::<String>::new(), "and none of the pool's pages");
     assert_eq!(integrity(&path), "ok");
 
     std::fs::remove_file(&path).unwrap();
     let refused = restored.commit("p1", vec![put_user(sample_user("sub-b", "bob"), &["u:bob"], None)]);
     let Err(StoreError::Backend(message)) = refused else { panic!("committed: {refused:?}") };
-    assert!(message.contains("deleted, moved or replaced"), "{message}");
+    assert!(message.contains("it was deleted or moved while open, and nothing is at the path now"), "{message}");
 }
 
 /// The file moved while open: what was acknowledged before is in it, not in a log left
@@ -1248,12 +1248,34 @@ fn a_file_moved_under_an_open_pool_keeps_what_was_written() {
     let alice = pool.admin_create_user("alice", email("alice"), None, false).unwrap().user.sub;
     let moved = dir.path().join("moved.sqlite3");
     std::fs::rename(&path, &moved).unwrap();
-    assert!(pool.admin_create_user("bob", email("bob"), None, false).is_err());
+    let err = pool.admin_create_user("bob", email("bob"), None, false).unwrap_err();
+    assert!(err.message().contains("deleted or moved while open"), "{err}");
     drop(pool);
     drop(store);
     let reopened = SqliteStore::open_with(&moved, SqliteOptions::default().existing_only(true)).unwrap();
     assert!(reopened.user("local_sqlite", &alice).unwrap().is_some());
     assert_eq!(integrity(&moved), "ok");
+
+    // Moved with nothing written after: closing the pool moves its log into the file.
+    let path = dir.path().join("second.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.commit("p1", vec![put_user(sample_user("sub-a", "alice"), &["u:alice"], None)]).unwrap();
+    let moved = dir.path().join("second-moved.sqlite3");
+    std::fs::rename(&path, &moved).unwrap();
+    drop(store);
+    assert!(SqliteStore::open(&moved).unwrap().user("p1", "sub-a").unwrap().is_some());
+}
+
+/// Read connections leave checkpoints to the writer, which closes last: a pool closed
+/// leaves no log behind.
+#[test]
+fn a_closed_pool_leaves_no_log_behind() {
+    let (dir, _path, store) = file_with_users(&[("sub-a", "alice")]);
+    assert!(store.user("p1", "sub-a").unwrap().is_some());
+    drop(store);
+    let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|f| f.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["pool.sqlite3"]);
 }
 
 #[test]

@@ -358,7 +358,10 @@ impl SqliteOptions {
 /// The durable embedded store: pools in one SQLite file. Safe to share between threads;
 /// several processes may open the same file.
 pub struct SqliteStore {
+    /// The path as given, for messages.
     path: PathBuf,
+    /// The path from the root: read connections open lazily, after a change of directory too.
+    location: PathBuf,
     /// The file the path named when the store opened it (`None` where that is not known).
     file: Option<FileId>,
     options: SqliteOptions,
@@ -414,7 +417,7 @@ impl Drop for LentReader<'_> {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        if self.file_replaced() {
+        if !matches!(self.file_now(), FileNow::Opened) {
             // The readers first: a checkpoint cannot empty the log past what a reader holds.
             drop(std::mem::take(&mut self.readers.get_mut().unwrap_or_else(PoisonError::into_inner).idle));
             self.empty_the_log_of_a_replaced_file(&self.writer());
@@ -464,7 +467,11 @@ impl SqliteStore {
         if !options.existing_only {
             create_owner_only(&path);
         }
-        let mut writer = open_connection(&path, &options, false).map_err(|e| open_error(&path, &options, &e))?;
+        let location = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        let mut writer = open_connection(&location, &options, false).map_err(|e| open_error(&path, &options, &e))?;
+        // Before the migrations, which may be long: the file this store writes is the one
+        // the writer opened, and it is checked again once they are done.
+        let file = FileId::of(&location).ok();
         if options.existing_only && !holds_pools(&writer).map_err(|e| open_error(&path, &options, &e))? {
             return Err(Error::new(
                 ErrorCode::InvalidParameter,
@@ -519,18 +526,26 @@ impl SqliteStore {
             MigrationError::Sqlite(e) => open_error(&path, &options, &e),
             MigrationError::Refused(error) => error,
         })?;
-        let reader = open_connection(&path, &options, true).map_err(|e| open_error(&path, &options, &e))?;
-        let file = FileId::of(&path);
-        Ok(Self {
+        let store = Self {
             path,
+            location,
             file,
             options,
-            readers: Mutex::new(Readers { idle: vec![reader], open: 1, waiting: 0 }),
+            readers: Mutex::new(Readers { idle: Vec::new(), open: 0, waiting: 0 }),
             reader_free: Condvar::new(),
             writer: Mutex::new(writer),
             group: Mutex::new(Group::default()),
             group_done: Condvar::new(),
-        })
+        };
+        // The first read connection, kept idle, opens as every other does: checked against
+        // the file the writer opened, which may have been replaced during the migrations.
+        match store.read(|_| Ok(())) {
+            Ok(()) => Ok(store),
+            Err(e) => Err(Error::internal(match e {
+                StoreError::Backend(why) | StoreError::Unreadable(why) => why,
+                other => other.to_string(),
+            })),
+        }
     }
 
     /// The database file.
@@ -576,12 +591,12 @@ impl SqliteStore {
         let conn = match lent.conn.as_ref() {
             Some(conn) => conn,
             None => {
-                // Checked before the open, which would read another file with this one's
-                // log, and after it, for a file replaced in between.
+                // Checked before the open, and after it for a file replaced in between, before
+                // the connection reads anything: it would read another file with this one's log.
                 self.still_the_file_opened("nothing was read")?;
-                let conn = open_connection(&self.path, &self.options, true).map_err(|e| self.backend(&e))?;
+                let conn = connect(&self.location, &self.options, true).map_err(|e| self.backend(&e))?;
                 self.still_the_file_opened("nothing was read")?;
-                lent.conn.insert(conn)
+                lent.conn.insert(configure(conn, &self.options, true).map_err(|e| self.backend(&e))?)
             }
         };
         f(conn).map_err(|e| self.read_error(&e))
@@ -593,18 +608,35 @@ impl SqliteStore {
     /// again, and new connections would open whatever the path names now, with the old
     /// file's write-ahead log beside it.
     fn still_the_file_opened(&self, outcome: &str) -> Result<(), StoreError> {
-        if self.file_replaced() {
-            return Err(StoreError::Backend(format!(
-                "{} is no longer the file this pool opened: it was deleted, moved or replaced while open \
-                 ({outcome}). Close the pool and open it again; restore a backup only while the pool is closed.",
-                self.path.display()
-            )));
-        }
-        Ok(())
+        let why = match self.file_now() {
+            FileNow::Opened => return Ok(()),
+            FileNow::Replaced => {
+                "it was replaced while open (a backup restored by renaming a copy over it?). Close the pool and \
+                 open it again; restore a backup only while every process has the pool closed"
+            }
+            FileNow::Gone => {
+                "it was deleted or moved while open, and nothing is at the path now. Put the file back before \
+                 opening the pool again: that would make a new, empty pool"
+            }
+        };
+        Err(StoreError::Backend(format!(
+            "{} is no longer the file this pool opened ({outcome}): {why}.",
+            self.path.display()
+        )))
     }
 
-    fn file_replaced(&self) -> bool {
-        self.file.is_some_and(|opened| FileId::of(&self.path) != Some(opened))
+    /// What the path names now, against the file the store opened.
+    fn file_now(&self) -> FileNow {
+        let Some(opened) = self.file else { return FileNow::Opened };
+        match FileId::of(&self.location) {
+            Ok(now) if now != opened => FileNow::Replaced,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+                FileNow::Gone
+            }
+            // Not known (a sandbox, a directory made unsearchable) counts as the same: the
+            // store's descriptors still work, and refusing every write would stop a healthy pool.
+            _ => FileNow::Opened,
+        }
     }
 
     /// Moves what the write-ahead log holds into the file the store opened, wherever it is
@@ -612,13 +644,18 @@ impl SqliteStore {
     /// now would take it for its own when next opened, reading this file's pages as its own.
     /// SQLite's own checkpoint at close skips a file that moved, leaving the log behind.
     fn empty_the_log_of_a_replaced_file(&self, writer: &Connection) {
-        let checkpoint = writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
-        if !matches!(checkpoint, Ok(0)) {
+        let checkpoint = writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        if !matches!(checkpoint, Ok((0, _, _))) {
+            // The log holds commits of the file the store opened, wherever it is now: it is
+            // not to be deleted, nor opened with what the path names now.
             tracing::warn!(
                 file = %self.path.display(),
-                error = ?checkpoint.err(),
-                "the write-ahead log of a pool file replaced while open could not be emptied; delete it before \
-                 opening what the path names now"
+                outcome = ?checkpoint,
+                "the write-ahead log of a pool file deleted, moved or replaced while open could not be emptied \
+                 into it (busy: another connection reads it). With every process's pool closed, move the -wal \
+                 file beside the pool file it belongs to, or open that file at its old path again"
             );
         }
     }
@@ -808,25 +845,37 @@ fn create_owner_only(path: &Path) {
 /// Which file a path names: its device and inode. Known on Unix, where a file open in one
 /// process can be deleted or replaced under it.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(unix), allow(dead_code, reason = "elsewhere an open file is not deleted or replaced under it"))]
 struct FileId {
     device: u64,
     inode: u64,
 }
 
 impl FileId {
-    /// The file `path` names now (through links), `None` if there is none or it is not known.
-    fn of(path: &Path) -> Option<Self> {
+    /// The file `path` names now, through links. An error where there is none, or where it
+    /// is not known (on systems other than Unix: `Unsupported`).
+    fn of(path: &Path) -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            std::fs::metadata(path).ok().map(|meta| Self { device: meta.dev(), inode: meta.ino() })
+            std::fs::metadata(path).map(|meta| Self { device: meta.dev(), inode: meta.ino() })
         }
         #[cfg(not(unix))]
         {
             let _ = path;
-            None
+            Err(std::io::ErrorKind::Unsupported.into())
         }
     }
+}
+
+/// What a store's path names now.
+enum FileNow {
+    /// The file the store opened (or what it names is not known).
+    Opened,
+    /// Another file.
+    Replaced,
+    /// Nothing.
+    Gone,
 }
 
 /// Whether the database has userpool's tables (a schema table, as every version writes).
@@ -850,12 +899,22 @@ fn not_a_uri(path: &Path) -> PathBuf {
 }
 
 fn open_connection(path: &Path, options: &SqliteOptions, reader: bool) -> rusqlite::Result<Connection> {
+    configure(connect(path, options, reader)?, options, reader)
+}
+
+/// A connection to `path`, which has read nothing yet (SQLite reads the file, and opens its
+/// log, at the first statement that needs the schema).
+fn connect(path: &Path, options: &SqliteOptions, reader: bool) -> rusqlite::Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     // An administering tool's open makes no file, even one removed since it looked.
     if !reader && !options.existing_only {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let conn = Connection::open_with_flags(path, flags)?;
+    Connection::open_with_flags(path, flags)
+}
+
+/// Sets a new connection up as the store uses it.
+fn configure(conn: Connection, options: &SqliteOptions, reader: bool) -> rusqlite::Result<Connection> {
     if reader {
         // The last connection to a file to close checkpoints the log into it. A reader opened
         // on a file put in place of the store's (see `SqliteStore::still_the_file_opened`)
