@@ -127,10 +127,12 @@ enum UsersAction {
     /// cognito:username is required. As in Cognito, imported users have no password and
     /// the status RESET_REQUIRED: each sets one through forgot-password. Rows that fail (a
     /// taken username or alias, a bad attribute, a row that cannot be read) are skipped, and
-    /// the first 20 of them reported by line (the summary counts them all); the others are
-    /// imported in transactions of 1,000 users. Cells are
-    /// read as they are, spaces included. The exit status is 0 only when every row was
-    /// imported.
+    /// 20 of them reported by line (the summary counts them all); the others are
+    /// imported in transactions of 1,000 users. Rows whose every cell is empty (as
+    /// spreadsheets write them) are passed over. Cells are read as they are, spaces
+    /// included, but for the TRUE/FALSE ones. The failures go to standard error, the summary
+    /// to standard output. The exit status is 0 only when every row was imported (or
+    /// skipped with --skip-existing).
     Import {
         /// The CSV file.
         file: PathBuf,

@@ -299,6 +299,14 @@ fn row_to_user(header: &[String], row: &csv::StringRecord, booleans: &[String]) 
     Ok((user, mfa))
 }
 
+/// `text`, or its first `chars` characters and how many there are in all.
+fn cut(text: &str, chars: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(chars) {
+        None => text.into(),
+        Some((end, _)) => format!("{}… ({} characters)", &text[..end], text.chars().count()).into(),
+    }
+}
+
 /// Text from the file (a username, a column name, an error that quotes one) as it may be
 /// shown on a terminal: its control and format characters escaped, so that a crafted file
 /// cannot move the cursor, rewrite what the terminal shows, or reorder it (U+202E).
@@ -479,11 +487,13 @@ impl Tally {
     fn fail(&mut self, progress: &indicatif::ProgressBar, span: Span, username: &str, why: &str) {
         self.failed += 1;
         if self.failed <= SHOWN_FAILURES {
-            let ((at, hint), why) = (self.lines.place(span), shown(why));
+            // Cut short: a quote left open makes the rest of the file one cell, other users'
+            // data included, and an error may quote a cell.
+            let ((at, hint), why) = (self.lines.place(span), shown(&cut(why, 300)));
             if username.is_empty() {
                 progress.suspend(|| eprintln!("{at}: {why}{hint}"));
             } else {
-                progress.suspend(|| eprintln!("{at}: {}: {why}{hint}", shown(username)));
+                progress.suspend(|| eprintln!("{at}: {}: {why}{hint}", shown(&cut(username, 64))));
             }
         }
     }
@@ -648,7 +658,9 @@ fn import(args: &PoolArgs, file: &Path, skip_existing: bool) -> Result<(), Strin
         say!("{} row(s) skipped: their username is a user's already (--skip-existing)", tally.existing);
     }
     if tally.failed > SHOWN_FAILURES {
-        say!("(the first {SHOWN_FAILURES} failures are shown above)");
+        // Rows the reader refuses are shown as they are read, those the pool refuses once
+        // their batch is imported: not in the order of the file.
+        say!("({SHOWN_FAILURES} of the failures are shown above)");
     }
     if tally.mfa_ignored > 0 {
         say!(
@@ -734,6 +746,10 @@ fn import_rows(
                 break;
             }
         }
+        // What a spreadsheet writes for a row it formatted or cleared: no row at all.
+        if row.iter().all(str::is_empty) {
+            continue;
+        }
         match row_to_user(header, &row, &booleans) {
             Ok((user, mfa)) => batch.push((span, user, mfa)),
             Err(why) => tally.fail(progress, span, username_at.and_then(|i| row.get(i)).unwrap_or(""), &why),
@@ -776,6 +792,14 @@ fn export(pool: &UserPool, output: Option<&Path>, options: ExportOptions) -> Res
         eprintln!(
             "note: an import makes each user anew, as Cognito's does: a new sub, no password (they reset it), no \
              MFA settings"
+        );
+    }
+    let custom: Vec<&str> = header.iter().map(String::as_str).filter(|c| c.starts_with("custom:")).collect();
+    if !custom.is_empty() {
+        eprintln!(
+            "note: the file has custom attribute columns ({}): `users import` takes it with a --config whose pool \
+             declares them",
+            shown(&cut(&custom.join(", "), 300))
         );
     }
     // What Cognito's format has no column for.

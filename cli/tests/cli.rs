@@ -221,6 +221,7 @@ fn an_import_goes_on_past_the_rows_it_cannot_read() {
     csv.extend(b"too,many,fields,here\n");
     csv.extend(b"jos\xe9@example.com,TRUE,jos\xe9\n"); // Latin-1, as some spreadsheets save it
     csv.extend(b"eve@example.com,maybe,eve\x1b[2J\n"); // a terminal escape in the name
+    csv.extend(b",,\n"); // a row a spreadsheet formatted or cleared: passed over
     for name in ["cat", "dan"] {
         csv.extend(row(name).bytes());
     }
@@ -277,6 +278,15 @@ fn failing_rows_are_named_by_the_lines_they_are_on() {
     let (_, err) = import_into(dir.path(), "mac.csv", "mac.sqlite3", 2);
     assert!(err.contains("line 3: ben: email_verified"), "{err}");
     assert!(err.contains("lines 5-6: cat\\ncat: email_verified must be TRUE or FALSE\n"), "{err}");
+    // The quote left open in the last column, the username: the rest of the file is one
+    // name, shown cut short rather than with everyone's addresses in it.
+    let mut csv = "email,email_verified,cognito:username\njane@example.com,TRUE,\"jane\n".to_owned();
+    csv.extend((0..200).map(|i| format!("user{i}@example.com,TRUE,user{i}\n")));
+    std::fs::write(dir.path().join("open-name.csv"), &csv).unwrap();
+    let (_, err) = import_into(dir.path(), "open-name.csv", "open-name.sqlite3", 1);
+    let failure = err.lines().find(|l| l.starts_with("lines 2-202: jane")).unwrap_or_else(|| panic!("{err}"));
+    assert!(failure.contains(&format!("… ({} characters): ", csv.len() - 61)), "{failure}");
+    assert!(!err.contains("user12@example.com"), "{err}");
 }
 
 #[test]
@@ -438,6 +448,9 @@ fn an_export_carries_custom_attributes_and_email_usernames_and_says_what_it_cann
     let err = String::from_utf8_lossy(&exported.stderr);
     assert!(err.contains("exported 2 user(s)") && err.contains("1 of them are disabled"), "{err}");
     assert!(err.contains("a new sub, no password (they reset it), no MFA settings"), "{err}");
+    assert!(
+        err.contains("custom attribute columns (custom:tier, custom:vip): `users import` takes it with a --config")
+    );
     let skipped = userpool(dir.path(), &[&["users", "export", "--skip-disabled"][..], &pool_args].concat());
     let (csv, err) = (ok(&skipped), String::from_utf8_lossy(&skipped.stderr));
     assert!(err.contains("exported 1 user(s)") && err.contains("1 disabled user(s) were left out"), "{err}");
