@@ -9,7 +9,11 @@
 //! - the store's lookup: the text key index, then the users table by row id;
 //! - the users table by a row id derived from the username (a 62-bit hash);
 //! - a table of 64-bit key hashes (integer row ids), then the users table;
-//! - the text key index alone, and the key-hash table alone.
+//! - the text key index alone, and the key-hash table alone;
+//! - an index in memory: a hash map of every key's hash to its user's row id, filled
+//!   from the key table when the file opens, then the users table by that row id, the row
+//!   checked to list the key (it would be only a hint: another process may have changed the
+//!   file). The map's fill time and size are printed to standard error.
 //!
 //! Run with `cargo bench -p userpool-benches --bench sqlite_layouts`.
 //! `USERPOOL_LAYOUT_SIZES` (default `10000,1000000`) picks the sizes, `USERPOOL_LAYOUT_DIR`
@@ -36,6 +40,12 @@ fn row_id(key: &str) -> i64 {
     POOL.hash(&mut hasher);
     key.hash(&mut hasher);
     i64::try_from(hasher.finish() >> 2).expect("62 bits fit") + 1
+}
+
+/// This process's resident memory (Linux; 0 elsewhere).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm.split_whitespace().nth(1).and_then(|pages| pages.parse::<u64>().ok()).unwrap_or(0) * 4096
 }
 
 fn username_key(i: usize) -> String {
@@ -135,6 +145,22 @@ fn measure(path: &Path, n: usize) -> rusqlite::Result<String> {
         }
         per_call(budget, 1000, |_| op(&mut random))
     };
+    // The index in memory, filled from the key table as a store would fill it at open.
+    let (started, before) = (Instant::now(), resident_bytes());
+    let mut in_memory: std::collections::HashMap<i64, i64> = std::collections::HashMap::with_capacity(2 * n);
+    {
+        let mut keys = conn.prepare("SELECT key, user_id FROM user_keys WHERE pool = ?1")?;
+        let mut rows = keys.query([POOL])?;
+        while let Some(row) = rows.next()? {
+            in_memory.insert(row_id(row.get_ref(0)?.as_str()?), row.get(1)?);
+        }
+    }
+    eprintln!(
+        "  {n}: the index in memory: {} keys filled in {:.1} s, {:.0} MB resident",
+        in_memory.len(),
+        started.elapsed().as_secs_f64(),
+        (resident_bytes() - before) as f64 / 1e6
+    );
     let cells = [
         warm_then_time(Box::new(|_| {
             let mut statement = conn.prepare_cached("SELECT v FROM one").expect("prepares");
@@ -157,6 +183,15 @@ fn measure(path: &Path, n: usize) -> rusqlite::Result<String> {
         warm_then_time(Box::new(|random| {
             by_id(random, "SELECT CAST(user_id AS TEXT) FROM key_hashes WHERE id = ?1", email_key);
         })),
+        warm_then_time(Box::new(|random| {
+            let i = random.below(n);
+            let key = if i.is_multiple_of(2) { username_key(i) } else { email_key(i) };
+            let id = in_memory[&row_id(&key)];
+            let mut statement = conn
+                .prepare_cached("SELECT record FROM users WHERE id = ?1 AND pool = ?2 AND instr(keys, ?3) > 0")
+                .expect("prepares");
+            black_box(statement.query_row(params![id, POOL, format!("\"{key}\"")], text_len).expect("found"));
+        })),
     ];
     let cells: Vec<String> = cells.iter().map(|t| format!("{:.2} µs ({:.2} faults)", t.wall, t.faults)).collect();
     Ok(format!("| {n} | {} |", cells.join(" | ")))
@@ -172,9 +207,9 @@ fn main() {
     let dir = std::env::var_os("USERPOOL_LAYOUT_DIR").map_or_else(std::env::temp_dir, std::path::PathBuf::from);
     println!(
         "| users | a one-row table | key index, then row id (the store's lookup) | users by a hashed username row id \
-         | key-hash table, then row id | key index alone | key-hash table alone |"
+         | key-hash table, then row id | key index alone | key-hash table alone | an index in memory, then row id |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let path = dir.join(format!("userpool-layouts-{n}.sqlite3"));
         let remove = || {
