@@ -1,6 +1,6 @@
 //! The `userpool` command: a guided demo of every journey, user administration on a pool
-//! file (list, import and export in Cognito's CSV format), scenario replay, and
-//! configuration helpers.
+//! file (list, import and export in Cognito's CSV format), backups of a pool file, scenario
+//! replay, and configuration helpers.
 
 /// `println!` that makes a closed or failing standard output the command's error, where
 /// `println!` panics: `userpool demo | head -3` closes it before the demo is done.
@@ -66,6 +66,21 @@ enum Command {
     Users {
         #[command(subcommand)]
         action: UsersAction,
+    },
+    /// Copy a pool file to a new file, as of one moment, while apps go on using the pool.
+    ///
+    /// The copy holds every pool of the file (and any table of the app's own), is readable
+    /// by its owner only, and appears at DEST only once it is whole; DEST must not exist.
+    /// It holds password hashes, personal data and (unless the pools are sealed with an
+    /// encryption key) their signing keys: keep it as the pool file is kept. To restore one,
+    /// close the pool in every process, remove the -wal and -shm files beside the pool file
+    /// and put the copy in its place (docs/storage.md, "Backups", says what a restore undoes).
+    Backup {
+        /// The SQLite file the pools live in.
+        #[arg(long, value_name = "PATH")]
+        pool: PathBuf,
+        /// The new file to copy it to.
+        dest: PathBuf,
     },
     /// Replay scenario files (fixtures/scenarios/*.json) and report each.
     Scenario {
@@ -192,6 +207,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo { config, pool, memory } => demo(config, (!memory).then_some(pool.as_path())),
         Command::Users { action } => users::run(action),
+        Command::Backup { pool, dest } => backup(&pool, &dest),
         Command::Scenario { files } => scenarios(&files),
         Command::Config { action: ConfigAction::Default } => {
             use std::io::Write as _;
@@ -207,6 +223,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn backup(pool: &Path, dest: &Path) -> Result<(), String> {
+    let store = userpool::SqliteStore::open_with(pool, SqliteOptions::default().existing_only(true))
+        .map_err(|e| e.to_string())?;
+    store.backup_to(dest).map_err(|e| e.to_string())?;
+    let bytes = std::fs::metadata(dest).map_err(|e| format!("{}: {e}", dest.display()))?.len();
+    say!("{}: a copy of {} ({bytes} bytes)", dest.display(), pool.display());
+    Ok(())
 }
 
 fn config_check(file: &Path) -> Result<(), String> {

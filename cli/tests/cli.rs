@@ -833,13 +833,34 @@ ann,ann@example.com,
 fn help_documents_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let help = ok(&userpool(dir.path(), &["--help"]));
-    for command in ["demo", "users", "scenario", "config"] {
+    for command in ["demo", "users", "backup", "scenario", "config"] {
         assert!(help.contains(command), "{help}");
     }
     let users = ok(&userpool(dir.path(), &["users", "--help"]));
     for command in ["list", "import", "export"] {
         assert!(users.contains(command), "{users}");
     }
+}
+
+/// `userpool backup` copies a pool file that apps have open into a new file, which the
+/// users commands read as the pool; it never replaces a file, nor makes a pool file.
+#[test]
+fn a_backup_copies_the_pool_file_into_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.csv"), "cognito:username,email,email_verified\nana,ana@example.com,TRUE\n")
+        .unwrap();
+    import(dir.path(), "users.csv", 0);
+    let said = ok(&userpool(dir.path(), &["backup", "--pool", "pool.sqlite3", "copy.sqlite3"]));
+    assert!(said.starts_with("copy.sqlite3: a copy of pool.sqlite3 ("), "{said}");
+    let listed = ok(&userpool(dir.path(), &["users", "list", "--pool", "copy.sqlite3"]));
+    assert!(listed.lines().any(|l| l.starts_with("ana ") && l.contains("RESET_REQUIRED")), "{listed}");
+
+    let again = userpool(dir.path(), &["backup", "--pool", "pool.sqlite3", "copy.sqlite3"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already; a backup never replaces a file"));
+    let missing = userpool(dir.path(), &["backup", "--pool", "typo.sqlite3", "other.sqlite3"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("typo.sqlite3 does not exist"));
+    assert!(!dir.path().join("typo.sqlite3").exists() && !dir.path().join("other.sqlite3").exists());
 }
 
 /// An import that makes a file and imports nobody says that the file holds no user and

@@ -1278,6 +1278,117 @@ fn a_closed_pool_leaves_no_log_behind() {
     assert_eq!(left, ["pool.sqlite3"]);
 }
 
+// ── backups ─────────────────────────────────────────────────────────────────────────────
+
+/// The names of the files in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir).unwrap().map(|f| f.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// A backup is the pool as it was: its users, its signing keys (tokens issued before verify
+/// against the copy) and its sessions; nothing written after. The pool goes on serving.
+#[test]
+fn a_backup_opens_as_the_pool_it_copied() {
+    let (_dir, _path, _store, pool) = pool_on_a_file();
+    let alice = pool.admin_create_user("alice", email("alice"), None, false).unwrap().user.sub;
+    pool.admin_set_user_password("alice", PW, true).unwrap();
+    let tokens = pool.sign_in("alice", PW).unwrap().tokens.unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let dest = backups.path().join("backup.sqlite3");
+    pool.backup_to(&dest).unwrap();
+    pool.admin_create_user("bob", email("bob"), None, false).unwrap();
+    assert_eq!(files_in(backups.path()), ["backup.sqlite3"], "nothing else left beside it");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert_eq!(integrity(&dest), "ok");
+
+    let copy = UserPool::builder(pool_config("")).sqlite(&dest, SqliteOptions::default()).open().unwrap();
+    assert_eq!(copy.verify_access_token(&tokens.access_token).unwrap()["sub"], alice.as_str());
+    copy.refresh(&tokens.refresh_token).unwrap();
+    copy.sign_in("alice", PW).unwrap();
+    assert_eq!(copy.admin_get_user("bob").unwrap_err().code(), ErrorCode::UserNotFound);
+    pool.sign_in("bob", PW).unwrap_err();
+    pool.sign_in("alice", PW).unwrap();
+}
+
+/// A backup is one moment of the pool: commits made while it is copied are in it whole or
+/// not at all, and the commits go on meanwhile.
+#[test]
+fn a_backup_taken_while_users_are_written_holds_whole_commits() {
+    let (_dir, _path, store) = file_with_users(&[]);
+    let store = Arc::new(store);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let (a, b) = (format!("a{n}"), format!("b{n}"));
+                let writes = [&a, &b].map(|name| put_user(sample_user(&format!("sub-{name}"), name), &[name], None));
+                store.commit("p1", writes.into()).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let backups = tempfile::tempdir().unwrap();
+    let dest = backups.path().join("backup.sqlite3");
+    while store.user("p1", "sub-a50").unwrap().is_none() {
+        std::thread::yield_now();
+    }
+    store.backup_to(&dest).unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    let copy = SqliteStore::open(&dest).unwrap();
+    let has = |sub: String| copy.user("p1", &sub).unwrap().is_some();
+    let copied = (0..written).take_while(|n| has(format!("sub-a{n}"))).count();
+    assert!(copied > 50, "the copy was taken after a50 was written: {copied}");
+    for n in 0..written {
+        assert_eq!(has(format!("sub-a{n}")), n < copied, "a{n}");
+        assert_eq!(has(format!("sub-b{n}")), n < copied, "b{n} was committed with a{n}");
+    }
+    assert_eq!(integrity(&dest), "ok");
+}
+
+/// A backup never replaces a file, needs a directory that exists and a pool kept in a file,
+/// and refuses a file replaced under the pool; each refusal writes nothing.
+#[test]
+fn a_backup_refused_writes_nothing() {
+    let (dir, path, store) = file_with_users(&[("sub-a", "alice")]);
+    let backups = tempfile::tempdir().unwrap();
+    let taken = backups.path().join("taken.sqlite3");
+    std::fs::write(&taken, "kept").unwrap();
+    let err = store.backup_to(&taken).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("taken.sqlite3: exists already; a backup never replaces a file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "kept");
+
+    let err = store.backup_to(backups.path().join("missing").join("backup.sqlite3")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("the directory") && err.message().contains("does not exist"), "{err}");
+    assert_eq!(store.backup_to("").unwrap_err().code(), ErrorCode::InvalidParameter);
+
+    let memory = UserPool::builder(pool_config("")).open().unwrap();
+    let err = memory.backup_to(backups.path().join("memory.sqlite3")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("in memory"), "{err}");
+
+    let (_other_dir, other, other_store) = file_with_users(&[("sub-z", "zed")]);
+    drop(other_store);
+    std::fs::rename(&other, &path).unwrap();
+    let err = store.backup_to(backups.path().join("replaced.sqlite3")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InternalError);
+    assert!(err.message().contains("is no longer the file this pool opened (nothing was copied)"), "{err}");
+    assert_eq!(files_in(backups.path()), ["taken.sqlite3"]);
+    drop(dir);
+}
+
 #[test]
 fn an_app_database_in_utf16_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();

@@ -2180,6 +2180,18 @@ impl UserPool {
         let found = self.admin_find(username)?;
         self.store().events(self.pool_id(), &found.value.sub, limit as usize).map_err(backend)
     }
+
+    /// Copies the pool's file, as of one moment, into a new file at `dest` that only its
+    /// owner can read, while the pool goes on serving: a backup, which opens as a pool file
+    /// does. The copy holds every pool and table of the file, and appears at `dest` only once
+    /// it is whole. How to restore one, and what a restore undoes: `docs/storage.md`,
+    /// "Backups".
+    ///
+    /// Fails with `InvalidParameterException`, writing nothing, when `dest` exists (a backup
+    /// never replaces a file) or is in a missing directory, and for a pool kept in memory.
+    pub fn backup_to(&self, dest: impl AsRef<std::path::Path>) -> Result<()> {
+        self.store().backup_to(dest.as_ref())
+    }
 }
 
 /// What the application sees of `user`: the attributes `client` may read (all without a

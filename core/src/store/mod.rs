@@ -410,6 +410,18 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<(String, Versioned<SecretBytes>)>, StoreError>;
     /// Applies every write or none; fails with `Conflict` when an expectation is not met.
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Copies everything the store holds, as of one moment, into a new file at `dest` that
+    /// only its owner can read, while the store goes on serving (see
+    /// `SqliteStore::backup_to`). The default refuses with `InvalidParameterException`: a
+    /// store that keeps nothing in a file has nothing to copy. A store that wraps another
+    /// must forward it.
+    fn backup_to(&self, dest: &std::path::Path) -> crate::Result<()> {
+        let _ = dest;
+        Err(crate::Error::new(
+            crate::ErrorCode::InvalidParameter,
+            "this pool keeps its users in memory: there is no file to back up (open the pool on a SQLite file)",
+        ))
+    }
 }
 
 impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
@@ -470,6 +482,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {
         (**self).commit(pool, writes)
+    }
+    fn backup_to(&self, dest: &std::path::Path) -> crate::Result<()> {
+        (**self).backup_to(dest)
     }
 }
 

@@ -576,6 +576,76 @@ impl SqliteStore {
             .map_err(|e| Error::internal(e.to_string()))
     }
 
+    /// Copies every pool of the file, as of one moment, into a new file at `dest`, while the
+    /// store goes on serving: an app's backup (restoring one: `docs/storage.md`, "Backups").
+    ///
+    /// The copy is compacted (SQLite's `VACUUM INTO`), readable and writable by its owner
+    /// only, and synced to disk; it appears at `dest` only once it is whole, so a crash
+    /// midway leaves no partial copy there (at worst a hidden `.…partial-…` file beside it).
+    /// It holds what the file holds: password hashes, personal data, and the signing keys and
+    /// TOTP secrets (sealed when the pool has an encryption key, in plain form otherwise).
+    ///
+    /// Fails with `InvalidParameterException`, writing nothing, when `dest` exists (a backup
+    /// never replaces a file), is in a missing directory, or is not valid UTF-8, and with
+    /// `InternalErrorException` when the copy cannot be made (a full disk, the store's file
+    /// replaced); the message names the file.
+    pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
+        let dest = dest.as_ref();
+        let invalid = |why: &str| Error::new(ErrorCode::InvalidParameter, format!("{}: {why}", dest.display()));
+        if dest.as_os_str().is_empty() {
+            return Err(Error::new(ErrorCode::InvalidParameter, "the backup path is empty"));
+        }
+        let dest = std::path::absolute(dest).map_err(|e| invalid(&format!("cannot be made absolute: {e}")))?;
+        let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
+            return Err(invalid("names no file"));
+        };
+        if !dir.is_dir() {
+            return Err(invalid(&format!("cannot make the backup: the directory {} does not exist", dir.display())));
+        }
+        if std::fs::symlink_metadata(&dest).is_ok() {
+            return Err(invalid("exists already; a backup never replaces a file"));
+        }
+        let partial = dir.join(format!(
+            ".{}.partial-{}-{:x}",
+            name.to_string_lossy(),
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_nanos())
+        ));
+        let Some(partial_text) = partial.to_str() else {
+            return Err(invalid("is not valid UTF-8, which SQLite needs for the name of a copy"));
+        };
+        create_owner_only_file(&partial).map_err(|e| {
+            Error::new(ErrorCode::InvalidParameter, format!("{}: cannot make the backup there: {e}", dest.display()))
+        })?;
+        let made = self.copy_into(partial_text).and_then(|()| {
+            publish(&partial, &dest)
+                .map_err(|e| Error::internal(format!("{}: the backup was not made: {e}", dest.display())))
+        });
+        // Gone already when published; otherwise what a failed copy left.
+        let _ = std::fs::remove_file(&partial);
+        made
+    }
+
+    /// `VACUUM INTO` the empty file `partial`, on a connection of its own: one read transaction,
+    /// so one consistent snapshot, which commits go on around.
+    fn copy_into(&self, partial: &str) -> Result<()> {
+        let copy = || -> Result<(), StoreError> {
+            let conn = self.connect_to_the_file_opened("nothing was copied")?;
+            // As a reader: its close must not checkpoint (see `configure`).
+            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                .and_then(|_| conn.busy_timeout(self.options.busy_timeout))
+                .and_then(|()| conn.execute("VACUUM INTO ?1", [partial]))
+                .map(drop)
+                .map_err(|e| self.backend(&e))
+        };
+        copy().map_err(|e| {
+            Error::internal(match e {
+                StoreError::Backend(why) | StoreError::Unreadable(why) => format!("the backup was not made: {why}"),
+                other => format!("the backup was not made: {other}"),
+            })
+        })
+    }
+
     fn backend(&self, e: &rusqlite::Error) -> StoreError {
         StoreError::Backend(describe(&self.path, &self.options, e))
     }
@@ -591,15 +661,21 @@ impl SqliteStore {
         let conn = match lent.conn.as_ref() {
             Some(conn) => conn,
             None => {
-                // Checked before the open, and after it for a file replaced in between, before
-                // the connection reads anything: it would read another file with this one's log.
-                self.still_the_file_opened("nothing was read")?;
-                let conn = connect(&self.location, &self.options, true).map_err(|e| self.backend(&e))?;
-                self.still_the_file_opened("nothing was read")?;
+                let conn = self.connect_to_the_file_opened("nothing was read")?;
                 lent.conn.insert(configure(conn, &self.options, true).map_err(|e| self.backend(&e))?)
             }
         };
         f(conn).map_err(|e| self.read_error(&e))
+    }
+
+    /// A new connection to the store's file, not yet configured. The path is checked before
+    /// the open, and after it for a file replaced in between, before the connection reads
+    /// anything: it would read another file with this one's log.
+    fn connect_to_the_file_opened(&self, outcome: &str) -> Result<Connection, StoreError> {
+        self.still_the_file_opened(outcome)?;
+        let conn = connect(&self.location, &self.options, true).map_err(|e| self.backend(&e))?;
+        self.still_the_file_opened(outcome)?;
+        Ok(conn)
     }
 
     /// Fails unless the path still names the file the store opened. A file deleted, moved or
@@ -840,6 +916,43 @@ fn create_owner_only(path: &Path) {
     }
     #[cfg(not(unix))]
     let _ = path;
+}
+
+/// Makes `path`, which must not exist, as an empty file that only its owner can read and
+/// write (elsewhere than on Unix, with the directory's default permissions).
+fn create_owner_only_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
+/// Syncs the finished copy `partial` and gives it the name `dest`, without replacing a file
+/// made there meanwhile, then syncs the directory so that the name survives a power loss.
+fn publish(partial: &Path, dest: &Path) -> std::io::Result<()> {
+    // SQLite does not sync what `VACUUM INTO` writes.
+    std::fs::File::open(partial)?.sync_all()?;
+    // A hard link fails where `dest` exists, where a rename would replace it. Where links
+    // cannot be made (a FAT-formatted card), a rename, with nothing at `dest` a moment before.
+    match std::fs::hard_link(partial, dest) {
+        Ok(()) => drop(std::fs::remove_file(partial)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                "a file appeared there while the copy was made; it was left as it is",
+            ));
+        }
+        Err(e) => match std::fs::symlink_metadata(dest) {
+            Err(absent) if absent.kind() == std::io::ErrorKind::NotFound => std::fs::rename(partial, dest)?,
+            _ => return Err(e),
+        },
+    }
+    #[cfg(unix)]
+    if let Some(dir) = dest.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Which file a path names: its device and inode. Known on Unix, where a file open in one
@@ -1644,6 +1757,10 @@ impl Store for SqliteStore {
             })?;
             rows.collect()
         })
+    }
+
+    fn backup_to(&self, dest: &Path) -> Result<()> {
+        SqliteStore::backup_to(self, dest)
     }
 
     fn commit(&self, pool: &str, writes: Vec<Write>) -> Result<(), StoreError> {

@@ -226,4 +226,7 @@ impl<S: Store> Store for Interposed<S> {
         }
         Ok(())
     }
+    fn backup_to(&self, dest: &std::path::Path) -> userpool::Result<()> {
+        self.store.backup_to(dest)
+    }
 }
