@@ -155,9 +155,10 @@ enum UsersAction {
         pool: PoolArgs,
         /// Skip the rows whose username is a user's already, counting them apart rather than
         /// as failures: for importing a file again after an import that stopped partway.
-        /// The user there is kept as it is, whatever the row says. A row that names a user
-        /// an earlier row of the same file imported or skipped still fails: the file repeats
-        /// a name.
+        /// The user there is kept as it is, whatever else the row says, but must have the
+        /// row's email and phone number (an email in any case): a row whose name is taken by
+        /// another user still fails. So does a row that names a user an earlier row of the
+        /// same file imported or skipped: the file repeats a name.
         #[arg(long)]
         skip_existing: bool,
     },

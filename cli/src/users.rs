@@ -515,6 +515,7 @@ fn flush(
         mfa.push(mfa_enabled);
     }
     let names: Vec<String> = users.iter().map(|u| u.username.clone()).collect();
+    let addresses: Vec<Addresses> = users.iter().map(|u| ADDRESSES.map(|a| u.attributes.get(a).cloned())).collect();
     let mechanisms = &pool.config().account_recovery.mechanisms;
     let reachable: Vec<bool> = users
         .iter()
@@ -533,8 +534,8 @@ fn flush(
              whole file again with --skip-existing"
         )
     })?;
-    let rows = spans.into_iter().zip(&names).zip(reachable).zip(mfa);
-    for ((((span, name), reachable), mfa), outcome) in rows.zip(outcomes) {
+    let rows = spans.into_iter().zip(names.iter().zip(&addresses)).zip(reachable).zip(mfa);
+    for ((((span, (name, addresses)), reachable), mfa), outcome) in rows.zip(outcomes) {
         match outcome {
             Ok(sub) => {
                 tally.rows_subs.insert(SubKey::of(sub));
@@ -543,15 +544,23 @@ fn flush(
                 tally.mfa_ignored += usize::from(mfa);
             }
             Err(e) if tally.skip_existing && e.code() == ErrorCode::UsernameExists => {
-                match users_sub(pool, name).map(SubKey::of) {
-                    Some(sub) if tally.rows_subs.contains(&sub) => {
-                        tally.fail(progress, span, name, &format!("{e} (an earlier row of this file names this user)"));
-                    }
-                    Some(sub) => {
-                        tally.rows_subs.insert(sub);
-                        tally.existing += 1;
-                    }
-                    None => tally.fail(progress, span, name, &e.to_string()),
+                let Some(user) = users_own(pool, name) else {
+                    tally.fail(progress, span, name, &e.to_string());
+                    continue;
+                };
+                let sub = SubKey::of(user.sub.clone());
+                if tally.rows_subs.contains(&sub) {
+                    tally.fail(progress, span, name, &format!("{e} (an earlier row of this file names this user)"));
+                } else if let Some(address) = other_address(&user, addresses) {
+                    // A user there before any run of this file, who only shares the name.
+                    let why = format!(
+                        "{e} (the user there has another {address} than this row: not one an earlier import of \
+                         the row made, which is all --skip-existing skips)"
+                    );
+                    tally.fail(progress, span, name, &why);
+                } else {
+                    tally.rows_subs.insert(sub);
+                    tally.existing += 1;
                 }
             }
             Err(e) => tally.fail(progress, span, name, &e.to_string()),
@@ -584,12 +593,29 @@ impl SubKey {
     }
 }
 
-/// The `sub` of the user whose own sign-in name `name` is: their username (as the pool
-/// compares names) or, in a pool whose users sign in by email or phone number, their address.
-/// A taken alias (another user's verified phone number, a `preferred_username`) fails a row
-/// with the same error, but the row's user is not there. A lookup that fails says none: the
-/// row is counted as failed, with its own error.
-fn users_sub(pool: &UserPool, name: &str) -> Option<String> {
+/// The attributes that tell a row's user from another of the same name: those an import of
+/// the row gave the user.
+const ADDRESSES: [&str; 2] = ["email", "phone_number"];
+
+/// A row's values of [`ADDRESSES`].
+type Addresses = [Option<String>; 2];
+
+/// The first of the row's addresses that `user` does not have (an email in another case is
+/// the same), if any.
+fn other_address(user: &User, row: &Addresses) -> Option<&'static str> {
+    ADDRESSES.into_iter().zip(row).find_map(|(name, value)| {
+        let value = value.as_deref().filter(|v| !v.is_empty())?;
+        let held = user.attributes.get(name).map(String::as_str);
+        (!held.is_some_and(|held| held.eq_ignore_ascii_case(value))).then_some(name)
+    })
+}
+
+/// The user whose own sign-in name `name` is: their username (as the pool compares names)
+/// or, in a pool whose users sign in by email or phone number, their address. A taken alias
+/// (another user's verified phone number, a `preferred_username`) fails a row with the same
+/// error, but the row's user is not there. A lookup that fails says none: the row is counted
+/// as failed, with its own error.
+fn users_own(pool: &UserPool, name: &str) -> Option<User> {
     let Ok(user) = pool.admin_get_user(name) else { return None };
     let sign_in = &pool.config().sign_in;
     // As the pool keys names: in NFKC, and lower-cased unless case-sensitive.
@@ -599,8 +625,8 @@ fn users_sub(pool: &UserPool, name: &str) -> Option<String> {
     };
     let same = |a: &str| key(a) == key(name);
     let by_address = !sign_in.username_attributes.is_empty()
-        && ["email", "phone_number"].iter().any(|a| user.attributes.get(*a).is_some_and(|v| same(v)));
-    (same(&user.username) || by_address).then_some(user.sub)
+        && ADDRESSES.iter().any(|a| user.attributes.get(*a).is_some_and(|v| same(v)));
+    (same(&user.username) || by_address).then_some(user)
 }
 
 /// Why the reader refused a row, said for the person who made the file.

@@ -183,6 +183,17 @@ fn users_import_then_export_round_trips_cognitos_csv() {
     std::fs::write(dir.path().join("upper.csv"), exported.replace(",jane\n", ",JANE\n")).unwrap();
     let rerun = userpool(dir.path(), &["users", "import", "upper.csv", "--pool", "copy.sqlite3", "--skip-existing"]);
     assert!(ok(&rerun).contains("2 row(s) skipped"), "{}", stdout(&rerun));
+    // A row whose name another user took (their email is not the row's) is not skipped.
+    let clash = exported.replace("jane@example.com", "someone.else@example.com");
+    std::fs::write(dir.path().join("clash.csv"), clash).unwrap();
+    let rerun = userpool(dir.path(), &["users", "import", "clash.csv", "--pool", "copy.sqlite3", "--skip-existing"]);
+    let (out, err) = (stdout(&rerun), String::from_utf8_lossy(&rerun.stderr).into_owned());
+    assert_eq!(rerun.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("; 1 row(s) failed") && out.contains("1 row(s) skipped"), "{out}");
+    assert!(
+        err.contains(": jane: UsernameExistsException") && err.contains("has another email than this row"),
+        "{err}"
+    );
     // A name the file repeats is no user of the pool's: its second row fails, skip or not.
     let jane_row = exported.lines().find(|l| l.ends_with(",jane")).unwrap();
     std::fs::write(dir.path().join("twice.csv"), format!("{exported}{jane_row}\n")).unwrap();
