@@ -440,6 +440,13 @@ export declare class UserPool {
   adminImportUsers(users: ImportUser[]): Promise<ImportOutcome[]>
   /** A user's most recent authentication events, newest first. */
   adminListUserAuthEvents(username: string, limit?: number | null): Promise<AuthEvent[]>
+  /**
+   * Copies the pool's file, as of one moment, into the new file `dest` (owner-only,
+   * synced, named only once whole) while the pool goes on serving. Rejects with
+   * `InvalidParameterException` when `dest` exists or its directory does not, and for a
+   * pool in memory.
+   */
+  backupTo(dest: string): Promise<void>
   /** Creates a group; `precedence` orders `cognito:groups` (lower first). */
   createGroup(name: string, description?: string | null, precedence?: number | null): Promise<Group>
   /** Changes a group's description or precedence; what is left out stays as it is. */

@@ -1026,6 +1026,16 @@ impl UserPool {
         })
     }
 
+    /// Copies the pool's file, as of one moment, into the new file `dest` (owner-only,
+    /// synced, named only once whole) while the pool goes on serving. Rejects with
+    /// `InvalidParameterException` when `dest` exists or its directory does not, and for a
+    /// pool in memory.
+    #[napi(catch_unwind, ts_args_type = "dest: string", ts_return_type = "Promise<void>")]
+    pub fn backup_to<'env>(&self, env: &'env Env, dest: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let args = string(&dest, "dest");
+        self.run(env, args, |pool, dest| pool.backup_to(dest))
+    }
+
     // ── groups ──────────────────────────────────────────────────────────────────────────
 
     /// Creates a group; `precedence` orders `cognito:groups` (lower first).

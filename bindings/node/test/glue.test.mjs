@@ -2,7 +2,7 @@
 // functions, client views, the SQLite path, and that operations run off the event loop.
 import assert from 'node:assert/strict'
 import { createHmac, pbkdf2 } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -729,6 +729,33 @@ describe('storage', () => {
       const second = await UserPool.open(options)
       assert.equal((await second.adminGetUser('frank')).status, 'FORCE_CHANGE_PASSWORD')
       assert.deepEqual(second.jwks(), first.jwks())
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a backup opens as the pool it copied, and never replaces a file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'userpool-node-'))
+    try {
+      const options = { config: { password_hashing: FAST_HASHING }, delivery: () => {} }
+      const pool = await UserPool.open({ path: join(dir, 'users.db'), ...options })
+      await pool.adminCreateUser('frank', { email: 'frank@example.com' }, PASSWORD, false)
+      const dest = join(dir, 'backup.db')
+      assert.equal(await pool.backupTo(dest), undefined)
+      await pool.adminCreateUser('grace', { email: 'grace@example.com' }, PASSWORD, false)
+      assert.equal(statSync(dest).mode & 0o777, 0o600)
+      const copy = await UserPool.open({ path: dest, existingOnly: true, ...options })
+      assert.equal((await copy.adminGetUser('frank')).status, 'FORCE_CHANGE_PASSWORD')
+      await rejectsWith(copy.adminGetUser('grace'), { code: 'UserNotFoundException' })
+      assert.deepEqual(copy.jwks(), pool.jwks())
+      await rejectsWith(pool.backupTo(dest), { code: 'InvalidParameterException', message: /exists already/ })
+      await rejectsWith(pool.backupTo(join(dir, 'missing', 'b.db')), { code: 'InvalidParameterException' })
+      await rejectsWith(pool.backupTo(7), typeError(/dest must be a string, not a number/))
+      const inMemory = await UserPool.open(options)
+      await rejectsWith(inMemory.backupTo(join(dir, 'm.db')), { code: 'InvalidParameterException', message: /in memory/ })
+      assert.deepEqual(readdirSync(dir).filter((name) => !name.startsWith('users.db') && !name.startsWith('backup.db')), [])
+      copy.close()
+      pool.close()
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -1470,6 +1470,10 @@ impl UserPool {
             })
             .collect())
     }
+
+    fn backup_to(&self, py: Python<'_>, dest: PathBuf) -> PyResult<()> {
+        run(py, || self.pool()?.backup_to(&dest))
+    }
 }
 
 /// Cognito's `SECRET_HASH`: base64(HMAC-SHA256(client_secret, username + client_id)).

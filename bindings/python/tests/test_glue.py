@@ -638,6 +638,37 @@ def test_a_path_opens_a_sqlite_pool_that_survives_reopening(tmp_path: Any, host:
         userpool.UserPool.open(path=42)  # type: ignore[arg-type]
 
 
+def test_a_backup_opens_as_the_pool_it_copied(tmp_path: Path, host: Host) -> None:
+    pool = userpool.UserPool.open(
+        path=tmp_path / "users.db", config=fast_config(), delivery=host.deliver, clock=host.clock
+    )
+    tokens = signed_in(pool, host)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    pool.backup_to(backups / "copy.db")
+    signed_in(pool, host, "bob")
+    assert [f.name for f in backups.iterdir()] == ["copy.db"]
+    assert (backups / "copy.db").stat().st_mode & 0o777 == 0o600
+    copy = userpool.UserPool.open(path=backups / "copy.db", config=fast_config(), clock=host.clock, existing_only=True)
+    assert copy.verify_access_token(tokens.access_token)["username"] == "alice"
+    with pytest.raises(userpool.UserNotFoundError):
+        copy.admin_get_user("bob")
+
+    with pytest.raises(userpool.InvalidParameterError, match="exists already; a backup never replaces a file"):
+        pool.backup_to(str(backups / "copy.db"))
+    with pytest.raises(userpool.InvalidParameterError, match="does not exist"):
+        pool.backup_to(tmp_path / "missing-dir" / "copy.db")
+    with pytest.raises(TypeError):
+        pool.backup_to(42)  # type: ignore[arg-type]
+    in_memory = userpool.UserPool.open(config=fast_config())
+    with pytest.raises(userpool.InvalidParameterError, match="in memory"):
+        in_memory.backup_to(tmp_path / "memory.db")
+    copy.close()
+    asyncio.run(userpool.aio.UserPool(pool).backup_to(backups / "second.db"))
+    assert sorted(f.name for f in backups.iterdir()) == ["copy.db", "second.db"]
+    pool.close()
+
+
 def test_a_handle_freed_unclosed_closes_its_file(tmp_path: Any, host: Host) -> None:
     """The last handle's close checkpoints the WAL into the file and removes it; a handle that
     Python frees unclosed gets the same close, as the guide says. (That the GIL is released

@@ -574,6 +574,14 @@ impl UserPool {
         self.run(move |p| p.admin_list_user_auth_events(&username, limit)).await
     }
 
+    /// Copies the pool's file, as of one moment, into the new file `dest` (owner-only,
+    /// synced, named only once whole) while the pool goes on serving: an app's backup.
+    /// Fails with `InvalidParameterException` when `dest` exists or its directory does not,
+    /// and for a pool in memory.
+    pub async fn backup_to(&self, dest: String) -> Result<(), AuthError> {
+        self.run(move |p| p.backup_to(&dest)).await
+    }
+
     // ── groups ───────────────────────────────────────────────────────────────────────────
 
     /// Creates a group.

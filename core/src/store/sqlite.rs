@@ -617,7 +617,7 @@ impl SqliteStore {
         create_owner_only_file(&partial).map_err(|e| {
             Error::new(ErrorCode::InvalidParameter, format!("{}: cannot make the backup there: {e}", dest.display()))
         })?;
-        let made = self.copy_into(partial_text).and_then(|()| {
+        let made = self.copy_into(partial_text, &dest).and_then(|()| {
             publish(&partial, &dest)
                 .map_err(|e| Error::internal(format!("{}: the backup was not made: {e}", dest.display())))
         });
@@ -628,20 +628,24 @@ impl SqliteStore {
 
     /// `VACUUM INTO` the empty file `partial`, on a connection of its own: one read transaction,
     /// so one consistent snapshot, which commits go on around.
-    fn copy_into(&self, partial: &str) -> Result<()> {
-        let copy = || -> Result<(), StoreError> {
-            let conn = self.connect_to_the_file_opened("nothing was copied")?;
-            // As a reader: its close must not checkpoint (see `configure`).
-            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-                .and_then(|_| conn.busy_timeout(self.options.busy_timeout))
-                .and_then(|()| conn.execute("VACUUM INTO ?1", [partial]))
-                .map(drop)
-                .map_err(|e| self.backend(&e))
-        };
-        copy().map_err(|e| {
-            Error::internal(match e {
-                StoreError::Backend(why) | StoreError::Unreadable(why) => format!("the backup was not made: {why}"),
-                other => format!("the backup was not made: {other}"),
+    fn copy_into(&self, partial: &str, dest: &Path) -> Result<()> {
+        let not_made = |why: String| Error::internal(format!("{}: the backup was not made: {why}", dest.display()));
+        let conn = self.connect_to_the_file_opened("nothing was copied").map_err(|e| {
+            not_made(match e {
+                StoreError::Backend(why) | StoreError::Unreadable(why) => why,
+                other => other.to_string(),
+            })
+        })?;
+        // As a reader: its close must not checkpoint (see `configure`).
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .and_then(|_| conn.busy_timeout(self.options.busy_timeout))
+            .map_err(|e| not_made(describe(&self.path, &self.options, &e)))?;
+        conn.execute("VACUUM INTO ?1", [partial]).map(drop).map_err(|e| {
+            not_made(match e.sqlite_error_code() {
+                Some(SqliteCode::DiskFull) => "the disk is full".to_owned(),
+                // The copy's side (the empty file made for it) is checked before: what fails
+                // here is reading the pool's.
+                _ => describe(&self.path, &self.options, &e),
             })
         })
     }

@@ -556,6 +556,11 @@ class UserPool:
         at most ``limit`` (1-60) per page."""
     def admin_list_user_auth_events(self, username: str, limit: Optional[int] = None) -> list[AuthEvent]:
         """A user's most recent authentication events, newest first."""
+    def backup_to(self, dest: Union[str, PathLike[str]]) -> None:
+        """Copies the pool's file, as of one moment, into the new file ``dest`` (owner-only,
+        synced, named only once whole) while the pool goes on serving. Raises
+        :class:`InvalidParameterError` when ``dest`` exists or its directory does not, and for
+        a pool in memory."""
 
 def secret_hash(client_secret: str, username: str, client_id: str) -> str:
     """Cognito's ``SECRET_HASH``: base64(HMAC-SHA256(client_secret, username + client_id))."""

@@ -454,3 +454,11 @@ class UserPool:
         Runs in a worker thread, off the event loop.
         """
         return await asyncio.to_thread(self._pool.admin_list_user_auth_events, username, limit)
+
+    async def backup_to(self, dest: Union[str, PathLike[str]]) -> None:
+        """Copies the pool's file, as of one moment, into the new file ``dest`` (owner-only,
+        synced, named only once whole) while the pool goes on serving.
+
+        Runs in a worker thread, off the event loop.
+        """
+        return await asyncio.to_thread(self._pool.backup_to, dest)

@@ -1163,6 +1163,14 @@ public protocol UserPoolProtocol: AnyObject, Sendable {
     func associateSoftwareTokenWithSession(session: String) async throws  -> TotpSetup
     
     /**
+     * Copies the pool's file, as of one moment, into the new file `dest` (owner-only,
+     * synced, named only once whole) while the pool goes on serving: an app's backup.
+     * Fails with `InvalidParameterException` when `dest` exists or its directory does not,
+     * and for a pool in memory.
+     */
+    func backupTo(dest: String) async throws 
+    
+    /**
      * Changes the password (the old one is checked).
      */
     func changePassword(accessToken: String, oldPassword: String, newPassword: String) async throws 
@@ -1804,6 +1812,28 @@ open func associateSoftwareTokenWithSession(session: String)async throws  -> Tot
             completeFunc: ffi_userpool_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_userpool_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeTotpSetup_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Copies the pool's file, as of one moment, into the new file `dest` (owner-only,
+     * synced, named only once whole) while the pool goes on serving: an app's backup.
+     * Fails with `InvalidParameterException` when `dest` exists or its directory does not,
+     * and for a pool in memory.
+     */
+open func backupTo(dest: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_userpool_uniffi_fn_method_userpool_backup_to(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(dest)
+                )
+            },
+            pollFunc: ffi_userpool_uniffi_rust_future_poll_void,
+            completeFunc: ffi_userpool_uniffi_rust_future_complete_void,
+            freeFunc: ffi_userpool_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeAuthError_lift
         )
 }
@@ -5911,6 +5941,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_associate_software_token_with_session() != 39722) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_userpool_uniffi_checksum_method_userpool_backup_to() != 22665) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_method_userpool_change_password() != 48438) {

@@ -191,6 +191,32 @@ final class GlueTests: XCTestCase {
         XCTAssertEqual(signedIn.nextStep, .done)
     }
 
+    func testABackupOpensAsThePoolItCopiedAndNeverReplacesAFile() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let backup = dir.appendingPathComponent("backup.sqlite3").path
+        do {
+            let pool = try await UserPool.open(path: dir.appendingPathComponent("pool.sqlite3").path, config: fastConfig, delivery: delivery)
+            try await signUpConfirmed(pool, "alice", "alice@example.com")
+            try await pool.backupTo(dest: backup)
+            try await signUpConfirmed(pool, "bob", "bob@example.com")
+            let permissions = try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int
+            XCTAssertEqual(permissions, 0o600)
+            let taken = await authError { try await pool.backupTo(dest: backup) }
+            XCTAssertEqual(taken?.code, "InvalidParameterException")
+            XCTAssertTrue(taken?.message.contains("exists already") ?? false, taken?.message ?? "")
+        }
+        let copy = try await UserPool.open(path: backup, config: fastConfig, existingOnly: true)
+        let users = try await copy.listUsers()
+        XCTAssertEqual(users.users.map(\.username), ["alice"])
+        let signedIn = try await copy.signIn(username: "alice", password: password)
+        XCTAssertEqual(signedIn.nextStep, .done)
+        let inMemory = try await open()
+        let refused = await authError { try await inMemory.backupTo(dest: dir.appendingPathComponent("memory.sqlite3").path) }
+        XCTAssertEqual(refused?.code, "InvalidParameterException")
+    }
+
     func testASealedPoolOpensWithItsOwnKeyOnly() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -224,6 +224,32 @@ class GlueTest {
     }
 
     @Test
+    fun `a backup opens as the pool it copied, and never replaces a file`(@TempDir dir: Path): Unit = runBlocking {
+        val backup = dir.resolve("backup.sqlite3")
+        UserPool.open(path = dir.resolve("pool.sqlite3").toString(), config = FAST_CONFIG, delivery = delivery).use { pool ->
+            pool.signUpConfirmed("alice", "alice@example.com")
+            pool.backupTo(backup.toString())
+            pool.signUpConfirmed("bob", "bob@example.com")
+            assertEquals("rw-------", java.nio.file.Files.getPosixFilePermissions(backup).let {
+                java.nio.file.attribute.PosixFilePermissions.toString(it)
+            })
+            val taken = assertThrows<AuthException.InvalidParameterException> { runBlocking { pool.backupTo(backup.toString()) } }
+            assertTrue(taken.message!!.contains("exists already"), taken.message)
+        }
+        UserPool.open(path = backup.toString(), config = FAST_CONFIG, existingOnly = true).use { copy ->
+            assertEquals(listOf("alice"), copy.listUsers().users.map { it.username })
+            assertEquals(SignInStep.DONE, copy.signIn("alice", PASSWORD).nextStep)
+        }
+        open().use { inMemory ->
+            val refused = assertThrows<AuthException.InvalidParameterException> {
+                runBlocking { inMemory.backupTo(dir.resolve("memory.sqlite3").toString()) }
+            }
+            assertTrue(refused.message!!.contains("in memory"), refused.message)
+        }
+        Unit
+    }
+
+    @Test
     fun `a sealed pool opens with its own key only`(@TempDir dir: Path): Unit = runBlocking {
         val path = dir.resolve("sealed.sqlite3").toString()
         UserPool.open(path = path, config = FAST_CONFIG, encryptionKey = ByteArray(32) { 1 }).close()
