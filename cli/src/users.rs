@@ -646,7 +646,8 @@ fn import(args: &PoolArgs, file: &Path, skip_existing: bool) -> Result<(), Strin
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
     let size = std::fs::metadata(file).map_err(|e| named(&e))?.len();
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(file).map_err(|e| named(&e))?;
-    let header: Vec<String> = reader.headers().map_err(|e| named(&e))?.iter().map(|h| h.trim().to_owned()).collect();
+    let header = reader.headers().map_err(|e| named(&format!("the header: {}", unreadable_row(&e))))?;
+    let header: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
     check_header(&header).map_err(|e| named(&e))?;
     check_custom_columns(&header, &pool_config(args)?, args.config.is_some()).map_err(|e| named(&e))?;
     let lines = Lines::open(file).map_err(|e| named(&e))?;

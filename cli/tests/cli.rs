@@ -794,6 +794,16 @@ ann,ann@example.com,
     assert!(String::from_utf8_lossy(&out.stderr).contains("column 3 of the header has no name"), "{out:?}");
     let out = userpool(dir.path(), &["users", "import", "missing.csv", "--pool", "pool.sqlite3"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing.csv"), "{out:?}");
+    // As a spreadsheet saves "Unicode text": UTF-16, which the header shows first.
+    let utf16: Vec<u8> =
+        "\u{feff}cognito:username,email\nx,x@example.com\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(dir.path().join("utf16.csv"), utf16).unwrap();
+    let out = userpool(dir.path(), &["users", "import", "utf16.csv", "--pool", "pool.sqlite3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("utf16.csv: the header: text that is not UTF-8 (save the file as UTF-8)"),
+        "{err}"
+    );
     // A custom attribute the configuration does not define: every row with a value would
     // be refused and the others imported.
     std::fs::write(dir.path().join("custom.csv"), "cognito:username,custom:tier\nx,gold\ny,\n").unwrap();
