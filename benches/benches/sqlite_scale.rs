@@ -414,12 +414,22 @@ fn run(n: usize, dir: &Path) -> String {
     // What one core could do once fsyncs are shared: CPU time per refresh.
     let cpu_per_refresh = (cpu_seconds() - cpu_before) / concurrent.1 as f64;
     let concurrent = concurrent.0;
+
+    // ── a backup of the whole file (`VACUUM INTO`, synced) ──
+    let copy = dir.join(format!("userpool-scale-{n}-backup.sqlite3"));
+    drop(std::fs::remove_file(&copy));
+    let started = Instant::now();
+    pool.backup_to(&copy).expect("backs up");
+    let backup = started.elapsed().as_secs_f64();
+    let copy_size = file_size(&copy);
+    std::fs::remove_file(&copy).expect("removes the backup");
+
     let size = file_size(&path);
     println!(
         "| {n} | {import} | {by_username} | {by_alias} | {raw_key} | {list_first_page} | {list_rare} | {list_status} | \
          {list_sub} | {list_group} | {:.1} ms | \
          {:.0} µs ({:.0} µs − {:.0} µs hash) | {:.0} µs ({:.0}/s) | {concurrent:.0}/s ({:.0} µs CPU each: {:.0}/s per \
-         core) | {:.2} GB |",
+         core) | {backup:.1} s ({:.2} GB) | {:.2} GB |",
         delete_group.as_secs_f64() * 1e3,
         sign_in.wall - hash_only.wall,
         sign_in.wall,
@@ -428,6 +438,7 @@ fn run(n: usize, dir: &Path) -> String {
         1e6 / refresh.wall,
         cpu_per_refresh * 1e6,
         1.0 / cpu_per_refresh,
+        copy_size as f64 / 1e9,
         size as f64 / 1e9,
     );
     drop(pool);
@@ -449,9 +460,9 @@ fn main() {
     println!(
         "| users | import | lookup by username | lookup by alias | `user_by_key` | `list_users` first page \
          (`email ^= \"user0\"`) | `list_users` rare prefix (10 users) | `list_users` by `status` (nobody) | `list_users` by `sub` | `list_users_in_group` (10 members) | `delete_group` (10 members) | sign-in without the hash | refresh with rotation, 1 thread \
-         | refresh with rotation, {CONCURRENT} threads | file |"
+         | refresh with rotation, {CONCURRENT} threads | `backup_to` (the copy) | file |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let anatomy: Vec<String> = sizes.iter().map(|&n| run(n, &dir)).collect();
     println!(
         "\nWhere a lookup's time goes (one statement each, on a connection of its own):\n\n\

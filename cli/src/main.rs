@@ -71,6 +71,8 @@ enum Command {
     ///
     /// The copy holds every pool of the file (and any table of the app's own), is readable
     /// by its owner only, and appears at DEST only once it is whole; DEST must not exist.
+    /// The pool file is left as it is, even one an older userpool wrote (a copy before an
+    /// upgrade).
     /// It holds password hashes, personal data and (unless the pools are sealed with an
     /// encryption key) their signing keys: keep it as the pool file is kept. To restore one,
     /// close the pool in every process, remove the -wal and -shm files beside the pool file
@@ -156,9 +158,11 @@ enum UsersAction {
         /// Skip the rows whose username is a user's already, counting them apart rather than
         /// as failures: for importing a file again after an import that stopped partway.
         /// The user there is kept as it is, whatever else the row says, but must have the
-        /// row's email and phone number (an email in any case): a row whose name is taken by
-        /// another user still fails. So does a row that names a user an earlier row of the
-        /// same file imported or skipped: the file repeats a name.
+        /// email and phone number the row gives, compared as the pool compares names: a row
+        /// whose name another user took then fails. (A row that gives neither is skipped by
+        /// its name alone, and so is one whose name is the email it gives.) A row that names
+        /// a user an earlier row of the same file imported or skipped fails too: the file
+        /// repeats a name.
         #[arg(long)]
         skip_existing: bool,
     },
@@ -227,9 +231,9 @@ fn main() -> ExitCode {
 }
 
 fn backup(pool: &Path, dest: &Path) -> Result<(), String> {
-    let store = userpool::SqliteStore::open_with(pool, SqliteOptions::default().existing_only(true))
-        .map_err(|e| e.to_string())?;
-    store.backup_to(dest).map_err(|e| e.to_string())?;
+    // Not opened as a store, which would migrate a file an older library wrote: a copy
+    // before an upgrade is what a backup is often for.
+    userpool::SqliteStore::backup_file(pool, dest).map_err(|e| e.to_string())?;
     let bytes = std::fs::metadata(dest).map_err(|e| format!("{}: {e}", dest.display()))?.len();
     say!("{}: a copy of {} ({bytes} bytes)", dest.display(), pool.display());
     Ok(())

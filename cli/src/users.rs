@@ -552,10 +552,10 @@ fn flush(
                 if tally.rows_subs.contains(&sub) {
                     tally.fail(progress, span, name, &format!("{e} (an earlier row of this file names this user)"));
                 } else if let Some(address) = other_address(&user, addresses) {
-                    // A user there before any run of this file, who only shares the name.
+                    // Another user who took the name, or the row's user since changed.
                     let why = format!(
-                        "{e} (the user there has another {address} than this row: not one an earlier import of \
-                         the row made, which is all --skip-existing skips)"
+                        "{e} (the user there has another {address} than this row: another user has the name, \
+                         or this one changed it since; --skip-existing skips only a user with the row's addresses)"
                     );
                     tally.fail(progress, span, name, &why);
                 } else {
@@ -600,13 +600,14 @@ const ADDRESSES: [&str; 2] = ["email", "phone_number"];
 /// A row's values of [`ADDRESSES`].
 type Addresses = [Option<String>; 2];
 
-/// The first of the row's addresses that `user` does not have (an email in another case is
-/// the same), if any.
+/// The first of the row's addresses that `user` does not have, if any: compared in NFKC and
+/// lower case, as the pool compares the names users sign in by.
 fn other_address(user: &User, row: &Addresses) -> Option<&'static str> {
+    let folded = |a: &str| unicode_normalization::UnicodeNormalization::nfkc(a).collect::<String>().to_lowercase();
     ADDRESSES.into_iter().zip(row).find_map(|(name, value)| {
         let value = value.as_deref().filter(|v| !v.is_empty())?;
         let held = user.attributes.get(name).map(String::as_str);
-        (!held.is_some_and(|held| held.eq_ignore_ascii_case(value))).then_some(name)
+        held.is_none_or(|held| folded(held) != folded(value)).then_some(name)
     })
 }
 

@@ -194,6 +194,10 @@ fn users_import_then_export_round_trips_cognitos_csv() {
         err.contains(": jane: UsernameExistsException") && err.contains("has another email than this row"),
         "{err}"
     );
+    // An address compares as the pool compares names: this one is Jane's.
+    std::fs::write(dir.path().join("case.csv"), exported.replace("jane@example.com", "JANE@Example.com")).unwrap();
+    let rerun = userpool(dir.path(), &["users", "import", "case.csv", "--pool", "copy.sqlite3", "--skip-existing"]);
+    assert!(ok(&rerun).contains("2 row(s) skipped"), "{}", stdout(&rerun));
     // A name the file repeats is no user of the pool's: its second row fails, skip or not.
     let jane_row = exported.lines().find(|l| l.ends_with(",jane")).unwrap();
     std::fs::write(dir.path().join("twice.csv"), format!("{exported}{jane_row}\n")).unwrap();

@@ -1318,10 +1318,14 @@ fn a_backup_opens_as_the_pool_it_copied() {
 }
 
 /// A backup is one moment of the pool: commits made while it is copied are in it whole or
-/// not at all, and the commits go on meanwhile.
+/// not at all, in every table (a user's row and its key rows), and the commits go on
+/// meanwhile.
 #[test]
 fn a_backup_taken_while_users_are_written_holds_whole_commits() {
     let (_dir, _path, store) = file_with_users(&[]);
+    let old = (0..2_000)
+        .map(|n| put_user(sample_user(&format!("sub-old{n}"), &format!("old{n}")), &[&format!("u:old{n}")], None));
+    store.commit("p1", old.collect()).unwrap();
     let store = Arc::new(store);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
@@ -1330,7 +1334,10 @@ fn a_backup_taken_while_users_are_written_holds_whole_commits() {
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 let (a, b) = (format!("a{n}"), format!("b{n}"));
-                let writes = [&a, &b].map(|name| put_user(sample_user(&format!("sub-{name}"), name), &[name], None));
+                let writes = [&a, &b].map(|name| {
+                    let key = format!("u:{name}");
+                    put_user(sample_user(&format!("sub-{name}"), name), &[&key], None)
+                });
                 store.commit("p1", writes.into()).unwrap();
                 n += 1;
             }
@@ -1339,20 +1346,29 @@ fn a_backup_taken_while_users_are_written_holds_whole_commits() {
     };
     let backups = tempfile::tempdir().unwrap();
     let dest = backups.path().join("backup.sqlite3");
+    let deadline = Instant::now() + Duration::from_secs(60);
     while store.user("p1", "sub-a50").unwrap().is_none() {
+        assert!(Instant::now() < deadline && !writer.is_finished(), "the writer stopped");
         std::thread::yield_now();
     }
     store.backup_to(&dest).unwrap();
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
     let copy = SqliteStore::open(&dest).unwrap();
-    let has = |sub: String| copy.user("p1", &sub).unwrap().is_some();
-    let copied = (0..written).take_while(|n| has(format!("sub-a{n}"))).count();
+    // By the key table, then the users table: a row in one without the other would show.
+    let has = |name: String| {
+        let by_key = copy.user_by_key("p1", &format!("u:{name}")).unwrap().map(|u| u.value.sub);
+        let by_sub = copy.user("p1", &format!("sub-{name}")).unwrap().map(|u| u.value.sub);
+        assert_eq!(by_key, by_sub, "{name}: its key row and its user row are both in the copy, or neither");
+        by_sub.is_some()
+    };
+    let copied = (0..written).take_while(|n| has(format!("a{n}"))).count();
     assert!(copied > 50, "the copy was taken after a50 was written: {copied}");
     for n in 0..written {
-        assert_eq!(has(format!("sub-a{n}")), n < copied, "a{n}");
-        assert_eq!(has(format!("sub-b{n}")), n < copied, "b{n} was committed with a{n}");
+        assert_eq!(has(format!("a{n}")), n < copied, "a{n}");
+        assert_eq!(has(format!("b{n}")), n < copied, "b{n} was committed with a{n}");
     }
+    assert!((0..2_000).all(|n| has(format!("old{n}"))));
     assert_eq!(integrity(&dest), "ok");
 }
 
@@ -1379,14 +1395,68 @@ fn a_backup_refused_writes_nothing() {
     assert_eq!(err.code(), ErrorCode::InvalidParameter);
     assert!(err.message().contains("in memory"), "{err}");
 
+    // Names SQLite would take for another file's journal, or beside which it would find one.
+    for name in ["taken.sqlite3-journal", "pool-wal", "x-shm"] {
+        let err = store.backup_to(backups.path().join(name)).unwrap_err();
+        assert!(err.message().contains("ends like a file SQLite keeps beside a database"), "{name}: {err}");
+    }
+    std::fs::write(backups.path().join("old.sqlite3-wal"), "a log left behind").unwrap();
+    let err = store.backup_to(backups.path().join("old.sqlite3")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    assert!(err.message().contains("old.sqlite3-wal is beside it"), "{err}");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("elsewhere.sqlite3", backups.path().join("link.sqlite3")).unwrap();
+        let err = store.backup_to(backups.path().join("link.sqlite3")).unwrap_err();
+        assert!(err.message().contains("exists already"), "{err}");
+        assert!(!backups.path().join("elsewhere.sqlite3").exists(), "the link was not followed");
+        std::fs::remove_file(backups.path().join("link.sqlite3")).unwrap();
+    }
+
     let (_other_dir, other, other_store) = file_with_users(&[("sub-z", "zed")]);
     drop(other_store);
     std::fs::rename(&other, &path).unwrap();
     let err = store.backup_to(backups.path().join("replaced.sqlite3")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InternalError);
     assert!(err.message().contains("is no longer the file this pool opened (nothing was copied)"), "{err}");
-    assert_eq!(files_in(backups.path()), ["taken.sqlite3"]);
+    assert_eq!(files_in(backups.path()), ["old.sqlite3-wal", "taken.sqlite3"], "nor a directory of the copy's");
     drop(dir);
+}
+
+/// A pool file copied without being opened as a store is left as it is, whatever version
+/// wrote it: a backup before an upgrade migrates it.
+#[test]
+fn a_pool_file_is_backed_up_without_being_opened_as_a_store() {
+    let (dir, path, store) = file_with_users(&[("sub-a", "alice")]);
+    drop(store);
+    back_to_version(&path, 1);
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "journal_mode", "DELETE").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let dest = dir.path().join("before-the-upgrade.sqlite3");
+    SqliteStore::backup_file(&path, &dest).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), before, "not migrated, nor switched to WAL");
+    let copy = rusqlite::Connection::open(&dest).unwrap();
+    let version: i64 = copy.query_row("SELECT MAX(version) FROM userpool_schema", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 1);
+    drop(copy);
+    assert!(
+        SqliteStore::open(&dest).unwrap().user("p1", "sub-a").unwrap().is_some(),
+        "and it upgrades as the file would"
+    );
+
+    let err = SqliteStore::backup_file(dir.path().join("typo.sqlite3"), dir.path().join("b.sqlite3")).unwrap_err();
+    assert!(
+        err.code() == ErrorCode::InvalidParameter && err.message().contains("typo.sqlite3 does not exist"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("notes.txt"), "not a database at all, just some words").unwrap();
+    let err = SqliteStore::backup_file(dir.path().join("notes.txt"), dir.path().join("b.sqlite3")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameter, "{err}");
+    let app = dir.path().join("app.db");
+    rusqlite::Connection::open(&app).unwrap().execute_batch("CREATE TABLE notes (text TEXT)").unwrap();
+    let err = SqliteStore::backup_file(&app, dir.path().join("b.sqlite3")).unwrap_err();
+    assert!(err.message().contains("holds no userpool pools"), "{err}");
+    assert!(!dir.path().join("b.sqlite3").exists());
 }
 
 #[test]

@@ -419,7 +419,8 @@ pub trait Store: Send + Sync {
         let _ = dest;
         Err(crate::Error::new(
             crate::ErrorCode::InvalidParameter,
-            "this pool keeps its users in memory: there is no file to back up (open the pool on a SQLite file)",
+            "this pool is not kept in a SQLite file (it is in memory, or in a store that makes no backups): \
+             there is no file to back up",
         ))
     }
 }

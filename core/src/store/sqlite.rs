@@ -579,74 +579,52 @@ impl SqliteStore {
     /// Copies every pool of the file, as of one moment, into a new file at `dest`, while the
     /// store goes on serving: an app's backup (restoring one: `docs/storage.md`, "Backups").
     ///
-    /// The copy is compacted (SQLite's `VACUUM INTO`), readable and writable by its owner
-    /// only, and synced to disk; it appears at `dest` only once it is whole, so a crash
-    /// midway leaves no partial copy there (at worst a hidden `.…partial-…` file beside it).
-    /// It holds what the file holds: password hashes, personal data, and the signing keys and
-    /// TOTP secrets (sealed when the pool has an encryption key, in plain form otherwise).
+    /// The copy is compacted (SQLite's `VACUUM INTO`, which rebuilds every index: an index of
+    /// the app's own on a collation only the app's connections define fails the copy),
+    /// readable and writable by its owner only where the file system keeps Unix permissions,
+    /// and synced to disk. It is made in a hidden directory of its own beside `dest`
+    /// (`.userpool-backup-…`, removed after) and appears at `dest` only once it is whole; a
+    /// crash midway leaves that directory behind, never a partial copy at `dest`. It holds
+    /// what the file holds: password hashes, personal data, and the signing keys and TOTP
+    /// secrets (sealed when the pool has an encryption key, in plain form otherwise).
     ///
     /// Fails with `InvalidParameterException`, writing nothing, when `dest` exists (a backup
-    /// never replaces a file), is in a missing directory, or is not valid UTF-8, and with
-    /// `InternalErrorException` when the copy cannot be made (a full disk, the store's file
-    /// replaced); the message names the file.
+    /// never replaces a file), is in a missing directory or one whose path is not UTF-8, ends
+    /// in `-wal`, `-shm` or `-journal`, or has such a file of SQLite's beside it (which would
+    /// be taken as the copy's own), and with `InternalErrorException` when the copy cannot be
+    /// made (a full disk, the store's file replaced); the message names the files.
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
-        let dest = dest.as_ref();
-        let invalid = |why: &str| Error::new(ErrorCode::InvalidParameter, format!("{}: {why}", dest.display()));
-        if dest.as_os_str().is_empty() {
-            return Err(Error::new(ErrorCode::InvalidParameter, "the backup path is empty"));
-        }
-        let dest = std::path::absolute(dest).map_err(|e| invalid(&format!("cannot be made absolute: {e}")))?;
-        let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
-            return Err(invalid("names no file"));
-        };
-        if !dir.is_dir() {
-            return Err(invalid(&format!("cannot make the backup: the directory {} does not exist", dir.display())));
-        }
-        if std::fs::symlink_metadata(&dest).is_ok() {
-            return Err(invalid("exists already; a backup never replaces a file"));
-        }
-        let partial = dir.join(format!(
-            ".{}.partial-{}-{:x}",
-            name.to_string_lossy(),
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_nanos())
-        ));
-        let Some(partial_text) = partial.to_str() else {
-            return Err(invalid("is not valid UTF-8, which SQLite needs for the name of a copy"));
-        };
-        create_owner_only_file(&partial).map_err(|e| {
-            Error::new(ErrorCode::InvalidParameter, format!("{}: cannot make the backup there: {e}", dest.display()))
-        })?;
-        let made = self.copy_into(partial_text, &dest).and_then(|()| {
-            publish(&partial, &dest)
-                .map_err(|e| Error::internal(format!("{}: the backup was not made: {e}", dest.display())))
-        });
-        // Gone already when published; otherwise what a failed copy left.
-        let _ = std::fs::remove_file(&partial);
-        made
+        back_up(&self.path, dest.as_ref(), self.options.busy_timeout, || {
+            self.connect_to_the_file_opened("nothing was copied").map_err(|e| {
+                Error::internal(match e {
+                    StoreError::Backend(why) | StoreError::Unreadable(why) => why,
+                    other => other.to_string(),
+                })
+            })
+        })
     }
 
-    /// `VACUUM INTO` the empty file `partial`, on a connection of its own: one read transaction,
-    /// so one consistent snapshot, which commits go on around.
-    fn copy_into(&self, partial: &str, dest: &Path) -> Result<()> {
-        let not_made = |why: String| Error::internal(format!("{}: the backup was not made: {why}", dest.display()));
-        let conn = self.connect_to_the_file_opened("nothing was copied").map_err(|e| {
-            not_made(match e {
-                StoreError::Backend(why) | StoreError::Unreadable(why) => why,
-                other => other.to_string(),
-            })
-        })?;
-        // As a reader: its close must not checkpoint (see `configure`).
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-            .and_then(|_| conn.busy_timeout(self.options.busy_timeout))
-            .map_err(|e| not_made(describe(&self.path, &self.options, &e)))?;
-        conn.execute("VACUUM INTO ?1", [partial]).map(drop).map_err(|e| {
-            not_made(match e.sqlite_error_code() {
-                Some(SqliteCode::DiskFull) => "the disk is full".to_owned(),
-                // The copy's side (the empty file made for it) is checked before: what fails
-                // here is reading the pool's.
-                _ => describe(&self.path, &self.options, &e),
-            })
+    /// [`SqliteStore::backup_to`] of the pool file at `path`, without opening it as a store:
+    /// nothing of the file changes (no migration, no switch to WAL, no write lock), whatever
+    /// library version wrote it. For tools, and for a copy taken before a new version of the
+    /// app migrates the file. Fails with `InvalidParameterException` when `path` is missing or
+    /// holds no pools.
+    pub fn backup_file(path: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<()> {
+        let path = not_a_uri(path.as_ref());
+        let options = SqliteOptions::default();
+        if !path.is_file() {
+            return Err(Error::new(ErrorCode::InvalidParameter, format!("{} does not exist", path.display())));
+        }
+        back_up(&path, dest.as_ref(), options.busy_timeout, || {
+            // A reader's open: it makes no file, even one removed since it was looked at.
+            let conn = connect(&path, &options, true).map_err(|e| open_error(&path, &options, &e))?;
+            match holds_pools(&conn) {
+                Ok(true) => Ok(conn),
+                Ok(false) => {
+                    Err(Error::new(ErrorCode::InvalidParameter, format!("{} holds no userpool pools", path.display())))
+                }
+                Err(e) => Err(open_error(&path, &options, &e)),
+            }
         })
     }
 
@@ -922,25 +900,109 @@ fn create_owner_only(path: &Path) {
     let _ = path;
 }
 
-/// Makes `path`, which must not exist, as an empty file that only its owner can read and
-/// write (elsewhere than on Unix, with the directory's default permissions).
-fn create_owner_only_file(path: &Path) -> std::io::Result<()> {
+/// Copies the pool file at `source`, through the connection `open` gives (which has read
+/// nothing yet), into a new file at `dest`: see [`SqliteStore::backup_to`].
+fn back_up(source: &Path, dest: &Path, busy: Duration, open: impl FnOnce() -> Result<Connection>) -> Result<()> {
+    let invalid = |why: &str| Error::new(ErrorCode::InvalidParameter, format!("{}: {why}", dest.display()));
+    if dest.as_os_str().is_empty() {
+        return Err(Error::new(ErrorCode::InvalidParameter, "the backup path is empty"));
+    }
+    let dest = std::path::absolute(dest).map_err(|e| invalid(&format!("cannot be made absolute: {e}")))?;
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(invalid("names no file"));
+    };
+    if !dir.is_dir() {
+        return Err(invalid(&format!("cannot make the backup: the directory {} does not exist", dir.display())));
+    }
+    const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
+    if SIDE_FILES.iter().any(|side| name.as_encoded_bytes().ends_with(side.as_bytes())) {
+        // A name SQLite gives the log or journal of another file: a copy there would be
+        // taken for that file's hot journal, and played back or deleted.
+        return Err(invalid("ends like a file SQLite keeps beside a database; name the backup otherwise"));
+    }
+    if std::fs::symlink_metadata(&dest).is_ok() {
+        return Err(invalid("exists already; a backup never replaces a file"));
+    }
+    for side in SIDE_FILES {
+        let mut beside = dest.clone().into_os_string();
+        beside.push(side);
+        if std::fs::symlink_metadata(&beside).is_ok() {
+            return Err(invalid(&format!(
+                "{} is beside it, left from another database of that name: SQLite would apply it to the copy. \
+                 Remove it, or name the backup otherwise",
+                Path::new(&beside).display()
+            )));
+        }
+    }
+    // A directory only this process's user can enter: nobody else can put a file of theirs in
+    // the copy's place, whatever the permissions of `dir`.
+    let private = dir.join(format!(
+        ".userpool-backup-{}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_nanos())
+    ));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&private).map_err(|e| invalid(&format!("cannot make the backup there: {e}")))?;
+    let made = copy_into(source, &dest, &private.join("copy"), busy, open);
+    // The copy's name is a link to it by now, or the copy failed: nothing in it is needed.
+    drop(std::fs::remove_dir_all(&private));
+    made
+}
+
+/// `VACUUM INTO` a new file at `partial`, which then gets the name `dest`.
+fn copy_into(
+    source: &Path,
+    dest: &Path,
+    partial: &Path,
+    busy: Duration,
+    open: impl FnOnce() -> Result<Connection>,
+) -> Result<()> {
+    let not_made = |why: String| Error::internal(format!("{}: the backup was not made: {why}", dest.display()));
+    let Some(partial_text) = partial.to_str() else {
+        return Err(Error::new(
+            ErrorCode::InvalidParameter,
+            format!("{}: the directory's path is not valid UTF-8, which SQLite needs to make the copy", dest.display()),
+        ));
+    };
+    // Made here, empty, so that it is the owner's only: SQLite would make it with the umask.
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map(drop)
+    options.open(partial).map_err(|e| not_made(e.to_string()))?;
+    let conn = open()?;
+    // As a reader's: its close must not checkpoint (see `configure`). One statement, one
+    // read transaction: one moment of the file, which commits go on around.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+        .and_then(|_| conn.busy_timeout(busy))
+        .and_then(|()| conn.execute("VACUUM INTO ?1", [partial_text]))
+        .map_err(|e| {
+            not_made(match e.sqlite_error_code() {
+                Some(SqliteCode::DiskFull) => "the disk is full".to_owned(),
+                Some(SqliteCode::DatabaseBusy | SqliteCode::DatabaseLocked) => {
+                    format!("{} is locked by another connection or process", source.display())
+                }
+                // Reading the pool's file or writing the copy: SQLite's words do not say which.
+                _ => format!("copying {} failed: {e}", source.display()),
+            })
+        })?;
+    drop(conn);
+    publish(partial, dest).map_err(|e| not_made(e.to_string()))
 }
 
 /// Syncs the finished copy `partial` and gives it the name `dest`, without replacing a file
 /// made there meanwhile, then syncs the directory so that the name survives a power loss.
 fn publish(partial: &Path, dest: &Path) -> std::io::Result<()> {
-    // SQLite does not sync what `VACUUM INTO` writes.
-    std::fs::File::open(partial)?.sync_all()?;
+    // Whatever SQLite synced: the copy is on disk before it has its name. (Windows flushes
+    // only through a handle that may write.)
+    std::fs::OpenOptions::new().write(true).open(partial)?.sync_all()?;
     // A hard link fails where `dest` exists, where a rename would replace it. Where links
-    // cannot be made (a FAT-formatted card), a rename, with nothing at `dest` a moment before.
+    // cannot be made (some Android versions refuse them to apps; FAT has none), a rename,
+    // with nothing at `dest` a moment before: a file made there in that moment is replaced.
     match std::fs::hard_link(partial, dest) {
-        Ok(()) => drop(std::fs::remove_file(partial)),
+        Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(std::io::Error::new(
                 e.kind(),
@@ -953,8 +1015,12 @@ fn publish(partial: &Path, dest: &Path) -> std::io::Result<()> {
         },
     }
     #[cfg(unix)]
-    if let Some(dir) = dest.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
+    if let Some(dir) = dest.parent()
+        && let Err(e) = std::fs::File::open(dir).and_then(|dir| dir.sync_all())
+    {
+        // The copy is whole at its name; only a power loss now could take the name away.
+        // Some file systems refuse to sync a directory (SQLite ignores that too).
+        tracing::warn!(backup = %dest.display(), error = %e, "the backup's directory could not be synced");
     }
     Ok(())
 }
