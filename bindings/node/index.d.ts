@@ -278,6 +278,14 @@ export declare class UserPool {
    */
   static open(options?: OpenOptions): Promise<UserPool>
   /**
+   * Copies the pool file at `path` into the new file `dest`, as `backupTo` does, without
+   * opening it as a pool: nothing in it changes, even a file an older userpool wrote. For a
+   * copy taken before a new version of the app opens (and so migrates) the file. Rejects
+   * with `InvalidParameterException` when `path` is missing or holds no pools, or `dest` is
+   * refused as `backupTo` refuses it.
+   */
+  static backupFile(path: string, dest: string): Promise<void>
+  /**
    * The same pool, acting as another app client (`config.clients`). A client with a secret
    * needs it here, or use `withClientSecretHash`.
    */

@@ -359,6 +359,18 @@ impl UserPool {
         settle(env, work)
     }
 
+    /// Copies the pool file at `path` into the new file `dest`, as `backupTo` does, without
+    /// opening it as a pool: nothing in it changes, even a file an older userpool wrote. For a
+    /// copy taken before a new version of the app opens (and so migrates) the file. Rejects
+    /// with `InvalidParameterException` when `path` is missing or holds no pools, or `dest` is
+    /// refused as `backupTo` refuses it.
+    #[napi(catch_unwind, ts_args_type = "path: string, dest: string", ts_return_type = "Promise<void>")]
+    pub fn backup_file<'env>(env: &'env Env, path: Unknown<'_>, dest: Unknown<'_>) -> napi::Result<Object<'env>> {
+        let work = (|| Ok((string(&path, "path")?, string(&dest, "dest")?)))()
+            .map(|(path, dest)| move || Ok(userpool::SqliteStore::backup_file(path, dest)?));
+        settle(env, work)
+    }
+
     /// The same pool, acting as another app client (`config.clients`). A client with a secret
     /// needs it here, or use `withClientSecretHash`.
     #[napi(catch_unwind, ts_args_type = "clientId: string, clientSecret?: string | null")]

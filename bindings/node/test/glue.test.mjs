@@ -753,9 +753,20 @@ describe('storage', () => {
       await rejectsWith(pool.backupTo(7), typeError(/dest must be a string, not a number/))
       const inMemory = await UserPool.open(options)
       await rejectsWith(inMemory.backupTo(join(dir, 'm.db')), { code: 'InvalidParameterException', message: /in memory/ })
-      assert.deepEqual(readdirSync(dir).filter((name) => !name.startsWith('users.db') && !name.startsWith('backup.db')), [])
       copy.close()
       pool.close()
+      // Without opening the file as a pool.
+      await UserPool.backupFile(join(dir, 'users.db'), join(dir, 'offline.db'))
+      const offline = await UserPool.open({ path: join(dir, 'offline.db'), existingOnly: true, ...options })
+      assert.equal((await offline.adminGetUser('grace')).status, 'FORCE_CHANGE_PASSWORD')
+      offline.close()
+      await rejectsWith(UserPool.backupFile(join(dir, 'nothing.db'), join(dir, 'x.db')), {
+        code: 'InvalidParameterException',
+        message: /does not exist/,
+      })
+      await rejectsWith(UserPool.backupFile(7, 'x.db'), typeError(/path must be a string, not a number/))
+      const names = readdirSync(dir).filter((name) => !/^(users|backup|offline)\.db/.test(name))
+      assert.deepEqual(names, [], 'nothing else is left in the directory')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

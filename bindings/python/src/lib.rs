@@ -1476,6 +1476,12 @@ impl UserPool {
     }
 }
 
+/// Copies the pool file at `path` into the new file `dest` without opening it as a pool.
+#[pyfunction]
+fn backup_file(py: Python<'_>, path: PathBuf, dest: PathBuf) -> PyResult<()> {
+    run(py, || up::SqliteStore::backup_file(&path, &dest))
+}
+
 /// Cognito's `SECRET_HASH`: base64(HMAC-SHA256(client_secret, username + client_id)).
 #[pyfunction]
 fn secret_hash(client_secret: Secret, username: String, client_id: String) -> String {
@@ -1503,6 +1509,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Group>()?;
     m.add_class::<ImportUser>()?;
     m.add_function(wrap_pyfunction!(secret_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(backup_file, m)?)?;
     type EnumSpec<'a> = (&'a PyOnceLock<Py<PyAny>>, &'a str, &'a str, &'a [&'a str]);
     let enums: [EnumSpec<'_>; 3] = [
         (&SIGN_UP_STEP, "SignUpStep", "The next step after sign_up (Amplify's signUpStep).", SIGN_UP_STEPS),

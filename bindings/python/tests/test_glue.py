@@ -665,8 +665,15 @@ def test_a_backup_opens_as_the_pool_it_copied(tmp_path: Path, host: Host) -> Non
         in_memory.backup_to(tmp_path / "memory.db")
     copy.close()
     asyncio.run(userpool.aio.UserPool(pool).backup_to(backups / "second.db"))
-    assert sorted(f.name for f in backups.iterdir()) == ["copy.db", "second.db"]
     pool.close()
+    # Without opening the file as a pool.
+    userpool.backup_file(tmp_path / "users.db", backups / "offline.db")
+    assert sorted(f.name for f in backups.iterdir()) == ["copy.db", "offline.db", "second.db"]
+    offline = userpool.UserPool.open(path=backups / "offline.db", config=fast_config(), existing_only=True)
+    assert offline.admin_get_user("bob").username == "bob"
+    offline.close()
+    with pytest.raises(userpool.InvalidParameterError, match="does not exist"):
+        userpool.backup_file(tmp_path / "nothing.db", backups / "nothing.db")
 
 
 def test_a_handle_freed_unclosed_closes_its_file(tmp_path: Any, host: Host) -> None:

@@ -21,7 +21,7 @@ mod types;
 
 pub use crate::error::{AuthError, DeliveryError};
 pub use crate::host::{Clock, Delivery};
-pub use crate::pool::{UserPool, secret_hash};
+pub use crate::pool::{UserPool, backup_file, secret_hash};
 pub use crate::types::{
     AttributeUpdate, AuditEvent, Channel, CodeDelivery, CreatedUser, EventKind, Group, GroupList, Message, MfaMethod,
     MfaPreference, Purpose, Secret, SignInResult, SignInStep, SignUpResult, SignUpStep, Tokens, TotpSetup, User,

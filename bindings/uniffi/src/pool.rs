@@ -653,6 +653,16 @@ impl UserPool {
     }
 }
 
+/// Copies the pool file at `path` into the new file `dest`, as `UserPool.backupTo` does,
+/// without opening it as a pool: nothing in it changes, even a file an older userpool wrote.
+/// For a copy taken before a new version of the app opens (and so migrates) the file. Fails
+/// with `InvalidParameterException` when `path` is missing or holds no pools, or `dest` is
+/// refused as `backupTo` refuses it.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn backup_file(path: String, dest: String) -> Result<(), AuthError> {
+    off_thread(move || Ok(up::SqliteStore::backup_file(&path, &dest)?)).await
+}
+
 /// Cognito's `SECRET_HASH` for a client with a secret: base64(HMAC-SHA256(secret, username + client_id)).
 #[uniffi::export]
 pub fn secret_hash(client_secret: String, username: String, client_id: String) -> String {

@@ -2189,7 +2189,7 @@ impl UserPool {
     ///
     /// Fails with `InvalidParameterException`, writing nothing, when `dest` exists (a backup
     /// never replaces a file) or is in a missing directory, and for a pool kept in memory;
-    /// the other refusals are [`SqliteStore::backup_to`](crate::SqliteStore::backup_to)'s.
+    /// the other refusals are `SqliteStore::backup_to`'s.
     pub fn backup_to(&self, dest: impl AsRef<std::path::Path>) -> Result<()> {
         self.store().backup_to(dest.as_ref())
     }

@@ -31,6 +31,7 @@ from userpool._native import (
     UserPool as UserPool,
     UserStatus as UserStatus,
     __version__ as __version__,
+    backup_file as backup_file,
     secret_hash as secret_hash,
 )
 from userpool._native import (  # one subclass of AuthError per ErrorCode of the engine
@@ -83,6 +84,7 @@ __all__ = [
     "UserList",
     "UserPool",
     "UserStatus",
+    "backup_file",
     "secret_hash",
     "AliasExistsError",
     "CodeDeliveryFailureError",

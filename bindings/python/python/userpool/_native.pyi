@@ -25,6 +25,7 @@ __all__ = [
     "Group",
     "GroupList",
     "ImportUser",
+    "backup_file",
     "secret_hash",
     "SignUpStep",
     "SignInStep",
@@ -561,6 +562,14 @@ class UserPool:
         synced, named only once whole) while the pool goes on serving. Raises
         :class:`InvalidParameterError` when ``dest`` exists or its directory does not, and for
         a pool in memory."""
+
+def backup_file(path: Union[str, PathLike[str]], dest: Union[str, PathLike[str]]) -> None:
+    """Copies the pool file at ``path`` into the new file ``dest``, as :meth:`UserPool.backup_to`
+    does, without opening it as a pool: nothing in it changes, even a file an older userpool
+    wrote. For a copy taken before a new version of the app opens (and so migrates) the file.
+    Raises :class:`InvalidParameterError` when ``path`` is missing or holds no pools, or
+    ``dest`` is refused as ``backup_to`` refuses it. Blocks: from async code, run it with
+    ``asyncio.to_thread``."""
 
 def secret_hash(client_secret: str, username: str, client_id: str) -> str:
     """Cognito's ``SECRET_HASH``: base64(HMAC-SHA256(client_secret, username + client_id))."""

@@ -5849,6 +5849,27 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * Copies the pool file at `path` into the new file `dest`, as `UserPool.backupTo` does,
+ * without opening it as a pool: nothing in it changes, even a file an older userpool wrote.
+ * For a copy taken before a new version of the app opens (and so migrates) the file. Fails
+ * with `InvalidParameterException` when `path` is missing or holds no pools, or `dest` is
+ * refused as `backupTo` refuses it.
+ */
+public func backupFile(path: String, dest: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_userpool_uniffi_fn_func_backup_file(FfiConverterString.lower(path),FfiConverterString.lower(dest)
+                )
+            },
+            pollFunc: ffi_userpool_uniffi_rust_future_poll_void,
+            completeFunc: ffi_userpool_uniffi_rust_future_complete_void,
+            freeFunc: ffi_userpool_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+/**
  * Cognito's `SECRET_HASH` for a client with a secret: base64(HMAC-SHA256(secret, username + client_id)).
  */
 public func secretHash(clientSecret: String, username: String, clientId: String) -> String  {
@@ -5876,6 +5897,9 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_userpool_uniffi_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_userpool_uniffi_checksum_func_backup_file() != 22696) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_userpool_uniffi_checksum_func_secret_hash() != 50290) {
         return InitializationResult.apiChecksumMismatch

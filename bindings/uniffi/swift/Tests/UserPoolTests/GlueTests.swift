@@ -215,6 +215,16 @@ final class GlueTests: XCTestCase {
         let inMemory = try await open()
         let refused = await authError { try await inMemory.backupTo(dest: dir.appendingPathComponent("memory.sqlite3").path) }
         XCTAssertEqual(refused?.code, "InvalidParameterException")
+        // Without opening the file as a pool.
+        let offline = dir.appendingPathComponent("offline.sqlite3").path
+        try await backupFile(path: dir.appendingPathComponent("pool.sqlite3").path, dest: offline)
+        let offlineCopy = try await UserPool.open(path: offline, config: fastConfig, existingOnly: true)
+        let offlineUsers = try await offlineCopy.listUsers()
+        XCTAssertEqual(offlineUsers.users.map(\.username).sorted(), ["alice", "bob"])
+        let missing = await authError {
+            try await backupFile(path: dir.appendingPathComponent("nothing.sqlite3").path, dest: dir.appendingPathComponent("x.sqlite3").path)
+        }
+        XCTAssertEqual(missing?.code, "InvalidParameterException")
     }
 
     func testASealedPoolOpensWithItsOwnKeyOnly() async throws {

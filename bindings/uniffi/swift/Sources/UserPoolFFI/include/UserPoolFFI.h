@@ -615,6 +615,11 @@ uint64_t uniffi_userpool_uniffi_fn_method_userpool_with_client(uint64_t ptr, Rus
 uint64_t uniffi_userpool_uniffi_fn_method_userpool_with_client_secret_hash(uint64_t ptr, RustBuffer client_id, RustBuffer secret_hash, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_FUNC_BACKUP_FILE
+#define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_FUNC_BACKUP_FILE
+uint64_t uniffi_userpool_uniffi_fn_func_backup_file(RustBuffer path, RustBuffer dest
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_FUNC_SECRET_HASH
 #define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_FN_FUNC_SECRET_HASH
 RustBuffer uniffi_userpool_uniffi_fn_func_secret_hash(RustBuffer client_secret, RustBuffer username, RustBuffer client_id, RustCallStatus *_Nonnull out_status
@@ -878,6 +883,12 @@ void ffi_userpool_uniffi_rust_future_free_void(uint64_t handle
 #ifndef UNIFFI_FFIDEF_FFI_USERPOOL_UNIFFI_RUST_FUTURE_COMPLETE_VOID
 #define UNIFFI_FFIDEF_FFI_USERPOOL_UNIFFI_RUST_FUTURE_COMPLETE_VOID
 void ffi_userpool_uniffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_FUNC_BACKUP_FILE
+#define UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_FUNC_BACKUP_FILE
+uint16_t uniffi_userpool_uniffi_checksum_func_backup_file(void
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_USERPOOL_UNIFFI_CHECKSUM_FUNC_SECRET_HASH

@@ -240,6 +240,15 @@ class GlueTest {
             assertEquals(listOf("alice"), copy.listUsers().users.map { it.username })
             assertEquals(SignInStep.DONE, copy.signIn("alice", PASSWORD).nextStep)
         }
+        // Without opening the file as a pool.
+        val offline = dir.resolve("offline.sqlite3").toString()
+        backupFile(dir.resolve("pool.sqlite3").toString(), offline)
+        UserPool.open(path = offline, config = FAST_CONFIG, existingOnly = true).use { copy ->
+            assertEquals(listOf("alice", "bob"), copy.listUsers().users.map { it.username }.sorted())
+        }
+        assertThrows<AuthException.InvalidParameterException> {
+            runBlocking { backupFile(dir.resolve("nothing.sqlite3").toString(), dir.resolve("x.sqlite3").toString()) }
+        }
         open().use { inMemory ->
             val refused = assertThrows<AuthException.InvalidParameterException> {
                 runBlocking { inMemory.backupTo(dir.resolve("memory.sqlite3").toString()) }
