@@ -1318,8 +1318,8 @@ fn a_backup_opens_as_the_pool_it_copied() {
 }
 
 /// A backup is one moment of the pool: commits made while it is copied are in it whole or
-/// not at all, in every table (a user's row and its key rows), and the commits go on
-/// meanwhile.
+/// not at all, in every table (a user's row and its key rows). (That commits go on while a
+/// large copy runs is not shown here: this copy takes milliseconds.)
 #[test]
 fn a_backup_taken_while_users_are_written_holds_whole_commits() {
     let (_dir, _path, store) = file_with_users(&[]);
@@ -1424,7 +1424,7 @@ fn a_backup_refused_writes_nothing() {
 }
 
 /// A pool file copied without being opened as a store is left as it is, whatever version
-/// wrote it: a backup before an upgrade migrates it.
+/// wrote it: the way to keep a copy before an upgrade migrates the file.
 #[test]
 fn a_pool_file_is_backed_up_without_being_opened_as_a_store() {
     let (dir, path, store) = file_with_users(&[("sub-a", "alice")]);
